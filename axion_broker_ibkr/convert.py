@@ -1,0 +1,505 @@
+"""The package's one cattrs converter: IBKR wire names and wire formats live here and nowhere else.
+
+Receiving is lenient: unknown keys are ignored, numbers may arrive as display strings
+(``"1,300"``, ``"1.2M"``, ``"C168.42"``), conids as int or string, booleans as ``"1"``/``"0"``.
+A value that cannot be read raises :class:`~axion_broker_ibkr.errors.WireFormatError` naming the
+model and the field. Sending (order payloads) is strict and is done by :mod:`axion_broker_ibkr.orders`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from . import models as m
+from .errors import WireFormatError
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------------------------
+# Wire value parsing
+
+_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
+_NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_number(value: Any) -> float | None:
+    """Parse an IBKR number: JSON number, or display text such as ``"1,300"``, ``"1.2M"``,
+    ``"C168.42"`` (close), ``"H168.42"`` (halted), ``"12.5%"``. Empty text and ``None`` are ``None``.
+    Raises ``ValueError`` for text that is not a number.
+    """
+    if value is None or isinstance(value, bool):
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        return None
+    if isinstance(value, int | float):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        return f
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    text = value.strip().replace(",", "")
+    if not text or text in {"-", "N/A", "n/a"}:
+        return None
+    if text[0] in "CH" and len(text) > 1:
+        text = text[1:]
+    if text.endswith("%"):
+        text = text[:-1]
+    mult = 1.0
+    if text and text[-1].upper() in _SUFFIX:
+        mult = _SUFFIX[text[-1].upper()]
+        text = text[:-1]
+    if not _NUM_RE.match(text):
+        raise ValueError(f"not a number: {value!r}")
+    return float(text) * mult
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().replace(",", "")
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text)
+        if re.fullmatch(r"[+-]?\d+\.0*", text):
+            return int(float(text))
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "y", "0", "false", "no", "n"}:
+        return value.strip().lower() in {"1", "true", "yes", "y"}
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _parse_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected text, got {type(value).__name__}")
+
+
+def _parse_date(value: Any) -> dt.date:
+    text = str(value).strip()
+    if re.fullmatch(r"\d{8}", text):
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    return dt.date.fromisoformat(text)
+
+
+def _parse_float(value: Any) -> float:
+    f = parse_number(value)
+    if f is None:
+        raise ValueError(f"expected a number, got {value!r}")
+    return f
+
+
+# --------------------------------------------------------------------------------------------
+# Rename tables: python name -> wire name (only where they differ)
+
+RENAMES: dict[type[Any], dict[str, str]] = {
+    m.ServerInfo: {"server_name": "serverName", "server_version": "serverVersion"},
+    m.AuthStatus: {"mac": "MAC", "server_info": "serverInfo"},
+    m.TickleIServer: {"auth_status": "authStatus"},
+    m.Tickle: {"sso_expires": "ssoExpires", "user_id": "userId"},
+    m.AccountProps: {
+        "has_child_accounts": "hasChildAccounts",
+        "supports_cash_qty": "supportsCashQty",
+        "no_fx_conv": "noFXConv",
+        "is_prop": "isProp",
+        "supports_fractions": "supportsFractions",
+        "allow_customer_time": "allowCustomerTime",
+    },
+    m.IServerAccounts: {
+        "acct_props": "acctProps",
+        "allow_features": "allowFeatures",
+        "chart_periods": "chartPeriods",
+        "selected_account": "selectedAccount",
+        "server_info": "serverInfo",
+        "session_id": "sessionId",
+        "is_ft": "isFT",
+        "is_paper": "isPaper",
+    },
+    m.AccountParent: {
+        "account_id": "accountId",
+        "is_m_parent": "isMParent",
+        "is_m_child": "isMChild",
+        "is_multiplex": "isMultiplex",
+    },
+    m.Account: {
+        "account_id": "accountId",
+        "account_van": "accountVan",
+        "account_title": "accountTitle",
+        "display_name": "displayName",
+        "account_alias": "accountAlias",
+        "account_status": "accountStatus",
+        "trading_type": "tradingType",
+        "business_type": "businessType",
+        "ib_entity": "ibEntity",
+        "clearing_status": "clearingStatus",
+        "no_client_trading": "noClientTrading",
+        "track_virtual_fx_portfolio": "trackVirtualFXPortfolio",
+        "brokerage_access": "brokerageAccess",
+    },
+    m.SummaryValue: {"is_null": "isNull"},
+    m.Position: {
+        "account_id": "acctId",
+        "contract_desc": "contractDesc",
+        "mkt_price": "mktPrice",
+        "mkt_value": "mktValue",
+        "avg_cost": "avgCost",
+        "avg_price": "avgPrice",
+        "realized_pnl": "realizedPnl",
+        "unrealized_pnl": "unrealizedPnl",
+        "put_or_call": "putOrCall",
+        "exercise_style": "exerciseStyle",
+        "con_exch_map": "conExchMap",
+        "asset_class": "assetClass",
+        "und_conid": "undConid",
+        "listing_exchange": "listingExchange",
+        "country_code": "countryCode",
+    },
+    m.PnLRow: {"row_type": "rowType"},
+    m.OrderQuestion: {"message_ids": "messageIds", "is_suppressed": "isSuppressed"},
+    m.Order: {
+        "order_id": "orderId",
+        "cash_ccy": "cashCcy",
+        "size_and_fills": "sizeAndFills",
+        "order_desc": "orderDesc",
+        "sec_type": "secType",
+        "listing_exchange": "listingExchange",
+        "remaining_quantity": "remainingQuantity",
+        "filled_quantity": "filledQuantity",
+        "total_size": "totalSize",
+        "total_cash_size": "totalCashSize",
+        "company_name": "companyName",
+        "orig_order_type": "origOrderType",
+        "order_type": "orderType",
+        "supports_tax_opt": "supportsTaxOpt",
+        "last_execution_time": "lastExecutionTime",
+        "last_execution_time_r": "lastExecutionTime_r",
+        "aux_price": "auxPrice",
+        "avg_price": "avgPrice",
+        "client_order_id": "order_ref",
+        "time_in_force": "timeInForce",
+        "outside_rth": "outsideRTH",
+        "parent_id": "parentId",
+        "bg_color": "bgColor",
+        "fg_color": "fgColor",
+    },
+    m.Trade: {
+        "client_order_id": "order_ref",
+        "account_code": "accountCode",
+        "conidex": "conidEx",
+    },
+    m.Quote: {"conidex": "conidEx"},
+    m.Candle: {"time": "t", "open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"},
+    m.History: {
+        "server_id": "serverId",
+        "price_factor": "priceFactor",
+        "start_time": "startTime",
+        "time_period": "timePeriod",
+        "bar_length": "barLength",
+        "md_availability": "mdAvailability",
+        "outside_rth": "outsideRth",
+        "mkt_data_delay": "mktDataDelay",
+        "bars": "data",
+    },
+    m.ContractInfo: {"conid": "con_id", "underlying_conid": "underlying_con_id", "rth": "r_t_h"},
+    m.IncrementRule: {"lower_edge": "lowerEdge"},
+    m.ContractRules: {
+        "order_types": "orderTypes",
+        "order_types_outside": "orderTypesOutside",
+        "tif_types": "tifTypes",
+        "cqt_types": "cqtTypes",
+        "fraq_types": "fraqTypes",
+        "ib_algo_types": "ibAlgoTypes",
+        "can_trade_acct_ids": "canTradeAcctIds",
+        "increment_rules": "incrementRules",
+        "increment_digits": "incrementDigits",
+        "increment_type": "incrementType",
+        "size_increment": "sizeIncrement",
+        "default_size": "defaultSize",
+        "cash_ccy": "cashCcy",
+        "limit_price": "limitPrice",
+        "stop_price": "stopprice",
+        "force_order_preview": "forceOrderPreview",
+        "algo_eligible": "algoEligible",
+        "overnight_eligible": "overnightEligible",
+        "negative_capable": "negativeCapable",
+    },
+    m.SearchSection: {"sec_type": "secType"},
+    m.SecdefSearchResult: {"company_header": "companyHeader", "company_name": "companyName"},
+    m.SecdefInfo: {
+        "sec_type": "secType",
+        "listing_exchange": "listingExchange",
+        "maturity_date": "maturityDate",
+        "trading_class": "tradingClass",
+        "valid_exchanges": "validExchanges",
+    },
+    m.StockContract: {"is_us": "isUS"},
+    m.StockInstrument: {"chinese_name": "chineseName", "asset_class": "assetClass"},
+    m.FutureContract: {
+        "underlying_conid": "underlyingConid",
+        "expiration_date": "expirationDate",
+        "short_futures_cut_off": "shortFuturesCutOff",
+        "long_futures_cut_off": "longFuturesCutOff",
+    },
+    m.CurrencyPair: {"ccy_pair": "ccyPair"},
+    m.BondFilter: {"display_text": "displayText", "column_id": "columnId"},
+}
+
+# Alternative spellings seen for the same field (reference §9.16): wire name -> canonical wire name.
+ALIASES: dict[type[Any], dict[str, str]] = {
+    m.History: {"serverid": "serverId"},
+    m.Order: {"conidEx": "conidex", "orderRef": "order_ref", "outsideRth": "outsideRTH"},
+    m.Trade: {"conidex": "conidEx", "orderId": "order_id"},
+    m.OrderStatus: {"conidEx": "conidex"},
+    m.Quote: {"conidex": "conidEx"},
+}
+
+
+def _build_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    conv.register_structure_hook(int, lambda v, _: _parse_int(v))
+    conv.register_structure_hook(float, lambda v, _: _parse_float(v))
+    conv.register_structure_hook(bool, lambda v, _: _parse_bool(v))
+    conv.register_structure_hook(str, lambda v, _: _parse_str(v))
+    conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
+    conv.register_unstructure_hook(dt.date, lambda d: int(d.strftime("%Y%m%d")))
+    conv.register_structure_hook(Any, lambda v, _: v)
+    for cls, renames in RENAMES.items():
+        overrides = {name: override(rename=wire) for name, wire in renames.items()}
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
+    return conv
+
+
+converter: cattrs.Converter = _build_converter()
+
+
+def _drop_nulls(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``null`` on the wire means "not sent": let the model's default (``None``/empty) apply."""
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure one JSON object into ``cls``; errors name the model and the field."""
+    if isinstance(data, Mapping):
+        aliases = ALIASES.get(cls)
+        if aliases:
+            data = dict(data)
+            for alt, canonical in aliases.items():
+                if alt in data and canonical not in data:
+                    data[canonical] = data.pop(alt)
+        data = _drop_nulls(data)
+        if cls is m.AuthStatus:
+            data = _auth_status_fail(data)
+        elif cls is m.Tickle:
+            data = _tickle(data)
+        elif cls is m.Quote:
+            return cast(T, quote_from_wire(data))
+    elif cls is not m.Quote:
+        raise WireFormatError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs raises ClassValidationError groups
+        raise WireFormatError(f"{cls.__name__}: {_describe(exc)}") from exc
+
+
+def structure_list(data: Any, cls: type[T]) -> list[T]:
+    if not isinstance(data, list):
+        raise WireFormatError(f"list[{cls.__name__}]: expected a JSON array, got {type(data).__name__}")
+    return [structure(item, cls) for item in data]
+
+
+def structure_map(data: Any, cls: type[T]) -> dict[str, T]:
+    if not isinstance(data, Mapping):
+        raise WireFormatError(f"dict[str, {cls.__name__}]: expected a JSON object, got {type(data).__name__}")
+    return {str(k): structure(v, cls) for k, v in data.items()}
+
+
+def unstructure(obj: Any) -> Any:
+    """Model -> wire-named JSON-ready value."""
+    return converter.unstructure(obj)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.ClassValidationError):
+        parts = []
+        for item in exc.group_exceptions():
+            if isinstance(item, tuple) and len(item) == 2:
+                sub, note = item
+                parts.append(f"field {getattr(note, 'name', '?')!r}: {_describe(sub)}")
+            else:
+                parts.append(str(item))
+        return "; ".join(parts) or str(exc)
+    return str(exc)
+
+
+def _auth_status_fail(data: dict[str, Any]) -> dict[str, Any]:
+    # [conflict] `fail` is top level in real payloads, under serverInfo in the OpenAPI model.
+    info = data.get("serverInfo")
+    if "fail" not in data and isinstance(info, Mapping) and "fail" in info:
+        data = dict(data)
+        data["fail"] = info["fail"]
+    return data
+
+
+def _tickle(data: dict[str, Any]) -> dict[str, Any]:
+    # `hmds` is usually {"error": "no bridge"} (benign); keep it as a plain dict.
+    iserver = data.get("iserver")
+    if isinstance(iserver, Mapping) and isinstance(iserver.get("authStatus"), Mapping):
+        data = dict(data)
+        iserver = dict(iserver)
+        iserver["authStatus"] = _auth_status_fail(_drop_nulls(iserver["authStatus"]))
+        data["iserver"] = iserver
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Market data snapshot fields
+
+#: field id -> Quote attribute, for numeric fields.
+QUOTE_NUMERIC_FIELDS: dict[str, str] = {
+    "31": "last",
+    "84": "bid",
+    "86": "ask",
+    "88": "bid_size",
+    "85": "ask_size",
+    "7059": "last_size",
+    "87": "volume",
+    "70": "high",
+    "71": "low",
+    "7295": "open",
+    "7296": "close",
+    "7741": "prior_close",
+    "82": "change",
+    "83": "change_pct",
+    "7635": "mark",
+}
+#: field id -> Quote attribute, for text fields.
+QUOTE_TEXT_FIELDS: dict[str, str] = {"55": "symbol", "7051": "company_name", "6509": "availability"}
+#: fields the client asks for by default.
+DEFAULT_QUOTE_FIELDS: tuple[str, ...] = (
+    "31", "84", "86", "88", "85", "7059", "87", "7762", "70", "71", "7295", "7741", "82", "83", "55", "6509",
+)  # fmt: skip
+
+_META_KEYS = {"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"}
+
+
+def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Quote:
+    """Build (or merge onto ``base``) a :class:`Quote` from a snapshot row or an ``smd`` frame.
+
+    A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value
+    is ``None``, never zero. Field 7762 (full-precision volume) wins over 87 when both are present.
+    """
+    raw_conid = data.get("conid", base.conid if base is not None else None)
+    if raw_conid is None:
+        raise WireFormatError("Quote: field 'conid' is missing")
+    try:
+        conid = _parse_int(raw_conid)
+    except ValueError as exc:
+        raise WireFormatError(f"Quote: field 'conid': {exc}") from exc
+    values: dict[str, Any] = {}
+    fields: dict[str, str] = dict(base.fields) if base is not None else {}
+    if base is not None:
+        for name in (*QUOTE_NUMERIC_FIELDS.values(), *QUOTE_TEXT_FIELDS.values()):
+            values[name] = getattr(base, name)
+        values["last_is_close"] = base.last_is_close
+        values["halted"] = base.halted
+    for key, value in data.items():
+        if key in _META_KEYS or value is None:
+            continue
+        text = value if isinstance(value, str) else str(value)
+        fields[key] = text
+        attr = QUOTE_NUMERIC_FIELDS.get(key)
+        if attr is not None:
+            try:
+                values[attr] = parse_number(value)
+            except ValueError as exc:
+                raise WireFormatError(f"Quote {conid}: field {key} ({attr}): {exc}") from exc
+            if key == "31":
+                prefix = text.strip()[:1]
+                values["last_is_close"] = prefix == "C"
+                values["halted"] = prefix == "H"
+        elif key in QUOTE_TEXT_FIELDS:
+            values[QUOTE_TEXT_FIELDS[key]] = text
+    if "7762" in fields:
+        try:
+            values["volume"] = parse_number(fields["7762"])
+        except ValueError as exc:
+            raise WireFormatError(f"Quote {conid}: field 7762 (volume): {exc}") from exc
+    conidex = data.get("conidEx", data.get("conidex", base.conidex if base is not None else None))
+    updated = data.get("_updated", base.updated if base is not None else None)
+    server_id = data.get("server_id", data.get("6119", base.server_id if base is not None else None))
+    return m.Quote(
+        conid=conid,
+        conidex=None if conidex is None else str(conidex),
+        updated=None if updated is None else _parse_int(updated),
+        server_id=None if server_id is None else str(server_id),
+        fields=fields,
+        **values,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Polymorphic answers
+
+
+def parse_order_reply(data: Any) -> m.OrderReply:
+    """Place/modify/reply answers: a list of acks, a list of questions, or ``{"error": ...}``.
+
+    Some doc pages show a bare object instead of a one-element list; both are accepted.
+    """
+    if isinstance(data, Mapping):
+        if data.get("error"):
+            return m.OrderReject(error=str(data["error"]))
+        data = [data]
+    if not isinstance(data, list) or not data:
+        raise WireFormatError(f"order reply: unexpected shape {type(data).__name__}")
+    if all(isinstance(item, Mapping) and "id" in item and "message" in item for item in data):
+        questions = [structure(item, m.OrderQuestion) for item in data]
+        return questions
+    if all(isinstance(item, Mapping) and ("order_id" in item or "orderId" in item) for item in data):
+        acks = []
+        for item in data:
+            item = dict(item)
+            if "order_id" not in item:
+                item["order_id"] = item.pop("orderId")
+            acks.append(structure(item, m.OrderAck))
+        return acks
+    errors = [item.get("error") for item in data if isinstance(item, Mapping) and item.get("error")]
+    if errors:
+        return m.OrderReject(error="; ".join(str(e) for e in errors))
+    raise WireFormatError(f"order reply: unrecognised answer {data!r:.200}")
+
+
+def parse_history(data: Any) -> m.History:
+    return structure(data, m.History)
+
+
+def parse_pnl(data: Any) -> dict[str, m.PnLRow]:
+    """``{"upnl": {"U123.Core": {...}}}`` -> ``{"U123.Core": PnLRow}``."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError("pnl: expected a JSON object")
+    rows = data.get("upnl", data)
+    return structure_map(rows, m.PnLRow)
+
+
+StructureFn = Callable[[Any], Any]

@@ -1,0 +1,75 @@
+"""pluggy hook implementations: the only module the host imports at start-up.
+
+Keep it cheap to import: no streamlit, sqlalchemy, websockets, uvicorn, httpx or simulator at
+module level. Every hook imports what it needs inside its body, and returns ``None`` for brokers
+that are not ``"ibkr"`` so that ``firstresult`` hooks reach the right plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+
+from . import BROKER_NAME
+
+hookimpl = pluggy.HookimplMarker("axion")
+
+#: multi_broker's and the brokers package's asset-type vocabularies (HOST_CONTRACT §4).
+SUPPORTED_ASSETS: tuple[str, ...] = ("stock", "etf", "option", "options", "forex", "futures", "bond", "bonds")
+
+
+@hookimpl
+def axion_broker_capabilities() -> dict[str, Any]:
+    return {
+        "broker": BROKER_NAME,
+        "stocks": True,
+        "options": True,
+        "etfs": True,
+        "mutual_funds": False,
+        "bonds": True,
+        "crypto": False,
+        "forex": True,
+        "futures": True,
+        "margin": True,
+        "short_selling": True,
+        "extended_hours": True,
+        "fractional_shares": False,
+        "real_time_quotes": True,
+        # Flipped to True by the streaming issue, once IBKRStreaming works end to end.
+        "streaming": False,
+        "market_orders": True,
+        "limit_orders": True,
+        "stop_orders": True,
+        "trailing_stops": True,
+        "auth_method": "client_portal_gateway",
+        "rate_limit_per_minute": 50,
+        "supports_websocket": True,
+        "supported_assets": list(SUPPORTED_ASSETS),
+        "fee_schedule": {
+            "stocks_per_share": 0.005,
+            "stocks_min_per_order": 1.0,
+            "stocks_max_pct_of_trade": 1.0,
+            "options_per_contract": 0.65,
+            "futures_per_contract": 0.85,
+            "forex_bps": 0.2,
+            "forex_min_per_order": 2.0,
+            "bonds_pct_of_face": 0.1,
+            "currency": "USD",
+            "schedule": "IBKR Pro fixed (indicative)",
+        },
+        "latency_ms": 50.0,
+        "priority": 20,
+    }
+
+
+@hookimpl
+def axion_broker_translate_order(
+    broker: str, order: Mapping[str, Any], contract: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    if broker != BROKER_NAME:
+        return None
+    from .orders import translate_order
+
+    return translate_order(order, contract)
