@@ -1,0 +1,312 @@
+"""View-models of the Trading tab (pure, no Streamlit): order ticket -> host order dict, contract
+search candidates, option/future chain choices, what-if preview rows, live orders and fills."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from attrs import define, field
+
+from ..masking import mask_account
+from ..models import (
+    FutureContract,
+    IBKRContract,
+    Order,
+    SecdefInfo,
+    SecdefSearchResult,
+    Trade,
+    WhatIf,
+    WhatIfChange,
+)
+
+Row = dict[str, Any]
+
+#: Security types the ticket offers: label -> (CPAPI secType, host asset_type).
+SEC_TYPES: dict[str, tuple[str, str]] = {
+    "Stock / ETF": ("STK", "stock"),
+    "Option": ("OPT", "option"),
+    "Future": ("FUT", "futures"),
+    "Forex": ("CASH", "forex"),
+    "Bond": ("BOND", "bond"),
+}
+
+#: Host order types the ticket offers, and which price fields each needs.
+ORDER_TYPES: dict[str, tuple[bool, bool]] = {
+    # order_type: (needs limit price, needs stop price)
+    "limit": (True, False),
+    "market": (False, False),
+    "stop": (False, True),
+    "stop_limit": (True, True),
+}
+SIDES: tuple[str, ...] = ("buy", "sell")
+TIFS: tuple[str, ...] = ("day", "gtc", "ioc")
+
+#: IBKR's order states that still can be cancelled or modified.
+OPEN_STATUSES = frozenset(
+    {"PendingSubmit", "PreSubmitted", "Submitted", "ApiPending", "PendingCancel", "Inactive"}
+)
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTH_RE = re.compile(r"^(" + "|".join(_MONTHS) + r")(\d{2})$")
+
+
+@define(frozen=True, kw_only=True)
+class Candidate:
+    """One contract-search result the trader can pick."""
+
+    conid: int
+    label: str
+    symbol: str
+    option_months: list[str] = field(factory=list)
+    future_months: list[str] = field(factory=list)
+
+
+@define(frozen=True, kw_only=True)
+class OrderTicket:
+    """What the trader typed; :func:`host_order` turns it into the host's order dict."""
+
+    symbol: str
+    asset_type: str
+    side: str
+    quantity: float
+    order_type: str
+    limit_price: float | None = None
+    stop_price: float | None = None
+    time_in_force: str = "day"
+    client_order_id: str | None = None
+    account_id: str | None = None
+    option_type: str | None = None
+    strike: float | None = None
+    expiration: str | None = None
+
+
+def search_candidates(results: Iterable[SecdefSearchResult]) -> list[Candidate]:
+    """Search results -> pickable candidates. Bond-issuer placeholders (no real conid) and rows
+    without a conid are left out; IBKR's ``2147483647`` placeholder is not a contract."""
+    out: list[Candidate] = []
+    for r in results:
+        if r.conid is None or r.conid == 2147483647:
+            continue
+        symbol = r.symbol or str(r.conid)
+        header = r.company_header or r.company_name or symbol
+        label = f"{symbol} · {header} · conid {r.conid}"
+        opt_months: list[str] = []
+        fut_months: list[str] = []
+        for section in r.sections:
+            months = [m for m in (section.months or "").split(";") if m]
+            if section.sec_type == "OPT":
+                opt_months.extend(months)
+            elif section.sec_type == "FUT":
+                fut_months.extend(months)
+        out.append(
+            Candidate(
+                conid=r.conid,
+                label=label,
+                symbol=symbol,
+                option_months=sort_months(set(opt_months)),
+                future_months=sort_months(set(fut_months)),
+            )
+        )
+    return out
+
+
+def sort_months(months: Iterable[str]) -> list[str]:
+    """``MMMYY`` months (``OCT24``) in calendar order; anything unparsable goes last, as given."""
+
+    def key(m: str) -> tuple[int, int, str]:
+        match = _MONTH_RE.match(m.upper())
+        if not match:
+            return (9999, 99, m)
+        return (2000 + int(match.group(2)), _MONTHS.index(match.group(1)), m)
+
+    return sorted(months, key=key)
+
+
+def expiry_to_month(expiry: str) -> str:
+    """``20241018`` or ``202410`` -> ``OCT24`` (the ``month`` parameter of strikes/secdef info)."""
+    digits = expiry.strip()
+    if not re.fullmatch(r"\d{6}(\d{2})?", digits):
+        raise ValueError(f"expiry: expected YYYYMM or YYYYMMDD, got {expiry!r}")
+    month = int(digits[4:6])
+    if not 1 <= month <= 12:
+        raise ValueError(f"expiry: month {month} out of range in {expiry!r}")
+    return f"{_MONTHS[month - 1]}{digits[2:4]}"
+
+
+def option_choices(infos: Iterable[SecdefInfo]) -> list[tuple[str, SecdefInfo]]:
+    """``/secdef/info`` records for one month -> (label, record), by expiry, right, strike."""
+    usable = [i for i in infos if i.conid is not None]
+    usable.sort(key=lambda i: (i.maturity_date or "", i.right or "", i.strike or 0.0))
+    out = []
+    for info in usable:
+        right = {"C": "Call", "P": "Put"}.get((info.right or "").upper(), info.right or "?")
+        label = f"{info.symbol or ''} {info.maturity_date or '?'} {info.strike} {right} · conid {info.conid}"
+        out.append((label.strip(), info))
+    return out
+
+
+def future_choices(
+    futures: Iterable[FutureContract], today: dt.date | None = None
+) -> list[tuple[str, FutureContract]]:
+    """``/trsrv/futures`` contracts that have not expired, front month first."""
+    today = today or dt.date.today()
+    live = [
+        f
+        for f in futures
+        if f.conid is not None and (f.expiration_date is None or f.expiration_date >= today)
+    ]
+    live.sort(key=lambda f: f.expiration_date or dt.date.max)
+    return [
+        (
+            f"{f.symbol or ''} {f.expiration_date.isoformat() if f.expiration_date else '?'} "
+            f"· conid {f.conid}",
+            f,
+        )
+        for f in live
+    ]
+
+
+def contract_from_option(info: SecdefInfo, underlying: str) -> IBKRContract:
+    """A picked option record -> the contract the order goes to."""
+    if info.conid is None:
+        raise ValueError("conid: the option record has no conid")
+    return IBKRContract(
+        conid=info.conid,
+        sec_type=info.sec_type or "OPT",
+        symbol=info.symbol or underlying,
+        exchange=info.exchange or "SMART",
+        currency=info.currency or "USD",
+        multiplier=info.multiplier,
+        expiry=info.maturity_date,
+        strike=info.strike,
+        right=(info.right or None),
+        description=" ".join(x for x in (info.desc1, info.desc2) if x),
+        listing_exchange=info.listing_exchange,
+        trading_class=info.trading_class,
+    )
+
+
+def host_order(ticket: OrderTicket) -> dict[str, Any]:
+    """The host order dict (HOST_CONTRACT §4) for a ticket; only the price fields the order type
+    uses are set, so a stale limit price in a hidden input never reaches the order."""
+    needs_limit, needs_stop = ORDER_TYPES.get(ticket.order_type, (False, False))
+    order: dict[str, Any] = {
+        "symbol": ticket.symbol,
+        "asset_type": ticket.asset_type,
+        "side": ticket.side,
+        "qty": ticket.quantity,
+        "order_type": ticket.order_type,
+        "time_in_force": ticket.time_in_force,
+    }
+    if needs_limit:
+        order["limit_price"] = ticket.limit_price
+    if needs_stop:
+        order["stop_price"] = ticket.stop_price
+    if ticket.client_order_id:
+        order["client_order_id"] = ticket.client_order_id
+    if ticket.account_id:
+        order["account_id"] = ticket.account_id
+    if ticket.asset_type in {"option", "options"}:
+        order["option_type"] = ticket.option_type
+        order["strike"] = ticket.strike
+        order["expiration"] = ticket.expiration
+    return order
+
+
+def order_summary(order: Mapping[str, Any], contract_label: str) -> str:
+    """One line for the confirmation box: ``BUY 10 AAPL (conid 265598) LIMIT 150.00 DAY``."""
+    parts = [str(order.get("side", "")).upper(), f"{order.get('qty', order.get('quantity'))}", contract_label]
+    parts.append(str(order.get("order_type", "")).upper())
+    if order.get("limit_price") is not None:
+        parts.append(f"limit {float(order['limit_price']):,.4g}")
+    if order.get("stop_price") is not None:
+        parts.append(f"stop {float(order['stop_price']):,.4g}")
+    parts.append(str(order.get("time_in_force", "")).upper())
+    return " ".join(p for p in parts if p)
+
+
+def split_warning(warn: str | None) -> tuple[str | None, str | None]:
+    """IBKR's ``"21/You are trying ..."`` -> (``"21"``, ``"You are trying ..."``), whitespace tidied."""
+    if not warn:
+        return None, None
+    code, sep, text = warn.partition("/")
+    if sep and code.strip().isdigit():
+        return code.strip(), " ".join(text.split())
+    return None, " ".join(warn.split())
+
+
+def whatif_rows(whatif: WhatIf) -> list[Row]:
+    """The margin / equity / position impact of a preview as rows (IBKR's text kept as sent)."""
+    rows: list[Row] = []
+    parts: tuple[tuple[str, WhatIfChange | None], ...] = (
+        ("Equity with loan", whatif.equity),
+        ("Initial margin", whatif.initial),
+        ("Maintenance margin", whatif.maintenance),
+        ("Position", whatif.position),
+    )
+    for label, change in parts:
+        if change is None:
+            continue
+        rows.append({"": label, "Current": change.current, "Change": change.change, "After": change.after})
+    return rows
+
+
+def whatif_headline(whatif: WhatIf) -> dict[str, str | None]:
+    """Amount, commission and total of a preview (IBKR's formatted text)."""
+    amount = whatif.amount
+    return {
+        "amount": amount.amount if amount else None,
+        "commission": amount.commission if amount else None,
+        "total": amount.total if amount else None,
+    }
+
+
+def is_open(order: Order) -> bool:
+    return (order.status or "") in OPEN_STATUSES
+
+
+def live_order_rows(orders: Iterable[Order]) -> list[Row]:
+    """Live orders, newest first (by IBKR's order id), with the account masked."""
+    ordered = sorted(orders, key=lambda o: o.order_id or 0, reverse=True)
+    return [
+        {
+            "Order id": o.order_id,
+            "Symbol": o.ticker or o.description1 or "",
+            "Type": o.sec_type or "",
+            "Side": o.side or "",
+            "Order": o.order_desc or o.order_type or "",
+            "Quantity": o.total_size,
+            "Filled": o.filled_quantity,
+            "Remaining": o.remaining_quantity,
+            "Price": o.price,
+            "Avg fill": o.avg_price,
+            "Status": o.status or "",
+            "cOID": o.client_order_id or "",
+            "Account": mask_account(o.account or o.acct),
+        }
+        for o in ordered
+    ]
+
+
+def fill_rows(trades: Iterable[Trade]) -> list[Row]:
+    """Recent executions, newest first."""
+    ordered = sorted(trades, key=lambda t: t.trade_time_r or 0, reverse=True)
+    return [
+        {
+            "Time": t.trade_time or "",
+            "Symbol": t.symbol or t.contract_description_1 or "",
+            "Type": t.sec_type or "",
+            "Side": {"B": "BUY", "S": "SELL"}.get(t.side or "", t.side or ""),
+            "Size": t.size,
+            "Price": t.price,
+            "Commission": t.commission,
+            "Net amount": t.net_amount,
+            "Exchange": t.exchange or "",
+            "cOID": t.client_order_id or "",
+            "Account": mask_account(t.account or t.account_code),
+        }
+        for t in ordered
+    ]
