@@ -1,0 +1,369 @@
+"""The database-backed write-ahead order log (:class:`SqlOrderJournal`).
+
+``record_pending`` commits the row before it returns, and refuses a cOID that is already logged
+(:class:`DuplicateOrderError`): that refusal is what stops an order from being sent twice.
+Nothing here deletes a row. Streaming order and trade events (``apply_order`` / ``apply_trade``)
+keep rows current; fills are stored once per execution id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import IBKRError
+from ..journal import JournalEntry
+from ..masking import mask_account
+from ..models import Order, Trade
+from . import status as st
+from .models import IbkrOrderFill, IbkrOrderLog, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class DuplicateOrderError(IBKRError, ValueError):
+    """``record_pending`` for a cOID that is already in the order log: the order must not be sent."""
+
+    def __init__(self, client_order_id: str) -> None:
+        self.client_order_id = client_order_id
+        super().__init__(
+            f"client_order_id {client_order_id!r} is already in the order log; not sending it again"
+        )
+
+
+class UnknownOrderError(IBKRError, KeyError):
+    """An update for a cOID that the order log does not hold."""
+
+    def __init__(self, client_order_id: str) -> None:
+        self.client_order_id = client_order_id
+        super().__init__(f"client_order_id {client_order_id!r} is not in the order log")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
+    """The protocol's view of a row."""
+    return JournalEntry(
+        client_order_id=row.client_order_id,
+        account_id=row.account_id,
+        mode=row.mode,
+        conid=int(row.conid),
+        symbol=row.symbol,
+        sec_type=row.sec_type,
+        side=row.side,
+        order_type=row.order_type,
+        quantity=float(row.quantity),
+        price=row.price,
+        aux_price=row.aux_price,
+        exchange=row.exchange,
+        currency=row.currency,
+        tif=row.tif,
+        payload=dict(row.payload or {}),
+        parent_client_order_id=row.parent_client_order_id,
+        status=row.status,
+        order_id=row.order_id,
+        filled_quantity=float(row.filled_quantity or 0.0),
+        avg_fill_price=row.avg_fill_price,
+        transcript=list(row.transcript or []),
+        message=row.rejection_reason,
+    )
+
+
+def _next_status(current: str, proposed: str) -> str:
+    """A settled terminal status (filled / canceled / rejected) is never moved back to a working one."""
+    if current in st.TERMINAL and proposed not in st.TERMINAL:
+        return current
+    if current == st.FILLED and proposed != st.FILLED:
+        return current  # a fill is final: a late "canceled" cannot undo it
+    return proposed
+
+
+class SqlOrderJournal:
+    """An :class:`~axion_broker_ibkr.journal.OrderJournal` on SQLAlchemy (SQLite or PostgreSQL).
+
+    Every method runs in its own short transaction, so it is safe from several threads and
+    processes (uniqueness is enforced by the database, not by a lock in this process).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # -- OrderJournal -------------------------------------------------------------------------
+
+    def record_pending(self, entry: JournalEntry) -> None:
+        """Insert and commit the row (``pending_submit``) before the order POST leaves."""
+        row = IbkrOrderLog(
+            log_id=entry.client_order_id,
+            client_order_id=entry.client_order_id,
+            parent_client_order_id=entry.parent_client_order_id,
+            account_id=entry.account_id,
+            mode=entry.mode,
+            order_id=entry.order_id,
+            conid=entry.conid,
+            symbol=entry.symbol,
+            sec_type=entry.sec_type,
+            side=entry.side,
+            order_type=entry.order_type,
+            quantity=entry.quantity,
+            filled_quantity=entry.filled_quantity,
+            price=entry.price,
+            aux_price=entry.aux_price,
+            avg_fill_price=entry.avg_fill_price,
+            tif=entry.tif,
+            status=entry.status,
+            exchange=entry.exchange,
+            currency=entry.currency,
+            payload=dict(entry.payload),
+            transcript=list(entry.transcript),
+            rejection_reason=entry.message,
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            if self._exists(entry.client_order_id):
+                raise DuplicateOrderError(entry.client_order_id) from None
+            raise IBKRError(
+                f"order log refused cOID {entry.client_order_id!r} "
+                f"(parent {entry.parent_client_order_id!r} must be logged first): {exc.orig}"
+            ) from exc
+        log.info(
+            "order log: %s pending_submit (%s %s %s x %s, account %s, %s)",
+            entry.client_order_id,
+            entry.side,
+            entry.symbol,
+            entry.order_type,
+            entry.quantity,
+            mask_account(entry.account_id),
+            entry.mode,
+        )
+
+    def record_result(
+        self,
+        client_order_id: str,
+        *,
+        status: str,
+        order_id: str | None = None,
+        transcript: list[dict[str, Any]] | None = None,
+        message: str | None = None,
+        filled_quantity: float | None = None,
+        avg_fill_price: float | None = None,
+    ) -> None:
+        """Settle the row after the reply (or an ambiguous failure). The transcript replaces the
+        stored one; a filled quantity never decreases; a terminal status is not moved back."""
+        with self._sessions.begin() as session:
+            row = self._row(session, client_order_id, for_update=True)
+            row.status = _next_status(row.status, status)
+            if order_id is not None:
+                row.order_id = str(order_id)
+            if transcript is not None:
+                row.transcript = list(transcript)
+            if message is not None:
+                row.rejection_reason = message
+            if filled_quantity is not None:
+                row.filled_quantity = max(float(row.filled_quantity or 0.0), float(filled_quantity))
+            if avg_fill_price is not None:
+                row.avg_fill_price = avg_fill_price
+        log.info("order log: %s -> %s (order id %s)", client_order_id, status, order_id)
+
+    def get(self, client_order_id: str) -> JournalEntry | None:
+        with self._sessions() as session:
+            row = session.scalar(select(IbkrOrderLog).where(IbkrOrderLog.client_order_id == client_order_id))
+            return None if row is None else entry_from_row(row)
+
+    def unsettled(self) -> list[JournalEntry]:
+        """Rows still ``pending_submit`` / ``submitted_unconfirmed``, oldest first."""
+        stmt = (
+            select(IbkrOrderLog)
+            .where(IbkrOrderLog.status.in_(sorted(st.UNSETTLED)))
+            .order_by(IbkrOrderLog.created_at, IbkrOrderLog.id)
+        )
+        with self._sessions() as session:
+            return [entry_from_row(r) for r in session.scalars(stmt)]
+
+    # -- Beyond the protocol --------------------------------------------------------------------
+
+    def entries(
+        self, *, statuses: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[JournalEntry]:
+        """Logged orders, newest first (optionally only some statuses)."""
+        stmt = select(IbkrOrderLog).order_by(IbkrOrderLog.created_at.desc(), IbkrOrderLog.id.desc())
+        if statuses is not None:
+            stmt = stmt.where(IbkrOrderLog.status.in_(list(statuses)))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._sessions() as session:
+            return [entry_from_row(r) for r in session.scalars(stmt)]
+
+    def evidence(self, client_order_id: str) -> dict[str, Any] | None:
+        """What reconciliation saw when it settled this order (``None`` if it never did)."""
+        with self._sessions() as session:
+            return self._row(session, client_order_id).evidence
+
+    def settle(
+        self,
+        client_order_id: str,
+        *,
+        status: str,
+        evidence: dict[str, Any],
+        order_id: str | None = None,
+        filled_quantity: float | None = None,
+        avg_fill_price: float | None = None,
+        ibkr_status: str | None = None,
+    ) -> None:
+        """Record a reconciliation decision with its evidence (only if the row is still unsettled,
+        so a stream event that settled it meanwhile is not overwritten)."""
+        with self._sessions.begin() as session:
+            row = self._row(session, client_order_id, for_update=True)
+            if row.status not in st.UNSETTLED and row.status != st.UNKNOWN_AT_BROKER:
+                log.info("order log: %s already %s; reconciliation leaves it", client_order_id, row.status)
+                return
+            row.status = status
+            row.evidence = evidence
+            row.reconciled_at = utcnow()
+            if order_id is not None:
+                row.order_id = str(order_id)
+            if filled_quantity is not None:
+                row.filled_quantity = max(float(row.filled_quantity or 0.0), filled_quantity)
+            if avg_fill_price is not None:
+                row.avg_fill_price = avg_fill_price
+            if ibkr_status is not None:
+                row.ibkr_status = ibkr_status
+        log.info("order log: %s reconciled -> %s", client_order_id, status)
+
+    def apply_order(self, order: Order) -> bool:
+        """Apply a live-order row or a merged ws ``sor`` state. Matched by cOID (``order_ref``),
+        else by IBKR order id. Returns whether a logged order was updated."""
+        with self._sessions.begin() as session:
+            row = self._match(session, order.client_order_id, order.order_id)
+            if row is None:
+                return False
+            if order.order_id is not None:
+                row.order_id = str(order.order_id)
+            if order.status:
+                row.ibkr_status = order.status[:32]
+            mapped = st.log_status_from_ibkr(order.status)
+            if mapped is not None:
+                row.status = _next_status(row.status, mapped)
+            if order.filled_quantity is not None:
+                row.filled_quantity = max(float(row.filled_quantity or 0.0), order.filled_quantity)
+            if order.avg_price is not None and order.avg_price > 0:
+                row.avg_fill_price = order.avg_price
+            return True
+
+    def apply_trade(self, trade: Trade) -> bool:
+        """Apply one execution (REST ``trades`` row or ws ``str`` item), once per execution id.
+        Returns whether it was new and belonged to a logged order."""
+        if not trade.execution_id or trade.size is None or trade.price is None:
+            return False
+        with self._sessions.begin() as session:
+            row = self._match(session, trade.client_order_id, trade.order_id)
+            if row is None:
+                return False
+            seen = session.scalar(
+                select(IbkrOrderFill.id).where(IbkrOrderFill.execution_id == trade.execution_id)
+            )
+            if seen is not None:
+                return False
+            session.add(
+                IbkrOrderFill(
+                    execution_id=trade.execution_id,
+                    client_order_id=row.client_order_id,
+                    order_id=None if trade.order_id is None else str(trade.order_id),
+                    size=abs(trade.size),
+                    price=trade.price,
+                    commission=trade.commission,
+                    exchange=trade.exchange,
+                    trade_time=_trade_time(trade),
+                )
+            )
+            session.flush()
+            size_sum, notional = session.execute(
+                select(
+                    func.sum(IbkrOrderFill.size), func.sum(IbkrOrderFill.size * IbkrOrderFill.price)
+                ).where(IbkrOrderFill.client_order_id == row.client_order_id)
+            ).one()
+            total = float(size_sum or 0.0)
+            if total > float(row.filled_quantity or 0.0):
+                row.filled_quantity = total
+                row.avg_fill_price = float(notional) / total if total else None
+            if trade.order_id is not None and row.order_id is None:
+                row.order_id = str(trade.order_id)
+            if float(row.filled_quantity) >= float(row.quantity) - 1e-9:
+                row.status = _next_status(row.status, st.FILLED)
+            elif row.status in st.UNSETTLED:
+                row.status = st.OPEN  # a fill proves the broker has it
+            return True
+
+    def fills(self, client_order_id: str) -> list[IbkrOrderFill]:
+        with self._sessions() as session:
+            stmt = (
+                select(IbkrOrderFill)
+                .where(IbkrOrderFill.client_order_id == client_order_id)
+                .order_by(IbkrOrderFill.id)
+            )
+            return list(session.scalars(stmt))
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _exists(self, client_order_id: str) -> bool:
+        with self._sessions() as session:
+            found = session.scalar(
+                select(IbkrOrderLog.id).where(IbkrOrderLog.client_order_id == client_order_id)
+            )
+            return found is not None
+
+    @staticmethod
+    def _row(session: Session, client_order_id: str, *, for_update: bool = False) -> IbkrOrderLog:
+        stmt = select(IbkrOrderLog).where(IbkrOrderLog.client_order_id == client_order_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = session.scalar(stmt)
+        if row is None:
+            raise UnknownOrderError(client_order_id)
+        return row
+
+    @staticmethod
+    def _match(
+        session: Session, client_order_id: str | None, order_id: int | str | None
+    ) -> IbkrOrderLog | None:
+        if client_order_id:
+            row = session.scalar(
+                select(IbkrOrderLog).where(IbkrOrderLog.client_order_id == client_order_id).with_for_update()
+            )
+            if row is not None:
+                return row
+        if order_id is not None:
+            return session.scalar(
+                select(IbkrOrderLog)
+                .where(IbkrOrderLog.order_id == str(order_id))
+                .order_by(IbkrOrderLog.id.desc())
+                .limit(1)
+                .with_for_update()
+            )
+        return None
+
+
+def _trade_time(trade: Trade) -> dt.datetime | None:
+    if trade.trade_time_r:
+        return dt.datetime.fromtimestamp(trade.trade_time_r / 1000, tz=dt.UTC)
+    if trade.trade_time:
+        try:  # "YYYYMMDD-HH:mm:ss", UTC (REFERENCE §4.8)
+            return dt.datetime.strptime(trade.trade_time, "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def apply_events(journal: SqlOrderJournal, orders: Sequence[Order] = (), trades: Sequence[Trade] = ()) -> int:
+    """Apply a batch of stream events (orders first, then executions); returns rows touched."""
+    touched = sum(journal.apply_order(o) for o in orders)
+    return touched + sum(journal.apply_trade(t) for t in trades)

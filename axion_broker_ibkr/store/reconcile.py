@@ -1,0 +1,270 @@
+"""Start-up reconciliation: settle order-log rows left ``pending_submit`` / ``submitted_unconfirmed``.
+
+:func:`reconcile` is pure: given the unsettled entries and what the gateway reports (live orders,
+recent executions) it decides each row's status and records *why* (the evidence). The thin
+:func:`reconcile_with_client` fetches those lists through a client and writes the decisions.
+
+Matching is by cOID (IBKR's ``order_ref``), else by IBKR order id when the reply had already given
+one. Bracket children carry no cOID at IBKR (REFERENCE §3: "do not set on bracket children"), so a
+child is matched through its parent's IBKR order id, side and order type. Nothing is ever re-sent
+here: an order the broker does not know ends ``unknown_at_broker`` and waits for a human.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from attrs import define, field
+
+from ..journal import JournalEntry
+from ..masking import mask_account
+from ..models import Order, Trade
+from . import status as st
+
+log = logging.getLogger(__name__)
+
+#: IBKR keeps executions for at most 7 days (REFERENCE §4.8, ``days`` <= 7).
+TRADE_DAYS = 7
+_EPS = 1e-9
+
+
+@define(frozen=True, kw_only=True)
+class Decision:
+    """How one unsettled row ends, and the evidence for it."""
+
+    client_order_id: str
+    status: str  # open | filled | canceled | rejected | unknown_at_broker
+    order_id: str | None = None
+    filled_quantity: float | None = None
+    avg_fill_price: float | None = None
+    ibkr_status: str | None = None
+    evidence: dict[str, Any] = field(factory=dict)
+
+
+def _order_evidence(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "filled_quantity": order.filled_quantity,
+        "remaining_quantity": order.remaining_quantity,
+        "total_size": order.total_size,
+        "avg_price": order.avg_price,
+        "order_ref": order.client_order_id,
+    }
+
+
+def _trade_evidence(trade: Trade) -> dict[str, Any]:
+    return {
+        "execution_id": trade.execution_id,
+        "order_id": trade.order_id,
+        "size": trade.size,
+        "price": trade.price,
+        "trade_time": trade.trade_time,
+        "order_ref": trade.client_order_id,
+    }
+
+
+def _fills(trades: Sequence[Trade]) -> tuple[float, float | None]:
+    """Total size and size-weighted average price of distinct executions."""
+    seen: dict[str, Trade] = {}
+    for t in trades:
+        if t.size is not None and t.price is not None:
+            seen[t.execution_id or f"anon-{len(seen)}"] = t
+    total = sum(abs(t.size or 0.0) for t in seen.values())
+    if total <= 0:
+        return 0.0, None
+    avg = sum(abs(t.size or 0.0) * (t.price or 0.0) for t in seen.values()) / total
+    return total, avg
+
+
+def _decide(entry: JournalEntry, orders: Sequence[Order], trades: Sequence[Trade], how: str) -> Decision:
+    """The decision for one entry from the broker's rows that matched it (``how`` says how)."""
+    filled, avg = _fills(trades)
+    evidence: dict[str, Any] = {
+        "matched_by": how,
+        "previous_status": entry.status,
+        "live_orders": [_order_evidence(o) for o in orders],
+        "trades": [_trade_evidence(t) for t in trades],
+    }
+    order = orders[-1] if orders else None
+    order_id = None
+    if order is not None and order.order_id is not None:
+        order_id = str(order.order_id)
+    elif trades and trades[-1].order_id is not None:
+        order_id = str(trades[-1].order_id)
+    if order is not None:
+        filled = max(filled, order.filled_quantity or 0.0)
+        if order.avg_price and order.avg_price > 0:
+            avg = order.avg_price
+    mapped = st.log_status_from_ibkr(order.status) if order is not None else None
+    if filled >= entry.quantity - _EPS:
+        status = st.FILLED
+        evidence["reason"] = "executions cover the whole quantity"
+    elif order is not None and mapped is not None:
+        status = mapped
+        evidence["reason"] = f"live order status {order.status!r}"
+    elif order is not None:
+        # An IBKR status word this code does not know: the broker has the order, so it is not
+        # "unknown"; treat it as working and keep the word for a human.
+        status = st.OPEN
+        evidence["reason"] = f"live order with unrecognised status {order.status!r}"
+    else:
+        # Executions but no live order: live orders cover the current session only, so the rest
+        # of the order is no longer working (a DAY order that ended, or a cancel).
+        status = st.CANCELED
+        evidence["reason"] = "partial executions and no working order at the broker"
+    return Decision(
+        client_order_id=entry.client_order_id,
+        status=status,
+        order_id=order_id,
+        filled_quantity=filled if filled > 0 else None,
+        avg_fill_price=avg,
+        ibkr_status=None if order is None or order.status is None else order.status[:32],
+        evidence=evidence,
+    )
+
+
+def reconcile(
+    entries: Iterable[JournalEntry], live_orders: Sequence[Order], trades: Sequence[Trade]
+) -> list[Decision]:
+    """Decide how every unsettled entry ends, from the gateway's live orders and executions."""
+    entries = list(entries)
+    orders_by_ref: dict[str, list[Order]] = {}
+    orders_by_id: dict[str, list[Order]] = {}
+    for o in live_orders:
+        if o.client_order_id:
+            orders_by_ref.setdefault(o.client_order_id, []).append(o)
+        if o.order_id is not None:
+            orders_by_id.setdefault(str(o.order_id), []).append(o)
+    trades_by_ref: dict[str, list[Trade]] = {}
+    trades_by_id: dict[str, list[Trade]] = {}
+    for t in trades:
+        if t.client_order_id:
+            trades_by_ref.setdefault(t.client_order_id, []).append(t)
+        if t.order_id is not None:
+            trades_by_id.setdefault(str(t.order_id), []).append(t)
+
+    # Parents first, so that a child can follow its parent's IBKR order id.
+    broker_ids: dict[str, str] = {e.client_order_id: e.order_id for e in entries if e.order_id}
+    ordered = sorted(entries, key=lambda e: e.parent_client_order_id is not None)
+    decisions: list[Decision] = []
+    for entry in ordered:
+        coid = entry.client_order_id
+        orders = orders_by_ref.get(coid, [])
+        fills = trades_by_ref.get(coid, [])
+        how = "client_order_id"
+        if not orders and not fills and entry.order_id:
+            orders = orders_by_id.get(entry.order_id, [])
+            fills = trades_by_id.get(entry.order_id, [])
+            how = "order_id"
+        if not orders and not fills and entry.parent_client_order_id:
+            orders = _children_of(entry, broker_ids.get(entry.parent_client_order_id), live_orders)
+            fills = [t for o in orders for t in trades_by_id.get(str(o.order_id), [])]
+            how = "parent_order_id"
+        if orders or fills:
+            decision = _decide(entry, orders, fills, how)
+            if decision.order_id:
+                broker_ids[coid] = decision.order_id
+        else:
+            decision = Decision(
+                client_order_id=coid,
+                status=st.UNKNOWN_AT_BROKER,
+                evidence={
+                    "matched_by": None,
+                    "previous_status": entry.status,
+                    "reason": (
+                        "no live order and no execution carries this cOID"
+                        + (" (the POST probably never left)" if entry.status == st.PENDING_SUBMIT else "")
+                    ),
+                    "live_orders_seen": len(live_orders),
+                    "trades_seen": len(trades),
+                },
+            )
+        decisions.append(decision)
+    return decisions
+
+
+def _children_of(
+    entry: JournalEntry, parent_order_id: str | None, live_orders: Sequence[Order]
+) -> list[Order]:
+    if parent_order_id is None:
+        return []
+    return [
+        o
+        for o in live_orders
+        if o.parent_id is not None
+        and str(o.parent_id) == parent_order_id
+        and (o.side or "").upper()[:1] == entry.side.upper()[:1]
+        and (o.order_type or o.orig_order_type or "").upper().replace(" ", "")
+        in {entry.order_type.upper(), _long_order_type(entry.order_type)}
+    ][:1]
+
+
+def _long_order_type(order_type: str) -> str:
+    """CPAPI's request codes (LMT, STP ...) against the words in order lists (LIMIT, STOP ...)."""
+    return {"LMT": "LIMIT", "MKT": "MARKET", "STP": "STOP", "STP_LIMIT": "STOPLIMIT"}.get(
+        order_type.upper(), ""
+    )
+
+
+class OrderSource(Protocol):
+    """What reconciliation needs from :class:`~axion_broker_ibkr.client.IBKRClient`."""
+
+    @property
+    def mode(self) -> str: ...
+
+    def live_orders(self, account_id: str | None = None) -> list[Order]: ...
+
+    def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]: ...
+
+
+class SettlingJournal(Protocol):
+    def unsettled(self) -> list[JournalEntry]: ...
+
+    def settle(
+        self,
+        client_order_id: str,
+        *,
+        status: str,
+        evidence: dict[str, Any],
+        order_id: str | None = None,
+        filled_quantity: float | None = None,
+        avg_fill_price: float | None = None,
+        ibkr_status: str | None = None,
+    ) -> None: ...
+
+
+def reconcile_with_client(journal: SettlingJournal, client: OrderSource) -> list[Decision]:
+    """Fetch live orders and the last 7 days of executions per account, settle every unsettled row
+    of the client's mode, and return the decisions. Rows of another mode are left alone: a
+    simulator's answer says nothing about a real gateway's orders, and the reverse."""
+    entries = [e for e in journal.unsettled() if e.mode == client.mode]
+    if not entries:
+        return []
+    decisions: list[Decision] = []
+    accounts = sorted({e.account_id for e in entries})
+    for account in accounts:
+        mine = [e for e in entries if e.account_id == account]
+        live = client.live_orders(account_id=account)
+        fills = client.trades(days=TRADE_DAYS, account_id=account)
+        log.info(
+            "reconciling %d order(s) of %s against %d live orders, %d executions",
+            len(mine),
+            mask_account(account),
+            len(live),
+            len(fills),
+        )
+        for d in reconcile(mine, live, fills):
+            journal.settle(
+                d.client_order_id,
+                status=d.status,
+                evidence=d.evidence,
+                order_id=d.order_id,
+                filled_quantity=d.filled_quantity,
+                avg_fill_price=d.avg_fill_price,
+                ibkr_status=d.ibkr_status,
+            )
+            decisions.append(d)
+    return decisions

@@ -1,0 +1,47 @@
+"""Order-log status vocabulary, and how IBKR's order statuses map onto it.
+
+``pending_submit`` (row committed, POST not known to have left) and ``submitted_unconfirmed``
+(POST sent, no usable reply) are *unsettled*: start-up reconciliation settles them. The rest come
+from the reply, the stream or reconciliation.
+"""
+
+from __future__ import annotations
+
+PENDING_SUBMIT = "pending_submit"
+SUBMITTED_UNCONFIRMED = "submitted_unconfirmed"
+OPEN = "open"
+FILLED = "filled"
+CANCELED = "canceled"
+REJECTED = "rejected"
+UNKNOWN_AT_BROKER = "unknown_at_broker"
+
+UNSETTLED: frozenset[str] = frozenset({PENDING_SUBMIT, SUBMITTED_UNCONFIRMED})
+#: Statuses no later event may move an order out of (a fill or a cancel is not undone).
+TERMINAL: frozenset[str] = frozenset({FILLED, CANCELED, REJECTED})
+
+#: IBKR ``status`` / ``order_status`` words (REFERENCE §4.9), lower-cased and without separators.
+_IBKR_TO_LOG: dict[str, str] = {
+    "inactive": REJECTED,  # not transmitted / rejected / deactivated: not working at the broker
+    "pendingsubmit": OPEN,
+    "presubmitted": OPEN,
+    "submitted": OPEN,
+    "warnstate": OPEN,
+    "pendingcancel": OPEN,  # the cancel is not confirmed: still working until it is
+    "filled": FILLED,
+    "cancelled": CANCELED,
+    "canceled": CANCELED,
+    "apicancelled": CANCELED,
+    "apicanceled": CANCELED,
+}
+
+
+def log_status_from_ibkr(ibkr_status: str | None) -> str | None:
+    """The order-log status for IBKR's status word, ``None`` when the word is unknown or missing.
+
+    Tolerant of IBKR's spellings (``PreSubmitted``, ``pre_submitted``, ``Pending Submit``,
+    ``Cancelled``/``Canceled``).
+    """
+    if not ibkr_status:
+        return None
+    key = "".join(ch for ch in ibkr_status.lower() if ch.isalnum())
+    return _IBKR_TO_LOG.get(key)
