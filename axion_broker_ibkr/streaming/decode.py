@@ -1,0 +1,234 @@
+"""Frame decoding: one WebSocket text frame -> typed events, merged into :mod:`.state`. No I/O.
+
+Unknown topics and malformed frames are logged and counted, never raised: one odd frame must not
+take the stream down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .. import convert
+from .. import models as m
+from ..errors import WireFormatError
+from ..masking import mask_text
+from .events import (
+    DepthEvent,
+    DepthRow,
+    OrderEvent,
+    PnLEvent,
+    QuoteEvent,
+    StreamEvent,
+    SystemEvent,
+    TradeEvent,
+)
+from .state import OrderBook, PnLBook, QuoteBook, TradeLog
+
+log = logging.getLogger(__name__)
+
+#: quote frame keys that are not market-data field ids.
+_QUOTE_META = frozenset({"topic", "conid", "conidEx", "conidex", "_updated", "server_id", "6119"})
+
+
+def _int(value: Any) -> int:
+    """An int through the package converter (accepts ``"8314"`` as well as ``8314``)."""
+    return int(convert.converter.structure(value, int))
+
+
+def _target_int(topic: str) -> int | None:
+    """``smd+8314`` / ``smd+8314@SMART`` -> 8314."""
+    _, _, target = topic.partition("+")
+    target = target.partition("@")[0].partition("+")[0]
+    try:
+        return int(target)
+    except ValueError:
+        return None
+
+
+def parse_depth_row(item: Mapping[str, Any]) -> DepthRow:
+    """A BookTrader row; ``price`` may read ``"size @ price"`` (REFERENCE §6.3)."""
+    price_text = item.get("price")
+    size: float | None = None
+    if isinstance(price_text, str) and "@" in price_text:
+        size_text, _, price_text = price_text.partition("@")
+        size = convert.parse_number(size_text)
+    row = item.get("row")
+    return DepthRow(
+        row=None if row is None else int(row),
+        focus=bool(item.get("focus")),
+        price=convert.parse_number(price_text),
+        size=size,
+        bid=convert.parse_number(item.get("bid")),
+        ask=convert.parse_number(item.get("ask")),
+    )
+
+
+class FrameDecoder:
+    """Decodes frames, keeps the merged state and the counters that :meth:`stats` reports."""
+
+    def __init__(self) -> None:
+        self.quotes = QuoteBook()
+        self.orders = OrderBook()
+        self.pnl = PnLBook()
+        self.trades = TradeLog()
+        self.counts: Counter[str] = Counter()
+        self.unknown_topics: Counter[str] = Counter()
+        self.last_error: str | None = None
+        self._handlers: dict[str, Callable[[str, dict[str, Any]], list[StreamEvent]]] = {
+            "smd": self._smd,
+            "sor": self._sor,
+            "str": self._str,
+            "sbd": self._sbd,
+            "spl": self._spl,
+            "sys": self._system,
+            "sts": self._sts,
+            "act": self._unsolicited,
+            "ntf": self._unsolicited,
+            "blt": self._unsolicited,
+            "tic": self._ignore,
+            "ech": self._ignore,
+        }
+
+    # ---------------------------------------------------------------------------------- entry
+
+    def feed(self, text: str | bytes) -> list[StreamEvent]:
+        """Decode one frame; returns the events it produced (possibly none)."""
+        self.counts["frames"] += 1
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return self._bad(f"not JSON: {text[:80]!r}")
+        if not isinstance(data, dict):
+            return self._bad(f"not a JSON object: {type(data).__name__}")
+        topic = data.get("topic")
+        if not isinstance(topic, str):
+            return self._topicless(data)
+        handler = self._handlers.get(topic[:3])
+        if handler is None or (topic[:3] == "sys" and topic != "system"):
+            self.unknown_topics[topic.partition("+")[0]] += 1
+            log.info("unknown websocket topic %r ignored", mask_text(topic))
+            return []
+        try:
+            return handler(topic, data)
+        except (WireFormatError, ValueError, TypeError, KeyError) as exc:
+            return self._bad(f"{topic.partition('+')[0]}: {exc}")
+
+    def _bad(self, reason: str) -> list[StreamEvent]:
+        self.counts["bad_frames"] += 1
+        self.last_error = mask_text(reason)
+        log.warning("websocket frame ignored: %s", self.last_error)
+        return []
+
+    def _topicless(self, data: dict[str, Any]) -> list[StreamEvent]:
+        # {"message": "waiting for session"}, {"result": ...}, {"error": ...} (REFERENCE §6.2)
+        if "error" in data:
+            self.counts["errors"] += 1
+            self.last_error = mask_text(str(data["error"]))
+            log.warning("websocket error frame: %s", self.last_error)
+            return [SystemEvent(kind="error", data=data)]
+        if data.get("message") == "waiting for session":
+            self.counts["waiting_for_session"] += 1
+        else:
+            self.counts["admin_frames"] += 1
+            log.debug("websocket admin frame: %s", mask_text(str(data)[:200]))
+        return []
+
+    # ------------------------------------------------------------------------------- handlers
+
+    def _smd(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        raw = data.get("conid")
+        conid = _target_int(topic) if raw is None else _int(raw)
+        if conid is None:
+            self.counts["smd_without_conid"] += 1
+            return []
+        quote = self.quotes.apply(conid, data)
+        changed = {k: v if isinstance(v, str) else str(v) for k, v in data.items() if k not in _QUOTE_META}
+        self.counts["quotes"] += 1
+        return [QuoteEvent(conid=conid, quote=quote, changed=changed)]
+
+    def _sor(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for item in _args_list(data):
+            raw_id = item.get("orderId", item.get("order_id"))
+            if raw_id is None:
+                self.counts["sor_without_order_id"] += 1
+                continue
+            oid = _int(raw_id)
+            merged, delta = self.orders.apply(oid, item)
+            events.append(OrderEvent(order_id=oid, order=merged, delta=delta))
+        self.counts["orders"] += len(events)
+        return events
+
+    def _str(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for item in _args_list(data):
+            trade = convert.structure(item, m.Trade)
+            if self.trades.add(trade):
+                events.append(TradeEvent(trade=trade))
+            else:
+                self.counts["duplicate_trades"] += 1
+        self.counts["trades"] += len(events)
+        return events
+
+    def _sbd(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        # topic: sbd+{acctId}+{conid}
+        parts = topic.split("+")
+        account = parts[1] if len(parts) > 1 else None
+        conid = None
+        if len(parts) > 2:
+            try:
+                conid = int(parts[2])
+            except ValueError:
+                conid = None
+        items = data.get("data")
+        rows = tuple(parse_depth_row(r) for r in items if isinstance(r, Mapping)) if items else ()
+        self.counts["depth"] += 1
+        return [DepthEvent(account=account, conid=conid, rows=rows)]
+
+    def _spl(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        args = data.get("args")
+        if not isinstance(args, Mapping):
+            return []
+        events: list[StreamEvent] = []
+        for key, value in args.items():
+            if not isinstance(value, Mapping):
+                continue
+            row, delta = self.pnl.apply(str(key), value)
+            events.append(PnLEvent(key=str(key), row=row, delta=delta))
+        self.counts["pnl"] += len(events)
+        return events
+
+    def _system(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        if "hb" in data:
+            self.counts["heartbeats"] += 1
+            return [SystemEvent(kind="system", heartbeat=_int(data["hb"]), data=data)]
+        success = data.get("success")
+        return [SystemEvent(kind="system", username=None if success is None else str(success), data=data)]
+
+    def _sts(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        args = data.get("args")
+        auth = convert.structure(args if isinstance(args, Mapping) else {}, m.AuthStatus)
+        self.counts["sts"] += 1
+        return [SystemEvent(kind="sts", auth=auth, data=args)]
+
+    def _unsolicited(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        kind = topic[:3]
+        self.counts[kind] += 1
+        return [SystemEvent(kind=kind, data=data.get("args", data))]
+
+    def _ignore(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        self.counts[topic[:3]] += 1
+        return []
+
+
+def _args_list(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    args = data.get("args")
+    if isinstance(args, Mapping):  # tolerate a bare object where a list is documented
+        args = [args]
+    if not isinstance(args, list):
+        return []
+    return [a for a in args if isinstance(a, Mapping)]

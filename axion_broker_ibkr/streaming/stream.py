@@ -1,0 +1,574 @@
+"""``IBKRStreaming``: one WebSocket to the gateway for quotes, trades, depth, orders and P&L.
+
+The connection loop: check auth through REST (re-init the brokerage session when it is missing or
+held by a competing session), fetch a fresh ``/tickle`` session, open the socket (``api`` cookie and
+a ``{"session": ...}`` first frame), rebuild order state from ``/iserver/account/orders``, back-fill
+trades, re-send every active subscription, then read frames until the socket closes, goes silent,
+or reports an auth loss (``sts``). Then back off (capped, jittered) and start again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from .. import models as m
+from ..masking import mask_account, mask_text, mask_token
+from .decode import FrameDecoder
+from .events import OrderEvent, QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent
+from .liveness import Backoff, Clock, Liveness
+from .protocol import StreamClient
+from .queues import AsyncEventQueue
+from .subscriptions import Registry, Subscription, SubscriptionError, quote_subscription
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Any], Awaitable[None] | None]
+
+
+class EventStream:
+    """``async for event in stream.events(...)``: a consumer's bounded queue; ``close()`` to leave."""
+
+    def __init__(self, owner: IBKRStreaming, queue: AsyncEventQueue) -> None:
+        self._owner = owner
+        self._queue = queue
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        event = await self._queue.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def get(self, timeout: float | None = None) -> StreamEvent | None:  # noqa: ASYNC109 (caller's API)
+        """Next event, ``None`` on timeout or when the stream closed."""
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.queue.dropped
+
+    def close(self) -> None:
+        self._owner._consumers.discard(self._queue)
+        self._queue.close()
+
+
+class IBKRStreaming:
+    """One WebSocket for every channel, merged state, liveness, reconnect and resubscribe.
+
+    Times are seconds. ``clock`` drives liveness and refresh bookkeeping (tests inject one);
+    ``tick`` is how often the housekeeping loop looks at it.
+    """
+
+    def __init__(
+        self,
+        client: StreamClient,
+        *,
+        queue_size: int = 10_000,
+        tic_interval: float = 30.0,
+        tickle_interval: float | None = 60.0,
+        heartbeat_timeout: float = 35.0,
+        smd_refresh: float = 600.0,
+        quote_silence: float = 60.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        compete: bool = True,
+        open_timeout: float = 10.0,
+        subscribe_wait: float = 2.0,
+        tick: float = 1.0,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size: must be at least 1, got {queue_size}")
+        if not 0 < tic_interval <= 60:
+            raise ValueError(f"tic_interval: IBKR needs a tic at least once a minute, got {tic_interval}")
+        if smd_refresh >= 900:
+            raise ValueError(f"smd_refresh: must be below IBKR's 15-minute smd expiry, got {smd_refresh}")
+        self.client = client
+        self.queue_size = queue_size
+        self.compete = compete
+        self.open_timeout = open_timeout
+        self.subscribe_wait = subscribe_wait
+        self.smd_refresh = smd_refresh
+        self.quote_silence = quote_silence
+        self.tick = tick
+        self.clock = clock
+        self.decoder = FrameDecoder()
+        self.registry = Registry()
+        self.liveness = Liveness(
+            tic_interval=tic_interval,
+            tickle_interval=tickle_interval or 0.0,
+            heartbeat_timeout=heartbeat_timeout,
+            clock=clock,
+        )
+        self._rest_keepalive = tickle_interval is not None
+        self.backoff = Backoff(base=backoff_base, cap=backoff_cap, rng=rng or random.Random())
+        self._consumers: set[AsyncEventQueue] = set()
+        self._callbacks: dict[StreamChannel, list[Callback]] = {ch: [] for ch in StreamChannel}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._quote_targets: dict[int, str] = {}
+        self._ws: ClientConnection | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._session_ready = asyncio.Event()
+        self._kick: asyncio.Future[str] | None = None
+        self._closing = False
+        self.state = "idle"
+        self.account: str | None = None
+        self.username: str | None = None
+        self.counters: Counter[str] = Counter()
+        self.last_disconnect_reason: str | None = None
+        self.last_error: str | None = None
+        self.connected_since: float | None = None
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the connection loop in the background (returns at once; see :meth:`wait_connected`)."""
+        if self._runner is None:
+            self._closing = False
+            self._runner = asyncio.create_task(self._run(), name="ibkr-stream")
+
+    async def stop(self) -> None:
+        """Close the socket, stop every task, end every ``events()`` iterator."""
+        self._closing = True
+        self._kick_now("stopped")
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        for task in list(self._tasks):
+            task.cancel()
+        await self._close_ws()
+        self._set_state("closed")
+        for queue in list(self._consumers):
+            queue.close()
+        self._consumers.clear()
+
+    async def __aenter__(self) -> IBKRStreaming:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until the socket is open and subscriptions are (re)sent; ``TimeoutError`` otherwise."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def reconnect(self, reason: str = "requested") -> None:
+        """Drop the current socket and go through the reconnect path (auth check, resubscribe)."""
+        self._kick_now(reason)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -------------------------------------------------------------------------- subscriptions
+
+    async def subscribe_quotes(
+        self, conids: Iterable[int | str] | int | str, fields: Sequence[str | int] | None = None
+    ) -> None:
+        """``smd`` for each conid with the chosen field ids (default: the client's quote fields)."""
+        items = [conids] if isinstance(conids, int | str) else list(conids)
+        if not items:
+            raise SubscriptionError("conids: at least one conid is needed")
+        subs = [quote_subscription(c, fields) for c in items]
+        for sub in subs:
+            sub = self.registry.add(sub)
+            self._quote_targets[int(sub.target.partition("@")[0])] = sub.target
+            await self._send_sub(sub)
+
+    async def unsubscribe_quotes(self, conids: Iterable[int | str] | int | str) -> None:
+        items = [conids] if isinstance(conids, int | str) else list(conids)
+        for conid in items:
+            await self.unsubscribe(StreamChannel.QUOTE, str(conid))
+
+    async def subscribe_orders(self) -> None:
+        """``sor``, after rebuilding order state from ``/iserver/account/orders``."""
+        sub = self.registry.add(Subscription(channel=StreamChannel.ORDERS))
+        if self._ws is not None:
+            await self._rebuild_orders()
+        await self._send_sub(sub)
+
+    async def subscribe_trades(self, days: int = 1) -> None:
+        """``str`` with a back-fill of ``days`` (1..7) of executions."""
+        if not 1 <= days <= 7:
+            raise SubscriptionError(f"days: IBKR keeps 1 to 7 days of trades, got {days}")
+        sub = self.registry.add(Subscription(channel=StreamChannel.TRADES, days=days))
+        if self._ws is not None:
+            await self._backfill_trades(days)
+        await self._send_sub(sub)
+
+    async def subscribe_depth(
+        self, conid: int | str, account: str | None = None, exchange: str | None = None
+    ) -> None:
+        """``sbd`` (BookTrader ladder; needs an L2 subscription). ``account`` defaults to the selected one."""
+        acct = account or self.account
+        if not acct:
+            raise SubscriptionError("account: not known yet; pass account= or wait for the 'act' frame")
+        target = str(conid)
+        if not target.isdigit():
+            raise SubscriptionError(f"conid: expected a positive integer, got {conid!r}")
+        sub = Subscription(channel=StreamChannel.DEPTH, target=target, account=acct, exchange=exchange)
+        await self._send_sub(self.registry.add(sub))
+
+    async def subscribe_pnl(self) -> None:
+        await self._send_sub(self.registry.add(Subscription(channel=StreamChannel.PNL)))
+
+    async def unsubscribe(self, channel: StreamChannel, target: str = "") -> bool:
+        sub = self.registry.remove(channel, target)
+        if sub is None:
+            return False
+        if channel is StreamChannel.QUOTE:
+            self._quote_targets.pop(int(target.partition("@")[0]), None)
+        await self._send(sub.unsubscribe_frame())
+        return True
+
+    # ------------------------------------------------------------------------------ consumers
+
+    def events(self, *channels: StreamChannel, maxsize: int | None = None) -> EventStream:
+        """A consumer of its own (registered at once, so nothing is missed before iteration starts)."""
+        queue = AsyncEventQueue(frozenset(channels) or None, maxsize or self.queue_size)
+        self._consumers.add(queue)
+        return EventStream(self, queue)
+
+    def on(self, channel: StreamChannel, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(event)`` for each event of ``channel`` (sync or async); returns a remover."""
+        self._callbacks[channel].append(callback)
+        return lambda: self._callbacks[channel].remove(callback)
+
+    # ---------------------------------------------------------------------------------- state
+
+    def quote(self, conid: int) -> m.Quote | None:
+        return self.decoder.quotes.get(conid)
+
+    def order(self, order_id: int) -> m.Order | None:
+        return self.decoder.orders.get(order_id)
+
+    @property
+    def quotes(self) -> dict[int, m.Quote]:
+        return self.decoder.quotes.snapshot()
+
+    @property
+    def orders(self) -> dict[int, m.Order]:
+        return self.decoder.orders.snapshot()
+
+    @property
+    def pnl(self) -> dict[str, m.PnLRow]:
+        return self.decoder.pnl.snapshot()
+
+    @property
+    def trades(self) -> list[m.Trade]:
+        return self.decoder.trades.all()
+
+    def stats(self) -> dict[str, Any]:
+        """Everything the Gateway tab shows: state, reconnects, subscriptions, drops, counters."""
+        now = self.clock()
+        return {
+            "state": self.state,
+            "connected": self.connected,
+            "account": mask_account(self.account),
+            "uptime_s": None if self.connected_since is None else round(now - self.connected_since, 3),
+            "heartbeat_silence_s": round(self.liveness.silence(), 3),
+            "last_disconnect_reason": self.last_disconnect_reason,
+            "last_error": self.last_error or self.decoder.last_error,
+            "subscriptions": [
+                {
+                    "channel": s.channel.value,
+                    "target": s.target,
+                    "sends": s.sends,
+                    "active": s.sent_at is not None,
+                }
+                for s in self.registry.active()
+            ],
+            "consumers": len(self._consumers),
+            "dropped": sum(q.queue.dropped for q in self._consumers) + self.counters["dropped_closed"],
+            "overflow": sum(q.queue.overflow for q in self._consumers),
+            "queued": sum(len(q.queue) for q in self._consumers),
+            "unknown_topics": dict(self.decoder.unknown_topics),
+            "frames": dict(self.decoder.counts),
+            "quotes_tracked": len(self.decoder.quotes),
+            "orders_tracked": len(self.decoder.orders),
+            "trades_seen": len(self.decoder.trades),
+            **dict(self.counters),
+        }
+
+    # ------------------------------------------------------------------------- internal: run
+
+    async def _run(self) -> None:
+        while not self._closing:
+            reason = "error"
+            try:
+                ws = await self._open()
+                reason = await self._serve(ws)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                reason = type(exc).__name__
+                self.last_error = mask_text(str(exc))[:300]
+                self.counters["connect_failures"] += 1
+                log.warning("stream connection failed: %s", self.last_error)
+            finally:
+                self._connected.clear()
+                self.connected_since = None
+                await self._close_ws()
+            if self._closing:
+                break
+            self.last_disconnect_reason = reason
+            self.counters["reconnects"] += 1
+            self._set_state("reconnecting")
+            delay = self.backoff.next_delay()
+            log.info("stream reconnecting in %.2fs (reason: %s)", delay, reason)
+            await asyncio.sleep(delay)
+
+    async def _open(self) -> ClientConnection:
+        self._set_state("connecting")
+        status = await self.client.auth_status()
+        if not status.authenticated or status.competing:
+            self.counters["reinits"] += 1
+            log.info("brokerage session not usable (authenticated=%s competing=%s): re-init",
+                     status.authenticated, status.competing)  # fmt: skip
+            status = await self.client.init_session(compete=self.compete)
+            if not status.authenticated:
+                raise ConnectionError(
+                    f"brokerage session not authenticated after init: {status.message or ''}"
+                )
+        tickle = await self.client.tickle()
+        self.liveness.tickled()
+        session = tickle.session
+        if not session:
+            raise ConnectionError("tickle returned no session token")
+        url = self.client.ws_url
+        headers = {"Cookie": "api=" + json.dumps({"session": session}, separators=(",", ":"))}
+        log.info("opening %s (session %s)", url, mask_token(session))
+        self._session_ready.clear()
+        ws = await connect(
+            url,
+            ssl=self.client.ssl_context if url.startswith("wss:") else None,
+            additional_headers=headers,
+            open_timeout=self.open_timeout,
+            close_timeout=2.0,
+            ping_interval=45.0,
+            ping_timeout=30.0,
+            max_size=None,
+            compression=None,
+            proxy=None,
+        )
+        self._ws = ws
+        await ws.send(json.dumps({"session": session}))
+        self.liveness.connected()
+        self.registry.reset_sent()
+        self.counters["connects"] += 1
+        return ws
+
+    async def _serve(self, ws: ClientConnection) -> str:
+        loop = asyncio.get_running_loop()
+        self._kick = loop.create_future()
+        reader = asyncio.create_task(self._read(ws), name="ibkr-stream-read")
+        ticker = asyncio.create_task(self._housekeep(ws), name="ibkr-stream-tick")
+        waiters: set[asyncio.Future[Any]] = {reader, ticker, self._kick}
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._session_ready.wait(), self.subscribe_wait)
+            await self._resubscribe()
+            self._connected.set()
+            self.connected_since = self.clock()
+            self.backoff.reset()
+            self._set_state("connected")
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            first = done.pop()
+            return str(first.result()) if not first.cancelled() else "cancelled"
+        finally:
+            for task in (reader, ticker):
+                task.cancel()
+            await asyncio.gather(reader, ticker, return_exceptions=True)
+            self._kick = None
+
+    def _kick_now(self, reason: str) -> None:
+        if self._kick is not None and not self._kick.done():
+            self._kick.set_result(reason)
+
+    async def _read(self, ws: ClientConnection) -> str:
+        try:
+            async for frame in ws:
+                for event in self.decoder.feed(frame):
+                    self._on_event(event)
+                self.liveness.frame()
+        except websockets.ConnectionClosed as exc:
+            return f"closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+        return "closed"
+
+    def _on_event(self, event: StreamEvent) -> None:
+        if isinstance(event, QuoteEvent):
+            target = self._quote_targets.get(event.conid)
+            if target is not None:
+                self.registry.mark_data(StreamChannel.QUOTE, target, self.clock())
+        elif isinstance(event, SystemEvent):
+            self._on_system(event)
+        self._dispatch(event)
+
+    def _on_system(self, event: SystemEvent) -> None:
+        if event.kind == "system":
+            self._session_ready.set()
+            if event.heartbeat is not None:
+                self.liveness.frame(heartbeat=True)
+            elif event.username:
+                self.username = event.username
+        elif event.kind == "sts":
+            self._session_ready.set()
+            auth = event.auth
+            if auth is not None and (auth.authenticated is False or auth.competing is True):
+                reason = "competing session" if auth.competing else "auth lost"
+                log.warning("gateway reports %s over the websocket", reason)
+                self._kick_now(reason)
+        elif event.kind == "act" and isinstance(event.data, dict):
+            selected = event.data.get("selectedAccount")
+            if isinstance(selected, str) and selected:
+                self.account = selected
+
+    def _dispatch(self, event: StreamEvent) -> None:
+        self.counters["events"] += 1
+        for queue in self._consumers:
+            if queue.wants(event):
+                queue.put(event)
+        for callback in self._callbacks[event.channel]:
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    self._spawn(self._await_callback(result))
+            except Exception:
+                self.counters["callback_errors"] += 1
+                log.exception("stream callback failed for %s", event.channel.value)
+
+    async def _await_callback(self, result: Awaitable[None]) -> None:
+        try:
+            await result
+        except Exception:
+            self.counters["callback_errors"] += 1
+            log.exception("async stream callback failed")
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _housekeep(self, ws: ClientConnection) -> str:
+        while True:
+            await asyncio.sleep(self.tick)
+            if self.liveness.dead():
+                self.counters["dead_sockets"] += 1
+                log.warning("no heartbeat for %.1fs: socket declared dead", self.liveness.silence())
+                return "heartbeat lost"
+            if self.liveness.tic_due():
+                self.liveness.tic_sent()
+                await ws.send("tic")
+                self.counters["tics"] += 1
+            if self._rest_keepalive and self.liveness.tickle_due():
+                self.liveness.tickled()
+                self._spawn(self._tickle())
+            if self.connected:
+                for sub in self.registry.due_quote_refresh(
+                    self.clock(), self.smd_refresh, self.quote_silence
+                ):
+                    self.counters["quote_refreshes"] += 1
+                    await self._send_sub(sub)
+
+    async def _tickle(self) -> None:
+        try:
+            tickle = await self.client.tickle()
+        except Exception as exc:
+            self.counters["tickle_errors"] += 1
+            log.warning("REST keep-alive failed: %s", mask_text(str(exc))[:200])
+            return
+        self.counters["tickles"] += 1
+        auth = tickle.iserver.auth_status if tickle.iserver is not None else None
+        if auth is not None and (auth.authenticated is False or auth.competing is True):
+            self._kick_now("competing session" if auth.competing else "auth lost (tickle)")
+
+    # ---------------------------------------------------------------------- internal: subscribe
+
+    async def _resubscribe(self) -> None:
+        subs = self.registry.active()
+        if any(s.channel is StreamChannel.ORDERS for s in subs):
+            await self._rebuild_orders()
+        for sub in subs:
+            if sub.channel is StreamChannel.TRADES:
+                await self._backfill_trades(sub.days)
+        for sub in subs:
+            await self._send_sub(sub)
+
+    async def _rebuild_orders(self) -> None:
+        try:
+            orders = await self.client.live_orders()
+        except Exception as exc:
+            self.counters["order_rebuild_errors"] += 1
+            self.last_error = mask_text(f"live orders: {exc}")[:300]
+            log.warning("could not rebuild order state: %s", self.last_error)
+            return
+        self.counters["order_rebuilds"] += 1
+        for event in self.decoder.orders.rebuild(orders):
+            self._dispatch(event)
+
+    async def _backfill_trades(self, days: int) -> None:
+        try:
+            trades = await self.client.trades(days=days)
+        except Exception as exc:
+            self.counters["trade_backfill_errors"] += 1
+            self.last_error = mask_text(f"trades: {exc}")[:300]
+            log.warning("could not back-fill trades: %s", self.last_error)
+            return
+        for trade in trades:
+            if self.decoder.trades.add(trade):
+                self.counters["backfilled_trades"] += 1
+                self._dispatch(TradeEvent(trade=trade, source="rest"))
+
+    async def _send_sub(self, sub: Subscription) -> None:
+        if await self._send(sub.subscribe_frame()):
+            sub.sent_at = self.clock()
+            sub.sends += 1
+            self.counters["subscribe_frames"] += 1
+
+    async def _send(self, text: str) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(text)
+        except websockets.ConnectionClosed:
+            self._kick_now("closed while sending")
+            return False
+        return True
+
+    async def _close_ws(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.counters[f"state_{state}"] += 1
+            self._dispatch(SystemEvent(kind="state", state=state))
+
+
+__all__ = ["EventStream", "IBKRStreaming", "OrderEvent"]
