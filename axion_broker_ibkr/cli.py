@@ -20,6 +20,30 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return code
 
 
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .store.engine import display_url, make_engine, resolve_database_url
+    from .store.migrate import ensure_schema
+
+    try:
+        # An explicit --url wins over AXION_IBKR_DATABASE_URL.
+        url = (
+            resolve_database_url({"database_url": args.url}, environ={})
+            if args.url
+            else resolve_database_url()
+        )
+        engine = make_engine(url)
+    except ConfigError as exc:
+        print(f"axion-ibkr db upgrade: {exc}", file=sys.stderr)
+        return 2
+    try:
+        ensure_schema(engine)
+    finally:
+        engine.dispose()
+    print(f"ibkr tables at head in {display_url(url)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="axion-ibkr", description="Interactive Brokers plugin for Axion")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -33,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--allow-remote", action="store_true", help="permit a non-loopback bind address")
     sim.set_defaults(func=_cmd_sim)
+
+    db = sub.add_parser("db", help="the plugin's database (order log, connections, contract cache)")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_upgrade = db_sub.add_parser(
+        "upgrade", help="create or migrate the plugin's tables to the latest revision"
+    )
+    db_upgrade.add_argument(
+        "--url",
+        default=None,
+        help="SQLAlchemy URL (default: $AXION_IBKR_DATABASE_URL, else SQLite in the user data directory)",
+    )
+    db_upgrade.set_defaults(func=_cmd_db_upgrade)
     return parser
 
 
