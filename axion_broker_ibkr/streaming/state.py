@@ -54,7 +54,7 @@ class QuoteBook:
     def apply(self, conid: int, data: Mapping[str, Any]) -> m.Quote:
         values = self._values.get(conid)
         if values is None:
-            quote = convert.quote_from_wire(data)
+            quote = convert.quote_from_wire(data if "conid" in data else {**data, "conid": conid})
             values = {a: getattr(quote, a) for a in _QUOTE_ATTRS}
             values["fields"] = dict(quote.fields)
             self._values[conid] = values
