@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
+import attrs
 import cattrs
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import models as m
@@ -503,3 +505,69 @@ def parse_pnl(data: Any) -> dict[str, m.PnLRow]:
 
 
 StructureFn = Callable[[Any], Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Order payloads (section owned by orders/): the CPAPI order ticket's wire names (REFERENCE §4.1).
+# Sending is strict: unstructuring omits ``None`` fields; structuring a payload refuses unknown keys.
+
+#: :class:`axion_broker_ibkr.orders.CPAPIOrder` python name -> wire name (every field listed).
+CPAPI_ORDER_WIRE_NAMES: dict[str, str] = {
+    "account_id": "acctId",
+    "conid": "conid",
+    "conidex": "conidex",
+    "sec_type": "secType",
+    "client_order_id": "cOID",
+    "parent_id": "parentId",
+    "order_type": "orderType",
+    "listing_exchange": "listingExchange",
+    "outside_rth": "outsideRTH",
+    "price": "price",
+    "aux_price": "auxPrice",
+    "side": "side",
+    "quantity": "quantity",
+    "tif": "tif",
+    "trailing_amount": "trailingAmt",
+    "trailing_type": "trailingType",
+    "manual_indicator": "manualIndicator",
+    "ext_operator": "extOperator",
+}
+
+
+_JSON_SCALARS: frozenset[Any] = frozenset(
+    {str, int, float, bool, str | None, int | None, float | None, bool | None}
+)
+
+
+def register_sending_model(cls: type[T], renames: Mapping[str, str]) -> tuple[StructureFn, StructureFn]:
+    """Register ``cls`` as a model we send: returns its prebuilt (unstructure, structure) functions.
+
+    Unstructuring drops fields left at their ``None`` default and copies JSON scalars as they are
+    (no per-field hook call); structuring forbids unknown keys. The functions are returned so hot
+    paths call them directly, without the converter's dispatch.
+    """
+    attrs.resolve_types(cls)  # type: ignore[type-var]
+    types = {a.name: a.type for a in attrs.fields(cls)}  # type: ignore[arg-type]
+    unstructure_overrides = {
+        name: override(rename=wire, unstruct_hook=identity if types[name] in _JSON_SCALARS else None)
+        for name, wire in renames.items()
+    }
+    unstructure_fn = make_dict_unstructure_fn(
+        cls,
+        converter,
+        _cattrs_omit_if_default=True,
+        **unstructure_overrides,  # type: ignore[arg-type]
+    )
+    structure_fn = make_dict_structure_fn(
+        cls,
+        converter,
+        _cattrs_forbid_extra_keys=True,
+        **{name: override(rename=wire) for name, wire in renames.items()},  # type: ignore[arg-type]
+    )
+    converter.register_unstructure_hook(cls, unstructure_fn)
+    converter.register_structure_hook(cls, structure_fn)
+
+    def structure_one(data: Any) -> Any:
+        return structure_fn(data, cls)
+
+    return unstructure_fn, structure_one

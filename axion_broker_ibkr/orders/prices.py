@@ -1,0 +1,82 @@
+"""Tick rounding that never moves a price against the trader.
+
+A contract dict may carry ``increment_rules`` (``[{"lower_edge": 0.0, "increment": 0.01}, ...]``,
+as ``/iserver/contract/rules`` answers them; ``lowerEdge`` is read too) or a flat ``tick_size``.
+Without either, prices are sent as given.
+
+Direction: a BUY price rounds **down** and a SELL price rounds **up**, for limits and for stop
+triggers alike. A buy limit never pays more and a sell limit never receives less than asked; a
+protective stop (sell below the market, buy above it) is moved towards the market, so it triggers no
+later than the trader asked. A price already on the grid (within float noise) is left as is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .fields import fail, is_mapping, number
+
+#: A contract's price grid: ``(lower_edge, increment)`` bands, highest edge first.
+Grid = tuple[tuple[float, float], ...]
+
+_DECIMALS: dict[float, int] = {}
+
+
+def _decimals(increment: float) -> int:
+    """Decimal places of an increment (0.01 -> 2, 0.25 -> 2, 1/32 -> 5), cached."""
+    places = _DECIMALS.get(increment)
+    if places is None:
+        text = f"{increment:.10f}".rstrip("0")
+        places = len(text) - text.index(".") - 1
+        _DECIMALS[increment] = places
+    return places
+
+
+def _band(entry: Any, index: int) -> tuple[float, float]:
+    field = f"contract.increment_rules[{index}]"
+    if not is_mapping(entry):
+        fail(field, f"expected {{lower_edge, increment}}, got {type(entry).__name__}")
+    edge = entry.get("lower_edge", entry.get("lowerEdge"))
+    edge_value = 0.0 if edge is None else number(edge, f"{field}.lower_edge")
+    increment = number(entry.get("increment"), f"{field}.increment")
+    if increment <= 0.0 or edge_value < 0.0:
+        fail(field, "increment must be > 0 and lower_edge >= 0")
+    return edge_value, increment
+
+
+def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
+    """The contract's tick grid, or ``None`` when it carries no increment information."""
+    rules = contract.get("increment_rules")
+    if rules:
+        if type(rules) is not list and (not isinstance(rules, Sequence) or isinstance(rules, str)):
+            fail("contract.increment_rules", f"expected a list, got {type(rules).__name__}")
+        if len(rules) == 1:
+            return (_band(rules[0], 0),)
+        bands = [_band(entry, i) for i, entry in enumerate(rules)]
+        bands.sort(reverse=True)
+        return tuple(bands)
+    tick = contract.get("tick_size")
+    if tick is None:
+        return None
+    size = number(tick, "contract.tick_size")
+    if size <= 0.0:
+        fail("contract.tick_size", f"must be greater than 0, got {tick!r}")
+    return ((0.0, size),)
+
+
+def round_to_grid(price: float, grid: Grid, down: bool) -> float:
+    """``price`` on the grid: down (buy) or up (sell) to the band's increment, exact in decimal."""
+    increment = grid[-1][1]
+    for edge, band_increment in grid:
+        if price >= edge:
+            increment = band_increment
+            break
+    steps = price / increment
+    nearest = round(steps)
+    if abs(steps - nearest) <= 1e-9 * max(1.0, abs(steps)):
+        ticks = nearest
+    else:
+        ticks = math.floor(steps) if down else math.ceil(steps)
+    return round(ticks * increment, _decimals(increment))
