@@ -45,7 +45,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     base = os.environ.get(PG_ENV, "").strip()
     if not base:
-        skip_or_fail(f"{PG_ENV} is not set (start one with: eval \"$(.ci/postgres.sh)\")")
+        skip_or_fail(f'{PG_ENV} is not set (start one with: eval "$(.ci/postgres.sh)")')
     yield from _pg_database(base)
 
 
