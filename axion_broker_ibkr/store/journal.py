@@ -179,11 +179,13 @@ class SqlOrderJournal:
             row = session.scalar(select(IbkrOrderLog).where(IbkrOrderLog.client_order_id == client_order_id))
             return None if row is None else entry_from_row(row)
 
-    def unsettled(self) -> list[JournalEntry]:
-        """Rows still ``pending_submit`` / ``submitted_unconfirmed``, oldest first."""
+    def unsettled(self, *, include_unknown: bool = False) -> list[JournalEntry]:
+        """Rows still ``pending_submit`` / ``submitted_unconfirmed``, oldest first; with
+        ``include_unknown`` also ``unknown_at_broker`` rows (to look for them again)."""
+        statuses = set(st.UNSETTLED) | ({st.UNKNOWN_AT_BROKER} if include_unknown else set())
         stmt = (
             select(IbkrOrderLog)
-            .where(IbkrOrderLog.status.in_(sorted(st.UNSETTLED)))
+            .where(IbkrOrderLog.status.in_(sorted(statuses)))
             .order_by(IbkrOrderLog.created_at, IbkrOrderLog.id)
         )
         with self._sessions() as session:
@@ -241,22 +243,25 @@ class SqlOrderJournal:
 
     def apply_order(self, order: Order) -> bool:
         """Apply a live-order row or a merged ws ``sor`` state. Matched by cOID (``order_ref``),
-        else by IBKR order id. Returns whether a logged order was updated."""
+        else by IBKR order id. The status is the host's word for IBKR's (``orders.host_order_status``).
+        Returns whether a logged order was updated."""
+        from ..orders import host_order_status
+
         with self._sessions.begin() as session:
             row = self._match(session, order.client_order_id, order.order_id)
             if row is None:
                 return False
             if order.order_id is not None:
                 row.order_id = str(order.order_id)
-            if order.status:
-                row.ibkr_status = order.status[:32]
-            mapped = st.log_status_from_ibkr(order.status)
-            if mapped is not None:
-                row.status = _next_status(row.status, mapped)
             if order.filled_quantity is not None:
                 row.filled_quantity = max(float(row.filled_quantity or 0.0), order.filled_quantity)
             if order.avg_price is not None and order.avg_price > 0:
                 row.avg_fill_price = order.avg_price
+            if order.status:
+                row.ibkr_status = order.status[:32]
+                total = order.total_size or float(row.quantity)
+                proposed = host_order_status(order.status, float(row.filled_quantity or 0.0), total)
+                row.status = _next_status(row.status, proposed)
             return True
 
     def apply_trade(self, trade: Trade) -> bool:
@@ -299,8 +304,8 @@ class SqlOrderJournal:
                 row.order_id = str(trade.order_id)
             if float(row.filled_quantity) >= float(row.quantity) - 1e-9:
                 row.status = _next_status(row.status, st.FILLED)
-            elif row.status in st.UNSETTLED:
-                row.status = st.OPEN  # a fill proves the broker has it
+            elif row.status in st.UNSETTLED | st.WORKING | {st.UNKNOWN_AT_BROKER}:
+                row.status = st.PARTIALLY_FILLED  # a fill also proves the broker has it
             return True
 
     def fills(self, client_order_id: str) -> list[IbkrOrderFill]:

@@ -221,7 +221,9 @@ class OrderSource(Protocol):
 
 
 class SettlingJournal(Protocol):
-    def unsettled(self) -> list[JournalEntry]: ...
+    """What reconciliation needs from :class:`~axion_broker_ibkr.store.SqlOrderJournal`."""
+
+    def unsettled(self, *, include_unknown: bool = False) -> list[JournalEntry]: ...
 
     def settle(
         self,
@@ -236,11 +238,14 @@ class SettlingJournal(Protocol):
     ) -> None: ...
 
 
-def reconcile_with_client(journal: SettlingJournal, client: OrderSource) -> list[Decision]:
+def reconcile_with_client(
+    journal: SettlingJournal, client: OrderSource, *, recheck_unknown: bool = True
+) -> list[Decision]:
     """Fetch live orders and the last 7 days of executions per account, settle every unsettled row
-    of the client's mode, and return the decisions. Rows of another mode are left alone: a
-    simulator's answer says nothing about a real gateway's orders, and the reverse."""
-    entries = [e for e in journal.unsettled() if e.mode == client.mode]
+    of the client's mode (and, with ``recheck_unknown``, look again for ``unknown_at_broker`` rows),
+    and return the decisions. Rows of another mode are left alone: a simulator's answer says
+    nothing about a real gateway's orders, and the reverse."""
+    entries = [e for e in journal.unsettled(include_unknown=recheck_unknown) if e.mode == client.mode]
     if not entries:
         return []
     decisions: list[Decision] = []

@@ -2,7 +2,8 @@
 
 ``pending_submit`` (row committed, POST not known to have left) and ``submitted_unconfirmed``
 (POST sent, no usable reply) are *unsettled*: start-up reconciliation settles them. The rest come
-from the reply, the stream or reconciliation.
+from the reply, the stream or reconciliation, in the host's words (``open``, ``partially_filled``,
+``filled``, ``canceled``, ``rejected``, ``expired``, ``pending``) plus ``unknown_at_broker``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ FILLED = "filled"
 CANCELED = "canceled"
 REJECTED = "rejected"
 UNKNOWN_AT_BROKER = "unknown_at_broker"
+# The host's other words (orders.status.HOST_STATUSES), written by the client and by stream events:
+PENDING = "pending"
+PARTIALLY_FILLED = "partially_filled"
+EXPIRED = "expired"
 
 UNSETTLED: frozenset[str] = frozenset({PENDING_SUBMIT, SUBMITTED_UNCONFIRMED})
 #: Statuses no later event may move an order out of (a fill or a cancel is not undone).
-TERMINAL: frozenset[str] = frozenset({FILLED, CANCELED, REJECTED})
+TERMINAL: frozenset[str] = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
+#: Statuses of an order that is (or may still be) working at the broker.
+WORKING: frozenset[str] = frozenset({PENDING, OPEN, PARTIALLY_FILLED})
 
 #: IBKR ``status`` / ``order_status`` words (REFERENCE §4.9), lower-cased and without separators.
 _IBKR_TO_LOG: dict[str, str] = {
@@ -32,6 +39,9 @@ _IBKR_TO_LOG: dict[str, str] = {
     "canceled": CANCELED,
     "apicancelled": CANCELED,
     "apicanceled": CANCELED,
+    "apipending": OPEN,
+    "rejected": REJECTED,
+    "expired": EXPIRED,
 }
 
 

@@ -170,10 +170,13 @@ def test_stream_order_events_keep_the_row_current(store: Store) -> None:
     j.record_pending(entry("c-1"))
     j.record_result("c-1", status="open", order_id="1001")
     assert j.apply_order(order("c-1", "PreSubmitted"))
+    got = j.get("c-1")
+    assert got is not None
+    assert got.status == "open"
     assert j.apply_order(order(None, "Submitted", filled_quantity=4.0, avg_price=187.2))  # by order id
     got = j.get("c-1")
     assert got is not None
-    assert (got.status, got.filled_quantity, got.avg_fill_price) == ("open", 4.0, 187.2)
+    assert (got.status, got.filled_quantity, got.avg_fill_price) == ("partially_filled", 4.0, 187.2)
     assert j.apply_order(order("c-1", "Cancelled", filled_quantity=4.0))
     got = j.get("c-1")
     assert got is not None
@@ -188,7 +191,7 @@ def test_trades_are_applied_once_per_execution(store: Store) -> None:
     assert not j.apply_trade(trade("c-1", "e1", 4.0, 187.0))  # REST back-fill of the same execution
     got = j.get("c-1")
     assert got is not None
-    assert (got.status, got.filled_quantity, got.order_id) == ("open", 4.0, "1001")
+    assert (got.status, got.filled_quantity, got.order_id) == ("partially_filled", 4.0, "1001")
     assert j.apply_trade(trade("c-1", "e2", 6.0, 188.0))
     got = j.get("c-1")
     assert got is not None

@@ -136,7 +136,26 @@ def test_reconcile_with_client_writes_decisions_and_evidence(store: Store) -> No
     evidence = j.evidence("lost-1")
     assert evidence is not None and evidence["matched_by"] is None
     assert [e.client_order_id for e in j.unsettled()] == ["gw-1"]
-    assert reconcile_with_client(j, source) == []  # settled rows are not reconciled twice
+    # Settled rows are not reconciled again; an unknown one is looked for again (and still missing).
+    again = reconcile_with_client(j, source)
+    assert [(d.client_order_id, d.status) for d in again] == [("lost-1", "unknown_at_broker")]
+    assert reconcile_with_client(j, source, recheck_unknown=False) == []
+
+
+def test_an_unknown_order_that_shows_up_later_is_settled(store: Store) -> None:
+    j = store.journal
+    j.record_pending(entry("c-1"))
+    j.record_result("c-1", status="unknown_at_broker", message="timeout; not re-sent")
+    assert j.unsettled() == []  # the protocol's view: only pending / unconfirmed
+    source = FakeSource("sim", [order("c-1", "Submitted", order_id=31)], [])
+    (decision,) = reconcile_with_client(j, source)
+    assert decision.status == "open"
+    got = j.get("c-1")
+    assert got is not None
+    assert (got.status, got.order_id) == ("open", "31")
+    evidence = j.evidence("c-1")
+    assert evidence is not None
+    assert evidence["previous_status"] == "unknown_at_broker"
 
 
 def test_reconcile_does_not_overwrite_a_row_settled_meanwhile(store: Store) -> None:
