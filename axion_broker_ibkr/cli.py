@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -44,6 +45,164 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# dashboard, status, resolve, quote (client-side commands)
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard.launcher import run_dashboard
+
+    return run_dashboard(
+        port=args.port, address=args.address, mode=args.mode, sim_port=args.sim_port, seed=args.seed
+    )
+
+
+def _client(args: argparse.Namespace) -> Any:
+    import os
+
+    from .client import IBKRClient
+    from .config import IBKRConfig
+
+    env = dict(os.environ)
+    if getattr(args, "mode", None):
+        env["AXION_IBKR_MODE"] = args.mode
+    return IBKRClient(IBKRConfig.from_env(env))
+
+
+def _fail(command: str, exc: BaseException) -> int:
+    from .masking import mask_text
+
+    print(f"axion-ibkr {command}: {mask_text(str(exc))}", file=sys.stderr)
+    return 2
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from .dashboard.vm_gateway import health_state, status_rows
+    from .errors import IBKRError
+    from .gateway import IBKRGateway
+
+    try:
+        with _client(args) as client:
+            status = IBKRGateway(client).check()
+    except IBKRError as exc:
+        return _fail("status", exc)
+    rows = status_rows(status)
+    if args.json:
+        print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
+    else:
+        level, sentence = health_state(status)
+        print(f"{level.upper()}: {sentence}")
+        for row in rows:
+            print(f"  {row['']:<20} {row['Value']}")
+    return 0 if status.healthy else 1
+
+
+def _details(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("expiry", "strike", "right", "exchange", "currency")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _resolve(client: Any, symbol: str, asset_type: str, details: dict[str, Any]) -> Any:
+    from .contracts import ContractResolver
+
+    return ContractResolver(client, cache=client.cache).resolve(symbol, asset_type, details)
+
+
+def _cmd_resolve(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import IBKRError
+
+    try:
+        with _client(args) as client:
+            contract = _resolve(client, args.symbol, args.type, _details(args))
+            mode = client.mode
+    except (IBKRError, ValueError) as exc:
+        return _fail("resolve", exc)
+    print(json.dumps({**contract.to_host(), "mode": mode}, indent=2))
+    return 0
+
+
+def _cmd_quote(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import IBKRError
+
+    try:
+        with _client(args) as client:
+            contracts = [_resolve(client, symbol, args.type, {}) for symbol in args.symbols]
+            quotes = {q.conid: q for q in client.snapshot([c.conid for c in contracts])}
+            mode = client.mode
+    except (IBKRError, ValueError) as exc:
+        return _fail("quote", exc)
+    rows = []
+    for symbol, contract in zip(args.symbols, contracts, strict=True):
+        q = quotes.get(contract.conid)
+        rows.append(
+            {
+                "symbol": symbol,
+                "conid": contract.conid,
+                "bid": q.bid if q else None,
+                "ask": q.ask if q else None,
+                "last": q.last if q else None,
+                "last_is_close": q.last_is_close if q else None,
+                "volume": q.volume if q else None,
+                "mode": mode,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'symbol':<12} {'conid':>10} {'bid':>12} {'ask':>12} {'last':>12}   [{mode}]")
+        for r in rows:
+            cells = [f"{r[k]:>12,.4f}" if r[k] is not None else f"{'—':>12}" for k in ("bid", "ask", "last")]
+            print(f"{r['symbol']:<12} {r['conid']:>10} {' '.join(cells)}")
+    return 0
+
+
+def _add_client_commands(sub: Any) -> None:
+    modes = ("auto", "gateway", "sim")
+    dash = sub.add_parser(
+        "dashboard",
+        help="open the IBKR page in Streamlit (starts the simulator when no gateway answers)",
+        description="Start the Streamlit page. In auto mode (default) the embedded simulator is "
+        "started when no Client Portal Gateway answers at AXION_IBKR_GATEWAY_HOST:PORT.",
+    )
+    dash.add_argument("--port", type=int, default=8501, help="Streamlit port (default 8501)")
+    dash.add_argument("--address", default="127.0.0.1", help="Streamlit bind address (default loopback)")
+    dash.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    dash.add_argument("--sim-port", type=int, default=0, help="simulator port when one is started (0 = free)")
+    dash.add_argument("--seed", type=int, default=0, help="seed of the simulated market")
+    dash.set_defaults(func=_cmd_dashboard)
+
+    status = sub.add_parser("status", help="gateway health: connected, authenticated, competing, account")
+    status.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=_cmd_status)
+
+    resolve = sub.add_parser("resolve", help="resolve SYMBOL to one IBKR contract (conid) and print it")
+    resolve.add_argument("symbol", metavar="SYMBOL")
+    resolve.add_argument(
+        "--type", default="stock", help="asset type: stock, etf, option, forex, futures, bond (default stock)"
+    )
+    resolve.add_argument("--expiry", help="options/futures: YYYYMMDD or YYYYMM")
+    resolve.add_argument("--strike", type=float, help="options: strike")
+    resolve.add_argument("--right", choices=("C", "P"), help="options: C or P")
+    resolve.add_argument("--exchange", help="exchange, e.g. CME")
+    resolve.add_argument("--currency", help="currency, e.g. EUR")
+    resolve.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    resolve.set_defaults(func=_cmd_resolve)
+
+    quote = sub.add_parser("quote", help="snapshot quotes for one or more symbols")
+    quote.add_argument("symbols", metavar="SYMBOL", nargs="+")
+    quote.add_argument("--type", default="stock", help="asset type of every SYMBOL (default stock)")
+    quote.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    quote.add_argument("--json", action="store_true", help="print JSON")
+    quote.set_defaults(func=_cmd_quote)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="axion-ibkr", description="Interactive Brokers plugin for Axion")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -69,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL (default: $AXION_IBKR_DATABASE_URL, else SQLite in the user data directory)",
     )
     db_upgrade.set_defaults(func=_cmd_db_upgrade)
+
+    _add_client_commands(sub)
     return parser
 
 

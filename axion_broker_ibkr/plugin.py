@@ -73,3 +73,24 @@ def axion_broker_translate_order(
     from .orders import translate_order
 
     return translate_order(order, contract)
+
+
+def _render_ibkr_page() -> None:
+    """The page's ``render`` callable: imports Streamlit only when the host draws the page."""
+    from .dashboard.page import render
+
+    render()
+
+
+@hookimpl
+def axion_dashboard_pages() -> list[dict[str, Any]]:
+    """The IBKR page for the host's navigation (HOST_CONTRACT §2); nothing is imported here."""
+    return [
+        {
+            "broker": BROKER_NAME,
+            "title": "IBKR",
+            "icon": ":material/public:",
+            "section": "Trading & Execution",
+            "render": _render_ibkr_page,
+        }
+    ]

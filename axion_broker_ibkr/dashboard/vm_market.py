@@ -8,6 +8,7 @@ from typing import Any
 
 from attrs import define
 
+from ..core import validate_history
 from ..models import History, Quote
 
 Row = dict[str, Any]
@@ -15,16 +16,6 @@ Row = dict[str, Any]
 #: History bar sizes and periods IBKR accepts (REFERENCE §5.3), with a sensible default pair.
 BARS: tuple[str, ...] = ("5min", "15min", "30min", "1h", "4h", "1d", "1w")
 PERIODS: tuple[str, ...] = ("1d", "1w", "1m", "3m", "6m", "1y")
-#: Smallest and largest bar allowed per period (IBKR's "step size" table, REFERENCE §5.3).
-_PERIOD_BAR_RANGE: dict[str, tuple[str, str]] = {
-    "1d": ("5min", "4h"),
-    "1w": ("15min", "1w"),
-    "1m": ("1h", "1w"),
-    "3m": ("4h", "1w"),
-    "6m": ("4h", "1w"),
-    "1y": ("1d", "1w"),
-}
-
 #: Asset keywords of a watchlist entry -> CPAPI secType.
 _WATCH_TYPES = {"STK": "STK", "CASH": "CASH", "FX": "CASH", "FUT": "FUT", "OPT": "OPT", "BOND": "BOND"}
 
@@ -70,9 +61,15 @@ def parse_watchlist(text: str) -> list[WatchItem]:
 
 
 def bars_for_period(period: str) -> list[str]:
-    """The bar sizes of :data:`BARS` that IBKR allows with ``period``."""
-    lo, hi = _PERIOD_BAR_RANGE.get(period, (BARS[0], BARS[-1]))
-    return list(BARS[BARS.index(lo) : BARS.index(hi) + 1])
+    """The bar sizes of :data:`BARS` that IBKR allows with ``period`` (the client's own rule)."""
+    allowed = []
+    for bar in BARS:
+        try:
+            validate_history(bar, period)
+        except ValueError:
+            continue
+        allowed.append(bar)
+    return allowed
 
 
 def quote_rows(quotes: Mapping[str, Quote | None]) -> list[Row]:

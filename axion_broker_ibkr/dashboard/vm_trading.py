@@ -310,3 +310,53 @@ def fill_rows(trades: Iterable[Trade]) -> list[Row]:
         }
         for t in ordered
     ]
+
+
+_ASSET_OF_SEC_TYPE = {sec: asset for sec, asset in SEC_TYPES.values()}
+
+
+def ticket_for(
+    contract: IBKRContract,
+    *,
+    side: str,
+    quantity: float,
+    order_type: str,
+    limit_price: float | None = None,
+    stop_price: float | None = None,
+    time_in_force: str = "day",
+    client_order_id: str | None = None,
+) -> OrderTicket:
+    """An order ticket for a picked contract: symbol, asset type and option terms come from the
+    contract itself, so the order can never name another instrument than the one shown."""
+    asset_type = _ASSET_OF_SEC_TYPE.get(contract.sec_type)
+    if asset_type is None:
+        raise ValueError(f"contract.sec_type: the page cannot trade {contract.sec_type!r}")
+    is_option = contract.sec_type == "OPT"
+    return OrderTicket(
+        symbol=contract.symbol,
+        asset_type=asset_type,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=limit_price,
+        stop_price=stop_price,
+        time_in_force=time_in_force,
+        client_order_id=client_order_id,
+        option_type={"C": "call", "P": "put"}.get(contract.right or "") if is_option else None,
+        strike=contract.strike if is_option else None,
+        expiration=contract.expiry if is_option else None,
+    )
+
+
+def contract_label(contract: IBKRContract) -> str:
+    """``AAPL 20240105 195 C (OPT, conid 123)``: what the confirmation box names."""
+    parts = [contract.symbol]
+    if contract.sec_type == "CASH":
+        parts = [f"{contract.symbol}.{contract.currency}"]
+    if contract.expiry:
+        parts.append(contract.expiry)
+    if contract.strike is not None and contract.sec_type in {"OPT", "FOP"}:
+        parts.append(f"{contract.strike:g}")
+    if contract.right:
+        parts.append(contract.right)
+    return f"{' '.join(parts)} ({contract.sec_type}, conid {contract.conid})"

@@ -1,0 +1,135 @@
+"""The page's one way to data: a client (plus gateway monitor and stream) built from ``AXION_IBKR_*``.
+
+:func:`open_session` is plain Python (tests call it directly); :func:`get_session` caches one
+session per distinct configuration with ``st.cache_resource``, so every browser tab of one
+Streamlit server shares the client, its pacer and its WebSocket.
+
+Mode ``auto`` (the default) uses the configured gateway when it answers and is authenticated,
+else the simulator, and the banner says so. ``axion-ibkr dashboard`` starts the simulator itself
+and hands its URL and certificate pin over in ``AXION_IBKR_SIM_URL`` / ``AXION_IBKR_SSL_VERIFY``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import streamlit as st
+from attrs import define, evolve, field
+
+from ..client import IBKRClient
+from ..config import ENV_PREFIX, IBKRConfig
+from ..masking import mask_text
+from .launcher import FALLBACK_ENV
+
+log = logging.getLogger(__name__)
+
+
+@define(kw_only=True, eq=False)
+class DashboardSession:
+    """Everything the tabs read from: the client, the gateway monitor and (lazily) the stream."""
+
+    config: IBKRConfig
+    client: IBKRClient
+    fallback: bool = False
+    gateway: Any = None
+    _streaming: Any = None
+    streaming_error: str | None = None
+    _lock: threading.Lock = field(factory=threading.Lock)
+
+    @property
+    def mode(self) -> str:
+        return str(self.client.mode)
+
+    @property
+    def account_id(self) -> str | None:
+        acct: str | None = self.client.account_id
+        return acct
+
+    def streaming(self) -> Any:
+        """The shared :class:`~axion_broker_ibkr.streaming.SyncStreaming`, started on first use;
+        ``None`` (and ``streaming_error`` set) when it cannot run, so the page falls back to REST."""
+        with self._lock:
+            if self._streaming is not None or self.streaming_error is not None:
+                return self._streaming
+            try:
+                from ..client import AsyncIBKRClient
+                from ..streaming import SyncStreaming
+
+                config = self.resolved_config()
+                stream = SyncStreaming(partial(AsyncIBKRClient, config))
+                stream.start(connect_timeout=10.0)
+                stream.subscribe_orders()
+                self._streaming = stream
+            except Exception as exc:  # the page shows REST snapshots instead and says why
+                self.streaming_error = mask_text(f"{type(exc).__name__}: {exc}")
+                log.warning("streaming unavailable: %s", self.streaming_error)
+            return self._streaming
+
+    def resolved_config(self, accept: tuple[str, ...] = ()) -> IBKRConfig:
+        """The configuration pinned to the endpoint the client resolved (``auto`` -> ``gateway`` or
+        ``sim``), for a second client on the same gateway: the stream, or a one-off client that
+        also accepts the IBKR question ids in ``accept``. In ``sim`` mode without ``sim_url`` the
+        second client attaches to the process's one embedded simulator, the same one."""
+        if self.client.mode == "auto":
+            self.client.auth_status()  # resolves the mode
+        changes: dict[str, Any] = {"mode": self.client.mode}
+        if accept:
+            changes["auto_confirm"] = tuple(dict.fromkeys((*self.config.auto_confirm, *accept)))
+        return evolve(self.config, **changes)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._streaming is not None:
+                try:
+                    self._streaming.close()
+                except Exception:
+                    log.exception("stopping the stream failed")
+                self._streaming = None
+        if self.gateway is not None and hasattr(self.gateway, "stop"):
+            self.gateway.stop()
+        self.client.close()
+
+
+def config_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The part of the environment that defines a session (the cache key of :func:`get_session`)."""
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIX) or k == FALLBACK_ENV))
+
+
+def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
+    """Build the client from ``AXION_IBKR_*`` (``env``, default ``os.environ``) and connect it."""
+    env = os.environ if env is None else env
+    config = IBKRConfig.from_env(env)
+    client = IBKRClient(config)
+    try:
+        gateway = _make_gateway(client)
+    except Exception:
+        client.close()
+        raise
+    fallback = env.get(FALLBACK_ENV) == "1" or (config.mode == "auto" and client.mode == "sim")
+    return DashboardSession(config=config, client=client, fallback=fallback, gateway=gateway)
+
+
+def _make_gateway(client: IBKRClient) -> Any:
+    from ..gateway import IBKRGateway
+
+    return IBKRGateway(client)
+
+
+@st.cache_resource(show_spinner="Connecting to the gateway…", max_entries=4)
+def _cached_session(key: tuple[tuple[str, str], ...]) -> DashboardSession:
+    return open_session(dict(key))
+
+
+def get_session() -> DashboardSession:
+    """The session for the current environment, shared by every page view of this server."""
+    return _cached_session(config_env(os.environ))
+
+
+def reset_sessions() -> None:
+    """Forget cached sessions (tests point the page at another simulator)."""
+    _cached_session.clear()

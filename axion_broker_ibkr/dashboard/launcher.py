@@ -1,0 +1,153 @@
+"""``axion-ibkr dashboard``: find a gateway or start the simulator, then run Streamlit on the page.
+
+No Streamlit import here: Streamlit runs in a child process (``python -m streamlit run app.py``),
+and this process owns the simulator (when one is needed) for the child's whole life. The child
+learns where the simulator is through ``AXION_IBKR_*`` variables (``mode=sim``, ``sim_url``, and
+the certificate pin in ``ssl_verify``), which :func:`~axion_broker_ibkr.dashboard.factory` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import define
+
+from ..config import IBKRConfig
+
+log = logging.getLogger(__name__)
+
+APP_FILE = Path(__file__).with_name("app.py")
+#: Not an ``AXION_IBKR_*`` setting (IBKRConfig refuses unknown keys there): tells the page that
+#: ``auto`` mode fell back to the simulator, so the banner can say so.
+FALLBACK_ENV = "AXION_DASHBOARD_IBKR_FALLBACK"
+
+
+@define(frozen=True, kw_only=True)
+class LaunchPlan:
+    """What the dashboard command decided: the child's environment and a sentence for the trader."""
+
+    env: dict[str, str]
+    start_sim: bool
+    reason: str
+
+
+def gateway_answers(config: IBKRConfig) -> bool:
+    """True when something accepts TCP connections at the configured gateway address.
+
+    Only a reachability probe (no request, no credentials): whether it is an authenticated gateway
+    is decided by the client in the Streamlit process, which never sends an order meant for a real
+    gateway to the simulator.
+    """
+    try:
+        with socket.create_connection(
+            (config.gateway_host, config.gateway_port), timeout=config.probe_timeout
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def plan_launch(config: IBKRConfig, env: Mapping[str, str], *, probe: bool | None = None) -> LaunchPlan:
+    """Decide whether to start the simulator. ``probe`` overrides the TCP probe (tests)."""
+    child = dict(env)
+    if config.mode == "gateway":
+        return LaunchPlan(env=child, start_sim=False, reason=f"gateway mode: {config.gateway_url}")
+    if config.mode == "sim":
+        if config.sim_url:
+            return LaunchPlan(env=child, start_sim=False, reason=f"simulator at {config.sim_url}")
+        return LaunchPlan(env=child, start_sim=True, reason="sim mode: starting the embedded simulator")
+    answers = gateway_answers(config) if probe is None else probe
+    if answers:
+        return LaunchPlan(
+            env=child, start_sim=False, reason=f"auto mode: a gateway answers at {config.gateway_root}"
+        )
+    return LaunchPlan(
+        env=child,
+        start_sim=True,
+        reason=f"auto mode: no gateway answers at {config.gateway_root}; starting the embedded simulator",
+    )
+
+
+def sim_env(env: Mapping[str, str], *, root_url: str, fingerprint: str, fallback: bool) -> dict[str, str]:
+    """The child's environment once a simulator runs at ``root_url`` (pinned to its certificate)."""
+    child = dict(env)
+    child["AXION_IBKR_MODE"] = "sim"
+    child["AXION_IBKR_SIM_URL"] = root_url
+    child["AXION_IBKR_SSL_VERIFY"] = fingerprint
+    # A pin is only accepted for a loopback gateway host; the simulator is on loopback.
+    child["AXION_IBKR_GATEWAY_HOST"] = "127.0.0.1"
+    if fallback:
+        child[FALLBACK_ENV] = "1"
+    return child
+
+
+def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
+def run_dashboard(
+    *,
+    port: int = 8501,
+    address: str = "127.0.0.1",
+    mode: str | None = None,
+    sim_port: int = 0,
+    seed: int = 0,
+    extra_args: Sequence[str] = (),
+) -> int:
+    """Run the dashboard until Streamlit exits (Ctrl-C stops both it and the simulator)."""
+    env = dict(os.environ)
+    if mode:
+        env["AXION_IBKR_MODE"] = mode
+    config = IBKRConfig.from_env(env)
+    plan = plan_launch(config, env)
+    log.warning("%s", plan.reason)
+    sim: Any = None
+    child_env = plan.env
+    try:
+        if plan.start_sim:
+            from ..sim import SimServer
+
+            sim = SimServer(host="127.0.0.1", port=sim_port, seed=seed)
+            sim.start()
+            child_env = sim_env(
+                env, root_url=sim.root_url, fingerprint=sim.cert_fingerprint, fallback=config.mode == "auto"
+            )
+            log.warning("simulator listening at %s", sim.root_url)
+        cmd = [*streamlit_command(port, address), *extra_args]
+        log.warning("dashboard at http://%s:%d", address, port)
+        proc = subprocess.Popen(cmd, env=child_env)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            try:
+                return proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                return proc.wait()
+    finally:
+        if sim is not None:
+            sim.stop()

@@ -1,0 +1,53 @@
+"""Account tab: headline figures, cash per currency with rates, positions across assets, P&L chart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from . import vm_account
+from .factory import DashboardSession
+from .state import cached, invalidate
+
+#: Portfolio endpoints are paced by IBKR; the tab reuses what it fetched for this long.
+TTL = 15.0
+
+
+def render(session: DashboardSession) -> None:
+    client = session.client
+    if st.button("Refresh account", key="acct_refresh", icon=":material/refresh:"):
+        invalidate("acct:")
+    summary = cached("acct:summary", client.account_summary, TTL)
+    ledger = cached("acct:ledger", client.ledger, TTL)
+    positions = cached("acct:positions", client.positions, TTL)
+    base = ledger["BASE"].currency if "BASE" in ledger and ledger["BASE"].currency != "BASE" else None
+    metrics = vm_account.headline_metrics(summary, base_currency=base)
+
+    cols = st.columns(4)
+    for i, metric in enumerate(metrics):
+        cols[i % 4].metric(metric.label, metric.text)
+
+    st.subheader("Cash by currency", anchor=False)
+    st.caption("From the ledger; each currency converted into the base currency at IBKR's rate.")
+    st.dataframe(pd.DataFrame(vm_account.cash_rows(ledger)), hide_index=True, key="acct_cash")
+
+    st.subheader("Positions", anchor=False)
+    rows = vm_account.position_rows(positions)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="acct_positions")
+        st.dataframe(
+            pd.DataFrame(vm_account.asset_class_totals(positions)), hide_index=True, key="acct_asset_totals"
+        )
+    else:
+        st.info("No positions.")
+
+    st.subheader("Unrealized P&L by position", anchor=False)
+    chart = vm_account.pnl_chart_rows(positions)
+    if chart:
+        st.bar_chart(pd.DataFrame(chart), x="Position", y="P&L", color="Asset", horizontal=True)
+    else:
+        st.caption("No P&L figures yet.")
+
+    with st.expander("P&L (partitioned, daily)"):
+        pnl = cached("acct:pnl", client.pnl, TTL)
+        st.dataframe(pd.DataFrame(vm_account.pnl_partition_rows(pnl)), hide_index=True, key="acct_pnl")

@@ -1,0 +1,60 @@
+"""Gateway tab: session health, server info, pacing and stream counters, re-auth / take over,
+and the browser-login steps when the SSO session is gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ..models import GatewayStatus
+from . import vm_gateway
+from .factory import DashboardSession
+
+
+def _status(session: DashboardSession) -> GatewayStatus:
+    status: GatewayStatus = session.gateway.check()
+    return status
+
+
+def _counters(session: DashboardSession) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    pacer = getattr(session.client, "pacer", None)
+    if pacer is not None and hasattr(pacer, "stats"):
+        out["pacing"] = pacer.stats()
+    stream = session.streaming() if session.streaming_error is None else None
+    if stream is not None:
+        out["stream"] = stream.stats()
+    elif session.streaming_error:
+        out["stream"] = {"error": session.streaming_error}
+    return out
+
+
+def render(session: DashboardSession) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.button("Check again", key="gw_check", icon=":material/refresh:")
+    if c2.button("Re-authenticate", key="gw_reauth", icon=":material/login:"):
+        with st.spinner("Opening the brokerage session…"):
+            session.gateway.reauthenticate()
+    if c3.button("Take over competing session", key="gw_takeover", icon=":material/swap_horiz:"):
+        with st.spinner("Taking over the brokerage session…"):
+            session.gateway.take_over()
+    status = _status(session)
+    level, sentence = vm_gateway.health_state(status)
+    {"success": st.success, "warning": st.warning}.get(level, st.error)(sentence)
+    if not status.sso_session or not status.reachable:
+        with st.container(border=True):
+            st.markdown("**Log in again**")
+            st.markdown(vm_gateway.login_instructions(status))
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Session", anchor=False)
+        st.dataframe(pd.DataFrame(vm_gateway.status_rows(status)), hide_index=True, key="gw_status")
+    with right:
+        st.subheader("Pacing and stream", anchor=False)
+        rows = vm_gateway.counter_rows(_counters(session))
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True, key="gw_counters")
+        else:
+            st.caption("No counters yet.")

@@ -1,0 +1,158 @@
+"""Market Data tab: watchlist quotes (stream first, REST snapshots as the fallback) and candles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from ..errors import IBKRError
+from ..models import Quote
+from . import vm_market
+from .errors_text import explain
+from .factory import DashboardSession
+from .state import cached
+
+REFRESH_SECONDS = 2.0
+#: Resolved watchlist conids are stable; keep them for the session's life.
+RESOLVE_TTL = 3600.0
+
+
+def resolve_item(session: DashboardSession, item: vm_market.WatchItem) -> int:
+    """Watchlist entry -> conid: stocks by ``/trsrv/stocks`` (US listing first), forex by the base
+    currency's pairs, futures as the front month of ``/trsrv/futures``."""
+    client = session.client
+    if item.sec_type == "CASH":
+        base, _, quote = item.symbol.partition(".")
+        for pair in client.currency_pairs(base):
+            if pair.conid is not None and (pair.ccy_pair or "").upper() == quote:
+                return pair.conid
+        raise LookupError(f"{item.symbol}: no such currency pair")
+    if item.sec_type == "FUT":
+        futures = [f for group in client.futures([item.symbol]).values() for f in group]
+        live = sorted(
+            (
+                f
+                for f in futures
+                if f.conid is not None and (f.expiration_date or dt.date.max) >= dt.date.today()
+            ),
+            key=lambda f: f.expiration_date or dt.date.max,
+        )
+        if not live or live[0].conid is None:
+            raise LookupError(f"{item.symbol}: no live futures contract")
+        return live[0].conid
+    groups = client.stocks([item.symbol]).get(item.symbol, [])
+    contracts = [c for g in groups for c in g.contracts]
+    contracts.sort(key=lambda c: not c.is_us)
+    if not contracts:
+        raise LookupError(f"{item.symbol}: no stock of that symbol")
+    return contracts[0].conid
+
+
+def _resolve_watchlist(
+    session: DashboardSession, items: list[vm_market.WatchItem]
+) -> list[tuple[str, int | None]]:
+    """Resolve every entry, with a progress bar; failures are listed, not fatal."""
+    out: list[tuple[str, int | None]] = []
+    bar = st.progress(0.0, text="Resolving the watchlist…") if items else None
+    for i, item in enumerate(items, start=1):
+        try:
+            conid: int | None = cached(
+                f"md:conid:{item.sec_type}:{item.symbol}", partial(resolve_item, session, item), RESOLVE_TTL
+            )
+        except (LookupError, IBKRError, ValueError) as exc:
+            st.warning(f"{item.label}: {explain(exc)}")
+            conid = None
+        out.append((item.label, conid))
+        if bar is not None:
+            bar.progress(i / len(items), text=f"Resolved {i} of {len(items)}")
+    if bar is not None:
+        bar.empty()
+    return out
+
+
+def _latest_quotes(session: DashboardSession, conids: list[int]) -> tuple[dict[int, Quote], str]:
+    """Quotes from the stream when it runs, else a REST snapshot; the second value says which."""
+    stream = session.streaming()
+    if stream is not None:
+        stream.subscribe_quotes(conids)
+        latest = {c: q for c in conids if (q := stream.quote(c)) is not None}
+        missing = [c for c in conids if c not in latest or not latest[c].has_data]
+        if missing:  # first frames not in yet: fill the gap once from REST
+            latest.update({q.conid: q for q in session.client.snapshot(missing)})
+        return latest, "stream"
+    return {q.conid: q for q in session.client.snapshot(conids)}, "snapshot"
+
+
+def _quotes(session: DashboardSession, labels: list[tuple[str, int | None]]) -> None:
+    conids = [c for _, c in labels if c is not None]
+    if not conids:
+        return
+    latest, source = _latest_quotes(session, conids)
+    rows = vm_market.quote_rows(vm_market.merge_quotes(labels, latest))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="md_quotes")
+    if source == "stream":
+        st.caption(f"Live from the WebSocket stream · {dt.datetime.now(dt.UTC):%H:%M:%S} UTC")
+    else:
+        why = f" ({session.streaming_error})" if session.streaming_error else ""
+        st.caption(f"REST snapshots: streaming is not available{why}. Press Refresh for new prices.")
+
+
+def _history(session: DashboardSession, labels: list[tuple[str, int | None]]) -> None:
+    st.subheader("History", anchor=False)
+    usable = [(label, conid) for label, conid in labels if conid is not None]
+    if not usable:
+        return
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    label = c1.selectbox("Instrument", [u[0] for u in usable], key="md_hist_symbol")
+    period = c2.selectbox("Period", vm_market.PERIODS, index=2, key="md_period")
+    bars = vm_market.bars_for_period(period or "1m")
+    bar = c3.selectbox("Bar", bars, index=len(bars) // 2, key="md_bar")
+    if c4.button("Load chart", key="md_hist_load", icon=":material/candlestick_chart:"):
+        conid = dict(usable)[label]
+        with st.spinner(f"Loading {period} of {bar} bars for {label}…"):
+            st.session_state["md_history"] = (
+                label,
+                bar,
+                period,
+                session.client.history(conid, bar=bar, period=period),
+            )
+    loaded = st.session_state.get("md_history")
+    if loaded:
+        name, bar_, period_, history = loaded
+        rows = vm_market.candle_rows(history)
+        if rows:
+            st.vega_lite_chart(pd.DataFrame(rows), vm_market.candle_spec(f"{name} · {bar_} bars · {period_}"),
+                               key="md_candles")  # fmt: skip
+            st.caption(f"{len(rows)} bars")
+        else:
+            st.info("IBKR returned no bars for this range.")
+
+
+def render(session: DashboardSession) -> None:
+    text = st.text_input(
+        "Watchlist (comma separated; EUR.USD is forex, ES:FUT the front-month future)",
+        value=vm_market.DEFAULT_WATCHLIST,
+        key="md_watchlist",
+    )
+    try:
+        items = vm_market.parse_watchlist(text or "")
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    labels = _resolve_watchlist(session, items)
+    c1, c2 = st.columns([1, 4])
+    auto = c1.toggle("Auto refresh", value=True, key="md_auto")
+    c2.button("Refresh", key="md_refresh", icon=":material/refresh:")
+
+    @st.fragment(run_every=REFRESH_SECONDS if auto else None)
+    def live() -> None:
+        try:
+            _quotes(session, labels)
+        except IBKRError as exc:
+            st.error(explain(exc))
+
+    live()
+    _history(session, labels)

@@ -1,0 +1,219 @@
+"""Trading tab: contract search, order ticket, what-if preview, explicit confirmation, live orders
+with cancel/modify, recent fills.
+
+Nothing here sends an order on a single click: "Review order" validates the ticket locally and
+parks it (with a fresh cOID) under ``trade_pending``; only "Confirm and send" sends it, and it
+pops the parked order first, so a double click cannot send it twice. A question IBKR asks is
+shown with IBKR's text and needs its own "Yes, send it" before the order goes out again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ..errors import QuestionRefusedError
+from ..models import IBKRContract, OrderResult
+from ..orders import new_client_order_id, translate_order
+from . import contract_finder, vm_trading
+from .errors_text import explain
+from .factory import DashboardSession
+from .state import cached, invalidate
+
+PENDING = "trade_pending"
+QUESTION = "trade_question"
+LAST_RESULT = "trade_last_result"
+ORDERS_TTL = 6.0
+
+
+def _ticket_inputs(contract: IBKRContract) -> dict[str, Any]:
+    c1, c2, c3, c4 = st.columns(4)
+    side = c1.radio("Side", vm_trading.SIDES, format_func=str.upper, key="trade_side", horizontal=True)
+    qty = c2.number_input("Quantity", min_value=0.0, value=1.0, step=1.0, key="trade_qty")
+    order_type = c3.selectbox("Order type", list(vm_trading.ORDER_TYPES), key="trade_type")
+    tif = c4.selectbox("Time in force", vm_trading.TIFS, format_func=str.upper, key="trade_tif")
+    needs_limit, needs_stop = vm_trading.ORDER_TYPES[order_type or "limit"]
+    limit = stop = None
+    if needs_limit:
+        limit = st.number_input("Limit price", min_value=0.0, value=None, format="%.4f", key="trade_limit")
+    if needs_stop:
+        stop = st.number_input("Stop price", min_value=0.0, value=None, format="%.4f", key="trade_stop")
+    return {
+        "side": side or "buy",
+        "quantity": float(qty or 0.0),
+        "order_type": order_type or "limit",
+        "limit_price": limit,
+        "stop_price": stop,
+        "time_in_force": tif or "day",
+    }
+
+
+def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRContract) -> None:
+    whatif = session.client.whatif(order, contract)
+    if whatif.error:
+        st.error(f"IBKR: {whatif.error}")
+    head = vm_trading.whatif_headline(whatif)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Amount", head["amount"] or "—")
+    c2.metric("Commission", head["commission"] or "—")
+    c3.metric("Total", head["total"] or "—")
+    st.dataframe(pd.DataFrame(vm_trading.whatif_rows(whatif)), hide_index=True, key="trade_whatif_table")
+    code, text = vm_trading.split_warning(whatif.warn)
+    if text:
+        st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
+
+
+def _send(session: DashboardSession, parked: dict[str, Any], allow: tuple[str, ...] = ()) -> None:
+    order, contract = parked["order"], parked["contract"]
+    try:
+        result: OrderResult = session.client.place_order(
+            order, contract, **({"confirm": allow} if allow else {})
+        )
+    except QuestionRefusedError as exc:
+        # IBKR asked; the flow answered "no" (the order was discarded at IBKR, nothing is pending).
+        st.session_state[QUESTION] = {**parked, "message": exc.message, "ids": tuple(exc.message_ids)}
+        return
+    finally:
+        invalidate("orders:")
+    st.session_state[LAST_RESULT] = result
+
+
+def _confirmation(session: DashboardSession) -> None:
+    parked = st.session_state.get(PENDING)
+    if not parked:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Confirm order:** {parked['summary']}")
+        st.caption(f"client order id {parked['order']['client_order_id']} · {session.mode} mode")
+        c1, c2 = st.columns(2)
+        if c1.button("Confirm and send", key="trade_confirm", type="primary", icon=":material/send:"):
+            st.session_state.pop(PENDING, None)  # first: a second click finds nothing to send
+            with st.spinner("Sending…"):
+                _send(session, parked)
+            st.rerun()
+        if c2.button("Discard", key="trade_abort"):
+            st.session_state.pop(PENDING, None)
+            st.rerun()
+
+
+def _question(session: DashboardSession) -> None:
+    q = st.session_state.get(QUESTION)
+    if not q:
+        return
+    with st.container(border=True):
+        st.warning(f"IBKR asks ({', '.join(q['ids']) or 'question'}): {q['message']}")
+        st.caption("The order was not sent. Answer yes to send it again with this question accepted.")
+        c1, c2 = st.columns(2)
+        if c1.button("Yes, send it", key="trade_question_yes", type="primary"):
+            st.session_state.pop(QUESTION, None)
+            fresh = {**q, "order": {**q["order"], "client_order_id": new_client_order_id()}}
+            _send(session, fresh, allow=q["ids"])
+            st.rerun()
+        if c2.button("No, drop it", key="trade_question_no"):
+            st.session_state.pop(QUESTION, None)
+            st.rerun()
+
+
+def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
+    st.markdown(f"**Contract:** {vm_trading.contract_label(contract)}")
+    inputs = _ticket_inputs(contract)
+    c1, c2 = st.columns(2)
+    preview = c1.button("Preview (what-if)", key="trade_preview", icon=":material/preview:")
+    review = c2.button("Review order…", key="trade_review", icon=":material/fact_check:")
+    if not (preview or review):
+        return
+    ticket = vm_trading.ticket_for(contract, client_order_id=new_client_order_id(), **inputs)
+    order = vm_trading.host_order(ticket)
+    translate_order(order, contract.to_host())  # validates locally: a bad ticket never leaves the page
+    if preview:
+        _preview(session, order, contract)
+    else:
+        summary = vm_trading.order_summary(order, vm_trading.contract_label(contract))
+        st.session_state[PENDING] = {"order": order, "contract": contract, "summary": summary}
+        st.rerun()
+
+
+def _live_orders(session: DashboardSession) -> None:
+    client = session.client
+    c1, c2 = st.columns([4, 1])
+    c1.subheader("Live orders", anchor=False)
+    if c2.button("Refresh", key="orders_refresh", icon=":material/refresh:"):
+        invalidate("orders:")
+    orders = cached("orders:live", client.live_orders, ORDERS_TTL)
+    rows = vm_trading.live_order_rows(orders)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="orders_table")
+    else:
+        st.caption("No live orders.")
+    open_orders = [o for o in orders if vm_trading.is_open(o) and o.order_id is not None]
+    if open_orders:
+        by_id = {o.order_id: o for o in open_orders}
+        oid = st.selectbox(
+            "Open order",
+            list(by_id),
+            format_func=lambda i: f"{i} · {by_id[i].ticker or ''} {by_id[i].order_desc or ''}",
+            key="orders_pick",
+        )
+        if oid is not None:
+            _order_actions(session, by_id[oid])
+    st.subheader("Recent fills", anchor=False)
+    fills = vm_trading.fill_rows(cached("orders:trades", client.trades, ORDERS_TTL))
+    if fills:
+        st.dataframe(pd.DataFrame(fills), hide_index=True, key="fills_table")
+    else:
+        st.caption("No fills in the last days.")
+
+
+def _order_actions(session: DashboardSession, order: Any) -> None:
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
+        ack = session.client.cancel_order(order.order_id)
+        invalidate("orders:")
+        st.toast(f"Cancel requested: {ack.msg or 'sent'}")
+        st.rerun()
+    new_qty = c2.number_input(
+        "New quantity", min_value=0.0, value=float(order.total_size or 0), key="orders_qty"
+    )
+    new_price = c3.number_input(
+        "New price", min_value=0.0, value=order.price, format="%.4f", key="orders_price"
+    )
+    if c4.button("Modify order", key="orders_modify", icon=":material/edit:"):
+        contract = contract_finder._complete(
+            session, int(order.conid), order.sec_type or "STK", order.ticker or ""
+        )
+        modified = {
+            "symbol": contract.symbol,
+            "side": (order.side or "").lower(),
+            "qty": new_qty,
+            "order_type": "limit" if new_price else "market",
+            "limit_price": new_price,
+            "time_in_force": (order.time_in_force or "day").lower(),
+        }
+        if not new_price:
+            modified.pop("limit_price")
+        result = session.client.modify_order(order.order_id, modified, contract)
+        invalidate("orders:")
+        st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+        st.rerun()
+
+
+def render(session: DashboardSession) -> None:
+    st.subheader("Order entry", anchor=False)
+    contract = contract_finder.render(session)
+    _question(session)
+    _confirmation(session)
+    last = st.session_state.get(LAST_RESULT)
+    if last is not None:
+        st.success(
+            f"Order {last.order_id} ({last.client_order_id}): {last.status}"
+            f"{' · ' + last.ibkr_status if last.ibkr_status else ''} [{last.mode}]"
+        )
+    if contract is not None and not st.session_state.get(PENDING):
+        try:
+            _ticket(session, contract)
+        except Exception as exc:
+            st.error(explain(exc))
+    st.divider()
+    _live_orders(session)
