@@ -158,8 +158,11 @@ class FrameDecoder:
                 self.counts["sor_without_order_id"] += 1
                 continue
             oid = _int(raw_id)
-            merged, delta = self.orders.apply(oid, item)
-            events.append(OrderEvent(order_id=oid, order=merged, delta=delta))
+            applied = self.orders.apply(oid, item)
+            if applied is None:
+                self.counts["unchanged_orders"] += 1
+                continue
+            events.append(OrderEvent(order_id=oid, order=applied[0], delta=applied[1]))
         self.counts["orders"] += len(events)
         return events
 

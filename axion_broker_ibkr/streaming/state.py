@@ -113,15 +113,17 @@ class OrderBook:
         self._raw: dict[int, dict[str, Any]] = {}
         self._orders: dict[int, m.Order] = {}
 
-    def apply(self, order_id: int, delta: Mapping[str, Any]) -> tuple[m.Order, m.Order]:
-        """Merge one ``sor`` item; returns ``(merged, delta)`` as models."""
+    def apply(self, order_id: int, delta: Mapping[str, Any]) -> tuple[m.Order, m.Order] | None:
+        """Merge one ``sor`` item; returns ``(merged, delta)`` as models, ``None`` if nothing changed
+        (the full ``sor`` replay after a (re)subscription repeats what the REST rebuild already gave)."""
         raw = self._raw.get(order_id)
         merged_raw = {**raw, **delta} if raw is not None else dict(delta)
         merged = convert.structure(merged_raw, m.Order)
-        delta_model = convert.structure(delta, m.Order)
         self._raw[order_id] = merged_raw
+        if self._orders.get(order_id) == merged:
+            return None
         self._orders[order_id] = merged
-        return merged, delta_model
+        return merged, convert.structure(delta, m.Order)
 
     def rebuild(self, orders: Iterable[m.Order]) -> list[OrderEvent]:
         """Take ``/iserver/account/orders`` as the truth; return an event for every order that changed.

@@ -71,6 +71,8 @@ def test_sor_fixture_then_delta_merges_by_order_id() -> None:
     assert second.order.ticker == "AAPL"  # kept from the first frame
     assert second.delta.ticker is None and second.delta.status == "Filled"
     assert dec.orders.get(922048212) == second.order
+    assert feed(dec, {"topic": "sor", "args": [delta]}) == []  # a replay that changes nothing
+    assert dec.counts["unchanged_orders"] == 1
 
 
 def test_str_trades_are_deduplicated_by_execution_id() -> None:
@@ -135,13 +137,13 @@ def test_unknown_and_bad_frames_are_counted_not_fatal() -> None:
     assert dec.feed('{"topic": "smd+8314", "conid": 8314, "31": "abc"}') == []
     assert dec.feed('{"message": "waiting for session"}') == []
     (err,) = dec.feed('{"error": "bad DU1234567"}')
-    assert err.kind == "error"
+    assert isinstance(err, SystemEvent) and err.kind == "error"
     assert dec.unknown_topics == {"zzz": 1, "systemx": 1}
     assert dec.counts["bad_frames"] == 3 and dec.counts["waiting_for_session"] == 1
     assert dec.last_error is not None and "DU1234567" not in dec.last_error
     # the stream still works afterwards
     (ok,) = dec.feed('{"topic": "smd+8314", "conid": 8314, "31": "1.5"}')
-    assert ok.quote.last == 1.5
+    assert isinstance(ok, QuoteEvent) and ok.quote.last == 1.5
 
 
 _values = st.one_of(
