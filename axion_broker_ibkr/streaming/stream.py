@@ -193,6 +193,9 @@ class IBKRStreaming:
             raise SubscriptionError("conids: at least one conid is needed")
         subs = [quote_subscription(c, fields) for c in items]
         for sub in subs:
+            old = self.registry.get(StreamChannel.QUOTE, sub.target)
+            if old is not None and old.sent_at is not None and set(sub.fields) <= set(old.fields):
+                continue  # already streaming these fields (pages re-subscribe on every render)
             sub = self.registry.add(sub)
             self._quote_targets[int(sub.target.partition("@")[0])] = sub.target
             await self._send_sub(sub)

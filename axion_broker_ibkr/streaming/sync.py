@@ -34,6 +34,7 @@ class SyncStreaming:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stream: IBKRStreaming | None = None
+        self._owned_client: StreamClient | None = None
 
     # --------------------------------------------------------------------------------- control
 
@@ -45,24 +46,41 @@ class SyncStreaming:
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="ibkr-stream-sync", daemon=True)
         self._thread.start()
-        self._stream = self._call(self._make_stream())
-        if connect_timeout is not None:
-            self._call(self.stream.wait_connected(connect_timeout))
+        try:
+            self._stream = self._call(self._make_stream())
+            if connect_timeout is not None:
+                self._call(self.stream.wait_connected(connect_timeout))
+        except BaseException:
+            self.close()  # no thread left reconnecting behind a caller that gave up
+            raise
         return self
 
     async def _make_stream(self) -> IBKRStreaming:
-        client = self._client() if callable(self._client) else self._client
+        if callable(self._client):
+            client = self._client()
+            self._owned_client = client
+        else:
+            client = self._client
         stream = IBKRStreaming(client, **self._options)
         await stream.start()
         return stream
+
+    async def _stop(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+        owned, self._owned_client = self._owned_client, None
+        closer = getattr(owned, "aclose", None)  # a client made by our factory is ours to close
+        if closer is not None:
+            await closer()
 
     def close(self) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._stream is not None:
-            self._call(self._stream.stop())
-        loop.call_soon_threadsafe(loop.stop)
+        try:
+            self._call(self._stop(), timeout=15)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
         self._loop = self._thread = self._stream = None

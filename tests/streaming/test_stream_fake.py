@@ -249,3 +249,23 @@ async def test_sync_wrapper(gw: FakeGateway) -> None:
 
     got, stats = await asyncio.to_thread(run)
     assert [e.conid for e in got] == [8314, 8314, 8314] and stats["connected"]
+
+
+async def test_sync_wrapper_gives_up_cleanly_when_it_cannot_connect(gw: FakeGateway) -> None:
+    class Broken(FakeClient):
+        async def auth_status(self) -> Any:
+            raise ConnectionRefusedError("gateway down")
+
+    sync = SyncStreaming(lambda: Broken(gw), **FAST)
+    with pytest.raises(TimeoutError):
+        await asyncio.to_thread(sync.start, 0.3)
+    with pytest.raises(RuntimeError, match="not started"):
+        sync.stats()
+
+
+async def test_repeated_quote_subscription_is_not_resent(stream: IBKRStreaming, gw: FakeGateway) -> None:
+    await stream.subscribe_quotes([8314], ["31"])
+    await stream.subscribe_quotes([8314], ["31"])  # e.g. a page re-rendering
+    await stream.subscribe_quotes([8314], ["84"])  # more fields: re-sent with the union
+    await until(lambda: len(smd_frames(gw, 0)) == 2, "two smd frames")
+    assert smd_frames(gw, 0) == ['smd+8314+{"fields":["31"]}', 'smd+8314+{"fields":["31","84"]}']
