@@ -7,6 +7,8 @@ is needed. The version table is ``ibkr_alembic_version``, so the host's own hist
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,10 @@ from .models import PLUGIN_TABLES, VERSION_TABLE
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: Seconds a process waits for another one that is migrating the same database.
+MIGRATION_WAIT = 30.0
+#: Alembic's ``context`` / ``op`` are module-level proxies: one migration at a time per process.
+_MIGRATION_LOCK = threading.RLock()
 
 
 def alembic_config(target: URL | str | Connection | None = None) -> Config:
@@ -54,22 +60,24 @@ def upgrade(target: URL | str | Connection | Engine, revision: str = "head") -> 
     ``target`` is a URL, an :class:`Engine`, or a host's open :class:`Connection` (the host then
     commits; the plugin's history runs inside the host's transaction).
     """
-    if isinstance(target, Engine):
-        with target.begin() as conn:
-            command.upgrade(alembic_config(conn), revision)
-        return
-    if not isinstance(target, Connection):
-        log.info("migrating %s to %s", display_url(target), revision)
-    command.upgrade(alembic_config(target), revision)
+    with _MIGRATION_LOCK:
+        if isinstance(target, Engine):
+            with target.begin() as conn:
+                command.upgrade(alembic_config(conn), revision)
+            return
+        if not isinstance(target, Connection):
+            log.info("migrating %s to %s", display_url(target), revision)
+        command.upgrade(alembic_config(target), revision)
 
 
 def downgrade(target: URL | str | Connection | Engine, revision: str = "base") -> None:
     """Undo the plugin's migrations down to ``revision`` (default: base, no plugin tables left)."""
-    if isinstance(target, Engine):
-        with target.begin() as conn:
-            command.downgrade(alembic_config(conn), revision)
-        return
-    command.downgrade(alembic_config(target), revision)
+    with _MIGRATION_LOCK:
+        if isinstance(target, Engine):
+            with target.begin() as conn:
+                command.downgrade(alembic_config(conn), revision)
+            return
+        command.downgrade(alembic_config(target), revision)
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -79,13 +87,29 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create or migrate the plugin's tables when they are not at head (first use, or an upgrade)."""
+    """Create or migrate the plugin's tables when they are not at head (first use, or an upgrade).
+
+    Two processes starting together on a fresh database may both try; the one that loses the race
+    finds the database at head afterwards and carries on.
+    """
+    head = head_revision()
     with engine.connect() as conn:
         current = current_revision(conn)
-    head = head_revision()
-    if current != head:
-        log.info("order-log database at %s, migrating to %s", current or "empty", head)
+    if current == head:
+        return
+    log.info("plugin database at %s, migrating to %s", current or "empty", head)
+    try:
         upgrade(engine)
+    except Exception:
+        # Lost a race with another process (SQLite DDL is not one transaction): wait for it.
+        deadline = time.monotonic() + MIGRATION_WAIT
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if current_revision(conn) == head:
+                    log.info("another process migrated the plugin database meanwhile")
+                    return
+            time.sleep(0.1)
+        raise
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -72,3 +72,26 @@ def test_bad_urls_name_their_source(source: str, value: object, message: str) ->
         resolve_database_url(config, environ=environ)
     assert info.value.key == source
     assert isinstance(info.value, ValueError)
+
+
+def test_concurrent_first_use_migrates_once(db_url: str) -> None:
+    """Three processes opening a fresh database at once all end at head, without an error."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from axion_broker_ibkr.store import open_store; "
+        "s = open_store(sys.argv[1]); s.close(); print('ok')"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outcomes = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err.decode()[-800:] for _, err in outcomes]
+    store = open_store(db_url, migrate=False)
+    try:
+        with store.engine.connect() as conn:
+            assert current_revision(conn) == head_revision()
+    finally:
+        store.close()
