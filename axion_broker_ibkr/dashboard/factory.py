@@ -23,10 +23,16 @@ from attrs import define, evolve, field
 
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
+from ..errors import IBKRError, ModeError
 from ..masking import mask_text
+from ..pacing import Pacer
 from .launcher import FALLBACK_ENV
 
 log = logging.getLogger(__name__)
+
+#: Tests only: scales the client's pacer to match a simulator started with the same ``rate_scale``
+#: (outside ``AXION_IBKR_*``, which IBKRConfig validates strictly).
+PACER_SCALE_ENV = "AXION_DASHBOARD_IBKR_PACER_SCALE"
 
 
 @define(kw_only=True, eq=False)
@@ -39,6 +45,7 @@ class DashboardSession:
     gateway: Any = None
     _streaming: Any = None
     streaming_error: str | None = None
+    store_error: str | None = None
     _lock: threading.Lock = field(factory=threading.Lock)
 
     @property
@@ -82,6 +89,22 @@ class DashboardSession:
             changes["auto_confirm"] = tuple(dict.fromkeys((*self.config.auto_confirm, *accept)))
         return evolve(self.config, **changes)
 
+    def place_accepting(self, accept: tuple[str, ...], order: Mapping[str, Any], contract: Any) -> Any:
+        """Place ``order`` answering "yes" to the IBKR questions ``accept`` (the trader confirmed
+        them on the page), through a one-off client on the same endpoint and order log.
+
+        The client's question policy is configuration (``auto_confirm``), so a per-order answer
+        needs its own client; the fallback guard is repeated here because the one-off client is
+        configured ``sim`` outright, not ``auto``.
+        """
+        if self.client.is_fallback and (self.config.account_id or order.get("account_id")):
+            raise ModeError(
+                "auto mode fell back to the simulator; an order for a configured account is not sent"
+            )
+        config = self.resolved_config(accept)
+        with IBKRClient(config, journal=self.client.journal, cache=self.client.cache) as once:
+            return once.place_order(order, contract)
+
     def close(self) -> None:
         with self._lock:
             if self._streaming is not None:
@@ -97,21 +120,51 @@ class DashboardSession:
 
 def config_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The part of the environment that defines a session (the cache key of :func:`get_session`)."""
-    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIX) or k == FALLBACK_ENV))
+    own = {FALLBACK_ENV, PACER_SCALE_ENV}
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIX) or k in own))
 
 
 def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
     """Build the client from ``AXION_IBKR_*`` (``env``, default ``os.environ``) and connect it."""
     env = os.environ if env is None else env
     config = IBKRConfig.from_env(env)
-    client = IBKRClient(config)
+    scale = env.get(PACER_SCALE_ENV)
+    pacer = None
+    if scale:
+        pacer = Pacer(
+            config.max_requests_per_minute, scale=float(scale), rate_limit_backoff=config.rate_limit_backoff
+        )
+    journal, cache, store_error = _order_log(config)
+    client = IBKRClient(config, pacer=pacer, journal=journal, cache=cache)
     try:
         gateway = _make_gateway(client)
     except Exception:
         client.close()
         raise
-    fallback = env.get(FALLBACK_ENV) == "1" or (config.mode == "auto" and client.mode == "sim")
-    return DashboardSession(config=config, client=client, fallback=fallback, gateway=gateway)
+    try:
+        client.connect()  # resolves auto mode and opens the session; the Gateway tab shows failures
+    except IBKRError as exc:
+        log.warning("IBKR start-up sequence failed: %s", mask_text(str(exc)))
+    fallback = env.get(FALLBACK_ENV) == "1" or client.is_fallback
+    return DashboardSession(
+        config=config, client=client, fallback=fallback, gateway=gateway, store_error=store_error
+    )
+
+
+def _order_log(config: IBKRConfig) -> tuple[Any, Any, str | None]:
+    """The order log: the plugin's database (``database_url``, else SQLite in the user data
+    directory); if it cannot be opened, an in-memory log for this server's life, and the reason."""
+    try:
+        from ..store import open_store
+
+        store = open_store(config={"database_url": config.database_url} if config.database_url else None)
+        return store.journal, store.cache, None
+    except Exception as exc:
+        from ..journal import MemoryContractCache, MemoryJournal
+
+        reason = mask_text(f"{type(exc).__name__}: {exc}")
+        log.warning("order log database unavailable, keeping it in memory: %s", reason)
+        return MemoryJournal(), MemoryContractCache(), reason
 
 
 def _make_gateway(client: IBKRClient) -> Any:

@@ -20,9 +20,13 @@ def _status(session: DashboardSession) -> GatewayStatus:
 
 def _counters(session: DashboardSession) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    pacer = getattr(session.client, "pacer", None)
-    if pacer is not None and hasattr(pacer, "stats"):
-        out["pacing"] = pacer.stats()
+    pacer = session.client.pacer
+    out["pacing"] = {
+        "requests_sent": pacer.sent,
+        "penalty_box_s": round(pacer.blocked_for, 1),
+        "max_requests_per_minute": session.config.max_requests_per_minute,
+    }
+    out["reauthentications"] = session.client.reauthentications
     stream = session.streaming() if session.streaming_error is None else None
     if stream is not None:
         out["stream"] = stream.stats()

@@ -169,7 +169,7 @@ def _live_orders(session: DashboardSession) -> None:
 def _order_actions(session: DashboardSession, order: Any) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
-        ack = session.client.cancel_order(order.order_id)
+        ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
         invalidate("orders:")
         st.toast(f"Cancel requested: {ack.msg or 'sent'}")
         st.rerun()
@@ -199,6 +199,20 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
         st.rerun()
 
 
+def _order_log(session: DashboardSession) -> None:
+    journal = session.client.journal
+    with st.expander("Order log (written before each order leaves)"):
+        if session.store_error:
+            st.warning(
+                f"The order log database could not be opened; this log lives in memory: {session.store_error}"
+            )
+        entries: list[Any] = getattr(journal, "entries", lambda limit: [])(limit=50)
+        if entries:
+            st.dataframe(pd.DataFrame(vm_trading.order_log_rows(entries)), hide_index=True, key="orders_log")
+        else:
+            st.caption("No orders logged yet.")
+
+
 def render(session: DashboardSession) -> None:
     st.subheader("Order entry", anchor=False)
     contract = contract_finder.render(session)
@@ -217,3 +231,4 @@ def render(session: DashboardSession) -> None:
             st.error(explain(exc))
     st.divider()
     _live_orders(session)
+    _order_log(session)

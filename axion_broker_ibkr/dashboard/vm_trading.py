@@ -10,7 +10,8 @@ from typing import Any
 
 from attrs import define, field
 
-from ..masking import mask_account
+from ..journal import JournalEntry
+from ..masking import mask_account, mask_text
 from ..models import (
     FutureContract,
     IBKRContract,
@@ -360,3 +361,25 @@ def contract_label(contract: IBKRContract) -> str:
     if contract.right:
         parts.append(contract.right)
     return f"{' '.join(parts)} ({contract.sec_type}, conid {contract.conid})"
+
+
+def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
+    """Order-log entries (newest first, as the journal gives them) with the account masked."""
+    return [
+        {
+            "cOID": e.client_order_id,
+            "Symbol": e.symbol,
+            "Type": e.sec_type,
+            "Side": e.side,
+            "Order": e.order_type,
+            "Quantity": e.quantity,
+            "Price": e.price,
+            "Status": e.status,
+            "Order id": e.order_id or "",
+            "Filled": e.filled_quantity,
+            "Mode": e.mode,
+            "Account": mask_account(e.account_id),
+            "Message": mask_text(e.message or ""),
+        }
+        for e in entries
+    ]
