@@ -448,6 +448,54 @@ class Trade:
     liquidation_trade: str | None = None
 
 
+@define(frozen=True, kw_only=True, repr=False)
+class OrderResult:
+    """What place/modify returns: the host's vocabulary in ``status``, IBKR's in ``ibkr_status``.
+
+    ``transcript`` is the question/answer exchange (for the order log); ``mode`` says whether the
+    order went to a real gateway or the simulator. The account id is kept whole here and masked
+    in ``repr`` (and therefore in logs).
+    """
+
+    order_id: str | None
+    client_order_id: str
+    status: str
+    mode: str
+    account_id: str
+    ibkr_status: str | None = None
+    fill_price: float | None = None
+    fill_qty: float = 0.0
+    fee: float | None = None
+    message: str = ""
+    transcript: list[dict[str, Any]] = field(factory=list)
+
+    def __repr__(self) -> str:
+        from .masking import mask_account
+
+        return (
+            f"OrderResult(order_id={self.order_id!r}, client_order_id={self.client_order_id!r}, "
+            f"status={self.status!r}, ibkr_status={self.ibkr_status!r}, mode={self.mode!r}, "
+            f"account_id={mask_account(self.account_id)!r}, fill_qty={self.fill_qty!r}, "
+            f"fill_price={self.fill_price!r}, message={self.message!r})"
+        )
+
+    def to_host(self) -> dict[str, Any]:
+        """The order-result dict of HOST_CONTRACT §4 (plus ``mode``, ``ibkr_status``, ``transcript``)."""
+        return {
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "status": self.status,
+            "fill_price": self.fill_price,
+            "fill_qty": self.fill_qty,
+            "fee": self.fee,
+            "message": self.message,
+            "ibkr_status": self.ibkr_status,
+            "mode": self.mode,
+            "account_id": self.account_id,
+            "transcript": list(self.transcript),
+        }
+
+
 # --------------------------------------------------------------------------------------------
 # Market data
 
@@ -486,6 +534,8 @@ class Quote:
     updated: int | None = None
     server_id: str | None = None
     fields: dict[str, str] = field(factory=dict)
+    #: Snapshot only: requested field ids that had not arrived when the client stopped waiting.
+    missing_fields: tuple[str, ...] = ()
 
     @property
     def has_data(self) -> bool:

@@ -1,0 +1,477 @@
+"""What the sync and async clients share besides the core: TLS, mode resolution, order preparation.
+
+Nothing here performs HTTP; the two clients in :mod:`axion_broker_ibkr.client` do.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import ssl
+import threading
+from collections.abc import Generator, Mapping
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+from attrs import define
+
+from . import core, orderflow
+from . import models as m
+from .config import IBKRConfig
+from .errors import (
+    BrokerageSessionError,
+    ConfigError,
+    GatewayError,
+    GatewayUnavailableError,
+    LiveTradingNotAllowedError,
+    ModeError,
+)
+from .journal import ContractCache, OrderJournal
+from .masking import is_paper_account, mask_account
+from .pacing import Pacer, RetryPolicy
+
+if TYPE_CHECKING:
+    from .sim import SimServer
+
+log = logging.getLogger("axion_broker_ibkr.client")
+
+USER_AGENT = "axion-broker-ibkr/0.1"
+HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+#: Requests that (re)build the session: never trigger an automatic re-authentication themselves.
+SESSION_PATHS = frozenset(
+    {"/iserver/auth/status", "/iserver/auth/ssodh/init", "/tickle", "/iserver/reauthenticate",
+     "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
+)  # fmt: skip
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@define(frozen=True)
+class Decision:
+    """What a client does with one attempt's outcome: ``return``, ``retry`` (after ``delay``),
+    ``reauth`` (open the brokerage session again, then retry) or ``raise``."""
+
+    action: str
+    delay: float = 0.0
+    error: Exception | None = None
+
+
+def to_response(resp: httpx.Response) -> core.Response:
+    try:
+        data = resp.json() if resp.content else None
+    except ValueError:
+        data = None
+    return core.Response(resp.status_code, data, resp.text if data is None else "")
+
+
+def retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        try:
+            import datetime as dt
+
+            return max(0.0, (parsedate_to_datetime(value) - dt.datetime.now(dt.UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+# --------------------------------------------------------------------------------------------
+# TLS
+
+
+def context_trusting(pem: str) -> ssl.SSLContext:
+    """An SSLContext whose only trust anchor is this certificate (hostname not checked: the
+    certificate itself is the identity). Used for a pinned gateway and for the simulator."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    ctx.load_verify_locations(cadata=pem)
+    return ctx
+
+
+def fingerprint_of(pem: str) -> str:
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def pinned_context(host: str, port: int, fingerprint: str, timeout: float) -> ssl.SSLContext:
+    """Fetch the gateway's certificate, compare its SHA-256 to the pin, then trust exactly it."""
+    try:
+        pem = ssl.get_server_certificate((host.strip("[]"), port), timeout=timeout)
+    except OSError as exc:
+        raise GatewayUnavailableError(
+            f"cannot reach the gateway at {host}:{port} to check its certificate: {exc}"
+        ) from exc
+    got = fingerprint_of(pem)
+    if got != fingerprint:
+        raise GatewayError(
+            f"the certificate of {host}:{port} has fingerprint sha256:{got}, "
+            f"not the pinned sha256:{fingerprint}; "
+            "refusing to connect (a different gateway, or a new certificate: re-pin it if you trust it)"
+        )
+    return context_trusting(pem)
+
+
+def config_ssl_context(config: IBKRConfig, host: str, port: int) -> ssl.SSLContext:
+    verify = config.ssl_verify
+    pin = config.pinned_fingerprint
+    if pin is not None:
+        return pinned_context(host, port, pin, config.connect_timeout)
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return ssl.create_default_context()
+
+
+# --------------------------------------------------------------------------------------------
+# The embedded simulator (one per process, started on demand)
+
+_SIM_LOCK = threading.Lock()
+_EMBEDDED: SimServer | None = None
+
+
+def embedded_sim() -> SimServer:
+    """Start (once) and return the process's embedded simulator on a free loopback port."""
+    global _EMBEDDED
+    with _SIM_LOCK:
+        if _EMBEDDED is None:
+            from .sim import SimServer
+
+            server = SimServer(host="127.0.0.1", port=0)
+            server.start()
+            atexit.register(server.stop)
+            _EMBEDDED = server
+            log.warning(
+                "started the embedded IBKR SIMULATOR at %s (paper market, no real orders)", server.root_url
+            )
+        return _EMBEDDED
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class Endpoint:
+    """Where a client talks to once its mode is resolved."""
+
+    def __init__(self, mode: str, root_url: str, base_path: str, reason: str, fallback: bool = False) -> None:
+        self.mode = mode
+        self.root_url = root_url.rstrip("/")
+        self.base_url = self.root_url + base_path
+        self.reason = reason
+        self.fallback = fallback
+        parts = urlsplit(self.root_url)
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or 443
+
+    @property
+    def ws_url(self) -> str:
+        return "wss://" + self.base_url.split("://", 1)[1] + "/ws"
+
+
+class ClientBase:
+    """State and decisions common to :class:`IBKRClient` and :class:`AsyncIBKRClient`."""
+
+    def __init__(
+        self,
+        config: IBKRConfig | None = None,
+        *,
+        pacer: Pacer | None = None,
+        transport: Any = None,
+        journal: OrderJournal | None = None,
+        cache: ContractCache | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config if config is not None else IBKRConfig.from_env()
+        self.pacer = (
+            pacer
+            if pacer is not None
+            else Pacer(self.config.max_requests_per_minute, rate_limit_backoff=self.config.rate_limit_backoff)
+        )
+        self.retry = retry if retry is not None else RetryPolicy(max_attempts=self.config.max_attempts)
+        self.journal = journal
+        self.cache = cache
+        self.state = core.SessionState()
+        self._transport = transport
+        self._endpoint: Endpoint | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._sim: SimServer | None = None
+        self.reauthentications = 0
+        if self.config.mode == "gateway" or (self.config.mode == "sim" and self.config.sim_url):
+            self._endpoint = self._configured_endpoint()
+        elif self.config.mode == "sim":
+            self._endpoint = self._sim_endpoint("sim mode")
+
+    # ---------------------------------------------------------------------------------- mode
+
+    def _configured_endpoint(self) -> Endpoint:
+        if self.config.mode == "sim" and self.config.sim_url:
+            return Endpoint(
+                "sim", self.config.sim_url, self.config.base_path, "attached to a running simulator"
+            )
+        return Endpoint("gateway", self.config.gateway_root, self.config.base_path, "configured gateway")
+
+    def _sim_endpoint(self, reason: str, *, fallback: bool = False) -> Endpoint:
+        if self._transport is not None:
+            # Tests: a mock transport stands for the simulator too.
+            return Endpoint("sim", "https://127.0.0.1:1", self.config.base_path, reason, fallback)
+        self._sim = embedded_sim()
+        self._ssl = context_trusting(Path(self._sim.cert_path).read_text(encoding="ascii"))
+        return Endpoint("sim", self._sim.root_url, self.config.base_path, reason, fallback)
+
+    def _choose_after_probe(self, ok: bool, why: str) -> Endpoint:
+        if ok:
+            log.info("auto mode: using the IBKR gateway at %s", self.config.gateway_root)
+            return Endpoint(
+                "gateway", self.config.gateway_root, self.config.base_path, "auto: gateway answered"
+            )
+        log.warning(
+            "auto mode: the IBKR gateway at %s is not usable (%s) -> using the embedded SIMULATOR; "
+            "nothing here reaches a real account",
+            self.config.gateway_root, why,
+        )  # fmt: skip
+        return self._sim_endpoint(f"auto: gateway not usable ({why}); simulator", fallback=True)
+
+    @property
+    def mode(self) -> str:
+        """``gateway`` or ``sim``; ``auto`` until the first request resolves it."""
+        return self._endpoint.mode if self._endpoint is not None else "auto"
+
+    @property
+    def mode_reason(self) -> str:
+        return self._endpoint.reason if self._endpoint is not None else "not resolved yet"
+
+    @property
+    def is_fallback(self) -> bool:
+        return self._endpoint is not None and self._endpoint.fallback
+
+    @property
+    def base_url(self) -> str:
+        return self._endpoint.base_url if self._endpoint is not None else self.config.gateway_url
+
+    @property
+    def ws_url(self) -> str:
+        return (
+            self._endpoint.ws_url
+            if self._endpoint is not None
+            else Endpoint("auto", self.config.gateway_root, self.config.base_path, "").ws_url
+        )
+
+    @property
+    def login_url(self) -> str:
+        return (self._endpoint.root_url if self._endpoint is not None else self.config.gateway_root) + "/"
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The SSLContext used for REST and for the WebSocket (pinning aware)."""
+        if self._ssl is None:
+            ep = self._endpoint
+            host, port = (
+                (ep.host, ep.port) if ep is not None else (self.config.gateway_host, self.config.gateway_port)
+            )
+            self._ssl = config_ssl_context(self.config, host, port)
+        return self._ssl
+
+    @property
+    def account_id(self) -> str | None:
+        """The account orders go to: the configured one, else the gateway's selected account."""
+        if self.config.account_id:
+            return self.config.account_id
+        accts = self.state.accounts
+        if accts is None:
+            return None
+        return accts.selected_account or (accts.accounts[0] if accts.accounts else None)
+
+    # ----------------------------------------------------------------------------- decisions
+
+    def _decide_response(
+        self, req: core.Request, raw: httpx.Response, resp: core.Response, attempt: int, reauthed: bool
+    ) -> Decision:
+        if core.is_success(req, resp):
+            return Decision("return")
+        error = core.error_for(req, resp, login_url=self.login_url)
+        if resp.status_code == 429:
+            backoff = self.pacer.penalize(retry_after(raw))
+            log.warning(
+                "HTTP 429 on %s %s: pausing this client's traffic for %.1f s", req.method, req.path, backoff
+            )
+            return Decision("raise", error=error)
+        if req.idempotent and self.retry.should_retry(attempt, status=resp.status_code):
+            return Decision("retry", self.retry.delay(attempt))
+        if (
+            isinstance(error, BrokerageSessionError)
+            and req.idempotent
+            and not reauthed
+            and req.path not in SESSION_PATHS
+        ):
+            return Decision("reauth")
+        return Decision("raise", error=error)
+
+    def _decide_exception(self, req: core.Request, exc: httpx.HTTPError, attempt: int) -> Decision:
+        where = f"{req.method} {req.path}"
+        if isinstance(exc, _NOT_SENT):
+            error: Exception = core.NotSentError(
+                f"could not reach the gateway at {self.base_url} ({type(exc).__name__}: {exc})",
+                method=req.method,
+                path=req.path,
+            )
+        elif isinstance(exc, httpx.TimeoutException):
+            error = GatewayUnavailableError(
+                f"no answer in time from the gateway ({type(exc).__name__})", method=req.method, path=req.path
+            )
+        else:
+            error = GatewayUnavailableError(
+                f"connection to the gateway failed during {where}: {exc}", method=req.method, path=req.path
+            )
+        if req.idempotent and self.retry.should_retry(attempt, timeout=True):
+            return Decision("retry", self.retry.delay(attempt))
+        return Decision("raise", error=error)
+
+    def _note_reauth(self) -> None:
+        self.reauthentications += 1
+        log.warning("brokerage session lost; re-opening it (ssodh/init), attempt #%d", self.reauthentications)
+
+    def _http_kwargs(self) -> dict[str, Any]:
+        cfg = self.config
+        timeout = httpx.Timeout(cfg.request_timeout, connect=cfg.connect_timeout)
+        kwargs: dict[str, Any] = {"base_url": self.base_url, "headers": HEADERS, "timeout": timeout}
+        if self._transport is not None:
+            kwargs["transport"] = self._transport
+        else:
+            kwargs["verify"] = self.ssl_context
+        return kwargs
+
+    def _probe_kwargs(self) -> dict[str, Any]:
+        kwargs = {
+            "base_url": self.config.gateway_url,
+            "headers": HEADERS,
+            "timeout": self.config.probe_timeout,
+        }
+        if self._transport is not None:
+            kwargs["transport"] = self._transport
+        return kwargs
+
+    @staticmethod
+    def _probe_verdict(resp: httpx.Response) -> tuple[bool, str]:
+        if resp.status_code == 401:
+            return False, "not logged in (HTTP 401)"
+        if resp.status_code != 200:
+            return False, f"HTTP {resp.status_code}"
+        data = to_response(resp).data
+        if isinstance(data, Mapping) and data.get("authenticated") is True:
+            return True, "authenticated"
+        return False, "brokerage session not authenticated"
+
+    # ------------------------------------------------------------------------------- orders
+
+    def _account_op(self, account_id: str | None) -> core.Op[str]:
+        if account_id:
+            return account_id
+        yield from core.ensure_accounts(self.state)
+        acct = self.account_id
+        if not acct:
+            raise GatewayError("the gateway reports no account; log in with a trading user")
+        return acct
+
+    def _order_context(self, order: Mapping[str, Any], account_id: str) -> orderflow.OrderContext:
+        wanted = order.get("mode")
+        if wanted is not None and wanted != self.mode:
+            raise ModeError(
+                f"the order is meant for mode {wanted!r} but this client is in mode {self.mode!r}"
+            )
+        if self.is_fallback and (self.config.account_id or order.get("account_id")):
+            raise ModeError(
+                f"the order names account {mask_account(account_id)}, which belongs to a real gateway, but "
+                "auto mode fell back to the simulator; it is not sent"
+            )
+        if not is_paper_account(account_id) and not self.config.allow_live_trading:
+            raise LiveTradingNotAllowedError(
+                f"account {mask_account(account_id)} is a live (non-paper) account; set allow_live_trading "
+                "to place orders on it"
+            )
+        return orderflow.OrderContext(
+            account_id=account_id,
+            mode=self.mode,
+            auto_confirm=frozenset(self.config.auto_confirm),
+            max_rounds=self.config.max_question_rounds,
+        )
+
+    def _translate(
+        self, order: Mapping[str, Any], contract: Mapping[str, Any], account_id: str
+    ) -> dict[str, Any]:
+        from .orders import TranslateOptions, new_client_order_id, translate_order
+
+        order = dict(order)
+        order.pop("mode", None)
+        if not order.get("client_order_id"):
+            order["client_order_id"] = new_client_order_id()
+        options = TranslateOptions(
+            account_id=account_id,
+            allow_fractional=self.config.allow_fractional,
+            futures_operator=self.config.futures_operator,
+            manual_orders=self.config.manual_orders,
+        )
+        payload = dict(translate_order(order, contract, options))
+        if payload.get("cOID") != order["client_order_id"]:
+            raise ConfigError("orders", "the translator did not carry client_order_id into cOID")
+        return payload
+
+    def _place_op(
+        self, order: Mapping[str, Any], contract: m.IBKRContract | Mapping[str, Any]
+    ) -> core.Op[m.OrderResult]:
+        account = yield from self._account_op(_text(order.get("account_id")))
+        ctx = self._order_context(order, account)
+        cdict = orderflow.contract_mapping(contract)
+        payload = self._translate(order, cdict, account)
+        return (yield from orderflow.place_order(self.state, payload, cdict, ctx))
+
+    def _modify_op(
+        self, order_id: str | int, order: Mapping[str, Any], contract: m.IBKRContract | Mapping[str, Any]
+    ) -> core.Op[m.OrderResult]:
+        account = yield from self._account_op(_text(order.get("account_id")))
+        ctx = self._order_context(order, account)
+        payload = self._translate(order, orderflow.contract_mapping(contract), account)
+        return (yield from orderflow.modify_order(self.state, order_id, payload, ctx))
+
+    def _whatif_op(
+        self, order: Mapping[str, Any], contract: m.IBKRContract | Mapping[str, Any]
+    ) -> core.Op[m.WhatIf]:
+        account = yield from self._account_op(_text(order.get("account_id")))
+        ctx = self._order_context(order, account)
+        payload = self._translate(order, orderflow.contract_mapping(contract), account)
+        return (yield from orderflow.whatif(self.state, payload, ctx))
+
+    def _cancel_op(
+        self, order_id: str | int, account_id: str | None, sec_type: str | None
+    ) -> core.Op[m.CancelAck]:
+        account = yield from self._account_op(account_id)
+        futures = sec_type is not None and sec_type.upper() in ("FUT", "FOP")
+        return (
+            yield from core.cancel_order(
+                self.state,
+                account,
+                order_id,
+                futures_operator=self.config.futures_operator if futures else None,
+                manual_indicator=self.config.manual_orders,
+            )
+        )
+
+    def _session_op(self) -> core.Op[core.StartupResult]:
+        return core.open_session(
+            self.state,
+            take_over=self.config.competing_policy == "take_over",
+            suppress=self.config.auto_confirm,
+        )
+
+    def _with_account(self, account_id: str | None, make: Any) -> Generator[core.Effect, Any, Any]:
+        account = yield from self._account_op(account_id)
+        return (yield from make(account))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)

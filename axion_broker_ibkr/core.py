@@ -1,0 +1,766 @@
+"""The I/O-free core shared by :class:`~axion_broker_ibkr.client.IBKRClient` and
+:class:`~axion_broker_ibkr.client.AsyncIBKRClient`.
+
+Every API operation is a generator (the shape of httpx's auth flows): it *yields* effects —
+:class:`Request` (send this, give me the :class:`Response`), :class:`Sleep`, and the order
+journal's :class:`RecordPending` / :class:`RecordResult` — and *returns* the parsed result. The two
+clients only execute effects (pacing, retries, HTTP, sleeping, journal writes), so request
+building, response parsing, the snapshot pre-flight and the order question loop are written once
+and cannot drift between them. Errors raised while executing an effect are thrown back into the
+generator, which is how the order flow reacts to an ambiguous POST failure.
+
+The order flow itself lives in :mod:`axion_broker_ibkr.orderflow`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from attrs import define, evolve, field
+
+from . import convert
+from . import models as m
+from .errors import (
+    BrokerageSessionError,
+    CompetingSessionError,
+    GatewayError,
+    GatewayUnavailableError,
+    NotAuthenticatedError,
+    RateLimitedError,
+    WireFormatError,
+)
+from .journal import JournalEntry
+from .masking import mask_text
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------------------------
+# Effects
+
+
+@define(frozen=True, kw_only=True)
+class Request:
+    """One HTTP request relative to the API base. ``ok_statuses`` are non-2xx answers handed back
+    to the operation instead of raised. ``idempotent`` requests may be retried by the client."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    idempotent: bool = True
+    ok_statuses: frozenset[int] = frozenset()
+
+
+@define(frozen=True)
+class Response:
+    status_code: int
+    data: Any = None
+    text: str = ""
+
+
+@define(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@define(frozen=True)
+class RecordPending:
+    """Write-ahead: the journal entry must be durable before the order POST (else: do not send)."""
+
+    entry: JournalEntry
+
+
+@define(frozen=True, kw_only=True)
+class RecordResult:
+    client_order_id: str
+    status: str
+    order_id: str | None = None
+    transcript: list[dict[str, Any]] | None = None
+    message: str | None = None
+
+
+Effect = Request | Sleep | RecordPending | RecordResult
+Op = Generator[Effect, Any, T]
+
+
+@define
+class SessionState:
+    """What the core remembers about the current brokerage session (reset on re-authentication)."""
+
+    accounts: m.IServerAccounts | None = None
+    portfolio_ready: bool = False
+    orders_primed: bool = False
+    searched: set[str] = field(factory=set)  # underlyings searched this session (secdef rule)
+    #: Gap between auth-status polls after ssodh/init (ibind/IBeam use about 1 s).
+    poll_interval: float = 1.0
+
+    def reset(self) -> None:
+        self.accounts = None
+        self.portfolio_ready = False
+        self.orders_primed = False
+        self.searched.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Status -> exception (one function, used by both clients)
+
+
+def error_text(data: Any, text: str) -> str:
+    if isinstance(data, Mapping):
+        for key in ("error", "message", "detail"):
+            if data.get(key):
+                return str(data[key])
+    return text.strip()[:300]
+
+
+def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
+    """Map a non-2xx answer to the exception class that says what to do about it."""
+    message = mask_text(error_text(resp.data, resp.text))
+    status = resp.status_code
+    kwargs: dict[str, Any] = {"status_code": status, "method": req.method, "path": req.path, "body": None}
+    lowered = message.lower()
+    if status == 401:
+        return NotAuthenticatedError(
+            f"not logged in to the Client Portal Gateway: log in to the gateway in a browser at {login_url}",
+            **kwargs,
+        )
+    if status == 429:
+        return RateLimitedError(f"IBKR rate limit hit: {message or 'Too Many Requests'}", **kwargs)
+    if "no bridge" in lowered or "not authenticated" in lowered:
+        return BrokerageSessionError(
+            f"the brokerage session is not open ({message}); it needs ssodh/init", **kwargs
+        )
+    if "competing" in lowered:
+        return CompetingSessionError(f"another platform holds the brokerage session ({message})", **kwargs)
+    if status >= 500:
+        return GatewayUnavailableError(f"gateway error: {message or 'no details'}", **kwargs)
+    return GatewayError(f"gateway refused the request: {message or 'no details'}", **kwargs)
+
+
+def is_success(req: Request, resp: Response) -> bool:
+    return 200 <= resp.status_code < 300 or resp.status_code in req.ok_statuses
+
+
+def _get(path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Request:
+    return Request(method="GET", path=path, params=_params(params), **kw)
+
+
+def _post(path: str, body: Any = None, **kw: Any) -> Request:
+    # A POST must carry a body (else 411): send {} when there is nothing to say.
+    return Request(method="POST", path=path, json={} if body is None else body, **kw)
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _call(req: Request) -> Generator[Effect, Any, Any]:
+    resp: Response = yield req
+    return resp.data
+
+
+# --------------------------------------------------------------------------------------------
+# Session
+
+
+def auth_status() -> Op[m.AuthStatus]:
+    return convert.structure((yield from _call(_post("/iserver/auth/status"))), m.AuthStatus)
+
+
+def tickle() -> Op[m.Tickle]:
+    return convert.structure((yield from _call(_post("/tickle"))), m.Tickle)
+
+
+def init_session(state: SessionState, *, compete: bool) -> Op[m.AuthStatus]:
+    """``ssodh/init``; ``publish`` must be true (else 500), ``compete`` takes over other sessions."""
+    data = yield from _call(_post("/iserver/auth/ssodh/init", {"publish": True, "compete": compete}))
+    state.reset()
+    return convert.structure(data, m.AuthStatus)
+
+
+def wait_authenticated(*, attempts: int = 5, interval: float = 1.0) -> Op[m.AuthStatus]:
+    """Poll auth status until the brokerage session is up (ibind/IBeam poll with ~1 s gaps)."""
+    status = yield from auth_status()
+    for _ in range(attempts - 1):
+        if status.authenticated:
+            break
+        yield Sleep(interval)
+        status = yield from auth_status()
+    return status
+
+
+def accounts(state: SessionState) -> Op[m.IServerAccounts]:
+    result = convert.structure((yield from _call(_get("/iserver/accounts"))), m.IServerAccounts)
+    state.accounts = result
+    return result
+
+
+def ensure_accounts(state: SessionState) -> Op[m.IServerAccounts]:
+    """``/iserver/accounts`` must be called once per brokerage session before orders/snapshots."""
+    if state.accounts is None:
+        return (yield from accounts(state))
+    return state.accounts
+
+
+def portfolio_accounts(state: SessionState) -> Op[list[m.Account]]:
+    result = convert.structure_list((yield from _call(_get("/portfolio/accounts"))), m.Account)
+    state.portfolio_ready = True
+    return result
+
+
+def _ensure_portfolio(state: SessionState) -> Generator[Effect, Any, None]:
+    if not state.portfolio_ready:
+        yield from portfolio_accounts(state)
+
+
+def suppress_questions(ids: Sequence[str]) -> Op[bool]:
+    """Pre-answer question ids for the rest of the brokerage session (the whole list each time)."""
+    if not ids:
+        return True
+    data = yield from _call(_post("/iserver/questions/suppress", {"messageIds": list(ids)}))
+    return isinstance(data, Mapping) and data.get("status") == "submitted"
+
+
+def switch_account(state: SessionState, account_id: str) -> Op[bool]:
+    data = yield from _call(_post("/iserver/account", {"acctId": account_id}))
+    if state.accounts is not None:
+        state.accounts = evolve(state.accounts, selected_account=account_id)
+    return bool(isinstance(data, Mapping) and data.get("set"))
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio
+
+POSITIONS_PAGE_SIZE = 100
+MAX_POSITION_PAGES = 1000
+
+
+def account_summary(state: SessionState, account_id: str) -> Op[dict[str, m.SummaryValue]]:
+    yield from _ensure_portfolio(state)
+    data = yield from _call(_get(f"/portfolio/{account_id}/summary"))
+    return convert.structure_map(data, m.SummaryValue)
+
+
+def ledger(state: SessionState, account_id: str) -> Op[dict[str, m.LedgerEntry]]:
+    yield from _ensure_portfolio(state)
+    data = yield from _call(_get(f"/portfolio/{account_id}/ledger"))
+    return convert.structure_map(data, m.LedgerEntry)
+
+
+def positions(state: SessionState, account_id: str) -> Op[list[m.Position]]:
+    """Every page: keep asking until a page is empty or shorter than the page size."""
+    yield from _ensure_portfolio(state)
+    rows: list[m.Position] = []
+    for page in range(MAX_POSITION_PAGES):
+        data = yield from _call(_get(f"/portfolio/{account_id}/positions/{page}"))
+        if data is None:
+            data = []
+        page_rows = convert.structure_list(data, m.Position)
+        rows.extend(page_rows)
+        size = POSITIONS_PAGE_SIZE
+        if data and isinstance(data[0], Mapping) and isinstance(data[0].get("pageSize"), int):
+            size = data[0]["pageSize"] or POSITIONS_PAGE_SIZE
+        if len(page_rows) < size:
+            break
+    return rows
+
+
+def pnl(state: SessionState) -> Op[dict[str, m.PnLRow]]:
+    yield from ensure_accounts(state)
+    return convert.parse_pnl((yield from _call(_get("/iserver/account/pnl/partitioned"))))
+
+
+# --------------------------------------------------------------------------------------------
+# Orders: monitoring and cancel
+
+#: IBKR status text -> lower-case ``filters`` code (REFERENCE §4.9).
+ORDER_FILTERS: dict[str, str] = {
+    "inactive": "inactive",
+    "pendingsubmit": "pending_submit",
+    "presubmitted": "pre_submitted",
+    "submitted": "submitted",
+    "filled": "filled",
+    "pendingcancel": "pending_cancel",
+    "cancelled": "cancelled",
+    "warnstate": "warn_state",
+}
+
+
+def normalize_filters(filters: Iterable[str] | str | None) -> frozenset[str]:
+    """Accept ``Submitted``, ``pre_submitted``, ``PreSubmitted`` ...; return lower-case codes."""
+    if filters is None:
+        return frozenset()
+    items = filters.split(",") if isinstance(filters, str) else list(filters)
+    out: set[str] = set()
+    for item in items:
+        key = re.sub(r"[\s_]", "", str(item)).lower()
+        if not key:
+            continue
+        if key == "canceled":
+            key = "cancelled"
+        if key not in ORDER_FILTERS:
+            raise ValueError(
+                f"filters: unknown order status {item!r}; known: {sorted(ORDER_FILTERS.values())}"
+            )
+        out.add(ORDER_FILTERS[key])
+    return frozenset(out)
+
+
+def status_code_of(status: str | None) -> str | None:
+    if not status:
+        return None
+    return ORDER_FILTERS.get(re.sub(r"[\s_]", "", status).lower())
+
+
+def live_orders(
+    state: SessionState,
+    account_id: str | None,
+    filters: Iterable[str] | str | None = None,
+    *,
+    force: bool = False,
+) -> Op[list[m.Order]]:
+    """``/iserver/account/orders`` with IBKR's quirks handled:
+
+    * the first call of a session (or after ``force=true``, which answers empty by design) is a
+      pre-flight: it is made, then the call is repeated;
+    * ``filters`` are applied locally (server-side filtering returns incomplete lists, needs
+      lower-case codes, and mutes ws ``sor`` updates until a ``force``), so any spelling works;
+    * ``accountId`` is always passed (omitting it gives false-empty lists on multi-account logins).
+    """
+    wanted = normalize_filters(filters)
+    yield from ensure_accounts(state)
+    params = {"accountId": account_id}
+    if force:
+        yield from _call(_get("/iserver/account/orders", {**params, "force": True}))
+        state.orders_primed = False
+    if not state.orders_primed:
+        yield from _call(_get("/iserver/account/orders", params))
+        state.orders_primed = True
+    data = yield from _call(_get("/iserver/account/orders", params))
+    if isinstance(data, Mapping):
+        orders = convert.structure(data, m.LiveOrders).orders
+    elif isinstance(data, list):
+        orders = convert.structure_list(data, m.Order)
+    else:
+        raise WireFormatError(f"live orders: unexpected answer {type(data).__name__}")
+    if wanted:
+        orders = [o for o in orders if status_code_of(o.status) in wanted]
+    return orders
+
+
+def order_status(state: SessionState, order_id: str | int) -> Op[m.OrderStatus]:
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/account/order/status/{_order_id(order_id)}"))
+    return convert.structure(data, m.OrderStatus)
+
+
+def trades(state: SessionState, account_id: str | None, days: int | None = None) -> Op[list[m.Trade]]:
+    if days is not None and not 1 <= days <= 7:
+        raise ValueError(f"days: IBKR keeps at most 7 days of executions; got {days!r}")
+    yield from ensure_accounts(state)
+    data = yield from _call(_get("/iserver/account/trades", {"days": days, "accountId": account_id}))
+    return convert.structure_list(data or [], m.Trade)
+
+
+def _order_id(order_id: str | int) -> str:
+    text = str(order_id).strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise ValueError(f"order_id: expected IBKR's numeric order id, got {order_id!r}")
+    return text
+
+
+def cancel_order(
+    state: SessionState,
+    account_id: str,
+    order_id: str | int,
+    *,
+    futures_operator: str | None = None,
+    manual_indicator: bool | None = None,
+) -> Op[m.CancelAck]:
+    """``DELETE .../order/{id}``: an acknowledgement, not a final state. Futures/FOP cancels carry
+    ``manualIndicator`` + ``extOperator`` as query parameters."""
+    oid = _order_id(order_id)
+    yield from ensure_accounts(state)
+    params: dict[str, Any] = {}
+    if futures_operator is not None:
+        params = {"manualIndicator": bool(manual_indicator), "extOperator": futures_operator}
+    req = Request(
+        method="DELETE",
+        path=f"/iserver/account/{account_id}/order/{oid}",
+        params=_params(params),
+        idempotent=False,
+    )
+    data = yield from _call(req)
+    if isinstance(data, Mapping) and data.get("error"):
+        from .errors import OrderRejectedError
+
+        raise OrderRejectedError(f"cancel of order {oid} refused by IBKR: {mask_text(str(data['error']))}")
+    return convert.structure(data, m.CancelAck)
+
+
+# --------------------------------------------------------------------------------------------
+# Market data
+
+MAX_SNAPSHOT_CONIDS = 100
+MAX_SNAPSHOT_FIELDS = 50
+
+
+def _conid_text(conid: int | str) -> str:
+    text = str(conid).strip()
+    if not re.fullmatch(r"\d+(@[A-Z0-9.]+)?", text):
+        raise ValueError(f"conids: expected a conid or 'conid@EXCHANGE', got {conid!r}")
+    return text
+
+
+def _poll_delays(total: float) -> Iterable[float]:
+    """0.2, 0.4, 0.8, 1, 1, ... until ``total`` seconds have been spent."""
+    spent, step = 0.0, 0.2
+    while spent + 1e-9 < total:
+        delay = min(step, total - spent)
+        yield delay
+        spent += delay
+        step = min(step * 2, 1.0)
+
+
+def snapshot(
+    state: SessionState, conids: Sequence[int | str], fields: Sequence[str], *, wait: float
+) -> Op[list[m.Quote]]:
+    """Quotes with the pre-flight handled: ask once, ask again only for the conids that came back
+    without data, give up after ``wait`` seconds. Each quote's ``missing_fields`` lists the
+    requested fields that had not arrived (a missing field is unknown, never zero)."""
+    keys = [_conid_text(c) for c in conids]
+    if not keys:
+        raise ValueError("conids: at least one conid is required")
+    field_ids = [str(f) for f in fields]
+    if not field_ids or len(field_ids) > MAX_SNAPSHOT_FIELDS:
+        raise ValueError(f"fields: between 1 and {MAX_SNAPSHOT_FIELDS} field ids, got {len(field_ids)}")
+    yield from ensure_accounts(state)
+    quotes: dict[str, m.Quote] = {}
+    pending = list(dict.fromkeys(keys))
+    delays = iter(_poll_delays(wait))
+    while True:
+        for start in range(0, len(pending), MAX_SNAPSHOT_CONIDS):
+            batch = pending[start : start + MAX_SNAPSHOT_CONIDS]
+            params = {"conids": ",".join(batch), "fields": ",".join(field_ids)}
+            data = yield from _call(_get("/iserver/marketdata/snapshot", params))
+            for row in data or []:
+                quote = convert.quote_from_wire(row)
+                key = _match_key(quote, batch)
+                if key is not None and (quote.has_data or key not in quotes):
+                    quotes[key] = quote
+        pending = [k for k in pending if k not in quotes or not quotes[k].has_data]
+        delay = next(delays, None)
+        if not pending or delay is None:
+            break
+        yield Sleep(delay)
+    out: list[m.Quote] = []
+    for key in dict.fromkeys(keys):
+        quote = quotes.get(key) or m.Quote(conid=int(key.split("@")[0]))
+        missing = tuple(f for f in field_ids if f not in quote.fields)
+        out.append(evolve(quote, missing_fields=missing))
+    return out
+
+
+def _match_key(quote: m.Quote, batch: Sequence[str]) -> str | None:
+    for candidate in (quote.conidex, str(quote.conid)):
+        if candidate in batch:
+            return candidate
+    for key in batch:
+        if key.split("@")[0] == str(quote.conid):
+            return key
+    return None
+
+
+def unsubscribe(conid: int | str) -> Op[bool]:
+    """Stop one stream. Unknown stream: the docs say 500, ibind sees 404 [conflict]: both -> False."""
+    req = _post("/iserver/marketdata/unsubscribe", {"conid": int(_conid_text(conid).split("@")[0])})
+    req = evolve(req, ok_statuses=frozenset({404, 500}))
+    resp: Response = yield req
+    return resp.status_code == 200 and isinstance(resp.data, Mapping) and bool(resp.data.get("success"))
+
+
+def unsubscribe_all() -> Op[bool]:
+    data = yield from _call(_get("/iserver/marketdata/unsubscribeall"))
+    return bool(isinstance(data, Mapping) and data.get("unsubscribed"))
+
+
+# --------------------------------------------------------------------------------------------
+# History: IBKR's bar/period rules, checked before anything is sent
+
+HISTORY_BARS: dict[str, int] = {  # bar -> minutes
+    "1min": 1, "2min": 2, "3min": 3, "5min": 5, "10min": 10, "15min": 15, "30min": 30,
+    "1h": 60, "2h": 120, "3h": 180, "4h": 240, "8h": 480, "1d": 1440, "1w": 10080, "1m": 43200,
+}  # fmt: skip
+_PERIOD_UNITS: dict[str, tuple[int, int]] = {  # unit -> (minutes, max count)
+    "min": (1, 30), "h": (60, 8), "d": (1440, 1000), "w": (10080, 792), "m": (43200, 182), "y": (525600, 15),
+}  # fmt: skip
+#: (period in minutes, smallest bar, largest bar): IBKR's "step size" table (REFERENCE §5.3).
+_STEP_RULES: tuple[tuple[int, str, str], ...] = (
+    (1, "1min", "1min"),
+    (60, "1min", "8h"),
+    (1440, "1min", "8h"),
+    (10080, "10min", "1w"),
+    (43200, "1h", "1m"),
+    (3 * 43200, "2h", "1m"),
+    (6 * 43200, "4h", "1m"),
+    (525600, "8h", "1m"),
+    (2 * 525600, "1d", "1m"),
+    (15 * 525600, "1w", "1m"),
+)
+HISTORY_SOURCES = ("trades", "midpoint", "bid_ask")
+
+
+def period_minutes(period: str) -> int:
+    match = re.fullmatch(r"(\d+)(min|h|d|w|m|y)", period.strip())
+    if match is None:
+        raise ValueError(f"period: expected e.g. '30min', '8h', '5d', '2w', '6m', '1y'; got {period!r}")
+    count, unit = int(match.group(1)), match.group(2)
+    minutes, max_count = _PERIOD_UNITS[unit]
+    if not 1 <= count <= max_count:
+        raise ValueError(f"period: {unit} periods run from 1 to {max_count}; got {period!r}")
+    return count * minutes
+
+
+def validate_history(bar: str, period: str) -> None:
+    """Raise ``ValueError`` naming the field when IBKR would refuse this bar/period pair."""
+    if bar not in HISTORY_BARS:
+        raise ValueError(f"bar: must be one of {', '.join(HISTORY_BARS)}; got {bar!r}")
+    minutes = period_minutes(period)
+    rule = _STEP_RULES[0]
+    for candidate in _STEP_RULES:
+        if candidate[0] <= minutes:
+            rule = candidate
+    _, smallest, largest = rule
+    if not HISTORY_BARS[smallest] <= HISTORY_BARS[bar] <= HISTORY_BARS[largest]:
+        raise ValueError(f"bar: a {period} period takes bars from {smallest} to {largest}; got {bar!r}")
+    if HISTORY_BARS[bar] > minutes:
+        raise ValueError(f"bar: {bar!r} is longer than the period {period!r}")
+
+
+def history(
+    state: SessionState,
+    conid: int | str,
+    *,
+    bar: str,
+    period: str,
+    exchange: str | None = None,
+    start_time: str | None = None,
+    outside_rth: bool | None = None,
+    source: str | None = None,
+) -> Op[m.History]:
+    validate_history(bar, period)
+    if start_time is not None and not re.fullmatch(r"\d{8}-\d{2}:\d{2}:\d{2}", start_time):
+        raise ValueError(f"start_time: expected 'YYYYMMDD-HH:mm:ss' (UTC); got {start_time!r}")
+    if source is not None and source.lower() not in HISTORY_SOURCES:
+        raise ValueError(f"source: must be one of {', '.join(HISTORY_SOURCES)}; got {source!r}")
+    yield from ensure_accounts(state)
+    params = {
+        "conid": _conid_text(conid),
+        "bar": bar,
+        "period": period,
+        "exchange": exchange,
+        "startTime": start_time,
+        "outsideRth": outside_rth,
+        "source": source,
+    }
+    req = evolve(_get("/iserver/marketdata/history", params), ok_statuses=frozenset({500}))
+    resp: Response = yield req
+    if resp.status_code != 200:
+        # An empty range is reported as an error containing "No data." (ibind): no bars, not a failure.
+        text = error_text(resp.data, resp.text)
+        if "no data" in text.lower():
+            return m.History(text=text)
+        raise error_for(req, resp, login_url="")
+    return convert.parse_history(resp.data)
+
+
+# --------------------------------------------------------------------------------------------
+# Contracts
+
+_SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9. /-]{0,20}")
+
+
+def clean_symbol(symbol: str, name: str = "symbol") -> str:
+    text = str(symbol).strip().upper()
+    if not _SYMBOL_RE.fullmatch(text):
+        raise ValueError(f"{name}: not a ticker symbol: {symbol!r}")
+    return text
+
+
+def search(
+    state: SessionState, symbol: str, sec_type: str = "STK", *, name: bool = False
+) -> Op[list[m.SecdefSearchResult]]:
+    yield from ensure_accounts(state)
+    params = {"symbol": symbol.strip(), "secType": sec_type.upper(), "name": True if name else None}
+    data = yield from _call(_get("/iserver/secdef/search", params))
+    if isinstance(data, Mapping) and data.get("error"):
+        return []
+    results = convert.structure_list(data or [], m.SecdefSearchResult)
+    if not name:
+        state.searched.update(str(r.conid) for r in results if r.conid is not None)
+    return results
+
+
+def contract_info(state: SessionState, conid: int) -> Op[m.ContractInfo]:
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/contract/{int(conid)}/info"))
+    return convert.structure(data, m.ContractInfo)
+
+
+def contract_rules(
+    state: SessionState,
+    conid: int,
+    *,
+    is_buy: bool = True,
+    exchange: str | None = None,
+    modify_order_id: int | None = None,
+) -> Op[m.ContractRules]:
+    yield from ensure_accounts(state)
+    body: dict[str, Any] = {"conid": int(conid), "isBuy": is_buy}
+    if exchange:
+        body["exchange"] = exchange
+    if modify_order_id is not None:
+        body.update(modifyOrder=True, orderId=int(modify_order_id))
+    data = yield from _call(_post("/iserver/contract/rules", body))
+    return convert.structure(data, m.ContractRules)
+
+
+def stocks(symbols: Sequence[str]) -> Op[dict[str, list[m.StockInstrument]]]:
+    clean = list(dict.fromkeys(clean_symbol(s, "symbols") for s in symbols))
+    if not clean:
+        return {}
+    data = yield from _call(_get("/trsrv/stocks", {"symbols": ",".join(clean)}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/trsrv/stocks: expected a JSON object")
+    return {str(k): convert.structure_list(v or [], m.StockInstrument) for k, v in data.items()}
+
+
+def futures(symbols: Sequence[str], exchange: str | None = None) -> Op[dict[str, list[m.FutureContract]]]:
+    clean = list(dict.fromkeys(clean_symbol(s, "symbols") for s in symbols))
+    if not clean:
+        return {}
+    data = yield from _call(_get("/trsrv/futures", {"symbols": ",".join(clean), "exchange": exchange}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/trsrv/futures: expected a JSON object")
+    return {
+        str(k): convert.structure_list(v or [], m.FutureContract)
+        for k, v in data.items()
+        if isinstance(v, list)
+    }
+
+
+def currency_pairs(currency: str) -> Op[list[m.CurrencyPair]]:
+    ccy = currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", ccy):
+        raise ValueError(f"currency: expected a 3-letter code, got {currency!r}")
+    data = yield from _call(_get("/iserver/currency/pairs", {"currency": ccy}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/iserver/currency/pairs: expected a JSON object")
+    return convert.structure_list(data.get(ccy) or [], m.CurrencyPair)
+
+
+def strikes(
+    state: SessionState, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None
+) -> Op[m.Strikes]:
+    if not re.fullmatch(r"[A-Z]{3}\d{2}", month.upper()):
+        raise ValueError(f"month: expected IBKR's MMMYY (e.g. JAN25), got {month!r}")
+    yield from ensure_accounts(state)
+    params = {"conid": int(conid), "sectype": sec_type, "month": month.upper(), "exchange": exchange}
+    data = yield from _call(_get("/iserver/secdef/strikes", params))
+    return convert.structure(data, m.Strikes)
+
+
+def secdef_info(
+    state: SessionState,
+    *,
+    conid: int | None = None,
+    sec_type: str,
+    month: str | None = None,
+    strike: float | None = None,
+    right: str | None = None,
+    issuer_id: str | None = None,
+    filters: str | None = None,
+    exchange: str | None = None,
+) -> Op[list[m.SecdefInfo]]:
+    if right is not None and right.upper() not in ("C", "P"):
+        raise ValueError(f"right: must be 'C' or 'P', got {right!r}")
+    yield from ensure_accounts(state)
+    params = {
+        "conid": conid,
+        "sectype": sec_type,
+        "month": month.upper() if month else None,
+        "strike": None if strike is None else f"{strike:g}",
+        "right": right.upper() if right else None,
+        "issuerId": issuer_id,
+        "filters": filters,
+        "exchange": exchange,
+    }
+    data = yield from _call(_get("/iserver/secdef/info", params))
+    if isinstance(data, Mapping):
+        if data.get("error"):
+            return []
+        data = [data]
+    return convert.structure_list(data or [], m.SecdefInfo)
+
+
+def bond_filters(state: SessionState, issuer_id: str) -> Op[list[m.BondFilter]]:
+    yield from ensure_accounts(state)
+    # The OpenAPI spells it issueId [conflict]; the docs and ibind use issuerId, as here.
+    data = yield from _call(_get("/iserver/secdef/bond-filters", {"symbol": "BOND", "issuerId": issuer_id}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/iserver/secdef/bond-filters: expected a JSON object")
+    return convert.structure_list(data.get("bondFilters") or [], m.BondFilter)
+
+
+# --------------------------------------------------------------------------------------------
+# Session (re)start: REFERENCE §1.7, written once for the clients and the gateway monitor
+
+
+@define(frozen=True, kw_only=True)
+class StartupResult:
+    status: m.AuthStatus
+    accounts: m.IServerAccounts | None
+    initialized: bool  # ssodh/init was needed
+
+
+def open_session(
+    state: SessionState, *, take_over: bool, suppress: Sequence[str], load_portfolio: bool = True
+) -> Op[StartupResult]:
+    """auth status -> ``ssodh/init`` when needed -> ``/iserver/accounts`` -> ``/portfolio/accounts``
+    -> question suppression. A 401 raises :class:`NotAuthenticatedError` (a human must log in).
+    A competing session is taken over only when ``take_over``; otherwise
+    :class:`CompetingSessionError` is raised and nothing is changed."""
+    status = yield from auth_status()
+    initialized = False
+    if not status.authenticated or status.competing:
+        if status.competing and not take_over:
+            raise CompetingSessionError(
+                "another platform (TWS, IBKR Mobile, another gateway) holds the brokerage session; "
+                "competing_policy is 'wait': log out there, or set competing_policy='take_over'"
+            )
+        yield from init_session(state, compete=take_over or bool(status.competing))
+        status = yield from wait_authenticated(interval=state.poll_interval)
+        initialized = True
+        if not status.authenticated:
+            detail = status.fail or status.message or "no reason given"
+            raise BrokerageSessionError(f"ssodh/init did not open the brokerage session ({detail})")
+    accts = yield from accounts(state)
+    if load_portfolio:
+        yield from portfolio_accounts(state)
+    yield from suppress_questions(suppress)
+    return StartupResult(status=status, accounts=accts, initialized=initialized)
+
+
+class NotSentError(GatewayUnavailableError):
+    """The request never reached the gateway (connection refused, TLS failure, pool timeout).
+
+    For an order this is unambiguous: it was not placed."""

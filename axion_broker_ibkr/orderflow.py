@@ -1,0 +1,297 @@
+"""The order flow, I/O-free: journal -> POST -> question/reply loop -> result (part of the core).
+
+* The journal entry is written (``RecordPending``) *before* the POST; if that raises, nothing is
+  sent.
+* Questions are answered from the configured allow-list only (default: none). A question that is
+  not allowed is answered "no" (so the order is discarded at IBKR, not left pending) and ends with
+  :class:`~axion_broker_ibkr.errors.QuestionRefusedError` quoting IBKR's text. Chains are followed
+  up to a bound. The whole exchange is kept as a transcript for the order log.
+* An order POST is never retried blindly: after an ambiguous failure (timeout, connection lost
+  after sending, 5xx) the flow looks for the order's ``cOID`` among live orders; found -> the
+  order is reported as placed, not found -> :class:`~axion_broker_ibkr.errors.OrderStateUnknownError`
+  and the journal keeps it as ``unknown_at_broker`` for reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from attrs import define
+
+from . import convert, core
+from . import models as m
+from .errors import (
+    GatewayError,
+    GatewayUnavailableError,
+    OrderRejectedError,
+    OrderStateUnknownError,
+    QuestionRefusedError,
+)
+from .journal import JournalEntry
+from .masking import mask_account, mask_text
+
+log = logging.getLogger(__name__)
+
+#: Journal status of an order whose POST failed ambiguously and whose cOID was not found.
+UNKNOWN_AT_BROKER = "unknown_at_broker"
+
+
+@define(frozen=True, kw_only=True)
+class OrderContext:
+    """What the flow needs from the client: where the order goes and how questions are answered."""
+
+    account_id: str
+    mode: str
+    auto_confirm: frozenset[str]
+    max_rounds: int
+
+
+def contract_mapping(contract: m.IBKRContract | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(contract, m.IBKRContract):
+        return contract.to_host()
+    if not isinstance(contract, Mapping):
+        raise TypeError(f"contract: expected IBKRContract or a contract dict, got {type(contract).__name__}")
+    return dict(contract)
+
+
+def journal_entry(payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: OrderContext) -> JournalEntry:
+    conid = payload.get("conid")
+    if conid is None:
+        conid = str(payload.get("conidex", contract.get("conid", "0"))).split("@")[0]
+    return JournalEntry(
+        client_order_id=str(payload["cOID"]),
+        account_id=ctx.account_id,
+        mode=ctx.mode,
+        conid=int(conid),
+        symbol=str(contract.get("symbol") or ""),
+        sec_type=str(contract.get("sec_type") or ""),
+        side=str(payload.get("side") or ""),
+        order_type=str(payload.get("orderType") or ""),
+        quantity=float(payload.get("quantity") or 0.0),
+        price=payload.get("price"),
+        aux_price=payload.get("auxPrice"),
+        exchange=payload.get("listingExchange") or contract.get("exchange"),
+        currency=contract.get("currency"),
+        tif=payload.get("tif"),
+        payload=dict(payload),
+    )
+
+
+def _question_record(question: m.OrderQuestion, answer: bool, allowed: bool) -> dict[str, Any]:
+    return {
+        "id": question.id,
+        "message_ids": list(question.message_ids),
+        "messages": [mask_text(text) for text in question.message],
+        "answer": answer,
+        "auto_confirmed": allowed,
+    }
+
+
+def reply_loop(
+    first: m.OrderReply, ctx: OrderContext, transcript: list[dict[str, Any]], coid: str
+) -> core.Op[list[m.OrderAck]]:
+    """Answer questions until IBKR accepts (acks) or rejects; ``transcript`` is filled in place."""
+    reply = first
+    rounds = 0
+    while True:
+        if isinstance(reply, m.OrderReject):
+            transcript.append({"error": mask_text(reply.error)})
+            raise OrderRejectedError(
+                f"IBKR rejected the order: {mask_text(reply.error)}",
+                transcript=transcript,
+                client_order_id=coid,
+            )
+        if not reply:
+            raise OrderRejectedError(
+                "IBKR answered the order with an empty list", transcript=transcript, client_order_id=coid
+            )
+        if isinstance(reply[0], m.OrderAck):
+            return [r for r in reply if isinstance(r, m.OrderAck)]
+        question = reply[0]
+        assert isinstance(question, m.OrderQuestion)
+        ids = [i.lower() for i in question.message_ids]
+        allowed = bool(ids) and all(i in ctx.auto_confirm for i in ids)
+        rounds += 1
+        text = " / ".join(question.message) or "(no text)"
+        if not allowed or rounds > ctx.max_rounds:
+            transcript.append(_question_record(question, False, allowed))
+            yield from _discard(question.id)
+            if rounds > ctx.max_rounds:
+                reason = f"IBKR kept asking questions ({rounds} rounds, limit {ctx.max_rounds}); last: {text}"
+            else:
+                reason = (
+                    f"IBKR asked {', '.join(ids) or 'a question'} and the question policy does not allow "
+                    f"answering yes: {text!r}. Add the id to auto_confirm to accept it."
+                )
+            raise QuestionRefusedError(
+                mask_text(reason), message_ids=ids, transcript=transcript, client_order_id=coid
+            )
+        transcript.append(_question_record(question, True, True))
+        data = yield from core._call(
+            core._post(f"/iserver/reply/{question.id}", {"confirmed": True}, idempotent=False)
+        )
+        reply = convert.parse_order_reply(data)
+
+
+def _discard(reply_id: str) -> core.Op[None]:
+    """Answer "no" so IBKR drops the pending order; a failure here changes nothing for the caller."""
+    try:
+        yield core._post(f"/iserver/reply/{reply_id}", {"confirmed": False}, idempotent=False)
+    except GatewayError as exc:
+        log.info("declining question %s failed (%s); the order was not placed", reply_id, exc)
+
+
+def find_by_coid(state: core.SessionState, account_id: str, coid: str) -> core.Op[m.Order | None]:
+    orders = yield from core.live_orders(state, account_id)
+    for order in orders:
+        if order.client_order_id == coid:
+            return order
+    return None
+
+
+def _ack_result(
+    acks: Sequence[m.OrderAck], coid: str, ctx: OrderContext, qty: float, transcript: list[dict[str, Any]]
+) -> m.OrderResult:
+    from .orders import host_order_status
+
+    ack = acks[0]
+    ibkr_status = ack.order_status
+    return m.OrderResult(
+        order_id=ack.order_id,
+        client_order_id=coid,
+        status=host_order_status(ibkr_status, 0.0, qty),
+        ibkr_status=ibkr_status,
+        mode=ctx.mode,
+        account_id=ctx.account_id,
+        transcript=transcript,
+        message="" if ibkr_status else "accepted by IBKR",
+    )
+
+
+def _found_result(
+    order: m.Order, coid: str, ctx: OrderContext, transcript: list[dict[str, Any]]
+) -> m.OrderResult:
+    from .orders import host_order_status
+
+    filled = order.filled_quantity or 0.0
+    total = order.total_size or filled
+    return m.OrderResult(
+        order_id=None if order.order_id is None else str(order.order_id),
+        client_order_id=coid,
+        status=host_order_status(order.status, filled, total),
+        ibkr_status=order.status,
+        fill_qty=filled,
+        fill_price=order.avg_price if filled else None,
+        mode=ctx.mode,
+        account_id=ctx.account_id,
+        transcript=transcript,
+        message="the answer to the order was lost; found at IBKR by its cOID",
+    )
+
+
+def place_order(
+    state: core.SessionState, payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: OrderContext
+) -> core.Op[m.OrderResult]:
+    """Journal, send and settle one (already translated) order."""
+    coid = str(payload["cOID"])
+    entry = journal_entry(payload, contract, ctx)
+    yield from core.ensure_accounts(state)
+    yield core.RecordPending(entry)  # raises -> nothing is sent
+    transcript: list[dict[str, Any]] = []
+    log.info(
+        "placing %s %s %s x%s (cOID %s) on %s [%s]",
+        entry.side, entry.order_type, entry.symbol, entry.quantity, coid,
+        mask_account(ctx.account_id), ctx.mode,
+    )  # fmt: skip
+    try:
+        req = core._post(
+            f"/iserver/account/{ctx.account_id}/orders", {"orders": [dict(payload)]}, idempotent=False
+        )
+        data = yield from core._call(req)
+        acks = yield from reply_loop(convert.parse_order_reply(data), ctx, transcript, coid)
+    except OrderRejectedError as exc:
+        yield core.RecordResult(
+            client_order_id=coid, status="rejected", transcript=transcript, message=exc.message
+        )
+        raise
+    except core.NotSentError as exc:
+        yield core.RecordResult(
+            client_order_id=coid, status="rejected", transcript=transcript, message=str(exc)
+        )
+        raise
+    except GatewayUnavailableError as exc:
+        # Ambiguous: the order may or may not be at IBKR. Look for its cOID before deciding.
+        log.warning("order %s: ambiguous failure (%s); looking for its cOID among live orders", coid, exc)
+        yield core.RecordResult(client_order_id=coid, status="submitted_unconfirmed", message=str(exc))
+        try:
+            found = yield from find_by_coid(state, ctx.account_id, coid)
+        except GatewayError as lookup_exc:
+            log.warning("order %s: live-order lookup failed too: %s", coid, lookup_exc)
+            found = None
+        if found is None:
+            message = (
+                f"order {coid}: state unknown after '{exc}'; it was NOT re-sent, reconcile before retrying"
+            )
+            yield core.RecordResult(
+                client_order_id=coid, status=UNKNOWN_AT_BROKER, transcript=transcript, message=message
+            )
+            raise OrderStateUnknownError(message, client_order_id=coid) from exc
+        result = _found_result(found, coid, ctx, transcript)
+        yield core.RecordResult(
+            client_order_id=coid,
+            status=result.status,
+            order_id=result.order_id,
+            transcript=transcript,
+            message=result.message,
+        )
+        return result
+    except GatewayError as exc:
+        # Refused before the order was taken (401, no bridge, 429, 4xx): not at IBKR.
+        yield core.RecordResult(
+            client_order_id=coid, status="rejected", transcript=transcript, message=str(exc)
+        )
+        raise
+    result = _ack_result(acks, coid, ctx, entry.quantity, transcript)
+    yield core.RecordResult(
+        client_order_id=coid,
+        status=result.status,
+        order_id=result.order_id,
+        transcript=transcript,
+        message=result.message or None,
+    )
+    return result
+
+
+def modify_order(
+    state: core.SessionState, order_id: str | int, payload: Mapping[str, Any], ctx: OrderContext
+) -> core.Op[m.OrderResult]:
+    """Modify: one bare order object (no ``orders`` wrapper) repeating every field of the ticket."""
+    oid = core._order_id(order_id)
+    coid = str(payload.get("cOID") or "")
+    body = {k: v for k, v in payload.items() if k != "cOID"}  # cOID identifies the original order
+    yield from core.ensure_accounts(state)
+    transcript: list[dict[str, Any]] = []
+    req = core._post(f"/iserver/account/{ctx.account_id}/order/{oid}", body, idempotent=False)
+    data = yield from core._call(req)
+    acks = yield from reply_loop(convert.parse_order_reply(data), ctx, transcript, coid)
+    result = _ack_result(acks, coid, ctx, float(payload.get("quantity") or 0.0), transcript)
+    if result.order_id is None:
+        result = m.OrderResult(**{**_fields(result), "order_id": oid})
+    return result
+
+
+def _fields(result: m.OrderResult) -> dict[str, Any]:
+    from attrs import asdict
+
+    return asdict(result, recurse=False)
+
+
+def whatif(state: core.SessionState, payload: Mapping[str, Any], ctx: OrderContext) -> core.Op[m.WhatIf]:
+    yield from core.ensure_accounts(state)
+    req = core._post(
+        f"/iserver/account/{ctx.account_id}/orders/whatif", {"orders": [dict(payload)]}, idempotent=False
+    )
+    data = yield from core._call(req)
+    return convert.structure(data, m.WhatIf)

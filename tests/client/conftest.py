@@ -1,0 +1,101 @@
+"""Helpers for the client tests: a strict MockTransport router over ``fixtures/cpapi``, and a
+fixture that hands each test both clients (sync and async) in turn."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
+from axion_broker_ibkr.config import IBKRConfig
+from axion_broker_ibkr.pacing import Pacer, RetryPolicy
+from tests.conftest import load_fixture
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def reply(status: int = 200, body: Any = None, **headers: str) -> httpx.Response:
+    if body is None:
+        return httpx.Response(status, headers=headers)
+    return httpx.Response(
+        status, content=json.dumps(body).encode(), headers={"content-type": "application/json", **headers}
+    )
+
+
+class Router:
+    """Routes ``(METHOD, path)`` to queued answers; any route it was not told about FAILS the test."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], list[Any]] = {}
+        self.calls: list[httpx.Request] = []
+
+    def on(self, method: str, path: str, *answers: Any) -> Router:
+        """Each answer: a JSON body (status 200), an ``httpx.Response``, a callable(request) or an
+        exception instance to raise. The last answer repeats."""
+        self.routes.setdefault((method.upper(), "/v1/api" + path), []).extend(answers)
+        return self
+
+    def fixture(self, method: str, path: str, name: str) -> Router:
+        return self.on(method, path, load_fixture(name))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        key = (request.method, request.url.path)
+        queue = self.routes.get(key)
+        if not queue:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            answer = answer(request)
+        if isinstance(answer, httpx.Response):  # a fresh copy: answers may repeat across clients
+            return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+        return reply(200, answer)
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [
+            r.url.path.removeprefix("/v1/api") for r in self.calls if method is None or r.method == method
+        ]
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.calls if r.method == method and r.url.path == "/v1/api" + path)
+
+
+def fast_pacer() -> Pacer:
+    return Pacer(600, scale=10_000.0, rate_limit_backoff=60.0)
+
+
+def no_wait_retry() -> RetryPolicy:
+    return RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
+
+
+def make_client(kind: str, router: Router, **config: Any) -> IBKRClient | AsyncIBKRClient:
+    pacer = config.pop("pacer", None) or fast_pacer()
+    cfg = IBKRConfig(**{"mode": "gateway", **config})
+    cls = IBKRClient if kind == "sync" else AsyncIBKRClient
+    return cls(cfg, transport=httpx.MockTransport(router), pacer=pacer, retry=no_wait_retry())
+
+
+async def call(value: Any) -> Any:
+    """Await the async client's coroutine, pass the sync client's result through."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def router() -> Router:
+    r = Router()
+    r.fixture("GET", "/iserver/accounts", "iserver_accounts")
+    return r
