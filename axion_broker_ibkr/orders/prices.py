@@ -75,7 +75,8 @@ def round_to_grid(price: float, grid: Grid, down: bool) -> float:
             break
     steps = price / increment
     nearest = round(steps)
-    if abs(steps - nearest) <= 1e-9 * max(1.0, abs(steps)):
+    # Float noise (0.1 + 0.2) is not a tick off: within 1e-9 tick plus the division's relative error.
+    if abs(steps - nearest) <= 1e-9 + abs(steps) * 1e-13:
         ticks = nearest
     else:
         ticks = math.floor(steps) if down else math.ceil(steps)
