@@ -30,9 +30,6 @@ from .state import OrderBook, PnLBook, QuoteBook, TradeLog
 
 log = logging.getLogger(__name__)
 
-#: quote frame keys that are not market-data field ids.
-_QUOTE_META = frozenset({"topic", "conid", "conidEx", "conidex", "_updated", "server_id", "6119"})
-
 
 def _int(value: Any) -> int:
     """An int through the package converter (accepts ``"8314"`` as well as ``8314``)."""
@@ -145,8 +142,7 @@ class FrameDecoder:
         if conid is None:
             self.counts["smd_without_conid"] += 1
             return []
-        quote = self.quotes.apply(conid, data)
-        changed = {k: v if isinstance(v, str) else str(v) for k, v in data.items() if k not in _QUOTE_META}
+        quote, changed = self.quotes.apply(conid, data)
         self.counts["quotes"] += 1
         return [QuoteEvent(conid=conid, quote=quote, changed=changed)]
 
@@ -158,11 +154,11 @@ class FrameDecoder:
                 self.counts["sor_without_order_id"] += 1
                 continue
             oid = _int(raw_id)
-            applied = self.orders.apply(oid, item)
-            if applied is None:
+            merged = self.orders.apply(oid, item)
+            if merged is None:
                 self.counts["unchanged_orders"] += 1
                 continue
-            events.append(OrderEvent(order_id=oid, order=applied[0], delta=applied[1]))
+            events.append(OrderEvent(order_id=oid, order=merged, changed=item))
         self.counts["orders"] += len(events)
         return events
 
@@ -200,8 +196,8 @@ class FrameDecoder:
         for key, value in args.items():
             if not isinstance(value, Mapping):
                 continue
-            row, delta = self.pnl.apply(str(key), value)
-            events.append(PnLEvent(key=str(key), row=row, delta=delta))
+            row = self.pnl.apply(str(key), value)
+            events.append(PnLEvent(key=str(key), row=row, changed=value))
         self.counts["pnl"] += len(events)
         return events
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from attrs import define, field
 
+from .. import convert
 from .. import models as m
-from ..convert import quote_from_wire
 
 
 class StreamChannel(enum.Enum):
@@ -40,12 +40,12 @@ class QuoteEvent:
     @property
     def delta(self) -> m.Quote:
         """A :class:`Quote` built from this frame's fields only (everything else ``None``)."""
-        return quote_from_wire({"conid": self.conid, **self.changed})
+        return convert.quote_from_wire({"conid": self.conid, **self.changed})
 
 
 @define(frozen=True, kw_only=True, slots=True)
 class OrderEvent:
-    """A change of one order. ``delta`` has only the fields the frame carried (others ``None``).
+    """A change of one order: the merged ``order`` and what changed (``changed`` / ``delta``).
 
     ``source`` is ``"ws"`` for a ``sor`` frame and ``"rest"`` for a change found when order state
     was rebuilt from ``/iserver/account/orders`` (start-up, reconnect): fills made during an outage
@@ -55,8 +55,13 @@ class OrderEvent:
     channel: StreamChannel = field(default=StreamChannel.ORDERS, init=False)
     order_id: int
     order: m.Order
-    delta: m.Order
+    changed: Mapping[str, Any]  # wire-named fields of the change
     source: str = "ws"
+
+    @property
+    def delta(self) -> m.Order:
+        """The change as an :class:`Order` (fields it did not touch are ``None``)."""
+        return convert.structure(self.changed, m.Order)
 
 
 @define(frozen=True, kw_only=True, slots=True)
@@ -97,7 +102,11 @@ class PnLEvent:
     channel: StreamChannel = field(default=StreamChannel.PNL, init=False)
     key: str
     row: m.PnLRow
-    delta: m.PnLRow
+    changed: Mapping[str, Any]
+
+    @property
+    def delta(self) -> m.PnLRow:
+        return convert.structure(self.changed, m.PnLRow)
 
 
 @define(frozen=True, kw_only=True, slots=True)

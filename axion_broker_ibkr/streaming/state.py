@@ -29,12 +29,11 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?\Z")
 _QUOTE_META = frozenset({"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"})
 
 
-def _number(conid: int, key: str, attr: str, value: Any) -> float | None:
-    if isinstance(value, str) and _PLAIN_NUMBER.match(value):
-        return float(value)  # the common case, same result as convert.parse_number
+def _number(conid: int, key: str, value: Any) -> float | None:
     try:
         return convert.parse_number(value)
     except ValueError as exc:
+        attr = _NUMERIC.get(key, key)
         raise WireFormatError(f"Quote {conid}: field {key} ({attr}): {exc}") from exc
 
 
@@ -51,45 +50,58 @@ class QuoteBook:
         self._quotes: dict[int, m.Quote] = {}
         self._values: dict[int, dict[str, Any]] = {}
 
-    def apply(self, conid: int, data: Mapping[str, Any]) -> m.Quote:
-        values = self._values.get(conid)
-        if values is None:
+    def apply(self, conid: int, data: Mapping[str, Any]) -> tuple[m.Quote, dict[str, str]]:
+        """Merge one ``smd`` frame; returns the merged quote and the field ids (-> text) it changed.
+
+        On a bad value nothing is merged (``WireFormatError`` names the conid and field).
+        """
+        stored = self._values.get(conid)
+        if stored is None:
             quote = convert.quote_from_wire(data if "conid" in data else {**data, "conid": conid})
             values = {a: getattr(quote, a) for a in _QUOTE_ATTRS}
             values["fields"] = dict(quote.fields)
             self._values[conid] = values
             self._quotes[conid] = quote
-            return quote
+            return quote, {k: v for k, v in quote.fields.items() if k in data}
+        values = dict(stored)
         fields: dict[str, str] = dict(values["fields"])
+        changed: dict[str, str] = {}
+        plain = _PLAIN_NUMBER.match
         for key, value in data.items():
             if key in _QUOTE_META or value is None:
                 continue
             text = value if isinstance(value, str) else str(value)
-            fields[key] = text
+            fields[key] = changed[key] = text
             attr = _NUMERIC.get(key)
             if attr is not None:
-                values[attr] = _number(conid, key, attr, value)
+                # the common case first; convert.parse_number gives the same result for it
+                values[attr] = (
+                    float(value) if value.__class__ is str and plain(value) else _number(conid, key, value)
+                )
                 if key == "31":
                     prefix = text.strip()[:1]
                     values["last_is_close"] = prefix == "C"
                     values["halted"] = prefix == "H"
             elif key in _TEXT:
                 values[_TEXT[key]] = text
-        if "7762" in fields:
-            values["volume"] = _number(conid, "7762", "volume", fields["7762"])
+        if ("7762" in changed or "87" in changed) and "7762" in fields:
+            values["volume"] = _number(conid, "7762", fields["7762"])  # 7762 wins over 87
         conidex = data.get("conidEx", data.get("conidex"))
         if conidex is not None:
             values["conidex"] = str(conidex)
         updated = data.get("_updated")
         if updated is not None:
-            values["updated"] = int(convert.converter.structure(updated, int))
+            values["updated"] = (
+                updated if updated.__class__ is int else int(convert.converter.structure(updated, int))
+            )
         server_id = data.get("server_id", data.get("6119"))
         if server_id is not None:
             values["server_id"] = str(server_id)
         values["fields"] = fields
         quote = m.Quote(conid=conid, **values)
+        self._values[conid] = values
         self._quotes[conid] = quote
-        return quote
+        return quote, changed
 
     def get(self, conid: int) -> m.Quote | None:
         return self._quotes.get(conid)
@@ -113,9 +125,9 @@ class OrderBook:
         self._raw: dict[int, dict[str, Any]] = {}
         self._orders: dict[int, m.Order] = {}
 
-    def apply(self, order_id: int, delta: Mapping[str, Any]) -> tuple[m.Order, m.Order] | None:
-        """Merge one ``sor`` item; returns ``(merged, delta)`` as models, ``None`` if nothing changed
-        (the full ``sor`` replay after a (re)subscription repeats what the REST rebuild already gave)."""
+    def apply(self, order_id: int, delta: Mapping[str, Any]) -> m.Order | None:
+        """Merge one ``sor`` item; returns the merged order, ``None`` if nothing changed (the full
+        ``sor`` replay after a (re)subscription repeats what the REST rebuild already gave)."""
         raw = self._raw.get(order_id)
         merged_raw = {**raw, **delta} if raw is not None else dict(delta)
         merged = convert.structure(merged_raw, m.Order)
@@ -123,7 +135,7 @@ class OrderBook:
         if self._orders.get(order_id) == merged:
             return None
         self._orders[order_id] = merged
-        return merged, convert.structure(delta, m.Order)
+        return merged
 
     def rebuild(self, orders: Iterable[m.Order]) -> list[OrderEvent]:
         """Take ``/iserver/account/orders`` as the truth; return an event for every order that changed.
@@ -149,7 +161,9 @@ class OrderBook:
                 if old is None or getattr(old, a.name) != new_value:
                     changes[a.name] = new_value
             changes["order_id"] = oid
-            events.append(OrderEvent(order_id=oid, order=merged, delta=m.Order(**changes), source="rest"))
+            events.append(
+                OrderEvent(order_id=oid, order=merged, changed=_wire(m.Order(**changes)), source="rest")
+            )
         return events
 
     def get(self, order_id: int) -> m.Order | None:
@@ -169,12 +183,12 @@ class PnLBook:
         self._raw: dict[str, dict[str, Any]] = {}
         self._rows: dict[str, m.PnLRow] = {}
 
-    def apply(self, key: str, delta: Mapping[str, Any]) -> tuple[m.PnLRow, m.PnLRow]:
+    def apply(self, key: str, delta: Mapping[str, Any]) -> m.PnLRow:
         merged_raw = {**self._raw.get(key, {}), **delta}
         row = convert.structure(merged_raw, m.PnLRow)
         self._raw[key] = merged_raw
         self._rows[key] = row
-        return row, convert.structure(delta, m.PnLRow)
+        return row
 
     def get(self, key: str) -> m.PnLRow | None:
         return self._rows.get(key)

@@ -413,12 +413,22 @@ class IBKRStreaming:
     async def _read(self, ws: ClientConnection) -> str:
         try:
             async for frame in ws:
-                for event in self.decoder.feed(frame):
-                    self._on_event(event)
-                self.liveness.frame()
+                self.feed(frame)
         except websockets.ConnectionClosed as exc:
             return f"closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         return "closed"
+
+    def feed(self, frame: str | bytes) -> int:
+        """Process one raw frame as if the socket had delivered it: decode, merge, dispatch.
+
+        The reader calls this for every frame; replay tools and ``bench/stream.py`` call it with
+        recorded frames. Returns how many events the frame produced.
+        """
+        events = self.decoder.feed(frame)
+        for event in events:
+            self._on_event(event)
+        self.liveness.frame()
+        return len(events)
 
     def _on_event(self, event: StreamEvent) -> None:
         if isinstance(event, QuoteEvent):

@@ -175,4 +175,15 @@ def test_fast_quote_merge_equals_convert_quote_from_wire(frames: list[dict[str, 
             with pytest.raises(WireFormatError, match="Quote 8314"):
                 book.apply(8314, data)
             return
-        assert book.apply(8314, data) == expected
+        quote, changed = book.apply(8314, data)
+        assert quote == expected
+        assert changed == {k: v for k, v in expected.fields.items() if k in frame}
+
+
+def test_a_bad_value_merges_nothing() -> None:
+    dec = FrameDecoder()
+    feed(dec, {"topic": "smd+8314", "conid": 8314, "84": "10", "31": "11"})
+    assert feed(dec, {"topic": "smd+8314", "conid": 8314, "84": "12", "31": "abc"}) == []
+    quote = dec.quotes.get(8314)
+    assert quote is not None and (quote.bid, quote.last) == (10.0, 11.0)  # no half-applied frame
+    assert dec.last_error is not None and "field 31 (last)" in dec.last_error

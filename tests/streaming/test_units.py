@@ -27,7 +27,7 @@ def q(i: int) -> QuoteEvent:
 
 
 def o(i: int) -> OrderEvent:
-    return OrderEvent(order_id=i, order=m.Order(order_id=i), delta=m.Order(order_id=i))
+    return OrderEvent(order_id=i, order=m.Order(order_id=i), changed={"orderId": i})
 
 
 def drain(queue: EventQueue[object]) -> list[object]:
@@ -49,7 +49,7 @@ def test_full_queue_drops_oldest_quote_and_keeps_order_of_the_rest() -> None:
 
 def test_orders_fills_and_pnl_are_never_dropped() -> None:
     queue: EventQueue[object] = EventQueue(maxsize=2)
-    pnl = PnLEvent(key="DU1.Core", row=m.PnLRow(dpl=1.0), delta=m.PnLRow(dpl=1.0))
+    pnl = PnLEvent(key="DU1.Core", row=m.PnLRow(dpl=1.0), changed={"dpl": 1.0})
     events = [o(1), o(2), pnl, o(3), q(9)]
     for ev in events:
         queue.put(ev)

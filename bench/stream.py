@@ -1,0 +1,181 @@
+"""Streaming throughput: frames per second decoded, merged and dispatched on one core.
+
+Feeds the recorded frames of ``fixtures/ws/frames.jsonl`` through ``IBKRStreaming.feed`` (the same
+path the socket reader uses: JSON decode -> typed events -> merged quote/order/P&L state -> one
+consumer queue, drained as a consumer would) and compares with a baseline measured in the same run:
+bare ``json.loads`` of the same frames.
+
+    python bench/stream.py                 # measure (target: at least 50,000 frames/s)
+    python bench/stream.py --record        # regenerate fixtures/ws/frames.jsonl (seeded)
+
+The recording mixes frame types the way a quote-heavy session does: mostly ``smd`` deltas (the
+first frame per conid is a full quote, later ones carry 1-4 changed fields), plus ``sor`` order
+updates, ``str`` executions, ``spl`` P&L, ``sbd`` ladders and ``system`` heartbeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAMES = ROOT / "fixtures" / "ws" / "frames.jsonl"
+TARGET = 50_000.0
+
+CONIDS = (8314, 265598, 756733, 11004968, 12087792, 4391, 76792991, 9579970)
+QUOTE_FIELDS = ("31", "84", "86", "88", "85", "7059", "87", "7762", "82", "83")
+#: frame kind -> share of frames (out of 100)
+MIX = {"smd": 88, "sor": 4, "str": 2, "spl": 3, "hb": 2, "sbd": 1}
+
+
+def _record(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    prices = {c: rng.uniform(20, 500) for c in CONIDS}
+    orders: dict[int, float] = {}
+    kinds = [k for k, n in MIX.items() for _ in range(n)]
+    frames: list[str] = []
+    seen: set[int] = set()
+    ts = 1_712_596_911_593
+    for i in range(count):
+        ts += rng.randint(1, 40)
+        kind = rng.choice(kinds)
+        if kind == "smd":
+            conid = rng.choice(CONIDS)
+            prices[conid] *= 1 + rng.gauss(0, 0.0005)
+            p = prices[conid]
+            frame: dict[str, Any] = {"topic": f"smd+{conid}", "conid": conid, "_updated": ts}
+            if conid not in seen:
+                seen.add(conid)
+                frame.update(
+                    {
+                        "conidEx": str(conid),
+                        "server_id": "q2",
+                        "6119": "q2",
+                        "6509": "RpB",
+                        "55": f"SYM{conid}",
+                    }
+                )
+                chosen: tuple[str, ...] = QUOTE_FIELDS
+            else:
+                chosen = tuple(rng.sample(QUOTE_FIELDS, rng.randint(1, 4)))
+            values = {"31": f"{p:.2f}", "84": f"{p - 0.01:.2f}", "86": f"{p + 0.01:.2f}", "88": f"{rng.randint(1, 90)}00",
+                      "85": f"{rng.randint(1, 90)}00", "7059": str(rng.randint(1, 500)), "87": f"{rng.uniform(1, 90):.1f}M",
+                      "7762": str(rng.randint(10**6, 10**8)), "82": f"{rng.uniform(-3, 3):.2f}",
+                      "83": f"{rng.uniform(-2, 2):.2f}%"}  # fmt: skip
+            frame.update({f: values[f] for f in chosen})
+        elif kind == "sor":
+            oid = rng.randint(1, 40) + 922_048_000
+            if oid not in orders:
+                orders[oid] = 0.0
+                item: dict[str, Any] = {"acct": "DU1234567", "conid": 265598, "orderId": oid, "cashCcy": "USD",
+                        "sizeAndFills": "0/100", "orderDesc": "Buy 100 Limit 189.00 GTC", "ticker": "AAPL",
+                        "secType": "STK", "listingExchange": "NASDAQ.NMS", "remainingQuantity": 100.0,
+                        "filledQuantity": 0.0, "totalSize": 100.0, "companyName": "APPLE INC", "status": "Submitted",
+                        "origOrderType": "LIMIT", "orderType": "Limit", "side": "BUY", "timeInForce": "GTC",
+                        "price": "189.00", "order_ref": f"cOID-{oid}"}  # fmt: skip
+            else:
+                orders[oid] = min(100.0, orders[oid] + rng.randint(1, 30))
+                item = {"acct": "DU1234567", "orderId": oid, "filledQuantity": orders[oid],
+                        "remainingQuantity": 100.0 - orders[oid], "avgPrice": f"{rng.uniform(188, 189):.2f}",
+                        "status": "Filled" if orders[oid] >= 100 else "Submitted"}  # fmt: skip
+            frame = {"topic": "sor", "args": [item]}
+        elif kind == "str":
+            frame = {"topic": "str", "args": [{"execution_id": f"0000e0d5.{i:08x}.01.01", "symbol": "AAPL", "side": "B",
+                     "trade_time": "20231211-18:00:49", "trade_time_r": ts, "size": 5.0, "price": "192.26",
+                     "order_ref": "Order123", "exchange": "ISLAND", "commission": "1.01", "net_amount": 961.3,
+                     "account": "DU1234567", "conid": 265598, "conidEx": "265598", "sec_type": "STK"}]}  # fmt: skip
+        elif kind == "spl":
+            frame = {"topic": "spl", "args": {"DU1234567.Core": {"rowType": 1, "dpl": round(rng.gauss(0, 500), 2),
+                     "upl": round(rng.gauss(0, 900), 2)}}}  # fmt: skip
+        elif kind == "sbd":
+            mid = prices[265598]
+            rows = [{"row": r, "focus": int(r == 5), "price": f"{mid + (5 - r) * 0.01:.2f}",
+                     **({"ask": str(rng.randint(1, 9) * 100)} if r < 5 else {"bid": str(rng.randint(1, 9) * 100)})}
+                    for r in range(10)]  # fmt: skip
+            frame = {"topic": "sbd+DU1234567+265598", "data": rows}
+        else:
+            frame = {"topic": "system", "hb": ts}
+        frames.append(json.dumps(frame, separators=(",", ":")))
+    return frames
+
+
+def _load() -> list[str]:
+    if not FRAMES.exists():
+        sys.exit(f"{FRAMES} is missing: run `python bench/stream.py --record` first")
+    return FRAMES.read_text(encoding="utf-8").splitlines()
+
+
+def _baseline(frames: list[str], rounds: int) -> float:
+    loads = json.loads
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for frame in frames:
+            loads(frame)
+    return len(frames) * rounds / (time.perf_counter() - start)
+
+
+async def _stream_rate(frames: list[str], rounds: int) -> tuple[float, dict[str, Any]]:
+    from axion_broker_ibkr.streaming import IBKRStreaming
+
+    class NoClient:  # the benchmark never connects; feed() is the reader's per-frame path
+        ws_url = "wss://127.0.0.1:1/v1/api/ws"
+        ssl_context = None
+
+    stream = IBKRStreaming(NoClient())  # type: ignore[arg-type]
+    consumer = stream.events()
+    drain = consumer._queue.queue  # the consumer keeps up: it pops in batches, as a busy task would
+    feed = stream.feed
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for n, frame in enumerate(frames):
+            feed(frame)
+            if n % 256 == 0:
+                while len(drain):
+                    drain.pop()
+    rate = len(frames) * rounds / (time.perf_counter() - start)
+    return rate, stream.stats()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", action="store_true", help="regenerate fixtures/ws/frames.jsonl")
+    parser.add_argument("--count", type=int, default=6000, help="frames to record")
+    parser.add_argument("--rounds", type=int, default=10, help="passes over the recorded frames")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements (the median is reported)")
+    args = parser.parse_args()
+    if args.record:
+        FRAMES.parent.mkdir(parents=True, exist_ok=True)
+        FRAMES.write_text("\n".join(_record(args.count, seed=5)) + "\n", encoding="utf-8")
+        print(f"wrote {args.count} frames to {FRAMES.relative_to(ROOT)}")
+        return 0
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    frames = _load()
+    base, ours = [], []
+    stats: dict[str, Any] = {}
+    for _ in range(args.repeat):
+        base.append(_baseline(frames, args.rounds))
+        rate, stats = asyncio.run(_stream_rate(frames, args.rounds))
+        ours.append(rate)
+    b, s = statistics.median(base), statistics.median(ours)
+    print(f"frames: {len(frames)} recorded x {args.rounds} rounds, median of {args.repeat} runs, one core")
+    print(f"baseline json.loads only:            {b:>12,.0f} frames/s")
+    print(f"IBKRStreaming decode+merge+dispatch: {s:>12,.0f} frames/s  ({s / b:.1%} of baseline, "
+          f"{b / s:.1f}x its cost)")  # fmt: skip
+    print(f"target {TARGET:,.0f} frames/s: {'met' if s >= TARGET else 'NOT met'}")
+    events = stats.get("events", 0)
+    print(f"events dispatched in the last run: {events:,}; dropped: {stats['dropped']}; "
+          f"bad frames: {stats['frames'].get('bad_frames', 0)}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
