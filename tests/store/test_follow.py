@@ -9,7 +9,7 @@ from typing import Any
 
 from axion_broker_ibkr.store import Store
 from axion_broker_ibkr.store.follow import follow_stream
-from axion_broker_ibkr.streaming.events import StreamChannel, TradeEvent
+from axion_broker_ibkr.streaming.events import StreamChannel
 
 from .helpers import entry, order, trade
 
@@ -17,6 +17,10 @@ from .helpers import entry, order, trade
 def order_event(o: Any) -> Any:
     """Only what follow_stream reads of an OrderEvent (its other fields belong to streaming)."""
     return SimpleNamespace(channel=StreamChannel.ORDERS, order_id=o.order_id, order=o)
+
+
+def trade_event(t: Any) -> Any:
+    return SimpleNamespace(channel=StreamChannel.TRADES, trade=t)
 
 
 class FakeStream:
@@ -43,7 +47,7 @@ async def test_events_update_the_log_off_the_event_loop(store: Store) -> None:
     stop = follow_stream(store.journal, stream)
     o = order("c-1", "Submitted", order_id=42)
     assert await stream.deliver(order_event(o)) == [True]
-    assert await stream.deliver(TradeEvent(trade=trade("c-1", "e1", 10.0, 187.0, order_id=42))) == [True]
+    assert await stream.deliver(trade_event(trade("c-1", "e1", 10.0, 187.0, order_id=42))) == [True]
     got = store.journal.get("c-1")
     assert got is not None
     assert (got.status, got.order_id, got.filled_quantity) == ("filled", "42", 10.0)
