@@ -23,7 +23,8 @@ from attrs import define, evolve, field
 
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
-from ..errors import IBKRError, ModeError
+from ..errors import ModeError
+from ..gateway import IBKRGateway
 from ..masking import mask_text
 from ..pacing import Pacer
 from .launcher import FALLBACK_ENV
@@ -41,8 +42,8 @@ class DashboardSession:
 
     config: IBKRConfig
     client: IBKRClient
+    gateway: IBKRGateway
     fallback: bool = False
-    gateway: Any = None
     _streaming: Any = None
     streaming_error: str | None = None
     store_error: str | None = None
@@ -113,8 +114,7 @@ class DashboardSession:
                 except Exception:
                     log.exception("stopping the stream failed")
                 self._streaming = None
-        if self.gateway is not None and hasattr(self.gateway, "stop"):
-            self.gateway.stop()
+        self.gateway.stop()
         self.client.close()
 
 
@@ -137,14 +137,15 @@ def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
     journal, cache, store_error = _order_log(config)
     client = IBKRClient(config, pacer=pacer, journal=journal, cache=cache)
     try:
-        gateway = _make_gateway(client)
+        gateway = IBKRGateway(client)
+        # Start-up sequence (resolves auto mode, opens the session) and the tickle keep-alive; a
+        # gateway that is not logged in is reported by the status and the Gateway tab, not raised.
+        status = gateway.start(keepalive=True)
     except Exception:
         client.close()
         raise
-    try:
-        client.connect()  # resolves auto mode and opens the session; the Gateway tab shows failures
-    except IBKRError as exc:
-        log.warning("IBKR start-up sequence failed: %s", mask_text(str(exc)))
+    if not status.healthy:
+        log.warning("IBKR gateway not healthy at start: %s", mask_text(status.message or status.fail))
     fallback = env.get(FALLBACK_ENV) == "1" or client.is_fallback
     return DashboardSession(
         config=config, client=client, fallback=fallback, gateway=gateway, store_error=store_error
@@ -165,12 +166,6 @@ def _order_log(config: IBKRConfig) -> tuple[Any, Any, str | None]:
         reason = mask_text(f"{type(exc).__name__}: {exc}")
         log.warning("order log database unavailable, keeping it in memory: %s", reason)
         return MemoryJournal(), MemoryContractCache(), reason
-
-
-def _make_gateway(client: IBKRClient) -> Any:
-    from ..gateway import IBKRGateway
-
-    return IBKRGateway(client)
 
 
 @st.cache_resource(show_spinner="Connecting to the gateway…", max_entries=4)

@@ -135,7 +135,7 @@ def run_dashboard(
             child_env = sim_env(
                 env, root_url=sim.root_url, fingerprint=sim.cert_fingerprint, fallback=config.mode == "auto"
             )
-            log.warning("simulator listening at %s", sim.root_url)
+            log.warning("simulator listening at %s (certificate %s)", sim.root_url, sim.cert_fingerprint)
         cmd = [*streamlit_command(port, address), *extra_args]
         log.warning("dashboard at http://%s:%d", address, port)
         proc = subprocess.Popen(cmd, env=child_env)

@@ -1,0 +1,156 @@
+"""The page, tab by tab, under ``streamlit.testing.v1.AppTest`` against a live simulator.
+
+Each test drives the page the way a trader does (widgets by ``key``) and checks what the page
+shows: banner, figures, the order it placed in live orders, option chains, forex and futures
+quotes, and the Gateway tab after the session was dropped through the simulator's admin path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import APP_TIMEOUT
+
+
+def _script() -> None:
+    from axion_broker_ibkr.dashboard.page import render
+
+    render()
+
+
+def _app(tab: str | None = None) -> AppTest:
+    at = AppTest.from_function(_script, default_timeout=APP_TIMEOUT)
+    if tab is not None:
+        at.session_state["ibkr_tab"] = tab
+    return at.run()
+
+
+def _texts(at: AppTest) -> str:
+    parts: list[str] = []
+    for kind in ("error", "warning", "info", "success", "markdown", "caption"):
+        parts.extend(str(el.value) for el in getattr(at, kind))
+    return "\n".join(parts)
+
+
+def _no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _frame(at: AppTest, key: str) -> Any:
+    for df in at.dataframe:
+        if df.proto.id and key in df.proto.id:
+            return df.value
+    raise AssertionError(f"no dataframe with key {key!r}; have {[d.proto.id for d in at.dataframe]}")
+
+
+def test_account_tab_shows_banner_figures_cash_and_positions(page: Any) -> None:
+    at = _app()
+    _no_errors(at)
+    banner = at.warning[0].value
+    assert "SIMULATOR" in banner
+    assert "DU***567" in banner
+    assert "DU1234567" not in _texts(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Net liquidation"].endswith("USD")
+    assert metrics["Buying power"] != "—"
+    cash = _frame(at, "acct_cash")
+    assert {"USD", "EUR", "Total (base)"} <= set(cash["Currency"])
+    eur = cash[cash["Currency"] == "EUR"].iloc[0]
+    assert eur["Rate to base"] > 0
+    assert eur["Cash in base"] == pytest.approx(eur["Cash"] * eur["Rate to base"])
+    positions = _frame(at, "acct_positions")
+    assert {"TSLA", "META"} <= set(positions["Symbol"])
+    assert positions["Unrealized P&L"].notna().all()
+
+
+def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
+    at = _app("Trading")
+    _no_errors(at)
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    at.button(key="trade_search").click().run()
+    _no_errors(at)
+    assert any("AAPL" in o for o in at.selectbox(key="trade_candidate").options)
+    at.button(key="trade_use").click().run()
+    assert "conid" in _texts(at)
+    at.number_input(key="trade_qty").set_value(3.0)
+    at.selectbox(key="trade_type").set_value("limit").run()
+    at.number_input(key="trade_limit").set_value(185.0)
+    at.button(key="trade_preview").click().run()
+    _no_errors(at)
+    assert {m.label for m in at.metric} >= {"Amount", "Commission", "Total"}
+    # Nothing is sent until the trader confirms.
+    at.button(key="trade_review").click().run()
+    _no_errors(at)
+    assert "Confirm order:" in _texts(at)
+    assert "BUY 3.0 AAPL" in _texts(at)
+    at.button(key="trade_confirm").click().run()
+    _no_errors(at)
+    placed = at.success[0].value
+    assert "open" in placed
+    orders = _frame(at, "orders_table")
+    row = orders[orders["Symbol"] == "AAPL"].iloc[0]
+    assert row["Quantity"] == 3
+    assert row["Status"] in {"Submitted", "PreSubmitted"}
+    oid = int(row["Order id"])
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    at.button(key="orders_cancel").click().run()
+    _no_errors(at)
+    at.button(key="orders_refresh").click().run()
+    orders = _frame(at, "orders_table")
+    status = orders[orders["Order id"] == oid].iloc[0]["Status"]
+    assert status in {"Cancelled", "PendingCancel"}
+
+
+def test_trading_tab_searches_an_option_chain(page: Any) -> None:
+    at = _app("Trading")
+    at.selectbox(key="trade_sectype").set_value("Option")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    _no_errors(at)
+    months = at.selectbox(key="trade_opt_month").options
+    assert months
+    at.radio(key="trade_opt_right").set_value("P").run()
+    strikes = at.selectbox(key="trade_opt_strike").options
+    assert len(strikes) > 3
+    at.selectbox(key="trade_opt_strike").set_value(strikes[len(strikes) // 2]).run()
+    _no_errors(at)
+    contracts = at.selectbox(key="trade_opt_contract").options
+    assert contracts
+    assert all("Put" in c for c in contracts)
+    at.button(key="trade_opt_use").click().run()
+    _no_errors(at)
+    assert "(OPT, conid" in _texts(at)
+
+
+def test_market_tab_shows_forex_and_futures_quotes_and_candles(page: Any) -> None:
+    at = _app("Market Data")
+    _no_errors(at)
+    quotes = _frame(at, "md_quotes")
+    by_name = {row["Instrument"]: row for _, row in quotes.iterrows()}
+    assert set(by_name) == {"AAPL", "MSFT", "EUR.USD (CASH)", "ES (FUT)"}
+    assert 0.5 < by_name["EUR.USD (CASH)"]["Last"] < 2.0
+    assert by_name["ES (FUT)"]["Last"] > 1000
+    at.selectbox(key="md_hist_symbol").set_value("ES (FUT)")
+    at.selectbox(key="md_period").set_value("1m").run()
+    at.button(key="md_hist_load").click().run()
+    _no_errors(at)
+    assert "bars" in _texts(at)
+
+
+def test_gateway_tab_says_when_the_session_is_dropped(page_on_fresh_sim: Any) -> None:
+    at = _app("Gateway")
+    _no_errors(at)
+    assert "Connected and authenticated." in [s.value for s in at.success]
+    page_on_fresh_sim.admin.drop_brokerage()
+    at.button(key="gw_check").click().run()
+    assert "brokerage session is not open" in _texts(at)
+    at.button(key="gw_reauth").click().run()
+    assert "Connected and authenticated." in [s.value for s in at.success]
+    page_on_fresh_sim.admin.logout()
+    at.button(key="gw_check").click().run()
+    text = _texts(at)
+    assert "Not logged in" in text
+    assert "Log in again" in text
