@@ -412,3 +412,73 @@ def test_login_instructions_name_the_login_url() -> None:
 )
 def test_explain_errors_in_plain_words(exc: BaseException, needle: str) -> None:
     assert needle in errors_text.explain(exc)
+
+
+def test_ticket_for_takes_symbol_and_option_terms_from_the_contract() -> None:
+    option = m.IBKRContract(
+        conid=9, sec_type="OPT", symbol="AAPL", expiry="20240105", strike=195.0, right="P"
+    )
+    ticket = vm_trading.ticket_for(option, side="buy", quantity=2, order_type="limit", limit_price=1.5)
+    order = vm_trading.host_order(ticket)
+    assert order["symbol"] == "AAPL"
+    assert order["asset_type"] == "option"
+    assert (order["option_type"], order["strike"], order["expiration"]) == ("put", 195.0, "20240105")
+    future = m.IBKRContract(conid=8, sec_type="FUT", symbol="ES", expiry="20241220", exchange="CME")
+    fut_order = vm_trading.host_order(
+        vm_trading.ticket_for(future, side="sell", quantity=1, order_type="market")
+    )
+    assert fut_order["asset_type"] == "futures"
+    assert "strike" not in fut_order
+
+
+def test_ticket_orders_pass_the_translator() -> None:
+    from axion_broker_ibkr.orders import translate_order
+
+    stock = m.IBKRContract(conid=265598, sec_type="STK", symbol="AAPL")
+    order = vm_trading.host_order(
+        vm_trading.ticket_for(
+            stock, side="buy", quantity=3, order_type="limit", limit_price=185.0, client_order_id="t-1"
+        )
+    )
+    payload = translate_order(order, stock.to_host())
+    assert payload["conid"] == 265598
+    assert payload["side"] == "BUY"
+    assert payload["orderType"] == "LMT"
+    assert payload["cOID"] == "t-1"
+
+
+def test_ticket_for_refuses_unknown_sec_type() -> None:
+    with pytest.raises(ValueError, match="sec_type"):
+        vm_trading.ticket_for(m.IBKRContract(conid=1, sec_type="IND", symbol="SPX"), side="buy", quantity=1,
+                              order_type="market")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("contract", "label"),
+    [
+        (m.IBKRContract(conid=1, sec_type="STK", symbol="AAPL"), "AAPL (STK, conid 1)"),
+        (m.IBKRContract(conid=2, sec_type="CASH", symbol="EUR", currency="USD"), "EUR.USD (CASH, conid 2)"),
+        (
+            m.IBKRContract(
+                conid=3, sec_type="OPT", symbol="AAPL", expiry="20240105", strike=195.0, right="C"
+            ),
+            "AAPL 20240105 195 C (OPT, conid 3)",
+        ),
+    ],
+)
+def test_contract_label(contract: m.IBKRContract, label: str) -> None:
+    assert vm_trading.contract_label(contract) == label
+
+
+def test_order_log_rows_mask_account_and_text() -> None:
+    from axion_broker_ibkr.journal import JournalEntry
+
+    entry = JournalEntry(
+        client_order_id="c1", account_id="DU1234567", mode="sim", conid=1, symbol="AAPL", sec_type="STK",
+        side="BUY", order_type="LMT", quantity=3, price=185.0, status="rejected",
+        message="account DU1234567 lacks funds",
+    )  # fmt: skip
+    row = vm_trading.order_log_rows([entry])[0]
+    assert row["Account"] == "DU***567"
+    assert row["Message"] == "account DU***567 lacks funds"
+    assert row["Status"] == "rejected"
