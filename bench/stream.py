@@ -28,6 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMES = ROOT / "fixtures" / "ws" / "frames.jsonl"
+FIXTURES = ROOT / "fixtures" / "cpapi"
 TARGET = 50_000.0
 
 CONIDS = (8314, 265598, 756733, 11004968, 12087792, 4391, 76792991, 9579970)
@@ -36,75 +37,97 @@ QUOTE_FIELDS = ("31", "84", "86", "88", "85", "7059", "87", "7762", "82", "83")
 MIX = {"smd": 88, "sor": 4, "str": 2, "spl": 3, "hb": 2, "sbd": 1}
 
 
-def _record(count: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    prices = {c: rng.uniform(20, 500) for c in CONIDS}
-    orders: dict[int, float] = {}
-    kinds = [k for k, n in MIX.items() for _ in range(n)]
-    frames: list[str] = []
-    seen: set[int] = set()
-    ts = 1_712_596_911_593
-    for i in range(count):
-        ts += rng.randint(1, 40)
-        kind = rng.choice(kinds)
-        if kind == "smd":
-            conid = rng.choice(CONIDS)
-            prices[conid] *= 1 + rng.gauss(0, 0.0005)
-            p = prices[conid]
-            frame: dict[str, Any] = {"topic": f"smd+{conid}", "conid": conid, "_updated": ts}
-            if conid not in seen:
-                seen.add(conid)
-                frame.update(
-                    {
-                        "conidEx": str(conid),
-                        "server_id": "q2",
-                        "6119": "q2",
-                        "6509": "RpB",
-                        "55": f"SYM{conid}",
-                    }
-                )
-                chosen: tuple[str, ...] = QUOTE_FIELDS
-            else:
-                chosen = tuple(rng.sample(QUOTE_FIELDS, rng.randint(1, 4)))
-            values = {"31": f"{p:.2f}", "84": f"{p - 0.01:.2f}", "86": f"{p + 0.01:.2f}", "88": f"{rng.randint(1, 90)}00",
-                      "85": f"{rng.randint(1, 90)}00", "7059": str(rng.randint(1, 500)), "87": f"{rng.uniform(1, 90):.1f}M",
-                      "7762": str(rng.randint(10**6, 10**8)), "82": f"{rng.uniform(-3, 3):.2f}",
-                      "83": f"{rng.uniform(-2, 2):.2f}%"}  # fmt: skip
-            frame.update({f: values[f] for f in chosen})
-        elif kind == "sor":
-            oid = rng.randint(1, 40) + 922_048_000
-            if oid not in orders:
-                orders[oid] = 0.0
-                item: dict[str, Any] = {"acct": "DU1234567", "conid": 265598, "orderId": oid, "cashCcy": "USD",
-                        "sizeAndFills": "0/100", "orderDesc": "Buy 100 Limit 189.00 GTC", "ticker": "AAPL",
-                        "secType": "STK", "listingExchange": "NASDAQ.NMS", "remainingQuantity": 100.0,
-                        "filledQuantity": 0.0, "totalSize": 100.0, "companyName": "APPLE INC", "status": "Submitted",
-                        "origOrderType": "LIMIT", "orderType": "Limit", "side": "BUY", "timeInForce": "GTC",
-                        "price": "189.00", "order_ref": f"cOID-{oid}"}  # fmt: skip
-            else:
-                orders[oid] = min(100.0, orders[oid] + rng.randint(1, 30))
-                item = {"acct": "DU1234567", "orderId": oid, "filledQuantity": orders[oid],
-                        "remainingQuantity": 100.0 - orders[oid], "avgPrice": f"{rng.uniform(188, 189):.2f}",
-                        "status": "Filled" if orders[oid] >= 100 else "Submitted"}  # fmt: skip
-            frame = {"topic": "sor", "args": [item]}
-        elif kind == "str":
-            frame = {"topic": "str", "args": [{"execution_id": f"0000e0d5.{i:08x}.01.01", "symbol": "AAPL", "side": "B",
-                     "trade_time": "20231211-18:00:49", "trade_time_r": ts, "size": 5.0, "price": "192.26",
-                     "order_ref": "Order123", "exchange": "ISLAND", "commission": "1.01", "net_amount": 961.3,
-                     "account": "DU1234567", "conid": 265598, "conidEx": "265598", "sec_type": "STK"}]}  # fmt: skip
-        elif kind == "spl":
-            frame = {"topic": "spl", "args": {"DU1234567.Core": {"rowType": 1, "dpl": round(rng.gauss(0, 500), 2),
-                     "upl": round(rng.gauss(0, 900), 2)}}}  # fmt: skip
-        elif kind == "sbd":
-            mid = prices[265598]
-            rows = [{"row": r, "focus": int(r == 5), "price": f"{mid + (5 - r) * 0.01:.2f}",
-                     **({"ask": str(rng.randint(1, 9) * 100)} if r < 5 else {"bid": str(rng.randint(1, 9) * 100)})}
-                    for r in range(10)]  # fmt: skip
-            frame = {"topic": "sbd+DU1234567+265598", "data": rows}
+class _Recorder:
+    """Seeded frame generator; one method per frame kind (``MIX`` says how often each is used)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.prices = {c: self.rng.uniform(20, 500) for c in CONIDS}
+        self.filled: dict[int, float] = {}
+        self.seen: set[int] = set()
+        self.ts = 1_712_596_911_593
+        self.n = 0
+
+    def smd(self) -> dict[str, Any]:
+        rng = self.rng
+        conid = rng.choice(CONIDS)
+        self.prices[conid] *= 1 + rng.gauss(0, 0.0005)
+        p = self.prices[conid]
+        frame: dict[str, Any] = {"topic": f"smd+{conid}", "conid": conid, "_updated": self.ts}
+        chosen: tuple[str, ...] = tuple(rng.sample(QUOTE_FIELDS, rng.randint(1, 4)))
+        if conid not in self.seen:  # the first frame of a conid is a full quote
+            self.seen.add(conid)
+            frame.update({"conidEx": str(conid), "server_id": "q2", "6119": "q2", "6509": "RpB"})
+            chosen = QUOTE_FIELDS
+        values = {
+            "31": f"{p:.2f}",
+            "84": f"{p - 0.01:.2f}",
+            "86": f"{p + 0.01:.2f}",
+            "88": f"{rng.randint(1, 90)}00",
+            "85": f"{rng.randint(1, 90)}00",
+            "7059": str(rng.randint(1, 500)),
+            "87": f"{rng.uniform(1, 90):.1f}M",
+            "7762": str(rng.randint(10**6, 10**8)),
+            "82": f"{rng.uniform(-3, 3):.2f}",
+            "83": f"{rng.uniform(-2, 2):.2f}%",
+        }
+        frame.update({f: values[f] for f in chosen})
+        return frame
+
+    def sor(self) -> dict[str, Any]:
+        oid = 922_048_000 + self.rng.randint(1, 40)
+        if oid not in self.filled:
+            self.filled[oid] = 0.0
+            item = json.loads((FIXTURES / "ws_sor.json").read_text(encoding="utf-8"))["args"][0]
+            item.update({"orderId": oid, "acct": "DU1234567", "order_ref": f"cOID-{oid}"})
         else:
-            frame = {"topic": "system", "hb": ts}
-        frames.append(json.dumps(frame, separators=(",", ":")))
-    return frames
+            done = self.filled[oid] = min(100.0, self.filled[oid] + self.rng.randint(1, 30))
+            item = {
+                "acct": "DU1234567",
+                "orderId": oid,
+                "filledQuantity": done,
+                "remainingQuantity": 100.0 - done,
+                "avgPrice": f"{self.rng.uniform(371, 372):.2f}",
+                "status": "Filled" if done >= 100 else "Submitted",
+            }
+        return {"topic": "sor", "args": [item]}
+
+    def str_(self) -> dict[str, Any]:
+        item = json.loads((FIXTURES / "trades.json").read_text(encoding="utf-8"))[0]
+        item.update({"execution_id": f"0000e0d5.{self.n:08x}.01.01", "trade_time_r": self.ts})
+        return {"topic": "str", "args": [item]}
+
+    def spl(self) -> dict[str, Any]:
+        row = {"rowType": 1, "dpl": round(self.rng.gauss(0, 500), 2), "upl": round(self.rng.gauss(0, 900), 2)}
+        return {"topic": "spl", "args": {"DU1234567.Core": row}}
+
+    def sbd(self) -> dict[str, Any]:
+        mid = self.prices[265598]
+        rows = []
+        for r in range(10):
+            side = "ask" if r < 5 else "bid"
+            rows.append({"row": r, "focus": int(r == 5), "price": f"{mid + (5 - r) * 0.01:.2f}",
+                         side: str(self.rng.randint(1, 9) * 100)})  # fmt: skip
+        return {"topic": "sbd+DU1234567+265598", "data": rows}
+
+    def hb(self) -> dict[str, Any]:
+        return {"topic": "system", "hb": self.ts}
+
+    def record(self, count: int) -> list[str]:
+        makers = {
+            "smd": self.smd,
+            "sor": self.sor,
+            "str": self.str_,
+            "spl": self.spl,
+            "sbd": self.sbd,
+            "hb": self.hb,
+        }
+        kinds = [k for k, n in MIX.items() for _ in range(n)]
+        frames = []
+        for self.n in range(count):
+            self.ts += self.rng.randint(1, 40)
+            frames.append(json.dumps(makers[self.rng.choice(kinds)](), separators=(",", ":")))
+        return frames
 
 
 def _load() -> list[str]:
@@ -153,7 +176,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.record:
         FRAMES.parent.mkdir(parents=True, exist_ok=True)
-        FRAMES.write_text("\n".join(_record(args.count, seed=5)) + "\n", encoding="utf-8")
+        FRAMES.write_text("\n".join(_Recorder(seed=5).record(args.count)) + "\n", encoding="utf-8")
         print(f"wrote {args.count} frames to {FRAMES.relative_to(ROOT)}")
         return 0
     if hasattr(os, "sched_setaffinity"):

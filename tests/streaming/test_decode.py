@@ -187,3 +187,23 @@ def test_a_bad_value_merges_nothing() -> None:
     quote = dec.quotes.get(8314)
     assert quote is not None and (quote.bid, quote.last) == (10.0, 11.0)  # no half-applied frame
     assert dec.last_error is not None and "field 31 (last)" in dec.last_error
+
+
+def test_recorded_frames_decode_cleanly_and_merge() -> None:
+    from tests.conftest import FIXTURES
+
+    dec = FrameDecoder()
+    lines = (FIXTURES / "ws" / "frames.jsonl").read_text(encoding="utf-8").splitlines()
+    events = [ev for line in lines for ev in dec.feed(line)]
+    assert dec.counts["bad_frames"] == 0 and not dec.unknown_topics
+    assert {type(e).__name__ for e in events} >= {
+        "QuoteEvent",
+        "OrderEvent",
+        "TradeEvent",
+        "PnLEvent",
+        "DepthEvent",
+    }
+    orders = dec.orders.snapshot()
+    assert orders and all(o.ticker == "AAPL" for o in orders.values())  # deltas never lose the first frame
+    quotes = dec.quotes.snapshot()
+    assert all(q.last is not None and q.bid is not None for q in quotes.values())
