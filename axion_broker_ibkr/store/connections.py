@@ -4,12 +4,14 @@ and ``ibkr_connection_events``: every connect, disconnect, status change and syn
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..masking import is_paper_account, mask_account, mask_text
+from ..models import GatewayStatus, Position, SummaryValue
 from .models import IbkrConnection, IbkrConnectionEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,48 @@ def connection_key(
 ) -> str:
     """A stable ``connection_id``: the same gateway, mode and account map to the same row."""
     return f"{mode}:{gateway_host or '-'}:{gateway_port or '-'}:{account_id or '-'}"
+
+
+def gateway_status_word(status: GatewayStatus) -> str:
+    """One word for a :class:`GatewayStatus`: unreachable, competing, authenticated,
+    unauthenticated (reachable, no brokerage session) or no_session (no SSO login)."""
+    if not status.reachable:
+        return "unreachable"
+    if status.competing:
+        return "competing"
+    if status.connected and status.authenticated:
+        return "authenticated"
+    if status.sso_session or status.connected:
+        return "unauthenticated"
+    return "no_session"
+
+
+def account_figures(summary: Mapping[str, SummaryValue], positions: Sequence[Position]) -> dict[str, Any]:
+    """Net liquidation, buying power, base currency (``GET /portfolio/{acct}/summary``) and the
+    number of open positions (non-zero rows of every positions page)."""
+
+    def amount(key: str) -> float | None:
+        value = summary.get(key)
+        return None if value is None else value.amount
+
+    net = summary.get("netliquidation")
+    return {
+        "net_liquidation": amount("netliquidation"),
+        "buying_power": amount("buyingpower"),
+        "base_currency": None if net is None else net.currency,
+        "position_count": sum(1 for p in positions if p.position),
+    }
+
+
+class AccountSource(Protocol):
+    """What :func:`sync_account` needs from :class:`~axion_broker_ibkr.client.IBKRClient`."""
+
+    @property
+    def account_id(self) -> str | None: ...
+
+    def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]: ...
+
+    def positions(self, account_id: str | None = None) -> list[Position]: ...
 
 
 class ConnectionRecorder:
@@ -163,3 +207,17 @@ class ConnectionRecorder:
                 )
             )
         log.info("connection %s: %s (%s)", mask_text(self.connection_id), event, status)
+
+
+def record_gateway_status(recorder: ConnectionRecorder, status: GatewayStatus) -> None:
+    """Record a :class:`GatewayStatus` (from ``IBKRGateway``) when its state word changes."""
+    word = gateway_status_word(status)
+    error = status.fail or None
+    recorder.status_changed(word, message=status.message or None, error=error)
+
+
+def sync_account(recorder: ConnectionRecorder, client: AccountSource, account_id: str | None = None) -> None:
+    """Fetch the account's summary and positions through ``client`` and record the sync."""
+    account = account_id or client.account_id
+    figures = account_figures(client.account_summary(account), client.positions(account))
+    recorder.account_synced(account_id=account, **figures)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from axion_broker_ibkr.models import GatewayStatus, Position, SummaryValue
 from axion_broker_ibkr.store import Store, connection_key
+from axion_broker_ibkr.store.connections import gateway_status_word, record_gateway_status, sync_account
 
 
 def test_connect_status_sync_disconnect_are_recorded(store: Store) -> None:
@@ -72,3 +74,61 @@ def test_each_connection_has_its_own_row(store: Store) -> None:
     assert row is not None
     assert row.account_type == "live"
     assert [e.event for e in a.events()] == ["connect"]
+
+
+def test_gateway_status_words_and_changes(store: Store) -> None:
+    rec = store.connections(mode="gateway", gateway_host="localhost", gateway_port=5000)
+
+    def status(**kw: object) -> GatewayStatus:
+        return GatewayStatus(mode="gateway", url="https://localhost:5000/v1/api", **kw)  # type: ignore[arg-type]
+
+    assert gateway_status_word(status()) == "unreachable"
+    assert gateway_status_word(status(reachable=True)) == "no_session"
+    assert gateway_status_word(status(reachable=True, sso_session=True)) == "unauthenticated"
+    assert gateway_status_word(status(reachable=True, connected=True, authenticated=True)) == "authenticated"
+    assert gateway_status_word(status(reachable=True, connected=True, competing=True)) == "competing"
+
+    healthy = status(reachable=True, connected=True, authenticated=True)
+    record_gateway_status(rec, healthy)
+    record_gateway_status(rec, healthy)  # no change, no event
+    record_gateway_status(rec, status(reachable=True, connected=True, competing=True, fail="competing"))
+    assert [(e.event, e.status) for e in rec.events()] == [
+        ("status", "authenticated"),
+        ("status", "competing"),
+    ]
+    row = rec.current()
+    assert row is not None
+    assert row.error_message == "competing"
+
+
+class FakeAccounts:
+    account_id = "DU1234567"
+
+    def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]:
+        assert account_id == "DU1234567"
+        return {
+            "netliquidation": SummaryValue(amount=1_000_000.5, currency="USD"),
+            "buyingpower": SummaryValue(amount=4_000_002.0, currency="USD"),
+            "accountready": SummaryValue(value="true"),
+        }
+
+    def positions(self, account_id: str | None = None) -> list[Position]:
+        return [
+            Position(conid=1, position=10.0),
+            Position(conid=2, position=-5.0),
+            Position(conid=3, position=0.0),
+        ]
+
+
+def test_sync_account_from_a_client(store: Store) -> None:
+    rec = store.connections(mode="sim", gateway_host="127.0.0.1", gateway_port=5001, account_id="DU1234567")
+    sync_account(rec, FakeAccounts())
+    row = rec.current()
+    assert row is not None
+    assert (row.net_liquidation, row.buying_power, row.position_count, row.base_currency) == (
+        1_000_000.5,
+        4_000_002.0,
+        2,
+        "USD",
+    )
+    assert [e.event for e in rec.events()] == ["account_sync"]
