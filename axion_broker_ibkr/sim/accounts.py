@@ -1,0 +1,308 @@
+"""Paper accounts: cash by currency, positions, realised P&L; ledger, summary and P&L views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .market import Market
+from .universe import Instrument
+
+BASE_CURRENCY = "USD"
+ACCOUNT_IDS = ("DU1234567", "DU7654321")
+STARTING_CASH = {"DU1234567": {"USD": 1_000_000.0, "EUR": 25_000.0}, "DU7654321": {"USD": 250_000.0}}
+#: Positions the first account starts with, so portfolio views have content: (symbol, qty, avg).
+STARTING_POSITIONS = {
+    "DU1234567": [("SPY", 5.0, 434.93), ("TSLA", 7.0, 221.67142855), ("META", 11.0, 306.6909091)]
+}
+
+#: Ledger key that holds the market value of each security type.
+MARKET_VALUE_KEY = {
+    "STK": "stockmarketvalue",
+    "OPT": "stockoptionmarketvalue",
+    "FUT": "futuremarketvalue",
+    "BOND": "corporatebondsmarketvalue",
+}
+
+
+@dataclass
+class Position:
+    conid: int
+    quantity: float = 0.0
+    avg_price: float = 0.0  # per unit, without multiplier
+    realized: float = 0.0
+
+
+@dataclass
+class Account:
+    account_id: str
+    cash: dict[str, float] = field(default_factory=dict)
+    positions: dict[int, Position] = field(default_factory=dict)
+    realized: dict[str, float] = field(default_factory=dict)
+    commissions: float = 0.0
+    start_nlv: float = 0.0
+
+    def apply_fill(self, inst: Instrument, side: str, qty: float, price: float, commission: float) -> float:
+        """Book a fill; returns the realised P&L of this fill (in the instrument's currency)."""
+        signed = qty if side == "BUY" else -qty
+        ccy = inst.currency
+        self.commissions += commission
+        if inst.sec_type == "CASH":
+            # Forex is a cash exchange (the ledger follows; IBKR shows a virtual FX position only
+            # when trackVirtualFXPortfolio is set, which the simulator does not model).
+            base = str(inst.extra.get("base"))
+            self.cash[base] = self.cash.get(base, 0.0) + signed
+            self.cash[ccy] = self.cash.get(ccy, 0.0) - signed * price
+            self.cash[BASE_CURRENCY] = self.cash.get(BASE_CURRENCY, 0.0) - commission
+            return 0.0
+        pos = self.positions.setdefault(inst.conid, Position(inst.conid))
+        realized = 0.0
+        if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
+            total = pos.quantity + signed
+            pos.avg_price = (pos.avg_price * pos.quantity + price * signed) / total
+            pos.quantity = total
+        else:
+            closing = min(abs(signed), abs(pos.quantity))
+            direction = 1.0 if pos.quantity > 0 else -1.0
+            realized = (price - pos.avg_price) * closing * direction * inst.multiplier
+            pos.quantity += signed
+            if abs(pos.quantity) < 1e-9:
+                pos.quantity = 0.0
+                pos.avg_price = 0.0
+            elif (pos.quantity > 0) != (direction > 0):
+                pos.avg_price = price  # flipped through zero: the rest opens at this price
+        pos.realized += realized
+        self.realized[ccy] = self.realized.get(ccy, 0.0) + realized
+        if inst.sec_type == "FUT":
+            self.cash[ccy] = self.cash.get(ccy, 0.0) + realized  # futures settle variation only
+        else:
+            self.cash[ccy] = self.cash.get(ccy, 0.0) - signed * price * inst.multiplier
+        self.cash[ccy] = self.cash.get(ccy, 0.0) - commission
+        if pos.quantity == 0:
+            self.positions.pop(inst.conid, None)
+        return realized
+
+
+def position_value(market: Market, inst: Instrument, pos: Position) -> tuple[float, float]:
+    """(market value, unrealised P&L) in the instrument's currency."""
+    price = market.last(inst.conid)
+    unrealized = (price - pos.avg_price) * pos.quantity * inst.multiplier
+    if inst.sec_type == "FUT":
+        return unrealized, unrealized  # futures carry no notional in the ledger
+    return price * pos.quantity * inst.multiplier, unrealized
+
+
+def ledger(account: Account, market: Market, now_s: int) -> dict[str, dict[str, Any]]:
+    """``/portfolio/{acct}/ledger``: one entry per currency plus ``BASE`` (all in base currency)."""
+    currencies = set(account.cash) | {BASE_CURRENCY}
+    per: dict[str, dict[str, float]] = {}
+    for conid in account.positions:
+        currencies.add(market.universe.by_conid[conid].currency)
+    for ccy in currencies:
+        per[ccy] = {
+            k: 0.0
+            for k in (
+                *MARKET_VALUE_KEY.values(),
+                "tbondsmarketvalue",
+                "tbillsmarketvalue",
+                "unrealizedpnl",
+                "futuresonlypnl",
+            )
+        }
+    for conid, pos in account.positions.items():
+        inst = market.universe.by_conid[conid]
+        value, upnl = position_value(market, inst, pos)
+        key = MARKET_VALUE_KEY.get(inst.sec_type, "stockmarketvalue")
+        if inst.sec_type == "BOND" and inst.extra.get("kind") == "tbond":
+            key = "tbondsmarketvalue"
+        elif inst.sec_type == "BOND" and inst.extra.get("kind") == "tbill":
+            key = "tbillsmarketvalue"
+        per[inst.currency][key] += value
+        per[inst.currency]["unrealizedpnl"] += upnl
+        if inst.sec_type == "FUT":
+            per[inst.currency]["futuresonlypnl"] += upnl
+    entries: dict[str, dict[str, Any]] = {}
+    totals: dict[str, float] = {}
+    for ccy in sorted(currencies):
+        rate = market.fx_rate(ccy, BASE_CURRENCY)
+        cash = account.cash.get(ccy, 0.0)
+        values = per[ccy]
+        nlv = cash + sum(
+            values[k] for k in (*MARKET_VALUE_KEY.values(), "tbondsmarketvalue", "tbillsmarketvalue")
+        )
+        entry = _ledger_entry(
+            account.account_id, ccy, rate, cash, nlv, values, account.realized.get(ccy, 0.0), now_s
+        )
+        entries[ccy] = entry
+        for key, value in entry.items():
+            if isinstance(value, float) and key != "exchangerate":
+                totals[key] = totals.get(key, 0.0) + value * rate
+    base = _ledger_entry(
+        account.account_id,
+        "BASE",
+        1.0,
+        totals.get("cashbalance", 0.0),
+        totals.get("netliquidationvalue", 0.0),
+        totals,
+        totals.get("realizedpnl", 0.0),
+        now_s,
+    )
+    entries["BASE"] = base
+    entries[BASE_CURRENCY]["endofbundle"] = 1
+    return entries
+
+
+def _ledger_entry(
+    acct: str,
+    ccy: str,
+    rate: float,
+    cash: float,
+    nlv: float,
+    values: dict[str, float],
+    realized: float,
+    now_s: int,
+) -> dict[str, Any]:
+    def v(key: str) -> float:
+        return round(values.get(key, 0.0), 2)
+
+    return {
+        "commoditymarketvalue": 0.0,
+        "futuremarketvalue": v("futuremarketvalue"),
+        "settledcash": round(cash, 2),
+        "exchangerate": rate if ccy != "BASE" and ccy != BASE_CURRENCY else 1,
+        "sessionid": 1,
+        "cashbalance": round(cash, 2),
+        "corporatebondsmarketvalue": v("corporatebondsmarketvalue"),
+        "warrantsmarketvalue": 0.0,
+        "netliquidationvalue": round(nlv, 2),
+        "interest": 0.0,
+        "unrealizedpnl": v("unrealizedpnl"),
+        "stockmarketvalue": v("stockmarketvalue"),
+        "moneyfunds": 0.0,
+        "currency": ccy,
+        "realizedpnl": round(realized, 2),
+        "funds": 0.0,
+        "acctcode": acct,
+        "issueroptionsmarketvalue": 0.0,
+        "key": "LedgerList",
+        "timestamp": now_s,
+        "severity": 0,
+        "stockoptionmarketvalue": v("stockoptionmarketvalue"),
+        "futuresonlypnl": v("futuresonlypnl"),
+        "tbondsmarketvalue": v("tbondsmarketvalue"),
+        "futureoptionmarketvalue": 0.0,
+        "cashbalancefxsegment": 0.0,
+        "secondkey": ccy,
+        "tbillsmarketvalue": v("tbillsmarketvalue"),
+        "dividends": 0.0,
+    }
+
+
+def margin(account: Account, market: Market) -> tuple[float, float]:
+    """(initial, maintenance) margin in base currency: 25 % / 20 % of long value, more for shorts."""
+    init = maint = 0.0
+    for conid, pos in account.positions.items():
+        inst = market.universe.by_conid[conid]
+        rate = market.fx_rate(inst.currency)
+        notional = abs(market.last(conid) * pos.quantity * inst.multiplier) * rate
+        if inst.sec_type == "FUT":
+            init += notional * 0.06
+            maint += notional * 0.05
+        else:
+            short = pos.quantity < 0
+            init += notional * (0.5 if short else 0.25)
+            maint += notional * (0.3 if short else 0.2)
+    return init, maint
+
+
+def summary(account: Account, market: Market, now_ms: int) -> dict[str, dict[str, Any]]:
+    """``/portfolio/{acct}/summary``: lower-case keys in total, ``-c`` and ``-s`` variants."""
+    led = ledger(account, market, now_ms // 1000)["BASE"]
+    init, maint = margin(account, market)
+    nlv = led["netliquidationvalue"]
+    gross = sum(
+        abs(market.last(c) * p.quantity * market.universe.by_conid[c].multiplier)
+        * market.fx_rate(market.universe.by_conid[c].currency)
+        for c, p in account.positions.items()
+    )
+    excess = nlv - maint
+    available = nlv - init
+    money = {
+        "netliquidation": nlv,
+        "totalcashvalue": led["cashbalance"],
+        "settledcash": led["settledcash"],
+        "grosspositionvalue": gross,
+        "equitywithloanvalue": nlv,
+        "previousdayequitywithloanvalue": account.start_nlv,
+        "regtequity": nlv,
+        "regtmargin": init,
+        "sma": max(0.0, available),
+        "initmarginreq": init,
+        "maintmarginreq": maint,
+        "fullinitmarginreq": init,
+        "fullmaintmarginreq": maint,
+        "availablefunds": available,
+        "fullavailablefunds": available,
+        "availabletotrade": available,
+        "availabletowithdraw": available,
+        "excessliquidity": excess,
+        "fullexcessliquidity": excess,
+        "lookaheadavailablefunds": available,
+        "lookaheadexcessliquidity": excess,
+        "lookaheadinitmarginreq": init,
+        "lookaheadmaintmarginreq": maint,
+        "buyingpower": max(0.0, available) * 4,
+        "accruedcash": 0.0,
+        "accrueddividend": 0.0,
+        "leverage": gross / nlv if nlv else 0.0,
+        "cushion": excess / nlv if nlv else 0.0,
+        "daytradesremaining": -1.0,
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for key, amount in money.items():
+        for suffix, share in (("", 1.0), ("-c", 0.0), ("-s", 1.0)):
+            if key in {"leverage", "cushion", "daytradesremaining"} and suffix:
+                continue
+            out[key + suffix] = _summary_value(amount * share, BASE_CURRENCY, now_ms)
+    for key, text in (
+        ("accountcode", account.account_id),
+        ("accounttype", "INDIVIDUAL"),
+        ("accountready", "true"),
+        ("tradingtype", "STKNOPT"),
+        ("segmenttitle", None),
+    ):
+        out[key] = {
+            "amount": 0.0,
+            "currency": None,
+            "isNull": text is None,
+            "timestamp": now_ms,
+            "value": text,
+            "severity": 0,
+        }
+    return out
+
+
+def _summary_value(amount: float, ccy: str, now_ms: int) -> dict[str, Any]:
+    return {
+        "amount": round(amount, 2),
+        "currency": ccy,
+        "isNull": False,
+        "timestamp": now_ms,
+        "value": None,
+        "severity": 0,
+    }
+
+
+def pnl_row(account: Account, market: Market) -> dict[str, Any]:
+    """One ``<acct>.Core`` row of ``/iserver/account/pnl/partitioned`` (and ws ``spl``)."""
+    led = ledger(account, market, 0)["BASE"]
+    init, maint = margin(account, market)
+    nlv = float(led["netliquidationvalue"])
+    return {
+        "rowType": 1,
+        "dpl": round(nlv - account.start_nlv, 2),
+        "nl": round(nlv, 2),
+        "upl": float(led["unrealizedpnl"]),
+        "el": round(nlv - maint, 2),
+        "mv": round(init, 2),
+    }

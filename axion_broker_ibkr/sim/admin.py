@@ -1,0 +1,330 @@
+"""Fault injection and test controls under ``/sim/...`` (never under ``/v1/api``), and ``SimAdmin``.
+
+All admin paths are POST with a JSON body (``{}`` when there is nothing to say) except
+``GET /sim/state``. They are not paced, need no session and are not affected by injected faults.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .http import Api
+
+AdminHandler = Callable[[Api, dict[str, Any]], Awaitable[Any]]
+ADMIN: dict[str, AdminHandler] = {}
+
+
+def admin(name: str) -> Callable[[AdminHandler], AdminHandler]:
+    def register(fn: AdminHandler) -> AdminHandler:
+        ADMIN[name] = fn
+        return fn
+
+    return register
+
+
+class AdminError(ValueError):
+    """Bad admin input; the message names the field."""
+
+
+def _number(data: dict[str, Any], key: str, default: float | None = None) -> float:
+    value = data.get(key, default)
+    if value is None or isinstance(value, bool):
+        raise AdminError(f"{key}: a number is required")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise AdminError(f"{key}: {value!r} is not a number") from exc
+
+
+@admin("login")
+async def _login(api: Api, data: dict[str, Any]) -> Any:
+    s = api.state
+    s.session.login(s.clock.now(), brokerage=bool(data.get("brokerage", True)))
+    s.emit("sts", {"authenticated": s.session.authenticated})
+    return {"sso": True, "brokerage": s.session.brokerage}
+
+
+@admin("logout")
+async def _logout(api: Api, data: dict[str, Any]) -> Any:
+    api.state.session.logout()
+    api.state.emit("logout", None)
+    return {"sso": False}
+
+
+@admin("drop_brokerage")
+async def _drop(api: Api, data: dict[str, Any]) -> Any:
+    api.state.session.drop_brokerage(timed_out=bool(data.get("timed_out", False)))
+    api.state.emit("sts", {"authenticated": False})
+    return {"brokerage": False}
+
+
+@admin("competing")
+async def _competing(api: Api, data: dict[str, Any]) -> Any:
+    on = bool(data.get("on", True))
+    s = api.state.session
+    s.competing = on
+    if on:
+        s.brokerage = False
+    api.state.emit("sts", {"competing": on})
+    if on:
+        api.state.emit("sts", {"authenticated": False})
+    return {"competing": on}
+
+
+@admin("fail")
+async def _fail(api: Api, data: dict[str, Any]) -> Any:
+    status = int(_number(data, "status", 503))
+    if not 400 <= status <= 599:
+        raise AdminError(f"status: {status} is not an HTTP error status")
+    f = api.state.faults
+    f.fail_status = status
+    f.fail_count = int(_number(data, "count", 1))
+    prefix = data.get("path_prefix")
+    f.fail_prefix = str(prefix) if prefix else None
+    return {"status": status, "count": f.fail_count, "path_prefix": f.fail_prefix}
+
+
+@admin("latency")
+async def _latency(api: Api, data: dict[str, Any]) -> Any:
+    ms = _number(data, "ms")
+    if ms < 0:
+        raise AdminError("ms: must not be negative")
+    api.state.faults.latency_ms = ms
+    return {"ms": ms}
+
+
+@admin("timeout_next_order")
+async def _timeout(api: Api, data: dict[str, Any]) -> Any:
+    api.state.faults.timeout_next_order = bool(data.get("on", True))
+    return {"timeout_next_order": api.state.faults.timeout_next_order}
+
+
+@admin("close_websockets")
+async def _close_ws(api: Api, data: dict[str, Any]) -> Any:
+    api.state.emit("close_websockets", None)
+    return {"closed": True}
+
+
+@admin("stop_heartbeats")
+async def _stop_hb(api: Api, data: dict[str, Any]) -> Any:
+    api.state.faults.heartbeats = False
+    return {"heartbeats": False}
+
+
+@admin("start_heartbeats")
+async def _start_hb(api: Api, data: dict[str, Any]) -> Any:
+    api.state.faults.heartbeats = True
+    return {"heartbeats": True}
+
+
+@admin("advance_clock")
+async def _advance(api: Api, data: dict[str, Any]) -> Any:
+    seconds = _number(data, "seconds")
+    if seconds < 0:
+        raise AdminError("seconds: the clock only moves forward")
+    api.state.advance(seconds)
+    return {"now_ms": api.state.clock.now_ms(), "offset_s": api.state.clock.offset}
+
+
+@admin("reset")
+async def _reset(api: Api, data: dict[str, Any]) -> Any:
+    api.state.reset()
+    return {"reset": True}
+
+
+@admin("fill")
+async def _fill(api: Api, data: dict[str, Any]) -> Any:
+    order_id = int(_number(data, "order_id"))
+    qty = _number(data, "quantity") if data.get("quantity") is not None else None
+    price = _number(data, "price") if data.get("price") is not None else None
+    try:
+        execution = api.state.engine.force_fill(order_id, qty, price)
+    except (KeyError, ValueError) as exc:
+        raise AdminError(str(exc).strip("'\"")) from exc
+    return {"execution_id": execution.execution_id, "quantity": execution.quantity, "price": execution.price}
+
+
+@admin("set_price")
+async def _set_price(api: Api, data: dict[str, Any]) -> Any:
+    conid = int(_number(data, "conid"))
+    price = _number(data, "price")
+    if price <= 0:
+        raise AdminError("price: must be positive")
+    state = api.state
+    if state.universe.get(conid) is None:
+        raise AdminError(f"conid: unknown conid {conid}")
+    try:
+        state.market.set_price(conid, price, freeze=bool(data.get("freeze", True)))
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    state.engine.tick()
+    state.emit("market", None)
+    return {"conid": conid, "last": state.market.last(conid)}
+
+
+@admin("pause_market")
+async def _pause(api: Api, data: dict[str, Any]) -> Any:
+    api.state.market.paused = bool(data.get("paused", True))
+    return {"paused": api.state.market.paused}
+
+
+@admin("tick")
+async def _tick(api: Api, data: dict[str, Any]) -> Any:
+    """Run one market step of ``seconds`` (default 0: matching only) without moving the clock."""
+    api.state.tick(_number(data, "seconds", 0.0))
+    return {"ticked": True}
+
+
+@admin("config")
+async def _config(api: Api, data: dict[str, Any]) -> Any:
+    state = api.state
+    if "positions_page_size" in data:
+        size = int(_number(data, "positions_page_size"))
+        if size < 1:
+            raise AdminError("positions_page_size: must be at least 1")
+        state.faults.positions_page_size = size
+    if "idle_timeout" in data:
+        state.idle_timeout = _number(data, "idle_timeout")
+    if "rate_scale" in data:
+        state.pacer.scale = _number(data, "rate_scale")
+    if "penalty_box_s" in data:
+        state.pacer.penalty_box_s = _number(data, "penalty_box_s")
+    return {
+        "positions_page_size": state.faults.positions_page_size,
+        "idle_timeout": state.idle_timeout,
+        "rate_scale": state.pacer.scale,
+        "penalty_box_s": state.pacer.penalty_box_s,
+    }
+
+
+@admin("set_position")
+async def _set_position(api: Api, data: dict[str, Any]) -> Any:
+    from .accounts import Position
+
+    state = api.state
+    account = state.accounts.get(str(data.get("account", state.session.selected_account)))
+    if account is None:
+        raise AdminError(f"account: unknown account {data.get('account')!r}")
+    conid = int(_number(data, "conid"))
+    if state.universe.get(conid) is None:
+        raise AdminError(f"conid: unknown conid {conid}")
+    qty = _number(data, "quantity")
+    if qty == 0:
+        account.positions.pop(conid, None)
+    else:
+        account.positions[conid] = Position(conid, qty, _number(data, "avg_price", state.market.last(conid)))
+    return {"account": account.account_id, "conid": conid, "quantity": qty}
+
+
+def admin_routes(api: Api) -> list[Route]:
+    async def post(request: Request) -> Response:
+        name = request.path_params["name"]
+        handler = ADMIN.get(name)
+        if handler is None:
+            return JSONResponse({"error": f"unknown admin path /sim/{name}", "known": sorted(ADMIN)}, 404)
+        raw = await request.body()
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return JSONResponse({"error": "body is not valid JSON"}, 400)
+        if not isinstance(data, dict):
+            return JSONResponse({"error": "body must be a JSON object"}, 400)
+        try:
+            return JSONResponse(await handler(api, data))
+        except AdminError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(api.state.snapshot_state())
+
+    return [Route("/sim/state", state, methods=["GET"]), Route("/sim/{name}", post, methods=["POST"])]
+
+
+class SimAdmin:
+    """Synchronous helper over the admin paths, for tests and other processes."""
+
+    def __init__(self, root_url: str, verify: Any = True, timeout: float = 10.0) -> None:
+        self._client = httpx.Client(base_url=root_url, verify=verify, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def call(self, name: str, **body: Any) -> Any:
+        response = self._client.post(f"/sim/{name}", json=body)
+        if response.status_code >= 400:
+            raise ValueError(f"/sim/{name}: {response.json().get('error', response.text)}")
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        response = self._client.get("/sim/state")
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    def login(self, brokerage: bool = True) -> Any:
+        return self.call("login", brokerage=brokerage)
+
+    def logout(self) -> Any:
+        return self.call("logout")
+
+    def drop_brokerage(self, timed_out: bool = False) -> Any:
+        return self.call("drop_brokerage", timed_out=timed_out)
+
+    def competing(self, on: bool = True) -> Any:
+        return self.call("competing", on=on)
+
+    def fail(self, status: int = 503, count: int = 1, path_prefix: str | None = None) -> Any:
+        return self.call("fail", status=status, count=count, path_prefix=path_prefix)
+
+    def latency(self, ms: float) -> Any:
+        return self.call("latency", ms=ms)
+
+    def timeout_next_order(self, on: bool = True) -> Any:
+        return self.call("timeout_next_order", on=on)
+
+    def close_websockets(self) -> Any:
+        return self.call("close_websockets")
+
+    def stop_heartbeats(self) -> Any:
+        return self.call("stop_heartbeats")
+
+    def start_heartbeats(self) -> Any:
+        return self.call("start_heartbeats")
+
+    def advance_clock(self, seconds: float) -> Any:
+        return self.call("advance_clock", seconds=seconds)
+
+    def reset(self) -> Any:
+        return self.call("reset")
+
+    def fill(self, order_id: int | str, quantity: float | None = None, price: float | None = None) -> Any:
+        return self.call("fill", order_id=int(order_id), quantity=quantity, price=price)
+
+    def set_price(self, conid: int, price: float, freeze: bool = True) -> Any:
+        return self.call("set_price", conid=conid, price=price, freeze=freeze)
+
+    def pause_market(self, paused: bool = True) -> Any:
+        return self.call("pause_market", paused=paused)
+
+    def tick(self, seconds: float = 0.0) -> Any:
+        return self.call("tick", seconds=seconds)
+
+    def config(self, **settings: Any) -> Any:
+        return self.call("config", **settings)
+
+    def set_position(
+        self, conid: int, quantity: float, avg_price: float | None = None, account: str | None = None
+    ) -> Any:
+        body: dict[str, Any] = {"conid": conid, "quantity": quantity}
+        if avg_price is not None:
+            body["avg_price"] = avg_price
+        if account is not None:
+            body["account"] = account
+        return self.call("set_position", **body)

@@ -1,0 +1,79 @@
+"""Snapshot / ``smd`` field ids (REFERENCE §5.2) and how the simulator renders each as a string."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .market import Quote, fmt_price, fmt_size, fmt_volume
+from .universe import Instrument
+
+Render = Callable[[Instrument, Quote], str | None]
+
+
+def _change(inst: Instrument, q: Quote) -> str:
+    return fmt_price(inst, q.last - q.prior_close)
+
+
+def _change_pct(inst: Instrument, q: Quote) -> str:
+    if not q.prior_close:
+        return "0.00"
+    return f"{(q.last - q.prior_close) / q.prior_close * 100:.2f}"
+
+
+def _mark(inst: Instrument, q: Quote) -> str:
+    return fmt_price(inst, (q.bid + q.ask) / 2)
+
+
+def _opt(inst: Instrument, value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+#: field id -> renderer. Values are strings, as the gateway sends them; ``None`` = not available.
+FIELDS: dict[str, Render] = {
+    "31": lambda i, q: fmt_price(i, q.last),
+    "55": lambda i, q: i.symbol,
+    "58": lambda i, q: i.description,
+    "70": lambda i, q: fmt_price(i, q.high),
+    "71": lambda i, q: fmt_price(i, q.low),
+    "82": _change,
+    "83": _change_pct,
+    "84": lambda i, q: fmt_price(i, q.bid),
+    "85": lambda i, q: fmt_size(q.ask_size),
+    "86": lambda i, q: fmt_price(i, q.ask),
+    "87": lambda i, q: fmt_volume(q.volume),
+    "88": lambda i, q: fmt_size(q.bid_size),
+    "201": lambda i, q: i.right,
+    "6004": lambda i, q: i.exchange,
+    "6008": lambda i, q: str(i.conid),
+    "6070": lambda i, q: i.sec_type,
+    "6457": lambda i, q: _opt(i, i.underlying_conid),
+    "6509": lambda i, q: "RpB",  # paper is real-time here; real paper accounts often show delayed data
+    "7051": lambda i, q: i.name,
+    "7059": lambda i, q: fmt_size(q.last_size),
+    "7084": lambda i, q: "100.00" if i.sec_type in {"STK", "OPT"} else None,
+    "7184": lambda i, q: "1",
+    "7219": lambda i, q: str(i.conid),
+    "7220": lambda i, q: i.contract_desc,
+    "7221": lambda i, q: i.listing_exchange,
+    "7280": lambda i, q: i.industry or None,
+    "7281": lambda i, q: i.category or None,
+    "7295": lambda i, q: fmt_price(i, q.open),
+    "7296": lambda i, q: fmt_price(i, q.last),
+    "7635": _mark,
+    "7741": lambda i, q: fmt_price(i, q.prior_close),
+    "7762": lambda i, q: str(int(q.volume)),
+    "7768": lambda i, q: "1",
+}
+
+
+def render_fields(inst: Instrument, quote: Quote, fields: list[str]) -> dict[str, str]:
+    """The requested fields that have a value now (a missing key means "not available")."""
+    out: dict[str, str] = {}
+    for fid in fields:
+        render = FIELDS.get(fid)
+        if render is None:
+            continue
+        value = render(inst, quote)
+        if value is not None:
+            out[fid] = value
+    return out

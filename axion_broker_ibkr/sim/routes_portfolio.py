@@ -1,0 +1,129 @@
+"""Portfolio endpoints (REFERENCE §2): accounts, summary, ledger, positions, P&L."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .accounts import ledger, pnl_row, summary
+from .http import Api, Endpoint, error, reply
+from .wire import position_row
+
+
+def _account(api: Api, request: Request) -> str | Response:
+    acct = str(request.path_params.get("acct", ""))
+    if acct not in api.state.accounts:
+        return error(f"Bad Request: unknown account {acct!r}", 400)
+    return acct
+
+
+async def portfolio_accounts(api: Api, request: Request, body: Any) -> Response:
+    api.state.session.portfolio_accounts_called = True
+    return reply([api.state.portfolio_account(a) for a in api.state.accounts])
+
+
+async def subaccounts(api: Api, request: Request, body: Any) -> Response:
+    api.state.session.portfolio_accounts_called = True
+    return reply([api.state.portfolio_account(a) for a in api.state.accounts])
+
+
+async def meta(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    return acct if isinstance(acct, Response) else reply(api.state.portfolio_account(acct))
+
+
+async def account_summary(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    state = api.state
+    return reply(summary(state.accounts[acct], state.market, state.clock.now_ms()))
+
+
+async def account_ledger(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    state = api.state
+    return reply(ledger(state.accounts[acct], state.market, int(state.clock.now())))
+
+
+def _rows(api: Api, acct: str) -> list[dict[str, Any]]:
+    state = api.state
+    account = state.accounts[acct]
+    rows = []
+    for conid, pos in sorted(account.positions.items()):
+        inst = state.universe.by_conid[conid]
+        rows.append(position_row(acct, state.market, inst, pos.quantity, pos.avg_price, pos.realized))
+    return rows
+
+
+async def positions(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    page = int(request.path_params["page"])
+    size = api.state.faults.positions_page_size
+    rows = _rows(api, acct)
+    sort = request.query_params.get("sort")
+    if sort and rows and sort in rows[0]:
+        rows.sort(
+            key=lambda r: (r[sort] is None, r[sort]), reverse=request.query_params.get("direction") == "d"
+        )
+    return reply(rows[page * size : (page + 1) * size])
+
+
+async def position_by_conid(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    conid = int(request.path_params["conid"])
+    return reply([r for r in _rows(api, acct) if r["conid"] == conid])
+
+
+async def invalidate(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    # [conflict] OpenAPI: {"message":"success"}; v1 docs: positions of page 0. The OpenAPI reading.
+    return acct if isinstance(acct, Response) else reply({"message": "success"})
+
+
+async def pnl(api: Api, request: Request, body: Any) -> Response:
+    state = api.state
+    rows = {f"{a}.Core": pnl_row(account, state.market) for a, account in state.accounts.items()}
+    return reply({"upnl": rows})
+
+
+async def exchange_rate(api: Api, request: Request, body: Any) -> Response:
+    source = request.query_params.get("source", "").upper()
+    target = request.query_params.get("target", "").upper()
+    try:
+        rate = api.state.market.fx_rate(source, "USD") / api.state.market.fx_rate(target, "USD")
+    except KeyError:
+        return error(f"Bad Request: no rate for {source}/{target}", 400)
+    return reply({"rate": rate})
+
+
+ENDPOINTS = [
+    Endpoint(("GET",), "/portfolio/accounts", portfolio_accounts, layer="sso"),
+    Endpoint(("GET",), "/portfolio/subaccounts", subaccounts, layer="sso"),
+    Endpoint(("GET",), "/portfolio/{acct}/meta", meta, layer="sso", needs_portfolio=True),
+    Endpoint(("GET",), "/portfolio/{acct}/summary", account_summary, layer="sso", needs_portfolio=True),
+    Endpoint(("GET",), "/portfolio/{acct}/ledger", account_ledger, layer="sso", needs_portfolio=True),
+    Endpoint(
+        ("GET",), "/portfolio/{acct}/positions/{page:int}", positions, layer="sso", needs_portfolio=True
+    ),
+    Endpoint(
+        ("GET",),
+        "/portfolio/{acct}/position/{conid:int}",
+        position_by_conid,
+        layer="sso",
+        needs_portfolio=True,
+    ),
+    Endpoint(
+        ("POST",), "/portfolio/{acct}/positions/invalidate", invalidate, layer="sso", needs_portfolio=True
+    ),
+    Endpoint(("GET",), "/iserver/account/pnl/partitioned", pnl),
+    Endpoint(("GET",), "/iserver/exchangerate", exchange_rate),
+]

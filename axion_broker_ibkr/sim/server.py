@@ -1,0 +1,196 @@
+"""``SimServer``: the simulator on a background thread (uvicorn, own event loop); ``serve`` for the CLI."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from ..errors import ConfigError
+from .admin import SimAdmin
+from .app import build_app
+from .state import SimState
+from .tls import generate_certificate
+
+log = logging.getLogger(__name__)
+START_TIMEOUT_S = 20.0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback bind unless explicitly allowed (the gateway speaks for an account)."""
+    if not is_loopback(host) and not allow_remote:
+        raise ConfigError(
+            "host",
+            f"{host!r} is not a loopback address; the simulator binds to loopback only unless "
+            "allow_remote=True (--allow-remote) is given",
+        )
+
+
+class SimServer:
+    """The embedded Client Portal Gateway simulator (HTTPS + WSS)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        logged_in: bool = True,
+        allow_remote: bool = False,
+        rate_scale: float = 1.0,
+        heartbeat_interval: float = 10.0,
+        idle_timeout: float = 360.0,
+    ) -> None:
+        check_bind(host, allow_remote)
+        if rate_scale <= 0:
+            raise ConfigError("rate_scale", "must be positive")
+        if heartbeat_interval <= 0:
+            raise ConfigError("heartbeat_interval", "must be positive")
+        if idle_timeout <= 0:
+            raise ConfigError("idle_timeout", "must be positive")
+        self.host = host
+        self.port = port
+        self.heartbeat_interval = heartbeat_interval
+        self.state = SimState(
+            seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout
+        )
+        self._tmp: Path | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._admin: SimAdmin | None = None
+        self.cert_path: Path | None = None
+        self.cert_fingerprint: str = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> SimServer:
+        if self._thread is not None:
+            raise RuntimeError("simulator already started")
+        self._tmp = Path(tempfile.mkdtemp(prefix="axion-ibkr-sim-"))
+        extra = () if is_loopback(self.host) else (self.host,)
+        self.cert_path, key_path, self.cert_fingerprint = generate_certificate(self._tmp, extra)
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        app, self.api = build_app(self.state, self.heartbeat_interval)
+        config = uvicorn.Config(
+            app,
+            ssl_certfile=str(self.cert_path),
+            ssl_keyfile=str(key_path),
+            ws="websockets-sansio",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"axion-ibkr-sim:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.01)
+        log.info("IBKR gateway simulator listening on %s", self.root_url)
+        return self
+
+    def stop(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._server = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses ------------------------------------------------------------------------------
+
+    @property
+    def _netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def root_url(self) -> str:
+        return f"https://{self._netloc}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1/api"
+
+    @property
+    def ws_url(self) -> str:
+        return f"wss://{self._netloc}/v1/api/ws"
+
+    @property
+    def admin(self) -> SimAdmin:
+        if self._admin is None:
+            self._admin = SimAdmin(self.root_url, verify=str(self.cert_path) if self.cert_path else True)
+        return self._admin
+
+    def __repr__(self) -> str:
+        return f"SimServer({self.root_url}, running={self._thread is not None})"
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    seed: int = 0,
+    logged_in: bool = True,
+    allow_remote: bool = False,
+    **kwargs: Any,
+) -> int:
+    """Run the simulator in the foreground until interrupted (``axion-ibkr sim``). Returns 0."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = SimServer(
+        host=host, port=port, seed=seed, logged_in=logged_in, allow_remote=allow_remote, **kwargs
+    )
+    server.start()
+    log.info("REST %s  WebSocket %s", server.base_url, server.ws_url)
+    log.info("certificate %s (%s)", server.cert_path, server.cert_fingerprint)
+    log.info("admin paths under %s/sim/ ; Ctrl-C to stop", server.root_url)
+    try:
+        while server._thread is not None and server._thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        log.info("stopping the simulator")
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,250 @@
+"""Everything the simulator knows, in one object the HTTP, WebSocket and admin layers share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position, ledger
+from .clock import SimClock
+from .market import Market
+from .orders import OrderEngine
+from .pacing import Pacer
+from .session import Session
+from .universe import Universe
+
+log = logging.getLogger(__name__)
+USER_NAME = "simuser1"
+USER_ID = 123456789
+SERVER_INFO = {"serverName": "AxionSim1", "serverVersion": "Build 10.25.0p (axion-broker-ibkr simulator)"}
+MAC = "12:B:B3:23:BF:A0"
+
+
+@dataclass
+class Faults:
+    fail_status: int = 0
+    fail_count: int = 0
+    fail_prefix: str | None = None
+    latency_ms: float = 0.0
+    timeout_next_order: bool = False
+    heartbeats: bool = True
+    positions_page_size: int = 100
+
+
+class SimState:
+    """Clock, market, accounts, sessions, orders, pacing and faults of one simulator."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        logged_in: bool = True,
+        rate_scale: float = 1.0,
+        idle_timeout: float = 360.0,
+        clock: SimClock | None = None,
+    ) -> None:
+        self.seed = seed
+        self.initial_logged_in = logged_in
+        self.idle_timeout = idle_timeout
+        self.clock = clock or SimClock()
+        self.pacer = Pacer(scale=rate_scale)
+        self.listeners: list[Callable[[str, Any], None]] = []
+        self._build(logged_in)
+
+    def _build(self, logged_in: bool) -> None:
+        self.universe = Universe(self.clock.today())
+        self.market = Market(self.universe, self.clock, self.seed)
+        self.session = Session(selected_account=ACCOUNT_IDS[0])
+        self.accounts: dict[str, Account] = {}
+        for acct in ACCOUNT_IDS:
+            account = Account(acct, cash=dict(STARTING_CASH.get(acct, {})))
+            for symbol, qty, avg in STARTING_POSITIONS.get(acct, []):
+                conid = self.universe.stock(symbol).conid
+                account.positions[conid] = Position(conid, qty, avg)
+            self.accounts[acct] = account
+        for account in self.accounts.values():
+            account.start_nlv = float(ledger(account, self.market, 0)["BASE"]["netliquidationvalue"])
+        self.engine = OrderEngine(self.market, self.accounts, self.session, self.clock)
+        self.engine.listeners.append(self.emit)
+        self.faults = Faults()
+        self.snapshot_counter = 0
+        if logged_in:
+            self.session.login(self.clock.now())
+
+    def reset(self) -> None:
+        """Back to the state of a fresh start (same seed, same login state, clock offset kept)."""
+        self.pacer.reset()
+        self._build(self.initial_logged_in)
+        self.emit("reset", None)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def emit(self, kind: str, obj: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, obj)
+            except Exception:  # a broken socket must not break the engine
+                log.exception("simulator listener failed on %s", kind)
+
+    def subscribe(self, listener: Callable[[str, Any], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+
+        return remove
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def tick(self, dt_s: float) -> None:
+        """One market step of ``dt_s`` simulated seconds, then matching and session expiry."""
+        self.market.step(dt_s)
+        self.engine.tick()
+        self.check_idle()
+        self.emit("market", None)
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.tick(seconds)
+
+    def check_idle(self) -> None:
+        s = self.session
+        if s.brokerage and self.clock.now() - s.last_activity > self.idle_timeout:
+            s.drop_brokerage(timed_out=True)
+            self.emit("sts", {"authenticated": False})
+
+    def touch(self) -> None:
+        """A request reached the gateway: the brokerage session stays alive."""
+        self.check_idle()
+        self.session.last_activity = self.clock.now()
+
+    # -- session views ----------------------------------------------------------------------------
+
+    def auth_status(self) -> dict[str, Any]:
+        s = self.session
+        if s.timed_out and not s.brokerage:
+            # The v1 docs' timed-out/logged-out variant (examples/iserver_auth_status_unauthenticated.json).
+            return {"authenticated": False, "competing": False, "connected": False, "MAC": MAC}
+        return {
+            "authenticated": s.authenticated,
+            "competing": s.competing,
+            "connected": s.connected,
+            "message": "",
+            "MAC": MAC,
+            "serverInfo": dict(SERVER_INFO),
+            "hardware_info": "3b0679ee|12:B:B3:23:BF:A0",
+            "fail": "",
+        }
+
+    def iserver_accounts(self) -> dict[str, Any]:
+        ids = list(self.accounts)
+        props = {
+            "hasChildAccounts": False,
+            "supportsCashQty": True,
+            "noFXConv": False,
+            "isProp": False,
+            "supportsFractions": False,
+            "allowCustomerTime": False,
+        }
+        return {
+            "accounts": ids,
+            "acctProps": {a: dict(props) for a in ids},
+            "aliases": {a: a for a in ids},
+            "allowFeatures": {
+                "showGFIS": True,
+                "showEUCostReport": False,
+                "allowEventContract": False,
+                "allowFXConv": True,
+                "allowFinancialLens": False,
+                "allowMTA": True,
+                "allowTypeAhead": True,
+                "allowEventTrading": False,
+                "snapshotRefreshTimeout": 30,
+                "liteUser": False,
+                "showWebNews": False,
+                "research": False,
+                "debugPnl": True,
+                "showTaxOpt": False,
+                "showImpactDashboard": False,
+                "allowDynAccount": False,
+                "allowCrypto": False,
+                "allowedAssetTypes": "STK,OPT,FUT,CASH,BOND",
+            },
+            "chartPeriods": {t: ["*"] for t in ("STK", "OPT", "FUT", "CASH", "BOND")},
+            "groups": [],
+            "profiles": [],
+            "selectedAccount": self.session.selected_account,
+            "serverInfo": dict(SERVER_INFO),
+            "sessionId": f"{self.session.token[:7]}.{self.session.seq:08d}",
+            "isFT": False,
+            "isPaper": True,
+        }
+
+    def portfolio_account(self, account_id: str) -> dict[str, Any]:
+        return {
+            "id": account_id,
+            "PrepaidCrypto-Z": False,
+            "PrepaidCrypto-P": False,
+            "brokerageAccess": True,
+            "accountId": account_id,
+            "accountVan": account_id,
+            "accountTitle": "Axion Simulated Paper",
+            "displayName": account_id,
+            "accountAlias": None,
+            "accountStatus": 1644814800000,
+            "currency": "USD",
+            "type": "DEMO",
+            "tradingType": "PMRGN",
+            "businessType": "IB_PROSERVE",
+            "ibEntity": "IBLLC-US",
+            "faclient": False,
+            "clearingStatus": "O",
+            "covestor": False,
+            "noClientTrading": False,
+            "trackVirtualFXPortfolio": False,
+            "parent": {
+                "mmc": [],
+                "accountId": "",
+                "isMParent": False,
+                "isMChild": False,
+                "isMultiplex": False,
+            },
+            "desc": account_id,
+        }
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """``GET /sim/state``: orders, positions, cash, sessions and request counts."""
+        from .wire import live_order, trade
+
+        return {
+            "clock": {"now_ms": self.clock.now_ms(), "offset_s": self.clock.offset},
+            "session": {
+                "sso": self.session.sso,
+                "brokerage": self.session.brokerage,
+                "competing": self.session.competing,
+                "connected": self.session.connected,
+                "selected_account": self.session.selected_account,
+                "suppressed": sorted(self.session.suppressed),
+                "seq": self.session.seq,
+                "accounts_called": self.session.accounts_called,
+            },
+            "orders": [live_order(o) for o in self.engine.orders.values()],
+            "trades": [trade(e) for e in self.engine.executions],
+            "positions": {
+                a.account_id: {
+                    str(c): {"position": p.quantity, "avgPrice": p.avg_price} for c, p in a.positions.items()
+                }
+                for a in self.accounts.values()
+            },
+            "cash": {a.account_id: dict(a.cash) for a in self.accounts.values()},
+            "request_counts": dict(self.pacer.counts),
+            "faults": {
+                "fail_status": self.faults.fail_status,
+                "fail_count": self.faults.fail_count,
+                "latency_ms": self.faults.latency_ms,
+                "timeout_next_order": self.faults.timeout_next_order,
+                "heartbeats": self.faults.heartbeats,
+            },
+        }
