@@ -24,6 +24,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from .. import models as m
+from ..errors import CompetingSessionError
 from ..masking import mask_account, mask_text, mask_token
 from .decode import FrameDecoder
 from .events import OrderEvent, QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent
@@ -35,6 +36,16 @@ from .subscriptions import Registry, Subscription, SubscriptionError, quote_subs
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], Awaitable[None] | None]
+
+
+def _compete_policy(client: object) -> bool:
+    """Take over a competing session only if the client's config says so (``take_over``).
+
+    Without a config (another client implementation) the stream takes over, as IBKR's recovery
+    recipe does (REFERENCE §1.3).
+    """
+    policy = getattr(getattr(client, "config", None), "competing_policy", None)
+    return policy != "wait" if isinstance(policy, str) else True
 
 
 class EventStream:
@@ -73,7 +84,10 @@ class IBKRStreaming:
     """One WebSocket for every channel, merged state, liveness, reconnect and resubscribe.
 
     Times are seconds. ``clock`` drives liveness and refresh bookkeeping (tests inject one);
-    ``tick`` is how often the housekeeping loop looks at it.
+    ``tick`` is how often the housekeeping loop looks at it. ``compete``: whether a competing
+    session is taken over (``ssodh/init`` with ``compete: true`` logs the other platform out);
+    by default the client's ``competing_policy`` decides (``take_over`` or ``wait``).
+    ``tickle_interval=None`` leaves the REST keep-alive to someone else (e.g. ``IBKRGateway``).
     """
 
     def __init__(
@@ -88,7 +102,7 @@ class IBKRStreaming:
         quote_silence: float = 60.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
-        compete: bool = True,
+        compete: bool | None = None,
         open_timeout: float = 10.0,
         subscribe_wait: float = 2.0,
         tick: float = 1.0,
@@ -103,7 +117,7 @@ class IBKRStreaming:
             raise ValueError(f"smd_refresh: must be below IBKR's 15-minute smd expiry, got {smd_refresh}")
         self.client = client
         self.queue_size = queue_size
-        self.compete = compete
+        self.compete = _compete_policy(client) if compete is None else compete
         self.open_timeout = open_timeout
         self.subscribe_wait = subscribe_wait
         self.smd_refresh = smd_refresh
@@ -346,6 +360,11 @@ class IBKRStreaming:
     async def _open(self) -> ClientConnection:
         self._set_state("connecting")
         status = await self.client.auth_status()
+        if status.competing and not self.compete:
+            self._set_state("waiting_for_session")
+            raise CompetingSessionError(
+                "another platform holds the brokerage session; waiting (competing_policy is 'wait')"
+            )
         if not status.authenticated or status.competing:
             self.counters["reinits"] += 1
             log.info("brokerage session not usable (authenticated=%s competing=%s): re-init",

@@ -269,3 +269,18 @@ async def test_repeated_quote_subscription_is_not_resent(stream: IBKRStreaming, 
     await stream.subscribe_quotes([8314], ["84"])  # more fields: re-sent with the union
     await until(lambda: len(smd_frames(gw, 0)) == 2, "two smd frames")
     assert smd_frames(gw, 0) == ['smd+8314+{"fields":["31"]}', 'smd+8314+{"fields":["31","84"]}']
+
+
+async def test_wait_policy_does_not_take_over_a_competing_session(gw: FakeGateway) -> None:
+    client = FakeClient(gw)
+    async with IBKRStreaming(client, compete=False, **FAST) as s:  # type: ignore[arg-type]
+        await s.wait_connected(10)
+        await s.subscribe_quotes([8314])
+        await gw.compete()
+        await until(lambda: s.stats().get("state_waiting_for_session", 0) >= 1, "waiting for the session")
+        assert not any(c.startswith("init_session") for c in client.calls)
+        assert "CompetingSessionError" in str(s.stats()["last_disconnect_reason"])
+        next_conn = len(gw.received)  # no socket is opened while waiting
+        gw.competing, gw.authenticated = False, True  # the other platform logged out
+        await next_quote_after_reconnect(s, gw, next_conn)
+        assert s.state == "connected"
