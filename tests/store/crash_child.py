@@ -49,7 +49,10 @@ RATE_SCALE = 1000.0
 
 
 def make_client(sim_url: str, ssl_verify: str, journal: Any) -> IBKRClient:
-    config = IBKRConfig(mode="sim", sim_url=sim_url, ssl_verify=ssl_verify, account_id=ACCOUNT)
+    # o163 ("price exceeds the percentage constraint") is asked for the far-away limit price.
+    config = IBKRConfig(
+        mode="sim", sim_url=sim_url, ssl_verify=ssl_verify, account_id=ACCOUNT, auto_confirm=("o163",)
+    )
     return IBKRClient(config, journal=journal, pacer=Pacer(600, scale=RATE_SCALE))
 
 
@@ -73,6 +76,7 @@ class StopAt:
             self._stop()
 
     def record_result(self, client_order_id: str, **kwargs: Any) -> None:
+        log.info("reply for %s: %s", client_order_id, kwargs)
         if self.point == "after_post":
             self._stop()
         self.inner.record_result(client_order_id, **kwargs)

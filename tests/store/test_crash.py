@@ -10,24 +10,28 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import IN_CI, ROOT
 
-pytest.importorskip("axion_broker_ibkr.client")
-sim_module = pytest.importorskip("axion_broker_ibkr.sim")
-if not hasattr(sim_module, "SimServer"):
-    pytest.skip("the simulator (axion_broker_ibkr.sim.SimServer) is not there yet", allow_module_level=True)
+try:
+    from axion_broker_ibkr import client as _client
+    from axion_broker_ibkr import sim as sim_module
 
-from collections.abc import Iterator  # noqa: E402
+    _ = (_client.IBKRClient.place_order, sim_module.SimServer)
+except (ImportError, AttributeError) as exc:  # the client / simulator issues are not merged yet
+    if IN_CI:
+        pytest.fail(f"required in CI: the client and simulator ({exc})", pytrace=False)
+    pytest.skip(f"the client's place_order and the simulator are needed: {exc}", allow_module_level=True)
 
-from axion_broker_ibkr.client import IBKRClient  # noqa: E402
-from axion_broker_ibkr.store import DuplicateOrderError, open_store, reconcile_with_client  # noqa: E402
+from axion_broker_ibkr.client import IBKRClient
+from axion_broker_ibkr.store import DuplicateOrderError, open_store, reconcile_with_client
 
-from .crash_child import CONTRACT, ORDER, RATE_SCALE, make_client  # noqa: E402
+from .crash_child import CONTRACT, ORDER, RATE_SCALE, make_client
 
 READY_TIMEOUT = 60.0
 
