@@ -40,11 +40,14 @@ def _no_errors(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def _frame(at: AppTest, key: str) -> Any:
+def _frame(at: AppTest, column: str) -> Any:
+    """The first table showing ``column`` (each table of the page has a column of its own)."""
     for df in at.dataframe:
-        if df.proto.id and key in df.proto.id:
+        if column in df.value.columns:
             return df.value
-    raise AssertionError(f"no dataframe with key {key!r}; have {[d.proto.id for d in at.dataframe]}")
+    raise AssertionError(
+        f"no table with column {column!r}; have {[list(d.value.columns) for d in at.dataframe]}"
+    )
 
 
 def test_account_tab_shows_banner_figures_cash_and_positions(page: Any) -> None:
@@ -57,12 +60,12 @@ def test_account_tab_shows_banner_figures_cash_and_positions(page: Any) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Net liquidation"].endswith("USD")
     assert metrics["Buying power"] != "—"
-    cash = _frame(at, "acct_cash")
+    cash = _frame(at, "Rate to base")
     assert {"USD", "EUR", "Total (base)"} <= set(cash["Currency"])
     eur = cash[cash["Currency"] == "EUR"].iloc[0]
     assert eur["Rate to base"] > 0
     assert eur["Cash in base"] == pytest.approx(eur["Cash"] * eur["Rate to base"])
-    positions = _frame(at, "acct_positions")
+    positions = _frame(at, "Avg cost")
     assert {"TSLA", "META"} <= set(positions["Symbol"])
     assert positions["Unrealized P&L"].notna().all()
 
@@ -91,7 +94,7 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     _no_errors(at)
     placed = at.success[0].value
     assert "open" in placed
-    orders = _frame(at, "orders_table")
+    orders = _frame(at, "Remaining")
     row = orders[orders["Symbol"] == "AAPL"].iloc[0]
     assert row["Quantity"] == 3
     assert row["Status"] in {"Submitted", "PreSubmitted"}
@@ -100,7 +103,7 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     at.button(key="orders_cancel").click().run()
     _no_errors(at)
     at.button(key="orders_refresh").click().run()
-    orders = _frame(at, "orders_table")
+    orders = _frame(at, "Remaining")
     status = orders[orders["Order id"] == oid].iloc[0]["Status"]
     assert status in {"Cancelled", "PendingCancel"}
 
@@ -128,7 +131,7 @@ def test_trading_tab_searches_an_option_chain(page: Any) -> None:
 def test_market_tab_shows_forex_and_futures_quotes_and_candles(page: Any) -> None:
     at = _app("Market Data")
     _no_errors(at)
-    quotes = _frame(at, "md_quotes")
+    quotes = _frame(at, "Spread")
     by_name = {row["Instrument"]: row for _, row in quotes.iterrows()}
     assert set(by_name) == {"AAPL", "MSFT", "EUR.USD (CASH)", "ES (FUT)"}
     assert 0.5 < by_name["EUR.USD (CASH)"]["Last"] < 2.0
