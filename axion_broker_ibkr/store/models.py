@@ -77,8 +77,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-#: Money, prices and quantities (see the module docstring).
-Amount = Numeric(24, 8, asdecimal=False)
+class Amount(TypeDecorator[float]):
+    """Money, prices and quantities (see the module docstring), always read back as ``float``
+    (SQLite's NUMERIC affinity would otherwise hand back ``1`` for ``1.0``)."""
+
+    impl = Numeric(24, 8, asdecimal=False)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
+        return None if value is None else float(value)
 
 
 class Base(DeclarativeBase):
@@ -87,7 +94,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
         dt.datetime: UTCDateTime(),
-        float: Amount,
+        float: Amount(),
         dict[str, Any]: JSON(),
         list[Any]: JSON(),
     }

@@ -41,6 +41,10 @@ def test_round_trip_of_every_field(store: Store) -> None:
     store.journal.record_pending(e)
     got = store.journal.get("c-1")
     assert got == e
+    store.journal.record_pending(entry("whole", price=1.0, quantity=3.0))
+    whole = store.journal.get("whole")
+    assert whole is not None
+    assert (type(whole.price), type(whole.quantity), type(whole.filled_quantity)) == (float, float, float)
     assert store.journal.get("nope") is None
 
 
