@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from .market import Market, fmt_price
-from .universe import MONTHS, US_OPTION_EXCHANGES, Instrument, Universe, month_code
+from .universe import MONTHS, US_OPTION_EXCHANGES, Instrument, Universe, month_code, stable_conid
 
 __all__ = ["month_code"]
 
@@ -37,6 +37,12 @@ def _search_stock(universe: Universe, inst: Instrument, reduced: bool) -> dict[s
                 "months": ";".join(f"{MONTHS[m - 1]}{y % 100:02d}" for y, m in months),
                 "exchange": US_OPTION_EXCHANGES,
             }
+        )
+    if options and inst.is_us:
+        # Derivatives-capable US underlyings also list a CFD with its own conid (REFERENCE §3.2);
+        # the simulator does not trade CFDs, the section is there so clients learn to skip it.
+        sections.append(
+            {"secType": "CFD", "exchange": "SMART", "conid": str(stable_conid("CFD", inst.conid))}
         )
     out["sections"] = sections
     return out
@@ -251,7 +257,7 @@ def contract_rules(inst: Instrument, market: Market, accounts: list[str]) -> dic
         "ibAlgoTypes": ["limit", "stop_limit", "trailing_stop_limit"],
         "fraqTypes": [],
         "forceOrderPreview": False,
-        "cqtTypes": ["limit", "market"] if inst.sec_type == "CASH" else [],
+        "cqtTypes": ["limit", "market", "stop", "stop_limit"],
         "orderDefaults": {"LMT": {"LP": fmt_price(inst, price)}},
         "orderTypesOutside": ["limit", "stop_limit"],
         "defaultSize": size,

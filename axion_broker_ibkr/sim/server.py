@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -162,7 +163,8 @@ class SimServer:
     @property
     def admin(self) -> SimAdmin:
         if self._admin is None:
-            self._admin = SimAdmin(self.root_url, verify=str(self.cert_path) if self.cert_path else True)
+            verify = ssl.create_default_context(cafile=str(self.cert_path)) if self.cert_path else True
+            self._admin = SimAdmin(self.root_url, verify=verify)
         return self._admin
 
     def __repr__(self) -> str:

@@ -119,8 +119,6 @@ def live_order(order: Order, for_ws: bool = False) -> dict[str, Any]:
         out["avgPrice"] = fmt_price(inst, order.avg_price)
     if t.coid:
         out["order_ref"] = t.coid
-    if order.parent_id is not None:
-        out["parentId"] = order.parent_id
     return out
 
 
@@ -179,8 +177,6 @@ def order_status(order: Order) -> dict[str, Any]:
     }
     if t.price is not None and t.order_type != "MKT":
         out["limit_price"] = fmt_price(inst, t.price)
-    if t.coid:
-        out["order_ref"] = t.coid
     return out
 
 
@@ -220,7 +216,6 @@ def trade(execution: Execution, for_ws: bool = False) -> dict[str, Any]:
         "clearing_name": "IB",
         "liquidation_trade": "0",
         "is_event_trading": "0",
-        "order_id": execution.order_id,
     }
     if for_ws:
         out["contract_description_2"] = inst.description if inst.sec_type != "STK" else ""

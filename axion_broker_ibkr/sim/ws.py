@@ -25,7 +25,6 @@ from .wire import live_order, trade
 log = logging.getLogger(__name__)
 BROKERAGE_TOPICS = {"smd", "sbd", "sor", "str"}
 SMD_DEFAULT_FIELDS = ["31", "84", "86", "85", "88", "7059", "6509"]
-SLD_INTERVAL_S = 10.0
 SPL_INTERVAL_S = 1.0
 #: ledger key (REST) -> sld field name (ws), as examples/ws_sld.json spells them.
 SLD_NAMES = {
@@ -103,6 +102,7 @@ class Connection:
         self.ssd: dict[str, tuple[list[str], list[str]]] = {}
         self.sbd: dict[tuple[str, int], str] = {}
         self.closing = False
+        self.next_sld = 0.0
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -204,7 +204,6 @@ class Connection:
         state = self.api.state
         loop = asyncio.get_running_loop()
         next_hb = loop.time() + self.heartbeat_interval
-        next_sld = loop.time()
         next_spl = loop.time()
         while not self.closing:
             await asyncio.sleep(min(0.2, self.heartbeat_interval))
@@ -216,8 +215,8 @@ class Connection:
             if self.spl and now >= next_spl:
                 next_spl = now + SPL_INTERVAL_S
                 self._send_spl()
-            if (self.sld or self.ssd) and now >= next_sld:
-                next_sld = now + SLD_INTERVAL_S
+            if (self.sld or self.ssd) and now >= self.next_sld:
+                self.next_sld = now + self.heartbeat_interval  # both 10 s by default, as documented
                 for acct in list(self.sld):
                     self._send_sld(acct)
                 for acct in list(self.ssd):
@@ -380,6 +379,7 @@ class Connection:
                 [str(f) for f in args.get("fields", [])],
             )
             self.sld_sent.clear()
+            self.next_sld = asyncio.get_running_loop().time() + self.heartbeat_interval
             self._send_sld(acct)
 
     def _on_uld(self, targets: list[str], args: dict[str, Any]) -> None:
