@@ -51,6 +51,11 @@ def number(value: Any, field: str) -> float:
 
 def positive(value: Any, field: str, maximum: float) -> float:
     """A number in ``(0, maximum]``."""
+    kind = type(value)
+    if kind is float and 0.0 < value <= maximum:  # the common cases, without a call
+        return value  # type: ignore[no-any-return]
+    if kind is int and 0 < value <= maximum:
+        return float(value)
     result = number(value, field)
     if result <= 0.0:
         fail(field, f"must be greater than 0, got {value!r}")
@@ -77,9 +82,11 @@ def pick(order: Mapping[str, Any], key: str, alias: str) -> tuple[str, Any]:
 
 def word(value: Any, field: str, allowed: Mapping[str, Any]) -> str:
     """An enumeration word, case-insensitive; unknown words name the allowed ones."""
+    if type(value) is str and value in allowed:
+        return value
     if not isinstance(value, str):
         fail(field, f"expected text, got {type(value).__name__} {value!r:.40}")
-    text = value if value in allowed else value.strip().lower()
+    text = value.strip().lower()
     if text not in allowed:
         fail(field, f"unknown value {value!r:.40}; expected one of {', '.join(allowed)}")
     return text
