@@ -33,7 +33,8 @@ AAPL_PUT = {"conid": 667629330, "sec_type": "OPT", "symbol": "AAPL", "exchange":
             "multiplier": 100.0, "expiry": "20240105", "strike": 195.0, "right": "P", "description": "",
             "tick_size": 0.01}  # fmt: skip
 EURUSD = {"conid": 12087792, "sec_type": "CASH", "symbol": "EUR", "exchange": "IDEALPRO",
-          "currency": "USD", "multiplier": None, "expiry": None, "strike": None, "right": None, "description": "EUR.USD"}  # fmt: skip
+          "currency": "USD", "multiplier": None, "expiry": None, "strike": None, "right": None,
+          "description": "EUR.USD"}  # fmt: skip
 ES = {"conid": 495512563, "sec_type": "FUT", "symbol": "ES", "exchange": "CME", "currency": "USD",
       "multiplier": 50.0, "expiry": "20251219", "strike": None, "right": None, "description": "",
       "tick_size": 0.25}  # fmt: skip
