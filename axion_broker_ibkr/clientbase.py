@@ -221,6 +221,8 @@ class ClientBase:
             # Tests: a mock transport stands for the simulator too.
             return Endpoint("sim", "https://127.0.0.1:1", self.config.base_path, reason, fallback)
         self._sim = embedded_sim()
+        if self._sim.cert_path is None:
+            raise ModeError("the embedded simulator has no TLS certificate yet")
         self._ssl = context_trusting(Path(self._sim.cert_path).read_text(encoding="ascii"))
         return Endpoint("sim", self._sim.root_url, self.config.base_path, reason, fallback)
 

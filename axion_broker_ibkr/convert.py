@@ -280,6 +280,8 @@ def _build_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(int, lambda v, _: _parse_int(v))
     conv.register_structure_hook(float, lambda v, _: _parse_float(v))
+    # An optional number sent as "" (e.g. order status ``average_price`` before a fill) is unknown.
+    conv.register_structure_hook(float | None, lambda v, _: parse_number(v))
     conv.register_structure_hook(bool, lambda v, _: _parse_bool(v))
     conv.register_structure_hook(str, lambda v, _: _parse_str(v))
     conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))

@@ -240,7 +240,6 @@ def switch_account(state: SessionState, account_id: str) -> Op[bool]:
 # --------------------------------------------------------------------------------------------
 # Portfolio
 
-POSITIONS_PAGE_SIZE = 100
 MAX_POSITION_PAGES = 1000
 
 
@@ -257,20 +256,22 @@ def ledger(state: SessionState, account_id: str) -> Op[dict[str, m.LedgerEntry]]
 
 
 def positions(state: SessionState, account_id: str) -> Op[list[m.Position]]:
-    """Every page: keep asking until a page is empty or shorter than the page size."""
+    """Every page. A page shorter than the ``pageSize`` its rows report ends the walk; rows without
+    ``pageSize`` (the gateway adds it only once security definitions are cached) are followed
+    until an empty page, since the server's page size is then unknown."""
     yield from _ensure_portfolio(state)
     rows: list[m.Position] = []
+    previous: list[Any] | None = None
     for page in range(MAX_POSITION_PAGES):
         data = yield from _call(_get(f"/portfolio/{account_id}/positions/{page}"))
-        if data is None:
-            data = []
-        page_rows = convert.structure_list(data, m.Position)
-        rows.extend(page_rows)
-        size = POSITIONS_PAGE_SIZE
-        if data and isinstance(data[0], Mapping) and isinstance(data[0].get("pageSize"), int):
-            size = data[0]["pageSize"] or POSITIONS_PAGE_SIZE
-        if len(page_rows) < size:
+        data = data or []
+        if not data or data == previous:  # empty, or a server that ignores the page index
             break
+        rows.extend(convert.structure_list(data, m.Position))
+        size = data[0].get("pageSize") if isinstance(data[0], Mapping) else None
+        if isinstance(size, int) and size > 0 and len(data) < size:
+            break
+        previous = data
     return rows
 
 

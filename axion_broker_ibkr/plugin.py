@@ -7,7 +7,7 @@ that are not ``"ibkr"`` so that ``firstresult`` hooks reach the right plugin.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import pluggy
@@ -62,6 +62,38 @@ def axion_broker_capabilities() -> dict[str, Any]:
         "latency_ms": 50.0,
         "priority": 20,
     }
+
+
+@hookimpl
+def axion_broker_adapter(broker: str, config: Mapping[str, Any]) -> Any:
+    """An :class:`~axion_broker_ibkr.adapter.IBKRAdapter`, connected on demand (``connect()``)."""
+    if broker != BROKER_NAME:
+        return None
+    from .adapter import IBKRAdapter
+
+    return IBKRAdapter.from_config(config)
+
+
+@hookimpl
+def axion_broker_resolve(
+    broker: str, adapter: Any, symbol: str, asset_type: str, details: Mapping[str, Any]
+) -> Awaitable[dict[str, Any]] | None:
+    """Symbol -> the contract dict of HOST_CONTRACT §2, as an awaitable."""
+    if broker != BROKER_NAME:
+        return None
+
+    async def resolve() -> dict[str, Any]:
+        from .adapter import IBKRAdapter
+
+        if isinstance(adapter, IBKRAdapter):
+            return (await adapter.resolve(symbol, asset_type, details)).to_host()
+        owner = IBKRAdapter.from_config({})  # no adapter yet: one from AXION_IBKR_* for this lookup
+        try:
+            return (await owner.resolve(symbol, asset_type, details)).to_host()
+        finally:
+            await owner.disconnect()
+
+    return resolve()
 
 
 @hookimpl

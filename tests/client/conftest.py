@@ -99,3 +99,60 @@ def router() -> Router:
     r = Router()
     r.fixture("GET", "/iserver/accounts", "iserver_accounts")
     return r
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator, with pacing allowances scaled (the client's pacer is scaled to match)
+
+SIM_SCALE = 100.0
+
+
+@pytest.fixture(scope="module")
+def fast_sim() -> Any:
+    """A simulator shared by a module's read-mostly tests (rate_scale 100)."""
+    from axion_broker_ibkr.sim import SimServer
+
+    server = SimServer(port=0, seed=5, rate_scale=SIM_SCALE)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fault_sim() -> Any:
+    """A simulator of this test's own, for fault injection through the admin paths."""
+    from axion_broker_ibkr.sim import SimServer
+
+    server = SimServer(port=0, seed=13, rate_scale=SIM_SCALE)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def sim_config(sim: Any, **config: Any) -> IBKRConfig:
+    base: dict[str, Any] = {
+        "mode": "sim",
+        "sim_url": sim.root_url,
+        "ssl_verify": sim.cert_fingerprint,
+        "max_requests_per_minute": 600,
+        "request_timeout": 5.0,
+    }
+    return IBKRConfig(**{**base, **config})
+
+
+def sim_client(kind: str, sim: Any, **config: Any) -> IBKRClient | AsyncIBKRClient:
+    from axion_broker_ibkr.journal import MemoryJournal
+
+    cls = IBKRClient if kind == "sync" else AsyncIBKRClient
+    client = cls(
+        sim_config(sim, **config),
+        pacer=Pacer(600, scale=SIM_SCALE),
+        journal=MemoryJournal(),
+        retry=no_wait_retry(),
+    )
+    client.state.poll_interval = 0.05
+    return client

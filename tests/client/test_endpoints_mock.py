@@ -16,8 +16,10 @@ from tests.client.conftest import Router, call, make_client, reply
 from tests.conftest import load_fixture
 
 
-def _position_rows(n: int, start: int = 0) -> list[dict[str, Any]]:
-    row = load_fixture("portfolio_positions")[0]
+def _position_rows(n: int, start: int = 0, page_size: int | None = 100) -> list[dict[str, Any]]:
+    row = {**load_fixture("portfolio_positions")[0], "pageSize": page_size}
+    if page_size is None:
+        del row["pageSize"]
     return [{**row, "conid": 1000 + start + i} for i in range(n)]
 
 
@@ -75,12 +77,21 @@ async def test_positions_reads_every_page(kind: str, router: Router) -> None:
     assert router.count("GET", "/portfolio/DU1/positions/3") == 0
 
 
-async def test_positions_stop_at_an_empty_page(kind: str, router: Router) -> None:
+async def test_positions_without_page_size_are_followed_to_an_empty_page(kind: str, router: Router) -> None:
     router.on("GET", "/portfolio/accounts", [])
-    router.on("GET", "/portfolio/DU1/positions/0", _position_rows(100))
-    router.on("GET", "/portfolio/DU1/positions/1", [])
+    router.on("GET", "/portfolio/DU1/positions/0", _position_rows(3, page_size=None))
+    router.on("GET", "/portfolio/DU1/positions/1", _position_rows(3, 3, page_size=None))
+    router.on("GET", "/portfolio/DU1/positions/2", [])
     client = make_client(kind, router, account_id="DU1")
-    assert len(await call(client.positions())) == 100
+    assert len(await call(client.positions())) == 6
+
+
+async def test_positions_stop_when_the_server_ignores_the_page(kind: str, router: Router) -> None:
+    router.on("GET", "/portfolio/accounts", [])
+    for page in range(2):
+        router.on("GET", f"/portfolio/DU1/positions/{page}", _position_rows(2, page_size=None))
+    client = make_client(kind, router, account_id="DU1")
+    assert len(await call(client.positions())) == 2
 
 
 async def test_pnl(kind: str, router: Router) -> None:
