@@ -71,6 +71,11 @@ class EventStream:
         except TimeoutError:
             return None
 
+    def drain(self) -> list[StreamEvent]:
+        """Everything queued right now, oldest first, without waiting (for polling UIs)."""
+        queue = self._queue.queue
+        return [queue.pop() for _ in range(len(queue))]
+
     @property
     def dropped(self) -> int:
         return self._queue.queue.dropped
