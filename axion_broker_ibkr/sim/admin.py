@@ -190,6 +190,8 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         if size < 1:
             raise AdminError("positions_page_size: must be at least 1")
         state.faults.positions_page_size = size
+    if "history_delay_ms" in data:
+        state.faults.history_delay_s = max(0.0, _number(data, "history_delay_ms") / 1000)
     if "idle_timeout" in data:
         state.idle_timeout = _number(data, "idle_timeout")
     if "rate_scale" in data:

@@ -65,7 +65,7 @@ async def history(api: Api, request: Request, body: Any) -> Response:
         return error("Too many concurrent history requests (max 5)", 429)
     state.pacer.history_running += 1
     try:
-        await asyncio.sleep(0.02)  # history is served by a separate farm; it is never instant
+        await asyncio.sleep(state.faults.history_delay_s)  # served by a separate farm, never instant
         try:
             data = build_history(
                 state.market,

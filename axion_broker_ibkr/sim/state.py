@@ -31,6 +31,7 @@ class Faults:
     timeout_next_order: bool = False
     heartbeats: bool = True
     positions_page_size: int = 100
+    history_delay_s: float = 0.02
 
 
 class SimState:
