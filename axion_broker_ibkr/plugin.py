@@ -37,8 +37,8 @@ def axion_broker_capabilities() -> dict[str, Any]:
         "extended_hours": True,
         "fractional_shares": False,
         "real_time_quotes": True,
-        # Flipped to True by the streaming issue, once IBKRStreaming works end to end.
-        "streaming": False,
+        # IBKRStreaming (axion_broker_ibkr.streaming): one WebSocket, merged state, reconnect.
+        "streaming": True,
         "market_orders": True,
         "limit_orders": True,
         "stop_orders": True,
