@@ -48,10 +48,15 @@ CONTRACT: dict[str, Any] = {
 RATE_SCALE = 1000.0
 
 
-def make_client(sim_url: str, ssl_verify: str, journal: Any) -> IBKRClient:
+def make_client(sim_url: str, ssl_verify: str, journal: Any, **settings: Any) -> IBKRClient:
     # o163 ("price exceeds the percentage constraint") is asked for the far-away limit price.
     config = IBKRConfig(
-        mode="sim", sim_url=sim_url, ssl_verify=ssl_verify, account_id=ACCOUNT, auto_confirm=("o163",)
+        mode="sim",
+        sim_url=sim_url,
+        ssl_verify=ssl_verify,
+        account_id=ACCOUNT,
+        auto_confirm=("o163",),
+        **settings,
     )
     return IBKRClient(config, journal=journal, pacer=Pacer(600, scale=RATE_SCALE))
 

@@ -16,22 +16,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT
-
-try:
-    from axion_broker_ibkr import client as _client
-    from axion_broker_ibkr import sim as sim_module
-
-    _ = (_client.IBKRClient.place_order, sim_module.SimServer)
-except (ImportError, AttributeError) as exc:  # the client / simulator issues are not merged yet
-    if IN_CI:
-        pytest.fail(f"required in CI: the client and simulator ({exc})", pytrace=False)
-    pytest.skip(f"the client's place_order and the simulator are needed: {exc}", allow_module_level=True)
-
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.store import DuplicateOrderError, open_store, reconcile_with_client
+from tests.conftest import ROOT
 
 from .crash_child import CONTRACT, ORDER, RATE_SCALE, make_client
+from .simguard import sim_module
 
 READY_TIMEOUT = 60.0
 
@@ -126,6 +116,29 @@ def test_sigkill_at_both_points_then_restart(db_url: str, sim: Any, tmp_path: Pa
                 client.place_order({**ORDER, "client_order_id": coid}, CONTRACT)
         assert _at_sim(client, before_post) == []
         assert len(_at_sim(client, after_post)) == 1
+    finally:
+        client.close()
+        store.close()
+
+
+def test_filled_while_down_is_settled_from_the_executions(db_url: str, sim: Any, tmp_path: Path) -> None:
+    """Killed after the POST; the order fills at the broker while the process is down."""
+    coid = f"crash-f-{uuid.uuid4().hex[:8]}"
+    _run_until("after_post", db_url, sim, coid, tmp_path)
+    store = open_store(db_url)
+    client = make_client(sim.root_url, str(sim.cert_path), store.journal)
+    try:
+        (sent,) = _at_sim(client, coid)
+        execution = sim.admin.fill(sent.order_id, quantity=ORDER["quantity"], price=1.0)
+
+        (decision,) = reconcile_with_client(store.journal, client)
+        assert (decision.client_order_id, decision.status) == (coid, "filled")
+        got = store.journal.get(coid)
+        assert got is not None
+        assert (got.status, got.filled_quantity, got.avg_fill_price) == ("filled", 3.0, 1.0)
+        assert got.order_id == str(sent.order_id)
+        evidence = store.journal.evidence(coid) or {}
+        assert [t["execution_id"] for t in evidence["trades"]] == [execution["execution_id"]]
     finally:
         client.close()
         store.close()
