@@ -1,8 +1,11 @@
 """The resolver's contract cache in the database (:class:`SqlContractCache`).
 
 Rows outlive the process, so a warm resolve costs no HTTP request after a restart. A contract
-with an expiry (futures, options, warrants ...) is never served on or after its expiry date: the
-row's ``expires_at`` is the earlier of the caller's and 00:00 UTC of the contract's expiry date.
+with an expiry (futures, options, warrants ...) is not served after its expiry day: the row's
+``expires_at`` is the earlier of the caller's and the end of the expiry day in UTC (the same rule
+as the resolver's, so 0DTE options stay cacheable on their last day). The few hours by which the
+end of the UTC day can follow a venue's close do not risk a wrong order: IBKR refuses orders for
+an expired conid, and a conid never names another contract.
 """
 
 from __future__ import annotations
@@ -44,9 +47,8 @@ CONTRACT_FIELDS: tuple[str, ...] = (
 
 
 def contract_expiry(contract: IBKRContract) -> dt.datetime | None:
-    """00:00 UTC of the contract's expiry date (``YYYYMMDD``; ``YYYYMM`` means the month's first
-    day), or ``None`` for contracts that do not expire. Cutting at the start of the UTC day is
-    deliberately early: no time zone's last trading day has ended before it."""
+    """The end (next 00:00 UTC) of the contract's expiry day (``YYYYMMDD``; a bare ``YYYYMM``
+    counts as the month's first day, to err early), or ``None`` for contracts that do not expire."""
     raw = (contract.expiry or "").strip()
     if not raw:
         return None
@@ -60,7 +62,7 @@ def contract_expiry(contract: IBKRContract) -> dt.datetime | None:
     except ValueError:
         log.warning("contract %s: unreadable expiry %r; caching it without expiry", contract.conid, raw)
         return None
-    return day.replace(tzinfo=dt.UTC)
+    return day.replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
 def effective_expiry(contract: IBKRContract, expires_at: dt.datetime | None) -> dt.datetime | None:

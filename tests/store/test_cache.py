@@ -77,14 +77,17 @@ def test_options_and_futures_expire_at_their_expiry(store: Store) -> None:
     expired = _option((NOW - dt.timedelta(days=1)).date())
     today = _option(NOW.date())
     later = _option((NOW + dt.timedelta(days=3)).date())
-    fut = IBKRContract(conid=495512557, sec_type="FUT", symbol="ES", exchange="CME", expiry=today.expiry)
+    fut = IBKRContract(conid=495512557, sec_type="FUT", symbol="ES", exchange="CME", expiry=expired.expiry)
     far = NOW + dt.timedelta(days=365)
     for key, c in (("expired", expired), ("today", today), ("later", later), ("fut", fut)):
         store.cache.put(key, c, expires_at=far)  # the caller's long expiry does not win
     assert store.cache.get("expired") is None
-    assert store.cache.get("today") is None  # never served on its expiry date
     assert store.cache.get("fut") is None
+    assert store.cache.get("today") == today  # served on its last day (0DTE), not after it
     assert store.cache.get("later") == later
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT cache_key, expires_at FROM ibkr_contract_cache")).all())
+    assert str(stored["later"])[:10] == (NOW + dt.timedelta(days=4)).date().isoformat()
 
 
 def test_expired_rows_are_purged_on_put(store: Store) -> None:
@@ -98,8 +101,8 @@ def test_expired_rows_are_purged_on_put(store: Store) -> None:
 @pytest.mark.parametrize(
     ("expiry", "expected"),
     [
-        ("20261218", dt.datetime(2026, 12, 18, tzinfo=dt.UTC)),
-        ("202612", dt.datetime(2026, 12, 1, tzinfo=dt.UTC)),
+        ("20261218", dt.datetime(2026, 12, 19, tzinfo=dt.UTC)),
+        ("202612", dt.datetime(2026, 12, 2, tzinfo=dt.UTC)),
         (None, None),
         ("soon", None),
     ],
