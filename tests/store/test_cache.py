@@ -86,7 +86,8 @@ def test_options_and_futures_expire_at_their_expiry(store: Store) -> None:
     assert store.cache.get("today") == today  # served on its last day (0DTE), not after it
     assert store.cache.get("later") == later
     with store.engine.connect() as conn:
-        stored = dict(conn.execute(text("SELECT cache_key, expires_at FROM ibkr_contract_cache")).all())
+        rows = conn.execute(text("SELECT cache_key, expires_at FROM ibkr_contract_cache")).all()
+    stored: dict[str, object] = {row[0]: row[1] for row in rows}
     assert str(stored["later"])[:10] == (NOW + dt.timedelta(days=4)).date().isoformat()
 
 
