@@ -28,6 +28,8 @@ from .errors import RateLimitedError
 
 #: IBKR's documented ceiling through the gateway.
 MAX_PER_SECOND = 10.0
+#: Intervals are stretched by 2 %: the gateway measures arrival times, which jitter with latency.
+SAFETY = 1.02
 
 
 @define(frozen=True)
@@ -96,10 +98,11 @@ class Pacer:
         self.scale = scale
         self.rules = rules
         self._clock = clock
-        per_second = min(max_requests_per_minute / 60.0, MAX_PER_SECOND) * scale
-        self._interval = 1.0 / per_second
-        # Burst: up to 10 s worth of budget, at most IBKR's 10/s, at least one request.
-        self.burst = max(1, min(int(MAX_PER_SECOND), int(max_requests_per_minute / 6)))
+        per_second = min(max_requests_per_minute / 60.0, MAX_PER_SECOND)
+        self._interval = SAFETY / (per_second * scale)
+        # Burst: up to 10 s worth of budget, but a burst plus one second at the steady rate must
+        # still fit IBKR's 10 requests in any one-second window (so: no burst at 10/s).
+        self.burst = max(1, min(int(max_requests_per_minute / 6), int(MAX_PER_SECOND - per_second)))
         self._tolerance = (self.burst - 1) * self._interval
         self._tat = 0.0  # GCRA theoretical arrival time
         self._rule_state: dict[str, _RuleState] = {r.name: _RuleState() for r in rules}
@@ -144,7 +147,7 @@ class Pacer:
             rule = self.rule_for(method, path)
             if rule is not None and rule.min_interval > 0:
                 send_at = max(send_at, self._rule_state[rule.name].next_at)
-                self._rule_state[rule.name].next_at = send_at + rule.min_interval / self.scale
+                self._rule_state[rule.name].next_at = send_at + SAFETY * rule.min_interval / self.scale
             self._tat = max(tat, send_at) + self._interval
             self.sent += 1
             return send_at - now

@@ -1,0 +1,112 @@
+"""The adapter, driven the way Axion drives it: through the reference host (tests/host)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.host.multi_broker import MultiBroker
+
+HOST_ORDER_KEYS = {"order_id", "client_order_id", "status", "fill_price", "fill_qty", "fee", "message"}
+
+
+def host_config(sim: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "mode": "sim",
+        "sim_url": sim.root_url,
+        "ssl_verify": sim.cert_fingerprint,
+        "max_requests_per_minute": 600,
+        **extra,
+    }
+
+
+async def test_discover_create_connect_trade_cancel(fresh_sim: Any, tmp_path: Path) -> None:
+    host = MultiBroker()
+    assert "ibkr" in host.brokers()
+    db = tmp_path / "ibkr.sqlite"
+    adapter = host.adapter("ibkr", host_config(fresh_sim, database_url=f"sqlite:///{db}"))
+    assert adapter.is_connected is False
+    assert "stock" in adapter.supported_assets and "crypto" not in adapter.supported_assets
+    try:
+        assert await adapter.connect() is True
+        assert adapter.is_connected is True
+
+        account = await adapter.get_account()
+        assert {"account_id", "currency", "cash", "equity", "buying_power"} <= set(account)
+        assert account["account_id"] == "DU1234567" and account["currency"] == "USD"
+        assert account["equity"] > 0 and account["mode"] == "sim"
+
+        positions = await adapter.get_positions()
+        assert positions
+        for row in positions:
+            assert {"symbol", "qty", "market_value", "cost_basis", "unrealized_pnl", "asset_type", "currency",
+                    "conid"} <= set(row)  # fmt: skip
+
+        quote = await adapter.get_quote("AAPL")
+        assert {"symbol", "bid", "ask", "last", "volume", "timestamp"} <= set(quote)
+        assert quote["symbol"] == "AAPL" and quote["bid"] < quote["ask"]
+
+        price = round(quote["bid"] * 0.99, 2)
+        order = {"symbol": "AAPL", "side": "buy", "quantity": 3, "order_type": "limit", "limit_price": price,
+                 "time_in_force": "day", "asset_type": "stock"}  # fmt: skip
+        result = await host.place("ibkr", order)
+        assert set(result) >= HOST_ORDER_KEYS
+        assert result["status"] == "open"  # resting below the market: working, never "filled"
+        assert result["order_id"] and result["mode"] == "sim" and result["fill_qty"] == 0
+
+        from axion_broker_ibkr.store import open_store
+
+        store = open_store(f"sqlite:///{db}")
+        logged = store.journal.get(result["client_order_id"])
+        assert logged is not None and logged.order_id == result["order_id"] and logged.mode == "sim"
+        store.close()
+
+        assert await adapter.cancel_order(result["order_id"]) is True
+        assert await adapter.cancel_order("999999999") is False
+    finally:
+        await adapter.disconnect()
+    assert adapter.is_connected is False
+
+
+async def test_refusals_come_back_as_rejected_results(fresh_sim: Any) -> None:
+    host = MultiBroker()
+    adapter = host.adapter("ibkr", host_config(fresh_sim))
+    try:
+        assert await adapter.connect()
+        quote = await adapter.get_quote("AAPL")
+        far = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
+               "limit_price": round(quote["bid"] * 0.8, 2), "time_in_force": "day"}  # fmt: skip
+        refused = await host.place("ibkr", far)
+        assert refused["status"] == "rejected" and "o163" in refused["message"]
+        assert refused["transcript"][0]["message_ids"] == ["o163"]
+        unknown = await host.place("ibkr", {**far, "symbol": "NOSUCH"})
+        assert unknown["status"] == "rejected" and "NOSUCH" in unknown["message"]
+        bad = await host.place("ibkr", {**far, "qty": -1})
+        assert bad["status"] == "rejected" and "qty" in bad["message"]
+    finally:
+        await adapter.disconnect()
+
+
+async def test_connect_reports_false_when_logged_out(fresh_sim: Any) -> None:
+    fresh_sim.admin.logout()
+    adapter = MultiBroker().adapter("ibkr", host_config(fresh_sim))
+    try:
+        assert await adapter.connect() is False
+        assert adapter.is_connected is False
+        assert "log in" in adapter.last_error
+    finally:
+        await adapter.disconnect()
+
+
+def test_bad_config_is_a_clear_error() -> None:
+    from axion_broker_ibkr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="gateway_port"):
+        MultiBroker().adapter("ibkr", {"gateway_port": "fifty"})
+
+
+def test_other_brokers_get_no_adapter() -> None:
+    host = MultiBroker()
+    assert host.pm.hook.axion_broker_adapter(broker="alpaca", config={}) is None
