@@ -178,7 +178,7 @@ async def _pause(api: Api, data: dict[str, Any]) -> Any:
 @admin("tick")
 async def _tick(api: Api, data: dict[str, Any]) -> Any:
     """Run one market step of ``seconds`` (default 0: matching only) without moving the clock."""
-    api.state.tick(_number(data, "seconds", 0.0))
+    api.state.tick(_number(data, "seconds", 0.0), force=True)
     return {"ticked": True}
 
 

@@ -34,6 +34,14 @@ def _send(result: Reply) -> Response:
     return reply(result.body, result.status)
 
 
+def _order_id(request: Request) -> int | Response:
+    """The ``{order_id}`` path parameter; ``-1`` (cancel all) is a valid id."""
+    try:
+        return int(request.path_params["order_id"])
+    except ValueError:
+        return error(f"Bad Request: invalid order id {request.path_params['order_id']!r}", 400)
+
+
 def _path_account(api: Api, request: Request) -> str | Response:
     acct = str(request.path_params["acct"])
     if acct not in api.state.accounts:
@@ -95,14 +103,19 @@ async def modify(api: Api, request: Request, body: Any) -> Response:
     acct = _path_account(api, request)
     if isinstance(acct, Response):
         return acct
-    return _send(api.state.engine.modify(acct, int(request.path_params["order_id"]), body))
+    order_id = _order_id(request)
+    if isinstance(order_id, Response):
+        return order_id
+    return _send(api.state.engine.modify(acct, order_id, body))
 
 
 async def cancel(api: Api, request: Request, body: Any) -> Response:
     acct = _path_account(api, request)
     if isinstance(acct, Response):
         return acct
-    order_id = int(request.path_params["order_id"])
+    order_id = _order_id(request)
+    if isinstance(order_id, Response):
+        return order_id
     return _send(api.state.engine.cancel(acct, order_id, dict(request.query_params)))
 
 
@@ -116,7 +129,7 @@ async def live_orders(api: Api, request: Request, body: Any) -> Response:
             # ibind #119: CamelCase filter values (e.g. "Submitted") answer 500.
             return error(f"unknown filter {f!r}", 500)
     if query_bool(request, "force"):
-        s.live_orders_primed = False
+        s.live_orders_primed = True  # the cache is rebuilt: the next normal call answers in full
         s.sor_suppressed = False
         return reply({"orders": [], "snapshot": True})  # force=true clears the cache and answers empty
     if not s.live_orders_primed:
@@ -137,10 +150,9 @@ async def live_orders(api: Api, request: Request, body: Any) -> Response:
 
 async def status(api: Api, request: Request, body: Any) -> Response:
     state = api.state
-    try:
-        order_id = int(request.path_params["order_id"])
-    except ValueError:
-        return error("Bad Request: order id must be an integer", 400)
+    order_id = _order_id(request)
+    if isinstance(order_id, Response):
+        return order_id
     order = state.engine.orders.get(order_id)
     if order is None or not state.engine.visible(order) or order.account != state.session.selected_account:
         # Not cached in this brokerage session, or another account is selected (REFERENCE §4.8).
@@ -170,8 +182,8 @@ async def trades(api: Api, request: Request, body: Any) -> Response:
 ENDPOINTS = [
     Endpoint(("POST",), "/iserver/account/{acct}/orders", place, needs_accounts=True),
     Endpoint(("POST",), "/iserver/account/{acct}/orders/whatif", whatif, needs_accounts=True),
-    Endpoint(("POST",), "/iserver/account/{acct}/order/{order_id:int}", modify, needs_accounts=True),
-    Endpoint(("DELETE",), "/iserver/account/{acct}/order/{order_id:int}", cancel, needs_accounts=True),
+    Endpoint(("POST",), "/iserver/account/{acct}/order/{order_id}", modify, needs_accounts=True),
+    Endpoint(("DELETE",), "/iserver/account/{acct}/order/{order_id}", cancel, needs_accounts=True),
     Endpoint(("POST",), "/iserver/reply/{reply_id}", reply_question, needs_accounts=True),
     Endpoint(("POST",), "/iserver/questions/suppress", suppress),
     Endpoint(("POST",), "/iserver/questions/suppress/reset", suppress_reset),

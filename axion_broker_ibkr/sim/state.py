@@ -99,8 +99,15 @@ class SimState:
 
     # -- time -----------------------------------------------------------------------------------
 
-    def tick(self, dt_s: float) -> None:
-        """One market step of ``dt_s`` simulated seconds, then matching and session expiry."""
+    def tick(self, dt_s: float, force: bool = False) -> None:
+        """One market step of ``dt_s`` simulated seconds, then matching and session expiry.
+
+        While the market is paused (``/sim/pause_market``) the timer's ticks neither move prices
+        nor match orders; ``force`` (admin ``tick``, ``advance_clock``) still matches.
+        """
+        if self.market.paused and not force:
+            self.check_idle()
+            return
         self.market.step(dt_s)
         self.engine.tick()
         self.check_idle()
@@ -108,7 +115,7 @@ class SimState:
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
-        self.tick(seconds)
+        self.tick(seconds, force=True)
 
     def check_idle(self) -> None:
         s = self.session
