@@ -35,6 +35,10 @@ def _decimals(increment: float) -> int:
 
 
 def _band(entry: Any, index: int) -> tuple[float, float]:
+    if type(entry) is dict:  # the common case: float edge and increment, checked without calls
+        edge, increment = entry.get("lower_edge", entry.get("lowerEdge")), entry.get("increment")
+        if type(edge) is float and type(increment) is float and edge >= 0.0 and 0.0 < increment < math.inf:
+            return edge, increment
     field = f"contract.increment_rules[{index}]"
     if not is_mapping(entry):
         fail(field, f"expected {{lower_edge, increment}}, got {type(entry).__name__}")

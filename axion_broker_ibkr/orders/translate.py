@@ -209,7 +209,8 @@ def intent_from_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> O
 def payload_from_intent(
     intent: OrderIntent, contract: Mapping[str, Any], options: TranslateOptions | None = None
 ) -> CPAPIOrder:
-    """Build the CPAPI order (REFERENCE §4.1) for a validated intent; pure.
+    """Build the CPAPI order (REFERENCE §4.1) for an intent from :func:`intent_from_host` or
+    :func:`intent_from_payload` (a hand-built intent skips their checks); pure.
 
     ``options=None`` reads the ``AXION_IBKR_*`` environment (:meth:`TranslateOptions.from_env`).
     """
@@ -220,7 +221,14 @@ def payload_from_intent(
         f.fail(
             "contract.conid", f"the intent is for {intent.conid}:{intent.sec_type}, not {conid}:{sec_type}"
         )
-    quantity: float = intent.quantity
+    if intent.order_type not in ORDER_TYPES or intent.side not in SIDES or intent.time_in_force not in TIFS:
+        f.fail("intent", f"not a validated intent: {intent!r:.200}")
+    return _payload(intent, contract, options)
+
+
+def _payload(intent: OrderIntent, contract: Mapping[str, Any], options: TranslateOptions) -> CPAPIOrder:
+    conid, sec_type = intent.conid, intent.sec_type
+    quantity = float(intent.quantity)
     if quantity.is_integer():
         quantity = int(quantity)
     elif sec_type == "STK" and not options.allow_fractional:
@@ -303,8 +311,9 @@ def translate_order(
     """Host order dict + resolved contract -> one element of the CPAPI ``orders`` array."""
     if options is None:
         options = options_from_env()
+    # intent_from_host validated the contract; _payload skips payload_from_intent's re-check of it.
     payload: dict[str, Any] = _unstructure_order(
-        payload_from_intent(intent_from_host(order, contract), contract, options)
+        _payload(intent_from_host(order, contract), contract, options)
     )
     return payload
 

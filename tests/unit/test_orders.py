@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import attrs
 import pytest
 
 from axion_broker_ibkr.errors import ConfigError, OrderValidationError, UnsupportedAssetError
@@ -620,3 +621,14 @@ def test_translate_without_options_reads_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("AXION_IBKR_MANUAL_ORDERS", "yes")
     payload = translate_order(order(qty=1), ES_FUT)
     assert (payload["extOperator"], payload["manualIndicator"]) == ("desk-9", True)
+
+
+def test_hand_built_intents_are_checked_before_use() -> None:
+    good = OrderIntent(conid=265598, sec_type="STK", side="buy", quantity=3, order_type="market",
+                       time_in_force="day", client_order_id="T-9")  # fmt: skip
+    assert payload_from_intent(good, AAPL, OPTIONS).quantity == 3
+    for change in ({"order_type": "moc"}, {"side": "short"}, {"time_in_force": "fok"}):
+        bad = OrderIntent(**{**attrs.asdict(good), **change})
+        with pytest.raises(OrderValidationError) as info:
+            payload_from_intent(bad, AAPL, OPTIONS)
+        assert info.value.field == "intent"
