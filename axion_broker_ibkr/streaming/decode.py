@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import convert
@@ -171,6 +171,21 @@ class FrameDecoder:
             else:
                 self.counts["duplicate_trades"] += 1
         self.counts["trades"] += len(events)
+        touched = {self.orders.order_for(e.trade) for e in events if isinstance(e, TradeEvent)}
+        events.extend(self.reconcile_fills(oid for oid in touched if oid is not None))
+        return events
+
+    def reconcile_fills(self, order_ids: Iterable[int] | None = None) -> list[OrderEvent]:
+        """Bring orders up to date with the executions known for them (all orders by default)."""
+        events: list[OrderEvent] = []
+        for oid in list(self.orders.snapshot()) if order_ids is None else order_ids:
+            order = self.orders.get(oid)
+            if order is None:
+                continue
+            event = self.orders.reconcile_fills(oid, self.trades.for_order(oid, order.client_order_id))
+            if event is not None:
+                self.counts["fills_from_trades"] += 1
+                events.append(event)
         return events
 
     def _sbd(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:

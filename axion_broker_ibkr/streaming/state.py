@@ -124,6 +124,12 @@ class OrderBook:
     def __init__(self) -> None:
         self._raw: dict[int, dict[str, Any]] = {}
         self._orders: dict[int, m.Order] = {}
+        self._by_coid: dict[str, int] = {}
+
+    def _store(self, order_id: int, order: m.Order) -> None:
+        self._orders[order_id] = order
+        if order.client_order_id:
+            self._by_coid[order.client_order_id] = order_id
 
     def apply(self, order_id: int, delta: Mapping[str, Any]) -> m.Order | None:
         """Merge one ``sor`` item; returns the merged order, ``None`` if nothing changed (the full
@@ -134,7 +140,7 @@ class OrderBook:
         self._raw[order_id] = merged_raw
         if self._orders.get(order_id) == merged:
             return None
-        self._orders[order_id] = merged
+        self._store(order_id, merged)
         return merged
 
     def rebuild(self, orders: Iterable[m.Order]) -> list[OrderEvent]:
@@ -152,7 +158,7 @@ class OrderBook:
             raw = {**self._raw.get(oid, {}), **_wire(order)}
             merged = convert.structure(raw, m.Order)
             self._raw[oid] = raw
-            self._orders[oid] = merged
+            self._store(oid, merged)
             if old == merged:
                 continue
             changes: dict[str, Any] = {}
@@ -165,6 +171,35 @@ class OrderBook:
                 OrderEvent(order_id=oid, order=merged, changed=_wire(m.Order(**changes)), source="rest")
             )
         return events
+
+    def order_for(self, trade: m.Trade) -> int | None:
+        """The known order an execution belongs to: by order id, else by cOID (``order_ref``);
+        executions usually carry only the latter (REFERENCE §4.8)."""
+        if trade.order_id is not None and trade.order_id in self._orders:
+            return trade.order_id
+        return self._by_coid.get(trade.client_order_id) if trade.client_order_id else None
+
+    def reconcile_fills(self, order_id: int, executions: Iterable[m.Trade]) -> OrderEvent | None:
+        """Executions are the truth about fills. When those known for an order add up to more than
+        its merged ``filled_quantity`` (a fill made while the socket was down, for an order the new
+        brokerage session no longer lists), bring the order up to date from them."""
+        order = self._orders.get(order_id)
+        if order is None:
+            return None
+        qty = sum(t.size or 0.0 for t in executions)
+        if qty <= (order.filled_quantity or 0.0) + 1e-9:
+            return None
+        notional = sum((t.size or 0.0) * (t.price or 0.0) for t in executions)
+        fix: dict[str, Any] = {"filled_quantity": qty, "avg_price": notional / qty}
+        if order.total_size is not None:
+            fix["remaining_quantity"] = max(order.total_size - qty, 0.0)
+            if fix["remaining_quantity"] <= 1e-9:
+                fix["status"] = "Filled"
+        changed = _wire(m.Order(order_id=order_id, **fix))
+        merged = self.apply(order_id, changed)
+        if merged is None:
+            return None
+        return OrderEvent(order_id=order_id, order=merged, changed=changed, source="trades")
 
     def get(self, order_id: int) -> m.Order | None:
         return self._orders.get(order_id)
@@ -203,16 +238,29 @@ class TradeLog:
     def __init__(self) -> None:
         self._trades: dict[str, m.Trade] = {}
         self._anonymous: list[m.Trade] = []
+        self._by_order: dict[int | str, list[m.Trade]] = {}  # order id and cOID -> executions
 
     def add(self, trade: m.Trade) -> bool:
         """Record ``trade``; ``False`` when this execution was already known."""
         if trade.execution_id is None:
             self._anonymous.append(trade)
-            return True
-        if trade.execution_id in self._trades:
+        elif trade.execution_id in self._trades:
             return False
-        self._trades[trade.execution_id] = trade
+        else:
+            self._trades[trade.execution_id] = trade
+        for key in (trade.order_id, trade.client_order_id):
+            if key is not None and key != "":
+                self._by_order.setdefault(key, []).append(trade)
         return True
+
+    def for_order(self, order_id: int, client_order_id: str | None) -> list[m.Trade]:
+        """Executions of one order, found by its id or its cOID, each once."""
+        found: dict[int, m.Trade] = {}
+        for key in (order_id, client_order_id):
+            if key is not None and key != "":
+                for trade in self._by_order.get(key, ()):
+                    found[id(trade)] = trade
+        return list(found.values())
 
     def all(self) -> list[m.Trade]:
         return [*self._trades.values(), *self._anonymous]

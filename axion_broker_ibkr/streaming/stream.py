@@ -545,11 +545,14 @@ class IBKRStreaming:
 
     async def _resubscribe(self) -> None:
         subs = self.registry.active()
-        if any(s.channel is StreamChannel.ORDERS for s in subs):
+        trades = self.registry.get(StreamChannel.TRADES)
+        if self.registry.get(StreamChannel.ORDERS) is not None:
             await self._rebuild_orders()
-        for sub in subs:
-            if sub.channel is StreamChannel.TRADES:
-                await self._backfill_trades(sub.days)
+            # An order filled during the outage may be missing from /orders (it finished in the
+            # previous brokerage session); its executions still show the fill.
+            await self._backfill_trades(trades.days if trades is not None else 1)
+        elif trades is not None:
+            await self._backfill_trades(trades.days)
         for sub in subs:
             await self._send_sub(sub)
 
@@ -577,6 +580,8 @@ class IBKRStreaming:
             if self.decoder.trades.add(trade):
                 self.counters["backfilled_trades"] += 1
                 self._dispatch(TradeEvent(trade=trade, source="rest"))
+        for event in self.decoder.reconcile_fills():  # fills of orders the gateway no longer lists
+            self._dispatch(event)
 
     async def _send_sub(self, sub: Subscription) -> None:
         if await self._send(sub.subscribe_frame()):

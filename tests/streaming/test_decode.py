@@ -207,3 +207,34 @@ def test_recorded_frames_decode_cleanly_and_merge() -> None:
     assert orders and all(o.ticker == "AAPL" for o in orders.values())  # deltas never lose the first frame
     quotes = dec.quotes.snapshot()
     assert all(q.last is not None and q.bid is not None for q in quotes.values())
+
+
+def test_executions_complete_an_order_the_gateway_stopped_reporting() -> None:
+    dec = FrameDecoder()
+    order = {"orderId": 7, "acct": "DU1234567", "order_ref": "AX-7", "status": "Submitted", "totalSize": 10.0,
+             "filledQuantity": 0.0, "remainingQuantity": 10.0, "ticker": "IBM"}  # fmt: skip
+    feed(dec, {"topic": "sor", "args": [order]})
+    part = {"execution_id": "e1", "order_ref": "AX-7", "size": 4.0, "price": "100", "side": "B"}
+    events = feed(dec, {"topic": "str", "args": [part]})
+    assert [type(e).__name__ for e in events] == ["TradeEvent", "OrderEvent"]
+    fix = events[1]
+    assert isinstance(fix, OrderEvent) and fix.source == "trades"
+    assert (fix.order.filled_quantity, fix.order.remaining_quantity, fix.order.status) == (
+        4.0,
+        6.0,
+        "Submitted",
+    )
+    rest = {"execution_id": "e2", "order_ref": "AX-7", "size": 6.0, "price": "101", "side": "B"}
+    *_, done = feed(dec, {"topic": "str", "args": [rest]})
+    assert isinstance(done, OrderEvent) and done.order.status == "Filled" and done.order.ticker == "IBM"
+    assert done.order.avg_price == pytest.approx(100.6)
+    # sor catching up later changes nothing, and executions never lower a known fill
+    feed(dec, {"topic": "sor", "args": [{"orderId": 7, "filledQuantity": 10.0, "status": "Filled"}]})
+    assert dec.reconcile_fills() == []
+    assert dec.orders.get(7).filled_quantity == 10.0  # type: ignore[union-attr]
+
+
+def test_executions_of_unknown_orders_are_just_trades() -> None:
+    dec = FrameDecoder()
+    events = feed(dec, {"topic": "str", "args": [{"execution_id": "e9", "order_ref": "other", "size": 1.0}]})
+    assert [type(e).__name__ for e in events] == ["TradeEvent"]

@@ -94,17 +94,24 @@ FAULTS: dict[str, tuple[str, tuple[Any, ...]]] = {
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_quotes_keep_flowing_through_each_fault(
-    stream: IBKRStreaming, stream_sim: SimServer, fault: str
+async def test_stream_recovers_from_each_fault_without_losing_fills(
+    stream: IBKRStreaming, client: AsyncIBKRClient, stream_sim: SimServer, fault: str
 ) -> None:
     await stream.subscribe_quotes([265598, 8314])
     await stream.subscribe_orders()
+    await stream.subscribe_trades()
     await stream.subscribe_pnl()
-    await fresh_quote(stream, 265598)
+    last = (await fresh_quote(stream, 265598)).quote.last
+    assert last is not None
+    coid = "AX-FAULT-" + fault.replace(" ", "-")
+    result = await client.place_order(limit_buy(3, round(last * 0.98, 2), coid), AAPL)  # rests
+    order_id = int(str(result.order_id))
+    await until(lambda: stream.order(order_id) is not None, "resting order on ORDERS")
     await until(lambda: stream.liveness.last_heartbeat is not None, "a first heartbeat")
     connects = stream.stats()["connects"]
     name, args = FAULTS[fault]
     await admin(stream_sim, name, *args)
+    await admin(stream_sim, "fill", order_id)  # during the outage: no sor/str frame reaches us for it
     if fault == "heartbeat stopped":
         await until(lambda: stream.stats().get("dead_sockets", 0) >= 1, "silent socket declared dead")
         await admin(stream_sim, "start_heartbeats")
@@ -115,9 +122,16 @@ async def test_quotes_keep_flowing_through_each_fault(
     assert after.quote.last is not None
     await fresh_quote(stream, 8314)  # every quote subscription is back, not just one
     stats = stream.stats()
-    assert {s["channel"] for s in stats["subscriptions"] if s["active"]} == {"quote", "orders", "pnl"}
+    assert {s["channel"] for s in stats["subscriptions"] if s["active"]} == {
+        "quote",
+        "orders",
+        "trades",
+        "pnl",
+    }
     if fault in {"session dropped", "competing session"}:
         assert stats["reinits"] >= 1
+    await until(lambda: _filled(stream, order_id), "the outage fill in the merged order state")
+    await until(lambda: any(t.client_order_id == coid for t in stream.trades), "the outage fill among trades")
 
 
 async def test_fills_reach_orders_trades_and_pnl(stream: IBKRStreaming, client: AsyncIBKRClient) -> None:
