@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 
 from axion_broker_ibkr.sim import SimServer  # noqa: E402
 
-FAST = {"tick": 0.05, "tic_interval": 1.0, "tickle_interval": 2.0, "heartbeat_timeout": 1.0,
+FAST: dict[str, Any] = {"tick": 0.05, "tic_interval": 1.0, "tickle_interval": 2.0, "heartbeat_timeout": 1.0,
         "backoff_base": 0.05, "backoff_cap": 0.3}  # fmt: skip
 
 

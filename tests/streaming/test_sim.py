@@ -27,7 +27,7 @@ from axion_broker_ibkr.sim import SimServer  # noqa: E402
 
 AAPL = IBKRContract(conid=265598, sec_type="STK", symbol="AAPL", exchange="SMART", currency="USD")
 SCALE = 1000.0  # pacing allowances of the simulator and of the client's pacer, scaled alike (tests only)
-FAST = {"tick": 0.05, "tic_interval": 1.0, "tickle_interval": 2.0, "heartbeat_timeout": 1.0,
+FAST: dict[str, Any] = {"tick": 0.05, "tic_interval": 1.0, "tickle_interval": 2.0, "heartbeat_timeout": 1.0,
         "quote_silence": 2.0, "backoff_base": 0.05, "backoff_cap": 0.3}  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from .fakegw import FakeClient, FakeGateway
 
 pytestmark = pytest.mark.timeout(30)
 
-FAST = {
+FAST: dict[str, Any] = {
     "tick": 0.02,
     "tic_interval": 0.2,
     "tickle_interval": 0.5,
@@ -60,7 +60,7 @@ async def gw() -> AsyncIterator[FakeGateway]:
 
 @pytest.fixture
 async def stream(gw: FakeGateway) -> AsyncIterator[IBKRStreaming]:
-    s = IBKRStreaming(FakeClient(gw), **FAST)  # type: ignore[arg-type]
+    s = IBKRStreaming(FakeClient(gw), **FAST)
     await s.start()
     await s.wait_connected(10)
     yield s
@@ -227,7 +227,7 @@ async def test_callback_errors_are_counted_not_fatal(stream: IBKRStreaming) -> N
 
 
 async def test_events_iterator_ends_on_stop(gw: FakeGateway) -> None:
-    s = IBKRStreaming(FakeClient(gw), **FAST)  # type: ignore[arg-type]
+    s = IBKRStreaming(FakeClient(gw), **FAST)
     async with s:
         await s.wait_connected(10)
         events = s.events(StreamChannel.SYSTEM)
@@ -273,7 +273,7 @@ async def test_repeated_quote_subscription_is_not_resent(stream: IBKRStreaming, 
 
 async def test_wait_policy_does_not_take_over_a_competing_session(gw: FakeGateway) -> None:
     client = FakeClient(gw)
-    async with IBKRStreaming(client, compete=False, **FAST) as s:  # type: ignore[arg-type]
+    async with IBKRStreaming(client, compete=False, **FAST) as s:
         await s.wait_connected(10)
         await s.subscribe_quotes([8314])
         await gw.compete()
