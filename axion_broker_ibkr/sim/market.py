@@ -139,7 +139,12 @@ class Market:
         q.ask_size = float(self.rng.randint(1, 30) * lot)
 
     def step(self, dt_s: float) -> None:
-        """Advance every walking instrument by ``dt_s`` simulated seconds."""
+        """Advance every walking instrument by ``dt_s`` simulated seconds.
+
+        Liquidity taken by fills (displayed size at zero) comes back on every step, also while
+        the walk is paused or a price is frozen.
+        """
+        self._replenish()
         if self.paused or dt_s <= 0:
             return
         dt_s = min(dt_s, MAX_STEP_S)
@@ -153,6 +158,13 @@ class Market:
             move = pull + vol * math.sqrt(dt_s) * self.rng.gauss(0.0, 1.0)
             new = round_to_tick(max(inst.tick, q.last * math.exp(move)), inst.tick)
             self._trade(inst, q, new, now)
+
+    def _replenish(self) -> None:
+        for conid, q in self.quotes.items():
+            if q.bid_size <= 0 or q.ask_size <= 0:
+                lot = self._lot(self.universe.by_conid[conid])
+                q.bid_size = q.bid_size or float(self.rng.randint(1, 30) * lot)
+                q.ask_size = q.ask_size or float(self.rng.randint(1, 30) * lot)
 
     def _trade(self, inst: Instrument, q: Quote, price: float, now: int) -> None:
         q.last = price
