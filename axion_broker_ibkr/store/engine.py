@@ -80,6 +80,8 @@ def display_url(url: URL | str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # WAL lets readers (the dashboard) run beside the order path; synchronous=FULL makes a
@@ -92,6 +94,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so a
+    # read-then-write transaction (record_result, apply_trade) sees the latest row and cannot be
+    # overtaken by another process between its SELECT and its UPDATE. WAL readers are not blocked.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: URL | str, **kwargs: Any) -> Engine:
     """An engine for ``url``. SQLite: the parent directory is created and pragmas are set on every
     connection; PostgreSQL: connections are pinged before use (the gateway may run for days)."""
@@ -101,6 +110,7 @@ def make_engine(url: URL | str, **kwargs: Any) -> Engine:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -219,3 +219,34 @@ def test_no_row_is_ever_deleted(store: Store) -> None:
     with Session(store.engine) as session:
         assert session.scalar(select(func.count()).select_from(IbkrOrderLog)) == 3
     assert {e.client_order_id for e in j.entries()} == {"a", "b", "c"}
+
+
+def test_concurrent_writers_from_two_engines_do_not_fail(store: Store, db_url: str) -> None:
+    """Two processes (two engines here) settling rows at once: read-then-write transactions must
+    wait for each other instead of failing with 'database is locked'."""
+    other = make_engine(db_url)
+    journals = [store.journal, SqlOrderJournal(other)]
+    for i in range(40):
+        store.journal.record_pending(entry(f"w-{i}"))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def work(k: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(k, 40, 2):
+                journals[k].record_result(f"w-{i}", status="open", order_id=str(i))
+                journals[k].apply_trade(trade(f"w-{i}", f"x-{i}", 10.0, 1.0, order_id=i))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        other.dispose()
+    assert errors == []
+    assert {e.status for e in store.journal.entries()} == {"filled"}
