@@ -7,6 +7,7 @@ the typed events of :mod:`.events` and merged into per-conid / per-order state (
 
 from __future__ import annotations
 
+from .consumers import EventStream
 from .decode import FrameDecoder
 from .events import (
     DepthEvent,
@@ -20,7 +21,7 @@ from .events import (
     TradeEvent,
 )
 from .protocol import StreamClient
-from .stream import EventStream, IBKRStreaming
+from .stream import IBKRStreaming
 from .subscriptions import SubscriptionError
 from .sync import SyncStreaming
 

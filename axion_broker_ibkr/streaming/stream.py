@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import websockets
@@ -26,16 +25,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from .. import models as m
 from ..errors import CompetingSessionError
 from ..masking import mask_account, mask_text, mask_token
+from .consumers import Callback, Dispatcher, EventStream
 from .decode import FrameDecoder
-from .events import OrderEvent, QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent
+from .events import QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent
 from .liveness import Backoff, Clock, Liveness
 from .protocol import StreamClient
-from .queues import AsyncEventQueue
 from .subscriptions import Registry, Subscription, SubscriptionError, quote_subscription
 
 log = logging.getLogger(__name__)
-
-Callback = Callable[[Any], Awaitable[None] | None]
 
 
 def _compete_policy(client: object) -> bool:
@@ -48,43 +45,6 @@ def _compete_policy(client: object) -> bool:
     return policy != "wait" if isinstance(policy, str) else True
 
 
-class EventStream:
-    """``async for event in stream.events(...)``: a consumer's bounded queue; ``close()`` to leave."""
-
-    def __init__(self, owner: IBKRStreaming, queue: AsyncEventQueue) -> None:
-        self._owner = owner
-        self._queue = queue
-
-    def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        event = await self._queue.get()
-        if event is None:
-            raise StopAsyncIteration
-        return event
-
-    async def get(self, timeout: float | None = None) -> StreamEvent | None:  # noqa: ASYNC109 (caller's API)
-        """Next event, ``None`` on timeout or when the stream closed."""
-        try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return None
-
-    def drain(self) -> list[StreamEvent]:
-        """Everything queued right now, oldest first, without waiting (for polling UIs)."""
-        queue = self._queue.queue
-        return [queue.pop() for _ in range(len(queue))]
-
-    @property
-    def dropped(self) -> int:
-        return self._queue.queue.dropped
-
-    def close(self) -> None:
-        self._owner._consumers.discard(self._queue)
-        self._queue.close()
-
-
 class IBKRStreaming:
     """One WebSocket for every channel, merged state, liveness, reconnect and resubscribe.
 
@@ -93,6 +53,8 @@ class IBKRStreaming:
     session is taken over (``ssodh/init`` with ``compete: true`` logs the other platform out);
     by default the client's ``competing_policy`` decides (``take_over`` or ``wait``).
     ``tickle_interval=None`` leaves the REST keep-alive to someone else (e.g. ``IBKRGateway``).
+    ``orders_resync``: while ORDERS is subscribed, order state is re-read from REST this often
+    (``None``: only at (re)connect), so a ``sor`` feed that went quiet cannot hide a change for long.
     """
 
     def __init__(
@@ -105,6 +67,7 @@ class IBKRStreaming:
         heartbeat_timeout: float = 35.0,
         smd_refresh: float = 600.0,
         quote_silence: float = 60.0,
+        orders_resync: float | None = 120.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         compete: bool | None = None,
@@ -127,6 +90,8 @@ class IBKRStreaming:
         self.subscribe_wait = subscribe_wait
         self.smd_refresh = smd_refresh
         self.quote_silence = quote_silence
+        self.orders_resync = orders_resync
+        self._last_resync = 0.0
         self.tick = tick
         self.clock = clock
         self.decoder = FrameDecoder()
@@ -139,9 +104,7 @@ class IBKRStreaming:
         )
         self._rest_keepalive = tickle_interval is not None
         self.backoff = Backoff(base=backoff_base, cap=backoff_cap, rng=rng or random.Random())
-        self._consumers: set[AsyncEventQueue] = set()
-        self._callbacks: dict[StreamChannel, list[Callback]] = {ch: [] for ch in StreamChannel}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.dispatcher = Dispatcher(queue_size)
         self._quote_targets: dict[int, str] = {}
         self._ws: ClientConnection | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -174,13 +137,9 @@ class IBKRStreaming:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
             self._runner = None
-        for task in list(self._tasks):
-            task.cancel()
         await self._close_ws()
         self._set_state("closed")
-        for queue in list(self._consumers):
-            queue.close()
-        self._consumers.clear()
+        self.dispatcher.close()
 
     async def __aenter__(self) -> IBKRStreaming:
         await self.start()
@@ -269,14 +228,11 @@ class IBKRStreaming:
 
     def events(self, *channels: StreamChannel, maxsize: int | None = None) -> EventStream:
         """A consumer of its own (registered at once, so nothing is missed before iteration starts)."""
-        queue = AsyncEventQueue(frozenset(channels) or None, maxsize or self.queue_size)
-        self._consumers.add(queue)
-        return EventStream(self, queue)
+        return self.dispatcher.events_stream(channels, maxsize)
 
     def on(self, channel: StreamChannel, callback: Callback) -> Callable[[], None]:
         """Call ``callback(event)`` for each event of ``channel`` (sync or async); returns a remover."""
-        self._callbacks[channel].append(callback)
-        return lambda: self._callbacks[channel].remove(callback)
+        return self.dispatcher.on(channel, callback)
 
     # ---------------------------------------------------------------------------------- state
 
@@ -322,10 +278,7 @@ class IBKRStreaming:
                 }
                 for s in self.registry.active()
             ],
-            "consumers": len(self._consumers),
-            "dropped": sum(q.queue.dropped for q in self._consumers) + self.counters["dropped_closed"],
-            "overflow": sum(q.queue.overflow for q in self._consumers),
-            "queued": sum(len(q.queue) for q in self._consumers),
+            **self.dispatcher.stats(),
             "unknown_topics": dict(self.decoder.unknown_topics),
             "frames": dict(self.decoder.counts),
             "quotes_tracked": len(self.decoder.quotes),
@@ -483,30 +436,7 @@ class IBKRStreaming:
                 self.account = selected
 
     def _dispatch(self, event: StreamEvent) -> None:
-        self.counters["events"] += 1
-        for queue in self._consumers:
-            if queue.wants(event):
-                queue.put(event)
-        for callback in self._callbacks[event.channel]:
-            try:
-                result = callback(event)
-                if inspect.isawaitable(result):
-                    self._spawn(self._await_callback(result))
-            except Exception:
-                self.counters["callback_errors"] += 1
-                log.exception("stream callback failed for %s", event.channel.value)
-
-    async def _await_callback(self, result: Awaitable[None]) -> None:
-        try:
-            await result
-        except Exception:
-            self.counters["callback_errors"] += 1
-            log.exception("async stream callback failed")
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.dispatcher.dispatch(event)
 
     async def _housekeep(self, ws: ClientConnection) -> str:
         while True:
@@ -521,13 +451,25 @@ class IBKRStreaming:
                 self.counters["tics"] += 1
             if self._rest_keepalive and self.liveness.tickle_due():
                 self.liveness.tickled()
-                self._spawn(self._tickle())
+                self.dispatcher.spawn(self._tickle())
             if self.connected:
                 for sub in self.registry.due_quote_refresh(
                     self.clock(), self.smd_refresh, self.quote_silence
                 ):
                     self.counters["quote_refreshes"] += 1
                     await self._send_sub(sub)
+                if self._resync_due():
+                    # safety net for a quiet sor (ibind: it stops after a filtered /orders call)
+                    self._last_resync = self.clock()
+                    self.counters["order_resyncs"] += 1
+                    self.dispatcher.spawn(self._rebuild_orders())
+
+    def _resync_due(self) -> bool:
+        return (
+            self.orders_resync is not None
+            and self.registry.get(StreamChannel.ORDERS) is not None
+            and self.clock() - self._last_resync >= self.orders_resync
+        )
 
     async def _tickle(self) -> None:
         try:
@@ -557,6 +499,7 @@ class IBKRStreaming:
             await self._send_sub(sub)
 
     async def _rebuild_orders(self) -> None:
+        self._last_resync = self.clock()
         try:
             orders = await self.client.live_orders()
         except Exception as exc:
@@ -613,4 +556,4 @@ class IBKRStreaming:
             self._dispatch(SystemEvent(kind="state", state=state))
 
 
-__all__ = ["EventStream", "IBKRStreaming", "OrderEvent"]
+__all__ = ["IBKRStreaming"]

@@ -9,9 +9,10 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from .. import models as m
+from .consumers import Callback, EventStream
 from .events import StreamChannel, StreamEvent
 from .protocol import StreamClient
-from .stream import Callback, EventStream, IBKRStreaming
+from .stream import IBKRStreaming
 
 T = TypeVar("T")
 

@@ -284,3 +284,17 @@ async def test_wait_policy_does_not_take_over_a_competing_session(gw: FakeGatewa
         gw.competing, gw.authenticated = False, True  # the other platform logged out
         await next_quote_after_reconnect(s, gw, next_conn)
         assert s.state == "connected"
+
+
+async def test_quiet_sor_is_covered_by_the_periodic_order_resync(gw: FakeGateway) -> None:
+    async with IBKRStreaming(FakeClient(gw), orders_resync=0.2, **FAST) as s:
+        await s.wait_connected(10)
+        events = s.events(StreamChannel.ORDERS)
+        await s.subscribe_orders()
+        await until(lambda: "sor+{}" in gw.received[0], "sor subscribed")
+        await asyncio.sleep(0.05)  # let the sor snapshot arrive first
+        events.drain()
+        gw.orders[101]["status"] = "Cancelled"  # changed at the broker, but no sor frame says so
+        await until(lambda: (o := s.order(101)) is not None and o.status == "Cancelled", "resync saw it")
+        got = [e for e in events.drain() if isinstance(e, OrderEvent) and e.delta.status == "Cancelled"]
+        assert got and got[0].source == "rest" and s.stats()["order_resyncs"] >= 1
