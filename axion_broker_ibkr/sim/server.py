@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import shutil
+import signal
 import socket
 import ssl
 import tempfile
@@ -167,8 +168,16 @@ class SimServer:
             self._admin = SimAdmin(self.root_url, verify=verify)
         return self._admin
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def __repr__(self) -> str:
         return f"SimServer({self.root_url}, running={self._thread is not None})"
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(
@@ -179,17 +188,27 @@ def serve(
     allow_remote: bool = False,
     **kwargs: Any,
 ) -> int:
-    """Run the simulator in the foreground until interrupted (``axion-ibkr sim``). Returns 0."""
+    """Run the simulator in the foreground until interrupted (``axion-ibkr sim``).
+
+    Returns 0 after a clean stop (Ctrl-C / SIGTERM), 2 when it cannot start (bad bind address,
+    port in use).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = SimServer(
-        host=host, port=port, seed=seed, logged_in=logged_in, allow_remote=allow_remote, **kwargs
-    )
-    server.start()
+    try:
+        server = SimServer(
+            host=host, port=port, seed=seed, logged_in=logged_in, allow_remote=allow_remote, **kwargs
+        )
+        server.start()
+    except (ConfigError, OSError) as exc:
+        log.error("cannot start the simulator: %s", exc)
+        return 2
     log.info("REST %s  WebSocket %s", server.base_url, server.ws_url)
     log.info("certificate %s (%s)", server.cert_path, server.cert_fingerprint)
     log.info("admin paths under %s/sim/ ; Ctrl-C to stop", server.root_url)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while server._thread is not None and server._thread.is_alive():
+        while server.running:
             time.sleep(0.5)
     except KeyboardInterrupt:
         log.info("stopping the simulator")
