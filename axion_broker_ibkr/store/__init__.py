@@ -24,7 +24,7 @@ from .engine import display_url, make_engine, resolve_database_url
 from .journal import DuplicateOrderError, SqlOrderJournal, UnknownOrderError
 from .migrate import downgrade, ensure_schema, upgrade
 from .models import Base
-from .reconcile import Decision, reconcile, reconcile_with_client
+from .reconcile import Decision, OrderSource, reconcile, reconcile_with_async_client, reconcile_with_client
 
 __all__ = [
     "Base",
@@ -41,6 +41,7 @@ __all__ = [
     "make_engine",
     "open_store",
     "reconcile",
+    "reconcile_with_async_client",
     "reconcile_with_client",
     "resolve_database_url",
     "upgrade",
@@ -58,6 +59,10 @@ class Store:
     def connections(self, **kwargs: Any) -> ConnectionRecorder:
         """A :class:`ConnectionRecorder` (``mode=``, ``gateway_host=``, ``gateway_port=``, ...)."""
         return ConnectionRecorder(self.engine, **kwargs)
+
+    def reconcile(self, client: OrderSource) -> list[Decision]:
+        """Settle the order log's unsettled rows against ``client`` (call it at start-up)."""
+        return reconcile_with_client(self.journal, client)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ here: an order the broker does not know ends ``unknown_at_broker`` and waits for
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -238,6 +239,59 @@ class SettlingJournal(Protocol):
     ) -> None: ...
 
 
+class AsyncOrderSource(Protocol):
+    """What reconciliation needs from :class:`~axion_broker_ibkr.client.AsyncIBKRClient`."""
+
+    @property
+    def mode(self) -> str: ...
+
+    async def live_orders(self, account_id: str | None = None) -> list[Order]: ...
+
+    async def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]: ...
+
+
+def _settle_all(journal: SettlingJournal, decisions: Sequence[Decision]) -> None:
+    for d in decisions:
+        journal.settle(
+            d.client_order_id,
+            status=d.status,
+            evidence=d.evidence,
+            order_id=d.order_id,
+            filled_quantity=d.filled_quantity,
+            avg_fill_price=d.avg_fill_price,
+            ibkr_status=d.ibkr_status,
+        )
+
+
+def _log_round(account: str, entries: int, live: int, fills: int) -> None:
+    log.info(
+        "reconciling %d order(s) of %s against %d live orders, %d executions",
+        entries,
+        mask_account(account),
+        live,
+        fills,
+    )
+
+
+async def reconcile_with_async_client(
+    journal: SettlingJournal, client: AsyncOrderSource, *, recheck_unknown: bool = True
+) -> list[Decision]:
+    """:func:`reconcile_with_client` for :class:`~axion_broker_ibkr.client.AsyncIBKRClient`; the
+    database work runs in a worker thread, off the event loop."""
+    pending = await asyncio.to_thread(journal.unsettled, include_unknown=recheck_unknown)
+    entries = [e for e in pending if e.mode == client.mode]
+    decisions: list[Decision] = []
+    for account in sorted({e.account_id for e in entries}):
+        mine = [e for e in entries if e.account_id == account]
+        live = await client.live_orders(account_id=account)
+        fills = await client.trades(days=TRADE_DAYS, account_id=account)
+        _log_round(account, len(mine), len(live), len(fills))
+        round_decisions = reconcile(mine, live, fills)
+        await asyncio.to_thread(_settle_all, journal, round_decisions)
+        decisions.extend(round_decisions)
+    return decisions
+
+
 def reconcile_with_client(
     journal: SettlingJournal, client: OrderSource, *, recheck_unknown: bool = True
 ) -> list[Decision]:
@@ -246,30 +300,13 @@ def reconcile_with_client(
     and return the decisions. Rows of another mode are left alone: a simulator's answer says
     nothing about a real gateway's orders, and the reverse."""
     entries = [e for e in journal.unsettled(include_unknown=recheck_unknown) if e.mode == client.mode]
-    if not entries:
-        return []
     decisions: list[Decision] = []
-    accounts = sorted({e.account_id for e in entries})
-    for account in accounts:
+    for account in sorted({e.account_id for e in entries}):
         mine = [e for e in entries if e.account_id == account]
         live = client.live_orders(account_id=account)
         fills = client.trades(days=TRADE_DAYS, account_id=account)
-        log.info(
-            "reconciling %d order(s) of %s against %d live orders, %d executions",
-            len(mine),
-            mask_account(account),
-            len(live),
-            len(fills),
-        )
-        for d in reconcile(mine, live, fills):
-            journal.settle(
-                d.client_order_id,
-                status=d.status,
-                evidence=d.evidence,
-                order_id=d.order_id,
-                filled_quantity=d.filled_quantity,
-                avg_fill_price=d.avg_fill_price,
-                ibkr_status=d.ibkr_status,
-            )
-            decisions.append(d)
+        _log_round(account, len(mine), len(live), len(fills))
+        round_decisions = reconcile(mine, live, fills)
+        _settle_all(journal, round_decisions)
+        decisions.extend(round_decisions)
     return decisions

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr.models import Order, Trade
-from axion_broker_ibkr.store import Store, reconcile, reconcile_with_client
+from axion_broker_ibkr.store import Store, reconcile, reconcile_with_async_client, reconcile_with_client
 
 from .helpers import entry, order, trade
 
@@ -165,3 +165,37 @@ def test_reconcile_does_not_overwrite_a_row_settled_meanwhile(store: Store) -> N
     j.settle("c-1", status="unknown_at_broker", evidence={"reason": "late"})
     got = j.get("c-1")
     assert got is not None and got.status == "filled"
+
+
+class AsyncFakeSource:
+    """The async client's shape: awaitable live_orders / trades."""
+
+    def __init__(self, sync: FakeSource) -> None:
+        self.sync = sync
+        self.mode = sync.mode
+
+    async def live_orders(self, account_id: str | None = None) -> list[Order]:
+        return self.sync.live_orders(account_id)
+
+    async def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
+        return self.sync.trades(days, account_id)
+
+
+async def test_reconcile_with_an_async_client(store: Store) -> None:
+    j = store.journal
+    j.record_pending(entry("a-1"))
+    j.record_pending(entry("a-2", account_id="DU7654321"))
+    source = FakeSource("sim", [order("a-1", "Submitted", order_id=5)], [])
+    decisions = await reconcile_with_async_client(j, AsyncFakeSource(source))
+    assert {d.client_order_id: d.status for d in decisions} == {"a-1": "open", "a-2": "unknown_at_broker"}
+    assert [c for c in source.calls if c[0] == "live_orders"] == [
+        ("live_orders", "DU1234567"),
+        ("live_orders", "DU7654321"),
+    ]
+    assert j.unsettled() == []
+
+
+def test_store_reconcile_is_the_start_up_call(store: Store) -> None:
+    store.journal.record_pending(entry("s-1"))
+    (decision,) = store.reconcile(FakeSource("sim", [], []))
+    assert decision.status == "unknown_at_broker"
