@@ -40,8 +40,8 @@ def number(value: Any, field: str) -> float:
     elif kind is int or (isinstance(value, int | float | Decimal) and not isinstance(value, bool)):
         try:
             result = float(value)
-        except OverflowError:
-            fail(field, f"{value!r:.40} is too large")
+        except (OverflowError, ValueError):  # 10**400; Decimal("sNaN")
+            fail(field, f"{value!r:.40} is not a usable number")
     else:
         fail(field, f"expected a number, got {kind.__name__} {value!r:.40}")
     if not math.isfinite(result):

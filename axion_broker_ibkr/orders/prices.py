@@ -8,6 +8,7 @@ Direction: a BUY price rounds **down** and a SELL price rounds **up**, for limit
 triggers alike. A buy limit never pays more and a sell limit never receives less than asked; a
 protective stop (sell below the market, buy above it) is moved towards the market, so it triggers no
 later than the trader asked. A price already on the grid (within float noise) is left as is.
+Trailing amounts are offsets, not prices, and are sent as given.
 """
 
 from __future__ import annotations

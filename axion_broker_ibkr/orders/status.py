@@ -2,7 +2,7 @@
 
 The host's executor treats an unknown status as *filled*, so this mapping never says ``filled``
 unless IBKR does and the quantities agree. Statuses (REFERENCE §4.9) are read in any spelling:
-``PreSubmitted``, ``Pre Submitted``, ``pre_submitted``.
+``PreSubmitted``, ``Pre Submitted``, ``pre_submitted`` (separators and case are ignored, nothing else).
 
 =================================  ==============================================================
 IBKR                               host
@@ -39,7 +39,7 @@ HOST_STATUSES = (
     "replaced",
 )
 
-#: Normalised IBKR status (lower case, letters only) -> host status before fill quantities apply.
+#: Normalised IBKR status (lower case; spaces, ``_`` and ``-`` removed) -> host status before fills.
 _STATUS: dict[str, str] = {
     "pendingsubmit": "pending",
     "apipending": "pending",
@@ -55,6 +55,8 @@ _STATUS: dict[str, str] = {
     "rejected": "rejected",
     "expired": "expired",
 }
+
+_SEPARATORS = str.maketrans("", "", " _-\t")
 
 #: Unknown statuses map here (documented above): it claims no fill and keeps the host watching.
 SAFE_STATUS = "pending"
@@ -73,7 +75,7 @@ def host_order_status(ibkr_status: str | None, filled: float, total: float) -> s
     done = _quantity(filled)
     size = _quantity(total)
     partial = 0.0 < done < size
-    key = "".join(ch for ch in ibkr_status.lower() if ch.isalpha()) if isinstance(ibkr_status, str) else ""
+    key = ibkr_status.translate(_SEPARATORS).lower() if isinstance(ibkr_status, str) else ""
     status = _STATUS.get(key) if key else SAFE_STATUS
     if status is None:
         logger.warning("unknown IBKR order status %r mapped to %r", ibkr_status, SAFE_STATUS)

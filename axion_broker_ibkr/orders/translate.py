@@ -78,7 +78,7 @@ def _contract_identity(contract: Any) -> tuple[int, str]:
         f.fail("contract", f"expected a contract dict, got {type(contract).__name__}")
     conid = f.conid(contract.get("conid"), "contract.conid")
     sec_type = contract.get("sec_type")
-    if sec_type not in SEC_TYPES:
+    if type(sec_type) is not str or sec_type not in SEC_TYPES:
         f.fail("contract.sec_type", f"expected one of {', '.join(sorted(SEC_TYPES))}, got {sec_type!r:.40}")
     return conid, sec_type
 

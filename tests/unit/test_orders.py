@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -374,6 +375,8 @@ def test_fractional_shares_need_the_config_switch() -> None:
         (10**400, AAPL, "qty"),
         (1e9, AAPL, "qty"),
         ("100", AAPL, "qty"),
+        (Decimal("sNaN"), AAPL, "qty"),
+        (Decimal("NaN"), AAPL, "qty"),
         (True, AAPL, "qty"),
         (None, AAPL, "qty"),
     ],
@@ -389,6 +392,7 @@ def test_qty_and_quantity_aliases() -> None:
     assert translate_order(host, AAPL, OPTIONS)["quantity"] == 7
     refused("qty", order(qty=5, quantity=6), AAPL)
     assert translate_order(order(qty=5, quantity=5), AAPL, OPTIONS)["quantity"] == 5
+    assert translate_order(order(qty=Decimal("12")), AAPL, OPTIONS)["quantity"] == 12
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,6 +497,7 @@ def test_symbol_must_name_the_contract() -> None:
         (dict(AAPL, conid=-1), "contract.conid"),
         (dict(AAPL, sec_type="CRYPTO"), "contract.sec_type"),
         (dict(AAPL, sec_type=None), "contract.sec_type"),
+        (dict(AAPL, sec_type=["STK"]), "contract.sec_type"),
         (["not", "a", "dict"], "contract"),
     ],
 )
