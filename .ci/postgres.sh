@@ -4,9 +4,10 @@
 #     eval "$(.ci/postgres.sh)"      # -> export AXION_IBKR_TEST_PG_URL=postgresql+psycopg://...
 #     .ci/postgres.sh stop <datadir> # stop and delete a cluster started earlier
 #
-# Debian 12, run as root: installs `postgresql` with apt-get when missing, creates a cluster in a
-# temporary directory with initdb (as the `postgres` user), starts it on 127.0.0.1 and a free port
-# (no Unix socket in /var/run), and creates a database. Everything but the export line goes to stderr.
+# Debian 12. As root: installs `postgresql` with apt-get when missing. Creates a cluster in a
+# temporary directory with initdb (as the `postgres` user when root, else as the caller), starts
+# it on 127.0.0.1 and a free port (its Unix socket in that directory, not /var/run), and creates a
+# database. Everything but the export lines goes to stderr.
 set -euo pipefail
 
 PG_VERSION="${PG_VERSION:-15}"
@@ -16,11 +17,12 @@ PG_USER="${PG_USER:-postgres}"
 
 log() { echo "postgres.sh: $*" >&2; }
 
+# PostgreSQL refuses to run as root: root runs it as the `postgres` user, anyone else as themselves.
 as_postgres() {
-    if [ "$(id -un)" = "${PG_USER}" ]; then
-        "$@"
-    else
+    if [ "$(id -u)" -eq 0 ]; then
         runuser -u "${PG_USER}" -- "$@"
+    else
+        "$@"
     fi
 }
 
@@ -49,7 +51,9 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 workdir="$(mktemp -d /tmp/axion-ibkr-pg.XXXXXX)"
 datadir="${workdir}/data"
 chmod 755 "${workdir}"
-chown "${PG_USER}" "${workdir}" 2>/dev/null || true
+if [ "$(id -u)" -eq 0 ]; then
+    chown "${PG_USER}" "${workdir}"
+fi
 
 log "initdb in ${datadir}"
 as_postgres "${PG_BIN}/initdb" -D "${datadir}" -U "${PG_USER}" --auth=trust --encoding=UTF8 --no-locale >&2
