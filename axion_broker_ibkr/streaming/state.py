@@ -7,9 +7,8 @@ value, so consumers never have to merge themselves.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -25,7 +24,8 @@ def _wire(obj: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?\Z")
+_MISS = object()
+_NUMBER_CACHE = 8192  # distinct quote texts remembered before the cache starts over
 _QUOTE_META = frozenset({"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"})
 
 
@@ -42,13 +42,15 @@ class QuoteBook:
 
     The first frame of a conid goes through :func:`convert.quote_from_wire`; later deltas take a
     fast path that applies the same rules (the same field tables and number parser) to the
-    attribute values kept per conid, so one frame costs one ``Quote`` construction. A test checks
-    that both paths agree on random frame sequences.
+    attribute values kept per conid, so one frame costs one ``Quote`` construction; parsed numbers
+    are remembered by their text (prices and sizes repeat). A test checks that both paths agree
+    on random frame sequences.
     """
 
     def __init__(self) -> None:
         self._quotes: dict[int, m.Quote] = {}
         self._values: dict[int, dict[str, Any]] = {}
+        self._numbers: dict[str, object] = {}
 
     def apply(self, conid: int, data: Mapping[str, Any]) -> tuple[m.Quote, dict[str, str]]:
         """Merge one ``smd`` frame; returns the merged quote and the field ids (-> text) it changed.
@@ -66,17 +68,15 @@ class QuoteBook:
         values = dict(stored)
         fields: dict[str, str] = dict(values["fields"])
         changed: dict[str, str] = {}
-        plain = _PLAIN_NUMBER.match
         for key, value in data.items():
             if key in _QUOTE_META or value is None:
                 continue
-            text = value if isinstance(value, str) else str(value)
+            text = value if value.__class__ is str else str(value)
             fields[key] = changed[key] = text
             attr = _NUMERIC.get(key)
             if attr is not None:
-                # the common case first; convert.parse_number gives the same result for it
                 values[attr] = (
-                    float(value) if value.__class__ is str and plain(value) else _number(conid, key, value)
+                    self._parse(conid, key, value) if value.__class__ is str else _number(conid, key, value)
                 )
                 if key == "31":
                     prefix = text.strip()[:1]
@@ -85,7 +85,7 @@ class QuoteBook:
             elif key in _TEXT:
                 values[_TEXT[key]] = text
         if ("7762" in changed or "87" in changed) and "7762" in fields:
-            values["volume"] = _number(conid, "7762", fields["7762"])  # 7762 wins over 87
+            values["volume"] = self._parse(conid, "7762", fields["7762"])  # 7762 wins over 87
         conidex = data.get("conidEx", data.get("conidex"))
         if conidex is not None:
             values["conidex"] = str(conidex)
@@ -102,6 +102,16 @@ class QuoteBook:
         self._values[conid] = values
         self._quotes[conid] = quote
         return quote, changed
+
+    def _parse(self, conid: int, key: str, text: str) -> float | None:
+        """:func:`convert.parse_number` of a quote text, remembered: prices and sizes repeat a lot."""
+        number = self._numbers.get(text, _MISS)
+        if number is _MISS:
+            number = _number(conid, key, text)
+            if len(self._numbers) >= _NUMBER_CACHE:
+                self._numbers.clear()
+            self._numbers[text] = number
+        return cast("float | None", number)
 
     def get(self, conid: int) -> m.Quote | None:
         return self._quotes.get(conid)
