@@ -3,10 +3,16 @@
 Imported on first use only (never by ``plugin.py`` or the package ``__init__``)::
 
     from axion_broker_ibkr.store import open_store
-    store = open_store(config=host_cfg)     # URL: env, else config["database_url"], else user SQLite
+    store = open_store(config=host_cfg)   # URL: env, else config["database_url"], else user SQLite;
+                                          # created and migrated on first use
     client = IBKRClient(cfg, journal=store.journal, cache=store.cache)
+    store.reconcile(client)               # at start-up: settle rows a crash left pending
+    stop = follow_stream(store.journal, streaming)            # (store.follow) keep rows current
+    conn = store.connections(mode=client.mode, gateway_host=..., gateway_port=..., account_id=...)
 
-A host that runs the plugin's migrations itself calls ``store.migrate.upgrade(connection)``.
+A host that runs the plugin's migrations on its own connection calls
+``axion_broker_ibkr.store.migrate.upgrade(connection)`` (version table ``ibkr_alembic_version``);
+a trader without a host runs ``axion-ibkr db upgrade [--url URL]``.
 """
 
 from __future__ import annotations
