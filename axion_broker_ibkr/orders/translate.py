@@ -124,7 +124,11 @@ def intent_from_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> O
         f.fail("order", f"expected an order dict, got {type(order).__name__}")
     conid, sec_type = _contract_identity(contract)
     asset_type = order.get("asset_type")
-    if asset_type is not None and asset_type_to_sec_type(asset_type) != sec_type:
+    if (
+        asset_type is not None
+        and (ASSET_TO_SEC_TYPE.get(asset_type) if type(asset_type) is str else None) != sec_type
+        and asset_type_to_sec_type(asset_type) != sec_type
+    ):
         f.fail("asset_type", f"{asset_type!r} does not match the contract's security type {sec_type}")
 
     side = f.word(order.get("side"), "side", SIDES)
