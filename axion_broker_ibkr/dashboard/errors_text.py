@@ -30,6 +30,11 @@ def _resolve(exc: e.ResolveError) -> str:
     return text
 
 
+def _rejected(exc: BaseException) -> str:
+    text = str(exc)
+    return text if text.startswith("IBKR rejected") else f"IBKR rejected the order: {text}"
+
+
 # Most specific first: the first matching class wins.
 _EXPLAINERS: tuple[tuple[type[BaseException], Callable[[BaseException], str]], ...] = (
     (e.NotAuthenticatedError, lambda x: "Not logged in: the gateway has no SSO session. Log in through "
@@ -42,7 +47,7 @@ _EXPLAINERS: tuple[tuple[type[BaseException], Callable[[BaseException], str]], .
      "few seconds and try again (retrying at once makes IBKR block longer)."),
     (e.GatewayUnavailableError, lambda x: f"The gateway does not answer: {x}"),
     (e.QuestionRefusedError, lambda x: f"IBKR asked for a confirmation that was not given: {x}"),
-    (e.OrderRejectedError, lambda x: f"IBKR rejected the order: {x}"),
+    (e.OrderRejectedError, lambda x: _rejected(x)),
     (e.OrderStateUnknownError, lambda x: f"The order's fate is unknown; it was NOT re-sent. Check live "
      f"orders before trying again. ({x})"),
     (e.LiveTradingNotAllowedError, lambda x: f"Live trading is not enabled for this account: {x}"),

@@ -58,6 +58,11 @@ class DashboardSession:
         acct: str | None = self.client.account_id
         return acct
 
+    @property
+    def running_stream(self) -> Any:
+        """The stream if it was started already (``None`` otherwise); never starts one."""
+        return self._streaming
+
     def streaming(self) -> Any:
         """The shared :class:`~axion_broker_ibkr.streaming.SyncStreaming`, started on first use;
         ``None`` (and ``streaming_error`` set) when it cannot run, so the page falls back to REST."""
@@ -69,7 +74,8 @@ class DashboardSession:
                 from ..streaming import SyncStreaming
 
                 config = self.resolved_config()
-                stream = SyncStreaming(partial(AsyncIBKRClient, config))
+                # One pacer for both clients: IBKR paces per user, not per connection.
+                stream = SyncStreaming(partial(AsyncIBKRClient, config, pacer=self.client.pacer))
                 stream.start(connect_timeout=10.0)
                 stream.subscribe_orders()
                 self._streaming = stream
@@ -103,7 +109,9 @@ class DashboardSession:
                 "auto mode fell back to the simulator; an order for a configured account is not sent"
             )
         config = self.resolved_config(accept)
-        with IBKRClient(config, journal=self.client.journal, cache=self.client.cache) as once:
+        with IBKRClient(
+            config, pacer=self.client.pacer, journal=self.client.journal, cache=self.client.cache
+        ) as once:
             return once.place_order(order, contract)
 
     def close(self) -> None:

@@ -105,6 +105,8 @@ def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 T = TypeVar("T")
 _CACHE_KEY = "_ibkr_data_cache"
+_LAST_KEY = "_ibkr_last_calls"
 
 
 def _store() -> dict[str, tuple[float, Any]]:
@@ -23,16 +24,31 @@ def _store() -> dict[str, tuple[float, Any]]:
     return cast(dict[str, tuple[float, Any]], st.session_state[_CACHE_KEY])
 
 
-def cached(name: str, loader: Callable[[], T], ttl: float) -> T:
-    """The value of ``loader()``, reused for ``ttl`` seconds. Errors are not cached."""
+def cached(name: str, loader: Callable[[], T], ttl: float, min_interval: float = 0.0) -> T:
+    """The value of ``loader()``, reused for ``ttl`` seconds. Errors are not cached.
+
+    ``min_interval``: after an :func:`invalidate`, the next call still waits until this long after
+    the previous one (a margin over IBKR's 1-per-5-s pacing of the endpoint; a 429 costs a minute).
+    """
     store = _store()
     now = time.monotonic()
     hit = store.get(name)
     if hit is not None and now - hit[0] < ttl:
         return cast(T, hit[1])
+    last = _last_calls().get(name)
+    if last is not None and now - last < min_interval:
+        time.sleep(min_interval - (now - last))
     value = loader()
+    now = time.monotonic()
+    _last_calls()[name] = now
     store[name] = (now, value)
     return value
+
+
+def _last_calls() -> dict[str, float]:
+    if _LAST_KEY not in st.session_state:
+        st.session_state[_LAST_KEY] = {}
+    return cast(dict[str, float], st.session_state[_LAST_KEY])
 
 
 def invalidate(*prefixes: str) -> None:

@@ -49,5 +49,5 @@ def render(session: DashboardSession) -> None:
         st.caption("No P&L figures yet.")
 
     with st.expander("P&L (partitioned, daily)"):
-        pnl = cached("acct:pnl", client.pnl, TTL)
+        pnl = cached("acct:pnl", client.pnl, TTL, 5.5)
         st.dataframe(pd.DataFrame(vm_account.pnl_partition_rows(pnl)), hide_index=True, key="acct_pnl")

@@ -27,11 +27,13 @@ def _counters(session: DashboardSession) -> dict[str, Any]:
         "max_requests_per_minute": session.config.max_requests_per_minute,
     }
     out["reauthentications"] = session.client.reauthentications
-    stream = session.streaming() if session.streaming_error is None else None
+    stream = session.running_stream
     if stream is not None:
         out["stream"] = stream.stats()
     elif session.streaming_error:
         out["stream"] = {"error": session.streaming_error}
+    else:
+        out["stream"] = {"state": "not started (the Market Data tab starts it)"}
     return out
 
 

@@ -26,6 +26,8 @@ PENDING = "trade_pending"
 QUESTION = "trade_question"
 LAST_RESULT = "trade_last_result"
 ORDERS_TTL = 6.0
+#: IBKR allows one live-orders / trades request per 5 s; the page keeps a margin over it.
+ORDERS_SPACING = 5.5
 
 
 def _ticket_inputs(contract: IBKRContract) -> dict[str, Any]:
@@ -68,12 +70,14 @@ def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRCon
 def _send(session: DashboardSession, parked: dict[str, Any], allow: tuple[str, ...] = ()) -> None:
     order, contract = parked["order"], parked["contract"]
     try:
-        result: OrderResult = session.client.place_order(
-            order, contract, **({"confirm": allow} if allow else {})
-        )
+        if allow:
+            result: OrderResult = session.place_accepting(allow, order, contract)
+        else:
+            result = session.client.place_order(order, contract)
     except QuestionRefusedError as exc:
         # IBKR asked; the flow answered "no" (the order was discarded at IBKR, nothing is pending).
-        st.session_state[QUESTION] = {**parked, "message": exc.message, "ids": tuple(exc.message_ids)}
+        text = vm_trading.question_text(exc.transcript, exc.message)
+        st.session_state[QUESTION] = {**parked, "message": text, "ids": tuple(exc.message_ids)}
         return
     finally:
         invalidate("orders:")
@@ -141,7 +145,7 @@ def _live_orders(session: DashboardSession) -> None:
     c1.subheader("Live orders", anchor=False)
     if c2.button("Refresh", key="orders_refresh", icon=":material/refresh:"):
         invalidate("orders:")
-    orders = cached("orders:live", client.live_orders, ORDERS_TTL)
+    orders = cached("orders:live", client.live_orders, ORDERS_TTL, ORDERS_SPACING)
     rows = vm_trading.live_order_rows(orders)
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="orders_table")
@@ -159,7 +163,7 @@ def _live_orders(session: DashboardSession) -> None:
         if oid is not None:
             _order_actions(session, by_id[oid])
     st.subheader("Recent fills", anchor=False)
-    fills = vm_trading.fill_rows(cached("orders:trades", client.trades, ORDERS_TTL))
+    fills = vm_trading.fill_rows(cached("orders:trades", client.trades, ORDERS_TTL, ORDERS_SPACING))
     if fills:
         st.dataframe(pd.DataFrame(fills), hide_index=True, key="fills_table")
     else:

@@ -99,8 +99,8 @@ def status_rows(status: GatewayStatus, now: dt.datetime | None = None) -> list[R
 def counter_rows(counters: Mapping[str, Any], prefix: str = "") -> list[Row]:
     """Flatten a stats mapping (pacing or streaming ``stats()``) into name/value rows.
 
-    Nested mappings become ``outer.inner`` names; values that are not numbers, strings or bools
-    are shown with ``str``.
+    Nested mappings become ``outer.inner`` names; every value is shown as text (one column of
+    mixed numbers and words), account ids masked; ``None`` is ``—``.
     """
     rows: list[Row] = []
     for key in sorted(counters):
@@ -108,10 +108,8 @@ def counter_rows(counters: Mapping[str, Any], prefix: str = "") -> list[Row]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             rows.extend(counter_rows(value, prefix=f"{name}."))
-        elif isinstance(value, bool | int | float | str) or value is None:
-            rows.append({"Counter": name, "Value": value if not isinstance(value, str) else mask_text(value)})
         else:
-            rows.append({"Counter": name, "Value": str(value)})
+            rows.append({"Counter": name, "Value": "—" if value is None else mask_text(str(value))})
     return rows
 
 

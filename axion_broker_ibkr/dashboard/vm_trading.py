@@ -383,3 +383,12 @@ def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
         }
         for e in entries
     ]
+
+
+def question_text(transcript: Iterable[Mapping[str, Any]], fallback: str) -> str:
+    """IBKR's own wording of the last question in an order transcript (whitespace tidied)."""
+    for record in reversed(list(transcript)):
+        messages = record.get("messages")
+        if messages:
+            return " ".join(" ".join(str(m) for m in messages).split())
+    return fallback

@@ -13,14 +13,15 @@ RATE_SCALE = 50.0
 APP_TIMEOUT = 60.0
 
 
-def page_env(sim: Any, db_path: Path) -> dict[str, str]:
+def page_env(sim: Any, db_path: Path, rate_scale: float = RATE_SCALE) -> dict[str, str]:
     """The ``AXION_IBKR_*`` environment ``axion-ibkr dashboard`` gives Streamlit for ``sim``."""
     from axion_broker_ibkr.dashboard.factory import PACER_SCALE_ENV
     from axion_broker_ibkr.dashboard.launcher import sim_env
 
     env = sim_env({}, root_url=sim.root_url, fingerprint=sim.cert_fingerprint, fallback=False)
     env["AXION_IBKR_DATABASE_URL"] = f"sqlite:///{db_path}"
-    env[PACER_SCALE_ENV] = str(RATE_SCALE)
+    if rate_scale != 1.0:
+        env[PACER_SCALE_ENV] = str(rate_scale)
     return env
 
 
@@ -36,13 +37,13 @@ def dash_sim() -> Iterator[Any]:
         server.stop()
 
 
-def _point_page_at(sim: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _point_page_at(sim: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch, rate_scale: float) -> None:
     import os
 
     for name in list(os.environ):
         if name.startswith("AXION_IBKR_"):
             monkeypatch.delenv(name)
-    for name, value in page_env(sim, db_path).items():
+    for name, value in page_env(sim, db_path, rate_scale).items():
         monkeypatch.setenv(name, value)
 
 
@@ -50,7 +51,7 @@ def _point_page_at(sim: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def page(dash_sim: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The page's environment points at the module's simulator (sessions are cached per env)."""
     db = tmp_path_factory.getbasetemp() / "dashboard-orders.sqlite"
-    _point_page_at(dash_sim, db, monkeypatch)
+    _point_page_at(dash_sim, db, monkeypatch, RATE_SCALE)
     return dash_sim
 
 
@@ -59,6 +60,6 @@ def page_on_fresh_sim(fresh_sim: Any, tmp_path: Path, monkeypatch: pytest.Monkey
     """The page pointed at a simulator of this test's own (fault injection)."""
     from axion_broker_ibkr.dashboard.factory import reset_sessions
 
-    _point_page_at(fresh_sim, tmp_path / "orders.sqlite", monkeypatch)
+    _point_page_at(fresh_sim, tmp_path / "orders.sqlite", monkeypatch, 1.0)  # conftest's pacing
     yield fresh_sim
     reset_sessions()

@@ -148,6 +148,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
     admin = dashboard.admin()
     try:
         seed_portfolio(admin, dashboard.sim_url, dashboard.sim_pin)
+        admin.set_price(265598, 190.0)  # AAPL frozen: the 185 limit stays inside IBKR's price band
     finally:
         admin.close()
     with sync_playwright() as pw:
@@ -157,7 +158,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             executable_path=str(CHROMIUM),
             args=CHROMIUM_ARGS,
             headless=True,
-            viewport={"width": 1400, "height": 1000},
+            viewport={"width": 1400, "height": 1700},
         )
         try:
             page = context.new_page()
@@ -169,7 +170,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             _shot(page, "account")
 
             page.get_by_role("tab", name="Trading").click()
-            symbol = page.get_by_label("Symbol")
+            symbol = page.get_by_label("Symbol", exact=True)
             expect(symbol).to_be_visible(timeout=UI_TIMEOUT)
             symbol.fill("AAPL")
             symbol.press("Enter")
@@ -177,7 +178,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             page.get_by_role("button", name="Search").click()
             expect(page.get_by_role("button", name="Use this contract")).to_be_visible(timeout=UI_TIMEOUT)
             page.get_by_role("button", name="Use this contract").click()
-            limit = page.get_by_label("Limit price")
+            limit = page.get_by_label("Limit price", exact=True)
             expect(limit).to_be_visible(timeout=UI_TIMEOUT)
             limit.fill("185")
             limit.press("Enter")

@@ -70,7 +70,11 @@ def test_account_tab_shows_banner_figures_cash_and_positions(page: Any) -> None:
     assert positions["Unrealized P&L"].notna().all()
 
 
-def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
+AAPL_CONID = 265598
+
+
+def _aapl_ticket(limit: float, qty: float = 3.0) -> AppTest:
+    """Trading tab with AAPL picked and a limit ticket filled in (not sent)."""
     at = _app("Trading")
     _no_errors(at)
     at.text_input(key="trade_symbol").set_value("AAPL").run()
@@ -78,10 +82,16 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     _no_errors(at)
     assert any("AAPL" in o for o in at.selectbox(key="trade_candidate").options)
     at.button(key="trade_use").click().run()
-    assert "conid" in _texts(at)
-    at.number_input(key="trade_qty").set_value(3.0)
+    assert f"AAPL (STK, conid {AAPL_CONID})" in _texts(at)
+    at.number_input(key="trade_qty").set_value(qty)
     at.selectbox(key="trade_type").set_value("limit").run()
-    at.number_input(key="trade_limit").set_value(185.0)
+    at.number_input(key="trade_limit").set_value(limit)
+    return at
+
+
+def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
+    page.admin.set_price(AAPL_CONID, 190.0)  # frozen: 185 stays inside IBKR's 3 % price band
+    at = _aapl_ticket(185.0)
     at.button(key="trade_preview").click().run()
     _no_errors(at)
     assert {m.label for m in at.metric} >= {"Amount", "Commission", "Total"}
@@ -106,6 +116,28 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     orders = _frame(at, "Remaining")
     status = orders[orders["Order id"] == oid].iloc[0]["Status"]
     assert status in {"Cancelled", "PendingCancel"}
+
+
+def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
+    page.admin.set_price(AAPL_CONID, 190.0)
+    at = _aapl_ticket(150.0, qty=1.0)  # 21 % under the market: IBKR asks o163
+    at.button(key="trade_review").click().run()
+    at.button(key="trade_confirm").click().run()
+    _no_errors(at)
+    question = next(w.value for w in at.warning if "IBKR asks" in w.value)
+    assert "o163" in question
+    assert "Percentage constraint" in question
+    assert not at.success, "nothing may be placed before the question is answered"
+    at.button(key="trade_question_yes").click().run()
+    _no_errors(at)
+    placed = at.success[0].value
+    assert ": open" in placed
+    order_id = int(placed.split()[1])
+    orders = _frame(at, "Remaining")
+    assert orders[orders["Order id"] == order_id].iloc[0]["Price"] == 150.0
+    at.selectbox(key="orders_pick").set_value(order_id).run()
+    at.button(key="orders_cancel").click().run()
+    _no_errors(at)
 
 
 def test_trading_tab_searches_an_option_chain(page: Any) -> None:

@@ -375,12 +375,13 @@ def test_status_rows_mask_account_and_say_ages() -> None:
 
 
 def test_counter_rows_flatten_nested() -> None:
-    rows = vm_gateway.counter_rows({"b": {"x": 1, "y": "DU1234567"}, "a": 2.5, "c": [1]})
+    rows = vm_gateway.counter_rows({"b": {"x": 1, "y": "DU1234567"}, "a": 2.5, "c": [1], "d": None})
     assert rows == [
-        {"Counter": "a", "Value": 2.5},
-        {"Counter": "b.x", "Value": 1},
+        {"Counter": "a", "Value": "2.5"},
+        {"Counter": "b.x", "Value": "1"},
         {"Counter": "b.y", "Value": "DU***567"},
         {"Counter": "c", "Value": "[1]"},
+        {"Counter": "d", "Value": "—"},
     ]
 
 
@@ -482,3 +483,17 @@ def test_order_log_rows_mask_account_and_text() -> None:
     assert row["Account"] == "DU***567"
     assert row["Message"] == "account DU***567 lacks funds"
     assert row["Status"] == "rejected"
+
+
+def test_question_text_prefers_ibkrs_wording() -> None:
+    transcript = [{"id": "q1", "messages": ["The order price exceeds \nthe Percentage constraint of 3%."]}]
+    assert (
+        vm_trading.question_text(transcript, "fallback")
+        == "The order price exceeds the Percentage constraint of 3%."
+    )
+    assert vm_trading.question_text([], "fallback") == "fallback"
+
+
+def test_explain_does_not_repeat_the_rejection_prefix() -> None:
+    text = errors_text.explain(errors.OrderRejectedError("IBKR rejected the order: no funds"))
+    assert text == "IBKR rejected the order: no funds"
