@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from . import routes_contracts, routes_marketdata, routes_orders, routes_portfolio, routes_session
@@ -74,4 +76,28 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    return Starlette(routes=all_routes, lifespan=lifespan), api
+    app = Starlette(routes=all_routes, lifespan=lifespan, middleware=[Middleware(MarkSimulator)])
+    return app, api
+
+
+SIMULATOR_HEADER = (b"x-axion-simulator", b"axion-broker-ibkr")
+
+
+class MarkSimulator:
+    """Adds ``X-Axion-Simulator`` to every HTTP answer, so a client can tell it is not talking to a
+    real gateway (the real one never sends it) and refuse to send a live order here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), SIMULATOR_HEADER]}
+            await send(message)
+
+        await self.app(scope, receive, marked)

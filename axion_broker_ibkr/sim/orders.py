@@ -7,6 +7,7 @@ and the WebSocket always show the same state.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import uuid
 from collections.abc import Callable
@@ -340,12 +341,19 @@ class OrderEngine:
     # -- matching --------------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """One market tick: confirm pending cancels, trigger stops, fill what crosses."""
+        """One market tick: confirm pending cancels, expire DAY orders, trigger stops, fill."""
+        today = self.clock.today()
         for order in list(self.orders.values()):
             if order.status == "PendingCancel":
                 self._set_status(order, "Cancelled")
+            elif order.is_open and order.ticket.tif in {"DAY", "IOC"} and self._created_day(order) < today:
+                self._set_status(order, "Cancelled")  # DAY orders end with the (UTC) trading day
             elif order.is_open:
                 self._match(order)
+
+    @staticmethod
+    def _created_day(order: Order) -> dt.date:
+        return dt.datetime.fromtimestamp(order.created_ms / 1000, tz=dt.UTC).date()
 
     def _active(self, order: Order) -> bool:
         if not order.is_open or order.status == "PendingCancel":

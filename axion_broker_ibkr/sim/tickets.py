@@ -106,9 +106,11 @@ def parse_ticket(universe: Universe, raw: Any, default_account: str, accounts: t
     if not isinstance(raw, dict):
         raise TicketError("Bad Request: each order must be a JSON object", 400)
     inst, routing = resolve_instrument(universe, raw)
-    account = str(raw.get("acctId") or default_account)
+    account = default_account  # the account in the path is the one the order goes to
     if account not in accounts:
         raise TicketError(f"Account {account} is not accessible from this session")
+    if raw.get("acctId") is not None and str(raw["acctId"]) != account:
+        raise TicketError(f"acctId {raw['acctId']} does not match the account {account} in the request path")
     side = str(raw.get("side") or "").upper()
     if side not in {"BUY", "SELL"}:
         raise TicketError(

@@ -278,3 +278,28 @@ def test_bracket_children_wait_for_the_parent_and_cancel_each_other(
     fsim.admin.set_price(AAPL, 211.0)  # take-profit fills, the stop is cancelled (OCA)
     final = {i: api.get(f"/iserver/account/order/status/{i}").json()["order_status"] for i in ids}
     assert final == {ids[0]: "Filled", ids[1]: "Cancelled", ids[2]: "Filled"}
+
+
+def test_path_account_is_authoritative(fsim: SimServer, api: httpx.Client) -> None:
+    pin(fsim)
+    mismatch = post_order(api, limit(199.0, acctId="DU7654321")).json()
+    assert "does not match" in mismatch["error"]
+    api.post("/iserver/questions/suppress", json={"messageIds": ALL_QUESTIONS})
+    order_id_of(post_order(api, limit(199.0), acct="DU7654321").json())
+    assert [o["acct"] for o in fsim.admin.state()["orders"]] == ["DU7654321"]
+
+
+def test_day_orders_expire_with_the_day_gtc_orders_stay(fsim: SimServer, api: httpx.Client) -> None:
+    pin(fsim)
+    api.post("/iserver/questions/suppress", json={"messageIds": ALL_QUESTIONS})
+    day = order_id_of(post_order(api, limit(150.0)).json())
+    gtc = order_id_of(post_order(api, limit(150.0, tif="GTC")).json())
+    fsim.admin.config(idle_timeout=10**9)
+    fsim.admin.advance_clock(86400)
+    statuses = {o["orderId"]: o["status"] for o in fsim.admin.state()["orders"]}
+    assert statuses == {day: "Cancelled", gtc: "Submitted"}
+
+
+def test_every_answer_says_it_comes_from_the_simulator(fsim: SimServer, api: httpx.Client) -> None:
+    assert api.post("/iserver/auth/status", json={}).headers["x-axion-simulator"] == "axion-broker-ibkr"
+    assert api.get("/no/such/path").headers["x-axion-simulator"] == "axion-broker-ibkr"
