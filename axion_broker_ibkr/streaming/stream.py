@@ -23,7 +23,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from .. import models as m
-from ..errors import CompetingSessionError
+from ..errors import CompetingSessionError, NotAuthenticatedError
 from ..masking import mask_account, mask_text, mask_token
 from .consumers import Callback, Dispatcher, EventStream
 from .decode import FrameDecoder
@@ -33,6 +33,9 @@ from .protocol import StreamClient
 from .subscriptions import Registry, Subscription, SubscriptionError, quote_subscription
 
 log = logging.getLogger(__name__)
+
+#: seconds a connection must hold before the reconnect back-off starts again from its base.
+STABLE_AFTER = 10.0
 
 
 def _compete_policy(client: object) -> bool:
@@ -301,6 +304,8 @@ class IBKRStreaming:
                 reason = type(exc).__name__
                 self.last_error = mask_text(str(exc))[:300]
                 self.counters["connect_failures"] += 1
+                if isinstance(exc, NotAuthenticatedError):
+                    self._set_state("waiting_for_login")  # 401: a human must log in to the gateway
                 log.warning("stream connection failed: %s", self.last_error)
             finally:
                 self._connected.clear()
@@ -310,7 +315,8 @@ class IBKRStreaming:
                 break
             self.last_disconnect_reason = reason
             self.counters["reconnects"] += 1
-            self._set_state("reconnecting")
+            if self.state not in {"waiting_for_login", "waiting_for_session"}:
+                self._set_state("reconnecting")
             delay = self.backoff.next_delay()
             log.info("stream reconnecting in %.2fs (reason: %s)", delay, reason)
             await asyncio.sleep(delay)
@@ -372,7 +378,6 @@ class IBKRStreaming:
             await self._resubscribe()
             self._connected.set()
             self.connected_since = self.clock()
-            self.backoff.reset()
             self._set_state("connected")
             done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             first = done.pop()
@@ -447,8 +452,14 @@ class IBKRStreaming:
                 return "heartbeat lost"
             if self.liveness.tic_due():
                 self.liveness.tic_sent()
-                await ws.send("tic")
+                try:
+                    await ws.send("tic")
+                except websockets.ConnectionClosed:
+                    return "closed while sending tic"
                 self.counters["tics"] += 1
+            since = self.connected_since
+            if self.backoff.attempts and since is not None and self.clock() - since >= STABLE_AFTER:
+                self.backoff.reset()  # only a connection that held counts as recovered
             if self._rest_keepalive and self.liveness.tickle_due():
                 self.liveness.tickled()
                 self.dispatcher.spawn(self._tickle())

@@ -298,3 +298,22 @@ async def test_quiet_sor_is_covered_by_the_periodic_order_resync(gw: FakeGateway
         await until(lambda: (o := s.order(101)) is not None and o.status == "Cancelled", "resync saw it")
         got = [e for e in events.drain() if isinstance(e, OrderEvent) and e.delta.status == "Cancelled"]
         assert got and got[0].source == "rest" and s.stats()["order_resyncs"] >= 1
+
+
+async def test_logged_out_gateway_waits_for_login_with_growing_backoff(gw: FakeGateway) -> None:
+    from axion_broker_ibkr.errors import NotAuthenticatedError
+
+    class LoggedOut(FakeClient):
+        async def auth_status(self) -> Any:
+            self.calls.append("auth_status")
+            raise NotAuthenticatedError(
+                "no SSO session", status_code=401, method="POST", path="/iserver/auth/status"
+            )
+
+    client = LoggedOut(gw)
+    async with IBKRStreaming(client, **FAST) as s:
+        await until(lambda: client.calls.count("auth_status") >= 3, "three attempts")
+        stats = s.stats()
+        assert stats["state"] == "waiting_for_login" and not stats["connected"]
+        assert stats["last_disconnect_reason"] == "NotAuthenticatedError" and s.backoff.attempts >= 2
+        assert "tickle" not in client.calls and gw.received == []  # no socket without a session
