@@ -106,6 +106,8 @@ def _decide(entry: JournalEntry, orders: Sequence[Order], trades: Sequence[Trade
     elif order is not None and mapped is not None:
         status = mapped
         evidence["reason"] = f"live order status {order.status!r}"
+        if mapped == st.FILLED:  # IBKR's word wins, but the numbers disagree: say so
+            evidence["reason"] += f" although {filled:g} of {entry.quantity:g} are reported executed"
     elif order is not None:
         # An IBKR status word this code does not know: the broker has the order, so it is not
         # "unknown"; treat it as working and keep the word for a human.

@@ -34,7 +34,7 @@ def entry(coid: str = "c-1", **overrides: Any) -> JournalEntry:
     return JournalEntry(**values)
 
 
-def order(coid: str | None, status: str, **overrides: Any) -> Order:
+def order(coid: str | None, status: str | None, **overrides: Any) -> Order:
     values: dict[str, Any] = {
         "order_id": 1001,
         "client_order_id": coid,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from axion_broker_ibkr.models import Order, Trade
 from axion_broker_ibkr.store import Store, reconcile, reconcile_with_async_client, reconcile_with_client
@@ -199,3 +201,35 @@ def test_store_reconcile_is_the_start_up_call(store: Store) -> None:
     store.journal.record_pending(entry("s-1"))
     (decision,) = store.reconcile(FakeSource("sim", [], []))
     assert decision.status == "unknown_at_broker"
+
+
+_IBKR_WORDS = st.sampled_from(["Submitted", "PreSubmitted", "Filled", "Cancelled", "Inactive", "Odd", None])
+_COIDS = st.sampled_from(["c-0", "c-1", "c-2", "x-9"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    coids=st.sets(st.sampled_from(["c-0", "c-1", "c-2"]), min_size=1),
+    live=st.lists(st.tuples(_COIDS, _IBKR_WORDS, st.floats(0, 20)), max_size=5),
+    fills=st.lists(st.tuples(_COIDS, st.floats(0.5, 10)), max_size=6),
+)
+def test_every_entry_gets_one_honest_decision(
+    coids: set[str], live: list[tuple[str, str | None, float]], fills: list[tuple[str, float]]
+) -> None:
+    entries = [entry(c) for c in sorted(coids)]  # quantity 10 each
+    orders = [order(c, s, order_id=100 + i, filled_quantity=f) for i, (c, s, f) in enumerate(live)]
+    trades = [trade(c, f"e{i}", size, 1.0, order_id=900 + i) for i, (c, size) in enumerate(fills)]
+    decisions = reconcile(entries, orders, trades)
+    assert sorted(d.client_order_id for d in decisions) == sorted(coids)
+    for d in decisions:
+        assert d.status in {"open", "filled", "canceled", "rejected", "unknown_at_broker"}
+        seen_orders = [o for o in orders if o.client_order_id == d.client_order_id]
+        seen_fills = [t for t in trades if t.client_order_id == d.client_order_id]
+        if d.status == "unknown_at_broker":
+            assert not seen_orders and not seen_fills
+        else:
+            assert seen_orders or seen_fills
+        if d.status == "filled":  # never claimed without a Filled status or executions covering it
+            executed = sum(t.size or 0.0 for t in seen_fills)
+            reported = max([o.filled_quantity or 0.0 for o in seen_orders], default=0.0)
+            assert max(executed, reported) >= 10.0 or any(o.status == "Filled" for o in seen_orders)
