@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.streaming import IBKRStreaming, OrderEvent, QuoteEvent, StreamChannel, TradeEvent
+from axion_broker_ibkr.streaming import (
+    IBKRStreaming,
+    OrderEvent,
+    QuoteEvent,
+    StreamChannel,
+    SyncStreaming,
+    TradeEvent,
+)
 
 pytest.importorskip("axion_broker_ibkr.sim")
 pytestmark = pytest.mark.timeout(60)
@@ -163,26 +170,27 @@ async def test_fills_reach_orders_trades_and_pnl(stream: IBKRStreaming, client: 
     assert any(isinstance(e, OrderEvent) and e.order_id == order_id for e in seen)
 
 
-async def test_fill_during_outage_is_in_the_merged_state(
-    stream: IBKRStreaming, client: AsyncIBKRClient, stream_sim: SimServer
-) -> None:
-    await stream.subscribe_orders()
-    await stream.subscribe_trades()
-    await stream.subscribe_quotes([265598])
-    last = (await fresh_quote(stream, 265598)).quote.last
-    assert last is not None
-    order = limit_buy(3, round(last * 0.98, 2), "AX-STREAM-2")  # rests (within 3%) until the admin fills it
-    result = await client.place_order(order, AAPL)
-    order_id = int(str(result.order_id))
-    await until(lambda: stream.order(order_id) is not None, "resting order seen")
-    connects = stream.stats()["connects"]
-    await admin(stream_sim, "close_websockets")
-    await admin(stream_sim, "fill", order_id)  # while the socket is down (or just back)
-    await until(lambda: stream.stats()["connects"] > connects, "reconnected")
-    await until(lambda: _filled(stream, order_id), "outage fill in the merged order state")
-    await until(
-        lambda: any(t.client_order_id == "AX-STREAM-2" for t in stream.trades), "outage fill in trades"
-    )
+def test_sync_wrapper_with_a_client_factory(stream_sim: SimServer) -> None:
+    """What the dashboard does: ``SyncStreaming(partial(AsyncIBKRClient, config))`` from plain code."""
+    config = IBKRConfig(mode="sim", sim_url=stream_sim.root_url, ssl_verify=stream_sim.cert_fingerprint)
+    made: list[AsyncIBKRClient] = []
+
+    def factory() -> AsyncIBKRClient:
+        made.append(AsyncIBKRClient(config, pacer=Pacer(600, scale=SCALE)))
+        return made[-1]
+
+    with SyncStreaming(factory, **FAST) as sync:
+        sync.subscribe_quotes([265598])
+        quotes = []
+        for event in sync.events(StreamChannel.QUOTE, timeout=20):
+            quotes.append(event)
+            if len(quotes) == 2:
+                break
+        assert [q.conid for q in quotes if isinstance(q, QuoteEvent)] == [265598, 265598]
+        latest = sync.quote(265598)
+        assert latest is not None and latest.last is not None
+        assert sync.stats()["state"] == "connected"
+    assert len(made) == 1 and made[0].mode == "sim"
 
 
 def limit_buy(qty: int, price: float, coid: str) -> dict[str, Any]:
