@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr.streaming import (
+    DepthEvent,
     IBKRStreaming,
     OrderEvent,
     QuoteEvent,
@@ -168,6 +169,19 @@ async def test_fills_reach_orders_trades_and_pnl(stream: IBKRStreaming, client: 
     merged = stream.order(order_id)
     assert merged is not None and merged.client_order_id == "AX-STREAM-1" and merged.filled_quantity == 7
     assert any(isinstance(e, OrderEvent) and e.order_id == order_id for e in seen)
+
+
+async def test_depth_ladder(stream: IBKRStreaming) -> None:
+    await until(lambda: stream.account is not None, "selected account from the act frame")
+    events = stream.events(StreamChannel.DEPTH)
+    await stream.subscribe_depth(265598)
+    event = await events.get(20)
+    assert isinstance(event, DepthEvent) and event.conid == 265598 and event.account == stream.account
+    focus = [r for r in event.rows if r.focus]
+    asks = [r for r in event.rows if r.ask is not None]
+    bids = [r for r in event.rows if r.bid is not None]
+    assert len(focus) == 1 and focus[0].size is not None and asks and bids
+    assert min(r.price or 0 for r in asks) > max(r.price or 0 for r in bids)
 
 
 def test_sync_wrapper_with_a_client_factory(stream_sim: SimServer) -> None:
