@@ -54,6 +54,53 @@ SLD_NAMES = {
 }
 
 
+#: ``ssd`` spells the summary keys in CamelCase (``NetLiquidation``, ``AccruedCash-S``).
+SSD_WORDS = [
+    "Previous Day Equity With Loan Value",
+    "Look Ahead Available Funds",
+    "Look Ahead Excess Liquidity",
+    "Look Ahead Init Margin Req",
+    "Look Ahead Maint Margin Req",
+    "Full Available Funds",
+    "Full Excess Liquidity",
+    "Full Init Margin Req",
+    "Full Maint Margin Req",
+    "Equity With Loan Value",
+    "Gross Position Value",
+    "Net Liquidation",
+    "Total Cash Value",
+    "Settled Cash",
+    "Reg T Equity",
+    "Reg T Margin",
+    "SMA",
+    "Init Margin Req",
+    "Maint Margin Req",
+    "Available Funds",
+    "Available To Trade",
+    "Available To Withdraw",
+    "Excess Liquidity",
+    "Buying Power",
+    "Accrued Cash",
+    "Accrued Dividend",
+    "Leverage",
+    "Cushion",
+    "Day Trades Remaining",
+    "Account Code",
+    "Account Type",
+    "Account Ready",
+    "Trading Type",
+    "Segment Title",
+]
+SSD_NAMES = {w.replace(" ", "").lower(): w.replace(" ", "") for w in SSD_WORDS}
+
+
+def ssd_key(name: str) -> str:
+    """``netliquidation-s`` -> ``NetLiquidation-S``."""
+    base, _, segment = name.partition("-")
+    key = SSD_NAMES.get(base, base)
+    return f"{key}-{segment.upper()}" if segment else key
+
+
 def session_from_cookie(raw: str | None) -> str | None:
     """The ``api`` cookie in both documented forms: ``{"session":"..."}`` (maybe URL-encoded) or bare."""
     if not raw:
@@ -256,9 +303,7 @@ class Connection:
         values = summary(state.accounts[acct], state.market, state.clock.now_ms())
         result = []
         for name, value in values.items():
-            wire_key = "".join(p.capitalize() for p in name.split("-")[0:1]) + (
-                "-" + name.split("-")[1].upper() if "-" in name else ""
-            )
+            wire_key = ssd_key(name)
             if keys and wire_key.lower() not in {k.lower() for k in keys}:
                 continue
             item = {

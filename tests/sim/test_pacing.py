@@ -61,3 +61,17 @@ def test_more_than_five_concurrent_history_requests_get_429(fsim: SimServer) -> 
     assert codes.count(200) >= 1
     assert codes.count(200) <= 5
     assert codes.count(429) == 8 - codes.count(200)
+
+
+def test_penalty_box_is_off_by_default_and_can_be_switched_on(make_sim: Callable[..., SimServer]) -> None:
+    sim = make_sim(rate_scale=1.0)
+    with client_for(sim) as client:
+        client.get("/iserver/accounts")
+        client.get("/iserver/account/orders")
+        assert client.get("/iserver/account/orders").status_code == 429
+        assert client.get("/portfolio/accounts").status_code == 200  # no penalty box by default
+        sim.admin.config(penalty_box_s=600)
+        assert client.get("/iserver/account/orders").status_code == 429
+        boxed = client.get("/trsrv/stocks", params={"symbols": "AAPL"})
+        assert boxed.status_code == 429
+        assert "penalty box" in boxed.json()["error"]

@@ -210,3 +210,34 @@ async def test_admin_closes_sockets(fsim: SimServer, action: str) -> None:
         await asyncio.to_thread(getattr(fsim.admin, action))
         with pytest.raises(websockets.ConnectionClosed):
             await until(ws, lambda f: False)
+
+
+async def test_stop_and_start_heartbeats(make_sim: Callable[..., SimServer]) -> None:
+    sim = make_sim(heartbeat_interval=0.1)
+    async with connect(sim) as ws:
+        await until(ws, lambda f: "hb" in f)
+        await asyncio.to_thread(sim.admin.stop_heartbeats)
+        await ws.send("tic")
+        await until(ws, topic("tic"))  # drains what was queued before the stop
+        await asyncio.sleep(0.5)
+        await ws.send("tic")
+        between = []
+        async with asyncio.timeout(10):
+            while (frame := json.loads(await ws.recv())).get("topic") != "tic":
+                between.append(frame)
+        assert not [f for f in between if "hb" in f]
+        await asyncio.to_thread(sim.admin.start_heartbeats)
+        assert "hb" in await until(ws, lambda f: "hb" in f)
+
+
+async def test_ssd_account_summary(fsim: SimServer) -> None:
+    async with connect(fsim) as ws:
+        await ws.send(f'ssd+{ACCT}+{{"keys":["NetLiquidation","AccountCode"]}}')
+        frame = await until(ws, topic(f"ssd+{ACCT}"))
+        by_key = {item["key"]: item for item in frame["result"]}
+        assert set(by_key) == {"NetLiquidation", "AccountCode"}
+        assert by_key["AccountCode"]["value"] == ACCT
+        assert by_key["NetLiquidation"]["monetaryValue"] > 0
+        await ws.send(f"usd+{ACCT}+{{}}")
+        done = await until(ws, lambda f: f.get("result") == "unsubscribed from summary")
+        assert done["result"] == "unsubscribed from summary"
