@@ -232,4 +232,5 @@ def test_every_entry_gets_one_honest_decision(
         if d.status == "filled":  # never claimed without a Filled status or executions covering it
             executed = sum(t.size or 0.0 for t in seen_fills)
             reported = max([o.filled_quantity or 0.0 for o in seen_orders], default=0.0)
-            assert max(executed, reported) >= 10.0 or any(o.status == "Filled" for o in seen_orders)
+            covered = max(executed, reported) >= 10.0 - 1e-9  # the same tolerance for float sums
+            assert covered or any(o.status == "Filled" for o in seen_orders)
