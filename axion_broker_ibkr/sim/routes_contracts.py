@@ -133,6 +133,19 @@ async def trsrv_secdef(api: Api, request: Request, body: Any) -> Response:
     return reply({"secdef": [c.trsrv_secdef(i) for i in found if i is not None]})
 
 
+async def all_conids(api: Api, request: Request, body: Any) -> Response:
+    exchange = (request.query_params.get("exchange") or "").upper()
+    asset = (request.query_params.get("assetClass") or "STK").upper()
+    if not exchange:
+        return error("Bad Request: exchange required", 400)
+    found = [
+        {"ticker": i.symbol, "conid": i.conid, "exchange": i.exchange}
+        for i in api.state.universe.all()
+        if i.sec_type == asset == "STK" and i.exchange == exchange
+    ]
+    return reply(sorted(found, key=lambda r: str(r["ticker"])))
+
+
 async def contract_info(api: Api, request: Request, body: Any) -> Response:
     inst = _instrument(api, request.path_params["conid"])
     return inst if isinstance(inst, Response) else reply(c.contract_info(inst))
@@ -180,6 +193,7 @@ ENDPOINTS = [
     Endpoint(("GET",), "/trsrv/stocks", trsrv_stocks, layer="sso"),
     Endpoint(("GET",), "/trsrv/futures", trsrv_futures, layer="sso"),
     Endpoint(("GET", "POST"), "/trsrv/secdef", trsrv_secdef, layer="sso"),
+    Endpoint(("GET",), "/trsrv/all-conids", all_conids, layer="sso"),
     Endpoint(("GET",), "/iserver/contract/{conid}/info", contract_info),
     Endpoint(("GET",), "/iserver/contract/{conid}/info-and-rules", info_and_rules),
     Endpoint(("POST",), "/iserver/contract/rules", contract_rules),

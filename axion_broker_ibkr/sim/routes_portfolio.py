@@ -83,6 +83,46 @@ async def position_by_conid(api: Api, request: Request, body: Any) -> Response:
     return reply([r for r in _rows(api, acct) if r["conid"] == conid])
 
 
+async def positions_all_accounts(api: Api, request: Request, body: Any) -> Response:
+    """``/portfolio/positions/{conid}``: account id -> rows for that conid."""
+    conid = int(request.path_params["conid"])
+    out = {a: [r for r in _rows(api, a) if r["conid"] == conid] for a in api.state.accounts}
+    return reply({a: rows for a, rows in out.items() if rows})
+
+
+async def positions2(api: Api, request: Request, body: Any) -> Response:
+    """``/portfolio2/{acct}/positions``: the near-real-time variant (no server-side cache)."""
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    now = api.state.clock.now_ms()
+    out = []
+    for row in _rows(api, acct):
+        inst = api.state.universe.by_conid[row["conid"]]
+        out.append(
+            {
+                "position": row["position"],
+                "conid": row["conid"],
+                "avgCost": row["avgCost"],
+                "avgPrice": row["avgPrice"],
+                "currency": row["currency"],
+                "description": row["contractDesc"],
+                "isLastToLoq": False,
+                "marketPrice": row["mktPrice"],
+                "marketValue": row["mktValue"],
+                "realizedPnl": row["realizedPnl"],
+                "secType": inst.sec_type,
+                "timestamp": now,
+                "unrealizedPnl": row["unrealizedPnl"],
+                "assetClass": inst.sec_type,
+                "sector": inst.category or None,
+                "group": inst.industry or None,
+                "model": "",
+            }
+        )
+    return reply(out)
+
+
 async def invalidate(api: Api, request: Request, body: Any) -> Response:
     acct = _account(api, request)
     # [conflict] OpenAPI: {"message":"success"}; v1 docs: positions of page 0. The OpenAPI reading.
@@ -124,6 +164,14 @@ ENDPOINTS = [
     Endpoint(
         ("POST",), "/portfolio/{acct}/positions/invalidate", invalidate, layer="sso", needs_portfolio=True
     ),
+    Endpoint(
+        ("GET",),
+        "/portfolio/positions/{conid:int}",
+        positions_all_accounts,
+        layer="sso",
+        needs_portfolio=True,
+    ),
+    Endpoint(("GET",), "/portfolio2/{acct}/positions", positions2, layer="sso", needs_portfolio=True),
     Endpoint(("GET",), "/iserver/account/pnl/partitioned", pnl),
     Endpoint(("GET",), "/iserver/exchangerate", exchange_rate),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -29,7 +28,8 @@ async def tickle(api: Api, request: Request, body: Any) -> Response:
     return reply(
         {
             "session": s.token,
-            "ssoExpires": max(0, SSO_LIFETIME_MS - int((time.time() % 86400) * 1000)),
+            # Counts down to the daily reset (midnight UTC of the simulated clock).
+            "ssoExpires": max(0, SSO_LIFETIME_MS - int((state.clock.now() % 86400) * 1000)),
             "collission": False,
             "userId": USER_ID,
             "hmds": {"error": "no bridge"},

@@ -326,3 +326,17 @@ def test_discovery_endpoints(fsim: SimServer, api: httpx.Client) -> None:
     assert "sections" not in by_name[0]
     posted = api.post("/iserver/secdef/search", json={"symbol": "SPY", "secType": "STK"}).json()
     assert posted[0]["conid"] == "756733"
+
+
+def test_position_variants(fsim: SimServer, api: httpx.Client) -> None:
+    spy = 756733
+    by_account = api.get(f"/portfolio/positions/{spy}").json()
+    assert list(by_account) == [ACCT]
+    assert by_account[ACCT][0]["position"] == 5.0
+    near_real_time = api.get(f"/portfolio2/{ACCT}/positions").json()
+    assert {r["conid"] for r in near_real_time} == {
+        r["conid"] for r in api.get(f"/portfolio/{ACCT}/positions/0").json()
+    }
+    assert all(r["secType"] == "STK" and isinstance(r["marketValue"], float) for r in near_real_time)
+    listed = api.get("/trsrv/all-conids", params={"exchange": "TSEJ"}).json()
+    assert [r["ticker"] for r in listed] == ["6758", "7203"]
