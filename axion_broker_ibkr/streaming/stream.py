@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import random
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: seconds a connection must hold before the reconnect back-off starts again from its base.
 STABLE_AFTER = 10.0
+#: the gateway is local: never route it through an HTTP(S)_PROXY (``proxy`` exists from websockets 15).
+_NO_PROXY: dict[str, Any] = {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
 
 
 def _compete_policy(client: object) -> bool:
@@ -357,7 +360,7 @@ class IBKRStreaming:
             ping_timeout=30.0,
             max_size=None,
             compression=None,
-            proxy=None,
+            **_NO_PROXY,
         )
         self._ws = ws
         await ws.send(json.dumps({"session": session}))
