@@ -13,8 +13,8 @@ __all__ = ["month_code"]
 BOND_PLACEHOLDER_CONID = "2147483647"
 
 
-def _search_stock(universe: Universe, inst: Instrument, reduced: bool) -> dict[str, Any]:
-    options = sorted({o.expiry for o in universe.options_of(inst.conid) if o.expiry})
+def _search_stock(universe: Universe, inst: Instrument, reduced: bool, today: dt.date) -> dict[str, Any]:
+    options = sorted({o.expiry for o in universe.options_of(inst.conid, today) if o.expiry})
     out: dict[str, Any] = {
         "conid": str(inst.conid),
         "companyHeader": f"{inst.name} - {inst.exchange}",
@@ -101,11 +101,11 @@ def secdef_search(
     if name:
         for inst in universe.all():
             if inst.sec_type == "STK" and symbol in inst.name.upper():
-                out.append(_search_stock(universe, inst, reduced=True))
+                out.append(_search_stock(universe, inst, reduced=True, today=today))
         return out
     if sec_type in {"STK", ""}:
         stocks = sorted(universe.stocks_by_symbol(symbol), key=lambda i: (not i.is_us, i.conid))
-        out.extend(_search_stock(universe, i, reduced=False) for i in stocks)
+        out.extend(_search_stock(universe, i, reduced=False, today=today) for i in stocks)
     if sec_type in {"FUT", "IND"} or (sec_type == "STK" and not out):
         spec = universe.futures_specs.get(symbol)
         if spec is not None:
@@ -117,10 +117,12 @@ def secdef_search(
     return out
 
 
-def strikes(universe: Universe, conid: int, sec_type: str, month: str) -> dict[str, list[float]]:
+def strikes(
+    universe: Universe, conid: int, sec_type: str, month: str, today: dt.date
+) -> dict[str, list[float]]:
     opts = [
         o
-        for o in universe.options_of(conid)
+        for o in universe.options_of(conid, today)
         if o.expiry and month_code(o.expiry) == month.upper() and sec_type == "OPT"
     ]
     return {

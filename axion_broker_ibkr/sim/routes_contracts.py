@@ -37,11 +37,12 @@ async def _search(api: Api, params: dict[str, Any]) -> Response:
     name = str(params.get("name", "false")).lower() in {"true", "1"}
     state = api.state
     results = c.secdef_search(state.universe, symbol, sec_type, name, state.clock.today())
-    if not name:
-        for r in results:
-            conid = _conid(r.get("conid"))
-            if conid is not None:
-                state.session.searched.add(conid)
+    for r in results:
+        conid = _conid(r.get("conid"))
+        if conid is not None and not name:
+            state.session.searched.add(conid)
+        elif conid is not None:
+            state.session.searched.discard(conid)  # name=true makes a following strikes call empty
     return reply(results)
 
 
@@ -62,7 +63,7 @@ async def strikes(api: Api, request: Request, body: Any) -> Response:
         return error("Bad Request: conid, sectype and month are required", 400)
     if conid not in api.state.session.searched:
         return reply({"call": [], "put": []})  # REFERENCE §3.2: search the underlying first
-    return reply(c.strikes(api.state.universe, conid, sec_type, month))
+    return reply(c.strikes(api.state.universe, conid, sec_type, month, api.state.clock.today()))
 
 
 async def secdef_info(api: Api, request: Request, body: Any) -> Response:
@@ -92,7 +93,7 @@ async def secdef_info(api: Api, request: Request, body: Any) -> Response:
         right = (q.get("right") or "").upper()
         found = [
             o
-            for o in universe.options_of(conid)
+            for o in universe.options_of(conid, state.clock.today())
             if o.expiry
             and (not month or month_code(o.expiry) == month)
             and (strike is None or abs((o.strike or 0) - float(strike)) < 1e-6)

@@ -310,8 +310,15 @@ class Universe:
     def stocks_by_symbol(self, symbol: str) -> list[Instrument]:
         return [i for i in self.by_conid.values() if i.sec_type == "STK" and i.symbol == symbol.upper()]
 
-    def options_of(self, underlying: int) -> list[Instrument]:
-        return [i for i in self.by_conid.values() if i.sec_type == "OPT" and i.underlying_conid == underlying]
+    def options_of(self, underlying: int, today: dt.date | None = None) -> list[Instrument]:
+        """Options on ``underlying``; with ``today``, only those not yet expired."""
+        return [
+            i
+            for i in self.by_conid.values()
+            if i.sec_type == "OPT"
+            and i.underlying_conid == underlying
+            and (today is None or (i.expiry is not None and i.expiry >= today))
+        ]
 
     def futures_of(self, symbol: str, today: dt.date) -> list[Instrument]:
         """The listed (non-expired) futures of ``symbol`` by expiry; the last trading day is live."""

@@ -340,3 +340,27 @@ def test_position_variants(fsim: SimServer, api: httpx.Client) -> None:
     assert all(r["secType"] == "STK" and isinstance(r["marketValue"], float) for r in near_real_time)
     listed = api.get("/trsrv/all-conids", params={"exchange": "TSEJ"}).json()
     assert [r["ticker"] for r in listed] == ["6758", "7203"]
+
+
+def test_expired_options_leave_the_chain_and_name_search_resets_it(
+    fsim: SimServer, api: httpx.Client
+) -> None:
+    def months() -> list[str]:
+        search = api.get("/iserver/secdef/search", params={"symbol": "AAPL"}).json()
+        return str(next(s["months"] for s in search[0]["sections"] if s["secType"] == "OPT")).split(";")
+
+    first = months()
+    strikes = api.get(
+        "/iserver/secdef/strikes", params={"conid": AAPL, "sectype": "OPT", "month": first[0]}
+    ).json()
+    assert strikes["call"]
+    api.get("/iserver/secdef/search", params={"symbol": "APPLE", "name": "true"})
+    emptied = api.get(
+        "/iserver/secdef/strikes", params={"conid": AAPL, "sectype": "OPT", "month": first[0]}
+    ).json()
+    assert emptied == {"call": [], "put": []}
+    fsim.admin.config(idle_timeout=10**9)
+    fsim.admin.advance_clock(70 * 86400)
+    later = months()
+    assert first[0] not in later
+    assert len(later) < len(first)
