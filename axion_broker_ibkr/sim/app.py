@@ -65,6 +65,7 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        api.loop = asyncio.get_running_loop()
         task = asyncio.create_task(_ticker(api))
         try:
             yield

@@ -7,6 +7,7 @@ session (401, empty body), the brokerage session (400 ``no bridge``), then the h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +32,20 @@ class Api:
         self.state = state
         self.stopping = asyncio.Event()
         self.connections: set[Any] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def begin_stop(self) -> None:
+        """Release stalled answers and close sockets (thread-safe; called before uvicorn stops)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+
+        def stop() -> None:
+            self.stopping.set()
+            for conn in list(self.connections):
+                conn.close()
+
+        loop.call_soon_threadsafe(stop)
 
 
 Handler = Callable[[Api, Request, Any], Awaitable[Response]]
@@ -83,7 +98,8 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         if request.method in {"POST", "PUT"} and _missing_length(request):
             return Response(status_code=411)  # REFERENCE §0: a POST must carry a body / Content-Length
         if state.faults.latency_ms:
-            await asyncio.sleep(state.faults.latency_ms / 1000)
+            with contextlib.suppress(TimeoutError):  # a stopping server does not wait out the latency
+                await asyncio.wait_for(api.stopping.wait(), state.faults.latency_ms / 1000)
         f = state.faults
         if f.fail_count > 0 and (not f.fail_prefix or rel.startswith(f.fail_prefix)):
             f.fail_count -= 1

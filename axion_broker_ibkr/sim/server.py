@@ -20,6 +20,7 @@ import uvicorn
 from ..errors import ConfigError
 from .admin import SimAdmin
 from .app import build_app
+from .http import Api
 from .state import SimState
 from .tls import generate_certificate
 
@@ -77,6 +78,7 @@ class SimServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._admin: SimAdmin | None = None
+        self.api: Api | None = None
         self.cert_path: Path | None = None
         self.cert_fingerprint: str = ""
 
@@ -125,6 +127,8 @@ class SimServer:
             self._admin.close()
             self._admin = None
         if self._server is not None:
+            if self.api is not None:
+                self.api.begin_stop()
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
