@@ -138,7 +138,7 @@ class FrameDecoder:
 
     def _smd(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
         raw = data.get("conid")
-        conid = _target_int(topic) if raw is None else _int(raw)
+        conid = raw if raw.__class__ is int else (_target_int(topic) if raw is None else _int(raw))
         if conid is None:
             self.counts["smd_without_conid"] += 1
             return []
