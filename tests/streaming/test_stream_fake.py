@@ -270,6 +270,10 @@ async def test_repeated_quote_subscription_is_not_resent(stream: IBKRStreaming, 
     await stream.subscribe_quotes([8314], ["84"])  # more fields: re-sent with the union
     await until(lambda: len(smd_frames(gw, 0)) == 2, "two smd frames")
     assert smd_frames(gw, 0) == ['smd+8314+{"fields":["31"]}', 'smd+8314+{"fields":["31","84"]}']
+    await stream.unsubscribe_quotes(8314)
+    await until(lambda: "umd+8314+{}" in gw.received[0], "umd sent")
+    assert stream.stats()["subscriptions"] == []
+    assert await stream.unsubscribe(StreamChannel.QUOTE, "8314") is False
 
 
 async def test_wait_policy_does_not_take_over_a_competing_session(gw: FakeGateway) -> None:
