@@ -27,13 +27,6 @@ def trust(sim: SimServer) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(sim.cert_path))
 
 
-@pytest.fixture(scope="module")
-def msim() -> Iterator[SimServer]:
-    """A simulator shared by one test module, pacing scaled out of the way."""
-    with SimServer(port=0, seed=3, rate_scale=FAST) as server:
-        yield server
-
-
 @pytest.fixture
 def fsim() -> Iterator[SimServer]:
     """A simulator of this test's own (faults, clock, logins), pacing scaled out of the way."""
@@ -63,14 +56,6 @@ def make_sim() -> Iterator[Callable[..., SimServer]]:
 def api(fsim: SimServer) -> Iterator[httpx.Client]:
     """Client of ``fsim`` with ``/iserver/accounts`` and ``/portfolio/accounts`` already called."""
     with client_for(fsim) as client:
-        assert client.get("/iserver/accounts").status_code == 200
-        assert client.get("/portfolio/accounts").status_code == 200
-        yield client
-
-
-@pytest.fixture
-def mapi(msim: SimServer) -> Iterator[httpx.Client]:
-    with client_for(msim) as client:
         assert client.get("/iserver/accounts").status_code == 200
         assert client.get("/portfolio/accounts").status_code == 200
         yield client
