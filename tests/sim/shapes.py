@@ -77,20 +77,22 @@ def _list_errors(expected: list[Any], actual: list[Any], path: str, opts: dict[s
     if all(json_type(v) not in {"object", "array"} for v in expected):
         # A list of scalars: one variant per JSON type.
         variants = {json_type(v) for v in expected}
-        errors = [
+        wrong = [
             f"{path}[{i}]: {json_type(a)} not in {sorted(variants)}"
             for i, a in enumerate(actual)
             if json_type(a) not in variants
         ]
         if opts["all_variants"] and not actual:
-            errors.append(f"{path}: empty, the example has elements")
-        return errors
+            wrong.append(f"{path}: empty, the example has elements")
+        return wrong
     errors: list[str] = []
     matched: set[int] = set()
     for i, item in enumerate(actual):
         fits = [j for j, variant in enumerate(expected) if not shape_errors(variant, item, **opts)]
         if not fits:
-            errors += min((shape_errors(v, item, f"{path}[{i}]", **opts) for v in expected), key=len)
+            candidates: list[list[str]] = [shape_errors(v, item, f"{path}[{i}]", **opts) for v in expected]
+            best: list[str] = min(candidates, key=len)
+            errors.extend(best)
         matched.update(fits)
     if opts["all_variants"]:
         errors += [

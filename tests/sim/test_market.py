@@ -224,7 +224,7 @@ def test_history_rules(fsim: SimServer, api: httpx.Client) -> None:
 
 
 def test_option_chain_discovery(fsim: SimServer, api: httpx.Client) -> None:
-    month_params = {"conid": AAPL, "sectype": "OPT"}
+    month_params: dict[str, str | int | float] = {"conid": AAPL, "sectype": "OPT"}
     early = api.get("/iserver/secdef/strikes", params={**month_params, "month": "JAN30"}).json()
     assert early == {"call": [], "put": []}
     search = api.get("/iserver/secdef/search", params={"symbol": "AAPL"}).json()

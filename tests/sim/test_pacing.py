@@ -50,7 +50,7 @@ def test_more_than_five_concurrent_history_requests_get_429(fsim: SimServer) -> 
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(base_url=fsim.base_url, verify=trust(fsim), timeout=10) as client:
-            params = {"conid": AAPL, "bar": "1h", "period": "1d"}
+            params: dict[str, str | int] = {"conid": AAPL, "bar": "1h", "period": "1d"}
             answers = await asyncio.gather(
                 *(client.get("/iserver/marketdata/history", params=params) for _ in range(8))
             )
