@@ -8,6 +8,7 @@ import streamlit as st
 from . import vm_account
 from .factory import DashboardSession
 from .state import cached, invalidate
+from .tables import table
 
 #: Portfolio endpoints are paced by IBKR; the tab reuses what it fetched for this long.
 TTL = 15.0
@@ -29,15 +30,13 @@ def render(session: DashboardSession) -> None:
 
     st.subheader("Cash by currency", anchor=False)
     st.caption("From the ledger; each currency converted into the base currency at IBKR's rate.")
-    st.dataframe(pd.DataFrame(vm_account.cash_rows(ledger)), hide_index=True, key="acct_cash")
+    table(vm_account.cash_rows(ledger), "acct_cash")
 
     st.subheader("Positions", anchor=False)
     rows = vm_account.position_rows(positions)
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="acct_positions")
-        st.dataframe(
-            pd.DataFrame(vm_account.asset_class_totals(positions)), hide_index=True, key="acct_asset_totals"
-        )
+        table(rows, "acct_positions")
+        table(vm_account.asset_class_totals(positions), "acct_asset_totals")
     else:
         st.info("No positions.")
 
@@ -50,4 +49,4 @@ def render(session: DashboardSession) -> None:
 
     with st.expander("P&L (partitioned, daily)"):
         pnl = cached("acct:pnl", client.pnl, TTL, 5.5)
-        st.dataframe(pd.DataFrame(vm_account.pnl_partition_rows(pnl)), hide_index=True, key="acct_pnl")
+        table(vm_account.pnl_partition_rows(pnl), "acct_pnl")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from ..models import GatewayStatus
 from . import vm_gateway
 from .factory import DashboardSession
+from .tables import table
 
 
 def _status(session: DashboardSession) -> GatewayStatus:
@@ -56,11 +56,11 @@ def render(session: DashboardSession) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Session", anchor=False)
-        st.dataframe(pd.DataFrame(vm_gateway.status_rows(status)), hide_index=True, key="gw_status")
+        table(vm_gateway.status_rows(status), "gw_status", all_rows=True)
     with right:
         st.subheader("Pacing and stream", anchor=False)
         rows = vm_gateway.counter_rows(_counters(session))
         if rows:
-            st.dataframe(pd.DataFrame(rows), hide_index=True, key="gw_counters")
+            table(rows, "gw_counters", all_rows=True)
         else:
             st.caption("No counters yet.")

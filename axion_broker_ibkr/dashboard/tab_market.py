@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from functools import partial
 
-import pandas as pd
 import streamlit as st
 
 from ..errors import IBKRError
 from ..models import Quote
 from . import vm_market
+from .charts import candle_chart
 from .errors_text import explain
 from .factory import DashboardSession
 from .state import cached
+from .tables import table
 
 REFRESH_SECONDS = 2.0
 #: Resolved watchlist conids are stable; keep them for the session's life.
@@ -92,7 +93,7 @@ def _quotes(session: DashboardSession, labels: list[tuple[str, int | None]]) -> 
         return
     latest, source = _latest_quotes(session, conids)
     rows = vm_market.quote_rows(vm_market.merge_quotes(labels, latest))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="md_quotes")
+    table(rows, "md_quotes")
     if source == "stream":
         st.caption(f"Live from the WebSocket stream · {dt.datetime.now(dt.UTC):%H:%M:%S} UTC")
     else:
@@ -124,8 +125,7 @@ def _history(session: DashboardSession, labels: list[tuple[str, int | None]]) ->
         name, bar_, period_, history = loaded
         rows = vm_market.candle_rows(history)
         if rows:
-            st.vega_lite_chart(pd.DataFrame(rows), vm_market.candle_spec(f"{name} · {bar_} bars · {period_}"),
-                               key="md_candles")  # fmt: skip
+            st.altair_chart(candle_chart(rows, f"{name} · {bar_} bars · {period_}"), key="md_candles")
             st.caption(f"{len(rows)} bars")
         else:
             st.info("IBKR returned no bars for this range.")

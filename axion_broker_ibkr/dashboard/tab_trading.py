@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from ..errors import QuestionRefusedError
@@ -21,6 +20,7 @@ from . import contract_finder, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
 from .state import cached, invalidate
+from .tables import table
 
 PENDING = "trade_pending"
 QUESTION = "trade_question"
@@ -61,7 +61,7 @@ def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRCon
     c1.metric("Amount", head["amount"] or "—")
     c2.metric("Commission", head["commission"] or "—")
     c3.metric("Total", head["total"] or "—")
-    st.dataframe(pd.DataFrame(vm_trading.whatif_rows(whatif)), hide_index=True, key="trade_whatif_table")
+    table(vm_trading.whatif_rows(whatif), "trade_whatif_table")
     code, text = vm_trading.split_warning(whatif.warn)
     if text:
         st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
@@ -148,7 +148,7 @@ def _live_orders(session: DashboardSession) -> None:
     orders = cached("orders:live", client.live_orders, ORDERS_TTL, ORDERS_SPACING)
     rows = vm_trading.live_order_rows(orders)
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="orders_table")
+        table(rows, "orders_table")
     else:
         st.caption("No live orders.")
     open_orders = [o for o in orders if vm_trading.is_open(o) and o.order_id is not None]
@@ -165,7 +165,7 @@ def _live_orders(session: DashboardSession) -> None:
     st.subheader("Recent fills", anchor=False)
     fills = vm_trading.fill_rows(cached("orders:trades", client.trades, ORDERS_TTL, ORDERS_SPACING))
     if fills:
-        st.dataframe(pd.DataFrame(fills), hide_index=True, key="fills_table")
+        table(fills, "fills_table")
     else:
         st.caption("No fills in the last days.")
 
@@ -212,7 +212,7 @@ def _order_log(session: DashboardSession) -> None:
             )
         entries: list[Any] = getattr(journal, "entries", lambda limit: [])(limit=50)
         if entries:
-            st.dataframe(pd.DataFrame(vm_trading.order_log_rows(entries)), hide_index=True, key="orders_log")
+            table(vm_trading.order_log_rows(entries), "orders_log")
         else:
             st.caption("No orders logged yet.")
 

@@ -121,34 +121,6 @@ def candle_rows(history: History) -> list[Row]:
     ]
 
 
-def candle_spec(title: str) -> dict[str, Any]:
-    """A Vega-Lite candlestick (wick rule + body bar, green up, red down) over :func:`candle_rows`."""
-    color = {
-        "condition": {"test": "datum.open <= datum.close", "value": "#06982d"},
-        "value": "#ae1325",
-    }
-    return {
-        "title": title,
-        "encoding": {
-            "x": {"field": "time", "type": "temporal", "title": None},
-            "color": color,
-        },
-        "layer": [
-            {
-                "mark": "rule",
-                "encoding": {
-                    "y": {"field": "low", "type": "quantitative", "scale": {"zero": False}, "title": "Price"},
-                    "y2": {"field": "high"},
-                },
-            },
-            {
-                "mark": {"type": "bar", "width": {"band": 0.7}},
-                "encoding": {"y": {"field": "open"}, "y2": {"field": "close"}},
-            },
-        ],
-    }
-
-
 def merge_quotes(
     labels: Iterable[tuple[str, int | None]], latest: Mapping[int, Quote]
 ) -> dict[str, Quote | None]:

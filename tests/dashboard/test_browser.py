@@ -142,6 +142,20 @@ def _idle(page: Any) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=UI_TIMEOUT)
 
 
+def _charts_drawn(page: Any, count: int) -> None:
+    """Wait until ``count`` Vega-Lite charts have drawn (they render after the script run ends)."""
+    drawn = page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg')
+    expect_count = count
+    page.wait_for_function(
+        'n => document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas,'
+        ' [data-testid="stVegaLiteChart"] svg\').length >= n',
+        arg=expect_count,
+        timeout=UI_TIMEOUT,
+    )
+    assert drawn.count() >= count
+    page.wait_for_timeout(500)
+
+
 def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -167,6 +181,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             expect(page.get_by_text("DU***567", exact=False).first).to_be_visible()
             expect(page.get_by_text("Net liquidation").first).to_be_visible(timeout=UI_TIMEOUT)
             _idle(page)
+            _charts_drawn(page, 1)  # the P&L chart
             _shot(page, "account")
 
             page.get_by_role("tab", name="Trading").click()
@@ -192,8 +207,9 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             expect(placed).to_be_visible(timeout=UI_TIMEOUT)
             order_id = re.search(r"Order (\d+)", placed.inner_text())
             assert order_id is not None
-            expect(page.get_by_text(f"{order_id.group(1)} · AAPL", exact=False).first).to_be_visible(
-                timeout=UI_TIMEOUT
+            open_order = page.get_by_role("combobox", name="Open order")
+            expect(open_order).to_have_value(
+                re.compile(rf"^{order_id.group(1)} · AAPL Buy 1 Limit 185"), timeout=UI_TIMEOUT
             )
             _idle(page)
             _shot(page, "trading")
@@ -204,7 +220,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             ).first).to_be_visible(timeout=UI_TIMEOUT)  # fmt: skip
             page.get_by_role("button", name="Load chart").click()
             expect(page.get_by_text(re.compile(r"\d+ bars"))).to_be_visible(timeout=UI_TIMEOUT)
-            page.wait_for_timeout(1000)
+            _charts_drawn(page, 1)  # the candles
             _shot(page, "market-data")
 
             page.get_by_role("tab", name="Gateway").click()

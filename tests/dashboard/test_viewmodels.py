@@ -280,19 +280,21 @@ def test_quote_rows_flags_previous_close() -> None:
     assert "previous close" in row["Note"]
 
 
-def test_candle_rows_sorted_and_spec_shape() -> None:
+def test_candle_rows_sorted_and_chart_layers() -> None:
+    from axion_broker_ibkr.dashboard.charts import candle_chart
+
     history = convert.parse_history(load_fixture("marketdata_history"))
     rows = vm_market.candle_rows(history)
     assert len(rows) == len(history.bars) > 0
     assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
     assert rows[0]["time"].tzinfo is dt.UTC
-    spec = vm_market.candle_spec("AAPL 1d")
-    assert [
-        layer["mark"] if isinstance(layer["mark"], str) else layer["mark"]["type"] for layer in spec["layer"]
-    ] == [
-        "rule",
-        "bar",
+    spec = candle_chart(rows, "AAPL 1d").to_dict()
+    marks = [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]
     ]
+    assert marks == ["rule", "bar"]
+    assert spec["layer"][0]["encoding"]["y"]["field"] == "low"
+    assert spec["layer"][1]["encoding"]["y2"]["field"] == "close"
 
 
 def test_merge_quotes_keeps_watchlist_order() -> None:
