@@ -7,6 +7,7 @@ from functools import partial
 
 import streamlit as st
 
+from ..contracts import ContractResolver
 from ..errors import IBKRError
 from ..models import Quote
 from . import vm_market
@@ -21,35 +22,14 @@ REFRESH_SECONDS = 2.0
 RESOLVE_TTL = 3600.0
 
 
+_ASSET_TYPES = {"STK": "stock", "CASH": "forex", "FUT": "futures", "OPT": "option", "BOND": "bond"}
+
+
 def resolve_item(session: DashboardSession, item: vm_market.WatchItem) -> int:
-    """Watchlist entry -> conid: stocks by ``/trsrv/stocks`` (US listing first), forex by the base
-    currency's pairs, futures as the front month of ``/trsrv/futures``."""
-    client = session.client
-    if item.sec_type == "CASH":
-        base, _, quote = item.symbol.partition(".")
-        for pair in client.currency_pairs(base):
-            if pair.conid is not None and (pair.ccy_pair or "").upper() == quote:
-                return pair.conid
-        raise LookupError(f"{item.symbol}: no such currency pair")
-    if item.sec_type == "FUT":
-        futures = [f for group in client.futures([item.symbol]).values() for f in group]
-        live = sorted(
-            (
-                f
-                for f in futures
-                if f.conid is not None and (f.expiration_date or dt.date.max) >= dt.date.today()
-            ),
-            key=lambda f: f.expiration_date or dt.date.max,
-        )
-        if not live or live[0].conid is None:
-            raise LookupError(f"{item.symbol}: no live futures contract")
-        return live[0].conid
-    groups = client.stocks([item.symbol]).get(item.symbol, [])
-    contracts = [c for g in groups for c in g.contracts]
-    contracts.sort(key=lambda c: not c.is_us)
-    if not contracts:
-        raise LookupError(f"{item.symbol}: no stock of that symbol")
-    return contracts[0].conid
+    """Watchlist entry -> conid through the plugin's resolver (US listing for stocks, the pair for
+    forex, the front month after IBKR's roll cut-offs for futures; cached in the order-log DB)."""
+    resolver = ContractResolver(session.client, session.client.cache)
+    return resolver.resolve(item.symbol, _ASSET_TYPES[item.sec_type]).conid
 
 
 def _resolve_watchlist(

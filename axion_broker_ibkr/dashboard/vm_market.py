@@ -17,7 +17,7 @@ Row = dict[str, Any]
 BARS: tuple[str, ...] = ("5min", "15min", "30min", "1h", "4h", "1d", "1w")
 PERIODS: tuple[str, ...] = ("1d", "1w", "1m", "3m", "6m", "1y")
 #: Asset keywords of a watchlist entry -> CPAPI secType.
-_WATCH_TYPES = {"STK": "STK", "CASH": "CASH", "FX": "CASH", "FUT": "FUT", "OPT": "OPT", "BOND": "BOND"}
+_WATCH_TYPES = {"STK": "STK", "CASH": "CASH", "FX": "CASH", "FUT": "FUT"}
 
 
 @define(frozen=True, kw_only=True)

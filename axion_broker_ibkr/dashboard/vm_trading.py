@@ -352,7 +352,7 @@ def ticket_for(
 def contract_label(contract: IBKRContract) -> str:
     """``AAPL 20240105 195 C (OPT, conid 123)``: what the confirmation box names."""
     parts = [contract.symbol]
-    if contract.sec_type == "CASH":
+    if contract.sec_type == "CASH" and "." not in contract.symbol:
         parts = [f"{contract.symbol}.{contract.currency}"]
     if contract.expiry:
         parts.append(contract.expiry)
