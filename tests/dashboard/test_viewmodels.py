@@ -461,7 +461,10 @@ def test_ticket_for_refuses_unknown_sec_type() -> None:
     [
         (m.IBKRContract(conid=1, sec_type="STK", symbol="AAPL"), "AAPL (STK, conid 1)"),
         (m.IBKRContract(conid=2, sec_type="CASH", symbol="EUR", currency="USD"), "EUR.USD (CASH, conid 2)"),
-        (m.IBKRContract(conid=2, sec_type="CASH", symbol="EUR.USD", currency="USD"), "EUR.USD (CASH, conid 2)"),
+        (
+            m.IBKRContract(conid=2, sec_type="CASH", symbol="EUR.USD", currency="USD"),
+            "EUR.USD (CASH, conid 2)",
+        ),
         (
             m.IBKRContract(
                 conid=3, sec_type="OPT", symbol="AAPL", expiry="20240105", strike=195.0, right="C"
