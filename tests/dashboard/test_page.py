@@ -110,6 +110,13 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     assert row["Status"] in {"Submitted", "PreSubmitted"}
     oid = int(row["Order id"])
     at.selectbox(key="orders_pick").set_value(oid).run()
+    at.number_input(key="orders_qty").set_value(4.0)
+    at.number_input(key="orders_price").set_value(186.0)
+    at.button(key="orders_modify").click().run()
+    _no_errors(at)
+    orders = _frame(at, "Remaining")
+    modified = orders[orders["Order id"] == oid].iloc[0]
+    assert (modified["Quantity"], modified["Price"]) == (4, 186.0)
     at.button(key="orders_cancel").click().run()
     _no_errors(at)
     at.button(key="orders_refresh").click().run()
@@ -189,3 +196,29 @@ def test_gateway_tab_says_when_the_session_is_dropped(page_on_fresh_sim: Any) ->
     text = _texts(at)
     assert "Not logged in" in text
     assert "Log in again" in text
+
+
+def test_gateway_tab_takes_over_a_competing_session(page_on_fresh_sim: Any) -> None:
+    at = _app("Gateway")
+    page_on_fresh_sim.admin.competing(True)
+    at.button(key="gw_check").click().run()
+    assert any("Another platform" in e.value for e in at.error)
+    at.button(key="gw_takeover").click().run()
+    _no_errors(at)
+    assert "Connected and authenticated." in [s.value for s in at.success]
+
+
+def test_market_tab_says_when_it_falls_back_to_snapshots(
+    page_on_fresh_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from axion_broker_ibkr.streaming import SyncStreaming
+
+    def refuse(self: Any, connect_timeout: float | None = 30.0) -> Any:
+        raise ConnectionError("websocket refused")
+
+    monkeypatch.setattr(SyncStreaming, "start", refuse)
+    at = _app("Market Data")
+    _no_errors(at)
+    assert "REST snapshots: streaming is not available (ConnectionError: websocket refused)" in _texts(at)
+    quotes = _frame(at, "Spread")
+    assert quotes["Last"].notna().all()
