@@ -183,6 +183,8 @@ class IBKRClient(ClientBase):
                 order_id=effect.order_id,
                 transcript=effect.transcript,
                 message=effect.message,
+                filled_quantity=effect.filled_quantity,
+                avg_fill_price=effect.avg_fill_price,
             )
         return None
 
@@ -454,6 +456,8 @@ class AsyncIBKRClient(ClientBase):
                     order_id=res.order_id,
                     transcript=res.transcript,
                     message=res.message,
+                    filled_quantity=res.filled_quantity,
+                    avg_fill_price=res.avg_fill_price,
                 )
             )
         return None

@@ -79,6 +79,8 @@ class RecordResult:
     order_id: str | None = None
     transcript: list[dict[str, Any]] | None = None
     message: str | None = None
+    filled_quantity: float | None = None
+    avg_fill_price: float | None = None
 
 
 Effect = Request | Sleep | RecordPending | RecordResult

@@ -158,15 +158,40 @@ def _ack_result(
 
     ack = acks[0]
     ibkr_status = ack.order_status
+    # "Filled" in an acknowledgement means complete; the fill price is read afterwards.
+    filled = qty if (ibkr_status or "").lower() == "filled" else 0.0
     return m.OrderResult(
         order_id=ack.order_id,
         client_order_id=coid,
-        status=host_order_status(ibkr_status, 0.0, qty),
+        status=host_order_status(ibkr_status, filled, qty),
         ibkr_status=ibkr_status,
+        fill_qty=filled,
         mode=ctx.mode,
         account_id=ctx.account_id,
         transcript=transcript,
         message="" if ibkr_status else "accepted by IBKR",
+    )
+
+
+def _with_fills(state: core.SessionState, result: m.OrderResult, qty: float) -> core.Op[m.OrderResult]:
+    """An order that filled at once: read its fill quantity and average price (best effort)."""
+    from attrs import evolve
+
+    from .orders import host_order_status
+
+    if result.order_id is None or result.fill_qty <= 0:
+        return result
+    try:
+        status = yield from core.order_status(state, result.order_id)
+    except GatewayError as exc:
+        log.info("order %s filled; its fill price could not be read: %s", result.order_id, exc)
+        return result
+    filled = status.cum_fill if status.cum_fill is not None else result.fill_qty
+    return evolve(
+        result,
+        fill_qty=filled,
+        fill_price=status.average_price,
+        status=host_order_status(status.order_status or result.ibkr_status, filled, status.total_size or qty),
     )
 
 
@@ -254,10 +279,13 @@ def place_order(
         )
         raise
     result = _ack_result(acks, coid, ctx, entry.quantity, transcript)
+    result = yield from _with_fills(state, result, entry.quantity)
     yield core.RecordResult(
         client_order_id=coid,
         status=result.status,
         order_id=result.order_id,
+        filled_quantity=result.fill_qty or None,
+        avg_fill_price=result.fill_price,
         transcript=transcript,
         message=result.message or None,
     )

@@ -147,3 +147,31 @@ async def test_connection_refused_is_reported_as_not_sent(kind: str, router: Rou
 
     with pytest.raises(NotSentError, match="could not reach"):
         await call(client.stocks(["AAPL"]))
+
+
+async def test_history_runs_at_most_five_at_once() -> None:
+    import asyncio
+
+    running = 0
+    peak = 0
+    body = load_fixture("marketdata_history")
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return reply(200, body)
+
+    from axion_broker_ibkr.client import AsyncIBKRClient
+    from axion_broker_ibkr.config import IBKRConfig
+    from axion_broker_ibkr.models import IServerAccounts
+    from tests.client.conftest import fast_pacer
+
+    transport = httpx.MockTransport(answer)
+    client = AsyncIBKRClient(IBKRConfig(mode="gateway"), transport=transport, pacer=fast_pacer())
+    client.state.accounts = IServerAccounts(accounts=["DU1"], selected_account="DU1")  # already called
+    results = await asyncio.gather(*(client.history(265598, bar="1h", period="1w") for _ in range(12)))
+    assert len(results) == 12 and all(r.bars for r in results)
+    assert peak == 5

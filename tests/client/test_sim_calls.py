@@ -154,3 +154,18 @@ async def test_resolver_against_the_sim(kind: str, fast_sim: Any) -> None:
             assert c.sec_type == sec and c.conid > 0, symbol
     finally:
         await call(client.close())
+
+
+async def test_marketable_order_reports_its_fill(kind: str, fast_sim: Any) -> None:
+    client = sim_client(kind, fast_sim)
+    try:
+        quote = (await call(client.snapshot([8314])))[0]
+        assert quote.ask is not None
+        buy = {**BUY, "symbol": "IBM", "qty": 1, "limit_price": round(quote.ask * 1.01, 2)}
+        result = await call(client.place_order(buy, {"conid": 8314, "sec_type": "STK", "symbol": "IBM"}))
+        assert result.status == "filled" and result.ibkr_status == "Filled"  # the sim matches on arrival
+        assert result.fill_qty == 1 and result.fill_price is not None
+        entry = client.journal.get(result.client_order_id)  # type: ignore[union-attr]
+        assert entry is not None and entry.filled_quantity == 1 and entry.avg_fill_price == result.fill_price
+    finally:
+        await call(client.close())
