@@ -735,6 +735,17 @@ class StartupResult:
     initialized: bool  # ssodh/init was needed
 
 
+def _accounts_after_init(state: SessionState, *, retry: bool) -> Op[m.IServerAccounts]:
+    """Right after ``ssodh/init`` the gateway sometimes still answers ``no bridge`` (ibind #104):
+    wait a moment and ask again, a few times."""
+    for _ in range(3 if retry else 0):
+        try:
+            return (yield from accounts(state))
+        except BrokerageSessionError:
+            yield Sleep(max(state.poll_interval, 0.01))
+    return (yield from accounts(state))
+
+
 def open_session(
     state: SessionState, *, take_over: bool, suppress: Sequence[str], load_portfolio: bool = True
 ) -> Op[StartupResult]:
@@ -756,7 +767,7 @@ def open_session(
         if not status.authenticated:
             detail = status.fail or status.message or "no reason given"
             raise BrokerageSessionError(f"ssodh/init did not open the brokerage session ({detail})")
-    accts = yield from accounts(state)
+    accts = yield from _accounts_after_init(state, retry=initialized)
     if load_portfolio:
         yield from portfolio_accounts(state)
     yield from suppress_questions(suppress)

@@ -175,3 +175,18 @@ async def test_history_runs_at_most_five_at_once() -> None:
     results = await asyncio.gather(*(client.history(265598, bar="1h", period="1w") for _ in range(12)))
     assert len(results) == 12 and all(r.bars for r in results)
     assert peak == 5
+
+
+async def test_no_bridge_right_after_init_is_waited_out(kind: str, router: Router) -> None:
+    auth = load_fixture("iserver_auth_status")
+    router.on(
+        "POST", "/iserver/auth/status", {"authenticated": False, "competing": False, "connected": True}, auth
+    )
+    router.on("POST", "/iserver/auth/ssodh/init", auth)
+    router.routes[("GET", "/v1/api/iserver/accounts")] = [NO_BRIDGE, load_fixture("iserver_accounts")]
+    router.on("GET", "/portfolio/accounts", [])
+    client = make_client(kind, router)
+    client.state.poll_interval = 0.0
+    result = await call(client.connect())
+    assert result.initialized and result.accounts is not None
+    assert router.count("GET", "/iserver/accounts") == 2
