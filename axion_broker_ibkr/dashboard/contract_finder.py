@@ -21,7 +21,7 @@ PICKED = "trade_contract"
 _RESULTS = "trade_results"
 
 
-def _complete(
+def complete_contract(
     session: DashboardSession, conid: int, sec_type: str, symbol: str, **known: Any
 ) -> IBKRContract:
     """A contract from a search hit, with currency / exchange / multiplier from contract info."""
@@ -47,7 +47,7 @@ def _same(contract: IBKRContract) -> IBKRContract:
 
 def _stock_choices(session: DashboardSession, symbol: str) -> list[tuple[str, Callable[[], IBKRContract]]]:
     cands = vm_trading.search_candidates(session.client.search(symbol, sec_type="STK"))
-    return [(c.label, partial(_complete, session, c.conid, "STK", c.symbol)) for c in cands]
+    return [(c.label, partial(complete_contract, session, c.conid, "STK", c.symbol)) for c in cands]
 
 
 def _future_choices(session: DashboardSession, symbol: str) -> list[tuple[str, Callable[[], IBKRContract]]]:
@@ -57,7 +57,7 @@ def _future_choices(session: DashboardSession, symbol: str) -> list[tuple[str, C
         (
             label,
             partial(
-                _complete,
+                complete_contract,
                 session,
                 int(f.conid or 0),
                 "FUT",

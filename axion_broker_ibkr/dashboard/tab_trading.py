@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from ..errors import QuestionRefusedError
+from ..errors import IBKRError, QuestionRefusedError
 from ..models import IBKRContract, OrderResult
 from ..orders import new_client_order_id, translate_order
 from . import contract_finder, vm_trading
@@ -25,6 +25,7 @@ from .tables import table
 PENDING = "trade_pending"
 QUESTION = "trade_question"
 LAST_RESULT = "trade_last_result"
+LAST_ERROR = "trade_last_error"
 ORDERS_TTL = 6.0
 #: IBKR allows one live-orders / trades request per 5 s; the page keeps a margin over it.
 ORDERS_SPACING = 5.5
@@ -79,9 +80,14 @@ def _send(session: DashboardSession, parked: dict[str, Any], allow: tuple[str, .
         text = vm_trading.question_text(exc.transcript, exc.message)
         st.session_state[QUESTION] = {**parked, "message": text, "ids": tuple(exc.message_ids)}
         return
+    except IBKRError as exc:
+        # Rejected, refused before sending, or state unknown (never re-sent): the trader reads why.
+        st.session_state[LAST_ERROR] = explain(exc)
+        return
     finally:
         invalidate("orders:")
     st.session_state[LAST_RESULT] = result
+    st.session_state.pop(LAST_ERROR, None)
 
 
 def _confirmation(session: DashboardSession) -> None:
@@ -172,35 +178,32 @@ def _live_orders(session: DashboardSession) -> None:
 
 def _order_actions(session: DashboardSession, order: Any) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
-        ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
-        invalidate("orders:")
-        st.toast(f"Cancel requested: {ack.msg or 'sent'}")
-        st.rerun()
-    new_qty = c2.number_input(
-        "New quantity", min_value=0.0, value=float(order.total_size or 0), key="orders_qty"
-    )
-    new_price = c3.number_input(
-        "New price", min_value=0.0, value=order.price, format="%.4f", key="orders_price"
-    )
-    if c4.button("Modify order", key="orders_modify", icon=":material/edit:"):
-        contract = contract_finder._complete(
-            session, int(order.conid), order.sec_type or "STK", order.ticker or ""
+    try:
+        if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
+            ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
+            invalidate("orders:")
+            st.toast(f"Cancel requested: {ack.msg or 'sent'}")
+            st.rerun()
+        qty = c2.number_input(
+            "New quantity", min_value=0.0, value=float(order.total_size or 0), key="orders_qty"
         )
-        modified = {
-            "symbol": contract.symbol,
-            "side": (order.side or "").lower(),
-            "qty": new_qty,
-            "order_type": "limit" if new_price else "market",
-            "limit_price": new_price,
-            "time_in_force": (order.time_in_force or "day").lower(),
-        }
-        if not new_price:
-            modified.pop("limit_price")
-        result = session.client.modify_order(order.order_id, modified, contract)
-        invalidate("orders:")
-        st.toast(f"Modify sent: {result.ibkr_status or result.status}")
-        st.rerun()
+        price = c3.number_input(
+            "New price", min_value=0.0, value=order.price, format="%.4f", key="orders_price"
+        )
+        if c4.button("Modify order", key="orders_modify", icon=":material/edit:"):
+            contract = contract_finder.complete_contract(
+                session, int(order.conid), order.sec_type or "STK", order.ticker or ""
+            )
+            modified = vm_trading.modify_order_dict(order, contract.symbol, qty, price)
+            if modified is None:
+                st.warning(f"The page modifies limit and market orders only, not {order.order_type!r}.")
+                return
+            result = session.client.modify_order(order.order_id, modified, contract)
+            invalidate("orders:")
+            st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+            st.rerun()
+    except IBKRError as exc:
+        st.error(explain(exc), icon=":material/error:")
 
 
 def _order_log(session: DashboardSession) -> None:
@@ -222,8 +225,11 @@ def render(session: DashboardSession) -> None:
     contract = contract_finder.render(session)
     _question(session)
     _confirmation(session)
+    failure = st.session_state.get(LAST_ERROR)
+    if failure:
+        st.error(failure, icon=":material/error:")
     last = st.session_state.get(LAST_RESULT)
-    if last is not None:
+    if last is not None and not failure:
         st.success(
             f"Order {last.order_id} ({last.client_order_id}): {last.status}"
             f"{' · ' + last.ibkr_status if last.ibkr_status else ''} [{last.mode}]"

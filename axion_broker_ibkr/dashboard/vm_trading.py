@@ -392,3 +392,26 @@ def question_text(transcript: Iterable[Mapping[str, Any]], fallback: str) -> str
         if messages:
             return " ".join(" ".join(str(m) for m in messages).split())
     return fallback
+
+
+_MODIFIABLE = {"LIMIT": "limit", "LMT": "limit", "MARKET": "market", "MKT": "market"}
+
+
+def modify_order_dict(
+    order: Order, symbol: str, quantity: float, price: float | None
+) -> dict[str, Any] | None:
+    """The host order dict that modifies a live limit or market order (same side, type and TIF,
+    new quantity and, for a limit, new price); ``None`` for order types the page does not modify."""
+    kind = _MODIFIABLE.get((order.orig_order_type or order.order_type or "").upper().replace(" ", "_"))
+    if kind is None:
+        return None
+    modified: dict[str, Any] = {
+        "symbol": symbol,
+        "side": (order.side or "").lower(),
+        "qty": quantity,
+        "order_type": kind,
+        "time_in_force": (order.time_in_force or "day").lower(),
+    }
+    if kind == "limit":
+        modified["limit_price"] = price
+    return modified

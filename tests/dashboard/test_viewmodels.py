@@ -503,3 +503,18 @@ def test_question_text_prefers_ibkrs_wording() -> None:
 def test_explain_does_not_repeat_the_rejection_prefix() -> None:
     text = errors_text.explain(errors.OrderRejectedError("IBKR rejected the order: no funds"))
     assert text == "IBKR rejected the order: no funds"
+
+
+def test_modify_order_dict_keeps_side_type_and_tif() -> None:
+    limit = m.Order(order_id=1, side="SELL", orig_order_type="LIMIT", order_type="Limit", time_in_force="GTC")
+    assert vm_trading.modify_order_dict(limit, "AAPL", 4, 186.0) == {
+        "symbol": "AAPL",
+        "side": "sell",
+        "qty": 4,
+        "order_type": "limit",
+        "time_in_force": "gtc",
+        "limit_price": 186.0,
+    }
+    market = m.Order(order_id=2, side="BUY", order_type="Market")
+    assert "limit_price" not in (vm_trading.modify_order_dict(market, "AAPL", 1, 99.0) or {})
+    assert vm_trading.modify_order_dict(m.Order(order_id=3, order_type="Stop"), "AAPL", 1, 99.0) is None
