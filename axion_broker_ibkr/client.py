@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import core
+from . import core, core_market, core_secdef
 from . import models as m
 from .clientbase import ClientBase, config_ssl_context, to_response
 from .config import IBKRConfig
@@ -294,45 +294,45 @@ class IBKRClient(ClientBase):
         wait: float | None = None,
     ) -> list[Quote]:
         budget = self.config.snapshot_timeout if wait is None else wait
-        return self._run(core.snapshot(self.state, conids, fields, wait=budget))
+        return self._run(core_market.snapshot(self.state, conids, fields, wait=budget))
 
     def history(self, conid: int | str, bar: str = "1d", period: str = "1m", **kwargs: Any) -> History:
-        return self._run(core.history(self.state, conid, bar=bar, period=period, **kwargs))
+        return self._run(core_market.history(self.state, conid, bar=bar, period=period, **kwargs))
 
     def unsubscribe(self, conid: int | str) -> bool:
-        return self._run(core.unsubscribe(conid))
+        return self._run(core_market.unsubscribe(conid))
 
     def unsubscribe_all(self) -> bool:
-        return self._run(core.unsubscribe_all())
+        return self._run(core_market.unsubscribe_all())
 
     # ----------------------------------------------------------------------------- contracts
 
     def search(self, symbol: str, sec_type: str = "STK", *, name: bool = False) -> list[SecdefSearchResult]:
-        return self._run(core.search(self.state, symbol, sec_type, name=name))
+        return self._run(core_secdef.search(self.state, symbol, sec_type, name=name))
 
     def contract_info(self, conid: int) -> ContractInfo:
-        return self._run(core.contract_info(self.state, conid))
+        return self._run(core_secdef.contract_info(self.state, conid))
 
     def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
-        return self._run(core.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
+        return self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
 
     def stocks(self, symbols: Sequence[str]) -> dict[str, list[StockInstrument]]:
-        return self._run(core.stocks(symbols))
+        return self._run(core_secdef.stocks(symbols))
 
     def futures(self, symbols: Sequence[str], exchange: str | None = None) -> dict[str, list[FutureContract]]:
-        return self._run(core.futures(symbols, exchange))
+        return self._run(core_secdef.futures(symbols, exchange))
 
     def currency_pairs(self, currency: str) -> list[CurrencyPair]:
-        return self._run(core.currency_pairs(currency))
+        return self._run(core_secdef.currency_pairs(currency))
 
     def strikes(self, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None) -> Strikes:
-        return self._run(core.strikes(self.state, conid, month, sec_type, exchange))
+        return self._run(core_secdef.strikes(self.state, conid, month, sec_type, exchange))
 
     def secdef_info(self, conid: int | None = None, sec_type: str = "OPT", **kwargs: Any) -> list[SecdefInfo]:
-        return self._run(core.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
+        return self._run(core_secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
 
     def bond_filters(self, issuer_id: str) -> list[BondFilter]:
-        return self._run(core.bond_filters(self.state, issuer_id))
+        return self._run(core_secdef.bond_filters(self.state, issuer_id))
 
     def run(self, op: core.Op[T]) -> T:
         """Drive any core operation (e.g. the resolver's) through this client."""
@@ -570,53 +570,53 @@ class AsyncIBKRClient(ClientBase):
         wait: float | None = None,
     ) -> list[Quote]:
         budget = self.config.snapshot_timeout if wait is None else wait
-        return await self._run(core.snapshot(self.state, conids, fields, wait=budget))
+        return await self._run(core_market.snapshot(self.state, conids, fields, wait=budget))
 
     async def history(self, conid: int | str, bar: str = "1d", period: str = "1m", **kwargs: Any) -> History:
-        return await self._run(core.history(self.state, conid, bar=bar, period=period, **kwargs))
+        return await self._run(core_market.history(self.state, conid, bar=bar, period=period, **kwargs))
 
     async def unsubscribe(self, conid: int | str) -> bool:
-        return await self._run(core.unsubscribe(conid))
+        return await self._run(core_market.unsubscribe(conid))
 
     async def unsubscribe_all(self) -> bool:
-        return await self._run(core.unsubscribe_all())
+        return await self._run(core_market.unsubscribe_all())
 
     # ----------------------------------------------------------------------------- contracts
 
     async def search(
         self, symbol: str, sec_type: str = "STK", *, name: bool = False
     ) -> list[SecdefSearchResult]:
-        return await self._run(core.search(self.state, symbol, sec_type, name=name))
+        return await self._run(core_secdef.search(self.state, symbol, sec_type, name=name))
 
     async def contract_info(self, conid: int) -> ContractInfo:
-        return await self._run(core.contract_info(self.state, conid))
+        return await self._run(core_secdef.contract_info(self.state, conid))
 
     async def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
-        return await self._run(core.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
+        return await self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
 
     async def stocks(self, symbols: Sequence[str]) -> dict[str, list[StockInstrument]]:
-        return await self._run(core.stocks(symbols))
+        return await self._run(core_secdef.stocks(symbols))
 
     async def futures(
         self, symbols: Sequence[str], exchange: str | None = None
     ) -> dict[str, list[FutureContract]]:
-        return await self._run(core.futures(symbols, exchange))
+        return await self._run(core_secdef.futures(symbols, exchange))
 
     async def currency_pairs(self, currency: str) -> list[CurrencyPair]:
-        return await self._run(core.currency_pairs(currency))
+        return await self._run(core_secdef.currency_pairs(currency))
 
     async def strikes(
         self, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None
     ) -> Strikes:
-        return await self._run(core.strikes(self.state, conid, month, sec_type, exchange))
+        return await self._run(core_secdef.strikes(self.state, conid, month, sec_type, exchange))
 
     async def secdef_info(
         self, conid: int | None = None, sec_type: str = "OPT", **kwargs: Any
     ) -> list[SecdefInfo]:
-        return await self._run(core.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
+        return await self._run(core_secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
 
     async def bond_filters(self, issuer_id: str) -> list[BondFilter]:
-        return await self._run(core.bond_filters(self.state, issuer_id))
+        return await self._run(core_secdef.bond_filters(self.state, issuer_id))
 
     async def run(self, op: core.Op[T]) -> T:
         return await self._run(op)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import core
+from . import core, core_secdef
 from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .errors import AmbiguousContractError, ContractNotFoundError
@@ -150,15 +150,15 @@ def stocks_op(
     state: core.SessionState, symbols: Sequence[str], details: Mapping[str, Any]
 ) -> core.Op[dict[str, m.IBKRContract]]:
     """Resolve many stocks with one ``/trsrv/stocks`` request per 100 symbols."""
-    clean = list(dict.fromkeys(core.clean_symbol(s) for s in symbols))
+    clean = list(dict.fromkeys(core_secdef.clean_symbol(s) for s in symbols))
     out: dict[str, m.IBKRContract] = {}
     for start in range(0, len(clean), STOCK_BATCH):
         batch = clean[start : start + STOCK_BATCH]
-        found = yield from core.stocks(batch)
+        found = yield from core_secdef.stocks(batch)
         for symbol in batch:
             contract = _stock_pick(symbol, found.get(symbol, []), details)
             if not contract.currency:
-                info = yield from core.contract_info(state, contract.conid)
+                info = yield from core_secdef.contract_info(state, contract.conid)
                 if not info.currency:
                     raise ContractNotFoundError(
                         f"STK {symbol}: IBKR gave no currency for conid {contract.conid}"
@@ -207,22 +207,22 @@ def option_op(state: core.SessionState, symbol: str, details: Mapping[str, Any])
     _require(details, "expiry", "strike", "right", what="an option")
     expiry, strike, right = str(details["expiry"]), float(details["strike"]), str(details["right"])
     venue = details.get("exchange") if details.get("exchange") != "SMART" else None
-    results = yield from core.search(state, symbol, "STK")
+    results = yield from core_secdef.search(state, symbol, "STK")
     try:
         und = _underlying(symbol, results, "OPT", venue)
     except ContractNotFoundError:
         # Index options (SPX ...): the underlying is an index.
-        results = yield from core.search(state, symbol, "IND")
+        results = yield from core_secdef.search(state, symbol, "IND")
         und = _underlying(symbol, results, "OPT", venue)
     month = month_code(expiry)
-    strikes = yield from core.strikes(state, und, month, "OPT", "SMART")
+    strikes = yield from core_secdef.strikes(state, und, month, "OPT", "SMART")
     listed = strikes.call if right == "C" else strikes.put
     if listed and not any(abs(s - strike) < 1e-6 for s in listed):
         near = sorted(listed, key=lambda s: abs(s - strike))[:6]
         raise ContractNotFoundError(
             f"OPT {symbol} {month} {right}: strike {strike:g} is not listed; nearest: {sorted(near)}", near
         )
-    infos = yield from core.secdef_info(
+    infos = yield from core_secdef.secdef_info(
         state, conid=und, sec_type="OPT", month=month, strike=strike, right=right, exchange="SMART"
     )
     infos = [i for i in infos if i.conid is not None and (i.right or right) == right]
@@ -274,7 +274,7 @@ def forex_op(symbol: str) -> core.Op[m.IBKRContract]:
     base, quote = _pair(symbol)
     tried: list[str] = []
     for first, second in ((base, quote), (quote, base)):
-        pairs = yield from core.currency_pairs(first)
+        pairs = yield from core_secdef.currency_pairs(first)
         wanted = f"{first}.{second}"
         tried.extend(p.symbol or "" for p in pairs)
         for pair in pairs:
@@ -318,7 +318,7 @@ def _front(contracts: list[m.FutureContract], today: dt.date) -> tuple[m.FutureC
 def future_op(
     state: core.SessionState, symbol: str, details: Mapping[str, Any], today: dt.date
 ) -> core.Op[tuple[m.IBKRContract, dt.date | None]]:
-    found = yield from core.futures(
+    found = yield from core_secdef.futures(
         [symbol], details.get("exchange") if details.get("exchange") != "SMART" else None
     )
     contracts = found.get(symbol, [])
@@ -344,7 +344,7 @@ def future_op(
             raise ContractNotFoundError(f"FUT {symbol}: IBKR lists no live contract", listed)
         chosen, roll = _front(contracts, today)
     assert chosen.conid is not None and chosen.expiration_date is not None
-    info = yield from core.contract_info(state, chosen.conid)
+    info = yield from core_secdef.contract_info(state, chosen.conid)
     expiry_text = chosen.expiration_date.strftime("%Y%m%d")
     contract = m.IBKRContract(
         conid=chosen.conid,
@@ -402,11 +402,13 @@ def _bond_filter_text(filters: list[m.BondFilter], details: Mapping[str, Any]) -
 
 
 def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
-    results = yield from core.search(state, symbol, "BOND")
+    results = yield from core_secdef.search(state, symbol, "BOND")
     issuer = _issuer(symbol, results, details.get("issuer"))
-    filters = yield from core.bond_filters(state, issuer.id)
+    filters = yield from core_secdef.bond_filters(state, issuer.id)
     text = _bond_filter_text(filters, details)
-    infos = yield from core.secdef_info(state, sec_type="BOND", issuer_id=issuer.id, filters=text or None)
+    infos = yield from core_secdef.secdef_info(
+        state, sec_type="BOND", issuer_id=issuer.id, filters=text or None
+    )
     maturity = str(details.get("maturity", ""))
     if len(maturity) == 8:
         infos = [i for i in infos if i.maturity_date == maturity]
@@ -482,7 +484,7 @@ class _ResolverBase:
     ) -> core.Op[m.IBKRContract]:
         sec_type = sec_type_for(asset_type)
         d = _details(details)
-        sym = symbol.strip().upper() if sec_type == "CASH" else core.clean_symbol(symbol)
+        sym = symbol.strip().upper() if sec_type == "CASH" else core_secdef.clean_symbol(symbol)
         key = cache_key(sec_type, sym, d)
         hit = self._cached(key)
         if hit is not None:
@@ -505,7 +507,7 @@ class _ResolverBase:
         self, state: core.SessionState, symbols: Sequence[str], details: Mapping[str, Any] | None
     ) -> core.Op[dict[str, m.IBKRContract]]:
         d = _details(details)
-        clean = list(dict.fromkeys(core.clean_symbol(s) for s in symbols))
+        clean = list(dict.fromkeys(core_secdef.clean_symbol(s) for s in symbols))
         out: dict[str, m.IBKRContract] = {}
         missing: list[str] = []
         for sym in clean:

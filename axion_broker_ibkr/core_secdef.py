@@ -1,0 +1,150 @@
+"""Contract-lookup operations of the I/O-free core (secdef search, strikes, info, rules,
+``/trsrv`` stocks and futures, currency pairs, bond filters). See :mod:`axion_broker_ibkr.core`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import convert
+from . import models as m
+from .core import Op, SessionState, _call, _get, _post, ensure_accounts
+from .errors import WireFormatError
+
+# --------------------------------------------------------------------------------------------
+# Contracts
+
+_SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9. /-]{0,20}")
+
+
+def clean_symbol(symbol: str, name: str = "symbol") -> str:
+    text = str(symbol).strip().upper()
+    if not _SYMBOL_RE.fullmatch(text):
+        raise ValueError(f"{name}: not a ticker symbol: {symbol!r}")
+    return text
+
+
+def search(
+    state: SessionState, symbol: str, sec_type: str = "STK", *, name: bool = False
+) -> Op[list[m.SecdefSearchResult]]:
+    yield from ensure_accounts(state)
+    params = {"symbol": symbol.strip(), "secType": sec_type.upper(), "name": True if name else None}
+    data = yield from _call(_get("/iserver/secdef/search", params))
+    if isinstance(data, Mapping) and data.get("error"):
+        return []
+    results = convert.structure_list(data or [], m.SecdefSearchResult)
+    if not name:
+        state.searched.update(str(r.conid) for r in results if r.conid is not None)
+    return results
+
+
+def contract_info(state: SessionState, conid: int) -> Op[m.ContractInfo]:
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/contract/{int(conid)}/info"))
+    return convert.structure(data, m.ContractInfo)
+
+
+def contract_rules(
+    state: SessionState,
+    conid: int,
+    *,
+    is_buy: bool = True,
+    exchange: str | None = None,
+    modify_order_id: int | None = None,
+) -> Op[m.ContractRules]:
+    yield from ensure_accounts(state)
+    body: dict[str, Any] = {"conid": int(conid), "isBuy": is_buy}
+    if exchange:
+        body["exchange"] = exchange
+    if modify_order_id is not None:
+        body.update(modifyOrder=True, orderId=int(modify_order_id))
+    data = yield from _call(_post("/iserver/contract/rules", body))
+    return convert.structure(data, m.ContractRules)
+
+
+def stocks(symbols: Sequence[str]) -> Op[dict[str, list[m.StockInstrument]]]:
+    clean = list(dict.fromkeys(clean_symbol(s, "symbols") for s in symbols))
+    if not clean:
+        return {}
+    data = yield from _call(_get("/trsrv/stocks", {"symbols": ",".join(clean)}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/trsrv/stocks: expected a JSON object")
+    return {str(k): convert.structure_list(v or [], m.StockInstrument) for k, v in data.items()}
+
+
+def futures(symbols: Sequence[str], exchange: str | None = None) -> Op[dict[str, list[m.FutureContract]]]:
+    clean = list(dict.fromkeys(clean_symbol(s, "symbols") for s in symbols))
+    if not clean:
+        return {}
+    data = yield from _call(_get("/trsrv/futures", {"symbols": ",".join(clean), "exchange": exchange}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/trsrv/futures: expected a JSON object")
+    return {
+        str(k): convert.structure_list(v or [], m.FutureContract)
+        for k, v in data.items()
+        if isinstance(v, list)
+    }
+
+
+def currency_pairs(currency: str) -> Op[list[m.CurrencyPair]]:
+    ccy = currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", ccy):
+        raise ValueError(f"currency: expected a 3-letter code, got {currency!r}")
+    data = yield from _call(_get("/iserver/currency/pairs", {"currency": ccy}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/iserver/currency/pairs: expected a JSON object")
+    return convert.structure_list(data.get(ccy) or [], m.CurrencyPair)
+
+
+def strikes(
+    state: SessionState, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None
+) -> Op[m.Strikes]:
+    if not re.fullmatch(r"[A-Z]{3}\d{2}", month.upper()):
+        raise ValueError(f"month: expected IBKR's MMMYY (e.g. JAN25), got {month!r}")
+    yield from ensure_accounts(state)
+    params = {"conid": int(conid), "sectype": sec_type, "month": month.upper(), "exchange": exchange}
+    data = yield from _call(_get("/iserver/secdef/strikes", params))
+    return convert.structure(data, m.Strikes)
+
+
+def secdef_info(
+    state: SessionState,
+    *,
+    conid: int | None = None,
+    sec_type: str,
+    month: str | None = None,
+    strike: float | None = None,
+    right: str | None = None,
+    issuer_id: str | None = None,
+    filters: str | None = None,
+    exchange: str | None = None,
+) -> Op[list[m.SecdefInfo]]:
+    if right is not None and right.upper() not in ("C", "P"):
+        raise ValueError(f"right: must be 'C' or 'P', got {right!r}")
+    yield from ensure_accounts(state)
+    params = {
+        "conid": conid,
+        "sectype": sec_type,
+        "month": month.upper() if month else None,
+        "strike": None if strike is None else f"{strike:g}",
+        "right": right.upper() if right else None,
+        "issuerId": issuer_id,
+        "filters": filters,
+        "exchange": exchange,
+    }
+    data = yield from _call(_get("/iserver/secdef/info", params))
+    if isinstance(data, Mapping):
+        if data.get("error"):
+            return []
+        data = [data]
+    return convert.structure_list(data or [], m.SecdefInfo)
+
+
+def bond_filters(state: SessionState, issuer_id: str) -> Op[list[m.BondFilter]]:
+    yield from ensure_accounts(state)
+    # The OpenAPI spells it issueId [conflict]; the docs and ibind use issuerId, as here.
+    data = yield from _call(_get("/iserver/secdef/bond-filters", {"symbol": "BOND", "issuerId": issuer_id}))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/iserver/secdef/bond-filters: expected a JSON object")
+    return convert.structure_list(data.get("bondFilters") or [], m.BondFilter)
