@@ -8,7 +8,10 @@ from typing import Any
 
 from attrs import define
 
-from ..core import validate_history
+try:  # the client's history rule moved from core to core_market; accept either while it settles
+    from ..core_market import validate_history
+except ImportError:  # pragma: no cover
+    from ..core import validate_history  # type: ignore[attr-defined, no-redef, unused-ignore]
 from ..models import History, Quote
 
 Row = dict[str, Any]
