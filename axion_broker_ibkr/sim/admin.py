@@ -198,11 +198,17 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         state.pacer.scale = _number(data, "rate_scale")
     if "penalty_box_s" in data:
         state.pacer.penalty_box_s = _number(data, "penalty_box_s")
+    if "smd_ttl_s" in data:
+        ttl = _number(data, "smd_ttl_s")
+        if ttl <= 0:
+            raise AdminError("smd_ttl_s: must be positive")
+        state.smd_ttl_s = ttl
     return {
         "positions_page_size": state.faults.positions_page_size,
         "idle_timeout": state.idle_timeout,
         "rate_scale": state.pacer.scale,
         "penalty_box_s": state.pacer.penalty_box_s,
+        "smd_ttl_s": state.smd_ttl_s,
     }
 
 
@@ -244,7 +250,8 @@ def admin_routes(api: Api) -> list[Route]:
             return JSONResponse({"error": str(exc)}, 400)
 
     async def state(request: Request) -> Response:
-        return JSONResponse(api.state.snapshot_state())
+        sockets = [conn.describe() for conn in list(api.connections)]
+        return JSONResponse({**api.state.snapshot_state(), "websockets": sockets})
 
     return [Route("/sim/state", state, methods=["GET"]), Route("/sim/{name}", post, methods=["POST"])]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from .clock import SimClock
 from .market import Market
 from .orders import OrderEngine
 from .pacing import Pacer
-from .session import Session
+from .session import SMD_EXPIRY_S, Session
 from .universe import Universe
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class SimState:
         self.seed = seed
         self.initial_logged_in = logged_in
         self.idle_timeout = idle_timeout
+        #: a websocket ``smd`` subscription stops this many sim seconds after the client last sent it
+        self.smd_ttl_s = float(SMD_EXPIRY_S)
         self.clock = clock or SimClock()
         self.pacer = Pacer(scale=rate_scale)
         self.listeners: list[Callable[[str, Any], None]] = []
@@ -70,6 +73,7 @@ class SimState:
         self.engine.listeners.append(self.emit)
         self.faults = Faults()
         self.snapshot_counter = 0
+        self.ws_counts: Counter[str] = Counter()  # websocket events (e.g. smd_expired), for /sim/state
         if logged_in:
             self.session.login(self.clock.now())
 
@@ -248,6 +252,7 @@ class SimState:
             },
             "cash": {a.account_id: dict(a.cash) for a in self.accounts.values()},
             "request_counts": dict(self.pacer.counts),
+            "ws_counts": dict(self.ws_counts),
             "faults": {
                 "fail_status": self.faults.fail_status,
                 "fail_count": self.faults.fail_count,

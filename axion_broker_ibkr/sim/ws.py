@@ -2,6 +2,10 @@
 
 Every connection keeps what it last sent per order / conid, so ``smd`` and ``sor`` frames after
 the first carry only the fields that changed, exactly as the gateway's deltas.
+
+``smd`` subscriptions expire like the gateway's: ``state.smd_ttl_s`` (sim clock, default 15 minutes,
+``/sim/config``) after the client last (re)sent them they silently stop producing frames; re-sending
+``smd+conid+{...}`` renews them (REFERENCE §6.4: re-subscribe).
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -21,115 +25,14 @@ from .http import Api
 from .market import fmt_price, fmt_size
 from .state import USER_NAME
 from .wire import live_order, trade
+from .ws_frames import SLD_NAMES, parse_message, session_from_cookie, ssd_key
 
 log = logging.getLogger(__name__)
 BROKERAGE_TOPICS = {"smd", "sbd", "sor", "str"}
 SMD_DEFAULT_FIELDS = ["31", "84", "86", "85", "88", "7059", "6509"]
 SPL_INTERVAL_S = 1.0
-#: ledger key (REST) -> sld field name (ws), as examples/ws_sld.json spells them.
-SLD_NAMES = {
-    "acctcode": "acctCode",
-    "cashbalance": "cashbalance",
-    "cashbalancefxsegment": "cashBalanceFXSegment",
-    "commoditymarketvalue": "commodityMarketValue",
-    "corporatebondsmarketvalue": "corporateBondsMarketValue",
-    "dividends": "dividends",
-    "exchangerate": "exchangeRate",
-    "funds": "funds",
-    "futuremarketvalue": "marketValue",
-    "stockoptionmarketvalue": "optionMarketValue",
-    "interest": "interest",
-    "issueroptionsmarketvalue": "issueOptionsMarketValue",
-    "moneyfunds": "moneyFunds",
-    "netliquidationvalue": "netLiquidationValue",
-    "realizedpnl": "realizedPnl",
-    "unrealizedpnl": "unrealizedPnl",
-    "secondkey": "secondKey",
-    "settledcash": "settledCash",
-    "severity": "severity",
-    "stockmarketvalue": "stockMarketValue",
-    "tbillsmarketvalue": "tBillsMarketValue",
-    "tbondsmarketvalue": "tBondsMarketValue",
-    "warrantsmarketvalue": "warrantsMarketValue",
-}
-
-
-#: ``ssd`` spells the summary keys in CamelCase (``NetLiquidation``, ``AccruedCash-S``).
-SSD_WORDS = [
-    "Previous Day Equity With Loan Value",
-    "Look Ahead Available Funds",
-    "Look Ahead Excess Liquidity",
-    "Look Ahead Init Margin Req",
-    "Look Ahead Maint Margin Req",
-    "Full Available Funds",
-    "Full Excess Liquidity",
-    "Full Init Margin Req",
-    "Full Maint Margin Req",
-    "Equity With Loan Value",
-    "Gross Position Value",
-    "Net Liquidation",
-    "Total Cash Value",
-    "Settled Cash",
-    "Reg T Equity",
-    "Reg T Margin",
-    "SMA",
-    "Init Margin Req",
-    "Maint Margin Req",
-    "Available Funds",
-    "Available To Trade",
-    "Available To Withdraw",
-    "Excess Liquidity",
-    "Buying Power",
-    "Accrued Cash",
-    "Accrued Dividend",
-    "Leverage",
-    "Cushion",
-    "Day Trades Remaining",
-    "Account Code",
-    "Account Type",
-    "Account Ready",
-    "Trading Type",
-    "Segment Title",
-]
-SSD_NAMES = {w.replace(" ", "").lower(): w.replace(" ", "") for w in SSD_WORDS}
-
-
-def ssd_key(name: str) -> str:
-    """``netliquidation-s`` -> ``NetLiquidation-S``."""
-    base, _, segment = name.partition("-")
-    key = SSD_NAMES.get(base, base)
-    return f"{key}-{segment.upper()}" if segment else key
-
-
-def session_from_cookie(raw: str | None) -> str | None:
-    """The ``api`` cookie in both documented forms: ``{"session":"..."}`` (maybe URL-encoded) or bare."""
-    if not raw:
-        return None
-    value = unquote(raw).strip().strip('"') if not raw.startswith("{") else raw
-    if value.startswith("{"):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            return None
-        return str(data.get("session", "")) or None if isinstance(data, dict) else None
-    return value or None
-
-
-def parse_message(text: str) -> tuple[str, list[str], dict[str, Any]]:
-    """``smd+265598+{"fields":[...]}`` -> ("smd", ["265598"], {...})."""
-    brace = text.find("{")
-    head, body = (text[:brace], text[brace:]) if brace >= 0 else (text, "")
-    parts = [p for p in head.split("+") if p]
-    args: dict[str, Any] = {}
-    if body:
-        try:
-            loaded = json.loads(body)
-        except ValueError:
-            loaded = None
-        if isinstance(loaded, dict):
-            args = loaded
-    topic = parts[0] if parts else ""
-    return topic, parts[1:], args
+#: close code for a socket whose client presented another session token (policy violation).
+CLOSE_INVALID_SESSION = 1008
 
 
 class Connection:
@@ -140,6 +43,7 @@ class Connection:
         self.outbox: asyncio.Queue[dict[str, Any] | str | None] = asyncio.Queue()
         self.smd: dict[int, tuple[str, list[str]]] = {}  # conid -> (conidEx, fields)
         self.smd_sent: dict[int, dict[str, Any]] = {}
+        self.smd_renewed: dict[int, float] = {}  # conid -> sim time the client last (re)sent smd
         self.sor = False
         self.sor_sent: dict[int, dict[str, Any]] = {}
         self.str_sub = False
@@ -149,6 +53,7 @@ class Connection:
         self.ssd: dict[str, tuple[list[str], list[str]]] = {}
         self.sbd: dict[tuple[str, int], str] = {}
         self.closing = False
+        self.close_code = 1001
         self.next_sld = 0.0
 
     # -- sending ----------------------------------------------------------------------------------
@@ -157,7 +62,10 @@ class Connection:
         if not self.closing:
             self.outbox.put_nowait(frame)
 
-    def close(self) -> None:
+    def close(self, code: int = 1001) -> None:
+        """Close after what is already queued has been sent."""
+        if not self.closing:
+            self.close_code = code
         self.closing = True
         self.outbox.put_nowait(None)
 
@@ -166,7 +74,7 @@ class Connection:
             frame = await self.outbox.get()
             if frame is None:
                 with contextlib.suppress(Exception):
-                    await self.ws.close(code=1001)
+                    await self.ws.close(code=self.close_code)
                 return
             if isinstance(frame, str):
                 await self.ws.send_text(frame)
@@ -187,11 +95,51 @@ class Connection:
             self._send_order(obj)
         elif kind == "trade" and self.str_sub and state.session.authenticated:
             self.send({"topic": "str", "args": [trade(obj, for_ws=True)]})
-        elif kind == "market" and state.session.authenticated:
+        elif kind == "market":
+            self._expire_smd()  # expiry runs on the sim clock, authenticated or not
+            if not state.session.authenticated:
+                return
             for conid in list(self.smd):
                 self._send_smd(conid)
             for (acct, conid), topic in list(self.sbd.items()):
                 self._send_sbd(acct, conid, topic)
+
+    def _expire_smd(self) -> None:
+        """Drop quote subscriptions not renewed by the client within ``smd_ttl_s`` (silently)."""
+        state = self.api.state
+        now = state.clock.now()
+        for conid, renewed in list(self.smd_renewed.items()):
+            if now - renewed >= state.smd_ttl_s:
+                self._drop_smd(conid)
+                state.ws_counts["smd_expired"] += 1
+                log.debug("smd+%s expired (not renewed for %.0fs)", conid, now - renewed)
+
+    def _drop_smd(self, conid: int) -> None:
+        self.smd.pop(conid, None)
+        self.smd_sent.pop(conid, None)
+        self.smd_renewed.pop(conid, None)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /sim/state`` shows of this socket: its subscriptions and when ``smd`` ones expire."""
+        ttl = self.api.state.smd_ttl_s
+        return {
+            "smd": {
+                str(conid): {
+                    "conidEx": conid_ex,
+                    "fields": list(fields),
+                    "renewed_ms": int(self.smd_renewed[conid] * 1000),
+                    "expires_ms": int((self.smd_renewed[conid] + ttl) * 1000),
+                }
+                for conid, (conid_ex, fields) in self.smd.items()
+                if conid in self.smd_renewed
+            },
+            "sor": self.sor,
+            "str": self.str_sub,
+            "spl": self.spl,
+            "sld": sorted(self.sld),
+            "ssd": sorted(self.ssd),
+            "sbd": sorted(self.sbd.values()),
+        }
 
     def _send_order(self, order: Any) -> None:
         full = live_order(order, for_ws=True)
@@ -336,6 +284,9 @@ class Connection:
         if text == "ech+hb":
             self.send("ech+hb")
             return
+        if text.startswith("{"):
+            self._on_json(text)
+            return
         topic, targets, args = parse_message(text)
         if topic in BROKERAGE_TOPICS and not state.session.authenticated:
             self.send({"error": f"{topic}: brokerage session not authenticated", "topic": topic})
@@ -345,6 +296,29 @@ class Connection:
             self.send({"error": f"unknown topic {topic!r}"})
             return
         handler(targets, args)
+
+    def _on_json(self, text: str) -> None:
+        """A bare JSON frame: only ``{"session": ...}`` is one (REFERENCE §6.1), accepted at any time.
+
+        Clients are told to send the ``api`` cookie AND a ``{"session": ...}`` first frame, so a
+        socket the cookie bound sees the frame after binding: with the bound token it is a no-op.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or "session" not in data:
+            self.send({"error": 'unrecognised frame: expected TOPIC+TARGET+{JSON} or {"session": ...}'})
+            return
+        if secrets.compare_digest(str(data["session"]), self.api.state.session.token):
+            return
+        # What the real gateway does with a second, different token is undocumented. The simulator
+        # treats it like a wrong token at bind time: error frame, then close (1008). A socket is never
+        # bound to two sessions, and a client holding a stale token finds out at once and reconnects
+        # with a fresh /tickle session instead of streaming on a binding it no longer believes in.
+        # Clients should tolerate both readings (error and close, or error only).
+        self.send({"error": "invalid session"})
+        self.close(CLOSE_INVALID_SESSION)
 
     def _on_smd(self, targets: list[str], args: dict[str, Any]) -> None:
         if not targets:
@@ -364,15 +338,14 @@ class Connection:
         if known:  # re-sending with more fields extends the subscription
             fields = list(dict.fromkeys(known[1] + fields))
         self.smd[conid] = (conid_ex, fields)
+        self.smd_renewed[conid] = self.api.state.clock.now()  # (re)sending renews the subscription
         self.smd_sent.pop(conid, None)
         self._send_smd(conid)
 
     def _on_umd(self, targets: list[str], args: dict[str, Any]) -> None:
         for t in targets:
             with contextlib.suppress(ValueError):
-                conid = int(t.split("@")[0])
-                self.smd.pop(conid, None)
-                self.smd_sent.pop(conid, None)
+                self._drop_smd(int(t.split("@")[0]))
 
     def _on_sor(self, targets: list[str], args: dict[str, Any]) -> None:
         self.sor = True
@@ -474,7 +447,7 @@ async def _bind(api: Api, ws: WebSocket, conn: Connection) -> bool:
     if cookie is not None:
         if cookie != token:
             await ws.send_text(json.dumps({"error": "invalid session"}))
-            await ws.close(code=1008)
+            await ws.close(code=CLOSE_INVALID_SESSION)
             return False
         return True
     await ws.send_text(json.dumps({"message": "waiting for session"}))
@@ -486,7 +459,7 @@ async def _bind(api: Api, ws: WebSocket, conn: Connection) -> bool:
     if isinstance(data, dict) and "session" in data:
         if data["session"] != token:
             await ws.send_text(json.dumps({"error": "invalid session"}))
-            await ws.close(code=1008)
+            await ws.close(code=CLOSE_INVALID_SESSION)
             return False
         return True
     # Variant 3 of REFERENCE §6.1: through the local gateway, clients without cookie or session

@@ -241,3 +241,96 @@ async def test_ssd_account_summary(fsim: SimServer) -> None:
         await ws.send(f"usd+{ACCT}+{{}}")
         done = await until(ws, lambda f: f.get("result") == "unsubscribed from summary")
         assert done["result"] == "unsubscribed from summary"
+
+
+async def frames_until_tic(ws: ClientConnection) -> list[Frame]:
+    """Send ``tic`` and return every frame that arrives before its answer (the server keeps order)."""
+    await ws.send("tic")
+    seen: list[Frame] = []
+    async with asyncio.timeout(10):
+        while (frame := json.loads(await ws.recv())).get("topic") != "tic":
+            seen.append(frame)
+    return seen
+
+
+async def test_session_frame_after_the_cookie_is_accepted_silently(fsim: SimServer) -> None:
+    async with connect(fsim) as ws:  # bound by the cookie; the recommended session frame follows
+        await ws.send(json.dumps({"session": await rest(fsim)}))
+        await until(ws, topic("act"))
+        await ws.send(json.dumps({"session": await rest(fsim)}))  # and again, later: still fine
+        between = await frames_until_tic(ws)
+        assert not [f for f in between if "error" in f]
+        await ws.send(f"smd+{AAPL}+{{}}")  # the socket still works
+        assert (await until(ws, topic(f"smd+{AAPL}")))["conid"] == AAPL
+
+
+async def test_session_frame_with_another_token_is_refused_and_closes(fsim: SimServer) -> None:
+    async with connect(fsim) as ws:
+        await until(ws, topic("act"))
+        await ws.send(json.dumps({"session": "0123456789abcdef0123456789abcdef"}))
+        assert (await until(ws, lambda f: "error" in f)) == {"error": "invalid session"}
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await until(ws, lambda f: False)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_json_frame_without_session_is_an_error(fsim: SimServer) -> None:
+    async with connect(fsim) as ws:
+        await until(ws, topic("act"))
+        await ws.send('{"sessoin": "typo"}')
+        assert "unrecognised frame" in (await until(ws, lambda f: "error" in f))["error"]
+
+
+def smd_on_sim(sim: SimServer) -> dict[str, Any]:
+    """The ``smd`` subscriptions of the simulator's only socket, as ``/sim/state`` shows them."""
+    sockets = sim.admin.state()["websockets"]
+    assert len(sockets) == 1, sockets
+    smd: dict[str, Any] = sockets[0]["smd"]
+    return smd
+
+
+async def test_smd_expires_after_15_sim_minutes_unless_renewed(fsim: SimServer) -> None:
+    fsim.admin.pause_market()  # quote frames only when the test moves a price
+    fsim.admin.config(idle_timeout=10**9)  # keep the brokerage session across the clock jumps
+    assert fsim.admin.config()["smd_ttl_s"] == 900
+    async with connect(fsim) as ws:
+        await ws.send(f'smd+{AAPL}+{{"fields":["31"]}}')
+        await ws.send(f'smd+{IBM}+{{"fields":["31"]}}')
+        await until(ws, topic(f"smd+{AAPL}"))
+        await until(ws, topic(f"smd+{IBM}"))
+        await asyncio.to_thread(fsim.admin.advance_clock, 10 * 60)
+        await ws.send(f'smd+{AAPL}+{{"fields":["31"]}}')  # renews AAPL only
+        assert "31" in await until(ws, topic(f"smd+{AAPL}"))  # a renewal starts with a full frame
+        subs = await asyncio.to_thread(smd_on_sim, fsim)
+        assert set(subs) == {str(AAPL), str(IBM)}
+        assert subs[str(AAPL)]["renewed_ms"] > subs[str(IBM)]["renewed_ms"]
+        assert subs[str(IBM)]["expires_ms"] - subs[str(IBM)]["renewed_ms"] == 900_000
+
+        await asyncio.to_thread(fsim.admin.advance_clock, 5 * 60 + 1)  # IBM at 15m01s, AAPL at 5m01s
+        assert set(await asyncio.to_thread(smd_on_sim, fsim)) == {str(AAPL)}
+        assert fsim.admin.state()["ws_counts"] == {"smd_expired": 1}
+        await frames_until_tic(ws)  # whatever the clock jump itself produced
+        await asyncio.to_thread(fsim.admin.set_price, AAPL, 111.11)
+        await asyncio.to_thread(fsim.admin.set_price, IBM, 111.11)
+        topics = {f.get("topic") for f in await frames_until_tic(ws)}
+        assert f"smd+{AAPL}" in topics
+        assert f"smd+{IBM}" not in topics  # expired: silent, as the gateway's
+
+        await ws.send(f'smd+{IBM}+{{"fields":["31"]}}')  # re-subscribing brings it back
+        assert float((await until(ws, topic(f"smd+{IBM}")))["31"]) == 111.11
+
+
+async def test_smd_ttl_is_configurable_and_validated(fsim: SimServer) -> None:
+    fsim.admin.pause_market()
+    assert fsim.admin.config(smd_ttl_s=60)["smd_ttl_s"] == 60
+    with pytest.raises(ValueError, match="smd_ttl_s"):
+        fsim.admin.config(smd_ttl_s=0)
+    with pytest.raises(ValueError, match="smd_ttl_s"):
+        fsim.admin.config(smd_ttl_s="soon")
+    async with connect(fsim) as ws:
+        await ws.send(f'smd+{AAPL}+{{"fields":["31"]}}')
+        await until(ws, topic(f"smd+{AAPL}"))
+        await asyncio.to_thread(fsim.admin.advance_clock, 59)
+        assert set(await asyncio.to_thread(smd_on_sim, fsim)) == {str(AAPL)}
+        await asyncio.to_thread(fsim.admin.advance_clock, 2)
+        assert await asyncio.to_thread(smd_on_sim, fsim) == {}
