@@ -142,6 +142,41 @@ async def test_stream_recovers_from_each_fault_without_losing_fills(
     await until(lambda: any(t.client_order_id == coid for t in stream.trades), "the outage fill among trades")
 
 
+async def test_quote_subscription_outlives_the_smd_expiry_without_a_reconnect(
+    stream: IBKRStreaming, stream_sim: SimServer
+) -> None:
+    """The sim clock jumps 16 minutes: ``smd`` expires there, and the ``quote_silence`` watchdog renews it.
+
+    The stream's own ``smd_refresh`` runs on its monotonic clock (600 s here), which the jump does not
+    move, so only the silence watchdog (FAST: 2 s) can notice that the frames stopped.
+    """
+    await asyncio.to_thread(stream_sim.admin.config, idle_timeout=10**9)  # brokerage survives the jump
+    await stream.subscribe_quotes([265598])
+    await fresh_quote(stream, 265598)
+    before = stream.stats()
+    jumped = await admin(stream_sim, "advance_clock", 16 * 60)
+    assert (await admin(stream_sim, "state"))["ws_counts"]["smd_expired"] == 1
+
+    def renewed_after_the_jump() -> bool:
+        sockets = stream_sim.admin.state()["websockets"]
+        return any(s["smd"].get("265598", {}).get("renewed_ms", 0) > jumped["now_ms"] for s in sockets)
+
+    for _ in range(200):
+        if await asyncio.to_thread(renewed_after_the_jump):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the stream never re-sent smd after it expired on the simulator")
+    after = await fresh_quote(stream, 265598)
+    assert after.quote.last is not None
+    stats = stream.stats()
+    assert stats["quote_refreshes"] > before.get("quote_refreshes", 0)
+    assert stats["connects"] == before["connects"]  # renewed on the same socket
+    assert stats.get("reconnects", 0) == before.get("reconnects", 0)
+    assert stats["state"] == "connected"
+    assert stats["last_error"] is None  # the {"session": ...} frame after the cookie is not an error
+
+
 async def test_fills_reach_orders_trades_and_pnl(stream: IBKRStreaming, client: AsyncIBKRClient) -> None:
     await stream.subscribe_quotes([265598])  # market data first, as a trader would (else IBKR asks o354)
     last = (await fresh_quote(stream, 265598)).quote.last
