@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import string
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NoReturn, TypeGuard
@@ -16,7 +17,8 @@ from typing import Any, NoReturn, TypeGuard
 from ..errors import OrderValidationError
 from .rules import MAX_CLIENT_ORDER_ID
 
-_CLIENT_ORDER_ID_RE = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_CLIENT_ORDER_ID}}}")
+#: The characters of a ``cOID``: ``value.strip(CLIENT_ORDER_ID_CHARS)`` is empty when all are.
+CLIENT_ORDER_ID_CHARS = string.ascii_letters + string.digits + "._:-"
 _ACCOUNT_RE = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 _RIGHTS = {"c": "C", "call": "C", "p": "P", "put": "P"}
 _SYMBOL_JUNK = str.maketrans("", "", "./-_ ")
@@ -101,10 +103,15 @@ def flag(value: Any, field: str) -> bool:
     fail(field, f"expected true or false, got {type(value).__name__} {value!r:.40}")
 
 
+def is_client_order_id(value: str) -> bool:
+    """1-40 characters of letters, digits and ``-_.:`` (a strip, about half a regex match's cost)."""
+    return 0 < len(value) <= MAX_CLIENT_ORDER_ID and not value.strip(CLIENT_ORDER_ID_CHARS)
+
+
 def client_order_id(value: Any) -> str:
     if not isinstance(value, str):
         fail("client_order_id", f"expected text, got {type(value).__name__}")
-    if not _CLIENT_ORDER_ID_RE.fullmatch(value):
+    if not is_client_order_id(value):
         fail(
             "client_order_id",
             f"{value!r:.60} must be 1-{MAX_CLIENT_ORDER_ID} characters of letters, digits and -_.:",
@@ -137,8 +144,16 @@ def right(value: Any, field: str) -> str:
     fail(field, f"expected call/put (C/P), got {value!r:.40}")
 
 
+#: ``YYYYMMDD`` texts already found to be real dates (bounded: cleared when full).
+_DAYS: dict[str, str] = {}
+
+
 def expiry(value: Any, field: str) -> str:
     """An expiry date as ``YYYYMMDD`` from ``YYYYMMDD``, ``YYYY-MM-DD`` or a date."""
+    if type(value) is str:
+        known = _DAYS.get(value)
+        if known is not None:
+            return known
     if isinstance(value, dt.date):
         return value.strftime("%Y%m%d")
     if isinstance(value, int) and not isinstance(value, bool):
@@ -151,6 +166,10 @@ def expiry(value: Any, field: str) -> str:
             except ValueError:
                 pass
             else:
+                if type(value) is str:
+                    if len(_DAYS) >= 4096:
+                        _DAYS.clear()
+                    _DAYS[value] = text
                 return text
     fail(field, f"expected a date YYYYMMDD, got {value!r:.40}")
 

@@ -22,17 +22,37 @@ from .fields import fail, is_mapping, number
 #: A contract's price grid: ``(lower_edge, increment)`` bands, highest edge first.
 Grid = tuple[tuple[float, float], ...]
 
-_DECIMALS: dict[float, int] = {}
+#: increment -> (decimal places, ``1/increment`` when that is a whole number, tick bound for it).
+_STEPS: dict[float, tuple[int, int, int]] = {}
 
 
-def _decimals(increment: float) -> int:
-    """Decimal places of an increment (0.01 -> 2, 0.25 -> 2, 1/32 -> 5), cached."""
-    places = _DECIMALS.get(increment)
-    if places is None:
+def _steps(increment: float) -> tuple[int, int, int]:
+    """Decimal places of an increment (0.01 -> 2, 0.25 -> 2, 1/32 -> 5) and its whole inverse, cached.
+
+    When the increment is exactly its decimal text ``k / 10**places`` and exactly ``1 / N``,
+    ``ticks / N`` (a correctly rounded quotient of exact numbers) is the double nearest the decimal
+    ``ticks * increment``, which is what ``round(ticks * increment, places)`` gives as long as the
+    product's float error stays below half a unit of the last place: ``ticks < 2**51 / k`` (the
+    bound kept is half that). It costs a tenth of ``round``. Other increments (0.03, 5) use ``round``.
+    """
+    cached = _STEPS.get(increment)
+    if cached is None:
         text = f"{increment:.10f}".rstrip("0")
         places = len(text) - text.index(".") - 1
-        _DECIMALS[increment] = places
-    return places
+        inverse = 1.0 / increment
+        whole, bound = 0, 0
+        if (
+            float(text) == increment
+            and inverse.is_integer()
+            and inverse < 2**53
+            and 1.0 / inverse == increment
+        ):
+            whole, bound = int(inverse), 2**50 // round(increment * 10**places)
+        cached = places, whole, bound
+        if len(_STEPS) >= 1024:
+            _STEPS.clear()
+        _STEPS[increment] = cached
+    return cached
 
 
 def _band(entry: Any, index: int) -> tuple[float, float]:
@@ -65,6 +85,8 @@ def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
     tick = contract.get("tick_size")
     if tick is None:
         return None
+    if type(tick) is float and 0.0 < tick < math.inf:
+        return ((0.0, tick),)
     size = number(tick, "contract.tick_size")
     if size <= 0.0:
         fail("contract.tick_size", f"must be greater than 0, got {tick!r}")
@@ -85,4 +107,5 @@ def round_to_grid(price: float, grid: Grid, down: bool) -> float:
         ticks = nearest
     else:
         ticks = math.floor(steps) if down else math.ceil(steps)
-    return round(ticks * increment, _decimals(increment))
+    places, inverse, bound = _steps(increment)
+    return ticks / inverse if ticks < bound else round(ticks * increment, places)

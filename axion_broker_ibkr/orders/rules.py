@@ -87,6 +87,9 @@ ORDER_TYPES_BY_SEC_TYPE: Final[dict[str, frozenset[str]]] = {
 #: ``orderTypesOutside`` of contract_rules.json: order types that may fill outside regular hours.
 OUTSIDE_RTH_ORDER_TYPES: Final = frozenset({"limit", "stop_limit", "trailing_stop_limit"})
 
+#: Auction TIFs: an opening/closing auction order cannot also fill outside regular hours.
+AUCTION_TIFS: Final = frozenset({"opg", "cls"})
+
 
 class TifRule(NamedTuple):
     """One host time-in-force: its wire code, and where IBKR takes it."""
@@ -136,10 +139,12 @@ class QuantityRule(NamedTuple):
     #: Bound against garbage input (a fat finger, a misplaced exponent), far above any real order;
     #: IBKR's own precautionary size limits are lower and apply at the venue.
     maximum: float
+    #: ``whole`` is lifted by the account setting ``allow_fractional`` (fractional shares).
+    fractional_setting: bool = False
 
 
 QUANTITIES: Final[dict[str, QuantityRule]] = {
-    "STK": QuantityRule("shares", whole=True, maximum=1e8),
+    "STK": QuantityRule("shares", whole=True, maximum=1e8, fractional_setting=True),
     "OPT": QuantityRule("contracts", whole=True, maximum=1e6),
     "FUT": QuantityRule("contracts", whole=True, maximum=1e6),
     # Base-currency units of the pair (EUR for EUR.USD), routed to IDEALPRO.

@@ -1,0 +1,309 @@
+"""The one validator and the one payload writer behind every translation entry point.
+
+:func:`check_host` validates a host order dict against its contract and returns the clean values
+as a plain tuple (:data:`Checked`); :func:`write_payload` applies the account settings and the
+tick grid and returns the CPAPI order dict. ``translate_order`` is these two calls;
+``intent_from_host`` wraps :func:`check_host` in an ``OrderIntent`` and ``payload_from_intent``
+wraps :func:`write_payload` in a ``CPAPIOrder``, so the structured API and the fast path cannot
+disagree: they are the same code.
+
+Written for the host's order path (``bench/translate.py``: >= 100,000 orders/s, a few times a dict
+literal): no attrs objects and no cattrs here, the accepted (security type, order type, TIF)
+combinations are one lookup in :data:`~axion_broker_ibkr.orders.plan.PLANS`, and the common value
+types (``float`` prices, ``int`` quantities, lower-case words) are accepted with inline
+comparisons; anything else goes through the field readers of :mod:`.fields`, which accept the
+other spellings or raise the field-naming error. Checks run in a fixed order, so an order with
+several faults always names the same field.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import UnsupportedAssetError
+from . import fields as f
+from .model import TranslateOptions
+from .plan import PLANS, Plan, check_order_type, explain_refusal
+from .prices import contract_grid, round_to_grid
+from .rules import (
+    ASSET_TO_SEC_TYPE,
+    FX_EXCHANGE,
+    MAX_PRICE,
+    ORDER_TYPES,
+    OUTSIDE_RTH_ORDER_TYPES,
+    REFUSED_ASSETS,
+    REFUSED_TIFS,
+    SEC_TYPES,
+    SIDES,
+    TIFS,
+)
+
+_KNOWN_TIFS = {**TIFS, **REFUSED_TIFS}
+
+#: ``check_host``'s result: plan, conid, sec_type, side, quantity, order_type, time_in_force,
+#: client_order_id, limit, stop, trail_amount, trail_percent, extended_hours, account_id
+#: (host words; ``quantity`` is an ``int`` or a ``float``; absent prices are ``None``).
+Checked = tuple[
+    Plan, int, str, str, float, str, str, str,
+    float | None, float | None, float | None, float | None, bool, str | None,
+]  # fmt: skip
+
+
+def new_client_order_id() -> str:
+    """A fresh ``cOID``: ``AX`` + seconds (hex) + 64 random bits, 26 characters, unique for 24 h."""
+    return f"AX{int(time.time()):08x}{secrets.token_hex(8)}"
+
+
+def asset_type_to_sec_type(asset_type: str) -> str:
+    """Host asset type (both vocabularies, HOST_CONTRACT §4) -> IBKR secType; crypto/funds refused."""
+    if isinstance(asset_type, str):
+        key = asset_type.strip().lower()
+        sec_type = ASSET_TO_SEC_TYPE.get(key)
+        if sec_type is not None:
+            return sec_type
+        if key in REFUSED_ASSETS:
+            raise UnsupportedAssetError("asset_type", REFUSED_ASSETS[key])
+    f.fail(
+        "asset_type", f"unknown asset type {asset_type!r:.40}; expected one of {', '.join(ASSET_TO_SEC_TYPE)}"
+    )
+
+
+def contract_identity(contract: Any) -> tuple[int, str]:
+    """The contract's conid and secType, checked."""
+    if type(contract) is not dict and not f.is_mapping(contract):
+        f.fail("contract", f"expected a contract dict, got {type(contract).__name__}")
+    conid = contract.get("conid")
+    if type(conid) is not int or conid <= 0:
+        conid = f.conid(conid, "contract.conid")
+    sec_type = contract.get("sec_type")
+    if type(sec_type) is not str or sec_type not in SEC_TYPES:
+        f.fail("contract.sec_type", f"expected one of {', '.join(sorted(SEC_TYPES))}, got {sec_type!r:.40}")
+    return conid, sec_type
+
+
+def _check_asset(asset_type: Any, sec_type: str) -> None:
+    if asset_type_to_sec_type(asset_type) != sec_type:
+        f.fail("asset_type", f"{asset_type!r} does not match the contract's security type {sec_type}")
+
+
+def _check_symbol(symbol: Any, contract: Mapping[str, Any]) -> None:
+    """A symbol in the order must name the contract (``EUR.USD`` matches symbol EUR + currency USD)."""
+    if not isinstance(symbol, str) or not symbol.strip():
+        f.fail("symbol", f"expected text, got {symbol!r:.40}")
+    own = contract.get("symbol")
+    if symbol == own:
+        return
+    key = f.symbol_key(symbol)
+    if isinstance(own, str):
+        own_key = f.symbol_key(own)
+        currency = contract.get("currency")
+        if key == own_key or (isinstance(currency, str) and key == own_key + f.symbol_key(currency)):
+            return
+    local = contract.get("local_symbol")
+    if isinstance(local, str) and f.symbol_key(local) == key:
+        return
+    f.fail("symbol", f"{symbol!r:.40} does not match the contract ({own!r})")
+
+
+def _check_option(order: Mapping[str, Any], contract: Mapping[str, Any]) -> None:
+    """An option contract must carry strike/right/expiry; any the order gives must agree."""
+    strike = f.positive(contract.get("strike"), "contract.strike", MAX_PRICE)
+    right = f.right(contract.get("right"), "contract.right")
+    expiry = f.expiry(contract.get("expiry"), "contract.expiry")
+    field, value = f.pick(order, "option_type", "right")
+    if value is not None and f.right(value, field) != right:
+        f.fail(field, f"{value!r} does not match the contract's right {right!r}")
+    value = order.get("strike")
+    if value is not None and abs(f.positive(value, "strike", MAX_PRICE) - strike) > 1e-9 * strike:
+        f.fail("strike", f"{value!r} does not match the contract's strike {strike!r}")
+    field, value = f.pick(order, "expiration", "expiry")
+    if value is not None and f.expiry(value, field) != expiry:
+        f.fail(field, f"{value!r} does not match the contract's expiry {expiry!r}")
+
+
+def _price(value: Any, field: str, maximum: float = MAX_PRICE) -> float | None:
+    """``None`` or a price in ``(0, maximum]`` (the caller inlines the plain-``float`` case)."""
+    return None if value is None else f.positive(value, field, maximum)
+
+
+def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked:
+    """Validate a host order dict (HOST_CONTRACT §4) against its resolved contract; no I/O."""
+    if type(order) is not dict and not f.is_mapping(order):
+        f.fail("order", f"expected an order dict, got {type(order).__name__}")
+    conid, sec_type = contract_identity(contract)
+    get = order.get
+    asset_type = get("asset_type")
+    if asset_type is not None and (
+        type(asset_type) is not str or ASSET_TO_SEC_TYPE.get(asset_type) != sec_type
+    ):
+        _check_asset(asset_type, sec_type)
+
+    side = get("side")
+    if type(side) is not str or side not in SIDES:
+        side = f.word(side, "side", SIDES)
+    order_type = get("order_type")
+    if type(order_type) is not str or order_type not in ORDER_TYPES:
+        order_type = f.word(order_type, "order_type", ORDER_TYPES)
+    tif = get("time_in_force")
+    if tif is None:
+        tif = "day"
+    elif type(tif) is not str or tif not in TIFS:
+        check_order_type(sec_type, order_type)  # named first, as when the TIF is valid
+        tif = f.word(tif, "time_in_force", _KNOWN_TIFS)
+    plan = PLANS.get((sec_type, order_type, tif))
+    if plan is None:
+        explain_refusal(sec_type, order_type, tif)
+
+    # Quantity: `qty` or its alias `quantity` (both given must agree), in (0, bound].
+    field, value, alias = "qty", get("qty"), get("quantity")
+    if value is None:
+        field, value = "quantity", alias
+        if value is None:
+            f.fail("qty", "is required (qty or quantity)")
+    elif alias is not None and alias != value:
+        f.fail("qty", f"qty={value!r} and quantity={alias!r} disagree")
+    quantity: float = value
+    if not ((type(value) is int or type(value) is float) and 0 < value <= plan.max_quantity):
+        quantity = f.positive(value, field, plan.max_quantity)
+    if plan.whole and type(quantity) is float and not quantity.is_integer():
+        f.fail(field, f"{value!r} is not a whole number of {plan.unit}; nothing is rounded")
+
+    # Prices: plain floats in range pass inline; anything else through f.positive.
+    field, limit, alias = "limit_price", get("limit_price"), get("price")
+    if limit is None:
+        field, limit = "price", alias
+    elif alias is not None and alias != limit:
+        f.fail("limit_price", f"limit_price={limit!r} and price={alias!r} disagree")
+    if limit is not None and not (type(limit) is float and 0.0 < limit <= MAX_PRICE):
+        limit = f.positive(limit, field, MAX_PRICE)
+    if plan.limit:
+        if limit is None:
+            f.fail("limit_price", f"is required for a {order_type} order")
+    elif limit is not None:
+        f.fail(field, f"is not used by a {order_type} order; remove it")
+    stop = get("stop_price")
+    if stop is not None and not (type(stop) is float and 0.0 < stop <= MAX_PRICE):
+        stop = f.positive(stop, "stop_price", MAX_PRICE)
+    if stop is None:
+        if plan.stop_required:
+            f.fail("stop_price", f"is required for a {order_type} order")
+    elif not plan.stop:
+        f.fail("stop_price", f"is not used by a {order_type} order; remove it")
+    trail_amount = _price(get("trail_amount"), "trail_amount")
+    trail_percent = _price(get("trail_percent"), "trail_percent", 100.0)
+    if plan.trailing:
+        if (trail_amount is None) == (trail_percent is None):
+            f.fail("trail_amount", f"a {order_type} order needs exactly one of trail_amount, trail_percent")
+        if trail_percent == 100.0:
+            f.fail("trail_percent", "must be below 100")
+    elif trail_amount is not None or trail_percent is not None:
+        f.fail("trail_amount" if trail_amount is not None else "trail_percent", "is only for trailing orders")
+
+    extended = get("extended_hours")
+    if extended is None:
+        extended = False
+    elif extended is not False and (f.flag(extended, "extended_hours") and not plan.outside_rth):
+        f.fail(
+            "extended_hours",
+            f"a {order_type} order with time_in_force {tif} cannot fill outside regular hours "
+            f"(IBKR takes {', '.join(sorted(OUTSIDE_RTH_ORDER_TYPES))} outside RTH)",
+        )
+    coid = get("client_order_id")
+    if coid is None:
+        coid = new_client_order_id()
+    elif type(coid) is not str or not f.is_client_order_id(coid):
+        f.client_order_id(coid)
+    account = get("account_id")
+    if account is not None:
+        account = f.account_id(account)
+    symbol = get("symbol")
+    if symbol is not None and (
+        type(symbol) is not str or symbol != contract.get("symbol") or not symbol or symbol.isspace()
+    ):
+        _check_symbol(symbol, contract)
+    if sec_type == "OPT":
+        _check_option(order, contract)
+    return (
+        plan, conid, sec_type, side, quantity, order_type, tif, coid,
+        limit, stop, trail_amount, trail_percent, extended, account,
+    )  # fmt: skip
+
+
+def write_payload(checked: Checked, contract: Mapping[str, Any], options: TranslateOptions) -> dict[str, Any]:
+    """The CPAPI order (REFERENCE §4.1) for checked values: account settings, tick grid, wire names.
+
+    Keys in ``CPAPIOrder`` field order; fields without a value are not sent.
+    """
+    (
+        plan, conid, sec_type, side, quantity, _, _, coid,
+        limit, stop, trail_amount, trail_percent, extended, account,
+    ) = checked  # fmt: skip
+    if type(quantity) is not int:
+        if quantity.is_integer():
+            quantity = int(quantity)  # JSON `100`, not `100.0`
+        elif plan.fractional_setting and not options.allow_fractional:
+            f.fail(
+                "qty",
+                f"{quantity!r} is a fractional share quantity; fractional trading is off "
+                "(set allow_fractional / AXION_IBKR_ALLOW_FRACTIONAL=true); nothing is rounded",
+            )
+    if sec_type == "FUT" and not options.futures_operator:
+        f.fail(
+            "futures_operator",
+            "futures orders must carry extOperator (CME Rule 536-B): set futures_operator "
+            "(AXION_IBKR_FUTURES_OPERATOR) to the operator responsible for the order",
+        )
+    wire_side = SIDES[side]
+    grid = contract_grid(contract)  # checked for every order, priced or not
+    if grid is not None:
+        down = wire_side == "BUY"
+        if limit is not None:
+            asked, limit = limit, round_to_grid(limit, grid, down)
+            if limit <= 0.0:
+                f.fail("limit_price", f"{asked!r} is below one tick of the contract")
+        if stop is not None:
+            asked, stop = stop, round_to_grid(stop, grid, down)
+            if stop <= 0.0:
+                f.fail("stop_price", f"{asked!r} is below one tick of the contract")
+
+    payload: dict[str, Any] = {
+        "cOID": coid,
+        "orderType": plan.wire_type,
+        "side": wire_side,
+        "quantity": quantity,
+        "tif": plan.wire_tif,
+        "outsideRTH": extended,
+        "secType": f"{conid}:{sec_type}",
+    }
+    if sec_type == "CASH":
+        payload["conidex"] = f"{conid}@{FX_EXCHANGE}"
+    else:
+        payload["conid"] = conid
+    account = account or options.account_id
+    if account is not None:
+        payload["acctId"] = account
+    if sec_type != "CASH":
+        exchange = contract.get("exchange")
+        if isinstance(exchange, str) and exchange:
+            payload["listingExchange"] = exchange
+    if plan.limit:  # price = the limit, auxPrice = the stop trigger
+        if limit is not None:
+            payload["price"] = limit
+        if stop is not None:
+            payload["auxPrice"] = stop
+    elif stop is not None:  # price = the stop trigger
+        payload["price"] = stop
+    if plan.trailing:
+        if trail_percent is not None:
+            payload["trailingAmt"], payload["trailingType"] = trail_percent, "%"
+        else:
+            if trail_amount is not None:
+                payload["trailingAmt"] = trail_amount
+            payload["trailingType"] = "amt"
+    if sec_type == "FUT":
+        payload["manualIndicator"] = options.manual_orders
+        payload["extOperator"] = options.futures_operator
+    return payload
