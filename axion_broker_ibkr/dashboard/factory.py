@@ -26,6 +26,7 @@ from ..config import ENV_PREFIX, IBKRConfig
 from ..errors import ModeError
 from ..gateway import IBKRGateway
 from ..masking import mask_text
+from ..orders import TranslateOptions
 from ..pacing import Pacer
 from .launcher import FALLBACK_ENV
 
@@ -114,6 +115,15 @@ class DashboardSession:
         ) as once:
             return once.place_order(order, contract)
 
+    def translate_options(self) -> TranslateOptions:
+        """The options the client translates this page's orders with (for local validation)."""
+        return TranslateOptions(
+            account_id=self.client.account_id,
+            allow_fractional=self.config.allow_fractional,
+            futures_operator=self.config.futures_operator,
+            manual_orders=self.config.manual_orders,
+        )
+
     def close(self) -> None:
         with self._lock:
             if self._streaming is not None:
@@ -135,7 +145,8 @@ def config_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
     """Build the client from ``AXION_IBKR_*`` (``env``, default ``os.environ``) and connect it."""
     env = os.environ if env is None else env
-    config = IBKRConfig.from_env(env)
+    # Every order on the page is typed and confirmed by a person: manualIndicator=true (CME 536-B).
+    config = evolve(IBKRConfig.from_env(env), manual_orders=True)
     scale = env.get(PACER_SCALE_ENV)
     pacer = None
     if scale:

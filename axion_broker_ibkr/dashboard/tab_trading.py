@@ -136,7 +136,8 @@ def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
         return
     ticket = vm_trading.ticket_for(contract, client_order_id=new_client_order_id(), **inputs)
     order = vm_trading.host_order(ticket)
-    translate_order(order, contract.to_host())  # validates locally: a bad ticket never leaves the page
+    # Validated locally with the client's own options: a bad ticket never leaves the page.
+    translate_order(order, contract.to_host(), session.translate_options())
     if preview:
         _preview(session, order, contract)
     else:

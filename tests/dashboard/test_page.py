@@ -147,6 +147,23 @@ def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
     _no_errors(at)
 
 
+def test_futures_ticket_without_operator_is_refused_on_the_page(page: Any) -> None:
+    at = _app("Trading")
+    at.selectbox(key="trade_sectype").set_value("Future")
+    at.text_input(key="trade_symbol").set_value("ES").run()
+    at.button(key="trade_search").click().run()
+    _no_errors(at)
+    candidates = at.selectbox(key="trade_candidate").options
+    assert candidates
+    assert all(c.startswith("ES ") for c in candidates)
+    at.button(key="trade_use").click().run()
+    assert "(FUT, conid" in _texts(at)
+    at.selectbox(key="trade_type").set_value("market").run()
+    at.button(key="trade_review").click().run()
+    assert any("futures_operator" in e.value for e in at.error)
+    assert "Confirm order:" not in _texts(at)
+
+
 def test_trading_tab_searches_an_option_chain(page: Any) -> None:
     at = _app("Trading")
     at.selectbox(key="trade_sectype").set_value("Option")
