@@ -21,7 +21,7 @@ import httpx
 
 from . import core, core_market, core_secdef
 from . import models as m
-from .clientbase import ClientBase, config_ssl_context, to_response
+from .clientbase import ClientBase, Endpoint, config_ssl_context, to_response
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .errors import GatewayError
@@ -92,7 +92,7 @@ class IBKRClient(ClientBase):
                 self._http = httpx.Client(**self._http_kwargs())
             return self._http
 
-    def _resolve_auto(self) -> Any:
+    def _resolve_auto(self) -> Endpoint:
         try:
             kwargs = self._probe_kwargs()
             if self._transport is None:
@@ -362,7 +362,7 @@ class AsyncIBKRClient(ClientBase):
                 self._http = httpx.AsyncClient(**self._http_kwargs())
             return self._http
 
-    async def _resolve_auto(self) -> Any:
+    async def _resolve_auto(self) -> Endpoint:
         try:
             kwargs = self._probe_kwargs()
             if self._transport is None:

@@ -10,10 +10,10 @@ import hashlib
 import logging
 import ssl
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
+T = TypeVar("T")
 
 USER_AGENT = "axion-broker-ibkr/0.1"
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -470,7 +471,7 @@ class ClientBase:
             suppress=self.config.auto_confirm,
         )
 
-    def _with_account(self, account_id: str | None, make: Any) -> Generator[core.Effect, Any, Any]:
+    def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:
         account = yield from self._account_op(account_id)
         return (yield from make(account))
 
