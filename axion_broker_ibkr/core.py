@@ -235,6 +235,8 @@ def suppress_questions(ids: Sequence[str]) -> Op[bool]:
 
 
 def switch_account(state: SessionState, account_id: str) -> Op[bool]:
+    """Select the account ``/iserver`` calls act on (FA / multi-account logins)."""
+    yield from ensure_accounts(state)
     data = yield from _call(_post("/iserver/account", {"acctId": account_id}))
     if state.accounts is not None:
         state.accounts = evolve(state.accounts, selected_account=account_id)

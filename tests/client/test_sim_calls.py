@@ -169,3 +169,36 @@ async def test_marketable_order_reports_its_fill(kind: str, fast_sim: Any) -> No
         assert entry is not None and entry.filled_quantity == 1 and entry.avg_fill_price == result.fill_price
     finally:
         await call(client.close())
+
+
+async def test_session_calls_and_unsubscribe(kind: str, fault_sim: Any) -> None:
+    client = sim_client(kind, fault_sim, auto_confirm=["o163", "o354"])
+    try:
+        status = await call(client.init_session(compete=False))
+        assert status.authenticated
+        assert await call(client.suppress_questions()) is True
+        assert set(fault_sim.admin.state()["session"]["suppressed"]) >= {"o163", "o354"}
+        assert await call(client.switch_account("DU7654321")) is True
+        assert fault_sim.admin.state()["session"]["selected_account"] == "DU7654321"
+        assert client.account_id == "DU7654321"
+        await call(client.snapshot([265598]))
+        assert await call(client.unsubscribe(265598)) is True
+        await call(client.reauthenticate())
+        assert client.reauthentications == 1 and fault_sim.admin.state()["session"]["brokerage"] is True
+    finally:
+        await call(client.close())
+
+
+async def test_bond_resolution_against_the_sim(kind: str, fast_sim: Any) -> None:
+    client = sim_client(kind, fast_sim)
+    r: Any = ContractResolver(client) if kind == "sync" else AsyncContractResolver(client)  # type: ignore[arg-type]
+    try:
+        filters = await call(client.bond_filters("e1400789"))
+        maturities = next(f for f in filters if f.column_id == 27).options
+        assert maturities
+        month = maturities[0].value
+        bond = await call(r.resolve("IBM", "bond", {"issuer": "e1400789", "maturity": month}))
+        assert bond.sec_type == "BOND" and bond.maturity and bond.maturity.startswith(str(month))
+        assert bond.issuer == "International Business Machines Corp"
+    finally:
+        await call(client.close())
