@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from attrs import define, evolve, field
@@ -29,6 +29,9 @@ from ..masking import mask_text
 from ..orders import TranslateOptions
 from ..pacing import Pacer
 from .launcher import FALLBACK_ENV
+
+if TYPE_CHECKING:
+    from ..streaming import SyncStreaming
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class DashboardSession:
     client: IBKRClient
     gateway: IBKRGateway
     fallback: bool = False
-    _streaming: Any = None
+    _streaming: SyncStreaming | None = None
     streaming_error: str | None = None
     store_error: str | None = None
     _lock: threading.Lock = field(factory=threading.Lock)
@@ -60,11 +63,11 @@ class DashboardSession:
         return acct
 
     @property
-    def running_stream(self) -> Any:
+    def running_stream(self) -> SyncStreaming | None:
         """The stream if it was started already (``None`` otherwise); never starts one."""
         return self._streaming
 
-    def streaming(self) -> Any:
+    def streaming(self) -> SyncStreaming | None:
         """The shared :class:`~axion_broker_ibkr.streaming.SyncStreaming`, started on first use;
         ``None`` (and ``streaming_error`` set) when it cannot run, so the page falls back to REST."""
         with self._lock:
@@ -72,11 +75,11 @@ class DashboardSession:
                 return self._streaming
             try:
                 from ..client import AsyncIBKRClient
-                from ..streaming import SyncStreaming
+                from ..streaming import SyncStreaming as Stream
 
                 config = self.resolved_config()
                 # One pacer for both clients: IBKR paces per user, not per connection.
-                stream = SyncStreaming(partial(AsyncIBKRClient, config, pacer=self.client.pacer))
+                stream = Stream(partial(AsyncIBKRClient, config, pacer=self.client.pacer))
                 stream.start(connect_timeout=10.0)
                 stream.subscribe_orders()
                 self._streaming = stream
