@@ -31,7 +31,7 @@ from .errors import (
     ModeError,
 )
 from .journal import ContractCache, OrderJournal
-from .masking import is_paper_account, mask_account
+from .masking import is_paper_account, mask_account, mask_text
 from .pacing import Pacer, RetryPolicy
 
 if TYPE_CHECKING:
@@ -39,6 +39,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("axion_broker_ibkr.client")
 T = TypeVar("T")
+
+
+class _MaskAccounts(logging.Filter):
+    """httpx logs every request URL at INFO; IBKR puts account ids in paths: mask them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = mask_text(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+_HTTPX_LOG = logging.getLogger("httpx")
+if not any(isinstance(f, _MaskAccounts) for f in _HTTPX_LOG.filters):
+    _HTTPX_LOG.addFilter(_MaskAccounts())
 
 USER_AGENT = "axion-broker-ibkr/0.1"
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -301,7 +317,10 @@ class ClientBase:
         if resp.status_code == 429:
             backoff = self.pacer.penalize(retry_after(raw))
             log.warning(
-                "HTTP 429 on %s %s: pausing this client's traffic for %.1f s", req.method, req.path, backoff
+                "HTTP 429 on %s %s: pausing this client's traffic for %.1f s",
+                req.method,
+                mask_text(req.path),
+                backoff,
             )
             return Decision("raise", error=error)
         if req.idempotent and self.retry.should_retry(attempt, status=resp.status_code):
@@ -316,20 +335,24 @@ class ClientBase:
         return Decision("raise", error=error)
 
     def _decide_exception(self, req: core.Request, exc: httpx.HTTPError, attempt: int) -> Decision:
-        where = f"{req.method} {req.path}"
+        where = f"{req.method} {mask_text(req.path)}"
         if isinstance(exc, _NOT_SENT):
             error: Exception = core.NotSentError(
                 f"could not reach the gateway at {self.base_url} ({type(exc).__name__}: {exc})",
                 method=req.method,
-                path=req.path,
+                path=mask_text(req.path),
             )
         elif isinstance(exc, httpx.TimeoutException):
             error = GatewayUnavailableError(
-                f"no answer in time from the gateway ({type(exc).__name__})", method=req.method, path=req.path
+                f"no answer in time from the gateway ({type(exc).__name__})",
+                method=req.method,
+                path=mask_text(req.path),
             )
         else:
             error = GatewayUnavailableError(
-                f"connection to the gateway failed during {where}: {exc}", method=req.method, path=req.path
+                f"connection to the gateway failed during {where}: {exc}",
+                method=req.method,
+                path=mask_text(req.path),
             )
         if req.idempotent and self.retry.should_retry(attempt, timeout=True):
             return Decision("retry", self.retry.delay(attempt))

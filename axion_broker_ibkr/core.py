@@ -123,7 +123,12 @@ def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
     """Map a non-2xx answer to the exception class that says what to do about it."""
     message = mask_text(error_text(resp.data, resp.text))
     status = resp.status_code
-    kwargs: dict[str, Any] = {"status_code": status, "method": req.method, "path": req.path, "body": None}
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "method": req.method,
+        "path": mask_text(req.path),
+        "body": None,
+    }
     lowered = message.lower()
     if status == 401:
         return NotAuthenticatedError(

@@ -219,3 +219,14 @@ async def test_whatif_and_modify(kind: str, paper: Router) -> None:
     assert changed.order_id == "1234567890" and changed.status == "open"
     body = json.loads(paper.calls[-1].content)
     assert "orders" not in body and body["price"] == 166.0 and "cOID" not in body
+
+
+async def test_errors_and_logs_mask_the_account(
+    kind: str, paper: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    paper.on("POST", ORDERS, reply(429, {"error": "Too many requests"}))
+    client = make_client(kind, paper)
+    with caplog.at_level("DEBUG"), pytest.raises(Exception, match="DU\\*\\*\\*567") as info:
+        await call(client.place_order(order(), AAPL))
+    assert "DU1234567" not in str(info.value)
+    assert all("DU1234567" not in r.getMessage() for r in caplog.records)
