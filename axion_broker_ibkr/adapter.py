@@ -72,6 +72,7 @@ class IBKRAdapter:
         self.resolver = AsyncContractResolver(self.client, cache=cache)
         self.last_error: str = ""
         self._connected = False
+        self._store: Any = None  # the database the adapter opened itself (closed on disconnect)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None = None) -> IBKRAdapter:
@@ -82,7 +83,9 @@ class IBKRAdapter:
             from .store import open_store
 
             store = open_store(cfg.database_url)
-            return cls(cfg, journal=store.journal, cache=store.cache)
+            adapter = cls(cfg, journal=store.journal, cache=store.cache)
+            adapter._store = store
+            return adapter
         return cls(cfg)
 
     # ----------------------------------------------------------------------------- protocol
@@ -113,6 +116,9 @@ class IBKRAdapter:
         await self.gateway.stop()
         await self.client.aclose()
         self._connected = False
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     async def get_account(self) -> dict[str, Any]:
         account_id = await self._account()
