@@ -31,6 +31,7 @@ from .prices import contract_grid, round_to_grid
 from .rules import (
     ASSET_TO_SEC_TYPE,
     FX_EXCHANGE,
+    MAX_CLIENT_ORDER_ID,
     MAX_PRICE,
     ORDER_TYPES,
     OUTSIDE_RTH_ORDER_TYPES,
@@ -42,6 +43,7 @@ from .rules import (
 )
 
 _KNOWN_TIFS = {**TIFS, **REFUSED_TIFS}
+_COID_CHARS = f.CLIENT_ORDER_ID_CHARS
 
 #: ``check_host``'s result: plan, conid, sec_type, side, quantity, order_type, time_in_force,
 #: client_order_id, limit, stop, trail_amount, trail_percent, extended_hours, account_id
@@ -89,6 +91,12 @@ def _check_asset(asset_type: Any, sec_type: str) -> None:
         f.fail("asset_type", f"{asset_type!r} does not match the contract's security type {sec_type}")
 
 
+#: (symbol, contract symbol, currency, local symbol) found to match (bounded: cleared when full).
+_SYMBOL_MATCHES: set[tuple[Any, ...]] = set()
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
 def _check_symbol(symbol: Any, contract: Mapping[str, Any]) -> None:
     """A symbol in the order must name the contract (``EUR.USD`` matches symbol EUR + currency USD)."""
     if not isinstance(symbol, str) or not symbol.strip():
@@ -96,44 +104,83 @@ def _check_symbol(symbol: Any, contract: Mapping[str, Any]) -> None:
     own = contract.get("symbol")
     if symbol == own:
         return
+    currency, local = contract.get("currency"), contract.get("local_symbol")
+    memo = (symbol, own, currency, local)
+    text = type(own) is str and type(currency) in _TEXT_OR_NONE and type(local) in _TEXT_OR_NONE
+    if text and memo in _SYMBOL_MATCHES:
+        return
     key = f.symbol_key(symbol)
-    if isinstance(own, str):
-        own_key = f.symbol_key(own)
-        currency = contract.get("currency")
-        if key == own_key or (isinstance(currency, str) and key == own_key + f.symbol_key(currency)):
-            return
-    local = contract.get("local_symbol")
-    if isinstance(local, str) and f.symbol_key(local) == key:
+    own_key = f.symbol_key(own) if isinstance(own, str) else None
+    if (
+        key == own_key
+        or (own_key is not None and isinstance(currency, str) and key == own_key + f.symbol_key(currency))
+        or (isinstance(local, str) and f.symbol_key(local) == key)
+    ):
+        if text:
+            if len(_SYMBOL_MATCHES) >= 4096:
+                _SYMBOL_MATCHES.clear()
+            _SYMBOL_MATCHES.add(memo)
         return
     f.fail("symbol", f"{symbol!r:.40} does not match the contract ({own!r})")
 
 
+def _right(value: Any, field: str) -> str:
+    """``f.right`` with the usual spellings looked up directly."""
+    result = f.RIGHTS_AS_SPELLED.get(value) if type(value) is str else None
+    return f.right(value, field) if result is None else result
+
+
+def _expiry(value: Any, field: str) -> str:
+    """``f.expiry`` with the dates already seen looked up directly."""
+    result = f.DAYS.get(value) if type(value) is str else None
+    return f.expiry(value, field) if result is None else result
+
+
 def _check_option(order: Mapping[str, Any], contract: Mapping[str, Any]) -> None:
     """An option contract must carry strike/right/expiry; any the order gives must agree."""
-    strike = f.positive(contract.get("strike"), "contract.strike", MAX_PRICE)
-    right = f.right(contract.get("right"), "contract.right")
-    expiry = f.expiry(contract.get("expiry"), "contract.expiry")
-    field, value = f.pick(order, "option_type", "right")
-    if value is not None and f.right(value, field) != right:
+    get = contract.get
+    strike = get("strike")
+    if not (type(strike) is float and 0.0 < strike <= MAX_PRICE):
+        strike = f.positive(strike, "contract.strike", MAX_PRICE)
+    right = _right(get("right"), "contract.right")
+    expiry = _expiry(get("expiry"), "contract.expiry")
+    get = order.get
+    field, value, alias = "option_type", get("option_type"), get("right")
+    if value is None:
+        field, value = "right", alias
+    elif alias is not None and alias != value:
+        f.fail("option_type", f"option_type={value!r} and right={alias!r} disagree")
+    if value is not None and _right(value, field) != right:
         f.fail(field, f"{value!r} does not match the contract's right {right!r}")
-    value = order.get("strike")
-    if value is not None and abs(f.positive(value, "strike", MAX_PRICE) - strike) > 1e-9 * strike:
+    value = get("strike")
+    if (
+        value is not None
+        and not (type(value) in _PLAIN_NUMBERS and value == strike)
+        and abs(f.positive(value, "strike", MAX_PRICE) - strike) > 1e-9 * strike
+    ):
         f.fail("strike", f"{value!r} does not match the contract's strike {strike!r}")
-    field, value = f.pick(order, "expiration", "expiry")
-    if value is not None and f.expiry(value, field) != expiry:
+    field, value, alias = "expiration", get("expiration"), get("expiry")
+    if value is None:
+        field, value = "expiry", alias
+    elif alias is not None and alias != value:
+        f.fail("expiration", f"expiration={value!r} and expiry={alias!r} disagree")
+    if value is not None and _expiry(value, field) != expiry:
         f.fail(field, f"{value!r} does not match the contract's expiry {expiry!r}")
-
-
-def _price(value: Any, field: str, maximum: float = MAX_PRICE) -> float | None:
-    """``None`` or a price in ``(0, maximum]`` (the caller inlines the plain-``float`` case)."""
-    return None if value is None else f.positive(value, field, maximum)
 
 
 def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked:
     """Validate a host order dict (HOST_CONTRACT §4) against its resolved contract; no I/O."""
     if type(order) is not dict and not f.is_mapping(order):
         f.fail("order", f"expected an order dict, got {type(order).__name__}")
-    conid, sec_type = contract_identity(contract)
+    # contract_identity(contract), inline (this is the hot path)
+    if type(contract) is not dict and not f.is_mapping(contract):
+        f.fail("contract", f"expected a contract dict, got {type(contract).__name__}")
+    conid = contract.get("conid")
+    if type(conid) is not int or conid <= 0:
+        conid = f.conid(conid, "contract.conid")
+    sec_type = contract.get("sec_type")
+    if type(sec_type) is not str or sec_type not in SEC_TYPES:
+        contract_identity(contract)  # raises the contract.sec_type error
     get = order.get
     asset_type = get("asset_type")
     if asset_type is not None and (
@@ -156,6 +203,7 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
     plan = PLANS.get((sec_type, order_type, tif))
     if plan is None:
         explain_refusal(sec_type, order_type, tif)
+    _, _, needs_limit, takes_stop, needs_stop, trailing, max_quantity, unit, whole, _, outside_rth = plan
 
     # Quantity: `qty` or its alias `quantity` (both given must agree), in (0, bound].
     field, value, alias = "qty", get("qty"), get("quantity")
@@ -166,10 +214,10 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
     elif alias is not None and alias != value:
         f.fail("qty", f"qty={value!r} and quantity={alias!r} disagree")
     quantity: float = value
-    if not ((type(value) is int or type(value) is float) and 0 < value <= plan.max_quantity):
-        quantity = f.positive(value, field, plan.max_quantity)
-    if plan.whole and type(quantity) is float and not quantity.is_integer():
-        f.fail(field, f"{value!r} is not a whole number of {plan.unit}; nothing is rounded")
+    if not ((type(value) is int or type(value) is float) and 0 < value <= max_quantity):
+        quantity = f.positive(value, field, max_quantity)
+    if whole and type(quantity) is float and not quantity.is_integer():
+        f.fail(field, f"{value!r} is not a whole number of {unit}; nothing is rounded")
 
     # Prices: plain floats in range pass inline; anything else through f.positive.
     field, limit, alias = "limit_price", get("limit_price"), get("price")
@@ -179,7 +227,7 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
         f.fail("limit_price", f"limit_price={limit!r} and price={alias!r} disagree")
     if limit is not None and not (type(limit) is float and 0.0 < limit <= MAX_PRICE):
         limit = f.positive(limit, field, MAX_PRICE)
-    if plan.limit:
+    if needs_limit:
         if limit is None:
             f.fail("limit_price", f"is required for a {order_type} order")
     elif limit is not None:
@@ -188,13 +236,16 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
     if stop is not None and not (type(stop) is float and 0.0 < stop <= MAX_PRICE):
         stop = f.positive(stop, "stop_price", MAX_PRICE)
     if stop is None:
-        if plan.stop_required:
+        if needs_stop:
             f.fail("stop_price", f"is required for a {order_type} order")
-    elif not plan.stop:
+    elif not takes_stop:
         f.fail("stop_price", f"is not used by a {order_type} order; remove it")
-    trail_amount = _price(get("trail_amount"), "trail_amount")
-    trail_percent = _price(get("trail_percent"), "trail_percent", 100.0)
-    if plan.trailing:
+    trail_amount, trail_percent = get("trail_amount"), get("trail_percent")
+    if trail_amount is not None:
+        trail_amount = f.positive(trail_amount, "trail_amount", MAX_PRICE)
+    if trail_percent is not None:
+        trail_percent = f.positive(trail_percent, "trail_percent", 100.0)
+    if trailing:
         if (trail_amount is None) == (trail_percent is None):
             f.fail("trail_amount", f"a {order_type} order needs exactly one of trail_amount, trail_percent")
         if trail_percent == 100.0:
@@ -205,7 +256,7 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
     extended = get("extended_hours")
     if extended is None:
         extended = False
-    elif extended is not False and (f.flag(extended, "extended_hours") and not plan.outside_rth):
+    elif extended is not False and (f.flag(extended, "extended_hours") and not outside_rth):
         f.fail(
             "extended_hours",
             f"a {order_type} order with time_in_force {tif} cannot fill outside regular hours "
@@ -214,8 +265,8 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
     coid = get("client_order_id")
     if coid is None:
         coid = new_client_order_id()
-    elif type(coid) is not str or not f.is_client_order_id(coid):
-        f.client_order_id(coid)
+    elif type(coid) is not str or not 0 < len(coid) <= MAX_CLIENT_ORDER_ID or coid.strip(_COID_CHARS):
+        f.client_order_id(coid)  # raises, or accepts a str subclass
     account = get("account_id")
     if account is not None:
         account = f.account_id(account)
@@ -241,10 +292,11 @@ def write_payload(checked: Checked, contract: Mapping[str, Any], options: Transl
         plan, conid, sec_type, side, quantity, _, _, coid,
         limit, stop, trail_amount, trail_percent, extended, account,
     ) = checked  # fmt: skip
+    wire_type, wire_tif, needs_limit, _, _, trailing, _, _, _, fractional_setting, _ = plan
     if type(quantity) is not int:
         if quantity.is_integer():
             quantity = int(quantity)  # JSON `100`, not `100.0`
-        elif plan.fractional_setting and not options.allow_fractional:
+        elif fractional_setting and not options.allow_fractional:
             f.fail(
                 "qty",
                 f"{quantity!r} is a fractional share quantity; fractional trading is off "
@@ -271,10 +323,10 @@ def write_payload(checked: Checked, contract: Mapping[str, Any], options: Transl
 
     payload: dict[str, Any] = {
         "cOID": coid,
-        "orderType": plan.wire_type,
+        "orderType": wire_type,
         "side": wire_side,
         "quantity": quantity,
-        "tif": plan.wire_tif,
+        "tif": wire_tif,
         "outsideRTH": extended,
         "secType": f"{conid}:{sec_type}",
     }
@@ -289,14 +341,14 @@ def write_payload(checked: Checked, contract: Mapping[str, Any], options: Transl
         exchange = contract.get("exchange")
         if isinstance(exchange, str) and exchange:
             payload["listingExchange"] = exchange
-    if plan.limit:  # price = the limit, auxPrice = the stop trigger
+    if needs_limit:  # price = the limit, auxPrice = the stop trigger
         if limit is not None:
             payload["price"] = limit
         if stop is not None:
             payload["auxPrice"] = stop
     elif stop is not None:  # price = the stop trigger
         payload["price"] = stop
-    if plan.trailing:
+    if trailing:
         if trail_percent is not None:
             payload["trailingAmt"], payload["trailingType"] = trail_percent, "%"
         else:

@@ -21,6 +21,8 @@ from .rules import MAX_CLIENT_ORDER_ID
 CLIENT_ORDER_ID_CHARS = string.ascii_letters + string.digits + "._:-"
 _ACCOUNT_RE = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 _RIGHTS = {"c": "C", "call": "C", "p": "P", "put": "P"}
+#: Option rights as usually spelled, read without normalising (``right`` accepts any case).
+RIGHTS_AS_SPELLED = {**_RIGHTS, **{key.upper(): value for key, value in _RIGHTS.items()}}
 _SYMBOL_JUNK = str.maketrans("", "", "./-_ ")
 
 
@@ -145,13 +147,13 @@ def right(value: Any, field: str) -> str:
 
 
 #: ``YYYYMMDD`` texts already found to be real dates (bounded: cleared when full).
-_DAYS: dict[str, str] = {}
+DAYS: dict[str, str] = {}
 
 
 def expiry(value: Any, field: str) -> str:
     """An expiry date as ``YYYYMMDD`` from ``YYYYMMDD``, ``YYYY-MM-DD`` or a date."""
     if type(value) is str:
-        known = _DAYS.get(value)
+        known = DAYS.get(value)
         if known is not None:
             return known
     if isinstance(value, dt.date):
@@ -167,9 +169,9 @@ def expiry(value: Any, field: str) -> str:
                 pass
             else:
                 if type(value) is str:
-                    if len(_DAYS) >= 4096:
-                        _DAYS.clear()
-                    _DAYS[value] = text
+                    if len(DAYS) >= 4096:
+                        DAYS.clear()
+                    DAYS[value] = text
                 return text
     fail(field, f"expected a date YYYYMMDD, got {value!r:.40}")
 

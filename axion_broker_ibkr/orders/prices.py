@@ -22,6 +22,8 @@ from .fields import fail, is_mapping, number
 #: A contract's price grid: ``(lower_edge, increment)`` bands, highest edge first.
 Grid = tuple[tuple[float, float], ...]
 
+_ABSENT: Any = object()
+
 #: increment -> (decimal places, ``1/increment`` when that is a whole number, tick bound for it).
 _STEPS: dict[float, tuple[int, int, int]] = {}
 
@@ -56,10 +58,6 @@ def _steps(increment: float) -> tuple[int, int, int]:
 
 
 def _band(entry: Any, index: int) -> tuple[float, float]:
-    if type(entry) is dict:  # the common case: float edge and increment, checked without calls
-        edge, increment = entry.get("lower_edge", entry.get("lowerEdge")), entry.get("increment")
-        if type(edge) is float and type(increment) is float and edge >= 0.0 and 0.0 < increment < math.inf:
-            return edge, increment
     field = f"contract.increment_rules[{index}]"
     if not is_mapping(entry):
         fail(field, f"expected {{lower_edge, increment}}, got {type(entry).__name__}")
@@ -78,7 +76,20 @@ def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
         if type(rules) is not list and (not isinstance(rules, Sequence) or isinstance(rules, str)):
             fail("contract.increment_rules", f"expected a list, got {type(rules).__name__}")
         if len(rules) == 1:
-            return (_band(rules[0], 0),)
+            entry = rules[0]
+            if type(entry) is dict:  # the common case: float edge and increment, checked inline
+                edge = entry.get("lower_edge", _ABSENT)
+                if edge is _ABSENT:
+                    edge = entry.get("lowerEdge")
+                increment = entry.get("increment")
+                if (
+                    type(edge) is float
+                    and type(increment) is float
+                    and edge >= 0.0
+                    and 0.0 < increment < math.inf
+                ):
+                    return ((edge, increment),)
+            return (_band(entry, 0),)
         bands = [_band(entry, i) for i, entry in enumerate(rules)]
         bands.sort(reverse=True)
         return tuple(bands)
@@ -94,18 +105,25 @@ def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
 
 
 def round_to_grid(price: float, grid: Grid, down: bool) -> float:
-    """``price`` on the grid: down (buy) or up (sell) to the band's increment, exact in decimal."""
-    increment = grid[-1][1]
-    for edge, band_increment in grid:
+    """``price`` on the grid: down (buy) or up (sell) to the band's increment, exact in decimal.
+
+    Float noise (``0.1 + 0.2``) is not a tick off: a price within 1e-9 tick plus the division's
+    relative error of a grid point is that point.
+    """
+    increment = grid[-1][1]  # below every edge: the lowest band's
+    for edge, band_increment in grid:  # highest edge first
         if price >= edge:
             increment = band_increment
             break
     steps = price / increment
-    nearest = round(steps)
-    # Float noise (0.1 + 0.2) is not a tick off: within 1e-9 tick plus the division's relative error.
-    if abs(steps - nearest) <= 1e-9 + abs(steps) * 1e-13:
-        ticks = nearest
+    noise = 1e-9 + abs(steps) * 1e-13
+    if 0.0 < steps < 1e12:  # the usual case, with int() for floor: exactly the general case below
+        ticks = int(steps)
+        if steps - ticks > noise and (not down or (ticks + 1) - steps <= noise):
+            ticks += 1
     else:
-        ticks = math.floor(steps) if down else math.ceil(steps)
-    places, inverse, bound = _steps(increment)
+        nearest = round(steps)
+        near = abs(steps - nearest) <= noise
+        ticks = nearest if near else math.floor(steps) if down else math.ceil(steps)
+    places, inverse, bound = _STEPS.get(increment) or _steps(increment)
     return ticks / inverse if ticks < bound else round(ticks * increment, places)
