@@ -180,7 +180,7 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
         conid = f.conid(conid, "contract.conid")
     sec_type = contract.get("sec_type")
     if type(sec_type) is not str or sec_type not in SEC_TYPES:
-        contract_identity(contract)  # raises the contract.sec_type error
+        _, sec_type = contract_identity(contract)  # raises the contract.sec_type error
     get = order.get
     asset_type = get("asset_type")
     if asset_type is not None and (
