@@ -7,6 +7,7 @@ All admin paths are POST with a JSON body (``{}`` when there is nothing to say) 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -102,8 +103,15 @@ async def _latency(api: Api, data: dict[str, Any]) -> Any:
 
 @admin("timeout_next_order")
 async def _timeout(api: Api, data: dict[str, Any]) -> Any:
-    api.state.faults.timeout_next_order = bool(data.get("on", True))
-    return {"timeout_next_order": api.state.faults.timeout_next_order}
+    """The next accepted order is booked but its answer is held back ``seconds`` (default 600;
+    the server stopping always ends the stall)."""
+    f = api.state.faults
+    seconds = _number(data, "seconds", f.stall_s)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise AdminError(f"seconds: {seconds!r} is not a positive number of seconds")
+    f.timeout_next_order = bool(data.get("on", True))
+    f.stall_s = seconds
+    return {"timeout_next_order": f.timeout_next_order, "seconds": seconds}
 
 
 @admin("close_websockets")
@@ -295,8 +303,11 @@ class SimAdmin:
     def latency(self, ms: float) -> Any:
         return self.call("latency", ms=ms)
 
-    def timeout_next_order(self, on: bool = True) -> Any:
-        return self.call("timeout_next_order", on=on)
+    def timeout_next_order(self, on: bool = True, seconds: float | None = None) -> Any:
+        """Hold back the next accepted order's answer ``seconds`` (default: as last set, 600)."""
+        if seconds is None:
+            return self.call("timeout_next_order", on=on)
+        return self.call("timeout_next_order", on=on, seconds=seconds)
 
     def close_websockets(self) -> Any:
         return self.call("close_websockets")

@@ -26,8 +26,6 @@ FILTER_CODES = {
     "sort_by_time": None,
 }
 MAX_TRADE_DAYS = 7
-#: How long a ``timeout_next_order`` answer is held back (the client times out long before).
-STALL_S = 600.0
 
 
 def _send(result: Reply) -> Response:
@@ -49,10 +47,10 @@ def _path_account(api: Api, request: Request) -> str | Response:
     return acct
 
 
-async def _stall(api: Api) -> None:
-    """Hold the answer of an accepted order until the client gives up (or the server stops)."""
+async def _stall(api: Api, seconds: float) -> None:
+    """Hold the answer of an accepted order for ``seconds``, or until the server stops."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(api.stopping.wait(), STALL_S)
+        await asyncio.wait_for(api.stopping.wait(), seconds)
 
 
 async def place(api: Api, request: Request, body: Any) -> Response:
@@ -67,7 +65,7 @@ async def _maybe_stall(api: Api, result: Reply) -> Response:
     accepted = isinstance(result.body, list) and result.body and "order_id" in result.body[0]
     if accepted and api.state.faults.timeout_next_order:
         api.state.faults.timeout_next_order = False
-        await _stall(api)
+        await _stall(api, api.state.faults.stall_s)
     return _send(result)
 
 

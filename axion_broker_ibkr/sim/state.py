@@ -30,6 +30,8 @@ class Faults:
     fail_prefix: str | None = None
     latency_ms: float = 0.0
     timeout_next_order: bool = False
+    #: how long that order's answer is held back (the server stopping ends the stall sooner)
+    stall_s: float = 600.0
     heartbeats: bool = True
     positions_page_size: int = 100
     history_delay_s: float = 0.02
@@ -258,6 +260,7 @@ class SimState:
                 "fail_count": self.faults.fail_count,
                 "latency_ms": self.faults.latency_ms,
                 "timeout_next_order": self.faults.timeout_next_order,
+                "stall_s": self.faults.stall_s,
                 "heartbeats": self.faults.heartbeats,
             },
         }

@@ -56,6 +56,20 @@ def test_timeout_next_order_accepts_then_stalls(fsim: SimServer, api: httpx.Clie
     assert "already registered" in again["error"]
 
 
+def test_timeout_next_order_stall_length_is_a_parameter(fsim: SimServer, api: httpx.Client) -> None:
+    api.post("/iserver/questions/suppress", json={"messageIds": ["o163", "o354", "o10151"]})
+    for bad in (0, -1, "soon"):
+        with pytest.raises(ValueError, match="seconds"):
+            fsim.admin.timeout_next_order(seconds=bad)  # type: ignore[arg-type]
+    assert fsim.admin.timeout_next_order(seconds=0.2) == {"timeout_next_order": True, "seconds": 0.2}
+    assert fsim.admin.state()["faults"]["stall_s"] == 0.2
+    order = {"conid": AAPL, "side": "BUY", "orderType": "LMT", "price": 1.0, "quantity": 1, "cOID": "short"}
+    # A patient client gets the (late) answer once the short stall is over; the fault is one-shot.
+    answer = api.post(f"/iserver/account/{ACCT}/orders", json={"orders": [order]})
+    assert answer.status_code == 200 and "order_id" in answer.json()[0]
+    assert fsim.admin.state()["faults"]["timeout_next_order"] is False
+
+
 def test_advance_clock_and_reset(fsim: SimServer, api: httpx.Client) -> None:
     before = fsim.admin.state()["clock"]["now_ms"]
     moved = fsim.admin.advance_clock(120)
