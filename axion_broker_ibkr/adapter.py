@@ -4,14 +4,23 @@ Every result dict carries exactly the keys the host reads (plus ``mode`` and a f
 statuses are honest: an order IBKR holds as ``PreSubmitted``/``Submitted`` is ``open``; a refused
 order is ``rejected`` with IBKR's message; an order whose fate is unknown after an ambiguous
 failure is ``pending`` (it was not re-sent) with a message saying so — never ``filled``.
+
+The order log lives in the plugin's database (HOST_CONTRACT §5): ``AXION_IBKR_DATABASE_URL``, else
+the host's ``database_url``, else SQLite in the user data directory, created and migrated on first
+use (``connect()``). ``connect()`` settles rows a crash left pending (reconciliation) and records the
+connection, its status changes and the account sync in ``ibkr_connections``. A database that cannot
+be opened makes ``connect()`` raise :class:`StoreUnavailableError`: orders are never logged in
+memory only, unless asked for explicitly with ``database_url="memory"`` (tests, throw-away use) or
+an injected ``journal``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import models as m
 from .client import AsyncIBKRClient
@@ -28,7 +37,15 @@ from .journal import ContractCache, MemoryJournal, OrderJournal
 from .masking import mask_account, mask_text
 from .pacing import Pacer
 
+if TYPE_CHECKING:
+    from .store import Store
+    from .store.connections import ConnectionRecorder
+    from .streaming import IBKRStreaming
+
 log = logging.getLogger(__name__)
+
+#: ``database_url`` value that keeps the order log in memory (tests, throw-away sessions only).
+MEMORY_DATABASE = "memory"
 
 SUPPORTED_ASSETS: tuple[str, ...] = ("stock", "etf", "option", "options", "forex", "futures", "bond", "bonds")
 #: asset class of a position (IBKR) -> the host's asset type.
@@ -46,13 +63,22 @@ _ORDER_DETAILS = {"expiration": "expiry", "expiry": "expiry", "strike": "strike"
                   "maturity": "maturity"}  # fmt: skip
 
 
+class StoreUnavailableError(IBKRError, RuntimeError):
+    """The plugin's database (the order log) cannot be opened; no order is sent without it."""
+
+
 def _amount(summary: Mapping[str, m.SummaryValue], key: str) -> float | None:
     value = summary.get(key)
     return None if value is None else value.amount
 
 
 class IBKRAdapter:
-    """Connected on demand: :meth:`connect` runs the gateway start-up sequence and the keep-alive."""
+    """Connected on demand: :meth:`connect` opens the order log, runs the gateway start-up sequence
+    and the keep-alive, and reconciles what a crash left pending.
+
+    ``journal``/``cache`` given: used as they are (no database is opened). Otherwise the database
+    is opened on :meth:`connect` (or on the first order), ``database_url="memory"`` excepted.
+    """
 
     def __init__(
         self,
@@ -64,29 +90,64 @@ class IBKRAdapter:
         transport: Any = None,
     ) -> None:
         self.config = config
-        if journal is None:
-            log.warning("IBKR adapter without a database: the order log is kept in memory only")
+        self._store: Store | None = None  # the database the adapter opened itself (closed on disconnect)
+        self._recorder: ConnectionRecorder | None = None
+        self._unfollow: list[Callable[[], None]] = []
+        self._status_listener: Callable[[], None] | None = None
+        self._store_lock = asyncio.Lock()
+        #: The database is the adapter's to open (no journal injected, no in-memory opt-out).
+        self.uses_store = journal is None and config.database_url != MEMORY_DATABASE
+        if journal is None and not self.uses_store:
+            log.warning("IBKR adapter with database_url=%r: the order log is kept in memory only",
+                        MEMORY_DATABASE)  # fmt: skip
             journal = MemoryJournal()
         self.client = AsyncIBKRClient(config, journal=journal, cache=cache, pacer=pacer, transport=transport)
         self.gateway = AsyncIBKRGateway(self.client)
         self.resolver = AsyncContractResolver(self.client, cache=cache)
         self.last_error: str = ""
         self._connected = False
-        self._store: Any = None  # the database the adapter opened itself (closed on disconnect)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None = None) -> IBKRAdapter:
-        """From the host's config mapping; with a ``database_url`` (config or ``AXION_IBKR_DATABASE_URL``)
-        the order log and the contract cache live in the plugin's database."""
-        cfg = IBKRConfig.from_mapping(config)
-        if cfg.database_url:
-            from .store import open_store
+        """From the host's config mapping (HOST_CONTRACT §6). The order log and the contract cache
+        live in the plugin's database, opened on :meth:`connect`."""
+        return cls(IBKRConfig.from_mapping(config))
 
-            store = open_store(cfg.database_url)
-            adapter = cls(cfg, journal=store.journal, cache=store.cache)
-            adapter._store = store
-            return adapter
-        return cls(cfg)
+    @property
+    def store(self) -> Store | None:
+        """The plugin's database once opened (``None`` before :meth:`connect`, or when a journal was
+        injected / ``database_url="memory"``)."""
+        return self._store
+
+    async def open_store(self) -> Store | None:
+        """Open (once) the plugin's database and hand its journal and cache to the client and the
+        resolver. Raises :class:`StoreUnavailableError` naming the database when it cannot."""
+        if not self.uses_store:
+            return None
+        async with self._store_lock:
+            if self._store is None:
+                self._store = await asyncio.to_thread(self._open_store)
+                self.client.journal = self._store.journal
+                self.client.cache = self._store.cache
+                self.resolver.cache = self._store.cache
+        return self._store
+
+    def _open_store(self) -> Store:
+        from .store import display_url, open_store, resolve_database_url
+
+        where = "the plugin's database"
+        try:
+            url = resolve_database_url({"database_url": self.config.database_url})
+            where = display_url(url)
+            store = open_store(url)
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"cannot open the IBKR order log at {where}: {type(exc).__name__}: {mask_text(str(exc))}; "
+                "no order is sent without it (fix the database, or set AXION_IBKR_DATABASE_URL / "
+                "database_url to a writable one)"
+            ) from exc
+        log.info("IBKR order log: %s", where)
+        return store
 
     # ----------------------------------------------------------------------------- protocol
 
@@ -103,6 +164,9 @@ class IBKRAdapter:
         return self.client.mode
 
     async def connect(self) -> bool:
+        """Open the order log (raises :class:`StoreUnavailableError` when it cannot), start the
+        gateway session and keep-alive, then settle pending rows and record the connection."""
+        store = await self.open_store()
         status = await self.gateway.start()
         self._connected = status.healthy
         self.last_error = "" if status.healthy else (status.message or status.fail or "gateway not healthy")
@@ -110,12 +174,75 @@ class IBKRAdapter:
             log.warning("IBKR connect failed [%s]: %s", status.mode, mask_text(self.last_error))
         else:
             log.info("IBKR connected [%s] account %s", status.mode, mask_account(status.selected_account))
+        if store is not None:
+            await self._after_connect(store, status)
         return self._connected
 
+    async def _after_connect(self, store: Store, status: m.GatewayStatus) -> None:
+        from .store.connections import gateway_status_word, record_gateway_status
+        from .store.reconcile import reconcile_with_async_client
+
+        recorder = self._recorder_for(store)
+        try:
+            if status.healthy:
+                await asyncio.to_thread(recorder.connected, status=gateway_status_word(status))
+            else:
+                await asyncio.to_thread(record_gateway_status, recorder, status)
+        except Exception:  # bookkeeping: never stands between the trader and the gateway
+            log.exception("could not record the IBKR connection")
+        if not status.healthy:
+            return
+        if self._status_listener is not None:
+            self._status_listener()
+        self._status_listener = self.gateway.add_listener(lambda s: record_gateway_status(recorder, s))
+        try:
+            decisions = await reconcile_with_async_client(store.journal, self.client)
+        except (IBKRError, OSError) as exc:
+            log.warning("order-log reconciliation failed (rows stay pending): %s", mask_text(str(exc)))
+        else:
+            if decisions:
+                log.info("reconciled %d order-log row(s) left pending", len(decisions))
+        await self._sync_account(recorder)
+
+    def _recorder_for(self, store: Store) -> ConnectionRecorder:
+        endpoint = self.client._endpoint
+        host = endpoint.host if endpoint is not None else self.config.gateway_host
+        port = endpoint.port if endpoint is not None else self.config.gateway_port
+        recorder = store.connections(
+            mode=self.client.mode, gateway_host=host, gateway_port=port, account_id=self.client.account_id
+        )
+        self._recorder = recorder
+        return recorder
+
+    async def _sync_account(self, recorder: ConnectionRecorder) -> None:
+        """Net liquidation, buying power and position count into ``ibkr_connections``."""
+        from .store.connections import account_figures
+
+        try:
+            account = await self._account()
+            figures = account_figures(
+                await self.client.account_summary(account), await self.client.positions(account)
+            )
+            await asyncio.to_thread(lambda: recorder.account_synced(account_id=account, **figures))
+        except Exception as exc:
+            log.warning("account sync not recorded: %s", mask_text(str(exc)))
+
     async def disconnect(self) -> None:
+        for stop in self._unfollow:
+            stop()
+        self._unfollow.clear()
+        if self._status_listener is not None:
+            self._status_listener()
+            self._status_listener = None
         await self.gateway.stop()
         await self.client.aclose()
-        self._connected = False
+        was_connected, self._connected = self._connected, False
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None and was_connected:
+            try:
+                await asyncio.to_thread(recorder.disconnected, reason="disconnect requested")
+            except Exception:
+                log.exception("could not record the IBKR disconnect")
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -170,6 +297,10 @@ class IBKRAdapter:
     async def place_order(self, order: dict[str, Any]) -> dict[str, Any]:
         coid = order.get("client_order_id")
         try:
+            await self.open_store()
+        except StoreUnavailableError as exc:
+            return self._result(coid, "rejected", f"not sent: {exc}")
+        try:
             contract = await self.resolve(
                 str(order.get("symbol", "")), str(order.get("asset_type") or "stock"), _order_details(order)
             )
@@ -216,6 +347,29 @@ class IBKRAdapter:
         }
 
     # ----------------------------------------------------------------------------- extras
+
+    def follow(self, stream: Any) -> Callable[[], None]:
+        """Keep the order log current from ``stream`` (``sor`` order states, ``str`` executions);
+        a host that runs its own :class:`~axion_broker_ibkr.streaming.IBKRStreaming` on
+        :attr:`client` calls this after :meth:`connect`. Returns a function that stops following
+        (:meth:`disconnect` stops it too). No-op without the database."""
+        if self._store is None:
+            return lambda: None
+        from .store.follow import follow_stream
+
+        stop = follow_stream(self._store.journal, stream)
+        self._unfollow.append(stop)
+        return stop
+
+    def stream(self, **kwargs: Any) -> IBKRStreaming:
+        """An :class:`~axion_broker_ibkr.streaming.IBKRStreaming` on this adapter's client whose
+        order and trade events keep the order log current (call after :meth:`connect`; the caller
+        starts and stops it)."""
+        from .streaming import IBKRStreaming
+
+        streaming = IBKRStreaming(self.client, **kwargs)
+        self.follow(streaming)
+        return streaming
 
     async def resolve(
         self, symbol: str, asset_type: str, details: Mapping[str, Any] | None = None

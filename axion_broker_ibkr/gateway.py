@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from attrs import define, evolve
@@ -74,6 +75,25 @@ class _GatewayBase:
         self.interval = client.config.keepalive_interval if interval is None else interval
         self._status: m.GatewayStatus | None = None
         self.last_tickle: dt.datetime | None = None
+        self._listeners: list[Callable[[m.GatewayStatus], Any]] = []
+
+    def add_listener(self, listener: Callable[[m.GatewayStatus], Any]) -> Callable[[], None]:
+        """Call ``listener(status)`` after every keep-alive round (:meth:`tick`); the async gateway
+        runs it in a worker thread, so it may block (a database write). Returns a remover."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _notify(self, status: m.GatewayStatus) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(status)
+            except Exception:  # a listener's failure never stops the keep-alive
+                log.exception("gateway status listener failed")
 
     @property
     def status(self) -> m.GatewayStatus:
@@ -176,8 +196,11 @@ class IBKRGateway(_GatewayBase):
                 )
             )
         except GatewayError as exc:
-            return self._build(None, exc)
-        return self._after_round(result)
+            status = self._build(None, exc)
+        else:
+            status = self._after_round(result)
+        self._notify(status)
+        return status
 
     def reauthenticate(self) -> m.GatewayStatus:
         try:
@@ -260,8 +283,12 @@ class AsyncIBKRGateway(_GatewayBase):
             )
             result = await self.client.run(op)
         except GatewayError as exc:
-            return self._build(None, exc)
-        return self._after_round(result)
+            status = self._build(None, exc)
+        else:
+            status = self._after_round(result)
+        if self._listeners:
+            await asyncio.to_thread(self._notify, status)
+        return status
 
     async def reauthenticate(self) -> m.GatewayStatus:
         try:

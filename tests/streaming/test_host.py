@@ -1,5 +1,6 @@
 """Streaming through the reference host: the capability is advertised, and a stream on the host's
-own adapter carries quotes and the fill of an order the host placed."""
+own adapter carries quotes and the fill of an order the host placed, and keeps the adapter's order
+log (its default database, redirected to the test's tmp dir) current."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ async def test_stream_on_the_host_adapter_carries_quotes_and_fills(host_sim: Sim
     config = {"mode": "sim", "sim_url": host_sim.root_url, "ssl_verify": host_sim.cert_fingerprint}
     adapter = host.adapter("ibkr", config)
     assert await adapter.connect()
-    stream = IBKRStreaming(adapter.client, **FAST)
+    stream = adapter.stream(**FAST)
+    assert isinstance(stream, IBKRStreaming) and adapter.store is not None
     try:
         await stream.start()
         await stream.wait_connected(20)
@@ -57,10 +59,13 @@ async def test_stream_on_the_host_adapter_carries_quotes_and_fills(host_sim: Sim
             quote = event.quote if isinstance(event, QuoteEvent) else None
         assert quote.last is not None
         order = {"symbol": "AAPL", "side": "buy", "qty": 2, "order_type": "limit", "asset_type": "stock",
-                 "limit_price": round(quote.last * 1.02, 2), "time_in_force": "day",
+                 "limit_price": round(quote.last * 0.99, 2), "time_in_force": "day",
                  "client_order_id": "AX-HOST-1"}  # fmt: skip
         result: dict[str, Any] = await host.place("ibkr", order)
-        assert result["status"] in {"open", "filled", "partially_filled", "pending"}
+        assert result["status"] == "open"  # resting: only the stream can tell the log about the fill
+        row = adapter.store.journal.get("AX-HOST-1")
+        assert row is not None and row.status == "open"
+        await asyncio.to_thread(host_sim.admin.fill, result["order_id"])
         filled = None
         for _ in range(500):
             event = await events.get(20)
@@ -73,6 +78,14 @@ async def test_stream_on_the_host_adapter_carries_quotes_and_fills(host_sim: Sim
                 filled = event.order
                 break
         assert filled is not None and filled.filled_quantity == 2
+        # The order log follows the stream (writes run in a worker thread: wait for the row).
+        row = adapter.store.journal.get("AX-HOST-1")
+        for _ in range(200):
+            if row is not None and row.status == "filled":
+                break
+            await asyncio.sleep(0.05)
+            row = adapter.store.journal.get("AX-HOST-1")
+        assert row is not None and (row.status, row.filled_quantity) == ("filled", 2)
     finally:
         await stream.stop()
         await adapter.disconnect()
