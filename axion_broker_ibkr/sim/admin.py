@@ -198,6 +198,11 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         if size < 1:
             raise AdminError("positions_page_size: must be at least 1")
         state.faults.positions_page_size = size
+    if "positions_secdefs_cached" in data:
+        cached = data["positions_secdefs_cached"]
+        if not isinstance(cached, bool):
+            raise AdminError(f"positions_secdefs_cached: {cached!r} is not true/false")
+        state.faults.positions_secdefs_cached = cached
     if "history_delay_ms" in data:
         state.faults.history_delay_s = max(0.0, _number(data, "history_delay_ms") / 1000)
     if "idle_timeout" in data:
@@ -213,6 +218,7 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         state.smd_ttl_s = ttl
     return {
         "positions_page_size": state.faults.positions_page_size,
+        "positions_secdefs_cached": state.faults.positions_secdefs_cached,
         "idle_timeout": state.idle_timeout,
         "rate_scale": state.pacer.scale,
         "penalty_box_s": state.pacer.penalty_box_s,

@@ -8,8 +8,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .accounts import ledger, pnl_row, summary
+from .contracts import trsrv_secdef
 from .http import Api, Endpoint, error, reply
 from .wire import position_row
+
+#: Keys a ``/portfolio/{acct}/positions/{page}`` row gains once the gateway has the security
+#: definitions cached (REFERENCE §2), taken from the ``/trsrv/secdef`` record. The keys both have
+#: (``strike`` is a float in a row but a string in a secdef, ``multiplier``, ``expiry``...) keep the
+#: row's own form. ``pageSize`` is added separately: the page size actually in force.
+SECDEF_ROW_KEYS = (
+    "time",
+    "chineseName",
+    "allExchanges",
+    "listingExchange",
+    "countryCode",
+    "name",
+    "lastTradingDay",
+    "group",
+    "sector",
+    "sectorGroup",
+    "ticker",
+    "type",
+    "hasOptions",
+    "fullName",
+    "isUS",
+    "incrementRules",
+    "displayRule",
+    "isEventContract",
+)
 
 
 def _account(api: Api, request: Request) -> str | Response:
@@ -72,7 +98,15 @@ async def positions(api: Api, request: Request, body: Any) -> Response:
         rows.sort(
             key=lambda r: (r[sort] is None, r[sort]), reverse=request.query_params.get("direction") == "d"
         )
-    return reply(rows[page * size : (page + 1) * size])
+    rows = rows[page * size : (page + 1) * size]
+    if api.state.faults.positions_secdefs_cached:
+        # The client keeps paging until a page is shorter than this (or empty when it is absent).
+        universe = api.state.universe
+        for row in rows:
+            secdef = trsrv_secdef(universe.by_conid[row["conid"]])
+            row.update({key: secdef[key] for key in SECDEF_ROW_KEYS})
+            row["pageSize"] = size
+    return reply(rows)
 
 
 async def position_by_conid(api: Api, request: Request, body: Any) -> Response:

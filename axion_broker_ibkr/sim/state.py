@@ -34,6 +34,8 @@ class Faults:
     stall_s: float = 600.0
     heartbeats: bool = True
     positions_page_size: int = 100
+    #: position rows carry the security-definition keys and ``pageSize`` (REFERENCE §2)
+    positions_secdefs_cached: bool = True
     history_delay_s: float = 0.02
 
 

@@ -18,6 +18,7 @@ import pytest
 import websockets
 
 from axion_broker_ibkr.sim import SimServer
+from axion_broker_ibkr.sim.routes_portfolio import SECDEF_ROW_KEYS
 from tests.conftest import load_fixture
 
 from .conftest import AAPL, ACCT, IBM, client_for, order_id_of, place
@@ -147,7 +148,11 @@ REST_CASES: dict[str, tuple[Request, set[str], set[str]]] = {
     "tickle": (lambda c: c.post("/tickle", json={}).json(), set(), set()),
     "iserver_accounts": (lambda c: c.get("/iserver/accounts").json(), set(), set()),
     "portfolio_accounts": (lambda c: c.get("/portfolio/accounts").json(), set(), set()),
-    "portfolio_positions": (lambda c: c.get(f"/portfolio/{ACCT}/positions/0").json(), set(), set()),
+    "portfolio_positions": (
+        lambda c: c.get(f"/portfolio/{ACCT}/positions/0").json(),
+        {*SECDEF_ROW_KEYS, "pageSize"},  # REFERENCE §2: once security definitions are cached
+        set(),
+    ),
     "pnl_partitioned": (lambda c: c.get("/iserver/account/pnl/partitioned").json(), set(), set()),
     "secdef_search_STK": (
         lambda c: c.get("/iserver/secdef/search", params={"symbol": "IBM"}).json(),

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from axion_broker_ibkr.sim import SimServer
 
@@ -169,6 +170,20 @@ def test_positions_are_paged(fsim: SimServer, api: httpx.Client) -> None:
     assert [len(p) for p in pages] == [2, 1, 0]
     conids = {r["conid"] for p in pages for r in p}
     assert len(conids) == 3
+    # Secdefs cached (the default): every row says the page size in force, so a reader can stop
+    # at the short page 1 instead of asking for the empty page 2.
+    assert [r["pageSize"] for p in pages for r in p] == [2, 2, 2]
+
+
+def test_position_rows_carry_secdef_keys_only_once_cached(fsim: SimServer, api: httpx.Client) -> None:
+    spy = next(r for r in api.get(f"/portfolio/{ACCT}/positions/0").json() if r["contractDesc"] == "SPY")
+    assert (spy["pageSize"], spy["ticker"], spy["listingExchange"], spy["isUS"]) == (100, "SPY", "ARCA", True)
+    assert spy["strike"] == 0.0  # the row's own float, not the secdef's string "0"
+    assert fsim.admin.config(positions_secdefs_cached=False)["positions_secdefs_cached"] is False
+    plain = api.get(f"/portfolio/{ACCT}/positions/0").json()
+    assert plain and not [r for r in plain if {"pageSize", "ticker", "isUS"} & r.keys()]
+    with pytest.raises(ValueError, match="positions_secdefs_cached"):
+        fsim.admin.config(positions_secdefs_cached="yes")
 
 
 def test_snapshot_preflight_formatting_and_expiry(fsim: SimServer, api: httpx.Client) -> None:
