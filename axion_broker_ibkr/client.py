@@ -21,7 +21,7 @@ import httpx
 
 from . import core, core_market, core_secdef
 from . import models as m
-from .clientbase import ClientBase, Endpoint, config_ssl_context, to_response
+from .clientbase import ClientBase, Endpoint, to_response
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .errors import GatewayError
@@ -54,6 +54,7 @@ from .models import (
     WhatIf,
 )
 from .pacing import Pacer, RetryPolicy
+from .tls import certificate_failure
 
 __all__ = [
     "DEFAULT_QUOTE_FIELDS",
@@ -96,11 +97,13 @@ class IBKRClient(ClientBase):
         try:
             kwargs = self._probe_kwargs()
             if self._transport is None:
-                cfg = self.config
-                kwargs["verify"] = config_ssl_context(cfg, cfg.gateway_host, cfg.gateway_port)
+                kwargs["verify"] = self._trust(self.config.gateway_host, self.config.gateway_port)
             with httpx.Client(**kwargs) as probe:
                 ok, why = self._probe_verdict(probe.post("/iserver/auth/status", json={}))
         except (httpx.HTTPError, GatewayError, OSError) as exc:
+            failure = certificate_failure(exc)
+            if failure is not None:
+                exc = self._untrusted(failure)
             ok, why = False, f"{type(exc).__name__}: {exc}"
         return self._choose_after_probe(ok, why)
 
@@ -130,6 +133,9 @@ class IBKRClient(ClientBase):
                     if sem is not None:
                         sem.release()
             except httpx.HTTPError as exc:
+                failure = certificate_failure(exc)
+                if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
+                    raise self._untrusted(failure) from exc
                 decision = self._decide_exception(req, exc, attempt)
             else:
                 resp = to_response(raw)
@@ -367,12 +373,13 @@ class AsyncIBKRClient(ClientBase):
             kwargs = self._probe_kwargs()
             if self._transport is None:
                 cfg = self.config
-                kwargs["verify"] = await asyncio.to_thread(
-                    config_ssl_context, cfg, cfg.gateway_host, cfg.gateway_port
-                )
+                kwargs["verify"] = await asyncio.to_thread(self._trust, cfg.gateway_host, cfg.gateway_port)
             async with httpx.AsyncClient(**kwargs) as probe:
                 ok, why = self._probe_verdict(await probe.post("/iserver/auth/status", json={}))
         except (httpx.HTTPError, GatewayError, OSError) as exc:
+            failure = certificate_failure(exc)
+            if failure is not None:
+                exc = await asyncio.to_thread(self._untrusted, failure)
             ok, why = False, f"{type(exc).__name__}: {exc}"
         if not ok and self._transport is None:
             return await asyncio.to_thread(self._choose_after_probe, ok, why)  # may start the simulator
@@ -401,6 +408,9 @@ class AsyncIBKRClient(ClientBase):
                 else:
                     raw = await http.request(req.method, req.path, params=req.params, json=req.json)
             except httpx.HTTPError as exc:
+                failure = certificate_failure(exc)
+                if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
+                    raise await asyncio.to_thread(self._untrusted, failure) from exc
                 decision = self._decide_exception(req, exc, attempt)
             else:
                 resp = to_response(raw)

@@ -6,7 +6,6 @@ Nothing here performs HTTP; the two clients in :mod:`axion_broker_ibkr.client` d
 from __future__ import annotations
 
 import atexit
-import hashlib
 import logging
 import ssl
 import threading
@@ -33,6 +32,14 @@ from .errors import (
 from .journal import ContractCache, OrderJournal
 from .masking import is_paper_account, mask_account, mask_text
 from .pacing import Pacer, RetryPolicy
+from .tls import config_ssl_context as config_ssl_context  # re-exported
+from .tls import (
+    config_trust,
+    context_trusting,
+    untrusted_error,
+)
+from .tls import fingerprint_of as fingerprint_of  # re-exported
+from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
     from .sim import SimServer
@@ -97,53 +104,6 @@ def retry_after(resp: httpx.Response) -> float | None:
             return max(0.0, (parsedate_to_datetime(value) - dt.datetime.now(dt.UTC)).total_seconds())
         except (TypeError, ValueError):
             return None
-
-
-# --------------------------------------------------------------------------------------------
-# TLS
-
-
-def context_trusting(pem: str) -> ssl.SSLContext:
-    """An SSLContext whose only trust anchor is this certificate (hostname not checked: the
-    certificate itself is the identity). Used for a pinned gateway and for the simulator."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    ctx.load_verify_locations(cadata=pem)
-    return ctx
-
-
-def fingerprint_of(pem: str) -> str:
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
-
-
-def pinned_context(host: str, port: int, fingerprint: str, timeout: float) -> ssl.SSLContext:
-    """Fetch the gateway's certificate, compare its SHA-256 to the pin, then trust exactly it."""
-    try:
-        pem = ssl.get_server_certificate((host.strip("[]"), port), timeout=timeout)
-    except OSError as exc:
-        raise GatewayUnavailableError(
-            f"cannot reach the gateway at {host}:{port} to check its certificate: {exc}"
-        ) from exc
-    got = fingerprint_of(pem)
-    if got != fingerprint:
-        raise GatewayError(
-            f"the certificate of {host}:{port} has fingerprint sha256:{got}, "
-            f"not the pinned sha256:{fingerprint}; "
-            "refusing to connect (a different gateway, or a new certificate: re-pin it if you trust it)"
-        )
-    return context_trusting(pem)
-
-
-def config_ssl_context(config: IBKRConfig, host: str, port: int) -> ssl.SSLContext:
-    verify = config.ssl_verify
-    pin = config.pinned_fingerprint
-    if pin is not None:
-        return pinned_context(host, port, pin, config.connect_timeout)
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return ssl.create_default_context()
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,6 +178,9 @@ class ClientBase:
         self._endpoint: Endpoint | None = None
         self._ssl: ssl.SSLContext | None = None
         self._sim: SimServer | None = None
+        #: SHA-256 (hex) of the gateway certificate this client is pinned to (a ``sha256:`` pin, or
+        #: the certificate seen at connect with ``ssl_verify=False``); ``None`` otherwise.
+        self.trusted_fingerprint: str | None = None
         self.reauthentications = 0
         if self.config.mode == "gateway" or (self.config.mode == "sim" and self.config.sim_url):
             self._endpoint = self._configured_endpoint()
@@ -241,6 +204,7 @@ class ClientBase:
         if self._sim.cert_path is None:
             raise ModeError("the embedded simulator has no TLS certificate yet")
         self._ssl = context_trusting(Path(self._sim.cert_path).read_text(encoding="ascii"))
+        self.trusted_fingerprint = None
         return Endpoint("sim", self._sim.root_url, self.config.base_path, reason, fallback)
 
     def _choose_after_probe(self, ok: bool, why: str) -> Endpoint:
@@ -289,12 +253,28 @@ class ClientBase:
     def ssl_context(self) -> ssl.SSLContext:
         """The SSLContext used for REST and for the WebSocket (pinning aware)."""
         if self._ssl is None:
-            ep = self._endpoint
-            host, port = (
-                (ep.host, ep.port) if ep is not None else (self.config.gateway_host, self.config.gateway_port)
-            )
-            self._ssl = config_ssl_context(self.config, host, port)
+            host, port = self._tls_peer()
+            self._trust(host, port)
+        assert self._ssl is not None
         return self._ssl
+
+    def _tls_peer(self) -> tuple[str, int]:
+        ep = self._endpoint
+        return (ep.host, ep.port) if ep is not None else (self.config.gateway_host, self.config.gateway_port)
+
+    def _trust(self, host: str, port: int) -> ssl.SSLContext:
+        """Build (and keep, for the life of the client) the trust towards ``host:port``; may fetch
+        the certificate (pin, first use). Blocking."""
+        trust = config_trust(self.config, host, port)
+        self._ssl, self.trusted_fingerprint = trust.context, trust.fingerprint
+        return trust.context
+
+    def _untrusted(self, failure: ssl.SSLCertVerificationError) -> GatewayError:
+        """The error for a failed certificate verification (fetches the presented certificate)."""
+        host, port = self._tls_peer()
+        return untrusted_error(
+            host, port, failure, timeout=self.config.connect_timeout, trusted=self.trusted_fingerprint
+        )
 
     @property
     def account_id(self) -> str | None:

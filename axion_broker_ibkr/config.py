@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from attrs import define, field, fields
 
@@ -215,11 +216,16 @@ def _check_url(_inst: Any, attribute: Any, value: str | None) -> None:
 class IBKRConfig:
     """How to reach the Client Portal Gateway and how to behave there.
 
-    TLS (``ssl_verify``): ``True`` verifies the gateway against the system's trust store, a path
-    verifies against that CA bundle, ``"sha256:<hex>"`` pins the gateway's (self-signed)
+    TLS (``ssl_verify``): ``True`` verifies the gateway against the system's trust store (the stock
+    gateway's self-signed certificate fails; the error names its fingerprint and the pin to set), a
+    path verifies against that CA bundle, ``"sha256:<hex>"`` pins the gateway's (self-signed)
     certificate: it is fetched, its SHA-256 compared, and then exactly that certificate is trusted.
-    Pinning is the only way verification is relaxed, and only for a loopback host; ``False`` is
-    refused (a pin costs nothing and keeps a real-money link verified).
+    ``False`` means trust on first use: the certificate presented at connect is pinned for the life
+    of the client (a warning names it). Pins and ``False`` are for a loopback gateway only.
+
+    ``database_url``: the adapter's order log (HOST_CONTRACT §5); ``AXION_IBKR_DATABASE_URL`` wins,
+    unset means SQLite in the user data directory, ``"memory"`` keeps the adapter's log in memory
+    (tests and throw-away sessions only).
     """
 
     mode: str = field(default="auto", validator=_check_mode)
@@ -255,11 +261,13 @@ class IBKRConfig:
     def __attrs_post_init__(self) -> None:
         verify = self.ssl_verify
         if verify is False:
-            raise ConfigError(
-                "ssl_verify",
-                "verification cannot be switched off; pin the gateway's self-signed certificate with "
-                "'sha256:<hex>' (loopback only) or give the path of a CA bundle",
-            )
+            remote = [h for h in self._tls_hosts() if not is_loopback(h)]
+            if remote:
+                raise ConfigError(
+                    "ssl_verify",
+                    f"false (trust on first use) is only allowed for a loopback gateway, not {remote[0]!r}; "
+                    "give the path of a CA bundle that signs its certificate",
+                )
         if isinstance(verify, str):
             pin = parse_fingerprint(verify)
             if pin is not None:
@@ -273,6 +281,13 @@ class IBKRConfig:
                 raise ConfigError("ssl_verify", f"CA bundle {verify!r} does not exist")
         if self.futures_operator is not None and not self.futures_operator.strip():
             raise ConfigError("futures_operator", "must not be blank")
+
+    def _tls_hosts(self) -> list[str]:
+        """The hosts this configuration may open TLS to: the gateway, and an attached simulator."""
+        hosts = [self.gateway_host]
+        if self.sim_url:
+            hosts.append(urlsplit(self.sim_url).hostname or self.sim_url)
+        return hosts
 
     # ----------------------------------------------------------------------------------------
 

@@ -473,3 +473,13 @@ class NotSentError(GatewayUnavailableError):
     """The request never reached the gateway (connection refused, TLS failure, pool timeout).
 
     For an order this is unambiguous: it was not placed."""
+
+
+class UntrustedCertificateError(NotSentError):
+    """The gateway's TLS certificate is not trusted (self-signed, another pin, changed since the
+    first use). ``fingerprint`` is the presented certificate's SHA-256 (hex), when it could be read;
+    the message names it and the setting that pins it. Nothing was sent."""
+
+    def __init__(self, message: str, *, fingerprint: str | None = None) -> None:
+        super().__init__(message)
+        self.fingerprint = fingerprint

@@ -10,6 +10,7 @@ from attrs import define
 
 from ..masking import is_paper_account, mask_account, mask_text
 from ..models import GatewayStatus
+from ..tls import UNTRUSTED
 
 Row = dict[str, Any]
 
@@ -55,6 +56,8 @@ def _ago(moment: dt.datetime | None, now: dt.datetime) -> str:
 
 def health_state(status: GatewayStatus) -> tuple[str, str]:
     """(level, sentence) for the Gateway tab's headline, in the order a trader must act on it."""
+    if status.message.startswith(UNTRUSTED):  # reachable, but its certificate is not trusted: say the pin
+        return "error", status.message
     if not status.reachable:
         return "error", f"The gateway at {status.url} does not answer. Start it (or `axion-ibkr sim`)."
     if not status.sso_session:

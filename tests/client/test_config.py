@@ -67,7 +67,8 @@ def test_keyword_lists_are_normalised() -> None:
         ({"auto_confirm": ["yes"]}, "auto_confirm"),
         ({"competing_policy": "kick"}, "competing_policy"),
         ({"base_path": "v1/api/"}, "base_path"),
-        ({"ssl_verify": False}, "ssl_verify"),
+        ({"gateway_host": "gw.example.com", "ssl_verify": False}, "ssl_verify"),
+        ({"mode": "sim", "sim_url": "https://10.0.0.5:5000", "ssl_verify": False}, "ssl_verify"),
         ({"ssl_verify": "sha256:1234"}, "ssl_verify"),
         ({"ssl_verify": "/no/such/bundle.pem"}, "ssl_verify"),
         ({"gateway_host": "gw.example.com", "ssl_verify": PIN}, "ssl_verify"),
@@ -114,3 +115,11 @@ def test_ca_bundle_path_is_accepted_for_remote_hosts(tmp_path: Path) -> None:
 )
 def test_loopback_detection(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1"])
+def test_false_means_trust_on_first_use_on_loopback_only(host: str) -> None:
+    assert IBKRConfig(gateway_host=host, ssl_verify=False).ssl_verify is False
+    assert IBKRConfig.from_env({"AXION_IBKR_SSL_VERIFY": "false"}).ssl_verify is False
+    with pytest.raises(ConfigError, match=r"only allowed for a loopback gateway, not 'gw\.example\.com'"):
+        IBKRConfig.from_env({"AXION_IBKR_SSL_VERIFY": "false", "AXION_IBKR_GATEWAY_HOST": "gw.example.com"})

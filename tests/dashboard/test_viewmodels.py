@@ -347,6 +347,11 @@ def _status(**kw: object) -> m.GatewayStatus:
     [
         ({}, "success", "Connected"),
         ({"reachable": False}, "error", "does not answer"),
+        (
+            {"reachable": False, "message": "untrusted TLS certificate: ... AXION_IBKR_SSL_VERIFY=sha256:ab"},
+            "error",
+            "AXION_IBKR_SSL_VERIFY=sha256:ab",
+        ),
         ({"sso_session": False}, "error", "Not logged in"),
         ({"competing": True}, "error", "Another platform"),
         ({"authenticated": False}, "warning", "Re-authenticate"),
