@@ -1,6 +1,6 @@
 """Benchmark: the client's cost per REST call against raw httpx, same simulator, same socket kind.
 
-Run: ``python bench/rest_overhead.py [--calls 20] [--rounds 3]`` (the simulator answers in ~40 ms)
+Run: ``python bench/rest_overhead.py [--calls 20] [--rounds 3]`` (the simulator answers in about 1 ms)
 
 For each endpoint, ``--rounds`` interleaved rounds of ``--calls`` calls are timed for:
 
