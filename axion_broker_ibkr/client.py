@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -270,19 +270,28 @@ class IBKRClient(ClientBase):
     def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
         return self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
 
-    def place_order(self, order: Mapping[str, Any], contract: ContractLike) -> OrderResult:
+    def place_order(
+        self, order: Mapping[str, Any], contract: ContractLike, *, confirm: Iterable[str] = ()
+    ) -> OrderResult:
+        """Place ``order``. An IBKR question is answered "yes" only when all its message ids are in
+        ``auto_confirm`` (config) or ``confirm`` (this order: ids the trader has confirmed)."""
         with self._order_lock:
-            return self._run(self._place_op(order, contract))
+            return self._run(self._place_op(order, contract, confirm))
 
     def whatif(self, order: Mapping[str, Any], contract: ContractLike) -> WhatIf:
         with self._order_lock:
             return self._run(self._whatif_op(order, contract))
 
     def modify_order(
-        self, order_id: str | int, order: Mapping[str, Any], contract: ContractLike
+        self,
+        order_id: str | int,
+        order: Mapping[str, Any],
+        contract: ContractLike,
+        *,
+        confirm: Iterable[str] = (),
     ) -> OrderResult:
         with self._order_lock:
-            return self._run(self._modify_op(order_id, order, contract))
+            return self._run(self._modify_op(order_id, order, contract, confirm))
 
     def cancel_order(
         self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None
@@ -550,19 +559,28 @@ class AsyncIBKRClient(ClientBase):
     async def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
         return await self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
 
-    async def place_order(self, order: Mapping[str, Any], contract: ContractLike) -> OrderResult:
+    async def place_order(
+        self, order: Mapping[str, Any], contract: ContractLike, *, confirm: Iterable[str] = ()
+    ) -> OrderResult:
+        """Place ``order``. An IBKR question is answered "yes" only when all its message ids are in
+        ``auto_confirm`` (config) or ``confirm`` (this order: ids the trader has confirmed)."""
         async with self._order_lock:
-            return await self._run(self._place_op(order, contract))
+            return await self._run(self._place_op(order, contract, confirm))
 
     async def whatif(self, order: Mapping[str, Any], contract: ContractLike) -> WhatIf:
         async with self._order_lock:
             return await self._run(self._whatif_op(order, contract))
 
     async def modify_order(
-        self, order_id: str | int, order: Mapping[str, Any], contract: ContractLike
+        self,
+        order_id: str | int,
+        order: Mapping[str, Any],
+        contract: ContractLike,
+        *,
+        confirm: Iterable[str] = (),
     ) -> OrderResult:
         async with self._order_lock:
-            return await self._run(self._modify_op(order_id, order, contract))
+            return await self._run(self._modify_op(order_id, order, contract, confirm))
 
     async def cancel_order(
         self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None

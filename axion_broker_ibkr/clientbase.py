@@ -9,7 +9,7 @@ import atexit
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -384,7 +384,9 @@ class ClientBase:
             raise GatewayError("the gateway reports no account; log in with a trading user")
         return acct
 
-    def _order_context(self, order: Mapping[str, Any], account_id: str) -> orderflow.OrderContext:
+    def _order_context(
+        self, order: Mapping[str, Any], account_id: str, confirm: Iterable[str] = ()
+    ) -> orderflow.OrderContext:
         wanted = order.get("mode")
         if wanted is not None and wanted != self.mode:
             raise ModeError(
@@ -405,6 +407,7 @@ class ClientBase:
             mode=self.mode,
             auto_confirm=frozenset(self.config.auto_confirm),
             max_rounds=self.config.max_question_rounds,
+            confirm=orderflow.confirm_ids(confirm),
         )
 
     def _translate(
@@ -428,19 +431,26 @@ class ClientBase:
         return payload
 
     def _place_op(
-        self, order: Mapping[str, Any], contract: m.IBKRContract | Mapping[str, Any]
+        self,
+        order: Mapping[str, Any],
+        contract: m.IBKRContract | Mapping[str, Any],
+        confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         account = yield from self._account_op(_text(order.get("account_id")))
-        ctx = self._order_context(order, account)
+        ctx = self._order_context(order, account, confirm)
         cdict = orderflow.contract_mapping(contract)
         payload = self._translate(order, cdict, account)
         return (yield from orderflow.place_order(self.state, payload, cdict, ctx))
 
     def _modify_op(
-        self, order_id: str | int, order: Mapping[str, Any], contract: m.IBKRContract | Mapping[str, Any]
+        self,
+        order_id: str | int,
+        order: Mapping[str, Any],
+        contract: m.IBKRContract | Mapping[str, Any],
+        confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         account = yield from self._account_op(_text(order.get("account_id")))
-        ctx = self._order_context(order, account)
+        ctx = self._order_context(order, account, confirm)
         payload = self._translate(order, orderflow.contract_mapping(contract), account)
         return (yield from orderflow.modify_order(self.state, order_id, payload, ctx))
 

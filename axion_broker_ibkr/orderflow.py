@@ -2,8 +2,10 @@
 
 * The journal entry is written (``RecordPending``) *before* the POST; if that raises, nothing is
   sent.
-* Questions are answered from the configured allow-list only (default: none). A question that is
-  not allowed is answered "no" (so the order is discarded at IBKR, not left pending) and ends with
+* Questions are answered from the configured allow-list (``auto_confirm``, default: none) plus
+  the ids the caller confirmed for this one order (``confirm=``); a question is answered "yes"
+  only when every one of its message ids is in that union. A question that is not allowed is
+  answered "no" (so the order is discarded at IBKR, not left pending) and ends with
   :class:`~axion_broker_ibkr.errors.QuestionRefusedError` quoting IBKR's text. Chains are followed
   up to a bound. The whole exchange is kept as a transcript for the order log.
 * An order POST is never retried blindly: after an ambiguous failure (timeout, connection lost
@@ -15,7 +17,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import define
@@ -27,6 +30,7 @@ from .errors import (
     GatewayUnavailableError,
     OrderRejectedError,
     OrderStateUnknownError,
+    OrderValidationError,
     QuestionRefusedError,
 )
 from .journal import JournalEntry
@@ -46,6 +50,28 @@ class OrderContext:
     mode: str
     auto_confirm: frozenset[str]
     max_rounds: int
+    #: Question ids the caller confirmed for this one order (a trader who read the question).
+    confirm: frozenset[str] = frozenset()
+
+    def answers_yes(self, ids: Sequence[str]) -> bool:
+        """Yes only when every message id of the question is allowed (config or this call)."""
+        return bool(ids) and all(i in self.auto_confirm or i in self.confirm for i in ids)
+
+
+_QUESTION_ID = re.compile(r"^[op]\d+$")
+
+
+def confirm_ids(confirm: Iterable[str] | str) -> frozenset[str]:
+    """Normalise a per-call ``confirm`` (``"o163"`` or ``["o163", "O354"]``) to lower-case ids;
+    anything that is not an IBKR question id raises :class:`OrderValidationError` on ``confirm``."""
+    items = [confirm] if isinstance(confirm, str) else list(confirm)
+    out: set[str] = set()
+    for item in items:
+        text = item.strip().lower() if isinstance(item, str) else None
+        if text is None or not _QUESTION_ID.match(text):
+            raise OrderValidationError("confirm", f"not an IBKR question id (o163, o354, p12 ...): {item!r}")
+        out.add(text)
+    return frozenset(out)
 
 
 def contract_mapping(contract: m.IBKRContract | Mapping[str, Any]) -> dict[str, Any]:
@@ -79,13 +105,18 @@ def journal_entry(payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: 
     )
 
 
-def _question_record(question: m.OrderQuestion, answer: bool, allowed: bool) -> dict[str, Any]:
+def _question_record(
+    question: m.OrderQuestion, answer: bool, allowed: bool, ctx: OrderContext | None = None
+) -> dict[str, Any]:
+    ids = [i.lower() for i in question.message_ids]
     return {
         "id": question.id,
         "message_ids": list(question.message_ids),
         "messages": [mask_text(text) for text in question.message],
         "answer": answer,
         "auto_confirmed": allowed,
+        # Which ids the caller confirmed for this order (the rest came from auto_confirm).
+        "confirmed_by_caller": sorted(i for i in ids if ctx is not None and i in ctx.confirm),
     }
 
 
@@ -112,23 +143,24 @@ def reply_loop(
         question = reply[0]
         assert isinstance(question, m.OrderQuestion)
         ids = [i.lower() for i in question.message_ids]
-        allowed = bool(ids) and all(i in ctx.auto_confirm for i in ids)
+        allowed = ctx.answers_yes(ids)
         rounds += 1
         text = " / ".join(question.message) or "(no text)"
         if not allowed or rounds > ctx.max_rounds:
-            transcript.append(_question_record(question, False, allowed))
+            transcript.append(_question_record(question, False, allowed, ctx))
             yield from _discard(question.id)
             if rounds > ctx.max_rounds:
                 reason = f"IBKR kept asking questions ({rounds} rounds, limit {ctx.max_rounds}); last: {text}"
             else:
                 reason = (
                     f"IBKR asked {', '.join(ids) or 'a question'} and the question policy does not allow "
-                    f"answering yes: {text!r}. Add the id to auto_confirm to accept it."
+                    f"answering yes: {text!r}. Confirm it for this order (confirm=[...]) or add the id "
+                    "to auto_confirm to accept it."
                 )
             raise QuestionRefusedError(
                 mask_text(reason), message_ids=ids, transcript=transcript, client_order_id=coid
             )
-        transcript.append(_question_record(question, True, True))
+        transcript.append(_question_record(question, True, True, ctx))
         data = yield from core._call(
             core._post(f"/iserver/reply/{question.id}", {"confirmed": True}, idempotent=False)
         )

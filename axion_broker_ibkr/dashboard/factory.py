@@ -23,7 +23,6 @@ from attrs import define, evolve, field
 
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
-from ..errors import ModeError
 from ..gateway import IBKRGateway
 from ..masking import mask_text
 from ..orders import TranslateOptions
@@ -88,35 +87,18 @@ class DashboardSession:
                 log.warning("streaming unavailable: %s", self.streaming_error)
             return self._streaming
 
-    def resolved_config(self, accept: tuple[str, ...] = ()) -> IBKRConfig:
+    def resolved_config(self) -> IBKRConfig:
         """The configuration pinned to the endpoint the client resolved (``auto`` -> ``gateway`` or
-        ``sim``), for a second client on the same gateway: the stream, or a one-off client that
-        also accepts the IBKR question ids in ``accept``. In ``sim`` mode without ``sim_url`` the
-        second client attaches to the process's one embedded simulator, the same one."""
+        ``sim``), for a second client on the same gateway (the stream). In ``sim`` mode without
+        ``sim_url`` the second client attaches to the process's one embedded simulator, the same one."""
         if self.client.mode == "auto":
             self.client.auth_status()  # resolves the mode
         changes: dict[str, Any] = {"mode": self.client.mode}
-        if accept:
-            changes["auto_confirm"] = tuple(dict.fromkeys((*self.config.auto_confirm, *accept)))
+        trusted = self.client.trusted_fingerprint
+        if self.config.ssl_verify is False and trusted and self.client.mode == "gateway":
+            # Trust on first use: the second client trusts the certificate the first one saw.
+            changes["ssl_verify"] = f"sha256:{trusted}"
         return evolve(self.config, **changes)
-
-    def place_accepting(self, accept: tuple[str, ...], order: Mapping[str, Any], contract: Any) -> Any:
-        """Place ``order`` answering "yes" to the IBKR questions ``accept`` (the trader confirmed
-        them on the page), through a one-off client on the same endpoint and order log.
-
-        The client's question policy is configuration (``auto_confirm``), so a per-order answer
-        needs its own client; the fallback guard is repeated here because the one-off client is
-        configured ``sim`` outright, not ``auto``.
-        """
-        if self.client.is_fallback and (self.config.account_id or order.get("account_id")):
-            raise ModeError(
-                "auto mode fell back to the simulator; an order for a configured account is not sent"
-            )
-        config = self.resolved_config(accept)
-        with IBKRClient(
-            config, pacer=self.client.pacer, journal=self.client.journal, cache=self.client.cache
-        ) as once:
-            return once.place_order(order, contract)
 
     def translate_options(self) -> TranslateOptions:
         """The options the client translates this page's orders with (for local validation)."""

@@ -68,15 +68,15 @@ def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRCon
         st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
 
 
-def _send(session: DashboardSession, parked: dict[str, Any], allow: tuple[str, ...] = ()) -> None:
+def _send(session: DashboardSession, parked: dict[str, Any], confirm: tuple[str, ...] = ()) -> None:
+    """Send a parked ticket; ``confirm``: the IBKR question ids the trader answered "yes" to on the
+    page (for this order only; the client's ``auto_confirm`` is not widened)."""
     order, contract = parked["order"], parked["contract"]
     try:
-        if allow:
-            result: OrderResult = session.place_accepting(allow, order, contract)
-        else:
-            result = session.client.place_order(order, contract)
+        result: OrderResult = session.client.place_order(order, contract, confirm=confirm)
     except QuestionRefusedError as exc:
-        # IBKR asked; the flow answered "no" (the order was discarded at IBKR, nothing is pending).
+        # IBKR asked; the flow answered "no" (the order was discarded at IBKR, nothing is pending)
+        # and the order log settled this cOID as rejected with the question in its transcript.
         text = vm_trading.question_text(exc.transcript, exc.message)
         st.session_state[QUESTION] = {**parked, "message": text, "ids": tuple(exc.message_ids)}
         return
@@ -118,8 +118,10 @@ def _question(session: DashboardSession) -> None:
         c1, c2 = st.columns(2)
         if c1.button("Yes, send it", key="trade_question_yes", type="primary"):
             st.session_state.pop(QUESTION, None)
+            # The reviewed ticket again, under a new cOID (the first one is settled as rejected),
+            # answering yes to exactly the questions the trader just read.
             fresh = {**q, "order": {**q["order"], "client_order_id": new_client_order_id()}}
-            _send(session, fresh, allow=q["ids"])
+            _send(session, fresh, confirm=q["ids"])
             st.rerun()
         if c2.button("No, drop it", key="trade_question_no"):
             st.session_state.pop(QUESTION, None)

@@ -132,6 +132,56 @@ async def test_allowed_questions_are_confirmed_through_a_chain(kind: str, paper:
     assert all(t["answer"] is True for t in result.transcript)
 
 
+async def test_per_call_confirm_answers_yes_with_the_allow_list(kind: str, paper: Router) -> None:
+    """auto_confirm (config) and confirm (this call) together: o163 from the call, o10151 from config."""
+    second = [
+        {"id": "q-2", "message": ["Market order risk"], "isSuppressed": False, "messageIds": ["o10151"]}
+    ]
+    paper.on("POST", ORDERS, Q163)
+    paper.on("POST", f"/iserver/reply/{Q163[0]['id']}", second)
+    paper.on("POST", "/iserver/reply/q-2", ACK)
+    client = make_client(kind, paper, auto_confirm=["o10151"])
+    result = await call(client.place_order(order(), AAPL, confirm=["O163"]))
+    assert result.order_id == "1234567890"
+    assert [(t["answer"], t["confirmed_by_caller"]) for t in result.transcript] == [
+        (True, ["o163"]),
+        (True, []),
+    ]
+    assert client.config.auto_confirm == ("o10151",)  # the call did not widen the client's policy
+
+
+async def test_per_call_confirm_covers_only_the_ids_given(kind: str, paper: Router) -> None:
+    both = [{"id": "q-b", "message": ["Price far", "Size large"], "isSuppressed": False,
+             "messageIds": ["o163", "o354"]}]  # fmt: skip
+    paper.on("POST", ORDERS, both)
+    paper.on("POST", "/iserver/reply/q-b", {"error": "order discarded"})
+    client = make_client(kind, paper)
+    with pytest.raises(QuestionRefusedError, match="Size large") as info:
+        await call(client.place_order(order(), AAPL, confirm="o163"))  # o354 was not confirmed
+    assert info.value.message_ids == ["o163", "o354"]
+    assert [json.loads(r.content) for r in paper.calls if r.url.path.endswith("/q-b")] == [
+        {"confirmed": False}
+    ]
+    with pytest.raises(QuestionRefusedError):  # and the next order gets no leftover confirmation
+        await call(client.place_order(order(), AAPL))
+
+
+async def test_modify_takes_a_per_call_confirm(kind: str, paper: Router) -> None:
+    paper.on("POST", f"{ORDERS.rsplit('/', 1)[0]}/order/1234567890", Q163)
+    paper.on("POST", f"/iserver/reply/{Q163[0]['id']}", ACK)
+    client = make_client(kind, paper)
+    result = await call(client.modify_order("1234567890", order(), AAPL, confirm=["o163"]))
+    assert result.transcript[0]["answer"] is True
+
+
+async def test_bad_confirm_ids_are_refused_before_anything_is_sent(kind: str, paper: Router) -> None:
+    client = make_client(kind, paper)
+    with pytest.raises(OrderValidationError, match="confirm") as info:
+        await call(client.place_order(order(), AAPL, confirm=["yes"]))
+    assert info.value.field == "confirm"
+    assert not any(r.method == "POST" for r in paper.calls)
+
+
 async def test_question_chain_is_bounded(kind: str, paper: Router) -> None:
     loop = [{"id": "again", "message": ["Sure?"], "isSuppressed": False, "messageIds": ["o163"]}]
     paper.on("POST", ORDERS, loop)

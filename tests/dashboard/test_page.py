@@ -50,6 +50,13 @@ def _frame(at: AppTest, column: str) -> Any:
     )
 
 
+def _order_store() -> Any:
+    """The page's order log (the database the page environment names); the caller closes it."""
+    from axion_broker_ibkr.store import open_store
+
+    return open_store()
+
+
 def test_account_tab_shows_banner_figures_cash_and_positions(page: Any) -> None:
     at = _app()
     _no_errors(at)
@@ -135,11 +142,20 @@ def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
     assert "o163" in question
     assert "Percentage constraint" in question
     assert not at.success, "nothing may be placed before the question is answered"
+    store = _order_store()
+    log = store.journal
+    (first,) = [e for e in log.entries() if e.price == 150.0 and e.status == "rejected"]
+    assert first.transcript[0]["message_ids"] == ["o163"] and first.transcript[0]["answer"] is False
     at.button(key="trade_question_yes").click().run()
     _no_errors(at)
     placed = at.success[0].value
     assert ": open" in placed
     order_id = int(placed.split()[1])
+    second = next(e for e in log.entries() if e.order_id == str(order_id))
+    assert second.client_order_id != first.client_order_id  # the reviewed ticket under a new cOID
+    assert [(t["answer"], t["confirmed_by_caller"]) for t in second.transcript] == [(True, ["o163"])]
+    assert not any("IBKR asks" in w.value for w in at.warning)  # answered: the question is gone
+    store.close()
     orders = _frame(at, "Remaining")
     assert orders[orders["Order id"] == order_id].iloc[0]["Price"] == 150.0
     at.selectbox(key="orders_pick").set_value(order_id).run()
