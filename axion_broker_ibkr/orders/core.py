@@ -7,12 +7,13 @@ tick grid and returns the CPAPI order dict. ``translate_order`` is these two cal
 wraps :func:`write_payload` in a ``CPAPIOrder``, so the structured API and the fast path cannot
 disagree: they are the same code.
 
-Written for the host's order path (``bench/translate.py``: >= 100,000 orders/s, a few times a dict
-literal): no attrs objects and no cattrs here, the accepted (security type, order type, TIF)
-combinations are one lookup in :data:`~axion_broker_ibkr.orders.plan.PLANS`, and the common value
-types (``float`` prices, ``int`` quantities, lower-case words) are accepted with inline
-comparisons; anything else goes through the field readers of :mod:`.fields`, which accept the
-other spellings or raise the field-naming error. Checks run in a fixed order, so an order with
+Written for the host's order path (``bench/translate.py``; the targets are >= 100,000 orders/s
+and <= 5x a dict literal of the payload): no attrs objects and no cattrs here, the accepted
+(security type, order type, TIF) combinations are one lookup in
+:data:`~axion_broker_ibkr.orders.plan.PLANS`, and the common value types (``float`` prices,
+``int`` quantities, lower-case words) are accepted with inline comparisons; anything else goes
+through the field readers of :mod:`.fields`, which accept the other spellings or raise the
+field-naming error. Checks run in a fixed order (the original translator's), so an order with
 several faults always names the same field.
 """
 
@@ -294,12 +295,13 @@ def write_payload(checked: Checked, contract: Mapping[str, Any], options: Transl
     ) = checked  # fmt: skip
     wire_type, wire_tif, needs_limit, _, _, trailing, _, _, _, fractional_setting, _ = plan
     if type(quantity) is not int:
+        given, quantity = quantity, float(quantity)  # a hand-built intent may hold any real
         if quantity.is_integer():
             quantity = int(quantity)  # JSON `100`, not `100.0`
         elif fractional_setting and not options.allow_fractional:
             f.fail(
                 "qty",
-                f"{quantity!r} is a fractional share quantity; fractional trading is off "
+                f"{given!r} is a fractional share quantity; fractional trading is off "
                 "(set allow_fractional / AXION_IBKR_ALLOW_FRACTIONAL=true); nothing is rounded",
             )
     if sec_type == "FUT" and not options.futures_operator:
