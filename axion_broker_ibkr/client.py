@@ -207,8 +207,9 @@ class IBKRClient(ClientBase):
         self.close()
 
     def connect(self) -> core.StartupResult:
-        """Resolve the mode and run IBKR's start-up sequence (REFERENCE §1.7)."""
-        return self._run(self._session_op())
+        """Resolve the mode and run IBKR's start-up sequence (REFERENCE §1.7), ending with the
+        first tickle (``StartupResult.tickle``)."""
+        return self._run(self._session_op(tickle_after=True))
 
     # ----------------------------------------------------------------------------- session
 
@@ -497,7 +498,7 @@ class AsyncIBKRClient(ClientBase):
         await self.aclose()
 
     async def connect(self) -> core.StartupResult:
-        return await self._run(self._session_op())
+        return await self._run(self._session_op(tickle_after=True))
 
     # ----------------------------------------------------------------------------- session
 

@@ -477,11 +477,12 @@ class ClientBase:
             )
         )
 
-    def _session_op(self) -> core.Op[core.StartupResult]:
+    def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
         return core.open_session(
             self.state,
             take_over=self.config.competing_policy == "take_over",
             suppress=self.config.auto_confirm,
+            tickle_after=tickle_after,
         )
 
     def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:

@@ -16,6 +16,7 @@ the order flow in :mod:`axion_broker_ibkr.orderflow`.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from .journal import JournalEntry
 from .masking import mask_text
 
 T = TypeVar("T")
+log = logging.getLogger("axion_broker_ibkr.client")
 
 # --------------------------------------------------------------------------------------------
 # Effects
@@ -428,6 +430,9 @@ class StartupResult:
     status: m.AuthStatus
     accounts: m.IServerAccounts | None
     initialized: bool  # ssodh/init was needed
+    #: The start-up tickle (its ``session`` authenticates the WebSocket); ``None`` if not asked for
+    #: or if it failed (the keep-alive tickles again a minute later).
+    tickle: m.Tickle | None = None
 
 
 def _accounts_after_init(state: SessionState, *, retry: bool) -> Op[m.IServerAccounts]:
@@ -442,10 +447,16 @@ def _accounts_after_init(state: SessionState, *, retry: bool) -> Op[m.IServerAcc
 
 
 def open_session(
-    state: SessionState, *, take_over: bool, suppress: Sequence[str], load_portfolio: bool = True
+    state: SessionState,
+    *,
+    take_over: bool,
+    suppress: Sequence[str],
+    load_portfolio: bool = True,
+    tickle_after: bool = False,
 ) -> Op[StartupResult]:
     """auth status -> ``ssodh/init`` when needed -> ``/iserver/accounts`` -> ``/portfolio/accounts``
-    -> question suppression. A 401 raises :class:`NotAuthenticatedError` (a human must log in).
+    -> question suppression -> (``tickle_after``) one ``/tickle``, the first of the keep-alive, which
+    also yields the WebSocket session. A 401 raises :class:`NotAuthenticatedError` (a human must log in).
     A competing session is taken over only when ``take_over``; otherwise
     :class:`CompetingSessionError` is raised and nothing is changed."""
     status = yield from auth_status()
@@ -466,7 +477,13 @@ def open_session(
     if load_portfolio:
         yield from portfolio_accounts(state)
     yield from suppress_questions(suppress)
-    return StartupResult(status=status, accounts=accts, initialized=initialized)
+    first_tickle: m.Tickle | None = None
+    if tickle_after:
+        try:
+            first_tickle = yield from tickle()
+        except GatewayError as exc:  # the session is open; a missed tickle is retried by the keep-alive
+            log.warning("start-up tickle failed: %s", mask_text(str(exc)))
+    return StartupResult(status=status, accounts=accts, initialized=initialized, tickle=first_tickle)
 
 
 class NotSentError(GatewayUnavailableError):

@@ -182,6 +182,8 @@ class IBKRGateway(_GatewayBase):
         except GatewayError as exc:
             status = self._build(None, exc)
         else:
+            if result.tickle is not None:
+                self.last_tickle = dt.datetime.now(dt.UTC)
             status = self._build(result.status, None)
         if keepalive:
             self.start_keepalive()
@@ -271,6 +273,8 @@ class AsyncIBKRGateway(_GatewayBase):
         except GatewayError as exc:
             status = self._build(None, exc)
         else:
+            if result.tickle is not None:
+                self.last_tickle = dt.datetime.now(dt.UTC)
             status = self._build(result.status, None)
         if keepalive:
             self.start_keepalive()

@@ -113,6 +113,7 @@ async def test_take_over_policy_competes(kind: str, router: Router) -> None:
     )
     router.on("POST", "/iserver/auth/ssodh/init", auth)
     router.on("GET", "/portfolio/accounts", [])
+    router.fixture("POST", "/tickle", "tickle")
     client = make_client(kind, router, competing_policy="take_over")
     result = await call(client.connect())
     assert result.initialized and result.status.authenticated
@@ -185,6 +186,7 @@ async def test_no_bridge_right_after_init_is_waited_out(kind: str, router: Route
     router.on("POST", "/iserver/auth/ssodh/init", auth)
     router.routes[("GET", "/v1/api/iserver/accounts")] = [NO_BRIDGE, load_fixture("iserver_accounts")]
     router.on("GET", "/portfolio/accounts", [])
+    router.fixture("POST", "/tickle", "tickle")
     client = make_client(kind, router)
     client.state.poll_interval = 0.0
     result = await call(client.connect())

@@ -56,7 +56,9 @@ async def test_start_runs_the_reference_sequence(kind: str, router: Router) -> N
     router.on("POST", "/iserver/auth/ssodh/init", AUTH)
     router.fixture("GET", "/portfolio/accounts", "portfolio_accounts")
     router.on("POST", "/iserver/questions/suppress", {"status": "submitted"})
+    router.on("POST", "/tickle", TICKLE)
     gw = gateway_for(kind, router, auto_confirm=["o163", "o354"])
+    assert gw.status.last_tickle is None
     status = await call(gw.start(keepalive=False))
     assert status.healthy
     assert router.paths() == [
@@ -66,9 +68,22 @@ async def test_start_runs_the_reference_sequence(kind: str, router: Router) -> N
         "/iserver/accounts",
         "/portfolio/accounts",
         "/iserver/questions/suppress",
+        "/tickle",  # the first keep-alive round: the Gateway tab never shows "never" after start
     ]
-    suppress = router.calls[-1]
+    suppress = router.calls[-2]
     assert b"o163" in suppress.content and b"o354" in suppress.content
+    assert status.last_tickle is not None and gw.status.last_tickle == status.last_tickle
+
+
+async def test_start_survives_a_failed_first_tickle(kind: str, router: Router) -> None:
+    router.on("POST", "/iserver/auth/status", AUTH)
+    router.fixture("GET", "/portfolio/accounts", "portfolio_accounts")
+    router.on("POST", "/tickle", reply(503, {"error": "busy"}))
+    gw = gateway_for(kind, router, max_attempts=1)
+    status = await call(gw.start(keepalive=False))
+    assert status.healthy and status.last_tickle is None  # honest: no tickle answered yet
+    result = await call(gw.client.connect())
+    assert result.tickle is None and result.status.authenticated
 
 
 async def test_tick_reopens_a_dropped_brokerage_session(kind: str, router: Router) -> None:

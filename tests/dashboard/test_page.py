@@ -219,6 +219,9 @@ def test_gateway_tab_says_when_the_session_is_dropped(page_on_fresh_sim: Any) ->
     at = _app("Gateway")
     _no_errors(at)
     assert "Connected and authenticated." in [s.value for s in at.success]
+    rows = _frame(at, "Value")
+    last_tickle = rows[rows[""] == "Last tickle"].iloc[0]["Value"]
+    assert last_tickle != "never" and "ago" in last_tickle  # the start-up sequence tickled once
     page_on_fresh_sim.admin.drop_brokerage()
     at.button(key="gw_check").click().run()
     assert "brokerage session is not open" in _texts(at)

@@ -37,6 +37,7 @@ async def test_default_database_is_created_and_holds_orders_and_connections(
     try:
         assert await adapter.connect() is True
         assert _exists(default_database)
+        assert adapter.gateway.status.last_tickle is not None  # start-up ends with the first tickle
         result = await host.place("ibkr", _limit_order(await _resting_price(adapter)))
         assert result["status"] == "open"
     finally:
