@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from attrs import define
 
@@ -135,26 +134,8 @@ _ENV_NAMES: tuple[str, ...] = (
 )
 
 
-def _raw_reader() -> tuple[object, Mapping[Any, Any], tuple[Any, ...]] | None:
-    """``os.environ``'s backing dict and the encoded names, when this CPython exposes them.
-
-    ``os.environ.get`` costs about 1 µs (key encoding, value decoding, the Mapping ABC); the
-    backing dict ``os.environ._data`` (bytes on POSIX) answers in 30 ns. ``os.environ`` updates
-    it on every change made through ``os.environ`` (``monkeypatch.setenv`` included), so reading it
-    sees exactly what ``os.environ.get`` would. Where it is missing, or ``os.environ`` has been
-    replaced by another object, :func:`options_from_env` reads ``os.environ.get`` instead.
-    """
-    environ = os.environ
-    data = getattr(environ, "_data", None)
-    encode = getattr(environ, "encodekey", None)
-    if not isinstance(data, dict) or encode is None:
-        return None
-    return environ, data, tuple(encode(name) for name in _ENV_NAMES)
-
-
-_RAW = _raw_reader()
-#: The last raw values read and the options built from them (one entry: settings rarely change).
-_last: tuple[tuple[Any, ...], TranslateOptions] = ((), TranslateOptions())
+#: The last values read and the options built from them (one entry: settings rarely change).
+_last: tuple[tuple[str | None, ...], TranslateOptions] = ((), TranslateOptions())
 
 
 def options_from_env() -> TranslateOptions:
@@ -164,15 +145,10 @@ def options_from_env() -> TranslateOptions:
     rebuilds the options only when they differ from the previous call's values.
     """
     global _last
-    raw = _RAW
-    if raw is not None and os.environ is raw[0]:
-        get = raw[1].get
-        account, fractional, operator, manual = raw[2]
-        key: tuple[Any, ...] = (get(account), get(fractional), get(operator), get(manual))
-        if key == _last[0]:
-            return _last[1]
-        options = _options_from_values(*(None if v is None else os.fsdecode(v) for v in key))
-        _last = key, options
-        return options
-    env = os.environ  # not the os.environ this module started with: read it as a Mapping, uncached
-    return _options_from_values(*(env.get(name) for name in _ENV_NAMES))
+    get = os.environ.get  # the public API only: no reading os.environ's private backing dict
+    key = tuple(get(name) for name in _ENV_NAMES)
+    if key == _last[0]:
+        return _last[1]
+    options = _options_from_values(*key)
+    _last = key, options
+    return options
