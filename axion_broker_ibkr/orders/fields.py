@@ -68,11 +68,6 @@ def positive(value: Any, field: str, maximum: float) -> float:
     return result
 
 
-def optional_positive(order: Mapping[str, Any], key: str, maximum: float) -> float | None:
-    value = order.get(key)
-    return None if value is None else positive(value, key, maximum)
-
-
 def pick(order: Mapping[str, Any], key: str, alias: str) -> tuple[str, Any]:
     """The value of ``key`` or its ``alias`` (both host vocabularies); both given must agree."""
     value = order.get(key)

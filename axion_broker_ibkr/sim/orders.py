@@ -475,10 +475,6 @@ class OrderEngine:
         )
         return self.fill(order, quantity or order.remaining, fill_price)
 
-    def register_listener(self, listener: Callable[[str, Any], None]) -> Callable[[], None]:
-        self.listeners.append(listener)
-        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
-
     def visible(self, order: Order) -> bool:
         """Orders the current brokerage session knows: working ones, and those that finished in it."""
         return (

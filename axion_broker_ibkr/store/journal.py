@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -366,9 +366,3 @@ def _trade_time(trade: Trade) -> dt.datetime | None:
         except ValueError:
             return None
     return None
-
-
-def apply_events(journal: SqlOrderJournal, orders: Sequence[Order] = (), trades: Sequence[Trade] = ()) -> int:
-    """Apply a batch of stream events (orders first, then executions); returns rows touched."""
-    touched = sum(journal.apply_order(o) for o in orders)
-    return touched + sum(journal.apply_trade(t) for t in trades)
