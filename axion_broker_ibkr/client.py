@@ -3,7 +3,10 @@
 Both clients execute the effects the core's operations yield (pacing, HTTP with keep-alive,
 retries of idempotent requests, automatic re-opening of a dropped brokerage session, sleeping,
 journal writes); request building, parsing, the snapshot pre-flight and the order question loop
-live in :mod:`axion_broker_ibkr.core` / :mod:`axion_broker_ibkr.orderflow`, once.
+live in :mod:`axion_broker_ibkr.core` / :mod:`axion_broker_ibkr.orderflow`, once. What the two
+drivers share beyond that (TLS, modes, decisions, order preparation) is in :mod:`.clientbase`;
+the drivers themselves are :mod:`.client_sync` and :mod:`.client_async`. This module is the
+public import path, and re-exports the models.
 
 >>> client = IBKRClient(IBKRConfig(mode="sim"))          # doctest: +SKIP
 >>> client.positions()                                    # doctest: +SKIP
@@ -11,645 +14,105 @@ live in :mod:`axion_broker_ibkr.core` / :mod:`axion_broker_ibkr.orderflow`, once
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
-
-import httpx
-
-from . import core, core_market, core_secdef
-from . import models as m
-from .clientbase import ClientBase, Endpoint, to_response
+from .client_async import AsyncIBKRClient
+from .client_sync import IBKRClient
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
-from .errors import GatewayError
 from .models import (
     Account,
+    AccountParent,
+    AccountProps,
     AuthStatus,
     BondFilter,
+    BondFilterOption,
     CancelAck,
+    Candle,
     ContractInfo,
     ContractRules,
     CurrencyPair,
     FutureContract,
+    GatewayStatus,
     History,
     IBKRContract,
+    IncrementRule,
     IServerAccounts,
+    Issuer,
     LedgerEntry,
+    LiveOrders,
     Order,
+    OrderAck,
+    OrderQuestion,
+    OrderReject,
     OrderResult,
     OrderStatus,
     PnLRow,
     Position,
     Quote,
+    SearchSection,
     SecdefInfo,
     SecdefSearchResult,
+    ServerInfo,
+    StockContract,
     StockInstrument,
     Strikes,
     SummaryValue,
     Tickle,
+    TickleIServer,
     Trade,
     WhatIf,
+    WhatIfAmount,
+    WhatIfChange,
 )
 from .pacing import Pacer, RetryPolicy
-from .tls import certificate_failure
 
-__all__ = [
+__all__ = [  # the drivers, their configuration and the models (the seed named them all here)
     "DEFAULT_QUOTE_FIELDS",
+    "Account",
+    "AccountParent",
+    "AccountProps",
     "AsyncIBKRClient",
+    "AuthStatus",
+    "BondFilter",
+    "BondFilterOption",
+    "CancelAck",
+    "Candle",
+    "ContractInfo",
+    "ContractRules",
+    "CurrencyPair",
+    "FutureContract",
+    "GatewayStatus",
+    "History",
     "IBKRClient",
     "IBKRConfig",
     "IBKRContract",
+    "IServerAccounts",
+    "IncrementRule",
+    "Issuer",
+    "LedgerEntry",
+    "LiveOrders",
+    "Order",
+    "OrderAck",
+    "OrderQuestion",
+    "OrderReject",
     "OrderResult",
+    "OrderStatus",
     "Pacer",
+    "PnLRow",
+    "Position",
+    "Quote",
     "RetryPolicy",
+    "SearchSection",
+    "SecdefInfo",
+    "SecdefSearchResult",
+    "ServerInfo",
+    "StockContract",
+    "StockInstrument",
+    "Strikes",
+    "SummaryValue",
+    "Tickle",
+    "TickleIServer",
+    "Trade",
+    "WhatIf",
+    "WhatIfAmount",
+    "WhatIfChange",
 ]
-
-T = TypeVar("T")
-ContractLike = IBKRContract | Mapping[str, Any]
-
-
-class IBKRClient(ClientBase):
-    """Synchronous client. Thread-safe for reads; orders are serialised (IBKR forbids interleaving
-    another order while a question is pending)."""
-
-    def __init__(self, config: IBKRConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._http: httpx.Client | None = None
-        self._lock = threading.Lock()
-        self._order_lock = threading.Lock()
-        self._reauth_lock = threading.Lock()
-        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
-
-    # ----------------------------------------------------------------------------- driving
-
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._endpoint is None:
-                self._endpoint = self._resolve_auto()
-            if self._http is None:
-                self._http = httpx.Client(**self._http_kwargs())
-            return self._http
-
-    def _resolve_auto(self) -> Endpoint:
-        try:
-            kwargs = self._probe_kwargs()
-            if self._transport is None:
-                kwargs["verify"] = self._trust(self.config.gateway_host, self.config.gateway_port)
-            with httpx.Client(**kwargs) as probe:
-                ok, why = self._probe_verdict(probe.post("/iserver/auth/status", json={}))
-        except (httpx.HTTPError, GatewayError, OSError) as exc:
-            failure = certificate_failure(exc)
-            if failure is not None:
-                exc = self._untrusted(failure)
-            ok, why = False, f"{type(exc).__name__}: {exc}"
-        return self._choose_after_probe(ok, why)
-
-    def _semaphore(self, req: core.Request) -> threading.BoundedSemaphore | None:
-        limit = self.pacer.max_concurrent(req.method, req.path)
-        if limit is None:
-            return None
-        name, count = limit
-        with self._lock:
-            return self._semaphores.setdefault(name, threading.BoundedSemaphore(count))
-
-    def _send(self, req: core.Request) -> core.Response:
-        http = self._client()
-        attempt, reauthed = 0, False
-        while True:
-            attempt += 1
-            delay = self.pacer.reserve(req.method, req.path)
-            if delay > 0:
-                time.sleep(delay)
-            sem = self._semaphore(req)
-            try:
-                if sem is not None:
-                    sem.acquire()
-                try:
-                    raw = http.request(req.method, req.path, params=req.params, json=req.json)
-                finally:
-                    if sem is not None:
-                        sem.release()
-            except httpx.HTTPError as exc:
-                failure = certificate_failure(exc)
-                if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
-                    raise self._untrusted(failure) from exc
-                decision = self._decide_exception(req, exc, attempt)
-            else:
-                resp = to_response(raw)
-                decision = self._decide_response(req, raw, resp, attempt, reauthed)
-                if decision.action == "return":
-                    return resp
-            if decision.action == "retry":
-                time.sleep(decision.delay)
-            elif decision.action == "reauth":
-                reauthed = True
-                self._reauth()
-            else:
-                assert decision.error is not None
-                raise decision.error
-
-    def _reauth(self) -> None:
-        with self._reauth_lock:
-            self._note_reauth()
-            self._run(self._session_op())
-
-    def _run(self, op: core.Op[T]) -> T:
-        """Drive one core operation to its result."""
-        to_send: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = op.throw(error) if error is not None else op.send(to_send)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            to_send, error = None, None
-            try:
-                to_send = self._execute(effect)
-            except Exception as exc:  # thrown back into the operation, which may handle it
-                error = exc
-
-    def _execute(self, effect: core.Effect) -> Any:
-        if isinstance(effect, core.Request):
-            return self._send(effect)
-        if isinstance(effect, core.Sleep):
-            time.sleep(effect.seconds)
-            return None
-        if self.journal is None:
-            return None
-        if isinstance(effect, core.RecordPending):
-            self.journal.record_pending(effect.entry)
-        else:
-            self.journal.record_result(
-                effect.client_order_id,
-                status=effect.status,
-                order_id=effect.order_id,
-                transcript=effect.transcript,
-                message=effect.message,
-                filled_quantity=effect.filled_quantity,
-                avg_fill_price=effect.avg_fill_price,
-            )
-        return None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-                self._http = None
-
-    def __enter__(self) -> IBKRClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def connect(self) -> core.StartupResult:
-        """Resolve the mode and run IBKR's start-up sequence (REFERENCE §1.7), ending with the
-        first tickle (``StartupResult.tickle``)."""
-        return self._run(self._session_op(tickle_after=True))
-
-    # ----------------------------------------------------------------------------- session
-
-    def auth_status(self) -> AuthStatus:
-        return self._run(core.auth_status())
-
-    def tickle(self) -> Tickle:
-        return self._run(core.tickle())
-
-    def init_session(self, compete: bool = True) -> AuthStatus:
-        return self._run(core.init_session(self.state, compete=compete))
-
-    def reauthenticate(self) -> None:
-        self._reauth()
-
-    def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
-        return self._run(core.suppress_questions(self.config.auto_confirm if ids is None else ids))
-
-    # ---------------------------------------------------------------------------- accounts
-
-    def accounts(self) -> IServerAccounts:
-        return self._run(core.accounts(self.state))
-
-    def portfolio_accounts(self) -> list[Account]:
-        return self._run(core.portfolio_accounts(self.state))
-
-    def switch_account(self, account_id: str) -> bool:
-        return self._run(core.switch_account(self.state, account_id))
-
-    def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]:
-        return self._run(self._with_account(account_id, lambda a: core.account_summary(self.state, a)))
-
-    def ledger(self, account_id: str | None = None) -> dict[str, LedgerEntry]:
-        return self._run(self._with_account(account_id, lambda a: core.ledger(self.state, a)))
-
-    def positions(self, account_id: str | None = None) -> list[Position]:
-        return self._run(self._with_account(account_id, lambda a: core.positions(self.state, a)))
-
-    def pnl(self) -> dict[str, PnLRow]:
-        return self._run(core.pnl(self.state))
-
-    # ------------------------------------------------------------------------------ orders
-
-    def live_orders(
-        self,
-        account_id: str | None = None,
-        filters: Sequence[str] | str | None = None,
-        *,
-        force: bool = False,
-    ) -> list[Order]:
-        wanted = core.normalize_filters(filters)  # refuse bad filters before any request
-        return self._run(
-            self._with_account(account_id, lambda a: core.live_orders(self.state, a, wanted, force=force))
-        )
-
-    def order_status(self, order_id: str | int) -> OrderStatus:
-        return self._run(core.order_status(self.state, order_id))
-
-    def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
-        return self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
-
-    def place_order(
-        self, order: Mapping[str, Any], contract: ContractLike, *, confirm: Iterable[str] = ()
-    ) -> OrderResult:
-        """Place ``order``. An IBKR question is answered "yes" only when all its message ids are in
-        ``auto_confirm`` (config) or ``confirm`` (this order: ids the trader has confirmed)."""
-        with self._order_lock:
-            return self._run(self._place_op(order, contract, confirm))
-
-    def whatif(self, order: Mapping[str, Any], contract: ContractLike) -> WhatIf:
-        with self._order_lock:
-            return self._run(self._whatif_op(order, contract))
-
-    def modify_order(
-        self,
-        order_id: str | int,
-        order: Mapping[str, Any],
-        contract: ContractLike,
-        *,
-        confirm: Iterable[str] = (),
-    ) -> OrderResult:
-        with self._order_lock:
-            return self._run(self._modify_op(order_id, order, contract, confirm))
-
-    def cancel_order(
-        self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None
-    ) -> CancelAck:
-        with self._order_lock:
-            return self._run(self._cancel_op(order_id, account_id, sec_type))
-
-    # --------------------------------------------------------------------------- market data
-
-    def snapshot(
-        self,
-        conids: Sequence[int | str],
-        fields: Sequence[str] = DEFAULT_QUOTE_FIELDS,
-        *,
-        wait: float | None = None,
-    ) -> list[Quote]:
-        budget = self.config.snapshot_timeout if wait is None else wait
-        return self._run(core_market.snapshot(self.state, conids, fields, wait=budget))
-
-    def history(self, conid: int | str, bar: str = "1d", period: str = "1m", **kwargs: Any) -> History:
-        return self._run(core_market.history(self.state, conid, bar=bar, period=period, **kwargs))
-
-    def unsubscribe(self, conid: int | str) -> bool:
-        return self._run(core_market.unsubscribe(conid))
-
-    def unsubscribe_all(self) -> bool:
-        return self._run(core_market.unsubscribe_all())
-
-    # ----------------------------------------------------------------------------- contracts
-
-    def search(self, symbol: str, sec_type: str = "STK", *, name: bool = False) -> list[SecdefSearchResult]:
-        return self._run(core_secdef.search(self.state, symbol, sec_type, name=name))
-
-    def contract_info(self, conid: int) -> ContractInfo:
-        return self._run(core_secdef.contract_info(self.state, conid))
-
-    def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
-        return self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
-
-    def stocks(self, symbols: Sequence[str]) -> dict[str, list[StockInstrument]]:
-        return self._run(core_secdef.stocks(symbols))
-
-    def futures(self, symbols: Sequence[str], exchange: str | None = None) -> dict[str, list[FutureContract]]:
-        return self._run(core_secdef.futures(symbols, exchange))
-
-    def currency_pairs(self, currency: str) -> list[CurrencyPair]:
-        return self._run(core_secdef.currency_pairs(currency))
-
-    def strikes(self, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None) -> Strikes:
-        return self._run(core_secdef.strikes(self.state, conid, month, sec_type, exchange))
-
-    def secdef_info(self, conid: int | None = None, sec_type: str = "OPT", **kwargs: Any) -> list[SecdefInfo]:
-        return self._run(core_secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
-
-    def bond_filters(self, issuer_id: str) -> list[BondFilter]:
-        return self._run(core_secdef.bond_filters(self.state, issuer_id))
-
-    def run(self, op: core.Op[T]) -> T:
-        """Drive any core operation (e.g. the resolver's) through this client."""
-        return self._run(op)
-
-
-class AsyncIBKRClient(ClientBase):
-    """Asyncio client with the same method names as :class:`IBKRClient` (awaitable)."""
-
-    def __init__(self, config: IBKRConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._http: httpx.AsyncClient | None = None
-        self._lock = asyncio.Lock()
-        self._order_lock = asyncio.Lock()
-        self._reauth_lock = asyncio.Lock()
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
-
-    # ----------------------------------------------------------------------------- driving
-
-    async def _client(self) -> httpx.AsyncClient:
-        async with self._lock:
-            if self._endpoint is None:
-                self._endpoint = await self._resolve_auto()
-            if self._http is None:
-                if self._transport is None and self._ssl is None:
-                    await asyncio.to_thread(lambda: self.ssl_context)  # may fetch a pinned certificate
-                self._http = httpx.AsyncClient(**self._http_kwargs())
-            return self._http
-
-    async def _resolve_auto(self) -> Endpoint:
-        try:
-            kwargs = self._probe_kwargs()
-            if self._transport is None:
-                cfg = self.config
-                kwargs["verify"] = await asyncio.to_thread(self._trust, cfg.gateway_host, cfg.gateway_port)
-            async with httpx.AsyncClient(**kwargs) as probe:
-                ok, why = self._probe_verdict(await probe.post("/iserver/auth/status", json={}))
-        except (httpx.HTTPError, GatewayError, OSError) as exc:
-            failure = certificate_failure(exc)
-            if failure is not None:
-                exc = await asyncio.to_thread(self._untrusted, failure)
-            ok, why = False, f"{type(exc).__name__}: {exc}"
-        if not ok and self._transport is None:
-            return await asyncio.to_thread(self._choose_after_probe, ok, why)  # may start the simulator
-        return self._choose_after_probe(ok, why)
-
-    def _semaphore(self, req: core.Request) -> asyncio.Semaphore | None:
-        limit = self.pacer.max_concurrent(req.method, req.path)
-        if limit is None:
-            return None
-        name, count = limit
-        return self._semaphores.setdefault(name, asyncio.Semaphore(count))
-
-    async def _send(self, req: core.Request) -> core.Response:
-        http = await self._client()
-        attempt, reauthed = 0, False
-        while True:
-            attempt += 1
-            delay = self.pacer.reserve(req.method, req.path)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sem = self._semaphore(req)
-            try:
-                if sem is not None:
-                    async with sem:
-                        raw = await http.request(req.method, req.path, params=req.params, json=req.json)
-                else:
-                    raw = await http.request(req.method, req.path, params=req.params, json=req.json)
-            except httpx.HTTPError as exc:
-                failure = certificate_failure(exc)
-                if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
-                    raise await asyncio.to_thread(self._untrusted, failure) from exc
-                decision = self._decide_exception(req, exc, attempt)
-            else:
-                resp = to_response(raw)
-                decision = self._decide_response(req, raw, resp, attempt, reauthed)
-                if decision.action == "return":
-                    return resp
-            if decision.action == "retry":
-                await asyncio.sleep(decision.delay)
-            elif decision.action == "reauth":
-                reauthed = True
-                await self._reauth()
-            else:
-                assert decision.error is not None
-                raise decision.error
-
-    async def _reauth(self) -> None:
-        async with self._reauth_lock:
-            self._note_reauth()
-            await self._run(self._session_op())
-
-    async def _run(self, op: core.Op[T]) -> T:
-        to_send: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = op.throw(error) if error is not None else op.send(to_send)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            to_send, error = None, None
-            try:
-                to_send = await self._execute(effect)
-            except Exception as exc:
-                error = exc
-
-    async def _execute(self, effect: core.Effect) -> Any:
-        if isinstance(effect, core.Request):
-            return await self._send(effect)
-        if isinstance(effect, core.Sleep):
-            await asyncio.sleep(effect.seconds)
-            return None
-        journal = self.journal
-        if journal is None:
-            return None
-        if isinstance(effect, core.RecordPending):
-            await asyncio.to_thread(journal.record_pending, effect.entry)
-        else:
-            res = effect
-            await asyncio.to_thread(
-                lambda: journal.record_result(
-                    res.client_order_id,
-                    status=res.status,
-                    order_id=res.order_id,
-                    transcript=res.transcript,
-                    message=res.message,
-                    filled_quantity=res.filled_quantity,
-                    avg_fill_price=res.avg_fill_price,
-                )
-            )
-        return None
-
-    async def aclose(self) -> None:
-        async with self._lock:
-            if self._http is not None:
-                await self._http.aclose()
-                self._http = None
-
-    async def close(self) -> None:
-        await self.aclose()
-
-    async def __aenter__(self) -> AsyncIBKRClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def connect(self) -> core.StartupResult:
-        return await self._run(self._session_op(tickle_after=True))
-
-    # ----------------------------------------------------------------------------- session
-
-    async def auth_status(self) -> AuthStatus:
-        return await self._run(core.auth_status())
-
-    async def tickle(self) -> Tickle:
-        return await self._run(core.tickle())
-
-    async def init_session(self, compete: bool = True) -> AuthStatus:
-        return await self._run(core.init_session(self.state, compete=compete))
-
-    async def reauthenticate(self) -> None:
-        await self._reauth()
-
-    async def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
-        return await self._run(core.suppress_questions(self.config.auto_confirm if ids is None else ids))
-
-    # ---------------------------------------------------------------------------- accounts
-
-    async def accounts(self) -> IServerAccounts:
-        return await self._run(core.accounts(self.state))
-
-    async def portfolio_accounts(self) -> list[Account]:
-        return await self._run(core.portfolio_accounts(self.state))
-
-    async def switch_account(self, account_id: str) -> bool:
-        return await self._run(core.switch_account(self.state, account_id))
-
-    async def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]:
-        return await self._run(self._with_account(account_id, lambda a: core.account_summary(self.state, a)))
-
-    async def ledger(self, account_id: str | None = None) -> dict[str, LedgerEntry]:
-        return await self._run(self._with_account(account_id, lambda a: core.ledger(self.state, a)))
-
-    async def positions(self, account_id: str | None = None) -> list[Position]:
-        return await self._run(self._with_account(account_id, lambda a: core.positions(self.state, a)))
-
-    async def pnl(self) -> dict[str, PnLRow]:
-        return await self._run(core.pnl(self.state))
-
-    # ------------------------------------------------------------------------------ orders
-
-    async def live_orders(
-        self,
-        account_id: str | None = None,
-        filters: Sequence[str] | str | None = None,
-        *,
-        force: bool = False,
-    ) -> list[Order]:
-        wanted = core.normalize_filters(filters)  # refuse bad filters before any request
-        return await self._run(
-            self._with_account(account_id, lambda a: core.live_orders(self.state, a, wanted, force=force))
-        )
-
-    async def order_status(self, order_id: str | int) -> OrderStatus:
-        return await self._run(core.order_status(self.state, order_id))
-
-    async def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
-        return await self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
-
-    async def place_order(
-        self, order: Mapping[str, Any], contract: ContractLike, *, confirm: Iterable[str] = ()
-    ) -> OrderResult:
-        """Place ``order``. An IBKR question is answered "yes" only when all its message ids are in
-        ``auto_confirm`` (config) or ``confirm`` (this order: ids the trader has confirmed)."""
-        async with self._order_lock:
-            return await self._run(self._place_op(order, contract, confirm))
-
-    async def whatif(self, order: Mapping[str, Any], contract: ContractLike) -> WhatIf:
-        async with self._order_lock:
-            return await self._run(self._whatif_op(order, contract))
-
-    async def modify_order(
-        self,
-        order_id: str | int,
-        order: Mapping[str, Any],
-        contract: ContractLike,
-        *,
-        confirm: Iterable[str] = (),
-    ) -> OrderResult:
-        async with self._order_lock:
-            return await self._run(self._modify_op(order_id, order, contract, confirm))
-
-    async def cancel_order(
-        self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None
-    ) -> CancelAck:
-        async with self._order_lock:
-            return await self._run(self._cancel_op(order_id, account_id, sec_type))
-
-    # --------------------------------------------------------------------------- market data
-
-    async def snapshot(
-        self,
-        conids: Sequence[int | str],
-        fields: Sequence[str] = DEFAULT_QUOTE_FIELDS,
-        *,
-        wait: float | None = None,
-    ) -> list[Quote]:
-        budget = self.config.snapshot_timeout if wait is None else wait
-        return await self._run(core_market.snapshot(self.state, conids, fields, wait=budget))
-
-    async def history(self, conid: int | str, bar: str = "1d", period: str = "1m", **kwargs: Any) -> History:
-        return await self._run(core_market.history(self.state, conid, bar=bar, period=period, **kwargs))
-
-    async def unsubscribe(self, conid: int | str) -> bool:
-        return await self._run(core_market.unsubscribe(conid))
-
-    async def unsubscribe_all(self) -> bool:
-        return await self._run(core_market.unsubscribe_all())
-
-    # ----------------------------------------------------------------------------- contracts
-
-    async def search(
-        self, symbol: str, sec_type: str = "STK", *, name: bool = False
-    ) -> list[SecdefSearchResult]:
-        return await self._run(core_secdef.search(self.state, symbol, sec_type, name=name))
-
-    async def contract_info(self, conid: int) -> ContractInfo:
-        return await self._run(core_secdef.contract_info(self.state, conid))
-
-    async def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
-        return await self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
-
-    async def stocks(self, symbols: Sequence[str]) -> dict[str, list[StockInstrument]]:
-        return await self._run(core_secdef.stocks(symbols))
-
-    async def futures(
-        self, symbols: Sequence[str], exchange: str | None = None
-    ) -> dict[str, list[FutureContract]]:
-        return await self._run(core_secdef.futures(symbols, exchange))
-
-    async def currency_pairs(self, currency: str) -> list[CurrencyPair]:
-        return await self._run(core_secdef.currency_pairs(currency))
-
-    async def strikes(
-        self, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None
-    ) -> Strikes:
-        return await self._run(core_secdef.strikes(self.state, conid, month, sec_type, exchange))
-
-    async def secdef_info(
-        self, conid: int | None = None, sec_type: str = "OPT", **kwargs: Any
-    ) -> list[SecdefInfo]:
-        return await self._run(core_secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
-
-    async def bond_filters(self, issuer_id: str) -> list[BondFilter]:
-        return await self._run(core_secdef.bond_filters(self.state, issuer_id))
-
-    async def run(self, op: core.Op[T]) -> T:
-        return await self._run(op)
-
-
-# Re-exported models (the seed's client module named them).
-__all__ += [name for name in dir(m) if name[0].isupper() and isinstance(getattr(m, name), type)]

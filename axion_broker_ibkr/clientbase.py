@@ -1,6 +1,8 @@
-"""What the sync and async clients share besides the core: TLS, mode resolution, order preparation.
+"""What the sync and async clients share besides the core: TLS, mode resolution, order preparation,
+the retry / re-authentication decisions and the journal writes.
 
-Nothing here performs HTTP; the two clients in :mod:`axion_broker_ibkr.client` do.
+Nothing here performs HTTP; the two drivers (:mod:`.client_sync`, :mod:`.client_async`, both
+re-exported by :mod:`axion_broker_ibkr.client`) do.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("axion_broker_ibkr.client")
 T = TypeVar("T")
+ContractLike = m.IBKRContract | Mapping[str, Any]
 
 
 class _MaskAccounts(logging.Filter):
@@ -338,6 +341,25 @@ class ClientBase:
             return Decision("retry", self.retry.delay(attempt))
         return Decision("raise", error=error)
 
+    def _record(self, effect: core.RecordPending | core.RecordResult) -> None:
+        """Write one journal effect (blocking; a no-op without a journal). An exception propagates
+        into the order flow, which then does not send the order (``record_pending`` comes first)."""
+        journal = self.journal
+        if journal is None:
+            return
+        if isinstance(effect, core.RecordPending):
+            journal.record_pending(effect.entry)
+            return
+        journal.record_result(
+            effect.client_order_id,
+            status=effect.status,
+            order_id=effect.order_id,
+            transcript=effect.transcript,
+            message=effect.message,
+            filled_quantity=effect.filled_quantity,
+            avg_fill_price=effect.avg_fill_price,
+        )
+
     def _note_reauth(self) -> None:
         self.reauthentications += 1
         log.warning("brokerage session lost; re-opening it (ssodh/init), attempt #%d", self.reauthentications)
@@ -433,7 +455,7 @@ class ClientBase:
     def _place_op(
         self,
         order: Mapping[str, Any],
-        contract: m.IBKRContract | Mapping[str, Any],
+        contract: ContractLike,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         account = yield from self._account_op(_text(order.get("account_id")))
@@ -446,7 +468,7 @@ class ClientBase:
         self,
         order_id: str | int,
         order: Mapping[str, Any],
-        contract: m.IBKRContract | Mapping[str, Any],
+        contract: ContractLike,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         account = yield from self._account_op(_text(order.get("account_id")))
@@ -454,9 +476,7 @@ class ClientBase:
         payload = self._translate(order, orderflow.contract_mapping(contract), account)
         return (yield from orderflow.modify_order(self.state, order_id, payload, ctx))
 
-    def _whatif_op(
-        self, order: Mapping[str, Any], contract: m.IBKRContract | Mapping[str, Any]
-    ) -> core.Op[m.WhatIf]:
+    def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
         account = yield from self._account_op(_text(order.get("account_id")))
         ctx = self._order_context(order, account)
         payload = self._translate(order, orderflow.contract_mapping(contract), account)
