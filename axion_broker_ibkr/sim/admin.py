@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .accounts import Position
 from .http import Api
 
 AdminHandler = Callable[[Api, dict[str, Any]], Awaitable[Any]]
@@ -228,8 +229,6 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
 
 @admin("set_position")
 async def _set_position(api: Api, data: dict[str, Any]) -> Any:
-    from .accounts import Position
-
     state = api.state
     account = state.accounts.get(str(data.get("account", state.session.selected_account)))
     if account is None:

@@ -50,7 +50,7 @@ def _search_stock(universe: Universe, inst: Instrument, reduced: bool, today: dt
 
 def _search_future_underlying(universe: Universe, spec: dict[str, Any], today: dt.date) -> dict[str, Any]:
     live = universe.futures_of(spec["symbol"], today)
-    months = ";".join(month_code(_contract_month(f)) for f in live)
+    months = ";".join(month_code(f.contract_month) for f in live if f.contract_month is not None)
     return {
         "conid": str(spec["underlying_conid"]),
         "companyHeader": f"{spec['name']} - {spec['exchange']}",
@@ -66,13 +66,6 @@ def _search_future_underlying(universe: Universe, spec: dict[str, Any], today: d
             {"secType": "FUT", "months": months, "exchange": spec["exchange"]},
         ],
     }
-
-
-def _contract_month(inst: Instrument) -> dt.date:
-    text = str(inst.extra.get("contract_month", ""))
-    if len(text) == 6:
-        return dt.date(int(text[:4]), int(text[4:]), 1)
-    return inst.expiry or dt.date.min
 
 
 def _search_bonds(issuers: list[dict[str, str]]) -> dict[str, Any]:

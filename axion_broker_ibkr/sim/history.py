@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import re
@@ -94,8 +95,6 @@ def build_history(
     now_s = market.clock.now()
     end_s = now_s
     if start_time:
-        import datetime as dt
-
         try:
             # [unconfirmed] whether startTime starts or ends the window: the simulator treats it
             # as the END (direction -1, as the response says), so bars precede it.
@@ -138,8 +137,6 @@ def build_history(
     def extreme(b: dict[str, Any], key: str) -> str:
         minutes = int((b["t"] - first_ms) / 60000)
         return f"{round(b[key] * price_factor)}/{total_volume}/{minutes}"
-
-    import datetime as dt
 
     fmt = "%Y%m%d-%H:%M:%S"
     return {

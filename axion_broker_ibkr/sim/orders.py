@@ -334,7 +334,7 @@ class OrderEngine:
             check_price_reject(ticket, self.market)
         except TicketError as exc:
             return Reply({"error": exc.message}, exc.status)
-        from .wire import whatif_payload
+        from .wire import whatif_payload  # wire imports this module (COMMISSION): not at the top
 
         return Reply(whatif_payload(self, ticket))
 

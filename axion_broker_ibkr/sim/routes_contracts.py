@@ -87,15 +87,13 @@ async def secdef_info(api: Api, request: Request, body: Any) -> Response:
         return reply([])
     month = (q.get("month") or "").upper()
     if sec_type == "OPT":
-        from .universe import month_code
-
         strike = q.get("strike")
         right = (q.get("right") or "").upper()
         found = [
             o
             for o in universe.options_of(conid, state.clock.today())
             if o.expiry
-            and (not month or month_code(o.expiry) == month)
+            and (not month or c.month_code(o.expiry) == month)
             and (strike is None or abs((o.strike or 0) - float(strike)) < 1e-6)
             and (not right or o.right == right)
         ]
@@ -103,7 +101,8 @@ async def secdef_info(api: Api, request: Request, body: Any) -> Response:
         return reply([c.info_record(o) for o in found])
     if sec_type == "FUT":
         futs = universe.futures_by_underlying(conid, state.clock.today())
-        futs = [f for f in futs if not month or c.month_code(c._contract_month(f)) == month]
+        if month:
+            futs = [f for f in futs if f.contract_month and c.month_code(f.contract_month) == month]
         return reply([c.info_record(f) for f in futs])
     inst = universe.get(conid)
     return reply([c.info_record(inst)] if inst is not None and inst.sec_type == sec_type else [])

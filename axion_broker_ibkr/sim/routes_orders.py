@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from typing import Any
 
 from starlette.requests import Request
@@ -97,24 +98,25 @@ async def whatif(api: Api, request: Request, body: Any) -> Response:
     return acct if isinstance(acct, Response) else _send(api.state.engine.whatif(acct, body))
 
 
-async def modify(api: Api, request: Request, body: Any) -> Response:
+def _path_order(api: Api, request: Request) -> tuple[str, int] | Response:
+    """The ``{acct}`` and ``{order_id}`` path parameters, or the 400 answer for the first bad one."""
     acct = _path_account(api, request)
     if isinstance(acct, Response):
         return acct
     order_id = _order_id(request)
-    if isinstance(order_id, Response):
-        return order_id
-    return _send(api.state.engine.modify(acct, order_id, body))
+    return order_id if isinstance(order_id, Response) else (acct, order_id)
+
+
+async def modify(api: Api, request: Request, body: Any) -> Response:
+    target = _path_order(api, request)
+    return target if isinstance(target, Response) else _send(api.state.engine.modify(*target, body))
 
 
 async def cancel(api: Api, request: Request, body: Any) -> Response:
-    acct = _path_account(api, request)
-    if isinstance(acct, Response):
-        return acct
-    order_id = _order_id(request)
-    if isinstance(order_id, Response):
-        return order_id
-    return _send(api.state.engine.cancel(acct, order_id, dict(request.query_params)))
+    target = _path_order(api, request)
+    if isinstance(target, Response):
+        return target
+    return _send(api.state.engine.cancel(*target, dict(request.query_params)))
 
 
 async def live_orders(api: Api, request: Request, body: Any) -> Response:
@@ -169,8 +171,6 @@ async def trades(api: Api, request: Request, body: Any) -> Response:
     today = state.clock.today().toordinal()
     out = []
     for e in state.engine.executions:
-        import datetime as dt
-
         day = dt.datetime.fromtimestamp(e.time_ms / 1000, tz=dt.UTC).date().toordinal()
         if e.account == account and today - day < days:
             out.append(trade(e))

@@ -15,6 +15,7 @@ from .orders import OrderEngine
 from .pacing import Pacer
 from .session import SMD_EXPIRY_S, Session
 from .universe import Universe
+from .wire import live_order, trade
 
 log = logging.getLogger(__name__)
 USER_NAME = "simuser1"
@@ -232,8 +233,6 @@ class SimState:
 
     def snapshot_state(self) -> dict[str, Any]:
         """``GET /sim/state``: orders, positions, cash, sessions and request counts."""
-        from .wire import live_order, trade
-
         return {
             "clock": {"now_ms": self.clock.now_ms(), "offset_s": self.clock.offset},
             "session": {

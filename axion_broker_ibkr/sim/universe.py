@@ -108,10 +108,19 @@ class Instrument:
         if self.sec_type == "OPT" and self.expiry and self.strike is not None and self.right:
             strike = f"{round(self.strike * 1000):08d}"
             return f"{self.symbol:<6}{self.expiry:%y%m%d}{self.right}{strike}"
-        if self.sec_type == "FUT" and "contract_month" in self.extra:
-            year, month = int(self.extra["contract_month"][:4]), int(self.extra["contract_month"][4:])
-            return f"{self.symbol}{'FGHJKMNQUVXZ'[month - 1]}{year % 10}"
+        if self.sec_type == "FUT" and "contract_month" in self.extra and self.contract_month is not None:
+            month = self.contract_month
+            return f"{self.symbol}{'FGHJKMNQUVXZ'[month.month - 1]}{month.year % 10}"
         return self.symbol
+
+    @property
+    def contract_month(self) -> dt.date | None:
+        """A future's contract month (its first day; ``extra["contract_month"]`` is ``YYYYMM``),
+        else the expiry."""
+        text = str(self.extra.get("contract_month", ""))
+        if len(text) == 6:
+            return dt.date(int(text[:4]), int(text[4:]), 1)
+        return self.expiry
 
     @property
     def description(self) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from .accounts import position_value
+from .accounts import Position, ledger, margin, position_value
 from .market import Market, fmt_price
+from .orders import COMMISSION
 from .universe import Instrument
 
 if TYPE_CHECKING:
@@ -227,8 +228,6 @@ def position_row(
     account_id: str, market: Market, inst: Instrument, quantity: float, avg: float, realized: float
 ) -> dict[str, Any]:
     """One row of ``/portfolio/{acct}/positions/{page}``."""
-    from .accounts import Position
-
     pos = Position(inst.conid, quantity, avg, realized)
     value, upnl = position_value(market, inst, pos)
     mult = inst.multiplier if inst.sec_type in {"OPT", "FUT"} else None
@@ -263,9 +262,6 @@ def _money(value: float) -> str:
 
 def whatif_payload(engine: OrderEngine, ticket: Ticket) -> dict[str, Any]:
     """``/orders/whatif``: formatted strings, like the gateway."""
-    from .accounts import ledger, margin
-    from .orders import COMMISSION
-
     inst = ticket.inst
     market = engine.market
     account = engine.accounts[ticket.account]
