@@ -145,26 +145,17 @@ def _check_option(order: Mapping[str, Any], contract: Mapping[str, Any]) -> None
         strike = f.positive(strike, "contract.strike", MAX_PRICE)
     right = _right(get("right"), "contract.right")
     expiry = _expiry(get("expiry"), "contract.expiry")
-    get = order.get
-    field, value, alias = "option_type", get("option_type"), get("right")
-    if value is None:
-        field, value = "right", alias
-    elif alias is not None and alias != value:
-        f.fail("option_type", f"option_type={value!r} and right={alias!r} disagree")
+    field, value = f.pick(order, "option_type", "right")
     if value is not None and _right(value, field) != right:
         f.fail(field, f"{value!r} does not match the contract's right {right!r}")
-    value = get("strike")
+    value = order.get("strike")
     if (
         value is not None
         and not (type(value) in _PLAIN_NUMBERS and value == strike)
         and abs(f.positive(value, "strike", MAX_PRICE) - strike) > 1e-9 * strike
     ):
         f.fail("strike", f"{value!r} does not match the contract's strike {strike!r}")
-    field, value, alias = "expiration", get("expiration"), get("expiry")
-    if value is None:
-        field, value = "expiry", alias
-    elif alias is not None and alias != value:
-        f.fail("expiration", f"expiration={value!r} and expiry={alias!r} disagree")
+    field, value = f.pick(order, "expiration", "expiry")
     if value is not None and _expiry(value, field) != expiry:
         f.fail(field, f"{value!r} does not match the contract's expiry {expiry!r}")
 
