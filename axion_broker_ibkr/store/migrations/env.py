@@ -12,8 +12,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from axion_broker_ibkr.store.engine import make_engine
-from axion_broker_ibkr.store.migrate import include_name, include_object
-from axion_broker_ibkr.store.models import VERSION_TABLE, Base
+from axion_broker_ibkr.store.migrate import migration_options
+from axion_broker_ibkr.store.models import Base
 
 config = context.config
 
@@ -22,11 +22,8 @@ def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        version_table=VERSION_TABLE,
-        include_name=include_name,
-        include_object=include_object,
-        compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        **migration_options(),  # the same options the models-match test compares with
     )
     with context.begin_transaction():
         context.run_migrations()
