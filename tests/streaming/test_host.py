@@ -18,6 +18,8 @@ pytestmark = pytest.mark.timeout(60)
 
 from axion_broker_ibkr.sim import SimServer  # noqa: E402
 
+from .waiting import until  # noqa: E402
+
 FAST: dict[str, Any] = {"tick": 0.05, "tic_interval": 1.0, "tickle_interval": 2.0, "heartbeat_timeout": 1.0,
         "backoff_base": 0.05, "backoff_cap": 0.3}  # fmt: skip
 
@@ -79,12 +81,10 @@ async def test_stream_on_the_host_adapter_carries_quotes_and_fills(host_sim: Sim
                 break
         assert filled is not None and filled.filled_quantity == 2
         # The order log follows the stream (writes run in a worker thread: wait for the row).
+        await until(
+            lambda: getattr(adapter.store.journal.get("AX-HOST-1"), "status", None) == "filled", "row filled"
+        )
         row = adapter.store.journal.get("AX-HOST-1")
-        for _ in range(200):
-            if row is not None and row.status == "filled":
-                break
-            await asyncio.sleep(0.05)
-            row = adapter.store.journal.get("AX-HOST-1")
         assert row is not None and (row.status, row.filled_quantity) == ("filled", 2)
     finally:
         await stream.stop()

@@ -9,7 +9,7 @@ and the merged order state, with P&L updating afterwards.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -33,19 +33,12 @@ from axion_broker_ibkr.models import IBKRContract  # noqa: E402
 from axion_broker_ibkr.pacing import Pacer  # noqa: E402
 from axion_broker_ibkr.sim import SimServer  # noqa: E402
 
+from .waiting import until  # noqa: E402
+
 AAPL = IBKRContract(conid=265598, sec_type="STK", symbol="AAPL", exchange="SMART", currency="USD")
 SCALE = 1000.0  # pacing allowances of the simulator and of the client's pacer, scaled alike (tests only)
 FAST: dict[str, Any] = {"tick": 0.05, "tic_interval": 1.0, "tickle_interval": 2.0, "heartbeat_timeout": 1.0,
         "quote_silence": 2.0, "backoff_base": 0.05, "backoff_cap": 0.3}  # fmt: skip
-
-
-async def until(predicate: Callable[[], bool], what: str, limit: float = 20.0) -> None:
-    """Poll until ``predicate()`` holds (the limit only bounds a broken run; no timing is asserted)."""
-    for _ in range(int(limit / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture
@@ -161,12 +154,11 @@ async def test_quote_subscription_outlives_the_smd_expiry_without_a_reconnect(
         sockets = stream_sim.admin.state()["websockets"]
         return any(s["smd"].get("265598", {}).get("renewed_ms", 0) > jumped["now_ms"] for s in sockets)
 
-    for _ in range(200):
-        if await asyncio.to_thread(renewed_after_the_jump):
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the stream never re-sent smd after it expired on the simulator")
+    await until(
+        lambda: asyncio.to_thread(renewed_after_the_jump),
+        "the stream re-sends smd after it expired on the simulator",
+        interval=0.1,
+    )
     after = await fresh_quote(stream, 265598)
     assert after.quote.last is not None
     stats = stream.stats()

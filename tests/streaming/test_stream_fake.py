@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from axion_broker_ibkr.streaming import (
 )
 
 from .fakegw import FakeClient, FakeGateway
+from .waiting import until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -34,15 +35,6 @@ FAST: dict[str, Any] = {
     "backoff_cap": 0.05,
     "subscribe_wait": 0.5,
 }
-
-
-async def until(predicate: Callable[[], bool], what: str, limit: float = 10.0) -> None:
-    """Poll until ``predicate()`` holds (the limit only bounds a broken run; no timing is asserted)."""
-    for _ in range(int(limit / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture
@@ -297,7 +289,12 @@ async def test_quiet_sor_is_covered_by_the_periodic_order_resync(gw: FakeGateway
         events = s.events(StreamChannel.ORDERS)
         await s.subscribe_orders()
         await until(lambda: "sor+{}" in gw.received[0], "sor subscribed")
-        await asyncio.sleep(0.05)  # let the sor snapshot arrive first
+
+        def sor_snapshot_decoded() -> bool:  # changed or not, the snapshot is one of these counts
+            frames = s.stats()["frames"]
+            return frames.get("orders", 0) + frames.get("unchanged_orders", 0) >= 1
+
+        await until(sor_snapshot_decoded, "the sor snapshot decoded")
         events.drain()
         gw.orders[101]["status"] = "Cancelled"  # changed at the broker, but no sor frame says so
         await until(lambda: (o := s.order(101)) is not None and o.status == "Cancelled", "resync saw it")
