@@ -91,6 +91,8 @@ def test_stop_releases_a_stalled_order_and_idle_connections() -> None:
                 if [o for o in sim.admin.state()["orders"] if o["order_ref"] == "stalled-stop"]:
                     break
                 time.sleep(0.01)
+            else:
+                raise AssertionError("the stalled order never reached the book")
             assert not answers
         finally:
             sim.stop()

@@ -213,13 +213,14 @@ async def test_admin_closes_sockets(fsim: SimServer, action: str) -> None:
 
 
 async def test_stop_and_start_heartbeats(make_sim: Callable[..., SimServer]) -> None:
-    sim = make_sim(heartbeat_interval=0.1)
+    interval = 0.1
+    sim = make_sim(heartbeat_interval=interval)
     async with connect(sim) as ws:
         await until(ws, lambda f: "hb" in f)
         await asyncio.to_thread(sim.admin.stop_heartbeats)
         await ws.send("tic")
         await until(ws, topic("tic"))  # drains what was queued before the stop
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(5 * interval)  # an absence needs a window: five heartbeats would have come
         await ws.send("tic")
         between = []
         async with asyncio.timeout(10):
