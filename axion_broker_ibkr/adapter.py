@@ -67,6 +67,27 @@ class StoreUnavailableError(IBKRError, RuntimeError):
     """The plugin's database (the order log) cannot be opened; no order is sent without it."""
 
 
+def open_order_store(database_url: str | None) -> Store:
+    """Open the plugin's database for the order log (``AXION_IBKR_DATABASE_URL``, else
+    ``database_url``, else SQLite in the user data directory; created and migrated on first use).
+    Raises :class:`StoreUnavailableError` naming the database when it cannot. Blocking."""
+    from .store import display_url, open_store, resolve_database_url
+
+    where = "the plugin's database"
+    try:
+        url = resolve_database_url({"database_url": database_url})
+        where = display_url(url)
+        store = open_store(url)
+    except Exception as exc:
+        raise StoreUnavailableError(
+            f"cannot open the IBKR order log at {where}: {type(exc).__name__}: {mask_text(str(exc))}; "
+            "no order is sent without it (fix the database, or set AXION_IBKR_DATABASE_URL / "
+            "database_url to a writable one)"
+        ) from exc
+    log.info("IBKR order log: %s", where)
+    return store
+
+
 def _amount(summary: Mapping[str, m.SummaryValue], key: str) -> float | None:
     value = summary.get(key)
     return None if value is None else value.amount
@@ -126,28 +147,11 @@ class IBKRAdapter:
             return None
         async with self._store_lock:
             if self._store is None:
-                self._store = await asyncio.to_thread(self._open_store)
+                self._store = await asyncio.to_thread(open_order_store, self.config.database_url)
                 self.client.journal = self._store.journal
                 self.client.cache = self._store.cache
                 self.resolver.cache = self._store.cache
         return self._store
-
-    def _open_store(self) -> Store:
-        from .store import display_url, open_store, resolve_database_url
-
-        where = "the plugin's database"
-        try:
-            url = resolve_database_url({"database_url": self.config.database_url})
-            where = display_url(url)
-            store = open_store(url)
-        except Exception as exc:
-            raise StoreUnavailableError(
-                f"cannot open the IBKR order log at {where}: {type(exc).__name__}: {mask_text(str(exc))}; "
-                "no order is sent without it (fix the database, or set AXION_IBKR_DATABASE_URL / "
-                "database_url to a writable one)"
-            ) from exc
-        log.info("IBKR order log: %s", where)
-        return store
 
     # ----------------------------------------------------------------------------- protocol
 

@@ -21,15 +21,20 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 from attrs import define, evolve, field
 
+from ..adapter import MEMORY_DATABASE, StoreUnavailableError, open_order_store
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
 from ..gateway import IBKRGateway
+from ..journal import ContractCache, JournalEntry, MemoryContractCache, MemoryJournal, OrderJournal
 from ..masking import mask_text
 from ..orders import TranslateOptions
 from ..pacing import Pacer
 from .launcher import FALLBACK_ENV
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..store import Store
     from ..streaming import SyncStreaming
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,68 @@ log = logging.getLogger(__name__)
 PACER_SCALE_ENV = "AXION_DASHBOARD_IBKR_PACER_SCALE"
 
 
+class _UnopenedJournal:
+    """The order log of a page whose database could not be opened: refuses every write, so the
+    client never sends an order (``record_pending`` comes before the POST) on any path of the page."""
+
+    def __init__(self, error: StoreUnavailableError) -> None:
+        self.error = error
+
+    def record_pending(self, entry: JournalEntry) -> None:
+        raise self.error
+
+    def record_result(self, client_order_id: str, **changes: Any) -> None:
+        raise self.error
+
+    def get(self, client_order_id: str) -> JournalEntry | None:
+        return None
+
+    def unsettled(self) -> list[JournalEntry]:
+        return []
+
+
+@define(frozen=True, kw_only=True)
+class OrderLog:
+    """Where the page logs each order before it leaves: the plugin's database (``store``), or memory
+    when ``database_url="memory"`` asks for it. ``error``: why the database could not be opened;
+    then no order can be sent from the page (the adapter refuses in the same case)."""
+
+    journal: OrderJournal
+    cache: ContractCache
+    store: Store | None = None
+    error: str | None = None
+
+    @property
+    def can_send(self) -> bool:
+        return self.error is None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.store is None and self.error is None
+
+    def entries(self, limit: int) -> list[JournalEntry]:
+        """The newest logged orders (the database's; the in-memory log is not listed)."""
+        return self.store.journal.entries(limit=limit) if self.store is not None else []
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def open_order_log(config: IBKRConfig) -> OrderLog:
+    """The page's :class:`OrderLog` (the adapter's rules: database, else an error, never a silent
+    in-memory log; ``database_url="memory"`` is the explicit opt-out)."""
+    if config.database_url == MEMORY_DATABASE:
+        log.warning("dashboard with database_url=%r: the order log is kept in memory only", MEMORY_DATABASE)
+        return OrderLog(journal=MemoryJournal(), cache=MemoryContractCache())
+    try:
+        store = open_order_store(config.database_url)
+    except StoreUnavailableError as exc:
+        log.error("%s", exc)
+        return OrderLog(journal=_UnopenedJournal(exc), cache=MemoryContractCache(), error=str(exc))
+    return OrderLog(journal=store.journal, cache=store.cache, store=store)
+
+
 @define(kw_only=True, eq=False)
 class DashboardSession:
     """Everything the tabs read from: the client, the gateway monitor and (lazily) the stream."""
@@ -46,10 +113,11 @@ class DashboardSession:
     config: IBKRConfig
     client: IBKRClient
     gateway: IBKRGateway
+    order_log: OrderLog
     fallback: bool = False
     _streaming: SyncStreaming | None = None
+    _unfollow: Callable[[], None] | None = None
     streaming_error: str | None = None
-    store_error: str | None = None
     _lock: threading.Lock = field(factory=threading.Lock)
 
     @property
@@ -68,7 +136,8 @@ class DashboardSession:
 
     def streaming(self) -> SyncStreaming | None:
         """The shared :class:`~axion_broker_ibkr.streaming.SyncStreaming`, started on first use;
-        ``None`` (and ``streaming_error`` set) when it cannot run, so the page falls back to REST."""
+        ``None`` (and ``streaming_error`` set) when it cannot run, so the page falls back to REST.
+        Its order states and executions keep the order log current (``store.follow``)."""
         with self._lock:
             if self._streaming is not None or self.streaming_error is not None:
                 return self._streaming
@@ -82,6 +151,10 @@ class DashboardSession:
                 stream.start(connect_timeout=10.0)
                 stream.subscribe_orders()
                 self._streaming = stream
+                if self.order_log.store is not None:
+                    from ..store.follow import follow_stream
+
+                    self._unfollow = follow_stream(self.order_log.store.journal, stream)
             except Exception as exc:  # the page shows REST snapshots instead and says why
                 self.streaming_error = mask_text(f"{type(exc).__name__}: {exc}")
                 log.warning("streaming unavailable: %s", self.streaming_error)
@@ -111,6 +184,9 @@ class DashboardSession:
 
     def close(self) -> None:
         with self._lock:
+            if self._unfollow is not None:
+                self._unfollow()
+                self._unfollow = None
             if self._streaming is not None:
                 try:
                     self._streaming.close()
@@ -119,6 +195,7 @@ class DashboardSession:
                 self._streaming = None
         self.gateway.stop()
         self.client.close()
+        self.order_log.close()
 
 
 def config_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -138,8 +215,8 @@ def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
         pacer = Pacer(
             config.max_requests_per_minute, scale=float(scale), rate_limit_backoff=config.rate_limit_backoff
         )
-    journal, cache, store_error = _order_log(config)
-    client = IBKRClient(config, pacer=pacer, journal=journal, cache=cache)
+    order_log = open_order_log(config)
+    client = IBKRClient(config, pacer=pacer, journal=order_log.journal, cache=order_log.cache)
     try:
         gateway = IBKRGateway(client)
         # Start-up sequence (resolves auto mode, opens the session) and the tickle keep-alive; a
@@ -147,29 +224,14 @@ def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
         status = gateway.start(keepalive=True)
     except Exception:
         client.close()
+        order_log.close()
         raise
     if not status.healthy:
         log.warning("IBKR gateway not healthy at start: %s", mask_text(status.message or status.fail))
     fallback = env.get(FALLBACK_ENV) == "1" or client.is_fallback
     return DashboardSession(
-        config=config, client=client, fallback=fallback, gateway=gateway, store_error=store_error
+        config=config, client=client, fallback=fallback, gateway=gateway, order_log=order_log
     )
-
-
-def _order_log(config: IBKRConfig) -> tuple[Any, Any, str | None]:
-    """The order log: the plugin's database (``database_url``, else SQLite in the user data
-    directory); if it cannot be opened, an in-memory log for this server's life, and the reason."""
-    try:
-        from ..store import open_store
-
-        store = open_store(config={"database_url": config.database_url} if config.database_url else None)
-        return store.journal, store.cache, None
-    except Exception as exc:
-        from ..journal import MemoryContractCache, MemoryJournal
-
-        reason = mask_text(f"{type(exc).__name__}: {exc}")
-        log.warning("order log database unavailable, keeping it in memory: %s", reason)
-        return MemoryJournal(), MemoryContractCache(), reason
 
 
 @st.cache_resource(show_spinner="Connecting to the gateway…", max_entries=4)

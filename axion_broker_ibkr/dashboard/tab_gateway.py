@@ -33,7 +33,7 @@ def _counters(session: DashboardSession) -> dict[str, Any]:
     elif session.streaming_error:
         out["stream"] = {"error": session.streaming_error}
     else:
-        out["stream"] = {"state": "not started (the Market Data tab starts it)"}
+        out["stream"] = {"state": "not started (the Market Data and Trading tabs start it)"}
     return out
 
 

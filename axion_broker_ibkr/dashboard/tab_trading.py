@@ -98,7 +98,14 @@ def _confirmation(session: DashboardSession) -> None:
         st.markdown(f"**Confirm order:** {parked['summary']}")
         st.caption(f"client order id {parked['order']['client_order_id']} · {session.mode} mode")
         c1, c2 = st.columns(2)
-        if c1.button("Confirm and send", key="trade_confirm", type="primary", icon=":material/send:"):
+        can_send = session.order_log.can_send
+        if c1.button(
+            "Confirm and send",
+            key="trade_confirm",
+            type="primary",
+            icon=":material/send:",
+            disabled=not can_send,
+        ):
             st.session_state.pop(PENDING, None)  # first: a second click finds nothing to send
             with st.spinner("Sending…"):
                 _send(session, parked)
@@ -116,7 +123,9 @@ def _question(session: DashboardSession) -> None:
         st.warning(f"IBKR asks ({', '.join(q['ids']) or 'question'}): {q['message']}")
         st.caption("The order was not sent. Answer yes to send it again with this question accepted.")
         c1, c2 = st.columns(2)
-        if c1.button("Yes, send it", key="trade_question_yes", type="primary"):
+        if c1.button(
+            "Yes, send it", key="trade_question_yes", type="primary", disabled=not session.order_log.can_send
+        ):
             st.session_state.pop(QUESTION, None)
             # The reviewed ticket again, under a new cOID (the first one is settled as rejected),
             # answering yes to exactly the questions the trader just read.
@@ -133,7 +142,12 @@ def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
     inputs = _ticket_inputs(contract)
     c1, c2 = st.columns(2)
     preview = c1.button("Preview (what-if)", key="trade_preview", icon=":material/preview:")
-    review = c2.button("Review order…", key="trade_review", icon=":material/fact_check:")
+    review = c2.button(
+        "Review order…",
+        key="trade_review",
+        icon=":material/fact_check:",
+        disabled=not session.order_log.can_send,
+    )
     if not (preview or review):
         return
     ticket = vm_trading.ticket_for(contract, client_order_id=new_client_order_id(), **inputs)
@@ -193,7 +207,12 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
         price = c3.number_input(
             "New price", min_value=0.0, value=order.price, format="%.4f", key="orders_price"
         )
-        if c4.button("Modify order", key="orders_modify", icon=":material/edit:"):
+        if c4.button(
+            "Modify order",
+            key="orders_modify",
+            icon=":material/edit:",
+            disabled=not session.order_log.can_send,
+        ):
             contract = contract_finder.complete_contract(
                 session, int(order.conid), order.sec_type or "STK", order.ticker or ""
             )
@@ -210,13 +229,18 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
 
 
 def _order_log(session: DashboardSession) -> None:
-    journal = session.client.journal
+    order_log = session.order_log
     with st.expander("Order log (written before each order leaves)"):
-        if session.store_error:
-            st.warning(
-                f"The order log database could not be opened; this log lives in memory: {session.store_error}"
-            )
-        entries: list[Any] = getattr(journal, "entries", lambda limit: [])(limit=50)
+        if order_log.in_memory:
+            st.info("The order log is kept in memory only (database_url=memory) and not listed here.")
+            return
+        if order_log.store is None:
+            st.caption("No order log: no order is sent from this page.")
+            return
+        # The page's stream keeps the log current (order states and fills); started here if needed.
+        if session.streaming() is None:
+            st.caption(f"Not updated from the stream ({session.streaming_error}); refresh to see fills.")
+        entries = order_log.entries(limit=50)
         if entries:
             table(vm_trading.order_log_rows(entries), "orders_log")
         else:
@@ -224,6 +248,8 @@ def _order_log(session: DashboardSession) -> None:
 
 
 def render(session: DashboardSession) -> None:
+    if session.order_log.error:
+        st.error(f"Orders cannot be sent from this page: {session.order_log.error}", icon=":material/block:")
     st.subheader("Order entry", anchor=False)
     contract = contract_finder.render(session)
     _question(session)
