@@ -155,9 +155,12 @@ class Pacer:
     def penalize(self, retry_after: float | None = None) -> float:
         """Record an HTTP 429: block this client's traffic; returns the back-off in seconds.
 
-        ``Retry-After`` wins when IBKR sends one; otherwise the back-off doubles on each repeat.
+        ``Retry-After`` wins when IBKR sends one; otherwise the back-off doubles on each repeat. A
+        429 that comes longer than the longest back-off after the last block ended starts over.
         """
         with self._lock:
+            if self._clock() - self._blocked_until > self._max_backoff:
+                self._strikes = 0
             self._strikes += 1
             if retry_after is not None and retry_after > 0:
                 backoff = retry_after / self.scale
@@ -165,11 +168,6 @@ class Pacer:
                 backoff = min(self._backoff_base * 2 ** (self._strikes - 1), self._max_backoff)
             self._blocked_until = max(self._blocked_until, self._clock() + backoff)
             return backoff
-
-    def clear_penalty(self) -> None:
-        """Forget past 429s (after a successful request well past the back-off)."""
-        with self._lock:
-            self._strikes = 0
 
     @property
     def blocked_for(self) -> float:

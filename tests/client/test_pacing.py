@@ -105,6 +105,16 @@ def test_backoff_is_capped_at_the_penalty_box() -> None:
     assert [pacer.penalize() for _ in range(4)] == [600.0, 900.0, 900.0, 900.0]
 
 
+def test_backoff_starts_over_after_a_long_clean_spell() -> None:
+    clock = FakeClock()
+    pacer = Pacer(clock=clock, rate_limit_backoff=60.0, max_backoff=900.0)
+    assert [pacer.penalize() for _ in range(2)] == [60.0, 120.0]
+    clock.now += 120.0 + 900.0  # the block is over, and then no 429 for the longest back-off
+    assert pacer.penalize() == 240.0  # not yet: exactly the longest back-off
+    clock.now += 240.0 + 900.5
+    assert pacer.penalize() == 60.0
+
+
 def test_retry_policy_retries_only_5xx_and_timeouts_with_capped_jitter() -> None:
     policy = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=3.0, jitter=lambda: 1.0)
     assert policy.should_retry(1, status=503)
