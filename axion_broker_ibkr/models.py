@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
 from attrs import define, field
 
 # --------------------------------------------------------------------------------------------
@@ -605,27 +606,8 @@ class IBKRContract:
     tick_size: float | None = None
 
     def to_host(self) -> dict[str, Any]:
-        """The contract dict of HOST_CONTRACT §2 (plus a few extra keys)."""
-        return {
-            "conid": self.conid,
-            "sec_type": self.sec_type,
-            "symbol": self.symbol,
-            "exchange": self.exchange,
-            "currency": self.currency,
-            "multiplier": self.multiplier,
-            "expiry": self.expiry,
-            "strike": self.strike,
-            "right": self.right,
-            "description": self.description,
-            "listing_exchange": self.listing_exchange,
-            "local_symbol": self.local_symbol,
-            "trading_class": self.trading_class,
-            "underlying_conid": self.underlying_conid,
-            "maturity": self.maturity,
-            "coupon": self.coupon,
-            "issuer": self.issuer,
-            "tick_size": self.tick_size,
-        }
+        """The contract dict of HOST_CONTRACT §2 (plus a few extra keys): every field, by name."""
+        return attrs.asdict(self, recurse=False)
 
 
 @define(frozen=True, kw_only=True)

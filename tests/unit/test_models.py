@@ -300,3 +300,17 @@ def test_conid_int_or_string(conid: int, as_text: bool) -> None:
 )
 def test_position_roundtrip(pos: m.Position) -> None:
     assert c.structure(c.unstructure(pos), m.Position) == pos
+
+
+def test_contract_to_host_has_the_host_contract_keys_and_round_trips() -> None:
+    put = m.IBKRContract(conid=716520604, sec_type="OPT", symbol="AAPL", exchange="SMART", currency="USD",
+                         multiplier=100.0, expiry="20240105", strike=195.0, right="P",
+                         description="JAN 05 '24 195 Put", tick_size=0.01)  # fmt: skip
+    host = put.to_host()
+    # HOST_CONTRACT §2: the keys the host reads, with the contract's values.
+    expected = {"conid": 716520604, "sec_type": "OPT", "symbol": "AAPL", "exchange": "SMART",
+                "currency": "USD", "multiplier": 100.0, "expiry": "20240105", "strike": 195.0, "right": "P",
+                "description": "JAN 05 '24 195 Put"}  # fmt: skip
+    assert {k: host[k] for k in expected} == expected
+    assert host["tick_size"] == 0.01 and host["maturity"] is None
+    assert m.IBKRContract(**host) == put  # nothing lost: the dict carries every field
