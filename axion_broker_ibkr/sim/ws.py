@@ -392,10 +392,7 @@ class Connection:
     def _on_sld(self, targets: list[str], args: dict[str, Any]) -> None:
         acct = self._account_target("sld", targets)
         if acct:
-            self.sld[acct] = (
-                [str(k) for k in args.get("keys", [])],
-                [str(f) for f in args.get("fields", [])],
-            )
+            self.sld[acct] = _keys_and_fields(args)
             self.sld_sent.clear()
             self.next_sld = asyncio.get_running_loop().time() + self.heartbeat_interval
             self._send_sld(acct)
@@ -407,10 +404,7 @@ class Connection:
     def _on_ssd(self, targets: list[str], args: dict[str, Any]) -> None:
         acct = self._account_target("ssd", targets)
         if acct:
-            self.ssd[acct] = (
-                [str(k) for k in args.get("keys", [])],
-                [str(f) for f in args.get("fields", [])],
-            )
+            self.ssd[acct] = _keys_and_fields(args)
             self._send_ssd(acct)
 
     def _on_usd(self, targets: list[str], args: dict[str, Any]) -> None:
@@ -521,3 +515,8 @@ async def websocket_endpoint(api: Api, ws: WebSocket, heartbeat_interval: float)
         if ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close()
+
+
+def _keys_and_fields(args: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The ``keys`` / ``fields`` lists of an ``sld`` / ``ssd`` subscription's arguments."""
+    return [str(k) for k in args.get("keys", [])], [str(f) for f in args.get("fields", [])]
