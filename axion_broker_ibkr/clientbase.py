@@ -44,6 +44,7 @@ from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
+    from .orders import TranslateOptions
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -432,25 +433,40 @@ class ClientBase:
             confirm=orderflow.confirm_ids(confirm),
         )
 
+    def translate_options(self, account_id: str | None = None) -> TranslateOptions:
+        """The options this client translates orders with (``account_id``: default :attr:`account_id`)."""
+        from .orders import TranslateOptions
+
+        return TranslateOptions(
+            account_id=account_id or self.account_id,
+            allow_fractional=self.config.allow_fractional,
+            futures_operator=self.config.futures_operator,
+            manual_orders=self.config.manual_orders,
+        )
+
     def _translate(
         self, order: Mapping[str, Any], contract: Mapping[str, Any], account_id: str
     ) -> dict[str, Any]:
-        from .orders import TranslateOptions, new_client_order_id, translate_order
+        from .orders import new_client_order_id, translate_order
 
         order = dict(order)
         order.pop("mode", None)
         if not order.get("client_order_id"):
             order["client_order_id"] = new_client_order_id()
-        options = TranslateOptions(
-            account_id=account_id,
-            allow_fractional=self.config.allow_fractional,
-            futures_operator=self.config.futures_operator,
-            manual_orders=self.config.manual_orders,
-        )
-        payload = dict(translate_order(order, contract, options))
+        payload = dict(translate_order(order, contract, self.translate_options(account_id)))
         if payload.get("cOID") != order["client_order_id"]:
             raise ConfigError("orders", "the translator did not carry client_order_id into cOID")
         return payload
+
+    def _prepare(
+        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
+    ) -> core.Op[tuple[orderflow.OrderContext, dict[str, Any], dict[str, Any]]]:
+        """What every order operation starts with: the account, the mode / live-account checks and
+        the translation -> (context, contract mapping, CPAPI payload). Raises before anything is sent."""
+        account = yield from self._account_op(_text(order.get("account_id")))
+        ctx = self._order_context(order, account, confirm)
+        cdict = orderflow.contract_mapping(contract)
+        return ctx, cdict, self._translate(order, cdict, account)
 
     def _place_op(
         self,
@@ -458,10 +474,7 @@ class ClientBase:
         contract: ContractLike,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
-        account = yield from self._account_op(_text(order.get("account_id")))
-        ctx = self._order_context(order, account, confirm)
-        cdict = orderflow.contract_mapping(contract)
-        payload = self._translate(order, cdict, account)
+        ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
         return (yield from orderflow.place_order(self.state, payload, cdict, ctx))
 
     def _modify_op(
@@ -471,15 +484,11 @@ class ClientBase:
         contract: ContractLike,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
-        account = yield from self._account_op(_text(order.get("account_id")))
-        ctx = self._order_context(order, account, confirm)
-        payload = self._translate(order, orderflow.contract_mapping(contract), account)
+        ctx, _, payload = yield from self._prepare(order, contract, confirm)
         return (yield from orderflow.modify_order(self.state, order_id, payload, ctx))
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
-        account = yield from self._account_op(_text(order.get("account_id")))
-        ctx = self._order_context(order, account)
-        payload = self._translate(order, orderflow.contract_mapping(contract), account)
+        ctx, _, payload = yield from self._prepare(order, contract)
         return (yield from orderflow.whatif(self.state, payload, ctx))
 
     def _cancel_op(

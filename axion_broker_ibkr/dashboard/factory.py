@@ -122,12 +122,11 @@ class DashboardSession:
 
     @property
     def mode(self) -> str:
-        return str(self.client.mode)
+        return self.client.mode
 
     @property
     def account_id(self) -> str | None:
-        acct: str | None = self.client.account_id
-        return acct
+        return self.client.account_id
 
     @property
     def running_stream(self) -> SyncStreaming | None:
@@ -175,12 +174,7 @@ class DashboardSession:
 
     def translate_options(self) -> TranslateOptions:
         """The options the client translates this page's orders with (for local validation)."""
-        return TranslateOptions(
-            account_id=self.client.account_id,
-            allow_fractional=self.config.allow_fractional,
-            futures_operator=self.config.futures_operator,
-            manual_orders=self.config.manual_orders,
-        )
+        return self.client.translate_options()
 
     def close(self) -> None:
         with self._lock:
