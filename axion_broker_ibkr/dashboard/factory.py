@@ -24,6 +24,7 @@ from attrs import define, evolve, field
 from ..adapter import MEMORY_DATABASE, StoreUnavailableError, open_order_store
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
+from ..errors import IBKRError
 from ..gateway import IBKRGateway
 from ..journal import ContractCache, JournalEntry, MemoryContractCache, MemoryJournal, OrderJournal
 from ..masking import mask_text
@@ -222,10 +223,24 @@ def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
         raise
     if not status.healthy:
         log.warning("IBKR gateway not healthy at start: %s", mask_text(status.message or status.fail))
+    elif order_log.store is not None:
+        _reconcile(order_log.store, client)
     fallback = env.get(FALLBACK_ENV) == "1" or client.is_fallback
     return DashboardSession(
         config=config, client=client, fallback=fallback, gateway=gateway, order_log=order_log
     )
+
+
+def _reconcile(store: Store, client: IBKRClient) -> None:
+    """Settle the rows a crash left pending (as the adapter does on ``connect()``); never re-sends.
+    A failure leaves them pending and the page usable."""
+    try:
+        decisions = store.reconcile(client)
+    except (IBKRError, OSError) as exc:
+        log.warning("order-log reconciliation failed (rows stay pending): %s", mask_text(str(exc)))
+    else:
+        if decisions:
+            log.info("reconciled %d order-log row(s) left pending", len(decisions))
 
 
 @st.cache_resource(show_spinner="Connecting to the gateway…", max_entries=4)

@@ -3,7 +3,8 @@
 * A database that cannot be opened: the page says so, the send buttons are disabled, and the
   session's client refuses to send (nothing reaches the simulator).
 * ``database_url="memory"``: the explicit opt-out; orders are sent and logged in memory.
-* Fills seen on the page's stream update the logged order.
+* Fills seen on the page's stream update the logged order; rows a crash left pending are settled
+  when the page's session opens.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from axion_broker_ibkr.journal import JournalEntry
 from axion_broker_ibkr.models import IBKRContract
 
 from .conftest import APP_TIMEOUT, page_env
@@ -111,6 +113,22 @@ def test_fills_on_the_page_stream_update_the_order_log(
         entry = journal.get("DASH-FOLLOW-1")
     assert entry is not None
     assert (entry.status, entry.filled_quantity) == ("filled", 2.0)
+
+
+def test_opening_the_page_settles_rows_a_crash_left_pending(session_for: Any, tmp_path: Path) -> None:
+    from axion_broker_ibkr.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'crashed.sqlite'}"
+    store = open_store(url)
+    store.journal.record_pending(
+        JournalEntry(client_order_id="DASH-NEVER-SENT", account_id="DU1234567", mode="sim", conid=AAPL.conid,
+                     symbol="AAPL", sec_type="STK", side="BUY", order_type="LMT", quantity=1, price=185.0)
+    )  # fmt: skip
+    store.close()
+    journal = session_for(url).order_log.store.journal
+    settled = journal.get("DASH-NEVER-SENT")
+    assert settled is not None and settled.status == "unknown_at_broker"
+    assert journal.unsettled() == []
 
 
 def _script() -> None:
