@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL for the persistence tests and print the URL to `eval`:
 #
-#     eval "$(.ci/postgres.sh)"      # -> export AXION_IBKR_TEST_PG_URL=postgresql+psycopg://...
+#     eval "$(.ci/postgres.sh)"      # -> export AXION_TEST_PG_URL=postgresql+psycopg://...
 #     .ci/postgres.sh stop <datadir> # stop and delete a cluster started earlier
 #
 # Debian 12. As root: installs `postgresql` with apt-get when missing. Creates a cluster in a
@@ -66,5 +66,5 @@ as_postgres "${PG_BIN}/pg_ctl" -D "${datadir}" -l "${workdir}/server.log" -w -t 
 as_postgres "${PG_BIN}/createdb" -h 127.0.0.1 -p "${port}" -U "${PG_USER}" "${PG_DB}" >&2
 log "PostgreSQL ${PG_VERSION} on 127.0.0.1:${port}, data in ${datadir} (stop: .ci/postgres.sh stop ${datadir})"
 
-echo "export AXION_IBKR_TEST_PG_URL=postgresql+psycopg://${PG_USER}@127.0.0.1:${port}/${PG_DB}"
-echo "export AXION_IBKR_TEST_PG_DATADIR=${datadir}"
+echo "export AXION_TEST_PG_URL=postgresql+psycopg://${PG_USER}@127.0.0.1:${port}/${PG_DB}"
+echo "export AXION_TEST_PG_DATADIR=${datadir}"

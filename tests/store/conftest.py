@@ -1,5 +1,5 @@
 """Fixtures of the persistence tests: every test runs on SQLite and, when
-``AXION_IBKR_TEST_PG_URL`` is set (``eval "$(.ci/postgres.sh)"``), on PostgreSQL too.
+``AXION_TEST_PG_URL`` is set (``eval "$(.ci/postgres.sh)"``), on PostgreSQL too.
 
 Without that variable the PostgreSQL half skips with the reason (and fails when ``CI=true``).
 Each PostgreSQL test gets a database of its own, dropped afterwards.
@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from axion_broker_ibkr.store import Store, make_engine, open_store
 from tests.conftest import skip_or_fail
 
-PG_ENV = "AXION_IBKR_TEST_PG_URL"
+PG_ENV = "AXION_TEST_PG_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
