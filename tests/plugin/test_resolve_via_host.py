@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.errors import AmbiguousContractError, ContractNotFoundError, UnsupportedAssetError
+from axion_broker_ibkr.errors import ContractNotFoundError, UnsupportedAssetError
 from tests.host.multi_broker import HostError, MultiBroker
 
 CONTRACT_KEYS = {"conid", "sec_type", "symbol", "exchange", "currency", "multiplier", "expiry", "strike",
@@ -51,14 +51,14 @@ async def test_option_by_expiry_strike_right(host: MultiBroker) -> None:
     assert opt["conid"] == infos[0].conid and opt["multiplier"] == 100.0
 
 
-async def test_unknown_ambiguous_and_refused(host: MultiBroker) -> None:
+async def test_unknown_and_refused(host: MultiBroker) -> None:
     with pytest.raises(ContractNotFoundError, match="NOSUCH"):
         await host.resolve("ibkr", "NOSUCH", "stock")
     with pytest.raises(UnsupportedAssetError):
         await host.resolve("ibkr", "BTC", "crypto")
-    with pytest.raises((AmbiguousContractError, ContractNotFoundError)) as info:
+    with pytest.raises(ContractNotFoundError, match=r"OPT AAPL 209901 1 C: no such contract") as info:
         await host.resolve("ibkr", "AAPL", "option", {"expiry": "209901", "strike": 1.0, "right": "C"})
-    assert isinstance(info.value.candidates, list)
+    assert info.value.candidates == []  # no month 2099-01: nothing near to offer
 
 
 async def test_other_brokers_do_not_resolve() -> None:
