@@ -209,9 +209,7 @@ class IBKRAdapter:
         await self._sync_account(recorder)
 
     def _recorder_for(self, store: Store) -> ConnectionRecorder:
-        endpoint = self.client._endpoint
-        host = endpoint.host if endpoint is not None else self.config.gateway_host
-        port = endpoint.port if endpoint is not None else self.config.gateway_port
+        host, port = self.client.peer
         recorder = store.connections(
             mode=self.client.mode, gateway_host=host, gateway_port=port, account_id=self.client.account_id
         )

@@ -257,12 +257,14 @@ class ClientBase:
     def ssl_context(self) -> ssl.SSLContext:
         """The SSLContext used for REST and for the WebSocket (pinning aware)."""
         if self._ssl is None:
-            host, port = self._tls_peer()
+            host, port = self.peer
             self._trust(host, port)
         assert self._ssl is not None
         return self._ssl
 
-    def _tls_peer(self) -> tuple[str, int]:
+    @property
+    def peer(self) -> tuple[str, int]:
+        """``(host, port)`` this client talks to (the configured gateway until ``auto`` is resolved)."""
         ep = self._endpoint
         return (ep.host, ep.port) if ep is not None else (self.config.gateway_host, self.config.gateway_port)
 
@@ -275,7 +277,7 @@ class ClientBase:
 
     def _untrusted(self, failure: ssl.SSLCertVerificationError) -> GatewayError:
         """The error for a failed certificate verification (fetches the presented certificate)."""
-        host, port = self._tls_peer()
+        host, port = self.peer
         return untrusted_error(
             host, port, failure, timeout=self.config.connect_timeout, trusted=self.trusted_fingerprint
         )
