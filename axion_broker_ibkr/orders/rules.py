@@ -4,7 +4,7 @@ Every table here is a decision about what this plugin sends to the Client Portal
 source. IBKR's per-contract ``/iserver/contract/rules`` answer stays authoritative at the venue; these
 tables only make sure that nothing IBKR does not take is sent, and that nothing is silently changed.
 
-Sources (``/work/shared/cpapi/REFERENCE.md``):
+Sources (IBKR's Client Portal Web API reference, whose examples are copied into ``fixtures/cpapi/``):
 
 * §4.1 order ticket: order types ``LMT MKT STP STOP_LIMIT MIDPRICE TRAIL TRAILLMT``; TIFs ``DAY GTC IOC
   OPG`` (``PAX`` crypto only, ``GTD`` only seen in ``rules.tifTypes``, overnight ``OVT``/``OND``);
