@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import math
+import typing
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -314,3 +317,26 @@ def test_contract_to_host_has_the_host_contract_keys_and_round_trips() -> None:
     assert {k: host[k] for k in expected} == expected
     assert host["tick_size"] == 0.01 and host["maturity"] is None
     assert m.IBKRContract(**host) == put  # nothing lost: the dict carries every field
+
+
+MODEL_MODULES = ("session", "accounts", "orders", "market", "contracts")
+
+
+def test_models_package_re_exports_each_class_once_and_its_annotations_resolve() -> None:
+    """Each model is defined in exactly one area module and re-exported (the very same class, so the
+    converter's per-class hooks apply to every import path); its string annotations resolve in its
+    module, which cattrs needs to structure it."""
+    defined: dict[str, str] = {}
+    for short in MODEL_MODULES:
+        module = importlib.import_module(f"axion_broker_ibkr.models.{short}")
+        for name, obj in vars(module).items():
+            if attrs.has(obj) and obj.__module__ == module.__name__:
+                assert name not in defined, f"{name} defined in both {defined[name]} and {short}"
+                defined[name] = short
+                assert getattr(m, name) is obj
+                assert set(typing.get_type_hints(obj)) >= {f.name for f in attrs.fields(obj)}
+    assert set(defined) | {"OrderReply"} == set(m.__all__)
+    assert m.OrderReply == m.orders.OrderReply
+    assert c.structure({"serverInfo": {"serverName": "JifN19053"}}, m.IServerAccounts) == (
+        m.IServerAccounts(server_info=m.ServerInfo(server_name="JifN19053"))
+    )
