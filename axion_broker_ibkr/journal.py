@@ -6,8 +6,10 @@ them on SQLAlchemy, and the in-memory versions here serve tests and stores-less 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import threading
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from attrs import define, evolve, field
@@ -126,6 +128,22 @@ class MemoryJournal:
             return [
                 e for e in self._entries.values() if e.status in {"pending_submit", "submitted_unconfirmed"}
             ]
+
+    def entries(
+        self, *, statuses: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[JournalEntry]:
+        """Logged orders, newest first (optionally only some statuses), as
+        :meth:`SqlOrderJournal.entries <axion_broker_ibkr.store.journal.SqlOrderJournal.entries>`
+        gives them. A copy: changing what it returns (payloads and transcripts included) leaves the
+        log as it is."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0 or None, got {limit!r}")
+        wanted = None if statuses is None else set(statuses)
+        with self._lock:
+            # Insertion order is record_pending order, and record_result keeps each key's place.
+            newest_first = reversed(self._entries.values())
+            picked = [e for e in newest_first if wanted is None or e.status in wanted][:limit]
+        return copy.deepcopy(picked)
 
 
 class MemoryContractCache:

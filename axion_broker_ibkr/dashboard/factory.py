@@ -85,8 +85,12 @@ class OrderLog:
         return self.store is None and self.error is None
 
     def entries(self, limit: int) -> list[JournalEntry]:
-        """The newest logged orders (the database's; the in-memory log is not listed)."""
-        return self.store.journal.entries(limit=limit) if self.store is not None else []
+        """The newest logged orders, from the database or the in-memory log (none without a log)."""
+        if self.store is not None:
+            return self.store.journal.entries(limit=limit)
+        if isinstance(self.journal, MemoryJournal):
+            return self.journal.entries(limit=limit)
+        return []
 
     def close(self) -> None:
         if self.store is not None:

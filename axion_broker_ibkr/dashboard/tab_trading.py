@@ -231,14 +231,17 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
 def _order_log(session: DashboardSession) -> None:
     order_log = session.order_log
     with st.expander("Order log (written before each order leaves)"):
+        # The database log is kept current from the page's stream (started here if needed); the
+        # in-memory one only holds what the order path recorded.
         if order_log.in_memory:
-            st.info("The order log is kept in memory only (database_url=memory) and not listed here.")
-            return
-        if order_log.store is None:
+            st.info(
+                "The order log is kept in memory only (database_url=memory): it ends with this session, "
+                "and fills that arrive after an order was sent are not followed."
+            )
+        elif order_log.store is None:
             st.caption("No order log: no order is sent from this page.")
             return
-        # The page's stream keeps the log current (order states and fills); started here if needed.
-        if session.streaming() is None:
+        elif session.streaming() is None:
             st.caption(f"Not updated from the stream ({session.streaming_error}); refresh to see fills.")
         entries = order_log.entries(limit=50)
         if entries:

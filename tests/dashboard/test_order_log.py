@@ -93,6 +93,7 @@ def test_memory_opt_out_sends_and_logs_in_memory(dash_sim: Any, session_for: Any
     assert result.status == "open"
     logged = log.journal.get("DASH-MEM-1")
     assert logged is not None and logged.order_id == result.order_id
+    assert log.entries(limit=50) == [logged]  # what the Trading tab lists
     session.client.cancel_order(result.order_id)
 
 
@@ -158,5 +159,39 @@ def test_page_says_so_and_disables_sending_without_an_order_log(
         with pytest.raises(Exception, match="disabled"):
             review.click()
         assert not at.button(key="trade_preview").disabled  # a what-if sends nothing
+    finally:
+        reset_sessions()
+
+
+def test_trading_tab_lists_the_in_memory_order_log(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from axion_broker_ibkr.dashboard.factory import get_session, reset_sessions
+
+    monkeypatch.setenv("AXION_IBKR_DATABASE_URL", "memory")
+    page.admin.set_price(AAPL.conid, 190.0)  # frozen: 185 stays inside IBKR's price band and rests
+    at = AppTest.from_function(_script, default_timeout=APP_TIMEOUT)
+    at.session_state["ibkr_tab"] = "Trading"
+    try:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("kept in memory only" in i.value for i in at.info)
+        assert "No orders logged yet." in [c.value for c in at.caption]
+        at.text_input(key="trade_symbol").set_value("AAPL").run()
+        at.button(key="trade_search").click().run()
+        at.button(key="trade_use").click().run()
+        at.number_input(key="trade_qty").set_value(2.0)
+        at.selectbox(key="trade_type").set_value("limit").run()
+        at.number_input(key="trade_limit").set_value(185.0)
+        at.button(key="trade_review").click().run()
+        at.button(key="trade_confirm").click().run()
+        assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+        placed = at.success[0].value
+        order_id = placed.split()[1]
+        logs = [df.value for df in at.dataframe if "Mode" in df.value.columns]
+        assert len(logs) == 1, "the in-memory log is listed like the database one"
+        (row,) = logs[0].to_dict("records")
+        assert (row["Symbol"], row["Side"], row["Quantity"], row["Price"]) == ("AAPL", "BUY", 2.0, 185.0)
+        assert (row["Order id"], row["Status"], row["Mode"]) == (order_id, "open", "sim")
+        assert row["cOID"] in placed and row["Account"] == "DU***567"
+        get_session().client.cancel_order(order_id)
     finally:
         reset_sessions()
