@@ -24,6 +24,7 @@ def test_cash_rows_converts_each_currency_and_puts_base_last() -> None:
         if key == "BASE":
             continue
         row = by_ccy[key]
+        assert entry.cashbalance is not None and entry.exchangerate is not None
         assert row["Cash"] == entry.cashbalance
         assert row["Cash in base"] == pytest.approx(entry.cashbalance * entry.exchangerate)
 
