@@ -155,9 +155,9 @@ class AsyncIBKRClient(ClientBase):
         if isinstance(effect, core.Sleep):
             await asyncio.sleep(effect.seconds)
             return None
-        if self.journal is not None:
-            await asyncio.to_thread(self._record, effect)
-        return None
+        if self.journal is None:
+            return None
+        return await asyncio.to_thread(self._record, effect)
 
     async def aclose(self) -> None:
         async with self._lock:

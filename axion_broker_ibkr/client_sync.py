@@ -155,8 +155,7 @@ class IBKRClient(ClientBase):
         if isinstance(effect, core.Sleep):
             time.sleep(effect.seconds)
             return None
-        self._record(effect)
-        return None
+        return self._record(effect)
 
     def close(self) -> None:
         with self._lock:

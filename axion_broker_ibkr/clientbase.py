@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -75,6 +75,26 @@ SESSION_PATHS = frozenset(
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@runtime_checkable
+class ModificationJournal(Protocol):
+    """The order-log methods for modifying a live order (implemented by
+    :class:`~axion_broker_ibkr.store.SqlOrderJournal`); a candidate for the
+    :class:`~axion_broker_ibkr.journal.OrderJournal` protocol. ``record_modification`` must be
+    durable when it returns: the modification POST leaves only afterwards."""
+
+    def record_modification(self, modification: core.Modification) -> core.ModificationRef: ...
+
+    def settle_modification(
+        self,
+        ref: core.ModificationRef,
+        *,
+        status: str,
+        transcript: list[dict[str, Any]] | None = None,
+        message: str | None = None,
+        ibkr_status: str | None = None,
+    ) -> None: ...
 
 
 @define(frozen=True)
@@ -344,24 +364,47 @@ class ClientBase:
             return Decision("retry", self.retry.delay(attempt))
         return Decision("raise", error=error)
 
-    def _record(self, effect: core.RecordPending | core.RecordResult) -> None:
+    def _record(self, effect: core.JournalEffect) -> core.ModificationRef | None:
         """Write one journal effect (blocking; a no-op without a journal). An exception propagates
-        into the order flow, which then does not send the order (``record_pending`` comes first)."""
+        into the order flow, which then does not send the order (``record_pending`` comes first).
+
+        Modifications go to ``record_modification`` / ``settle_modification``, which are not (yet)
+        part of the :class:`~axion_broker_ibkr.journal.OrderJournal` protocol: they are used when
+        the journal has them (:class:`ModificationJournal`, e.g. the SQL journal) and skipped, with
+        a warning, when it does not."""
         journal = self.journal
         if journal is None:
-            return
+            return None
         if isinstance(effect, core.RecordPending):
             journal.record_pending(effect.entry)
-            return
-        journal.record_result(
-            effect.client_order_id,
-            status=effect.status,
-            order_id=effect.order_id,
-            transcript=effect.transcript,
-            message=effect.message,
-            filled_quantity=effect.filled_quantity,
-            avg_fill_price=effect.avg_fill_price,
-        )
+        elif isinstance(effect, core.RecordResult):
+            journal.record_result(
+                effect.client_order_id,
+                status=effect.status,
+                order_id=effect.order_id,
+                transcript=effect.transcript,
+                message=effect.message,
+                filled_quantity=effect.filled_quantity,
+                avg_fill_price=effect.avg_fill_price,
+            )
+        elif not isinstance(journal, ModificationJournal):
+            if isinstance(effect, core.RecordModification):
+                log.warning(
+                    "the order journal (%s) cannot record modifications; modifying order %s unlogged",
+                    type(journal).__name__,
+                    effect.modification.order_id,
+                )
+        elif isinstance(effect, core.RecordModification):
+            return journal.record_modification(effect.modification)
+        else:
+            journal.settle_modification(
+                effect.ref,
+                status=effect.status,
+                transcript=effect.transcript,
+                message=effect.message,
+                ibkr_status=effect.ibkr_status,
+            )
+        return None
 
     def _note_reauth(self) -> None:
         self.reauthentications += 1
@@ -486,8 +529,11 @@ class ClientBase:
         contract: ContractLike,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
-        ctx, _, payload = yield from self._prepare(order, contract, confirm)
-        return (yield from orderflow.modify_order(self.state, order_id, payload, ctx))
+        named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
+        ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
+        return (
+            yield from orderflow.modify_order(self.state, order_id, payload, ctx, contract=cdict, coid=named)
+        )
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
         ctx, _, payload = yield from self._prepare(order, contract)

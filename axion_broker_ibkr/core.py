@@ -87,7 +87,62 @@ class RecordResult:
     avg_fill_price: float | None = None
 
 
-Effect = Request | Sleep | RecordPending | RecordResult
+@define(frozen=True, kw_only=True)
+class Modification:
+    """A modification of a live order, as the order log sees it before the POST leaves.
+
+    ``client_order_id`` is the original order's cOID when the caller named it (the order's log
+    row keeps it; a modification never gets a cOID of its own); else the journal finds the row
+    by ``order_id``. The terms are the new ones; ``payload`` is the body sent (no ``cOID``)."""
+
+    order_id: str
+    client_order_id: str | None
+    account_id: str
+    mode: str
+    conid: int | None
+    side: str
+    order_type: str
+    quantity: float
+    price: float | None = None
+    aux_price: float | None = None
+    tif: str | None = None
+    payload: dict[str, Any] = field(factory=dict)
+
+
+@define(frozen=True)
+class ModificationRef:
+    """What the journal hands back for a recorded modification: its id and the order's cOID
+    (``None`` when the order is not in the log, e.g. placed from TWS)."""
+
+    id: int
+    client_order_id: str | None
+
+
+@define(frozen=True)
+class RecordModification:
+    """Write-ahead for a modification: durable before the POST (else: do not send). The client
+    sends back a :class:`ModificationRef`, or ``None`` when its journal cannot record
+    modifications (then there is nothing to settle)."""
+
+    modification: Modification
+
+
+@define(frozen=True, kw_only=True)
+class SettleModification:
+    """Settle a recorded modification: ``accepted`` (the order's row takes the new terms),
+    ``rejected`` / ``refused`` / ``not_sent`` (the row keeps its terms; ``message`` says why), or
+    ``unknown_at_broker`` (the answer was lost; the row keeps its terms until the stream or a
+    status read says otherwise)."""
+
+    ref: ModificationRef
+    status: str
+    transcript: list[dict[str, Any]] | None = None
+    message: str | None = None
+    ibkr_status: str | None = None
+
+
+JournalEffect = RecordPending | RecordResult | RecordModification | SettleModification
+Effect = Request | Sleep | JournalEffect
 Op = Generator[Effect, Any, T]
 
 

@@ -324,21 +324,97 @@ def place_order(
     return result
 
 
+def modification(
+    order_id: str,
+    coid: str | None,
+    body: Mapping[str, Any],
+    contract: Mapping[str, Any],
+    ctx: OrderContext,
+) -> core.Modification:
+    """The order-log view of a modification (new terms; ``body`` is what is sent)."""
+    conid = body.get("conid")
+    if conid is None:
+        conid = str(body.get("conidex", contract.get("conid") or "")).split("@")[0] or None
+    return core.Modification(
+        order_id=order_id,
+        client_order_id=coid,
+        account_id=ctx.account_id,
+        mode=ctx.mode,
+        conid=None if conid is None else int(conid),
+        side=str(body.get("side") or ""),
+        order_type=str(body.get("orderType") or ""),
+        quantity=float(body.get("quantity") or 0.0),
+        price=body.get("price"),
+        aux_price=body.get("auxPrice"),
+        tif=body.get("tif"),
+        payload=dict(body),
+    )
+
+
 def modify_order(
-    state: core.SessionState, order_id: str | int, payload: Mapping[str, Any], ctx: OrderContext
+    state: core.SessionState,
+    order_id: str | int,
+    payload: Mapping[str, Any],
+    ctx: OrderContext,
+    *,
+    contract: Mapping[str, Any] | None = None,
+    coid: str | None = None,
 ) -> core.Op[m.OrderResult]:
-    """Modify: one bare order object (no ``orders`` wrapper) repeating every field of the ticket."""
+    """Modify: one bare order object (no ``orders`` wrapper) repeating every field of the ticket.
+
+    Journaled like a new order: the modification (new terms, body) is recorded before the POST
+    (a failure there sends nothing) and settled after it with IBKR's reply / question transcript.
+    Accepted -> the order's log row (same cOID) takes the new terms; rejected, refused, not sent
+    or lost -> the row keeps its terms and the modification record says why. ``coid`` is the
+    original order's cOID when the caller named it; the result carries it (or the one the order
+    log matched by order id)."""
     oid = core._order_id(order_id)
-    coid = str(payload.get("cOID") or "")
     body = {k: v for k, v in payload.items() if k != "cOID"}  # cOID identifies the original order
     yield from core.ensure_accounts(state)
+    mod = modification(oid, coid, body, contract or {}, ctx)
+    ref: core.ModificationRef | None = yield core.RecordModification(mod)  # raises -> nothing is sent
+    order_coid = coid or (ref.client_order_id if ref is not None else None) or ""
     transcript: list[dict[str, Any]] = []
-    req = core._post(f"/iserver/account/{ctx.account_id}/order/{oid}", body, idempotent=False)
-    data = yield from core._call(req)
-    acks = yield from reply_loop(convert.parse_order_reply(data), ctx, transcript, coid)
-    result = _ack_result(acks, coid, ctx, float(payload.get("quantity") or 0.0), transcript)
+    log.info(
+        "modifying order %s (cOID %s): %s %s x%s price %s on %s [%s]",
+        oid, order_coid or "?", mod.side, mod.order_type, mod.quantity, mod.price,
+        mask_account(ctx.account_id), ctx.mode,
+    )  # fmt: skip
+
+    def settle(status: str, message: str | None = None, ibkr_status: str | None = None) -> core.Op[None]:
+        if ref is not None:
+            yield core.SettleModification(
+                ref=ref, status=status, transcript=transcript, message=message, ibkr_status=ibkr_status
+            )
+
+    try:
+        req = core._post(f"/iserver/account/{ctx.account_id}/order/{oid}", body, idempotent=False)
+        data = yield from core._call(req)
+        acks = yield from reply_loop(convert.parse_order_reply(data), ctx, transcript, order_coid)
+    except QuestionRefusedError as exc:
+        yield from settle("refused", exc.message)
+        raise
+    except OrderRejectedError as exc:
+        yield from settle("rejected", exc.message)
+        raise
+    except core.NotSentError as exc:
+        yield from settle("not_sent", str(exc))
+        raise
+    except GatewayUnavailableError as exc:
+        # Ambiguous: the modification may or may not have reached IBKR. Never re-sent blindly.
+        yield from settle(
+            UNKNOWN_AT_BROKER,
+            f"modification of order {oid}: state unknown after '{exc}'; it was NOT re-sent, read the "
+            "order's status before retrying",
+        )
+        raise
+    except GatewayError as exc:  # refused before it was taken (401, 429, 4xx)
+        yield from settle("rejected", str(exc))
+        raise
+    result = _ack_result(acks, order_coid, ctx, mod.quantity, transcript)
     if result.order_id is None:
         result = m.OrderResult(**{**_fields(result), "order_id": oid})
+    yield from settle("accepted", result.message or None, result.ibkr_status)
     return result
 
 

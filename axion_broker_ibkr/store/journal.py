@@ -17,12 +17,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..core import Modification, ModificationRef
 from ..errors import IBKRError
 from ..journal import JournalEntry
 from ..masking import mask_account
 from ..models import Order, Trade
 from . import status as st
-from .models import IbkrOrderFill, IbkrOrderLog, utcnow
+from .models import IbkrOrderFill, IbkrOrderLog, IbkrOrderModification, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,31 @@ class UnknownOrderError(IBKRError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ModificationMismatchError(IBKRError, ValueError):
+    """A modification that does not fit the logged order (another order id, contract or side):
+    it is refused before anything is sent."""
+
+
+#: Modification statuses (``ibkr_order_modifications.status``).
+MODIFICATION_PENDING = "pending_submit"
+MODIFICATION_ACCEPTED = "accepted"
+MODIFICATION_STATUSES: frozenset[str] = frozenset(
+    {MODIFICATION_PENDING, MODIFICATION_ACCEPTED, "rejected", "refused", "not_sent", st.UNKNOWN_AT_BROKER}
+)
+
+
+def _terms(row: IbkrOrderLog) -> dict[str, Any]:
+    """The terms of a logged order a modification may change (kept as ``previous``)."""
+    return {
+        "quantity": float(row.quantity),
+        "price": row.price,
+        "aux_price": row.aux_price,
+        "order_type": row.order_type,
+        "tif": row.tif,
+        "payload": dict(row.payload or {}),
+    }
 
 
 def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
@@ -192,6 +218,94 @@ class SqlOrderJournal:
             return [entry_from_row(r) for r in session.scalars(stmt)]
 
     # -- Beyond the protocol --------------------------------------------------------------------
+
+    def record_modification(self, modification: Modification) -> ModificationRef:
+        """Commit a ``pending_submit`` modification before its POST leaves (write-ahead).
+
+        The order's row is found by the cOID the caller named, else by IBKR order id; a row whose
+        order id, contract or side differs from the modification raises
+        :class:`ModificationMismatchError` (nothing is sent). An order that is not in the log is
+        still recorded (``client_order_id`` ``NULL``), by order id."""
+        mod = modification
+        with self._sessions.begin() as session:
+            row = self._match(session, mod.client_order_id, mod.order_id)
+            if row is not None:
+                _check_fits(row, mod)
+            record = IbkrOrderModification(
+                client_order_id=None if row is None else row.client_order_id,
+                order_id=mod.order_id,
+                account_id=mod.account_id,
+                mode=mod.mode,
+                status=MODIFICATION_PENDING,
+                order_type=mod.order_type,
+                quantity=mod.quantity,
+                price=mod.price,
+                aux_price=mod.aux_price,
+                tif=mod.tif,
+                previous=None if row is None else _terms(row),
+                payload=dict(mod.payload),
+                transcript=[],
+            )
+            session.add(record)
+            session.flush()
+            ref = ModificationRef(record.id, record.client_order_id)
+        log.info(
+            "order log: modification #%d of order %s (cOID %s) pending_submit (%s x %s @ %s, account %s)",
+            ref.id, mod.order_id, ref.client_order_id or "not logged", mod.order_type, mod.quantity,
+            mod.price, mask_account(mod.account_id),
+        )  # fmt: skip
+        return ref
+
+    def settle_modification(
+        self,
+        ref: ModificationRef,
+        *,
+        status: str,
+        transcript: list[dict[str, Any]] | None = None,
+        message: str | None = None,
+        ibkr_status: str | None = None,
+    ) -> None:
+        """Settle a recorded modification. ``accepted`` gives the order's row the new terms (its
+        cOID, side and contract stay); any other status leaves the row's terms as they were."""
+        if status not in MODIFICATION_STATUSES or status == MODIFICATION_PENDING:
+            raise ValueError(f"status: not a settled modification status: {status!r}")
+        with self._sessions.begin() as session:
+            record = session.get(IbkrOrderModification, ref.id, with_for_update=True)
+            if record is None:
+                raise KeyError(f"modification #{ref.id} is not in the order log")
+            record.status = status
+            record.settled_at = utcnow()
+            if transcript is not None:
+                record.transcript = list(transcript)
+            if message is not None:
+                record.message = message
+            if ibkr_status is not None:
+                record.ibkr_status = ibkr_status[:32]
+            if status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
+                row = self._row(session, record.client_order_id, for_update=True)
+                row.quantity = record.quantity
+                row.price = record.price
+                row.aux_price = record.aux_price
+                row.order_type = record.order_type or row.order_type
+                row.tif = record.tif or row.tif
+                row.payload = {**record.payload, "cOID": row.client_order_id}
+                if ibkr_status is not None:
+                    row.ibkr_status = ibkr_status[:32]
+        log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
+
+    def modifications(
+        self, client_order_id: str | None = None, *, order_id: str | None = None
+    ) -> list[IbkrOrderModification]:
+        """The modifications of one order (by cOID, or by IBKR order id), oldest first."""
+        if (client_order_id is None) == (order_id is None):
+            raise ValueError("modifications: give exactly one of client_order_id and order_id")
+        stmt = select(IbkrOrderModification).order_by(IbkrOrderModification.id)
+        if client_order_id is not None:
+            stmt = stmt.where(IbkrOrderModification.client_order_id == client_order_id)
+        else:
+            stmt = stmt.where(IbkrOrderModification.order_id == str(order_id))
+        with self._sessions() as session:
+            return list(session.scalars(stmt))
 
     def entries(
         self, *, statuses: Iterable[str] | None = None, limit: int | None = None
@@ -355,6 +469,21 @@ class SqlOrderJournal:
                 .with_for_update()
             )
         return None
+
+
+def _check_fits(row: IbkrOrderLog, mod: Modification) -> None:
+    """Refuse a modification aimed at another order than the logged one."""
+    problems = []
+    if row.order_id is not None and str(row.order_id) != mod.order_id:
+        problems.append(f"the log has order id {row.order_id}, the modification targets {mod.order_id}")
+    if mod.conid is not None and int(row.conid) != mod.conid:
+        problems.append(f"contract {mod.conid} is not the order's {row.conid}")
+    if mod.side and row.side and mod.side.upper() != row.side.upper():
+        problems.append(f"side {mod.side} is not the order's {row.side}")
+    if problems:
+        raise ModificationMismatchError(
+            f"modification of cOID {row.client_order_id!r} refused, nothing sent: " + "; ".join(problems)
+        )
 
 
 def _trade_time(trade: Trade) -> dt.datetime | None:

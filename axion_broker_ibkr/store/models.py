@@ -210,6 +210,40 @@ class IbkrOrderFill(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class IbkrOrderModification(Base):
+    """One modification of a live order, recorded before its POST leaves and settled after it.
+
+    ``client_order_id`` links it to the order's log row (``NULL`` when the order is not in the
+    log, e.g. placed from TWS: the instruction is still recorded, by IBKR ``order_id``). The
+    terms are the requested ones; ``previous`` holds the row's terms before it (what the row
+    keeps when the modification is rejected, refused, not sent or lost). ``status``:
+    ``pending_submit`` -> ``accepted`` | ``rejected`` | ``refused`` | ``not_sent`` | ``unknown_at_broker``.
+    """
+
+    __tablename__ = "ibkr_order_modifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("ibkr_order_log.client_order_id"), index=True
+    )
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    order_type: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[float]
+    price: Mapped[float | None]
+    aux_price: Mapped[float | None]
+    tif: Mapped[str | None] = mapped_column(String(16))
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    transcript: Mapped[list[Any]] = mapped_column(default=list)
+    ibkr_status: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    settled_at: Mapped[dt.datetime | None]
+
+
 class IbkrContractCache(Base):
     """The resolver's cache: an opaque key (sec type, symbol, details) -> conid and contract fields."""
 

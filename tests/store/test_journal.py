@@ -8,15 +8,17 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from axion_broker_ibkr.core import Modification, ModificationRef
 from axion_broker_ibkr.errors import IBKRError
 from axion_broker_ibkr.store import (
     DuplicateOrderError,
+    ModificationMismatchError,
     SqlOrderJournal,
     Store,
     UnknownOrderError,
     make_engine,
 )
-from axion_broker_ibkr.store.models import IbkrOrderLog
+from axion_broker_ibkr.store.models import IbkrOrderLog, IbkrOrderModification
 
 from .helpers import entry, order, trade
 
@@ -250,3 +252,50 @@ def test_concurrent_writers_from_two_engines_do_not_fail(store: Store, db_url: s
         other.dispose()
     assert errors == []
     assert {e.status for e in store.journal.entries()} == {"filled"}
+
+
+def _modification(**overrides: object) -> Modification:
+    values: dict[str, object] = {
+        "order_id": "9001", "client_order_id": None, "account_id": "DU1234567", "mode": "sim",
+        "conid": 265598, "side": "BUY", "order_type": "LMT", "quantity": 12.0, "price": 188.0,
+        "tif": "DAY", "payload": {"price": 188.0, "quantity": 12.0},
+    }  # fmt: skip
+    values.update(overrides)
+    return Modification(**values)  # type: ignore[arg-type]
+
+
+def test_modification_is_committed_then_settled_on_the_row(store: Store, db_url: str) -> None:
+    store.journal.record_pending(entry("m-1"))
+    store.journal.record_result("m-1", status="open", order_id="9001")
+    ref = store.journal.record_modification(_modification())
+    assert ref.client_order_id == "m-1"  # found by order id
+    with Session(make_engine(db_url)) as other:  # committed: another connection sees it pending
+        seen = other.scalar(select(IbkrOrderModification.status).where(IbkrOrderModification.id == ref.id))
+    assert seen == "pending_submit"
+    row = store.journal.get("m-1")
+    assert row is not None and (row.quantity, row.price) == (10.0, 187.25)  # not before it is accepted
+    store.journal.settle_modification(ref, status="accepted", ibkr_status="Submitted")
+    row = store.journal.get("m-1")
+    assert row is not None and (row.quantity, row.price, row.client_order_id) == (12.0, 188.0, "m-1")
+    assert row.payload == {"price": 188.0, "quantity": 12.0, "cOID": "m-1"}
+
+
+def test_modification_settlement_is_checked(store: Store) -> None:
+    ref = store.journal.record_modification(_modification(order_id="9002"))
+    assert ref.client_order_id is None
+    with pytest.raises(ValueError, match="status"):
+        store.journal.settle_modification(ref, status="pending_submit")
+    with pytest.raises(KeyError, match="#999"):
+        store.journal.settle_modification(ModificationRef(999, None), status="rejected")
+    with pytest.raises(ValueError, match="exactly one"):
+        store.journal.modifications()
+    store.journal.settle_modification(ref, status="rejected", message="no such order")
+    (mod,) = store.journal.modifications(order_id="9002")
+    assert (mod.status, mod.message) == ("rejected", "no such order")
+
+
+def test_modification_for_another_contract_is_refused(store: Store) -> None:
+    store.journal.record_pending(entry("m-3"))
+    with pytest.raises(ModificationMismatchError, match="contract 8314"):
+        store.journal.record_modification(_modification(client_order_id="m-3", conid=8314))
+    assert store.journal.modifications("m-3") == []

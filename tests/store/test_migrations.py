@@ -18,6 +18,7 @@ EXPECTED_TABLES = {
     "ibkr_connection_events",
     "ibkr_order_log",
     "ibkr_order_fills",
+    "ibkr_order_modifications",
     "ibkr_contract_cache",
 }
 
@@ -51,6 +52,18 @@ def test_upgrade_from_empty_then_downgrade_to_empty(engine: Engine) -> None:
         assert migrate.current_revision(conn) is None
     migrate.upgrade(engine)  # and back up again: the downgrade left nothing in the way
     assert set(inspect(engine).get_table_names()) >= EXPECTED_TABLES
+
+
+def test_a_database_at_the_first_revision_gains_the_modifications_table(engine: Engine) -> None:
+    migrate.upgrade(engine, "ibkr_0001")
+    assert "ibkr_order_modifications" not in inspect(engine).get_table_names()
+    migrate.upgrade(engine)
+    assert "ibkr_order_modifications" in inspect(engine).get_table_names()
+    assert _diff(engine) == []
+    migrate.downgrade(engine, "ibkr_0001")  # and the step back removes only that table
+    assert set(inspect(engine).get_table_names()) == (EXPECTED_TABLES - {"ibkr_order_modifications"}) | {
+        VERSION_TABLE
+    }
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
