@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -328,7 +329,21 @@ class IBKRAdapter:
         return bool(ack.msg) or ack.order_id is not None
 
     async def get_quote(self, symbol: str) -> dict[str, Any]:
-        contract = await self.resolve(symbol, "stock", {})
+        """A snapshot quote for ``symbol`` with HOST_CONTRACT §4's keys (``symbol``, ``bid``, ``ask``,
+        ``last``, ``volume``, ``timestamp``) plus ``conid``, ``sec_type``, ``requested_symbol`` and
+        the snapshot's flags.
+
+        The host passes a bare symbol (no asset type), so it is read by its shape only:
+
+        * three upper-case letters, a dot, three upper-case letters (``EUR.USD``) -> a forex pair
+          (CASH on IDEALPRO). IBKR lists each pair in one orientation; ``USD.EUR`` resolves to the
+          listed ``EUR.USD`` and the quote is that pair's, **not inverted**: ``symbol`` is then
+          ``EUR.USD`` (``requested_symbol`` keeps ``USD.EUR``), so a price is never shown under the
+          wrong pair.
+        * anything else -> a stock (``AAPL``, ``BRK.B``, ``eur.usd``).
+        """
+        asset_type = quote_asset_type(symbol)
+        contract = await self.resolve(symbol.strip() if asset_type == "forex" else symbol, asset_type, {})
         quotes = await self.client.snapshot([contract.conid])
         q = quotes[0]
         stamp = (
@@ -342,6 +357,8 @@ class IBKRAdapter:
             "volume": q.volume,
             "timestamp": stamp.isoformat(),
             "conid": contract.conid,
+            "sec_type": contract.sec_type,
+            "requested_symbol": symbol,
             "last_is_close": q.last_is_close,
             "halted": q.halted,
             "missing_fields": list(q.missing_fields),
@@ -417,3 +434,12 @@ def _order_details(order: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None and value != "":
             details[target] = value
     return details
+
+
+_FOREX_PAIR = re.compile(r"[A-Z]{3}\.[A-Z]{3}")
+
+
+def quote_asset_type(symbol: str) -> str:
+    """How :meth:`IBKRAdapter.get_quote` reads a bare symbol: ``"forex"`` for a dotted pair of
+    upper-case ISO currency codes (``EUR.USD``), else ``"stock"``."""
+    return "forex" if _FOREX_PAIR.fullmatch(symbol.strip()) else "stock"

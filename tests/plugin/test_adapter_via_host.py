@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,40 @@ def test_bad_config_is_a_clear_error() -> None:
 def test_other_brokers_get_no_adapter() -> None:
     host = MultiBroker()
     assert host.pm.hook.axion_broker_adapter(broker="alpaca", config={}) is None
+
+
+QUOTE_KEYS = {"symbol", "bid", "ask", "last", "volume", "timestamp"}
+
+
+async def test_get_quote_reads_forex_pairs_and_stocks_by_shape(sim: Any) -> None:
+    adapter = MultiBroker().adapter("ibkr", host_config(sim, database_url="memory"))
+    try:
+        assert await adapter.connect()
+        eur = await adapter.get_quote("EUR.USD")
+        assert set(eur) >= QUOTE_KEYS
+        assert (eur["symbol"], eur["sec_type"], eur["requested_symbol"]) == ("EUR.USD", "CASH", "EUR.USD")
+        assert 0.5 < eur["bid"] < eur["ask"] < 2.0  # a rate, not a share price
+        assert dt.datetime.fromisoformat(eur["timestamp"]).tzinfo is not None
+
+        inverse = await adapter.get_quote("USD.EUR")  # IBKR lists EUR.USD only: its quote, labelled so
+        assert (inverse["symbol"], inverse["requested_symbol"]) == ("EUR.USD", "USD.EUR")
+        assert inverse["conid"] == eur["conid"] and 0.5 < inverse["bid"] < 2.0
+
+        jpy = await adapter.get_quote("USD.JPY")
+        assert jpy["sec_type"] == "CASH" and jpy["conid"] != eur["conid"] and jpy["bid"] > 50
+
+        stock = await adapter.get_quote("AAPL")
+        assert set(stock) >= QUOTE_KEYS and (stock["symbol"], stock["sec_type"]) == ("AAPL", "STK")
+    finally:
+        await adapter.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "asset_type"),
+    [("EUR.USD", "forex"), (" GBP.USD ", "forex"), ("AAPL", "stock"), ("BRK.B", "stock"),
+     ("eur.usd", "stock"), ("EURUSD", "stock"), ("EUR/USD", "stock"), ("EURO.USD", "stock")],
+)  # fmt: skip
+def test_quote_symbols_are_read_by_shape(symbol: str, asset_type: str) -> None:
+    from axion_broker_ibkr.adapter import quote_asset_type
+
+    assert quote_asset_type(symbol) == asset_type
