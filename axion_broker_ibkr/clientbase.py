@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,7 +31,7 @@ from .errors import (
     LiveTradingNotAllowedError,
     ModeError,
 )
-from .journal import ContractCache, OrderJournal
+from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
 from .pacing import Pacer, RetryPolicy
 from .tls import config_ssl_context as config_ssl_context  # re-exported
@@ -75,26 +75,6 @@ SESSION_PATHS = frozenset(
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-@runtime_checkable
-class ModificationJournal(Protocol):
-    """The order-log methods for modifying a live order (implemented by
-    :class:`~axion_broker_ibkr.store.SqlOrderJournal`); a candidate for the
-    :class:`~axion_broker_ibkr.journal.OrderJournal` protocol. ``record_modification`` must be
-    durable when it returns: the modification POST leaves only afterwards."""
-
-    def record_modification(self, modification: core.Modification) -> core.ModificationRef: ...
-
-    def settle_modification(
-        self,
-        ref: core.ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None: ...
 
 
 @define(frozen=True)
@@ -210,6 +190,19 @@ class ClientBase:
             self._endpoint = self._configured_endpoint()
         elif self.config.mode == "sim":
             self._endpoint = self._sim_endpoint("sim mode")
+
+    @property
+    def journal(self) -> OrderJournal | None:
+        """The write-ahead order log (``None``: orders and modifications are not logged)."""
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: OrderJournal | None) -> None:
+        # A journal without some OrderJournal method (e.g. an older third-party one without
+        # record_modification) is refused here, not discovered when an order is on its way.
+        if journal is not None:
+            require_order_journal(journal)
+        self._journal = journal
 
     # ---------------------------------------------------------------------------------- mode
 
@@ -364,14 +357,10 @@ class ClientBase:
             return Decision("retry", self.retry.delay(attempt))
         return Decision("raise", error=error)
 
-    def _record(self, effect: core.JournalEffect) -> core.ModificationRef | None:
+    def _record(self, effect: core.JournalEffect) -> ModificationRef | None:
         """Write one journal effect (blocking; a no-op without a journal). An exception propagates
-        into the order flow, which then does not send the order (``record_pending`` comes first).
-
-        Modifications go to ``record_modification`` / ``settle_modification``, which are not (yet)
-        part of the :class:`~axion_broker_ibkr.journal.OrderJournal` protocol: they are used when
-        the journal has them (:class:`ModificationJournal`, e.g. the SQL journal) and skipped, with
-        a warning, when it does not."""
+        into the order flow, which then does not send the order or modification (the record comes
+        first)."""
         journal = self.journal
         if journal is None:
             return None
@@ -387,13 +376,6 @@ class ClientBase:
                 filled_quantity=effect.filled_quantity,
                 avg_fill_price=effect.avg_fill_price,
             )
-        elif not isinstance(journal, ModificationJournal):
-            if isinstance(effect, core.RecordModification):
-                log.warning(
-                    "the order journal (%s) cannot record modifications; modifying order %s unlogged",
-                    type(journal).__name__,
-                    effect.modification.order_id,
-                )
         elif isinstance(effect, core.RecordModification):
             return journal.record_modification(effect.modification)
         else:

@@ -34,7 +34,7 @@ from .errors import (
     RateLimitedError,
     WireFormatError,
 )
-from .journal import JournalEntry
+from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_text
 
 T = TypeVar("T")
@@ -87,42 +87,11 @@ class RecordResult:
     avg_fill_price: float | None = None
 
 
-@define(frozen=True, kw_only=True)
-class Modification:
-    """A modification of a live order, as the order log sees it before the POST leaves.
-
-    ``client_order_id`` is the original order's cOID when the caller named it (the order's log
-    row keeps it; a modification never gets a cOID of its own); else the journal finds the row
-    by ``order_id``. The terms are the new ones; ``payload`` is the body sent (no ``cOID``)."""
-
-    order_id: str
-    client_order_id: str | None
-    account_id: str
-    mode: str
-    conid: int | None
-    side: str
-    order_type: str
-    quantity: float
-    price: float | None = None
-    aux_price: float | None = None
-    tif: str | None = None
-    payload: dict[str, Any] = field(factory=dict)
-
-
-@define(frozen=True)
-class ModificationRef:
-    """What the journal hands back for a recorded modification: its id and the order's cOID
-    (``None`` when the order is not in the log, e.g. placed from TWS)."""
-
-    id: int
-    client_order_id: str | None
-
-
 @define(frozen=True)
 class RecordModification:
     """Write-ahead for a modification: durable before the POST (else: do not send). The client
-    sends back a :class:`ModificationRef`, or ``None`` when its journal cannot record
-    modifications (then there is nothing to settle)."""
+    sends back a :class:`~axion_broker_ibkr.journal.ModificationRef`, or ``None`` when it has no
+    journal (then there is nothing to settle)."""
 
     modification: Modification
 

@@ -144,3 +144,21 @@ class LiveTradingNotAllowedError(IBKRError):
 class ModeError(IBKRError):
     """The requested operation is not allowed in the current mode (e.g. a fallback to the simulator
     for an order that was meant for a real gateway)."""
+
+
+class ModificationMismatchError(IBKRError, ValueError):
+    """A modification that does not fit the logged order (another order id, contract or side):
+    it is refused before anything is sent."""
+
+
+class JournalProtocolError(IBKRError, TypeError):
+    """An object given as the order journal lacks methods of the
+    :class:`~axion_broker_ibkr.journal.OrderJournal` protocol (``missing`` names them): the client
+    refuses it rather than send an order or a modification it could not log first."""
+
+    def __init__(self, journal: object, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(
+            f"order journal {type(journal).__name__} does not implement OrderJournal: missing "
+            + ", ".join(self.missing)
+        )

@@ -14,7 +14,15 @@ from typing import Any, Protocol
 
 from attrs import define, evolve, field
 
+from .errors import JournalProtocolError, ModificationMismatchError
 from .models import IBKRContract
+
+#: Modification statuses (``ibkr_order_modifications.status``): ``pending_submit`` until settled.
+MODIFICATION_PENDING = "pending_submit"
+MODIFICATION_ACCEPTED = "accepted"
+MODIFICATION_STATUSES: frozenset[str] = frozenset(
+    {MODIFICATION_PENDING, MODIFICATION_ACCEPTED, "rejected", "refused", "not_sent", "unknown_at_broker"}
+)
 
 
 @define(frozen=True, kw_only=True)
@@ -46,6 +54,88 @@ class JournalEntry:
     message: str | None = None
 
 
+@define(frozen=True, kw_only=True)
+class Modification:
+    """A modification of a live order, as the order log sees it before the POST leaves.
+
+    ``client_order_id`` is the original order's cOID when the caller named it (the order's log
+    row keeps it; a modification never gets a cOID of its own); else the journal finds the row
+    by ``order_id``. The terms are the new ones; ``payload`` is the body sent (no ``cOID``)."""
+
+    order_id: str
+    client_order_id: str | None
+    account_id: str
+    mode: str
+    conid: int | None
+    side: str
+    order_type: str
+    quantity: float
+    price: float | None = None
+    aux_price: float | None = None
+    tif: str | None = None
+    payload: dict[str, Any] = field(factory=dict)
+
+
+@define(frozen=True)
+class ModificationRef:
+    """What the journal hands back for a recorded modification: its id and the order's cOID
+    (``None`` when the order is not in the log, e.g. placed from TWS)."""
+
+    id: int
+    client_order_id: str | None
+
+
+@define(frozen=True, kw_only=True)
+class ModificationRecord:
+    """One recorded modification as :meth:`MemoryJournal.modifications` lists it (the attributes
+    of the SQL journal's ``IbkrOrderModification`` rows). ``previous``: the order's terms before
+    it (``None`` when the order is not in the log)."""
+
+    id: int
+    client_order_id: str | None
+    order_id: str
+    account_id: str
+    mode: str
+    status: str
+    order_type: str | None
+    quantity: float
+    price: float | None
+    aux_price: float | None
+    tif: str | None
+    previous: dict[str, Any] | None
+    payload: dict[str, Any]
+    transcript: list[dict[str, Any]]
+    message: str | None = None
+    ibkr_status: str | None = None
+    created_at: dt.datetime
+    settled_at: dt.datetime | None = None
+
+
+def check_modification_fits(
+    modification: Modification, *, client_order_id: str, order_id: str | None, conid: int, side: str
+) -> None:
+    """Refuse (:class:`ModificationMismatchError`) a modification aimed at another order than the
+    logged one (``order_id``, ``conid``, ``side``: the log's)."""
+    mod = modification
+    problems = []
+    if order_id is not None and str(order_id) != mod.order_id:
+        problems.append(f"the log has order id {order_id}, the modification targets {mod.order_id}")
+    if mod.conid is not None and int(conid) != mod.conid:
+        problems.append(f"contract {mod.conid} is not the order's {conid}")
+    if mod.side and side and mod.side.upper() != side.upper():
+        problems.append(f"side {mod.side} is not the order's {side}")
+    if problems:
+        raise ModificationMismatchError(
+            f"modification of cOID {client_order_id!r} refused, nothing sent: " + "; ".join(problems)
+        )
+
+
+def check_settled_status(status: str) -> None:
+    """A modification is settled with one of :data:`MODIFICATION_STATUSES` other than pending."""
+    if status not in MODIFICATION_STATUSES or status == MODIFICATION_PENDING:
+        raise ValueError(f"status: not a settled modification status: {status!r}")
+
+
 class OrderJournal(Protocol):
     """Write-ahead order log. ``record_pending`` must be durable (committed) when it returns:
     the client calls it *before* the order POST leaves, and never sends an order whose entry
@@ -71,6 +161,43 @@ class OrderJournal(Protocol):
         """Entries still ``pending_submit`` / ``submitted_unconfirmed``, for reconciliation."""
         ...
 
+    def record_modification(self, modification: Modification) -> ModificationRef:
+        """Write-ahead for a modification of a live order: durable when it returns (the POST
+        leaves only afterwards; an exception means it is not sent). The order's entry is found by
+        the cOID named, else by IBKR order id; an entry whose order id, contract or side differs
+        raises :class:`~axion_broker_ibkr.errors.ModificationMismatchError`. An order that is not
+        in the log is still recorded (the ref's ``client_order_id`` is ``None``)."""
+        ...
+
+    def settle_modification(
+        self,
+        ref: ModificationRef,
+        *,
+        status: str,
+        transcript: list[dict[str, Any]] | None = None,
+        message: str | None = None,
+        ibkr_status: str | None = None,
+    ) -> None:
+        """Settle a recorded modification (:data:`MODIFICATION_STATUSES`, not pending;
+        ``ValueError`` otherwise, ``KeyError`` for an unknown ref). ``accepted`` gives the order's
+        entry the new terms (its cOID, side and contract stay); any other status leaves them."""
+        ...
+
+
+#: The methods the client calls on its journal (checked by :func:`require_order_journal`).
+ORDER_JOURNAL_METHODS: tuple[str, ...] = (
+    "record_pending", "record_result", "get", "unsettled", "record_modification", "settle_modification",
+)  # fmt: skip
+
+
+def require_order_journal(journal: object) -> None:
+    """Raise :class:`~axion_broker_ibkr.errors.JournalProtocolError` unless ``journal`` has every
+    :class:`OrderJournal` method: a journal that cannot log a modification must not let one leave
+    unlogged."""
+    missing = [name for name in ORDER_JOURNAL_METHODS if not callable(getattr(journal, name, None))]
+    if missing:
+        raise JournalProtocolError(journal, missing)
+
 
 class ContractCache(Protocol):
     """Resolver cache: ``key`` is built by the resolver from sec type, symbol and details."""
@@ -85,6 +212,7 @@ class MemoryJournal:
 
     def __init__(self) -> None:
         self._entries: dict[str, JournalEntry] = {}
+        self._modifications: dict[int, ModificationRecord] = {}
         self._lock = threading.Lock()
 
     def record_pending(self, entry: JournalEntry) -> None:
@@ -144,6 +272,111 @@ class MemoryJournal:
             newest_first = reversed(self._entries.values())
             picked = [e for e in newest_first if wanted is None or e.status in wanted][:limit]
         return copy.deepcopy(picked)
+
+    def record_modification(self, modification: Modification) -> ModificationRef:
+        """As :meth:`OrderJournal.record_modification` (and the SQL journal) do."""
+        mod = modification
+        with self._lock:
+            logged = self._match(mod.client_order_id, mod.order_id)
+            if logged is not None:
+                check_modification_fits(
+                    mod,
+                    client_order_id=logged.client_order_id,
+                    order_id=logged.order_id,
+                    conid=logged.conid,
+                    side=logged.side,
+                )
+            record = ModificationRecord(
+                id=len(self._modifications) + 1,
+                client_order_id=None if logged is None else logged.client_order_id,
+                order_id=mod.order_id,
+                account_id=mod.account_id,
+                mode=mod.mode,
+                status=MODIFICATION_PENDING,
+                order_type=mod.order_type,
+                quantity=mod.quantity,
+                price=mod.price,
+                aux_price=mod.aux_price,
+                tif=mod.tif,
+                previous=None if logged is None else _terms(logged),
+                payload=copy.deepcopy(mod.payload),
+                transcript=[],
+                created_at=dt.datetime.now(dt.UTC),
+            )
+            self._modifications[record.id] = record
+        return ModificationRef(record.id, record.client_order_id)
+
+    def settle_modification(
+        self,
+        ref: ModificationRef,
+        *,
+        status: str,
+        transcript: list[dict[str, Any]] | None = None,
+        message: str | None = None,
+        ibkr_status: str | None = None,
+    ) -> None:
+        """As :meth:`OrderJournal.settle_modification` (and the SQL journal) do."""
+        check_settled_status(status)
+        with self._lock:
+            record = self._modifications.get(ref.id)
+            if record is None:
+                raise KeyError(f"modification #{ref.id} is not in the order log")
+            changes: dict[str, Any] = {"status": status, "settled_at": dt.datetime.now(dt.UTC)}
+            if transcript is not None:
+                changes["transcript"] = list(transcript)
+            if message is not None:
+                changes["message"] = message
+            if ibkr_status is not None:
+                changes["ibkr_status"] = ibkr_status[:32]
+            record = self._modifications[ref.id] = evolve(record, **changes)
+            coid = record.client_order_id
+            if status == MODIFICATION_ACCEPTED and coid is not None:
+                old = self._entries[coid]
+                self._entries[coid] = evolve(
+                    old,
+                    quantity=record.quantity,
+                    price=record.price,
+                    aux_price=record.aux_price,
+                    order_type=record.order_type or old.order_type,
+                    tif=record.tif or old.tif,
+                    payload={**copy.deepcopy(record.payload), "cOID": coid},
+                )
+
+    def modifications(
+        self, client_order_id: str | None = None, *, order_id: str | None = None
+    ) -> list[ModificationRecord]:
+        """The modifications of one order (by cOID, or by IBKR order id), oldest first, as
+        :meth:`SqlOrderJournal.modifications <axion_broker_ibkr.store.journal.SqlOrderJournal.modifications>`
+        lists them."""
+        if (client_order_id is None) == (order_id is None):
+            raise ValueError("modifications: give exactly one of client_order_id and order_id")
+        with self._lock:
+            records = list(self._modifications.values())
+        if client_order_id is not None:
+            return [r for r in records if r.client_order_id == client_order_id]
+        return [r for r in records if r.order_id == str(order_id)]
+
+    def _match(self, client_order_id: str | None, order_id: str | None) -> JournalEntry | None:
+        """The logged order a modification is for: by cOID, else the newest with that order id."""
+        if client_order_id and client_order_id in self._entries:
+            return self._entries[client_order_id]
+        if order_id is not None:
+            for logged in reversed(self._entries.values()):
+                if logged.order_id == str(order_id):
+                    return logged
+        return None
+
+
+def _terms(logged: JournalEntry) -> dict[str, Any]:
+    """The terms of a logged order a modification may change (kept as ``previous``)."""
+    return {
+        "quantity": float(logged.quantity),
+        "price": logged.price,
+        "aux_price": logged.aux_price,
+        "order_type": logged.order_type,
+        "tif": logged.tif,
+        "payload": copy.deepcopy(logged.payload),
+    }
 
 
 class MemoryContractCache:

@@ -33,7 +33,7 @@ from .errors import (
     OrderValidationError,
     QuestionRefusedError,
 )
-from .journal import JournalEntry
+from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_account, mask_text
 
 log = logging.getLogger(__name__)
@@ -330,12 +330,12 @@ def modification(
     body: Mapping[str, Any],
     contract: Mapping[str, Any],
     ctx: OrderContext,
-) -> core.Modification:
+) -> Modification:
     """The order-log view of a modification (new terms; ``body`` is what is sent)."""
     conid = body.get("conid")
     if conid is None:
         conid = str(body.get("conidex", contract.get("conid") or "")).split("@")[0] or None
-    return core.Modification(
+    return Modification(
         order_id=order_id,
         client_order_id=coid,
         account_id=ctx.account_id,
@@ -372,7 +372,7 @@ def modify_order(
     body = {k: v for k, v in payload.items() if k != "cOID"}  # cOID identifies the original order
     yield from core.ensure_accounts(state)
     mod = modification(oid, coid, body, contract or {}, ctx)
-    ref: core.ModificationRef | None = yield core.RecordModification(mod)  # raises -> nothing is sent
+    ref: ModificationRef | None = yield core.RecordModification(mod)  # raises -> nothing is sent
     order_coid = coid or (ref.client_order_id if ref is not None else None) or ""
     transcript: list[dict[str, Any]] = []
     log.info(

@@ -26,7 +26,15 @@ from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
 from ..errors import IBKRError
 from ..gateway import IBKRGateway
-from ..journal import ContractCache, JournalEntry, MemoryContractCache, MemoryJournal, OrderJournal
+from ..journal import (
+    ContractCache,
+    JournalEntry,
+    MemoryContractCache,
+    MemoryJournal,
+    Modification,
+    ModificationRef,
+    OrderJournal,
+)
 from ..masking import mask_text
 from ..orders import TranslateOptions
 from ..pacing import Pacer
@@ -56,6 +64,12 @@ class _UnopenedJournal:
         raise self.error
 
     def record_result(self, client_order_id: str, **changes: Any) -> None:
+        raise self.error
+
+    def record_modification(self, modification: Modification) -> ModificationRef:
+        raise self.error
+
+    def settle_modification(self, ref: ModificationRef, **changes: Any) -> None:
         raise self.error
 
     def get(self, client_order_id: str) -> JournalEntry | None:

@@ -17,9 +17,17 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..core import Modification, ModificationRef
 from ..errors import IBKRError
-from ..journal import JournalEntry
+from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
+from ..journal import (
+    MODIFICATION_ACCEPTED,
+    MODIFICATION_PENDING,
+    JournalEntry,
+    Modification,
+    ModificationRef,
+    check_modification_fits,
+    check_settled_status,
+)
 from ..masking import mask_account
 from ..models import Order, Trade
 from . import status as st
@@ -47,19 +55,6 @@ class UnknownOrderError(IBKRError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-class ModificationMismatchError(IBKRError, ValueError):
-    """A modification that does not fit the logged order (another order id, contract or side):
-    it is refused before anything is sent."""
-
-
-#: Modification statuses (``ibkr_order_modifications.status``).
-MODIFICATION_PENDING = "pending_submit"
-MODIFICATION_ACCEPTED = "accepted"
-MODIFICATION_STATUSES: frozenset[str] = frozenset(
-    {MODIFICATION_PENDING, MODIFICATION_ACCEPTED, "rejected", "refused", "not_sent", st.UNKNOWN_AT_BROKER}
-)
 
 
 def _terms(row: IbkrOrderLog) -> dict[str, Any]:
@@ -217,8 +212,6 @@ class SqlOrderJournal:
         with self._sessions() as session:
             return [entry_from_row(r) for r in session.scalars(stmt)]
 
-    # -- Beyond the protocol --------------------------------------------------------------------
-
     def record_modification(self, modification: Modification) -> ModificationRef:
         """Commit a ``pending_submit`` modification before its POST leaves (write-ahead).
 
@@ -230,7 +223,10 @@ class SqlOrderJournal:
         with self._sessions.begin() as session:
             row = self._match(session, mod.client_order_id, mod.order_id)
             if row is not None:
-                _check_fits(row, mod)
+                check_modification_fits(
+                    mod, client_order_id=row.client_order_id, order_id=row.order_id, conid=int(row.conid),
+                    side=row.side,
+                )  # fmt: skip
             record = IbkrOrderModification(
                 client_order_id=None if row is None else row.client_order_id,
                 order_id=mod.order_id,
@@ -267,8 +263,7 @@ class SqlOrderJournal:
     ) -> None:
         """Settle a recorded modification. ``accepted`` gives the order's row the new terms (its
         cOID, side and contract stay); any other status leaves the row's terms as they were."""
-        if status not in MODIFICATION_STATUSES or status == MODIFICATION_PENDING:
-            raise ValueError(f"status: not a settled modification status: {status!r}")
+        check_settled_status(status)
         with self._sessions.begin() as session:
             record = session.get(IbkrOrderModification, ref.id, with_for_update=True)
             if record is None:
@@ -292,6 +287,8 @@ class SqlOrderJournal:
                 if ibkr_status is not None:
                     row.ibkr_status = ibkr_status[:32]
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
+
+    # -- Beyond the protocol --------------------------------------------------------------------
 
     def modifications(
         self, client_order_id: str | None = None, *, order_id: str | None = None
@@ -469,21 +466,6 @@ class SqlOrderJournal:
                 .with_for_update()
             )
         return None
-
-
-def _check_fits(row: IbkrOrderLog, mod: Modification) -> None:
-    """Refuse a modification aimed at another order than the logged one."""
-    problems = []
-    if row.order_id is not None and str(row.order_id) != mod.order_id:
-        problems.append(f"the log has order id {row.order_id}, the modification targets {mod.order_id}")
-    if mod.conid is not None and int(row.conid) != mod.conid:
-        problems.append(f"contract {mod.conid} is not the order's {row.conid}")
-    if mod.side and row.side and mod.side.upper() != row.side.upper():
-        problems.append(f"side {mod.side} is not the order's {row.side}")
-    if problems:
-        raise ModificationMismatchError(
-            f"modification of cOID {row.client_order_id!r} refused, nothing sent: " + "; ".join(problems)
-        )
 
 
 def _trade_time(trade: Trade) -> dt.datetime | None:

@@ -14,11 +14,10 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.core import Modification, ModificationRef
-from axion_broker_ibkr.errors import GatewayUnavailableError, OrderRejectedError
-from axion_broker_ibkr.journal import JournalEntry, MemoryJournal
+from axion_broker_ibkr.errors import GatewayUnavailableError, JournalProtocolError, OrderRejectedError
+from axion_broker_ibkr.journal import JournalEntry, MemoryJournal, Modification, ModificationRef, OrderJournal
 from axion_broker_ibkr.models import IBKRContract
-from axion_broker_ibkr.store import SqlOrderJournal, Store, open_store
+from axion_broker_ibkr.store import Store, open_store
 from axion_broker_ibkr.store.models import IbkrOrderModification
 from tests.client.conftest import Router, call, fast_pacer, no_wait_retry
 from tests.conftest import load_fixture
@@ -51,7 +50,7 @@ def paper(router: Router) -> Router:
     return router
 
 
-def logged(journal: SqlOrderJournal, coid: str = "AX-1") -> None:
+def logged(journal: OrderJournal, coid: str = "AX-1") -> None:
     """An open order in the log: 10 AAPL at 165, IBKR order id OID."""
     journal.record_pending(
         JournalEntry(client_order_id=coid, account_id="DU1234567", mode="gateway", conid=265598,
@@ -106,15 +105,47 @@ async def test_nothing_is_sent_when_the_modification_cannot_be_logged(kind: str,
     assert paper.count("POST", MODIFY) == 0
 
 
-async def test_a_journal_without_modification_methods_still_modifies(
-    kind: str, paper: Router, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_the_memory_journal_logs_modifications_too(kind: str, paper: Router) -> None:
     paper.on("POST", MODIFY, ACK)
+    journal = MemoryJournal()
+    logged(journal)
+    client = client_with(kind, paper, journal)
+    result = await call(client.modify_order(OID, order(limit_price=166.0), AAPL))
+    assert (result.order_id, result.client_order_id) == (OID, "AX-1")
+    (mod,) = journal.modifications("AX-1")
+    assert (mod.status, mod.ibkr_status, mod.price) == ("accepted", "Submitted", 166.0)
+    assert mod.payload == json.loads(paper.calls[-1].content)
+    row = journal.get("AX-1")
+    assert row is not None and (row.price, row.payload["cOID"]) == (166.0, "AX-1")
+
+
+class _PlaceOnlyJournal:
+    """A third-party journal written before modifications were journaled."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryJournal()
+
+    def record_pending(self, entry: JournalEntry) -> None:
+        self.inner.record_pending(entry)
+
+    def record_result(self, client_order_id: str, **kwargs: Any) -> None:
+        self.inner.record_result(client_order_id, **kwargs)
+
+    def get(self, client_order_id: str) -> JournalEntry | None:
+        return self.inner.get(client_order_id)
+
+    def unsettled(self) -> list[JournalEntry]:
+        return self.inner.unsettled()
+
+
+async def test_a_journal_without_modification_methods_is_refused(kind: str, paper: Router) -> None:
+    with pytest.raises(JournalProtocolError, match="record_modification, settle_modification"):
+        client_with(kind, paper, _PlaceOnlyJournal())
     client = client_with(kind, paper, MemoryJournal())
-    with caplog.at_level("WARNING"):
-        result = await call(client.modify_order(OID, order(limit_price=166.0), AAPL))
-    assert result.order_id == OID and paper.count("POST", MODIFY) == 1
-    assert any("cannot record modifications" in r.getMessage() for r in caplog.records)
+    with pytest.raises(JournalProtocolError, match="_PlaceOnlyJournal"):
+        client.journal = _PlaceOnlyJournal()  # type: ignore[assignment]
+    assert isinstance(client.journal, MemoryJournal)  # the refused one was not taken
+    assert paper.calls == []
 
 
 async def test_an_order_missing_from_the_log_is_still_recorded(

@@ -18,7 +18,7 @@ from typing import Any
 
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.journal import JournalEntry
+from axion_broker_ibkr.journal import JournalEntry, Modification, ModificationRef
 from axion_broker_ibkr.pacing import Pacer
 from axion_broker_ibkr.store import SqlOrderJournal, open_store
 
@@ -91,6 +91,12 @@ class StopAt:
 
     def unsettled(self) -> list[JournalEntry]:
         return self.inner.unsettled()
+
+    def record_modification(self, modification: Modification) -> ModificationRef:
+        return self.inner.record_modification(modification)
+
+    def settle_modification(self, ref: ModificationRef, **kwargs: Any) -> None:
+        self.inner.settle_modification(ref, **kwargs)
 
 
 def main(argv: list[str]) -> int:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from axion_broker_ibkr.core import Modification, ModificationRef
 from axion_broker_ibkr.errors import IBKRError
+from axion_broker_ibkr.journal import Modification, ModificationRef
 from axion_broker_ibkr.store import (
     DuplicateOrderError,
     ModificationMismatchError,
