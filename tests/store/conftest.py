@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from axion_broker_ibkr.store import Store, make_engine, open_store
+from axion_broker_ibkr.journal import MemoryJournal
+from axion_broker_ibkr.store import SqlOrderJournal, Store, make_engine, open_store
 from tests.conftest import skip_or_fail
 
 PG_ENV = "AXION_TEST_PG_URL"
@@ -37,16 +38,21 @@ def _pg_database(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file in ``tmp_path``, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
+def _database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of ``backend`` ("sqlite" or "postgresql"), dropped afterwards."""
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'ibkr.sqlite3'}"
         return
     base = os.environ.get(PG_ENV, "").strip()
     if not base:
         skip_or_fail(f'{PG_ENV} is not set (start one with: eval "$(.ci/postgres.sh)")')
     yield from _pg_database(base)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in ``tmp_path``, or a fresh PostgreSQL database."""
+    yield from _database_url(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -67,3 +73,18 @@ def store(db_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(params=["memory", *BACKENDS])
+def any_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryJournal | SqlOrderJournal]:
+    """An empty order log: the in-memory one, or the SQL one on each database backend (for tests
+    that hold both to the same semantics)."""
+    if request.param == "memory":
+        yield MemoryJournal()
+        return
+    for url in _database_url(request.param, tmp_path):
+        s = open_store(url)
+        try:
+            yield s.journal
+        finally:
+            s.close()
