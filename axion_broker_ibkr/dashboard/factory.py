@@ -261,9 +261,18 @@ def _reconcile(store: Store, client: IBKRClient) -> None:
             log.info("reconciled %d order-log row(s) left pending", len(decisions))
 
 
+#: Sessions the cache has handed out, so that :func:`reset_sessions` can stop their keep-alive and
+#: stream threads (clearing Streamlit's cache alone would leave them running).
+_opened: list[DashboardSession] = []
+_opened_lock = threading.Lock()
+
+
 @st.cache_resource(show_spinner="Connecting to the gateway…", max_entries=4)
 def _cached_session(key: tuple[tuple[str, str], ...]) -> DashboardSession:
-    return open_session(dict(key))
+    session = open_session(dict(key))
+    with _opened_lock:
+        _opened.append(session)
+    return session
 
 
 def get_session() -> DashboardSession:
@@ -272,5 +281,13 @@ def get_session() -> DashboardSession:
 
 
 def reset_sessions() -> None:
-    """Forget cached sessions (tests point the page at another simulator)."""
+    """Close and forget the cached sessions (tests point the page at another simulator)."""
     _cached_session.clear()
+    with _opened_lock:
+        sessions = list(_opened)
+        _opened.clear()
+    for session in sessions:
+        try:
+            session.close()
+        except Exception:
+            log.exception("closing a dashboard session failed")

@@ -27,6 +27,7 @@ def page_env(sim: Any, db_path: Path, rate_scale: float = RATE_SCALE) -> dict[st
 
 @pytest.fixture(scope="module")
 def dash_sim() -> Iterator[Any]:
+    from axion_broker_ibkr.dashboard.factory import reset_sessions
     from axion_broker_ibkr.sim import SimServer
 
     server = SimServer(port=0, seed=3, rate_scale=RATE_SCALE)
@@ -34,6 +35,7 @@ def dash_sim() -> Iterator[Any]:
     try:
         yield server
     finally:
+        reset_sessions()  # stop the page's keep-alive and stream before their simulator goes
         server.stop()
 
 
