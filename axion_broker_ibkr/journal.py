@@ -18,6 +18,22 @@ from .errors import JournalProtocolError, ModificationMismatchError
 from .models import IBKRContract
 
 #: Modification statuses (``ibkr_order_modifications.status``): ``pending_submit`` until settled.
+#: Order-log statuses of a row whose order may not have reached the broker (reconciliation settles them).
+UNSETTLED: frozenset[str] = frozenset({"pending_submit", "submitted_unconfirmed"})
+#: Statuses no later event may move an order out of (a fill or a cancel is not undone).
+TERMINAL: frozenset[str] = frozenset({"filled", "canceled", "rejected", "expired"})
+
+
+def next_status(current: str, proposed: str) -> str:
+    """The status a row takes when ``proposed`` arrives: a terminal status is never moved back to a
+    working one, and a fill is final (a late ``canceled`` cannot undo it). Every journal uses this."""
+    if current in TERMINAL and proposed not in TERMINAL:
+        return current
+    if current == "filled" and proposed != "filled":
+        return current
+    return proposed
+
+
 MODIFICATION_PENDING = "pending_submit"
 MODIFICATION_ACCEPTED = "accepted"
 MODIFICATION_STATUSES: frozenset[str] = frozenset(
@@ -234,7 +250,7 @@ class MemoryJournal:
     ) -> None:
         with self._lock:
             old = self._entries[client_order_id]
-            changes: dict[str, Any] = {"status": status}
+            changes: dict[str, Any] = {"status": next_status(old.status, status)}
             if order_id is not None:
                 changes["order_id"] = order_id
             if transcript is not None:
@@ -242,7 +258,7 @@ class MemoryJournal:
             if message is not None:
                 changes["message"] = message
             if filled_quantity is not None:
-                changes["filled_quantity"] = filled_quantity
+                changes["filled_quantity"] = max(old.filled_quantity, filled_quantity)
             if avg_fill_price is not None:
                 changes["avg_fill_price"] = avg_fill_price
             self._entries[client_order_id] = evolve(old, **changes)
@@ -253,9 +269,7 @@ class MemoryJournal:
 
     def unsettled(self) -> list[JournalEntry]:
         with self._lock:
-            return [
-                e for e in self._entries.values() if e.status in {"pending_submit", "submitted_unconfirmed"}
-            ]
+            return [e for e in self._entries.values() if e.status in UNSETTLED]
 
     def entries(
         self, *, statuses: Iterable[str] | None = None, limit: int | None = None

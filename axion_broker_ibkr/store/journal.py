@@ -27,6 +27,7 @@ from ..journal import (
     ModificationRef,
     check_modification_fits,
     check_settled_status,
+    next_status,
 )
 from ..masking import mask_account
 from ..models import Order, Trade
@@ -95,15 +96,6 @@ def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
         transcript=list(row.transcript or []),
         message=row.rejection_reason,
     )
-
-
-def _next_status(current: str, proposed: str) -> str:
-    """A settled terminal status (filled / canceled / rejected) is never moved back to a working one."""
-    if current in st.TERMINAL and proposed not in st.TERMINAL:
-        return current
-    if current == st.FILLED and proposed != st.FILLED:
-        return current  # a fill is final: a late "canceled" cannot undo it
-    return proposed
 
 
 class SqlOrderJournal:
@@ -182,7 +174,7 @@ class SqlOrderJournal:
         stored one; a filled quantity never decreases; a terminal status is not moved back."""
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
-            row.status = _next_status(row.status, status)
+            row.status = next_status(row.status, status)
             if order_id is not None:
                 row.order_id = str(order_id)
             if transcript is not None:
@@ -372,7 +364,7 @@ class SqlOrderJournal:
                 row.ibkr_status = order.status[:32]
                 total = order.total_size or float(row.quantity)
                 proposed = host_order_status(order.status, float(row.filled_quantity or 0.0), total)
-                row.status = _next_status(row.status, proposed)
+                row.status = next_status(row.status, proposed)
             return True
 
     def apply_trade(self, trade: Trade) -> bool:
@@ -414,7 +406,7 @@ class SqlOrderJournal:
             if trade.order_id is not None and row.order_id is None:
                 row.order_id = str(trade.order_id)
             if float(row.filled_quantity) >= float(row.quantity) - 1e-9:
-                row.status = _next_status(row.status, st.FILLED)
+                row.status = next_status(row.status, st.FILLED)
             elif row.status in st.UNSETTLED | st.WORKING | {st.UNKNOWN_AT_BROKER}:
                 row.status = st.PARTIALLY_FILLED  # a fill also proves the broker has it
             return True

@@ -8,6 +8,9 @@ from the reply, the stream or reconciliation, in the host's words (``open``, ``p
 
 from __future__ import annotations
 
+from ..journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
+from ..journal import UNSETTLED as UNSETTLED
+
 PENDING_SUBMIT = "pending_submit"
 SUBMITTED_UNCONFIRMED = "submitted_unconfirmed"
 OPEN = "open"
@@ -20,9 +23,6 @@ PENDING = "pending"
 PARTIALLY_FILLED = "partially_filled"
 EXPIRED = "expired"
 
-UNSETTLED: frozenset[str] = frozenset({PENDING_SUBMIT, SUBMITTED_UNCONFIRMED})
-#: Statuses no later event may move an order out of (a fill or a cancel is not undone).
-TERMINAL: frozenset[str] = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
 #: Statuses of an order that is (or may still be) working at the broker.
 WORKING: frozenset[str] = frozenset({PENDING, OPEN, PARTIALLY_FILLED})
 
