@@ -62,3 +62,15 @@ def fresh_sim() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def redirect_default_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the order log's default SQLite file (HOST_CONTRACT §5, used when no URL is configured)
+    at the test's tmp dir, with ``AXION_IBKR_DATABASE_URL`` cleared, so tests that drive the adapter
+    never write into the real user data directory. Returns the path it now defaults to."""
+    from axion_broker_ibkr.store import engine
+
+    path = tmp_path / "user-data" / engine.SQLITE_FILENAME
+    monkeypatch.delenv(engine.ENV_VAR, raising=False)
+    monkeypatch.setattr(engine, "default_sqlite_path", lambda: path)
+    return path

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import redirect_default_database
+
 
 @pytest.fixture(autouse=True)
 def default_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The path the adapter's database defaults to in this test (env var cleared)."""
-    from axion_broker_ibkr.store import engine
-
-    path = tmp_path / "user-data" / engine.SQLITE_FILENAME
-    monkeypatch.delenv(engine.ENV_VAR, raising=False)
-    monkeypatch.setattr(engine, "default_sqlite_path", lambda: path)
-    return path
+    return redirect_default_database(tmp_path, monkeypatch)
