@@ -318,12 +318,23 @@ class IBKRConfig:
     ) -> IBKRConfig:
         """From the host's config mapping; missing keys fall back to ``AXION_IBKR_*`` variables
         (``env``, default ``os.environ``), then to the defaults. Unknown keys are an error."""
-        values = dict(cls._env_values(os.environ if env is None else env))
+        environ = os.environ if env is None else env
+        values = cls._user_file_values(environ)
+        values.update(cls._env_values(environ))
         for key, value in (mapping or {}).items():
             if key not in _COERCE:
                 raise ConfigError(str(key), f"unknown IBKR config key; known keys: {', '.join(cls.keys())}")
             if value is not None:
                 values[key] = value
+        if "ssl_verify" not in values:
+            # A pin the user saved with ``axion-ibkr trust`` (or the page) for this gateway.
+            from .userconfig import gateway_pin, user_config_path
+
+            host = str(values.get("gateway_host", "localhost"))
+            port = _to_int("gateway_port", values.get("gateway_port", 5000))
+            pin = gateway_pin(host, port, user_config_path(environ))
+            if pin is not None:
+                values["ssl_verify"] = pin
         return cls(**{key: _COERCE[key](key, value) for key, value in values.items()})
 
     @classmethod
@@ -332,10 +343,26 @@ class IBKRConfig:
         return cls.from_mapping({}, env=env)
 
     @staticmethod
+    def _user_file_values(env: Mapping[str, str]) -> dict[str, Any]:
+        """Settings from the user config file (``userconfig``), the lowest layer above the defaults."""
+        from .userconfig import user_config_path, user_settings
+
+        path = user_config_path(env)
+        values = user_settings(path)
+        for key in values:
+            if key not in _COERCE:
+                raise ConfigError(
+                    str(key), f"unknown IBKR setting in {path}; known keys: {', '.join(_COERCE)}"
+                )
+        return values
+
+    @staticmethod
     def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+        from .userconfig import ENV_VAR as CONFIG_FILE_VAR
+
         out: dict[str, Any] = {}
         for name, value in env.items():
-            if not name.startswith(ENV_PREFIX):
+            if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_VAR:
                 continue
             key = name[len(ENV_PREFIX) :].lower()
             if key not in _COERCE:

@@ -29,6 +29,16 @@ def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / "cpapi" / name).read_text(encoding="utf-8"))
 
 
+@pytest.fixture(autouse=True)
+def user_config_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test reads and writes a user config file of its own, never the developer's."""
+    from axion_broker_ibkr.userconfig import ENV_VAR
+
+    path = tmp_path_factory.mktemp("user-config") / "config.toml"
+    monkeypatch.setenv(ENV_VAR, str(path))
+    return path
+
+
 @pytest.fixture
 def fixture_json() -> Any:
     return load_fixture
