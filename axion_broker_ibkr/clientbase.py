@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+import attrs
 import httpx
 from attrs import define
 
@@ -186,6 +187,9 @@ class ClientBase:
         #: the certificate seen at connect with ``ssl_verify=False``); ``None`` otherwise.
         self.trusted_fingerprint: str | None = None
         self.reauthentications = 0
+        #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
+        #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
+        self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
         if self.config.mode == "gateway" or (self.config.mode == "sim" and self.config.sim_url):
             self._endpoint = self._configured_endpoint()
         elif self.config.mode == "sim":
@@ -493,7 +497,43 @@ class ClientBase:
         account = yield from self._account_op(_text(order.get("account_id")))
         ctx = self._order_context(order, account, confirm)
         cdict = orderflow.contract_mapping(contract)
+        cdict = yield from self._with_rules_op(order, cdict)
         return ctx, cdict, self._translate(order, cdict, account)
+
+    def _with_rules_op(self, order: Mapping[str, Any], cdict: dict[str, Any]) -> core.Op[dict[str, Any]]:
+        """The contract dict with IBKR's rules for the order's side: as resolved (the resolver
+        fetches them with the contract), else fetched once per conid and side and kept here.
+        When IBKR gives none, ``rules_source`` stays ``None`` and the static table decides."""
+        if cdict.get("rules_source"):
+            return cdict
+        try:
+            conid = int(cdict.get("conid") or 0)
+        except (TypeError, ValueError):
+            return cdict  # the translator names the bad conid
+        side = order.get("side")
+        if conid <= 0 or not isinstance(side, str):
+            return cdict
+        is_buy = side.strip().lower() in ("buy", "buy_to_cover")
+        known = self._contract_rules.get((conid, is_buy))
+        if known is None:
+            from .core_secdef import rules_or_none
+            from .models.contracts import RULE_KEYS
+
+            exchange = cdict.get("exchange")
+            venue = exchange if isinstance(exchange, str) and exchange not in ("", "SMART") else None
+            rules = yield from rules_or_none(self.state, conid, is_buy=is_buy, exchange=venue)
+            if rules is None:
+                return cdict
+            host = m.IBKRContract(conid=conid, sec_type="STK", symbol="-").with_rules(rules).to_host()
+            known = {k: host[k] for k in RULE_KEYS}
+            known["tick_size"] = host["tick_size"]
+            self._contract_rules[(conid, is_buy)] = known
+        out = dict(cdict)
+        out.update({k: v for k, v in known.items() if k != "tick_size"})
+        out["sell_increment_rules"] = []  # these are the order's own side's rules
+        if out.get("tick_size") is None:
+            out["tick_size"] = known["tick_size"]
+        return out
 
     def _place_op(
         self,
@@ -502,7 +542,8 @@ class ClientBase:
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        return (yield from orderflow.place_order(self.state, payload, cdict, ctx))
+        result = yield from orderflow.place_order(self.state, payload, cdict, ctx)
+        return _say_rules(result, cdict)
 
     def _modify_op(
         self,
@@ -513,9 +554,10 @@ class ClientBase:
     ) -> core.Op[m.OrderResult]:
         named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        return (
-            yield from orderflow.modify_order(self.state, order_id, payload, ctx, contract=cdict, coid=named)
+        result = yield from orderflow.modify_order(
+            self.state, order_id, payload, ctx, contract=cdict, coid=named
         )
+        return _say_rules(result, cdict)
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
         ctx, _, payload = yield from self._prepare(order, contract)
@@ -547,6 +589,21 @@ class ClientBase:
     def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:
         account = yield from self._account_op(account_id)
         return (yield from make(account))
+
+
+#: What an order result says when the contract's own rules could not be had.
+STATIC_RULES_NOTE = (
+    "IBKR gave no contract rules for conid {conid}: checked against the plugin's static order "
+    "rules only (no tick grid unless the contract carries tick_size)"
+)
+
+
+def _say_rules(result: m.OrderResult, cdict: Mapping[str, Any]) -> m.OrderResult:
+    """The result, saying in ``message`` when the static rules stood in for the contract's own."""
+    if cdict.get("rules_source"):
+        return result
+    note = STATIC_RULES_NOTE.format(conid=cdict.get("conid"))
+    return attrs.evolve(result, message=f"{result.message}; {note}" if result.message else note)
 
 
 def _text(value: Any) -> str | None:

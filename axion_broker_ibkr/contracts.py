@@ -12,7 +12,12 @@
 
 Nothing is guessed: no match raises :class:`~axion_broker_ibkr.errors.ContractNotFoundError`, several
 raise :class:`~axion_broker_ibkr.errors.AmbiguousContractError`; both list the candidates.
-Results are cached in memory, then in the optional :class:`~axion_broker_ibkr.journal.ContractCache`
+Every single resolution also fetches the contract's own rules (``/iserver/contract/rules``, a buy's
+and a sell's: tick grid, size increment, order types, TIFs) and carries them on the contract
+(:func:`~axion_broker_ibkr.core_secdef.with_contract_rules`); the bulk ``resolve_stocks`` does not
+(one request per 100 symbols), and the clients fetch a bulk-resolved contract's rules when it is
+first traded. Results are cached in memory, then in the optional
+:class:`~axion_broker_ibkr.journal.ContractCache`
 (the database); derivatives expire at their expiry (a front-month future at its roll cut-off).
 
 The lookups are I/O-free operations (:mod:`axion_broker_ibkr.core` style) driven by either client:
@@ -500,6 +505,8 @@ class _ResolverBase:
             contract, roll = yield from future_op(state, sym, d, self.today)
         else:
             contract = yield from bond_op(state, sym, d)
+        if contract.rules_source is None:
+            contract = yield from core_secdef.with_contract_rules(state, contract)
         self._store(key, contract, roll)
         return contract
 

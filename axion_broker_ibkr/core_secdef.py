@@ -10,7 +10,14 @@ from typing import Any
 from . import convert
 from . import models as m
 from .core import Op, SessionState, _call, _get, _post, ensure_accounts
-from .errors import WireFormatError
+from .errors import (
+    CompetingSessionError,
+    GatewayError,
+    GatewayUnavailableError,
+    NotAuthenticatedError,
+    RateLimitedError,
+    WireFormatError,
+)
 
 # --------------------------------------------------------------------------------------------
 # Contracts
@@ -61,6 +68,32 @@ def contract_rules(
         body.update(modifyOrder=True, orderId=int(modify_order_id))
     data = yield from _call(_post("/iserver/contract/rules", body))
     return convert.structure(data, m.ContractRules)
+
+
+def rules_or_none(
+    state: SessionState, conid: int, *, is_buy: bool, exchange: str | None = None
+) -> Op[m.ContractRules | None]:
+    """``/iserver/contract/rules`` for one side, or ``None`` when IBKR gives none for the contract
+    (an ``error`` answer, a refusal, an unreadable body): the translator then falls back to its
+    static table and the order result says so. A lost session is not "no rules": it raises."""
+    try:
+        rules = yield from contract_rules(state, conid, is_buy=is_buy, exchange=exchange)
+    except (NotAuthenticatedError, CompetingSessionError, GatewayUnavailableError, RateLimitedError):
+        raise
+    except (GatewayError, WireFormatError):
+        return None
+    if rules.error or not (rules.increment_rules or rules.increment or rules.order_types):
+        return None
+    return rules
+
+
+def with_contract_rules(state: SessionState, contract: m.IBKRContract) -> Op[m.IBKRContract]:
+    """The contract with IBKR's rules for a buy and for a sell (two requests, once per conid and
+    side; the resolver caches the result with the contract). Unchanged when IBKR gives none."""
+    venue = contract.exchange if contract.exchange and contract.exchange != "SMART" else None
+    buy = yield from rules_or_none(state, contract.conid, is_buy=True, exchange=venue)
+    sell = yield from rules_or_none(state, contract.conid, is_buy=False, exchange=venue)
+    return contract.with_rules(buy, sell)
 
 
 def stocks(symbols: Sequence[str]) -> Op[dict[str, list[m.StockInstrument]]]:

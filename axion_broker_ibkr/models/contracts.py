@@ -8,6 +8,40 @@ from typing import Any
 import attrs
 from attrs import define, field
 
+#: The contract-rule keys a resolved contract carries (``/iserver/contract/rules``, REFERENCE §3.1),
+#: as :meth:`IBKRContract.to_host` writes them and the translator reads them.
+RULE_KEYS: tuple[str, ...] = (
+    "increment_rules",
+    "sell_increment_rules",
+    "size_increment",
+    "default_size",
+    "order_types",
+    "order_types_outside",
+    "tif_types",
+    "rules_source",
+)
+
+
+def _increments(value: Any) -> tuple[IncrementRule, ...]:
+    """``[{lower_edge|lowerEdge, increment}]`` / ``IncrementRule`` / ``(edge, increment)`` -> bands."""
+    if not value:
+        return ()
+    out: list[IncrementRule] = []
+    for entry in value:
+        if isinstance(entry, IncrementRule):
+            out.append(entry)
+        elif isinstance(entry, dict):
+            edge = entry.get("lower_edge", entry.get("lowerEdge"))
+            out.append(IncrementRule(lower_edge=float(edge or 0.0), increment=float(entry["increment"])))
+        else:
+            edge, increment = entry
+            out.append(IncrementRule(lower_edge=float(edge), increment=float(increment)))
+    return tuple(out)
+
+
+def _words(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(v) for v in value)
+
 
 @define(frozen=True, kw_only=True)
 class IBKRContract:
@@ -31,10 +65,61 @@ class IBKRContract:
     coupon: float | None = None
     issuer: str | None = None
     tick_size: float | None = None
+    # The contract's own rules (``/iserver/contract/rules``), when IBKR answered them: the price
+    # grid of a buy (and of a sell when IBKR answers another one), the size increment, the order
+    # types (IBKR's words: ``limit``, ``stop_limit`` ...), those that may fill outside regular
+    # hours, and the TIFs (``"IOC/MARKET,LIMIT,..."``). ``rules_source`` says where they came from
+    # (``"ibkr"``); ``None`` means the translator uses its static table (``orders/rules.py``).
+    increment_rules: tuple[IncrementRule, ...] = field(default=(), converter=_increments)
+    sell_increment_rules: tuple[IncrementRule, ...] = field(default=(), converter=_increments)
+    size_increment: float | None = None
+    default_size: float | None = None
+    order_types: tuple[str, ...] | None = field(default=None, converter=_words)
+    order_types_outside: tuple[str, ...] | None = field(default=None, converter=_words)
+    tif_types: tuple[str, ...] | None = field(default=None, converter=_words)
+    rules_source: str | None = None
 
     def to_host(self) -> dict[str, Any]:
-        """The contract dict of HOST_CONTRACT §2 (plus a few extra keys): every field, by name."""
-        return attrs.asdict(self, recurse=False)
+        """The contract dict of HOST_CONTRACT §2 (plus a few extra keys): every field, by name.
+
+        Increment rules are written as ``[{"lower_edge": .., "increment": ..}]`` and word lists
+        as lists (plain JSON); ``IBKRContract(**contract.to_host())`` is the same contract."""
+        out = attrs.asdict(self, recurse=False)
+        for key in ("increment_rules", "sell_increment_rules"):
+            out[key] = [{"lower_edge": r.lower_edge, "increment": r.increment} for r in out[key]]
+        for key in ("order_types", "order_types_outside", "tif_types"):
+            if out[key] is not None:
+                out[key] = list(out[key])
+        return out
+
+    def with_rules(self, buy: ContractRules | None, sell: ContractRules | None = None) -> IBKRContract:
+        """This contract carrying IBKR's rules for a buy (and a sell); unchanged without any."""
+        first = buy or sell
+        if first is None:
+            return self
+        buy_grid = _increments(first.increment_rules)
+        if not buy_grid and first.increment:
+            buy_grid = (IncrementRule(lower_edge=0.0, increment=first.increment),)
+        sell_grid: tuple[IncrementRule, ...] = ()
+        if sell is not None and buy is not None:
+            sell_grid = _increments(sell.increment_rules)
+            if sell_grid == buy_grid:
+                sell_grid = ()
+        tick = self.tick_size
+        if tick is None and len(buy_grid) == 1:
+            tick = buy_grid[0].increment
+        return attrs.evolve(
+            self,
+            increment_rules=buy_grid,
+            sell_increment_rules=sell_grid,
+            size_increment=first.size_increment,
+            default_size=first.default_size,
+            order_types=first.order_types or None,
+            order_types_outside=first.order_types_outside if first.order_types else None,
+            tif_types=first.tif_types or None,
+            tick_size=tick,
+            rules_source="ibkr",
+        )
 
 
 @define(frozen=True, kw_only=True)

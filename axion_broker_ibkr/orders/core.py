@@ -28,9 +28,10 @@ from ..errors import UnsupportedAssetError
 from . import fields as f
 from .model import TranslateOptions
 from .plan import PLANS, Plan, check_order_type, explain_refusal
-from .prices import contract_grid, round_to_grid
+from .prices import contract_grid, first_tick, round_to_grid
 from .rules import (
     ASSET_TO_SEC_TYPE,
+    CLOSE_RULE_WORDS,
     FX_EXCHANGE,
     MAX_CLIENT_ORDER_ID,
     MAX_PRICE,
@@ -160,6 +161,97 @@ def _check_option(order: Mapping[str, Any], contract: Mapping[str, Any]) -> None
         f.fail(field, f"{value!r} does not match the contract's expiry {expiry!r}")
 
 
+#: ``tif_types`` entries already read: entry -> (TIF code, allowed order-type words or None = all).
+_TIF_ENTRIES: dict[str, tuple[str, frozenset[str] | None]] = {}
+
+
+def _tif_entry(entry: str) -> tuple[str, frozenset[str] | None]:
+    """``"IOC/MARKET,LIMIT,...,a"`` -> ``("IOC", {"MARKET", "LIMIT", ...})``; ``"DAY/o,a"`` -> all.
+
+    ``o`` is read as "every order type" and ``a`` as "algos too" (REFERENCE §3.1 marks both
+    [unconfirmed]); an entry without ``/`` allows every order type."""
+    known = _TIF_ENTRIES.get(entry)
+    if known is None:
+        code, _, rest = entry.partition("/")
+        words = {w.strip().upper().replace("_", "") for w in rest.split(",") if w.strip()}
+        allowed = None if not rest or "O" in words else frozenset(words - {"A"})
+        known = code.strip().upper(), allowed
+        if len(_TIF_ENTRIES) < 1024:
+            _TIF_ENTRIES[entry] = known
+    return known
+
+
+def _word_list(value: Any, field: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        f.fail(field, f"expected a list of words, got {type(value).__name__}")
+    return [str(v) for v in value]
+
+
+def check_contract_rules(
+    contract: Mapping[str, Any],
+    order_type: str,
+    tif: str,
+    wire_type: str,
+    wire_tif: str,
+    extended: bool,
+    quantity: float,
+    quantity_field: str,
+) -> None:
+    """The order against the contract's own rules (``/iserver/contract/rules``) when it carries them:
+    its order types, the order types it fills outside regular hours, its TIFs and its size increment.
+
+    IBKR names order types in lower-case words (``limit``, ``stop_limit``, ``trailing_stop``,
+    ``marketonclose``), which are the host's words; on-the-close orders are ``marketonclose`` /
+    ``limitonclose``. Without rules the static table (``orders/rules.py``) alone decides."""
+    word = CLOSE_RULE_WORDS[order_type] if tif == "cls" else order_type
+    listed = contract.get("order_types")
+    if listed:
+        types = {w.lower() for w in _word_list(listed, "contract.order_types")}
+        if word not in types:
+            f.fail(
+                "order_type",
+                f"{word} is not an order type of this contract (IBKR's contract rules list "
+                f"{', '.join(sorted(types))})",
+            )
+    outside = contract.get("order_types_outside")
+    if extended and outside is not None:
+        allowed = {w.lower() for w in _word_list(outside, "contract.order_types_outside")}
+        if word not in allowed:
+            f.fail(
+                "extended_hours",
+                f"IBKR's contract rules let this contract fill outside regular hours only for "
+                f"{', '.join(sorted(allowed)) or 'no order type'}, not {word}",
+            )
+    tifs = contract.get("tif_types")
+    if tifs:
+        entries = dict(_tif_entry(e) for e in _word_list(tifs, "contract.tif_types"))
+        if wire_tif not in entries:
+            f.fail(
+                "time_in_force",
+                f"{tif} ({wire_tif}) is not a time in force of this contract (IBKR's contract rules "
+                f"list {', '.join(sorted(entries))})",
+            )
+        kinds = entries[wire_tif]
+        if kinds is not None and not {word.upper().replace("_", ""), wire_type} & kinds:
+            f.fail(
+                "time_in_force",
+                f"IBKR's contract rules take {wire_tif} only for {', '.join(sorted(kinds))}, not {word}",
+            )
+    step = contract.get("size_increment")
+    if step is not None and step != 1:
+        increment = f.positive(step, "contract.size_increment", 1e12)
+        ratio = float(quantity) / increment
+        if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
+            low = max(1, int(ratio)) * increment
+            f.fail(
+                quantity_field,
+                f"{quantity!r} is not a multiple of the contract's size increment {increment:g} "
+                f"(e.g. {low:g} or {low + increment:g}); nothing is rounded",
+            )
+    elif step == 1 and type(quantity) is float and not quantity.is_integer():
+        f.fail(quantity_field, f"{quantity!r} is not a whole number; the contract's size increment is 1")
+
+
 def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked:
     """Validate a host order dict (HOST_CONTRACT §4) against its resolved contract; no I/O."""
     if type(order) is not dict and not f.is_mapping(order):
@@ -269,6 +361,9 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
         _check_symbol(symbol, contract)
     if sec_type == "OPT":
         _check_option(order, contract)
+    if contract.get("order_types") or contract.get("tif_types") or contract.get("size_increment"):
+        qty_field = "qty" if get("qty") is not None else "quantity"
+        check_contract_rules(contract, order_type, tif, plan[0], plan[1], extended, quantity, qty_field)
     return (
         plan, conid, sec_type, side, quantity, order_type, tif, coid,
         limit, stop, trail_amount, trail_percent, extended, account,
@@ -303,16 +398,19 @@ def write_payload(checked: Checked, contract: Mapping[str, Any], options: Transl
         )
     wire_side = SIDES[side]
     grid = contract_grid(contract)  # checked for every order, priced or not
+    if wire_side == "SELL" and contract.get("sell_increment_rules"):
+        grid = contract_grid(contract, "sell_increment_rules")  # IBKR answered a sell another grid
     if grid is not None:
         down = wire_side == "BUY"
+        lowest = first_tick(grid) * (1.0 - 1e-9)
         if limit is not None:
             asked, limit = limit, round_to_grid(limit, grid, down)
-            if limit <= 0.0:
-                f.fail("limit_price", f"{asked!r} is below one tick of the contract")
+            if limit <= 0.0 or asked < lowest:
+                f.fail("limit_price", f"{asked!r} is below one tick of the contract ({first_tick(grid):g})")
         if stop is not None:
             asked, stop = stop, round_to_grid(stop, grid, down)
-            if stop <= 0.0:
-                f.fail("stop_price", f"{asked!r} is below one tick of the contract")
+            if stop <= 0.0 or asked < lowest:
+                f.fail("stop_price", f"{asked!r} is below one tick of the contract ({first_tick(grid):g})")
 
     payload: dict[str, Any] = {
         "cOID": coid,

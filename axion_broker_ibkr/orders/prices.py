@@ -57,8 +57,8 @@ def _steps(increment: float) -> tuple[int, int, int]:
     return cached
 
 
-def _band(entry: Any, index: int) -> tuple[float, float]:
-    field = f"contract.increment_rules[{index}]"
+def _band(entry: Any, index: int, key: str = "increment_rules") -> tuple[float, float]:
+    field = f"contract.{key}[{index}]"
     if not is_mapping(entry):
         fail(field, f"expected {{lower_edge, increment}}, got {type(entry).__name__}")
     edge = entry.get("lower_edge", entry.get("lowerEdge"))
@@ -69,12 +69,15 @@ def _band(entry: Any, index: int) -> tuple[float, float]:
     return edge_value, increment
 
 
-def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
-    """The contract's tick grid, or ``None`` when it carries no increment information."""
-    rules = contract.get("increment_rules")
+def contract_grid(contract: Mapping[str, Any], key: str = "increment_rules") -> Grid | None:
+    """The contract's tick grid, or ``None`` when it carries no increment information.
+
+    ``key`` names the rules to read: ``increment_rules`` (a buy's, and every side's unless IBKR
+    answered a sell another grid) or ``sell_increment_rules``; ``tick_size`` is the fallback."""
+    rules = contract.get(key)
     if rules:
         if type(rules) is not list and (not isinstance(rules, Sequence) or isinstance(rules, str)):
-            fail("contract.increment_rules", f"expected a list, got {type(rules).__name__}")
+            fail(f"contract.{key}", f"expected a list, got {type(rules).__name__}")
         if len(rules) == 1:
             entry = rules[0]
             if type(entry) is dict:  # the common case: float edge and increment, checked inline
@@ -89,8 +92,8 @@ def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
                     and 0.0 < increment < math.inf
                 ):
                     return ((edge, increment),)
-            return (_band(entry, 0),)
-        bands = [_band(entry, i) for i, entry in enumerate(rules)]
+            return (_band(entry, 0, key),)
+        bands = [_band(entry, i, key) for i, entry in enumerate(rules)]
         bands.sort(reverse=True)
         return tuple(bands)
     tick = contract.get("tick_size")
@@ -102,6 +105,12 @@ def contract_grid(contract: Mapping[str, Any]) -> Grid | None:
     if size <= 0.0:
         fail("contract.tick_size", f"must be greater than 0, got {tick!r}")
     return ((0.0, size),)
+
+
+def first_tick(grid: Grid) -> float:
+    """The lowest price on the grid above zero: the increment of its lowest band (above its edge)."""
+    edge, increment = grid[-1]
+    return edge + increment if edge > 0.0 else increment
 
 
 def round_to_grid(price: float, grid: Grid, down: bool) -> float:

@@ -119,6 +119,10 @@ TIFS: Final[dict[str, TifRule]] = {
 #: On-the-close order types (TIF ``cls``): host order type -> wire order type [unconfirmed codes].
 CLOSE_ORDER_TYPES: Final[dict[str, str]] = {"market": "MOC", "limit": "LOC"}
 
+#: On-the-close order types as IBKR's contract rules name them (``orderTypes`` of
+#: contract_rules.json: ``marketonclose``, ``limitonclose``).
+CLOSE_RULE_WORDS: Final[dict[str, str]] = {"market": "marketonclose", "limit": "limitonclose"}
+
 #: TIFs the host may send that are refused, with the reason.
 REFUSED_TIFS: Final[dict[str, str]] = {
     "fok": "IBKR's Client Portal API documents no FOK time in force (DAY, GTC, IOC, OPG); "

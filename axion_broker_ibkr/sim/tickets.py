@@ -102,6 +102,20 @@ def resolve_instrument(universe: Universe, raw: dict[str, Any]) -> tuple[Instrum
     return inst, routing
 
 
+def check_on_grid(inst: Instrument, price: float | None, field: str) -> None:
+    """A price off the contract's minimum price variation is refused, as a real gateway does
+    (the book keeps the price as sent; nothing is rounded here). The grid is the one the
+    contract rules answer (``incrementRules``: one band of ``inst.tick``)."""
+    if price is None:
+        return
+    steps = price / inst.tick
+    if price <= 0 or abs(steps - round(steps)) > 1e-6:
+        raise TicketError(
+            f"The {field} {price!r} does not conform to the minimum price variation "
+            f"({inst.tick:g}) for this contract."
+        )
+
+
 def parse_ticket(universe: Universe, raw: Any, default_account: str, accounts: tuple[str, ...]) -> Ticket:
     if not isinstance(raw, dict):
         raise TicketError("Bad Request: each order must be a JSON object", 400)
@@ -135,6 +149,8 @@ def parse_ticket(universe: Universe, raw: Any, default_account: str, accounts: t
     price = _number(raw, "price", required=order_type in {"LMT", "STP", "STOP_LIMIT", "TRAILLMT"})
     aux = _number(raw, "auxPrice", required=order_type in {"STOP_LIMIT", "TRAILLMT"})
     trailing_amt = _number(raw, "trailingAmt", required=order_type in {"TRAIL", "TRAILLMT"})
+    check_on_grid(inst, price, "price")
+    check_on_grid(inst, aux, "auxPrice")
     trailing_type = raw.get("trailingType")
     if order_type in {"TRAIL", "TRAILLMT"} and trailing_type not in {"amt", "%"}:
         raise TicketError("Bad Request: order field 'trailingType' must be 'amt' or '%'", 400)

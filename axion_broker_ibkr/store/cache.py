@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
 from ..models import IBKRContract
+from ..models.contracts import RULE_KEYS
 from .models import IbkrContractCache, utcnow
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ class SqlContractCache:
             if row.expires_at is not None and row.expires_at <= now:
                 return None
             values: dict[str, Any] = {name: getattr(row, name) for name in CONTRACT_FIELDS}
+            rules = row.rules
+        if isinstance(rules, dict):  # the contract's own rules, cached and expiring with it
+            values.update({k: v for k, v in rules.items() if k in RULE_KEYS})
         values["conid"] = int(values["conid"])
         if values["underlying_conid"] is not None:
             values["underlying_conid"] = int(values["underlying_conid"])
@@ -101,6 +105,8 @@ class SqlContractCache:
         expiry = effective_expiry(contract, expires_at)
         now = utcnow()
         values: dict[str, Any] = {name: getattr(contract, name) for name in CONTRACT_FIELDS}
+        host = contract.to_host()
+        values["rules"] = {k: host[k] for k in RULE_KEYS} if contract.rules_source else None
         values.update(cache_key=key, fetched_at=now, expires_at=expiry)
         dialect = self.engine.dialect.name
         with self._sessions.begin() as session:

@@ -269,6 +269,9 @@ class IbkrContractCache(Base):
     coupon: Mapped[float | None]
     issuer: Mapped[str | None] = mapped_column(String(128))
     tick_size: Mapped[float | None]
+    # The contract's own rules (IBKRContract's RULE_KEYS: increment rules, size increment, order
+    # types, TIFs), as JSON; NULL when IBKR gave none (ibkr_0004).
+    rules: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
 

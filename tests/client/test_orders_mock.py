@@ -88,7 +88,7 @@ async def test_journal_failure_means_nothing_is_sent(kind: str, paper: Router) -
     client.journal = SpyJournal(paper, fail=True)
     with pytest.raises(OSError, match="disk full"):
         await call(client.place_order(order(), AAPL))
-    assert not any(r.method == "POST" for r in paper.calls)
+    assert not any(r.method == "POST" and not r.url.path.endswith("/contract/rules") for r in paper.calls)
 
 
 async def test_invalid_order_is_refused_before_the_journal(kind: str, paper: Router) -> None:
@@ -98,7 +98,7 @@ async def test_invalid_order_is_refused_before_the_journal(kind: str, paper: Rou
     with pytest.raises(OrderValidationError):
         await call(client.place_order(order(qty=-5), AAPL))
     assert journal.events == []
-    assert not any(r.method == "POST" for r in paper.calls)
+    assert not any(r.method == "POST" and not r.url.path.endswith("/contract/rules") for r in paper.calls)
 
 
 async def test_question_not_on_the_allow_list_is_refused_quoting_ibkr(kind: str, paper: Router) -> None:
@@ -179,7 +179,7 @@ async def test_bad_confirm_ids_are_refused_before_anything_is_sent(kind: str, pa
     with pytest.raises(OrderValidationError, match="confirm") as info:
         await call(client.place_order(order(), AAPL, confirm=["yes"]))
     assert info.value.field == "confirm"
-    assert not any(r.method == "POST" for r in paper.calls)
+    assert not any(r.method == "POST" and not r.url.path.endswith("/contract/rules") for r in paper.calls)
 
 
 async def test_question_chain_is_bounded(kind: str, paper: Router) -> None:
@@ -254,7 +254,7 @@ async def test_order_meant_for_another_mode_is_refused(kind: str, paper: Router)
     client = make_client(kind, paper)
     with pytest.raises(ModeError, match="'sim'"):
         await call(client.place_order(order(mode="sim"), AAPL))
-    assert not any(r.method == "POST" for r in paper.calls)
+    assert not any(r.method == "POST" and not r.url.path.endswith("/contract/rules") for r in paper.calls)
 
 
 async def test_whatif_and_modify(kind: str, paper: Router) -> None:

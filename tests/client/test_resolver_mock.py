@@ -90,8 +90,10 @@ async def test_option_search_strikes_info(kind: str, router: Router) -> None:
         "/iserver/secdef/search",
         "/iserver/secdef/strikes",
         "/iserver/secdef/info",
+        "/iserver/contract/rules",  # a buy's and a sell's rules, cached with the contract
+        "/iserver/contract/rules",
     ]
-    info = router.calls[-1].url.params
+    info = router.calls[-3].url.params
     assert (info["conid"], info["month"], info["strike"], info["right"], info["sectype"]) == (
         "265598",
         "JAN24",
@@ -178,7 +180,7 @@ async def test_bond_issuer_filters_info(kind: str, router: Router) -> None:
     c = await resolve(r, "IBM", "bond", {"issuer": "e1400789", "maturity": "202501", "currency": "EUR"})
     assert (c.conid, c.sec_type, c.currency, c.coupon, c.maturity) == (555, "BOND", "EUR", 1.301, "20250115")
     assert c.issuer == "International Business Machines Corp"
-    params = router.calls[-1].url.params
+    params = router.calls[-3].url.params
     assert params["issuerId"] == "e1400789" and params["sectype"] == "BOND"
     assert set(params["filters"].split(",")) == {"27:202501", "5:EUR"}
     with pytest.raises(AmbiguousContractError, match="issuer") as info:
