@@ -8,6 +8,17 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: 1-65535, else a one-line usage error (not a traceback)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from 1 to 65535, got {port}")
+    return port
+
+
 def _cmd_sim(args: argparse.Namespace) -> int:
     from .sim import serve
 
@@ -170,7 +181,7 @@ def _add_client_commands(sub: Any) -> None:
         description="Start the Streamlit page. In auto mode (default) the embedded simulator is "
         "started when no Client Portal Gateway answers at AXION_IBKR_GATEWAY_HOST:PORT.",
     )
-    dash.add_argument("--port", type=int, default=8501, help="Streamlit port (default 8501)")
+    dash.add_argument("--port", type=_port, default=8501, help="Streamlit port (default 8501)")
     dash.add_argument("--address", default="127.0.0.1", help="Streamlit bind address (default loopback)")
     dash.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
     dash.add_argument("--sim-port", type=int, default=0, help="simulator port when one is started (0 = free)")
@@ -209,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="run the embedded Client Portal Gateway simulator (HTTPS + WSS)")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (loopback unless --allow-remote)")
-    sim.add_argument("--port", type=int, default=5000, help="port (default 5000, like the real gateway)")
+    sim.add_argument("--port", type=_port, default=5000, help="port (default 5000, like the real gateway)")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulated market's random walk")
     sim.add_argument(
         "--logged-out", action="store_true", help="start with no SSO session (401 until /sim/login)"

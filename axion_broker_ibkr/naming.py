@@ -1,0 +1,103 @@
+"""Contracts named in full, the way a trader reads them (one function, used everywhere on the page).
+
+``describe_contract`` accepts an ``IBKRContract`` or any mapping with the same field names
+(the host contract dict, a live-order / position row). Unknown parts are left out, never
+printed as ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from axion_broker_ibkr.models import IBKRContract
+
+__all__ = ["describe_contract"]
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _fields(contract: IBKRContract | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(contract, IBKRContract):
+        return contract.to_host()
+    data = dict(contract)
+    # Tolerate the wire spellings of rows that are not contract dicts.
+    aliases = {
+        "sec_type": ("secType", "assetClass", "asset_class"),
+        "symbol": ("ticker", "contractDesc"),
+        "expiry": ("expiry_full", "maturityDate", "lastTradeDateOrContractMonth"),
+        "local_symbol": ("localSymbol",),
+        "multiplier": ("mult",),
+        "right": ("putOrCall",),
+    }
+    for key, names in aliases.items():
+        if data.get(key) in (None, ""):
+            for name in names:
+                if data.get(name) not in (None, ""):
+                    data[key] = data[name]
+                    break
+    return data
+
+
+def _date(value: Any) -> str | None:
+    text = "".join(ch for ch in str(value or "") if ch.isdigit())
+    if len(text) >= 8:
+        return f"{text[:4]}-{text[4:6]}-{text[6:8]}"
+    return None
+
+
+def _number(value: Any) -> str:
+    number = float(value)
+    return f"{number:g}" if number != int(number) else str(int(number))
+
+
+def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
+    """A contract in full.
+
+    ``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``, ``IBM 3.3% 2029-05-15 (CUSIP)``, ``EUR.USD``, ``AAPL``.
+    """
+    data = _fields(contract)
+    sec_type = str(data.get("sec_type") or "").upper()
+    symbol = str(data.get("symbol") or "").strip()
+    local = str(data.get("local_symbol") or "").strip()
+    currency = str(data.get("currency") or "").strip()
+    if sec_type in ("OPT", "FOP"):
+        parts = [symbol]
+        expiry = _date(data.get("expiry"))
+        if expiry:
+            parts.append(expiry)
+        if data.get("strike") not in (None, ""):
+            parts.append(_number(data["strike"]))
+        right = str(data.get("right") or "").upper()[:1]
+        if right in ("C", "P"):
+            parts.append(right)
+        mult = data.get("multiplier")
+        if mult not in (None, "") and float(mult) != 100:
+            parts.append(f"x{_number(mult)}")
+        return " ".join(p for p in parts if p)
+    if sec_type == "FUT":
+        expiry = "".join(ch for ch in str(data.get("expiry") or "") if ch.isdigit())
+        name = symbol
+        if len(expiry) >= 6 and 1 <= int(expiry[4:6]) <= 12:
+            name = f"{symbol} {_MONTHS[int(expiry[4:6]) - 1]} {expiry[:4]}"
+        return f"{name} ({local})" if local and local != symbol else name
+    if sec_type == "BOND":
+        issuer = str(data.get("issuer") or "").strip() or (symbol.split()[0] if symbol else "")
+        parts = [issuer]
+        if data.get("coupon") not in (None, ""):
+            parts.append(f"{_number(data['coupon'])}%")
+        maturity = _date(data.get("maturity") or data.get("expiry"))
+        if maturity:
+            parts.append(maturity)
+        cusip = str(data.get("cusip") or "").strip()
+        if not cusip and local and local != issuer:
+            cusip = local
+        name = " ".join(p for p in parts if p)
+        return f"{name} ({cusip})" if cusip else name
+    if sec_type in ("CASH", "FX"):
+        if "." in symbol:
+            return symbol
+        if symbol and currency and symbol != currency:
+            return f"{symbol}.{currency}"
+        return symbol or local
+    return symbol or local or str(data.get("conid") or "")
