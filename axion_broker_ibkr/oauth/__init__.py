@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 __all__ = [
+    "authorization_header",
     "base_string",
     "decrypt_prepend",
     "dh_challenge",
@@ -29,6 +30,7 @@ __all__ = [
     "make_nonce",
     "make_timestamp",
     "rsa_sha256_signature",
+    "sign_request",
     "validate_live_session_token",
 ]
 
@@ -90,3 +92,37 @@ def live_session_token(dh_response_hex: str, a: int, prime: int, prepend: str) -
 def validate_live_session_token(lst_b64: str, signature_hex: str, consumer_key: str) -> bool:
     mac = hmac.new(base64.b64decode(lst_b64), consumer_key.encode(), hashlib.sha1).hexdigest()
     return hmac.compare_digest(mac, signature_hex.lower())
+
+
+def authorization_header(params: Mapping[str, str], realm: str) -> str:
+    """``OAuth realm="...", k="v", ...`` (params already carry ``oauth_signature``)."""
+    body = ", ".join(f'{k}="{params[k]}"' for k in sorted(params))
+    return f'OAuth realm="{realm}", {body}'
+
+
+def sign_request(
+    method: str,
+    url: str,
+    *,
+    consumer_key: str,
+    access_token: str,
+    lst_b64: str,
+    realm: str,
+    query: Mapping[str, str] | None = None,
+    nonce: str | None = None,
+    timestamp: str | None = None,
+) -> str:
+    """Authorization header for a Web API request signed HMAC-SHA256 with the live session token.
+
+    Query parameters join the signed parameter set (OAuth 1.0a); ``url`` is without the query.
+    """
+    params = {
+        "oauth_consumer_key": consumer_key,
+        "oauth_nonce": nonce or make_nonce(),
+        "oauth_signature_method": "HMAC-SHA256",
+        "oauth_timestamp": timestamp or make_timestamp(),
+        "oauth_token": access_token,
+    }
+    signed = {**params, **dict(query or {})}
+    params["oauth_signature"] = hmac_sha256_signature(lst_b64, base_string(method, url, signed))
+    return authorization_header(params, realm)

@@ -44,3 +44,15 @@ def test_base_string_and_rsa_signature_verify() -> None:
 def test_java_bytes_leading_zero() -> None:
     assert oauth.int_to_java_bytes(0x80) == b"\x00\x80"
     assert oauth.int_to_java_bytes(0x7F) == b"\x7f"
+
+
+def test_sign_request_header_is_reproducible() -> None:
+    lst = base64.b64encode(b"k" * 20).decode()
+    kw = dict(
+        consumer_key="TESTCONS", access_token="t", lst_b64=lst, realm="test_realm", nonce="n", timestamp="1"
+    )
+    h1 = oauth.sign_request("GET", "https://x/v1/api/tickle", **kw)  # type: ignore[arg-type]
+    h2 = oauth.sign_request("GET", "https://x/v1/api/tickle", **kw)  # type: ignore[arg-type]
+    assert h1 == h2 and h1.startswith('OAuth realm="test_realm", ') and 'oauth_signature="' in h1
+    h3 = oauth.sign_request("POST", "https://x/v1/api/tickle", **kw)  # type: ignore[arg-type]
+    assert h3 != h1
