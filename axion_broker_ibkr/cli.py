@@ -8,15 +8,22 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def _port(text: str) -> int:
+def _port(text: str, *, lowest: int = 1) -> int:
     """A TCP port for argparse: 1-65535, else a one-line usage error (not a traceback)."""
     try:
         port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be from 1 to 65535, got {port}")
+        raise argparse.ArgumentTypeError(
+            f"port must be a number from {lowest} to 65535, got {text!r}"
+        ) from None
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from {lowest} to 65535, got {port}")
     return port
+
+
+def _listen_port(text: str) -> int:
+    """A port to listen on: 0 asks the system for a free one."""
+    return _port(text, lowest=0)
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -220,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="run the embedded Client Portal Gateway simulator (HTTPS + WSS)")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (loopback unless --allow-remote)")
-    sim.add_argument("--port", type=_port, default=5000, help="port (default 5000, like the real gateway)")
+    sim.add_argument(
+        "--port",
+        type=_listen_port,
+        default=5000,
+        help="port (default 5000, like the real gateway; 0: any free port)",
+    )
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulated market's random walk")
     sim.add_argument(
         "--logged-out", action="store_true", help="start with no SSO session (401 until /sim/login)"
