@@ -118,3 +118,62 @@ async def test_modify_without_a_known_conid_is_refused(kind: str, modify_sim: An
             await call(client.modify_order("1", bad))
     finally:
         await call(client.close())
+
+
+# -- against IBKR's documented shapes (REFERENCE §3.1): strike as text, putOrCall, a CASH ticker
+# that is the base currency alone. Tolerant of both CASH readings (``EUR`` or ``EUR.USD``).
+
+
+def _secdef(**record: Any) -> dict[str, Any]:
+    base = {"conid": 1, "currency": "USD", "strike": "0", "undConid": 0, "multiplier": 0.0}
+    return {"secdef": [{**base, **record}]}
+
+
+@pytest.mark.parametrize(
+    ("record", "info", "expected"),
+    [
+        ({"conid": 1, "assetClass": "OPT", "ticker": "AAPL", "strike": "217.5", "putOrCall": "C",
+          "expiry": "20241018", "multiplier": 100.0, "undConid": 265598},
+         {"con_id": 1, "instrument_type": "OPT", "symbol": "AAPL", "exchange": "SMART", "multiplier": "100",
+          "local_symbol": "AAPL  241018C00217500"},
+         {"sec_type": "OPT", "symbol": "AAPL", "strike": 217.5, "right": "C", "expiry": "20241018",
+          "multiplier": 100.0, "underlying_conid": 265598}),
+        ({"conid": 1, "assetClass": "CASH", "ticker": "EUR"},
+         {"con_id": 1, "instrument_type": "CASH", "symbol": "EUR", "currency": "USD",
+          "local_symbol": "EUR.USD"},
+         {"sec_type": "CASH", "symbol": "EUR.USD", "exchange": "IDEALPRO", "strike": None, "right": None}),
+        ({"conid": 1, "assetClass": "CASH", "ticker": "EUR"},
+         {"con_id": 1, "instrument_type": "CASH", "symbol": "EUR", "currency": "USD"},
+         {"sec_type": "CASH", "symbol": "EUR.USD", "exchange": "IDEALPRO"}),
+        ({"conid": 1, "assetClass": "FUT", "ticker": "ES", "expiry": "20261218", "multiplier": 50.0},
+         {"con_id": 1, "instrument_type": "FUT", "symbol": "ES", "exchange": "CME"},
+         {"sec_type": "FUT", "symbol": "ES", "exchange": "CME", "expiry": "20261218", "multiplier": 50.0}),
+    ],
+    ids=["OPT", "CASH-base-ticker", "CASH-no-local-symbol", "FUT"],
+)  # fmt: skip
+async def test_order_contract_reads_ibkrs_definition(
+    kind: str, router: Any, record: dict[str, Any], info: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    from tests.client.conftest import make_client
+
+    router.on("GET", "/trsrv/secdef", _secdef(**record)).on("GET", "/iserver/contract/1/info", info)
+    client = make_client(kind, router)
+    try:
+        contract = await call(client.order_contract(1))
+        assert {k: getattr(contract, k) for k in expected} == expected
+        assert contract.rules_source is None  # IBKR gave no rules here: the static table decides
+    finally:
+        await call(client.close())
+
+
+async def test_order_contract_of_an_unknown_conid_is_not_found(kind: str, router: Any) -> None:
+    from axion_broker_ibkr.errors import ContractNotFoundError
+    from tests.client.conftest import make_client
+
+    router.on("GET", "/trsrv/secdef", {"secdef": []})
+    client = make_client(kind, router)
+    try:
+        with pytest.raises(ContractNotFoundError, match="conid 7"):
+            await call(client.order_contract(7))
+    finally:
+        await call(client.close())
