@@ -189,3 +189,51 @@ async def test_prices_reach_the_book_on_the_contracts_own_grid(fresh_sim: Any) -
         assert _book_price(fresh_sim, stock["order_id"]) == 185.12
     finally:
         await adapter.disconnect()
+
+
+@pytest.fixture
+def scaled_sim() -> Any:
+    """A simulator of this test's own whose pacing lets two clients connect back to back."""
+    from axion_broker_ibkr.sim import SimServer
+
+    server = SimServer(port=0, seed=17, rate_scale=100.0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _rules_requests(sim: Any) -> int:
+    counts = sim.admin.state().get("request_counts", {})
+    return sum(int(v) for k, v in counts.items() if "contract/rules" in str(k))
+
+
+async def test_rules_come_back_from_the_contract_cache_table(scaled_sim: Any, tmp_path: Path) -> None:
+    """A second process on the same database resolves ES from the cache table, rules and all, and
+    its order still reaches the book on the grid (no rules request needed for the grid)."""
+    db = f"sqlite:///{tmp_path / 'ibkr.sqlite'}"
+    config = host_config(scaled_sim, database_url=db, futures_operator="Test Operator")
+    first = MultiBroker().adapter("ibkr", config)
+    try:
+        assert await first.connect()
+        es = await first.resolve("ES", "futures", {})
+        assert es.rules_source == "ibkr" and _rules_requests(scaled_sim) > 0
+    finally:
+        await first.disconnect()
+    host = MultiBroker()
+    second = host.adapter("ibkr", config)
+    try:
+        assert await second.connect()
+        asked = _rules_requests(scaled_sim)
+        cached = await second.resolve("ES", "futures", {})
+        assert cached == es  # from the table: the same contract with the same rules
+        scaled_sim.admin.set_price(es.conid, 5900.0)
+        order = {"symbol": "ES", "asset_type": "futures", "side": "buy", "qty": 1, "order_type": "limit",
+                 "limit_price": 5850.30, "time_in_force": "day"}  # fmt: skip
+        buy = await host.place("ibkr", order)
+        assert buy["status"] == "open", buy
+        assert _book_price(scaled_sim, buy["order_id"]) == 5850.25
+        assert _rules_requests(scaled_sim) == asked  # the grid came from the cache table
+    finally:
+        await second.disconnect()
