@@ -501,21 +501,51 @@ def _bonds_of(
     coupon = details.get("coupon")
     if coupon not in (None, ""):
         infos = [i for i in infos if _same_coupon(i.coupon, coupon)]
+    security_id = details.get("security_id")
+    if security_id:
+        infos = [i for i in infos if _matches_security_id(i, str(security_id))]
     return [i for i in infos if i.conid is not None]
+
+
+#: A CUSIP (9 characters) or an ISIN (2-letter country, 9 characters, check digit); at least one digit.
+_SECURITY_ID = re.compile(r"(?=[A-Z0-9]*\d)(?:[A-Z0-9]{9}|[A-Z]{2}[A-Z0-9]{9}\d)")
+
+
+def _matches_security_id(info: m.SecdefInfo, wanted: str) -> bool:
+    """``/secdef/info`` answers each bond's ``cusip`` (REFERENCE §3.1; for non-US bonds the
+    simulator, like IBKR's own listings, puts the ISIN there). A US/CA ISIN embeds the CUSIP."""
+    cusip = (info.cusip or "").strip().upper()
+    if not cusip:
+        return False
+    return cusip == wanted or (len(wanted) == 12 and wanted[:2] in ("US", "CA") and cusip == wanted[2:11])
 
 
 def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
     search_symbol, details = bond_terms(symbol, details)
     results = yield from core_secdef.search(state, search_symbol, "BOND")
+    by_id = bool(_SECURITY_ID.fullmatch(search_symbol))
+    if by_id and not any(r.issuers for r in results):
+        # The reference documents /secdef/search by symbol or name only, never by CUSIP/ISIN; the
+        # ids are answered on /secdef/info (``cusip``). A gateway whose search does answer the id
+        # with issuers is used below; otherwise the trader names the issuer.
+        raise ContractNotFoundError(
+            f"BOND {search_symbol}: IBKR's bond search does not answer this CUSIP/ISIN; resolve by the "
+            "issuer's symbol with maturity/coupon (e.g. 'IBM 3.3 05/15/29')"
+        )
+    every = list({i.id: i for r in results for i in r.issuers}.values())
     issuers: list[m.Issuer]
-    try:
-        issuers = [_issuer(search_symbol, results, details.get("issuer"))]
-    except AmbiguousContractError:
-        # Several issuers under one symbol (IBM: IBM Corp, IBM International Capital, ...): with a
-        # maturity or coupon the bond itself decides, when exactly one issuer has it.
-        if not (details.get("maturity") or details.get("coupon")):
-            raise
-        issuers = list({i.id: i for r in results for i in r.issuers}.values())
+    if by_id:  # the id decides among every issuer the search answered
+        details = {**details, "security_id": search_symbol}
+        issuers = every
+    else:
+        try:
+            issuers = [_issuer(search_symbol, results, details.get("issuer"))]
+        except AmbiguousContractError:
+            # Several issuers under one symbol (IBM: IBM Corp, IBM International Capital, ...):
+            # with a maturity or coupon the bond itself decides, when exactly one issuer has it.
+            if not (details.get("maturity") or details.get("coupon")):
+                raise
+            issuers = every
     found: list[tuple[m.Issuer, m.SecdefInfo]] = []
     for issuer in issuers:
         try:
@@ -536,7 +566,6 @@ def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -
             listed,
         )
     issuer, info = found[0]
-    info = infos[0]
     assert info.conid is not None
     coupon: float | None
     try:
