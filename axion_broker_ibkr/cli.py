@@ -118,7 +118,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _details(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("expiry", "strike", "right", "exchange", "currency")
+    names = ("expiry", "strike", "right", "exchange", "currency", "maturity", "coupon", "issuer")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
@@ -210,6 +210,9 @@ def _add_client_commands(sub: Any) -> None:
     resolve.add_argument("--right", choices=("C", "P"), help="options: C or P")
     resolve.add_argument("--exchange", help="exchange, e.g. CME")
     resolve.add_argument("--currency", help="currency, e.g. EUR")
+    resolve.add_argument("--maturity", help="bonds: maturity YYYYMMDD or YYYYMM")
+    resolve.add_argument("--coupon", type=float, help="bonds: coupon in percent, e.g. 4.25")
+    resolve.add_argument("--issuer", help="bonds: issuer id (e1400789) or part of its name")
     resolve.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
     resolve.set_defaults(func=_cmd_resolve)
 

@@ -26,6 +26,7 @@ from .models import (
     CurrencyPair,
     FutureContract,
     History,
+    IBKRContract,
     IServerAccounts,
     LedgerEntry,
     Order,
@@ -250,10 +251,13 @@ class IBKRClient(ClientBase):
         self,
         order_id: str | int,
         order: Mapping[str, Any],
-        contract: ContractLike,
+        contract: ContractLike | None = None,
         *,
         confirm: Iterable[str] = (),
     ) -> OrderResult:
+        """Modify live order ``order_id`` to the terms of ``order``. Without ``contract`` the
+        order's own contract is used (its conid from ``order["conid"]`` or IBKR's order status,
+        then IBKR's definition of that conid: strike, right, expiry, multiplier)."""
         with self._order_lock:
             return self._run(self._modify_op(order_id, order, contract, confirm))
 
@@ -291,6 +295,10 @@ class IBKRClient(ClientBase):
 
     def contract_info(self, conid: int) -> ContractInfo:
         return self._run(core_secdef.contract_info(self.state, conid))
+
+    def order_contract(self, conid: int) -> IBKRContract:
+        """The full contract of ``conid`` from IBKR's own definitions (for an order on it)."""
+        return self._run(core_secdef.order_contract(self.state, conid))
 
     def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
         return self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))

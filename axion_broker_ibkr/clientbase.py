@@ -31,6 +31,7 @@ from .errors import (
     GatewayUnavailableError,
     LiveTradingNotAllowedError,
     ModeError,
+    OrderValidationError,
 )
 from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
@@ -549,15 +550,35 @@ class ClientBase:
         self,
         order_id: str | int,
         order: Mapping[str, Any],
-        contract: ContractLike,
+        contract: ContractLike | None,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
+        if contract is None:
+            contract = yield from self._order_contract_op(order_id, order)
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
         result = yield from orderflow.modify_order(
             self.state, order_id, payload, ctx, contract=cdict, coid=named
         )
         return _say_rules(result, cdict)
+
+    def _order_contract_op(self, order_id: str | int, order: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
+        """The contract of a live order from its own terms: the order's conid (the order dict's
+        ``conid``, else IBKR's status of ``order_id``), then IBKR's definition of that conid
+        (strike, right, expiry, multiplier: never the page's or the caller's guess)."""
+        from .core_secdef import order_contract
+
+        raw = order.get("conid")
+        if raw is None:
+            status = yield from core.order_status(self.state, order_id)
+            raw = status.conid
+        try:
+            conid = int(raw) if raw is not None and not isinstance(raw, bool) else 0
+        except (TypeError, ValueError):
+            conid = 0
+        if conid <= 0:
+            raise OrderValidationError("conid", f"the conid of order {order_id} is unknown ({raw!r})")
+        return (yield from order_contract(self.state, conid))
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
         ctx, _, payload = yield from self._prepare(order, contract)

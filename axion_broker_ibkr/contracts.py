@@ -71,6 +71,11 @@ def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:
             out["strike"] = float(out["strike"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"details.strike: expected a number, got {out['strike']!r}") from exc
+    if "coupon" in out:
+        try:
+            out["coupon"] = float(out["coupon"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"details.coupon: expected a number, got {out['coupon']!r}") from exc
     for key in ("exchange", "currency"):
         if key in out:
             out[key] = str(out[key]).strip().upper()
@@ -384,8 +389,80 @@ def _issuer(symbol: str, results: list[m.SecdefSearchResult], wanted: str | None
     return issuers[0]
 
 
+#: Issuer symbols that name the US Treasury. IBKR's own bond descriptions name Treasuries ``T``
+#: (``T 4 1/4 11/15/34``) while its bond search lists the issuer as ``US-T``; both are accepted.
+TREASURY_SYMBOLS = frozenset({"T", "UST", "US-T"})
+
+#: The description form IBKR and this plugin print for a bond: issuer, coupon, maturity
+#: (``IBM 3.3 05/15/29``, ``US-T 4.25 11/15/34``, ``T 4 1/4 11/15/34``).
+_BOND_DESCRIPTION = re.compile(
+    r"(?P<issuer>[A-Z][A-Z0-9.&-]*)\s+(?P<coupon>\d+(?:\.\d+)?(?:\s+\d+/\d+)?|\d+/\d+)\s+"
+    r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{2}|\d{4})"
+)
+
+
+def _coupon_number(text: str) -> float:
+    """``4.25`` / ``4 1/4`` / ``1/2`` -> a float."""
+    whole, _, fraction = text.strip().partition(" ") if "/" in text else (text, "", "")
+    if "/" in whole and not fraction:
+        whole, fraction = "0", whole
+    value = float(whole)
+    if fraction:
+        top, _, bottom = fraction.partition("/")
+        value += float(top) / float(bottom)
+    return value
+
+
+def bond_terms(symbol: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(issuer symbol to search, details) from a bond symbol: the description form
+    ``ISSUER COUPON MM/DD/YY`` gives the issuer, ``coupon`` and ``maturity`` (YYYYMMDD; two-digit
+    years are 20YY); ``T``/``UST`` are the Treasury (searched as ``US-T``). Terms also given in
+    ``details`` must agree (a ``ValueError`` naming the field otherwise)."""
+    text = " ".join(str(symbol).upper().split())
+    out = dict(details)
+    issuer = text
+    match = _BOND_DESCRIPTION.fullmatch(text)
+    if match:
+        issuer = match["issuer"]
+        year = int(match["year"])
+        year = year + 2000 if year < 100 else year
+        month, day = int(match["month"]), int(match["day"])
+        try:
+            dt.date(year, month, day)
+        except ValueError:
+            raise ValueError(
+                f"symbol: {text!r}: {match['month']}/{match['day']}/{match['year']} is not a date"
+            ) from None
+        parsed: dict[str, Any] = {
+            "coupon": _coupon_number(match["coupon"]),
+            "maturity": f"{year:04d}{month:02d}{day:02d}",
+        }
+        for key, value in parsed.items():
+            given = out.get(key)
+            if given not in (None, ""):
+                same = _same_coupon(given, value) if key == "coupon" else str(value).startswith(str(given))
+                if not same:
+                    raise ValueError(
+                        f"details.{key}: {given!r} disagrees with the symbol {text!r} ({value!r})"
+                    )
+                if key == "maturity" and len(str(given)) == 8:
+                    continue
+            out[key] = value
+    if issuer in TREASURY_SYMBOLS:
+        issuer = "US-T"
+    return issuer, out
+
+
+def _same_coupon(a: Any, b: Any) -> bool:
+    try:
+        return abs(float(a) - float(b)) < 1e-9
+    except (TypeError, ValueError):
+        return False
+
+
 def _bond_filter_text(filters: list[m.BondFilter], details: Mapping[str, Any]) -> str:
-    """``columnId:value,...`` [unconfirmed grammar, REFERENCE §3.3]; only values IBKR offered."""
+    """``columnId:value,...`` [unconfirmed grammar, REFERENCE §3.3]; only values IBKR offered
+    (a coupon matches the offered value that is the same number: ``3.3`` = ``3.30``)."""
     wanted = {
         27: str(details.get("maturity", ""))[:6],
         5: details.get("currency"),
@@ -395,9 +472,11 @@ def _bond_filter_text(filters: list[m.BondFilter], details: Mapping[str, Any]) -
     parts: list[str] = []
     for f in filters:
         value = wanted.get(f.column_id or -1)
-        if not value:
+        if value in (None, ""):
             continue
         offered = [o.value for o in f.options if o.value]
+        if f.column_id == 25:
+            value = next((o for o in offered if _same_coupon(o, value)), value)
         if str(value) not in offered:
             raise ContractNotFoundError(
                 f"BOND: {f.display_text} {value!r} is not offered; offered: {offered}", offered
@@ -406,9 +485,11 @@ def _bond_filter_text(filters: list[m.BondFilter], details: Mapping[str, Any]) -
     return ",".join(parts)
 
 
-def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
-    results = yield from core_secdef.search(state, symbol, "BOND")
-    issuer = _issuer(symbol, results, details.get("issuer"))
+def _bonds_of(
+    state: core.SessionState, issuer: m.Issuer, details: Mapping[str, Any]
+) -> core.Op[list[m.SecdefInfo]]:
+    """The bonds of one issuer that match the details (maturity to the day when given so,
+    coupon as a number)."""
     filters = yield from core_secdef.bond_filters(state, issuer.id)
     text = _bond_filter_text(filters, details)
     infos = yield from core_secdef.secdef_info(
@@ -417,17 +498,74 @@ def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -
     maturity = str(details.get("maturity", ""))
     if len(maturity) == 8:
         infos = [i for i in infos if i.maturity_date == maturity]
-    infos = [i for i in infos if i.conid is not None]
-    listed = [f"{i.conid} {i.desc2 or ''} matures {i.maturity_date} coupon {i.coupon}" for i in infos]
-    if not infos:
-        raise ContractNotFoundError(f"BOND {symbol} ({issuer.name}): no bond matches {dict(details)}", listed)
-    if len(infos) > 1:
+    coupon = details.get("coupon")
+    if coupon not in (None, ""):
+        infos = [i for i in infos if _same_coupon(i.coupon, coupon)]
+    security_id = details.get("security_id")
+    if security_id:
+        infos = [i for i in infos if _matches_security_id(i, str(security_id))]
+    return [i for i in infos if i.conid is not None]
+
+
+#: A CUSIP (9 characters) or an ISIN (2-letter country, 9 characters, check digit); at least one digit.
+_SECURITY_ID = re.compile(r"(?=[A-Z0-9]*\d)(?:[A-Z0-9]{9}|[A-Z]{2}[A-Z0-9]{9}\d)")
+
+
+def _matches_security_id(info: m.SecdefInfo, wanted: str) -> bool:
+    """``/secdef/info`` answers each bond's ``cusip`` (REFERENCE §3.1; for non-US bonds the
+    simulator, like IBKR's own listings, puts the ISIN there). A US/CA ISIN embeds the CUSIP."""
+    cusip = (info.cusip or "").strip().upper()
+    if not cusip:
+        return False
+    return cusip == wanted or (len(wanted) == 12 and wanted[:2] in ("US", "CA") and cusip == wanted[2:11])
+
+
+def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
+    search_symbol, details = bond_terms(symbol, details)
+    results = yield from core_secdef.search(state, search_symbol, "BOND")
+    by_id = bool(_SECURITY_ID.fullmatch(search_symbol))
+    if by_id and not any(r.issuers for r in results):
+        # The reference documents /secdef/search by symbol or name only, never by CUSIP/ISIN; the
+        # ids are answered on /secdef/info (``cusip``). A gateway whose search does answer the id
+        # with issuers is used below; otherwise the trader names the issuer.
+        raise ContractNotFoundError(
+            f"BOND {search_symbol}: IBKR's bond search does not answer this CUSIP/ISIN; resolve by the "
+            "issuer's symbol with maturity/coupon (e.g. 'IBM 3.3 05/15/29')"
+        )
+    every = list({i.id: i for r in results for i in r.issuers}.values())
+    issuers: list[m.Issuer]
+    if by_id:  # the id decides among every issuer the search answered
+        details = {**details, "security_id": search_symbol}
+        issuers = every
+    else:
+        try:
+            issuers = [_issuer(search_symbol, results, details.get("issuer"))]
+        except AmbiguousContractError:
+            # Several issuers under one symbol (IBM: IBM Corp, IBM International Capital, ...):
+            # with a maturity or coupon the bond itself decides, when exactly one issuer has it.
+            if not (details.get("maturity") or details.get("coupon")):
+                raise
+            issuers = every
+    found: list[tuple[m.Issuer, m.SecdefInfo]] = []
+    for issuer in issuers:
+        try:
+            infos = yield from _bonds_of(state, issuer, details)
+        except ContractNotFoundError:
+            if len(issuers) == 1:
+                raise
+            continue
+        found.extend((issuer, i) for i in infos)
+    listed = [f"{i.conid} {i.desc2 or ''} matures {i.maturity_date} coupon {i.coupon}" for _, i in found]
+    names = ", ".join(i.name or i.id for i in issuers)
+    if not found:
+        raise ContractNotFoundError(f"BOND {symbol} ({names}): no bond matches {dict(details)}", listed)
+    if len(found) > 1:
         raise AmbiguousContractError(
-            f"BOND {symbol} ({issuer.name}): {len(infos)} bonds match: {listed}; "
+            f"BOND {symbol} ({names}): {len(found)} bonds match: {listed}; "
             "give details.maturity, coupon or currency",
             listed,
         )
-    info = infos[0]
+    issuer, info = found[0]
     assert info.conid is not None
     coupon: float | None
     try:
@@ -444,7 +582,16 @@ def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -
         coupon=coupon,
         issuer=issuer.name,
         description=" ".join(x for x in (info.desc1, info.desc2) if x) or f"{issuer.name} bond",
+        # The description form, which the translate hook accepts back as the order's symbol too.
+        local_symbol=_bond_description(search_symbol, coupon, info.maturity_date),
     )
+
+
+def _bond_description(issuer: str, coupon: float | None, maturity: str | None) -> str | None:
+    """``IBM 3.3 05/15/29`` (issuer, coupon, maturity MM/DD/YY) or ``None`` without a maturity."""
+    if not maturity or len(maturity) != 8:
+        return None
+    return f"{issuer} {coupon or 0:g} {maturity[4:6]}/{maturity[6:8]}/{maturity[2:4]}"
 
 
 # --------------------------------------------------------------------------------------------

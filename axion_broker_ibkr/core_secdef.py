@@ -12,6 +12,7 @@ from . import models as m
 from .core import Op, SessionState, _call, _get, _post, ensure_accounts
 from .errors import (
     CompetingSessionError,
+    ContractNotFoundError,
     GatewayError,
     GatewayUnavailableError,
     NotAuthenticatedError,
@@ -94,6 +95,85 @@ def with_contract_rules(state: SessionState, contract: m.IBKRContract) -> Op[m.I
     buy = yield from rules_or_none(state, contract.conid, is_buy=True, exchange=venue)
     sell = yield from rules_or_none(state, contract.conid, is_buy=False, exchange=venue)
     return contract.with_rules(buy, sell)
+
+
+def secdef_records(conids: Sequence[int]) -> Op[list[Mapping[str, Any]]]:
+    """``GET /trsrv/secdef?conids=`` (REFERENCE §3.1, at most 200 conids per request): IBKR's own
+    definition of each conid (``assetClass``, ``ticker``, ``strike`` as text, ``putOrCall``,
+    ``expiry``, ``multiplier``, ``undConid``, ``incrementRules`` ...)."""
+    wanted = [int(c) for c in conids]
+    if not wanted or len(wanted) > 200:
+        raise ValueError(f"conids: 1 to 200 conids per request, got {len(wanted)}")
+    data = yield from _call(_get("/trsrv/secdef", {"conids": ",".join(str(c) for c in wanted)}))
+    records = data.get("secdef") if isinstance(data, Mapping) else None
+    if records is None and data not in (None, ""):  # 204: no definitions
+        raise WireFormatError("/trsrv/secdef: expected an object with a 'secdef' list")
+    return [r for r in records or [] if isinstance(r, Mapping)]
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value).strip() or None if value not in (None, "") else None
+
+
+def order_contract(state: SessionState, conid: int) -> Op[m.IBKRContract]:
+    """The full contract of a conid from IBKR's own definitions, for an order on it (a modify,
+    an order read back from the live orders): ``/trsrv/secdef`` gives the security type, the
+    strike, right, expiry and multiplier (``/iserver/contract/{conid}/info`` has no strike or
+    right), ``/iserver/contract/{conid}/info`` the routing exchange, currency, local symbol and
+    trading class; then the contract rules. Raises :class:`ContractNotFoundError` when IBKR has
+    no definition of the conid."""
+    conid = int(conid)
+    records = yield from secdef_records([conid])
+    record = next((r for r in records if str(r.get("conid")) == str(conid)), None)
+    if record is None:
+        raise ContractNotFoundError(f"conid {conid}: IBKR has no definition of it (/trsrv/secdef)", [])
+    info = yield from contract_info(state, conid)
+    sec_type = (_text_or_none(record.get("assetClass")) or info.instrument_type or "STK").upper()
+    currency = _text_or_none(record.get("currency")) or info.currency or "USD"
+    ticker = _text_or_none(record.get("ticker")) or info.symbol or str(conid)
+    local = info.local_symbol
+    symbol = ticker
+    if sec_type == "CASH":  # the pair, as the resolver names it (EUR.USD), never the base alone
+        symbol = local if local and "." in local else (ticker if "." in ticker else f"{ticker}.{currency}")
+        local = symbol
+    expiry = _text_or_none(record.get("expiry")) or info.expiry_full
+    if sec_type in ("STK", "CASH", "BOND"):
+        expiry = None
+    right = (_text_or_none(record.get("putOrCall")) or "").upper()[:1] or None
+    if sec_type == "CASH":
+        exchange = "IDEALPRO"
+    elif sec_type in ("FUT", "FOP"):
+        exchange = info.exchange or _text_or_none(record.get("listingExchange")) or "SMART"
+    else:
+        exchange = info.exchange or "SMART"
+    und = record.get("undConid") or info.underlying_conid
+    contract = m.IBKRContract(
+        conid=conid,
+        sec_type=sec_type,
+        symbol=symbol,
+        exchange=exchange,
+        currency=currency,
+        multiplier=_float_or_none(record.get("multiplier")) or info.multiplier,
+        expiry=expiry[:8] if expiry else None,
+        strike=_float_or_none(record.get("strike")) if sec_type in ("OPT", "FOP", "WAR") else None,
+        right=right if right in ("C", "P") and sec_type in ("OPT", "FOP", "WAR") else None,
+        description=_text_or_none(record.get("fullName")) or info.company_name or ticker,
+        listing_exchange=_text_or_none(record.get("listingExchange")),
+        local_symbol=local,
+        trading_class=info.trading_class,
+        underlying_conid=int(und) if und and int(und) > 0 else None,
+        maturity=info.maturity_date if sec_type == "BOND" else None,
+        issuer=info.underlying_issuer if sec_type == "BOND" else None,
+    )
+    return (yield from with_contract_rules(state, contract))
 
 
 def stocks(symbols: Sequence[str]) -> Op[dict[str, list[m.StockInstrument]]]:

@@ -213,9 +213,9 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             icon=":material/edit:",
             disabled=not session.order_log.can_send,
         ):
-            contract = contract_finder.complete_contract(
-                session, int(order.conid), order.sec_type or "STK", order.ticker or ""
-            )
+            # The order's own contract, from IBKR's definition of its conid (strike, right, expiry,
+            # multiplier): /contract/info alone has no strike or right, so options could not be modified.
+            contract = session.client.order_contract(int(order.conid))
             modified = vm_trading.modify_order_dict(order, contract.symbol, qty, price)
             if modified is None:
                 st.warning(f"The page modifies limit and market orders only, not {order.order_type!r}.")

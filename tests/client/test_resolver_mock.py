@@ -247,3 +247,31 @@ def test_expiry_helpers() -> None:
     assert expires_at(IBKRContract(conid=1, sec_type="STK", symbol="X")) is None
     fut = IBKRContract(conid=1, sec_type="FUT", symbol="ES", expiry="20241220")
     assert expires_at(fut, roll=dt.date(2024, 12, 19)) == dt.datetime(2024, 12, 20, tzinfo=dt.UTC)
+
+
+async def test_bond_by_cusip_or_isin_where_the_search_answers_it(kind: str, router: Router) -> None:
+    """Issue 10 item 6: a CUSIP / ISIN resolves when IBKR's search answers it with issuers (the
+    reference does not confirm search by id); the bond is the one whose ``cusip`` is that id."""
+    router.fixture("GET", "/iserver/secdef/search", "secdef_search_STK")
+    router.fixture("GET", "/iserver/secdef/bond-filters", "bond_filters")
+    bonds = [
+        {"conid": 555, "secType": "BOND", "currency": "USD", "coupon": "3.3", "maturityDate": "20290515",
+         "cusip": "459200JZ5", "desc1": "IBM", "desc2": "3.3 05/15/29", "exchange": "SMART"},
+        {"conid": 556, "secType": "BOND", "currency": "USD", "coupon": "4.15", "maturityDate": "20390515",
+         "cusip": "459200KA8", "desc1": "IBM", "desc2": "4.15 05/15/39", "exchange": "SMART"},
+    ]  # fmt: skip
+
+    def info(request: Any) -> Any:
+        return bonds if request.url.params.get("issuerId") == "e1400789" else []
+
+    router.on("GET", "/iserver/secdef/info", info)
+    r = resolver(kind, router)
+    for name in ("459200JZ5", "US459200JZ55"):
+        c = await resolve(r, name, "bond", {})
+        assert (c.conid, c.sec_type, c.symbol, c.maturity, c.coupon) == (555, "BOND", name, "20290515", 3.3)
+
+
+async def test_bond_by_cusip_without_a_search_answer_says_what_to_do(kind: str, router: Router) -> None:
+    router.on("GET", "/iserver/secdef/search", [])
+    with pytest.raises(ContractNotFoundError, match="issuer's symbol"):
+        await resolve(resolver(kind, router), "459200JZ5", "bond", {})

@@ -47,6 +47,27 @@ def test_resolve_prints_the_contract(
     assert contract["mode"] == "sim"
 
 
+@pytest.mark.parametrize(
+    ("argv", "conid", "coupon", "maturity"),
+    [
+        (["resolve", "US-T 4.25 11/15/34", "--type", "bond"], 560001001, 4.25, "20341115"),
+        (["resolve", "IBM 3.3 05/15/29", "--type", "bond"], 560002001, 3.3, "20290515"),
+        (["resolve", "T", "--type", "bond", "--maturity", "20341115"], 560001001, 4.25, "20341115"),
+        (["resolve", "IBM", "--type", "bond", "--issuer", "e1400789", "--maturity", "202905",
+          "--coupon", "3.3"], 560002001, 3.3, "20290515"),
+    ],
+    ids=["treasury-description", "corporate-description", "T-with-maturity", "issuer-maturity-coupon"],
+)  # fmt: skip
+def test_resolve_bonds_as_traders_name_them(
+    page: Any, capsys: pytest.CaptureFixture[str], argv: list[str], conid: int, coupon: float, maturity: str
+) -> None:
+    """Issue 10 item 6: the description form, ``T`` as the Treasury, --maturity/--coupon/--issuer."""
+    assert main(argv) == 0
+    contract = json.loads(capsys.readouterr().out)
+    assert (contract["sec_type"], contract["conid"]) == ("BOND", conid)
+    assert (contract["coupon"], contract["maturity"]) == (coupon, maturity)
+
+
 def test_resolve_unknown_symbol_fails_with_a_message(page: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["resolve", "NOSUCHSYM"]) == 2
     assert "NOSUCHSYM" in capsys.readouterr().err

@@ -258,3 +258,42 @@ def test_market_tab_says_when_it_falls_back_to_snapshots(
     assert "REST snapshots: streaming is not available (ConnectionError: websocket refused)" in _texts(at)
     quotes = _frame(at, "Spread")
     assert quotes["Last"].notna().all()
+
+
+async def test_trading_tab_modifies_an_option_order(page: Any) -> None:
+    """Issue 10 item 5: the page's modify builds the ticket from the order's own contract (strike,
+    right, expiry from IBKR's definition of its conid), so an option order is modified."""
+    from axion_broker_ibkr.contracts import AsyncContractResolver
+    from tests.client.conftest import sim_client
+
+    client: Any = sim_client("async", page)
+    try:
+        found = await client.search("AAPL")
+        section = next(s for x in found if x.conid == AAPL_CONID for s in x.sections if s.sec_type == "OPT")
+        month = (section.months or "").split(";")[0]
+        strikes = await client.strikes(AAPL_CONID, month)
+        strike = strikes.call[len(strikes.call) // 2]
+        infos = await client.secdef_info(AAPL_CONID, "OPT", month=month, strike=strike, right="C")
+        details = {"expiry": infos[0].maturity_date, "strike": strike, "right": "C"}
+        option = await AsyncContractResolver(client).resolve("AAPL", "options", details)
+        quote = (await client.snapshot([option.conid]))[0]
+        price = round(float(quote.bid or quote.last) * 0.995, 2)
+        order = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit", "limit_price": price,
+                 "time_in_force": "day", "asset_type": "options"}  # fmt: skip
+        placed = await client.place_order(order, option)
+        assert placed.status == "open", placed
+    finally:
+        await client.close()
+    oid = int(placed.order_id or 0)
+    at = _app("Trading")
+    _no_errors(at)
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    new_price = round(price - 0.01, 2)  # one tick: inside IBKR's 3 % band
+    at.number_input(key="orders_price").set_value(new_price)
+    at.button(key="orders_modify").click().run()
+    _no_errors(at)
+    orders = _frame(at, "Remaining")
+    modified = orders[orders["Order id"] == oid].iloc[0]
+    assert modified["Price"] == new_price
+    at.button(key="orders_cancel").click().run()
+    _no_errors(at)

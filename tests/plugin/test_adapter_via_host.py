@@ -148,3 +148,92 @@ def test_quote_symbols_are_read_by_shape(symbol: str, asset_type: str) -> None:
     from axion_broker_ibkr.adapter import quote_asset_type
 
     assert quote_asset_type(symbol) == asset_type
+
+
+def _book_price(sim: Any, order_id: str) -> float:
+    """The limit price the simulator's book holds for ``order_id`` (its admin state)."""
+    for row in sim.admin.state().get("orders", []):
+        if str(row.get("order_id") or row.get("orderId")) == str(order_id):
+            return float(row.get("price") if row.get("price") is not None else row["limit_price"])
+    raise AssertionError(f"order {order_id} is not in the simulator's book")
+
+
+async def test_prices_reach_the_book_on_the_contracts_own_grid(fresh_sim: Any) -> None:
+    """Issue 10 item 1: ES (tick 0.25) buy 5850.30 -> 5850.25, sell 5850.30 -> 5850.50;
+    AAPL buy 185.123 -> 185.12."""
+    host = MultiBroker()
+    config = host_config(fresh_sim, database_url="memory", futures_operator="Test Operator")
+    adapter = host.adapter("ibkr", config)
+    try:
+        assert await adapter.connect()
+        es = await adapter.resolve("ES", "futures", {})
+        assert es.tick_size == 0.25 and es.increment_rules  # rules on the contract the adapter resolved
+        base = {"symbol": "ES", "asset_type": "futures", "qty": 1, "order_type": "limit",
+                "time_in_force": "day"}  # fmt: skip
+
+        fresh_sim.admin.set_price(es.conid, 5900.0)  # the buy rests below the market
+        buy = await host.place("ibkr", {**base, "side": "buy", "limit_price": 5850.30})
+        assert buy["status"] == "open", buy
+        assert _book_price(fresh_sim, buy["order_id"]) == 5850.25
+
+        fresh_sim.admin.set_price(es.conid, 5800.0)  # the sell rests above the market
+        sell = await host.place("ibkr", {**base, "side": "sell", "limit_price": 5850.30})
+        assert sell["status"] == "open", sell
+        assert _book_price(fresh_sim, sell["order_id"]) == 5850.50
+
+        aapl = await adapter.resolve("AAPL", "stock", {})
+        fresh_sim.admin.set_price(aapl.conid, 186.0)
+        stock = await host.place("ibkr", {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
+                                          "limit_price": 185.123, "time_in_force": "day"})  # fmt: skip
+        assert stock["status"] == "open", stock
+        assert _book_price(fresh_sim, stock["order_id"]) == 185.12
+    finally:
+        await adapter.disconnect()
+
+
+@pytest.fixture
+def scaled_sim() -> Any:
+    """A simulator of this test's own whose pacing lets two clients connect back to back."""
+    from axion_broker_ibkr.sim import SimServer
+
+    server = SimServer(port=0, seed=17, rate_scale=100.0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _rules_requests(sim: Any) -> int:
+    counts = sim.admin.state().get("request_counts", {})
+    return sum(int(v) for k, v in counts.items() if "contract/rules" in str(k))
+
+
+async def test_rules_come_back_from_the_contract_cache_table(scaled_sim: Any, tmp_path: Path) -> None:
+    """A second process on the same database resolves ES from the cache table, rules and all, and
+    its order still reaches the book on the grid (no rules request needed for the grid)."""
+    db = f"sqlite:///{tmp_path / 'ibkr.sqlite'}"
+    config = host_config(scaled_sim, database_url=db, futures_operator="Test Operator")
+    first = MultiBroker().adapter("ibkr", config)
+    try:
+        assert await first.connect()
+        es = await first.resolve("ES", "futures", {})
+        assert es.rules_source == "ibkr" and _rules_requests(scaled_sim) > 0
+    finally:
+        await first.disconnect()
+    host = MultiBroker()
+    second = host.adapter("ibkr", config)
+    try:
+        assert await second.connect()
+        asked = _rules_requests(scaled_sim)
+        cached = await second.resolve("ES", "futures", {})
+        assert cached == es  # from the table: the same contract with the same rules
+        scaled_sim.admin.set_price(es.conid, 5900.0)
+        order = {"symbol": "ES", "asset_type": "futures", "side": "buy", "qty": 1, "order_type": "limit",
+                 "limit_price": 5850.30, "time_in_force": "day"}  # fmt: skip
+        buy = await host.place("ibkr", order)
+        assert buy["status"] == "open", buy
+        assert _book_price(scaled_sim, buy["order_id"]) == 5850.25
+        assert _rules_requests(scaled_sim) == asked  # the grid came from the cache table
+    finally:
+        await second.disconnect()

@@ -64,3 +64,36 @@ async def test_unknown_and_refused(host: MultiBroker) -> None:
 async def test_other_brokers_do_not_resolve() -> None:
     with pytest.raises(HostError, match="does not resolve"):
         await MultiBroker().resolve("alpaca", "AAPL", "stock")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "details", "conid"),
+    [
+        ("US-T 4.25 11/15/34", {}, 560001001),
+        ("IBM 3.3 05/15/29", {}, 560002001),
+        ("T 4 1/4 11/15/34", {}, 560001001),
+        ("T", {"maturity": "20341115"}, 560001001),
+        ("IBM", {"maturity": "20290515", "coupon": 3.3}, 560002001),  # several IBM issuers: the bond decides
+    ],
+)
+async def test_bonds_as_traders_name_them(
+    host: MultiBroker, symbol: str, details: dict[str, Any], conid: int
+) -> None:
+    """Issue 10 item 6: the description form, ``T`` as the Treasury issuer; the contract's symbol
+    (and its description form) go back through the translate hook."""
+    bond = await host.resolve("ibkr", symbol, "bond", details)
+    assert (bond["sec_type"], bond["conid"]) == ("BOND", conid)
+    assert bond["maturity"] and bond["coupon"] is not None
+    order = {"side": "buy", "qty": 10000, "order_type": "limit", "limit_price": 95.0, "time_in_force": "day"}
+    for name in (bond["symbol"], bond["local_symbol"]):
+        payload = host.translate("ibkr", {**order, "symbol": name}, bond)
+        assert payload["conid"] == conid
+
+
+async def test_bond_description_terms_must_agree(host: MultiBroker) -> None:
+    with pytest.raises(ValueError, match=r"details\.coupon"):
+        await host.resolve("ibkr", "IBM 3.3 05/15/29", "bond", {"coupon": 4.15})
+    with pytest.raises(ValueError, match="not a date"):
+        await host.resolve("ibkr", "IBM 3.3 02/30/29", "bond")
+    with pytest.raises(ContractNotFoundError):
+        await host.resolve("ibkr", "IBM 9.9 05/15/29", "bond")

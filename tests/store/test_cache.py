@@ -125,3 +125,29 @@ def test_the_sql_cache_is_a_contract_cache(store: Store) -> None:
     cache.put("k", AAPL, None)
     assert isinstance(store.cache, SqlContractCache)
     assert cache.get("k") == AAPL
+
+
+def test_contract_rules_survive_the_database_round_trip(db_url: str) -> None:
+    """Issue 10 item 1: the rules cached with a contract come back from the table unchanged,
+    in a new process (grid bands of both sides, size increment, order types, TIFs, source)."""
+    es = IBKRContract(
+        conid=495512563, sec_type="FUT", symbol="ES", exchange="CME", multiplier=50.0,
+        expiry=(NOW + dt.timedelta(days=60)).strftime("%Y%m%d"), tick_size=0.25,
+        increment_rules=[{"lowerEdge": 0.0, "increment": 0.25}],
+        sell_increment_rules=[{"lower_edge": 0.0, "increment": 0.25},
+                              {"lower_edge": 10000.0, "increment": 0.5}],
+        size_increment=1.0, default_size=1.0, order_types="limit,market,stop", order_types_outside="limit",
+        tif_types="DAY/LIMIT,MARKET,GTC/LIMIT", rules_source="ibkr",
+    )  # fmt: skip
+    assert es.increment_rules and es.order_types  # the converters read IBKR's shapes
+    first = open_store(db_url)
+    first.cache.put("FUT|ES|CME", es)
+    first.close()
+    second = open_store(db_url)
+    try:
+        back = second.cache.get("FUT|ES|CME")
+        assert back == es
+        assert back is not None and back.sell_increment_rules[1].increment == 0.5
+        assert back.rules_source == "ibkr" and back.tif_types == es.tif_types
+    finally:
+        second.close()
