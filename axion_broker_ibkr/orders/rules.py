@@ -113,7 +113,6 @@ TIFS: Final[dict[str, TifRule]] = {
     "ioc": TifRule("IOC", _ALL_SEC, _MKT_LMT),
     # Opening auction: "OPG/LIMIT,MARKET"; an equity auction only.
     "opg": TifRule("OPG", frozenset({"STK"}), _MKT_LMT),
-    "cls": TifRule("DAY", frozenset({"STK"}), _MKT_LMT),
 }
 
 #: On-the-close order types (TIF ``cls``): host order type -> wire order type [unconfirmed codes].
@@ -129,6 +128,12 @@ REFUSED_TIFS: Final[dict[str, str]] = {
     "use ioc for immediate execution",
     "gtd": "GTD needs an expiry field the Client Portal API reference does not confirm; "
     "use gtc and cancel the order, or day",
+    # Issue 16.3, settled by REFERENCE §4.1/§10 (IBKR's order documentation lists orderType LMT, MKT,
+    # STP, STOP_LIMIT, MIDPRICE, TRAIL, TRAILLMT only; contract rules' "marketonclose"/"limitonclose"
+    # are UI names with no documented wire code): the simulator refused MOC/LOC, so on-close orders
+    # never worked end to end. Refused here rather than guessed.
+    "cls": "IBKR's Client Portal API documents no on-the-close order type (MOC/LOC); "
+    "use day for a market or limit order during the session",
 }
 
 #: Wire TIF codes IBKR documents or shows, read back by ``intent_from_payload``.

@@ -304,5 +304,8 @@ def pnl_row(account: Account, market: Market) -> dict[str, Any]:
         "nl": round(nlv, 2),
         "upl": float(led["unrealizedpnl"]),
         "el": round(nlv - maint, 2),
+        # REFERENCE §9 (gateway's spl sample and field list): ``uel`` is the unrounded excess
+        # liquidity; it comes in both the REST rows and the ``spl`` frame (both use this row).
+        "uel": nlv - maint,
         "mv": round(init, 2),
     }

@@ -21,7 +21,13 @@ def _change_pct(inst: Instrument, q: Quote) -> str:
 
 
 def _mark(inst: Instrument, q: Quote) -> str:
-    return fmt_price(inst, (q.bid + q.ask) / 2)
+    # IBKR's field list (snapshot field 7635, "Mark"): the ask if ask < last, the bid if bid > last,
+    # otherwise the last price -- not the bid/ask midpoint.
+    if q.ask < q.last:
+        return fmt_price(inst, q.ask)
+    if q.bid > q.last:
+        return fmt_price(inst, q.bid)
+    return fmt_price(inst, q.last)
 
 
 def _opt(inst: Instrument, value: object) -> str | None:
@@ -58,7 +64,9 @@ FIELDS: dict[str, Render] = {
     "7280": lambda i, q: i.industry or None,
     "7281": lambda i, q: i.category or None,
     "7295": lambda i, q: fmt_price(i, q.open),
-    "7296": lambda i, q: fmt_price(i, q.last),
+    # IBKR's field list: 7296 is today's closing price. The simulated session has not closed while
+    # it quotes, so the field is "not available" (absent) rather than a copy of the last price.
+    "7296": lambda i, q: None,
     "7635": _mark,
     "7741": lambda i, q: fmt_price(i, q.prior_close),
     "7762": lambda i, q: str(int(q.volume)),

@@ -24,7 +24,7 @@ from .universe import Instrument
 OPEN_STATUSES = {"PreSubmitted", "Submitted", "PendingCancel"}
 FINAL_STATUSES = {"Filled", "Cancelled", "Inactive"}
 COID_WINDOW_S = 24 * 3600
-#: A question left unanswered this long (sim seconds) is invalidated; a late reply gets 503.
+#: A question left unanswered this long (sim seconds) expires; a late reply gets 400 "reply id not found".
 REPLY_TIMEOUT_S = 60.0
 COMMISSION = {  # security type -> (per unit, minimum, maximum as a share of trade value)
     "STK": (0.005, 1.0, 0.01),
@@ -204,7 +204,12 @@ class OrderEngine:
     def reply(self, reply_id: str, confirmed: bool) -> Reply:
         pending = self.pending.pop(reply_id, None)
         now = self.clock.now()
-        if pending is None or pending.invalid or now - pending.created > REPLY_TIMEOUT_S:
+        if pending is None or now - pending.created > REPLY_TIMEOUT_S:
+            # Settled by ibind issues #35 and #103 (users quoting a real gateway): an unknown or
+            # expired reply id answers 400 with this exact text, not 503.
+            return Reply({"error": f"reply id not found: '{reply_id}'"}, 400)
+        if pending.invalid:
+            # Our own choice: a question superseded by another order keeps the 503 wording.
             return Reply(
                 {"error": "Order reply timed out or was invalidated by another request", "statusCode": 503},
                 503,

@@ -189,7 +189,8 @@ class SimState:
                 "allowCrypto": False,
                 "allowedAssetTypes": "STK,OPT,FUT,CASH,BOND",
             },
-            "chartPeriods": {t: ["*"] for t in ("STK", "OPT", "FUT", "CASH", "BOND")},
+            # CRYPTO is listed by real gateways' /iserver/accounts (issue 16.6, ibind's recorded response).
+            "chartPeriods": {t: ["*"] for t in ("STK", "OPT", "FUT", "CASH", "BOND", "CRYPTO")},
             "groups": [],
             "profiles": [],
             "selectedAccount": self.session.selected_account,

@@ -153,7 +153,11 @@ REST_CASES: dict[str, tuple[Request, set[str], set[str]]] = {
         {*SECDEF_ROW_KEYS, "pageSize"},  # REFERENCE §2: once security definitions are cached
         set(),
     ),
-    "pnl_partitioned": (lambda c: c.get("/iserver/account/pnl/partitioned").json(), set(), set()),
+    "pnl_partitioned": (
+        lambda c: c.get("/iserver/account/pnl/partitioned").json(),
+        {"uel"},  # REFERENCE §9 (spl): unrounded excess liquidity, absent from the REST example
+        set(),
+    ),
     "secdef_search_STK": (
         lambda c: c.get("/iserver/secdef/search", params={"symbol": "IBM"}).json(),
         set(),

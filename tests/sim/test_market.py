@@ -162,6 +162,13 @@ def test_round_trip_realises_pnl(fsim: SimServer, api: httpx.Client) -> None:
     pnl = api.get("/iserver/account/pnl/partitioned").json()["upnl"][f"{ACCT}.Core"]
     assert pnl["rowType"] == 1
     assert pnl["nl"] > 0
+    # uel (unrounded excess liquidity) comes with el; el is its rounded form.
+    assert pnl["el"] == round(pnl["uel"], 2)
+
+
+def test_accounts_chart_periods_list_crypto(fsim: SimServer, api: httpx.Client) -> None:
+    periods = api.get("/iserver/accounts").json()["chartPeriods"]
+    assert "CRYPTO" in periods and isinstance(periods["CRYPTO"], list)
 
 
 def test_positions_are_paged(fsim: SimServer, api: httpx.Client) -> None:

@@ -83,7 +83,7 @@ def test_reply_false_discards_the_order(fsim: SimServer, api: httpx.Client) -> N
     assert post_order(api, limit(180.0, cOID="discard-me")).json()[0]["messageIds"] == ["o163"]
 
 
-def test_reply_after_another_order_or_too_late_is_503(fsim: SimServer, api: httpx.Client) -> None:
+def test_reply_after_another_order_is_503_unknown_or_late_is_400(fsim: SimServer, api: httpx.Client) -> None:
     pin(fsim)
     stale = post_order(api, limit(180.0)).json()[0]["id"]
     post_order(api, limit(181.0))  # another order invalidates the pending question
@@ -91,8 +91,12 @@ def test_reply_after_another_order_or_too_late_is_503(fsim: SimServer, api: http
     late = post_order(api, limit(182.0)).json()[0]["id"]
     fsim.admin.advance_clock(120)
     api.post("/tickle", json={})
-    assert api.post(f"/iserver/reply/{late}", json={"confirmed": True}).status_code == 503
-    assert api.post("/iserver/reply/not-a-question", json={"confirmed": True}).status_code == 503
+    answer = api.post(f"/iserver/reply/{late}", json={"confirmed": True})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": f"reply id not found: '{late}'"}
+    unknown = api.post("/iserver/reply/not-a-question", json={"confirmed": True})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"error": "reply id not found: 'not-a-question'"}
 
 
 def test_coid_reused_within_a_day_is_rejected(fsim: SimServer, api: httpx.Client) -> None:

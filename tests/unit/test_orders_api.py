@@ -42,7 +42,7 @@ def test_intent_then_payload_is_translate_order() -> None:
     [
         (order(order_type="limit", limit_price=165.12, extended_hours=True), AAPL),
         (order(order_type="trailing_stop", trail_percent=2.0, side="sell"), AAPL),
-        (order(order_type="market", time_in_force="cls"), AAPL),
+        (order(order_type="market", time_in_force="opg"), AAPL),
         (order(order_type="limit", limit_price=1.1, qty=20000, time_in_force="gtc"), EURUSD),
         (order(order_type="stop", stop_price=5000.25, qty=2), ES_FUT),
         (order(order_type="limit", limit_price=3.5, qty=1, asset_type="option"), AAPL_PUT),

@@ -193,7 +193,7 @@ def valid_cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], Transl
     if order_type in ("market", "limit"):
         tifs.append("ioc")
         if sec == "STK":
-            tifs += ["opg", "cls"]
+            tifs += ["opg"]  # cls is refused (no documented on-close orderType, issue 16.3)
     tif = draw(st.sampled_from(tifs))
     if sec == "STK" and options.allow_fractional:
         qty: float = draw(
