@@ -156,3 +156,24 @@ def test_penalty_box_length_is_configurable(make_sim: Callable[..., SimServer]) 
         SimServer(penalty_seconds=-1)
     with pytest.raises(ConfigError, match="penalty_strikes"):
         SimServer(penalty_strikes=0)
+
+
+def test_ibinds_tickle_and_live_orders_patterns_pass_unmodified(
+    make_sim: Callable[..., SimServer],
+) -> None:
+    """ibind's own REST client (unmodified): two tickles, then live orders twice 0.25 s apart."""
+    ibind = pytest.importorskip("ibind")
+    sim = make_sim(rate_scale=1.0)
+    client = ibind.IbkrClient(url=sim.base_url.rstrip("/") + "/", cacert=str(sim.cert_path), use_session=True)
+    try:
+        assert client.tickle().data["session"]
+        assert client.tickle().data["session"]
+        client.receive_brokerage_accounts()
+        first = client.live_orders()
+        time.sleep(0.25)
+        second = client.live_orders(force=True)
+    finally:
+        client.close()
+    assert isinstance(first.data, dict)
+    assert isinstance(second.data, dict)
+    assert sim.admin.state()["pacing"]["too_many_requests"] == {}
