@@ -177,3 +177,26 @@ def test_ibinds_tickle_and_live_orders_patterns_pass_unmodified(
     assert isinstance(first.data, dict)
     assert isinstance(second.data, dict)
     assert sim.admin.state()["pacing"]["too_many_requests"] == {}
+
+
+def test_ibinds_websocket_client_connects_without_429(make_sim: Callable[..., SimServer]) -> None:
+    """ibind 0.2.2's WebSocket client tickles twice within a second on connect; it must get in."""
+    ibind = pytest.importorskip("ibind")
+    sim = make_sim(rate_scale=1.0)
+    client = ibind.IbkrClient(url=sim.base_url.rstrip("/") + "/", cacert=str(sim.cert_path))
+    ws = ibind.IbkrWsClient(
+        url=sim.base_url.replace("https://", "wss://", 1).rstrip("/") + "/ws",
+        ibkr_client=client,
+        cacert=str(sim.cert_path),
+    )
+    try:
+        assert ws.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (ws.is_ready() and ws.is_authenticated()):
+            time.sleep(0.05)
+        assert ws.is_ready()
+        assert ws.is_authenticated()
+    finally:
+        ws.shutdown()
+        client.close()
+    assert sim.admin.state()["pacing"]["too_many_requests"] == {}
