@@ -111,7 +111,7 @@ class Pacer:
         now = time.monotonic()
         self.counts[path] = self.counts.get(path, 0) + 1
         if self.penalty_active(now):
-            self._count_429(path)
+            self.record_429(path)
             return "Too many requests: client is in the penalty box"
         for m, pattern, count, window, burst in self._compiled:
             if (
@@ -126,11 +126,12 @@ class Pacer:
             return self._violation(path, "Too many requests: the gateway allows 10 requests per second", now)
         return None
 
-    def _count_429(self, path: str) -> None:
+    def record_429(self, path: str) -> None:
+        """Count one 429 answer for ``GET /sim/state`` (also used by the history concurrency gate)."""
         self.too_many[path] = self.too_many.get(path, 0) + 1
 
     def _violation(self, path: str, message: str, now: float) -> str:
-        self._count_429(path)
+        self.record_429(path)
         if self.penalty_seconds > 0:
             self._strikes = [t for t in self._strikes if now - t < STRIKE_WINDOW_S] + [now]
             if len(self._strikes) >= max(1, self.penalty_strikes):

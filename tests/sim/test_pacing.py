@@ -68,6 +68,8 @@ def test_more_than_five_concurrent_history_requests_get_429(fsim: SimServer) -> 
     assert codes.count(200) >= 1
     assert codes.count(200) <= 5
     assert codes.count(429) == 8 - codes.count(200)
+    counted = fsim.admin.state()["pacing"]["too_many_requests"]
+    assert counted.get("/iserver/marketdata/history", 0) == codes.count(429)
 
 
 def test_two_tickles_within_a_second_pass(make_sim: Callable[..., SimServer]) -> None:
