@@ -210,8 +210,17 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         state.idle_timeout = _number(data, "idle_timeout")
     if "rate_scale" in data:
         state.pacer.scale = _number(data, "rate_scale")
-    if "penalty_box_s" in data:
-        state.pacer.penalty_box_s = _number(data, "penalty_box_s")
+    for key in ("penalty_box_s", "penalty_seconds"):  # penalty_box_s: the earlier name
+        if key in data:
+            seconds = _number(data, key)
+            if seconds < 0:
+                raise AdminError(f"{key}: must not be negative")
+            state.pacer.penalty_seconds = seconds
+    if "penalty_strikes" in data:
+        strikes = int(_number(data, "penalty_strikes"))
+        if strikes < 1:
+            raise AdminError("penalty_strikes: must be at least 1")
+        state.pacer.penalty_strikes = strikes
     if "smd_ttl_s" in data:
         ttl = _number(data, "smd_ttl_s")
         if ttl <= 0:
@@ -222,7 +231,9 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         "positions_secdefs_cached": state.faults.positions_secdefs_cached,
         "idle_timeout": state.idle_timeout,
         "rate_scale": state.pacer.scale,
-        "penalty_box_s": state.pacer.penalty_box_s,
+        "penalty_box_s": state.pacer.penalty_seconds,
+        "penalty_seconds": state.pacer.penalty_seconds,
+        "penalty_strikes": state.pacer.penalty_strikes,
         "smd_ttl_s": state.smd_ttl_s,
     }
 

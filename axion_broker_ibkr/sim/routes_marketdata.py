@@ -62,6 +62,7 @@ async def history(api: Api, request: Request, body: Any) -> Response:
     if inst is None:
         return error("Bad Request: valid conid required", 400)
     if state.pacer.history_running >= state.pacer.history_slots():
+        state.pacer.record_429("/iserver/marketdata/history")
         return error("Too many concurrent history requests (max 5)", 429)
     state.pacer.history_running += 1
     try:

@@ -110,7 +110,13 @@ class SimServer:
         rate_scale: float = 1.0,
         heartbeat_interval: float = 10.0,
         idle_timeout: float = 360.0,
+        penalty_seconds: float = 1.0,
+        penalty_strikes: int = 3,
     ) -> None:
+        """``penalty_seconds``: how long a client that keeps exceeding the limits (``penalty_strikes``
+        429 answers within a minute) gets 429 on everything; IBKR's length is 10-15 minutes
+        (``pacing.IBKR_PENALTY_SECONDS``), the default is a short box so tests meet the consequence
+        without waiting; 0 switches the box off."""
         check_bind(host, allow_remote)
         if rate_scale <= 0:
             raise ConfigError("rate_scale", "must be positive")
@@ -118,12 +124,18 @@ class SimServer:
             raise ConfigError("heartbeat_interval", "must be positive")
         if idle_timeout <= 0:
             raise ConfigError("idle_timeout", "must be positive")
+        if penalty_seconds < 0:
+            raise ConfigError("penalty_seconds", "must not be negative")
+        if penalty_strikes < 1:
+            raise ConfigError("penalty_strikes", "must be at least 1")
         self.host = host
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.state = SimState(
             seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout
         )
+        self.state.pacer.penalty_seconds = penalty_seconds
+        self.state.pacer.penalty_strikes = penalty_strikes
         self._tmp: Path | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None

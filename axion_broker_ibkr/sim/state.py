@@ -256,6 +256,7 @@ class SimState:
             },
             "cash": {a.account_id: dict(a.cash) for a in self.accounts.values()},
             "request_counts": dict(self.pacer.counts),
+            "pacing": self.pacer.state(),
             "ws_counts": dict(self.ws_counts),
             "faults": {
                 "fail_status": self.faults.fail_status,
