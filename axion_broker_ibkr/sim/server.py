@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from .admin import SimAdmin
 from .app import build_app
 from .http import Api
+from .pacing import IBKR_PENALTY_SECONDS
 from .state import SimState
 from .tls import generate_certificate
 
@@ -259,6 +260,9 @@ def serve(
     port in use).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A standalone simulator stands in for a real gateway: IBKR's penalty length unless told otherwise
+    # (SimServer's own default is the short one the tests use).
+    kwargs.setdefault("penalty_seconds", IBKR_PENALTY_SECONDS)
     try:
         server = SimServer(
             host=host, port=port, seed=seed, logged_in=logged_in, allow_remote=allow_remote, **kwargs
