@@ -190,7 +190,7 @@ class IBKRClient(ClientBase):
         self._reauth()
 
     def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
-        return self._run(core.suppress_questions(self.config.auto_confirm if ids is None else ids))
+        return self._run(core.suppress_questions(self.config.suppress_questions if ids is None else ids))
 
     # ---------------------------------------------------------------------------- accounts
 

@@ -603,7 +603,8 @@ class ClientBase:
         return core.open_session(
             self.state,
             take_over=self.config.competing_policy == "take_over",
-            suppress=self.config.auto_confirm,
+            # Session-wide suppression only when configured as such; auto_confirm answers per order.
+            suppress=self.config.suppress_questions,
             tickle_after=tickle_after,
         )
 

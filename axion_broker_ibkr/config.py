@@ -247,6 +247,13 @@ class IBKRConfig:
     rate_limit_backoff: float = field(default=60.0, validator=_check_positive)
     #: IBKR question ids answered "yes" without asking (default: none).
     auto_confirm: tuple[str, ...] = field(default=(), converter=_question_ids, validator=_check_questions)
+    #: IBKR question ids switched off for the WHOLE brokerage session at start-up
+    #: (``/iserver/questions/suppress``): every program on the same gateway (the page a person watches,
+    #: another host process) then places orders without those questions. Default: none. Prefer
+    #: ``auto_confirm``, which answers the listed questions in this client's own orders only.
+    suppress_questions: tuple[str, ...] = field(
+        default=(), converter=_question_ids, validator=_check_questions
+    )
     max_question_rounds: int = field(default=10, validator=_check_range(1, 20))
     allow_live_trading: bool = False
     futures_operator: str | None = None
@@ -386,6 +393,7 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "max_attempts": _to_int,
     "rate_limit_backoff": _to_float,
     "auto_confirm": _to_str_tuple,
+    "suppress_questions": _to_str_tuple,
     "max_question_rounds": _to_int,
     "allow_live_trading": _to_bool,
     "futures_operator": _to_opt_str,
