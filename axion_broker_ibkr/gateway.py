@@ -28,6 +28,7 @@ from . import core
 from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .clientbase import ClientBase
+from .core import UntrustedCertificateError
 from .errors import (
     BrokerageSessionError,
     CompetingSessionError,
@@ -134,6 +135,15 @@ class _GatewayBase:
                 status = evolve(
                     status, message=status.message or "another platform holds the brokerage session"
                 )
+        elif isinstance(error, UntrustedCertificateError):
+            fp = error.fingerprint
+            status = evolve(
+                status,
+                reachable=True,
+                trusted=False,
+                certificate_fingerprint=f"sha256:{fp}" if fp else None,
+                message=str(error),
+            )
         elif isinstance(error, NotAuthenticatedError):
             status = evolve(status, reachable=True, message=str(error))
         elif isinstance(error, CompetingSessionError):
