@@ -28,6 +28,7 @@ from . import core
 from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .clientbase import ClientBase
+from .config import takes_over_competing
 from .core import UntrustedCertificateError
 from .errors import (
     BrokerageSessionError,
@@ -103,7 +104,7 @@ class _GatewayBase:
 
     @property
     def _take_over(self) -> bool:
-        return self.client.config.competing_policy == "take_over"
+        return takes_over_competing(self.client.config)
 
     def _build(self, auth: m.AuthStatus | None, error: Exception | None) -> m.GatewayStatus:
         client = self.client
