@@ -23,7 +23,7 @@ from attrs import define
 
 from . import core, orderflow
 from . import models as m
-from .config import IBKRConfig
+from .config import IBKRConfig, takes_over_competing
 from .errors import (
     BrokerageSessionError,
     ConfigError,
@@ -31,6 +31,7 @@ from .errors import (
     GatewayUnavailableError,
     LiveTradingNotAllowedError,
     ModeError,
+    SessionPreconditionError,
 )
 from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
@@ -337,9 +338,11 @@ class ClientBase:
             return Decision("raise", error=error)
         if req.idempotent and self.retry.should_retry(attempt, status=resp.status_code):
             return Decision("retry", self.retry.delay(attempt))
+        # A precondition refusal ("Please query /accounts first") did nothing: safe to re-run the
+        # start-up sequence and retry even for an order (same cOID).
         if (
             isinstance(error, BrokerageSessionError)
-            and req.idempotent
+            and (req.idempotent or isinstance(error, SessionPreconditionError))
             and not reauthed
             and req.path not in SESSION_PATHS
         ):
@@ -579,7 +582,7 @@ class ClientBase:
     def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
         return core.open_session(
             self.state,
-            take_over=self.config.competing_policy == "take_over",
+            take_over=takes_over_competing(self.config),
             suppress=self.config.auto_confirm,
             tickle_after=tickle_after,
         )
