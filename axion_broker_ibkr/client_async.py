@@ -125,6 +125,7 @@ class AsyncIBKRClient(ClientBase):
     async def _reauth(self) -> None:
         async with self._reauth_lock:
             self._note_reauth()
+            self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
             await self._run(self._session_op())
 
     async def _run(self, op: core.Op[T]) -> T:

@@ -126,6 +126,7 @@ class IBKRClient(ClientBase):
     def _reauth(self) -> None:
         with self._reauth_lock:
             self._note_reauth()
+            self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
             self._run(self._session_op())
 
     def _run(self, op: core.Op[T]) -> T:

@@ -38,11 +38,13 @@ async def test_an_order_after_a_relogin_is_placed_once(kind: str, fault_sim: Any
              "time_in_force": "day", "asset_type": "stock"}  # fmt: skip
     try:
         await call(client.account_summary())
+        await call(client.live_orders())  # primes the order list in this brokerage session
         _relogin(fault_sim)
         result = await call(client.place_order(order, AAPL))  # "Please query /accounts first" healed
         assert result.order_id and result.status != "rejected"
         assert client.reauthentications == 1
-        live = await call(client.live_orders(force=True))
+        assert not client.state.orders_primed  # the new session's order list is primed again
+        live = await call(client.live_orders())
         assert len([o for o in live if o.client_order_id == result.client_order_id]) == 1
     finally:
         await call(client.close())
