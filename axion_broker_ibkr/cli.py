@@ -117,6 +117,40 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if status.healthy else 1
 
 
+def _cmd_trust(args: argparse.Namespace) -> int:
+    """Trust the gateway's certificate explicitly (as SSH's known hosts): show it, ask, save the pin."""
+    import os
+
+    from .config import IBKRConfig
+    from .errors import IBKRError
+    from .tls import fetch_certificate, fingerprint_of, trust_gateway
+
+    try:
+        config = IBKRConfig.from_env(dict(os.environ))
+        host = args.host or config.gateway_host
+        port = args.port or config.gateway_port
+        shown = "sha256:" + fingerprint_of(fetch_certificate(host, port, config.connect_timeout))
+    except (IBKRError, ValueError) as exc:
+        return _fail("trust", exc)
+    print(f"the gateway at {host}:{port} presents the certificate {shown}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("axion-ibkr trust: not a terminal; pass --yes to trust it without asking", file=sys.stderr)
+            return 2
+        answer = input(f"trust this certificate for {host}:{port}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("not trusted; nothing saved")
+            return 1
+    try:
+        saved = trust_gateway(host, port, timeout=config.connect_timeout)
+    except (IBKRError, ValueError) as exc:
+        return _fail("trust", exc)
+    if saved != shown:
+        print(f"axion-ibkr trust: the certificate changed while asking (now {saved}); saved the new one")
+    print(f"trusted {host}:{port} ({saved}); saved in the user config file")
+    return 0
+
+
 def _details(args: argparse.Namespace) -> dict[str, Any]:
     names = ("expiry", "strike", "right", "exchange", "currency", "maturity", "coupon", "issuer")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
@@ -199,6 +233,14 @@ def _add_client_commands(sub: Any) -> None:
     status.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_cmd_status)
+
+    trust = sub.add_parser(
+        "trust", help="trust the gateway's TLS certificate (shows its fingerprint, asks, saves the pin)"
+    )
+    trust.add_argument("--host", default=None, help="gateway host (default: AXION_IBKR_GATEWAY_HOST)")
+    trust.add_argument("--port", type=_port, default=None, help="gateway port (default: the configured one)")
+    trust.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
+    trust.set_defaults(func=_cmd_trust)
 
     resolve = sub.add_parser("resolve", help="resolve SYMBOL to one IBKR contract (conid) and print it")
     resolve.add_argument("symbol", metavar="SYMBOL")

@@ -15,7 +15,6 @@ from . import core, core_market, core_secdef
 from .clientbase import ClientBase, ContractLike, Endpoint, to_response
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
-from .errors import GatewayError
 from .models import (
     Account,
     AuthStatus,
@@ -72,18 +71,14 @@ class IBKRClient(ClientBase):
             return self._http
 
     def _resolve_auto(self) -> Endpoint:
-        try:
-            kwargs = self._probe_kwargs()
-            if self._transport is None:
-                kwargs["verify"] = self._trust(self.config.gateway_host, self.config.gateway_port)
-            with httpx.Client(**kwargs) as probe:
-                ok, why = self._probe_verdict(probe.post("/iserver/auth/status", json={}))
-        except (httpx.HTTPError, GatewayError, OSError) as exc:
-            failure = certificate_failure(exc)
-            if failure is not None:
-                exc = self._untrusted(failure)
-            ok, why = False, f"{type(exc).__name__}: {exc}"
-        return self._choose_after_probe(ok, why)
+        if self._transport is None:
+            return self._choose_after_probe(self._gateway_listening())
+        try:  # tests: a mock transport; any HTTP answer means something is listening
+            with httpx.Client(**self._probe_kwargs()) as probe:
+                probe.post("/iserver/auth/status", json={})
+        except httpx.TransportError:
+            return self._choose_after_probe(False)
+        return self._choose_after_probe(True)
 
     def _semaphore(self, req: core.Request) -> threading.BoundedSemaphore | None:
         limit = self.pacer.max_concurrent(req.method, req.path)
@@ -132,6 +127,7 @@ class IBKRClient(ClientBase):
     def _reauth(self) -> None:
         with self._reauth_lock:
             self._note_reauth()
+            self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
             self._run(self._session_op())
 
     def _run(self, op: core.Op[T]) -> T:

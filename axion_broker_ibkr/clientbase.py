@@ -23,7 +23,7 @@ from attrs import define
 
 from . import core, orderflow
 from . import models as m
-from .config import IBKRConfig
+from .config import IBKRConfig, takes_over_competing
 from .errors import (
     BrokerageSessionError,
     ConfigError,
@@ -32,10 +32,12 @@ from .errors import (
     LiveTradingNotAllowedError,
     ModeError,
     OrderValidationError,
+    SessionPreconditionError,
 )
 from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
 from .pacing import Pacer, RetryPolicy
+from .probe import auto_reason, gateway_listening
 from .tls import config_ssl_context as config_ssl_context  # re-exported
 from .tls import (
     config_trust,
@@ -229,18 +231,26 @@ class ClientBase:
         self.trusted_fingerprint = None
         return Endpoint("sim", self._sim.root_url, self.config.base_path, reason, fallback)
 
-    def _choose_after_probe(self, ok: bool, why: str) -> Endpoint:
-        if ok:
-            log.info("auto mode: using the IBKR gateway at %s", self.config.gateway_root)
-            return Endpoint(
-                "gateway", self.config.gateway_root, self.config.base_path, "auto: gateway answered"
-            )
+    def _gateway_listening(self) -> bool:
+        """The ``auto`` probe (:mod:`axion_broker_ibkr.probe`): does anything accept a TCP
+        connection at the configured gateway address? Blocking."""
+        cfg = self.config
+        return gateway_listening(cfg.gateway_host, cfg.gateway_port, cfg.probe_timeout)
+
+    def _choose_after_probe(self, listening: bool) -> Endpoint:
+        """``auto``: anything listening is the gateway (trusted or not, logged in or not; its
+        errors then say so); the simulator only when nothing accepts a connection."""
+        cfg = self.config
+        reason = auto_reason(cfg.gateway_host, cfg.gateway_port, listening)
+        if listening:
+            log.info("auto mode: using the IBKR gateway at %s", cfg.gateway_root)
+            return Endpoint("gateway", cfg.gateway_root, cfg.base_path, reason)
         log.warning(
-            "auto mode: the IBKR gateway at %s is not usable (%s) -> using the embedded SIMULATOR; "
+            "auto mode: nothing accepts connections at %s -> using the embedded SIMULATOR; "
             "nothing here reaches a real account",
-            self.config.gateway_root, why,
-        )  # fmt: skip
-        return self._sim_endpoint(f"auto: gateway not usable ({why}); simulator", fallback=True)
+            cfg.gateway_root,
+        )
+        return self._sim_endpoint(reason, fallback=True)
 
     @property
     def mode(self) -> str:
@@ -329,9 +339,11 @@ class ClientBase:
             return Decision("raise", error=error)
         if req.idempotent and self.retry.should_retry(attempt, status=resp.status_code):
             return Decision("retry", self.retry.delay(attempt))
+        # A precondition refusal ("Please query /accounts first") did nothing: safe to re-run the
+        # start-up sequence and retry even for an order (same cOID).
         if (
             isinstance(error, BrokerageSessionError)
-            and req.idempotent
+            and (req.idempotent or isinstance(error, SessionPreconditionError))
             and not reauthed
             and req.path not in SESSION_PATHS
         ):
@@ -416,17 +428,6 @@ class ClientBase:
         if self._transport is not None:
             kwargs["transport"] = self._transport
         return kwargs
-
-    @staticmethod
-    def _probe_verdict(resp: httpx.Response) -> tuple[bool, str]:
-        if resp.status_code == 401:
-            return False, "not logged in (HTTP 401)"
-        if resp.status_code != 200:
-            return False, f"HTTP {resp.status_code}"
-        data = to_response(resp).data
-        if isinstance(data, Mapping) and data.get("authenticated") is True:
-            return True, "authenticated"
-        return False, "brokerage session not authenticated"
 
     # ------------------------------------------------------------------------------- orders
 
@@ -602,7 +603,7 @@ class ClientBase:
     def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
         return core.open_session(
             self.state,
-            take_over=self.config.competing_policy == "take_over",
+            take_over=takes_over_competing(self.config),
             # Session-wide suppression only when configured as such; auto_confirm answers per order.
             suppress=self.config.suppress_questions,
             tickle_after=tickle_after,

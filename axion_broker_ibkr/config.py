@@ -23,6 +23,9 @@ MODES: tuple[str, ...] = ("gateway", "sim", "auto")
 #: Modes the configuration already names but the client does not implement yet.
 RESERVED_MODES: tuple[str, ...] = ("oauth",)
 COMPETING_POLICIES: tuple[str, ...] = ("wait", "take_over")
+#: The one competing-session default (config, keep-alive and stream): leave the other platform's
+#: session alone and report it; taking over logs the trader out of TWS / IBKR Mobile.
+DEFAULT_COMPETING_POLICY = "wait"
 ENV_PREFIX = "AXION_IBKR_"
 #: IBKR's documented ceiling for a Client Portal Gateway user: 10 requests per second (REFERENCE §7).
 MAX_REQUESTS_PER_MINUTE = 600
@@ -259,7 +262,9 @@ class IBKRConfig:
     futures_operator: str | None = None
     manual_orders: bool = False
     allow_fractional: bool = False
-    competing_policy: str = field(default="wait", validator=_check_choice(COMPETING_POLICIES))
+    competing_policy: str = field(
+        default=DEFAULT_COMPETING_POLICY, validator=_check_choice(COMPETING_POLICIES)
+    )
     keepalive_interval: float = field(default=60.0, validator=_check_range(1.0, 300.0))
     #: Snapshot: how long to keep asking for conids that came back without data.
     snapshot_timeout: float = field(default=5.0, validator=_check_range(0.0, 60.0))
@@ -404,3 +409,15 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "snapshot_timeout": _to_float,
     "database_url": _to_opt_str,
 }
+
+
+def takes_over_competing(owner: object) -> bool:
+    """Whether a competing brokerage session is taken over (``ssodh/init`` with ``compete``), read
+    in one place for the keep-alive and the stream: ``owner`` is an :class:`IBKRConfig`, or anything
+    with a ``config`` carrying one (a client). No config, or no ``competing_policy``, means the
+    default :data:`DEFAULT_COMPETING_POLICY` (``wait``): never take over unless asked to."""
+    config = owner if isinstance(owner, IBKRConfig) else getattr(owner, "config", None)
+    policy = getattr(config, "competing_policy", None)
+    if not isinstance(policy, str):
+        policy = DEFAULT_COMPETING_POLICY
+    return policy == "take_over"

@@ -32,6 +32,7 @@ from .errors import (
     GatewayUnavailableError,
     NotAuthenticatedError,
     RateLimitedError,
+    SessionPreconditionError,
     WireFormatError,
 )
 from .journal import JournalEntry, Modification, ModificationRef
@@ -163,6 +164,10 @@ def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
         )
     if status == 429:
         return RateLimitedError(f"IBKR rate limit hit: {message or 'Too Many Requests'}", **kwargs)
+    if "please query" in lowered and "first" in lowered:
+        return SessionPreconditionError(
+            f"the brokerage session needs IBKR's start-up sequence again ({message})", **kwargs
+        )
     if "no bridge" in lowered or "not authenticated" in lowered:
         return BrokerageSessionError(
             f"the brokerage session is not open ({message}); it needs ssodh/init", **kwargs

@@ -86,6 +86,13 @@ class BrokerageSessionError(GatewayError):
     """The brokerage (iserver) session is missing: ``no bridge`` or ``authenticated: false``."""
 
 
+class SessionPreconditionError(BrokerageSessionError):
+    """IBKR refused the request because the session's start-up sequence was not run in this
+    brokerage session ("Please query /accounts first", "Please query /portfolio/accounts first",
+    typically after an SSO re-login). Nothing was done; the client runs the start-up sequence
+    again by itself and retries, so this reaches a caller only if that did not help."""
+
+
 class CompetingSessionError(GatewayError):
     """Another platform (TWS, mobile, another gateway) holds the brokerage session."""
 

@@ -28,6 +28,8 @@ from . import core
 from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .clientbase import ClientBase
+from .config import takes_over_competing
+from .core import UntrustedCertificateError
 from .errors import (
     BrokerageSessionError,
     CompetingSessionError,
@@ -102,7 +104,7 @@ class _GatewayBase:
 
     @property
     def _take_over(self) -> bool:
-        return self.client.config.competing_policy == "take_over"
+        return takes_over_competing(self.client.config)
 
     def _build(self, auth: m.AuthStatus | None, error: Exception | None) -> m.GatewayStatus:
         client = self.client
@@ -134,6 +136,15 @@ class _GatewayBase:
                 status = evolve(
                     status, message=status.message or "another platform holds the brokerage session"
                 )
+        elif isinstance(error, UntrustedCertificateError):
+            fp = error.fingerprint
+            status = evolve(
+                status,
+                reachable=True,
+                trusted=False,
+                certificate_fingerprint=f"sha256:{fp}" if fp else None,
+                message=str(error),
+            )
         elif isinstance(error, NotAuthenticatedError):
             status = evolve(status, reachable=True, message=str(error))
         elif isinstance(error, CompetingSessionError):

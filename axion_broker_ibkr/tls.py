@@ -34,7 +34,9 @@ log = logging.getLogger("axion_broker_ibkr.client")
 #: The environment variable a trader sets to pin the gateway's certificate.
 PIN_SETTING = "AXION_IBKR_SSL_VERIFY"
 #: Every certificate error message starts with this (the dashboard's headline keys on it).
-UNTRUSTED = "untrusted TLS certificate"
+UNTRUSTED = "certificate not trusted"
+#: The command that trusts a gateway's certificate explicitly (saves its pin in the user config).
+TRUST_COMMAND = "axion-ibkr trust"
 
 
 @define(frozen=True)
@@ -72,13 +74,15 @@ def fetch_certificate(host: str, port: int, timeout: float) -> str:
         ) from exc
 
 
-def pin_advice(host: str, fingerprint: str | None) -> str:
+def pin_advice(host: str, fingerprint: str | None, port: int = 5000) -> str:
     """The exact setting that trusts this certificate (a pin on loopback, a CA bundle elsewhere)."""
     if fingerprint is None:
         return "its certificate could not be read; check that the gateway is running"
     if is_loopback(host):
         return (
-            f"if this is your Client Portal Gateway, pin its certificate: {PIN_SETTING}=sha256:{fingerprint} "
+            f"if this is your Client Portal Gateway, trust it: `{TRUST_COMMAND} --host {host} --port {port}` "
+            f"(saves the pin in your config file), or pin its certificate: "
+            f"{PIN_SETTING}=sha256:{fingerprint} "
             f'(host config: ssl_verify: "sha256:{fingerprint}"; pins are for a loopback gateway only)'
         )
     return (
@@ -158,12 +162,32 @@ def untrusted_error(
         return UntrustedCertificateError(
             f"{UNTRUSTED}: {host}:{port} now presents {shown}, not the certificate this client trusts "
             f"(sha256:{trusted}); refusing to connect (a different gateway, or a new certificate: "
-            f"{pin_advice(host, got)})",
+            f"{pin_advice(host, got, port)})",
             fingerprint=got,
         )
     reason = failure.verify_message or failure.reason or str(failure)
     return UntrustedCertificateError(
         f"{UNTRUSTED}: the gateway at {host}:{port} presented a certificate that cannot be verified "
-        f"({reason}); its SHA-256 fingerprint is {shown}. {pin_advice(host, got)}",
+        f"({reason}); its SHA-256 fingerprint is {shown}. {pin_advice(host, got, port)}",
         fingerprint=got,
     )
+
+
+def trust_gateway(host: str, port: int, timeout: float = 5.0) -> str:
+    """Trust the gateway at ``host:port`` explicitly (as SSH's known hosts): fetch the certificate
+    it presents now and save its pin for that host:port in the user config file
+    (:func:`~axion_broker_ibkr.userconfig.save_gateway_pin`). Returns the fingerprint
+    (``sha256:<hex>``). A pin is only accepted for a loopback gateway."""
+    from .errors import ConfigError
+    from .userconfig import save_gateway_pin
+
+    if not is_loopback(host):
+        raise ConfigError(
+            "gateway_host",
+            f"{host!r} is not a loopback address; a certificate pin is only allowed for a loopback "
+            "gateway (give ssl_verify the path of a CA bundle instead)",
+        )
+    fingerprint = "sha256:" + fingerprint_of(fetch_certificate(host, port, timeout))
+    save_gateway_pin(host, port, fingerprint)
+    log.warning("trusting the gateway at %s:%d: certificate %s saved", host, port, fingerprint)
+    return fingerprint

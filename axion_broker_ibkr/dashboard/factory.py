@@ -4,8 +4,9 @@
 session per distinct configuration with ``st.cache_resource``, so every browser tab of one
 Streamlit server shares the client, its pacer and its WebSocket.
 
-Mode ``auto`` (the default) uses the configured gateway when it answers and is authenticated,
-else the simulator, and the banner says so. ``axion-ibkr dashboard`` starts the simulator itself
+Mode ``auto`` (the default) uses the configured gateway whenever something accepts a connection
+on its port (an untrusted certificate or a 401 is then reported, not a reason to fall back), else
+the simulator, and the banner says so. ``axion-ibkr dashboard`` starts the simulator itself
 and hands its URL and certificate pin over in ``AXION_IBKR_SIM_URL`` / ``AXION_IBKR_SSL_VERIFY``.
 """
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 from attrs import define
 
 from ..config import IBKRConfig
+from ..probe import gateway_listening
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,11 @@ class LaunchPlan:
 def gateway_answers(config: IBKRConfig) -> bool:
     """True when something accepts TCP connections at the configured gateway address.
 
-    Only a reachability probe (no request, no credentials): whether it is an authenticated gateway
-    is decided by the client in the Streamlit process, which never sends an order meant for a real
-    gateway to the simulator.
+    The one ``auto`` rule (:mod:`axion_broker_ibkr.probe`, also used by the clients): anything
+    that accepts a connection is the gateway, trusted or not, logged in or not; the page then says
+    "certificate not trusted" or "log in at <URL>" rather than falling back to the simulator.
     """
-    try:
-        with socket.create_connection(
-            (config.gateway_host, config.gateway_port), timeout=config.probe_timeout
-        ):
-            return True
-    except OSError:
-        return False
+    return gateway_listening(config.gateway_host, config.gateway_port, config.probe_timeout)
 
 
 def plan_launch(config: IBKRConfig, env: Mapping[str, str], *, probe: bool | None = None) -> LaunchPlan:

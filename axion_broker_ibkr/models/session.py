@@ -71,6 +71,10 @@ class GatewayStatus:
     last_tickle: dt.datetime | None = None
     reauthentications: int = 0
     login_url: str | None = None
+    #: SHA-256 (``sha256:<hex>``) of the certificate the gateway presented when it is not trusted
+    #: (``trusted=False``; ``axion-ibkr trust`` pins it), else ``None``.
+    certificate_fingerprint: str | None = None
+    trusted: bool = True
 
     @property
     def healthy(self) -> bool:

@@ -1,8 +1,9 @@
 """``IBKRStreaming``: one WebSocket to the gateway for quotes, trades, depth, orders and P&L.
 
-The connection loop: check auth through REST (re-init the brokerage session when it is missing or
-held by a competing session), fetch a fresh ``/tickle`` session, open the socket (``api`` cookie and
-a ``{"session": ...}`` first frame), rebuild order state from ``/iserver/account/orders``, back-fill
+The connection loop: check auth through REST (re-init the brokerage session when it is missing, or
+held by a competing session and the policy is ``take_over``; the default is ``wait``), fetch a
+fresh ``/tickle`` session, open the socket (``api`` cookie and a ``{"session": ...}`` first frame),
+rebuild order state from ``/iserver/account/orders``, back-fill
 trades, re-send every active subscription, then read frames until the socket closes, goes silent,
 or reports an auth loss (``sts``). Then back off (capped, jittered) and start again.
 """
@@ -24,6 +25,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from .. import models as m
+from ..config import takes_over_competing
 from ..errors import CompetingSessionError, NotAuthenticatedError
 from ..masking import mask_account, mask_text, mask_token
 from .consumers import Callback, Dispatcher, EventStream
@@ -42,13 +44,9 @@ _NO_PROXY: dict[str, Any] = {"proxy": None} if "proxy" in inspect.signature(conn
 
 
 def _compete_policy(client: object) -> bool:
-    """Take over a competing session only if the client's config says so (``take_over``).
-
-    Without a config (another client implementation) the stream takes over, as IBKR's recovery
-    recipe does (REFERENCE §1.3).
-    """
-    policy = getattr(getattr(client, "config", None), "competing_policy", None)
-    return policy != "wait" if isinstance(policy, str) else True
+    """Take over a competing session only if the client's config says so (``take_over``); without
+    a config the one default applies (``wait``, :func:`~axion_broker_ibkr.config.takes_over_competing`)."""
+    return takes_over_competing(client)
 
 
 class IBKRStreaming:

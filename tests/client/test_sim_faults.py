@@ -213,17 +213,36 @@ async def test_auto_mode_uses_an_authenticated_gateway(kind: str, fast_sim: Any)
     await call(client.close())
 
 
-async def test_auto_mode_falls_back_loudly_and_keeps_real_orders_away(
-    kind: str, fault_sim: Any, caplog: pytest.LogCaptureFixture
+async def test_auto_mode_logged_out_gateway_says_log_in_and_never_falls_back(
+    kind: str, fault_sim: Any
 ) -> None:
-    fault_sim.admin.logout()  # the "real" gateway answers 401: not usable
+    fault_sim.admin.logout()  # the "real" gateway answers 401: it is still the gateway
     cfg = IBKRConfig(mode="auto", gateway_host="127.0.0.1", gateway_port=_port(fault_sim),
-                     ssl_verify=fault_sim.cert_fingerprint, account_id="DU1234567")  # fmt: skip
+                     ssl_verify=fault_sim.cert_fingerprint)  # fmt: skip
+    client = _cls(kind)(cfg)
+    with pytest.raises(
+        NotAuthenticatedError, match=r"log in to the gateway in a browser at https://127\.0\.0\.1"
+    ):
+        await call(client.auth_status())
+    assert client.mode == "gateway" and not client.is_fallback
+    await call(client.close())
+
+
+async def test_auto_mode_falls_back_loudly_only_when_nothing_listens_and_keeps_real_orders_away(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    cfg = IBKRConfig(mode="auto", gateway_host="127.0.0.1", gateway_port=free, account_id="DU1234567")
     client = _cls(kind)(cfg)
     with caplog.at_level("WARNING"):
         status = await call(client.auth_status())
     assert status.authenticated  # the embedded simulator answered
     assert client.mode == "sim" and client.is_fallback
+    assert "nothing accepts connections" in client.mode_reason
     assert any("SIMULATOR" in r.getMessage() for r in caplog.records)
     with pytest.raises(ModeError, match="fell back to the simulator"):
         await call(client.place_order(order(100.0), AAPL))

@@ -113,15 +113,15 @@ async def test_wrong_pin_names_the_presented_certificate(kind: str, fast_sim: An
     assert "not the pinned sha256:" + "0" * 64 in str(info.value)
 
 
-async def test_auto_mode_fallback_says_which_certificate_to_pin(
-    kind: str, fast_sim: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_auto_mode_untrusted_gateway_is_the_gateway_not_a_fallback(kind: str, fast_sim: Any) -> None:
     cfg = IBKRConfig(mode="auto", gateway_host="127.0.0.1", gateway_port=_port(fast_sim))
     client = IBKRClient(cfg) if kind == "sync" else AsyncIBKRClient(cfg)
-    with caplog.at_level(logging.WARNING, logger="axion_broker_ibkr.client"):
+    with pytest.raises(UntrustedCertificateError) as info:
         await call(client.auth_status())
-    assert client.mode == "sim" and client.is_fallback
-    assert f"AXION_IBKR_SSL_VERIFY={fast_sim.cert_fingerprint}" in client.mode_reason
+    assert client.mode == "gateway" and not client.is_fallback
+    assert str(info.value).startswith("certificate not trusted")
+    assert f"AXION_IBKR_SSL_VERIFY={fast_sim.cert_fingerprint}" in str(info.value)
+    assert f"axion-ibkr trust --host 127.0.0.1 --port {_port(fast_sim)}" in str(info.value)
     await call(client.close())
 
 

@@ -349,7 +349,7 @@ def _status(**kw: object) -> m.GatewayStatus:
         ({}, "success", "Connected"),
         ({"reachable": False}, "error", "does not answer"),
         (
-            {"reachable": False, "message": "untrusted TLS certificate: ... AXION_IBKR_SSL_VERIFY=sha256:ab"},
+            {"reachable": False, "message": "certificate not trusted: ... AXION_IBKR_SSL_VERIFY=sha256:ab"},
             "error",
             "AXION_IBKR_SSL_VERIFY=sha256:ab",
         ),

@@ -109,19 +109,37 @@ async def test_socket_closed_reconnects_and_resubscribes(stream: IBKRStreaming, 
     assert stats["order_rebuilds"] >= 2  # subscribe_orders, then the reconnect
 
 
-@pytest.mark.parametrize(("fault", "init_call"), [("drop_session", "init_session(compete=True)"),
-                                                  ("compete", "init_session(compete=True)")])  # fmt: skip
-async def test_auth_loss_and_competing_session_reinit(
-    stream: IBKRStreaming, gw: FakeGateway, fault: str, init_call: str
-) -> None:
+async def test_auth_loss_reinits_without_taking_over(stream: IBKRStreaming, gw: FakeGateway) -> None:
     client = stream.client
     assert isinstance(client, FakeClient)
     await stream.subscribe_quotes([8314])
-    await getattr(gw, fault)()
+    await gw.drop_session()
     await next_quote_after_reconnect(stream, gw, 1)
-    assert init_call in client.calls
+    assert "init_session(compete=False)" in client.calls  # the default policy is wait
     assert stream.stats()["reinits"] == 1
-    assert stream.stats()["last_disconnect_reason"] in {"auth lost", "competing session"}
+    assert stream.stats()["last_disconnect_reason"] == "auth lost"
+
+
+async def test_take_over_policy_reinits_a_competing_session(gw: FakeGateway) -> None:
+    client = FakeClient(gw)
+    async with IBKRStreaming(client, compete=True, **FAST) as s:
+        await s.wait_connected(10)
+        await s.subscribe_quotes([8314])
+        await gw.compete()
+        await next_quote_after_reconnect(s, gw, 1)
+        assert "init_session(compete=True)" in client.calls
+        assert s.stats()["reinits"] == 1
+        assert s.stats()["last_disconnect_reason"] == "competing session"
+
+
+def test_one_competing_policy_default_read_in_one_place() -> None:
+    from axion_broker_ibkr.config import DEFAULT_COMPETING_POLICY, IBKRConfig, takes_over_competing
+
+    assert DEFAULT_COMPETING_POLICY == "wait" == IBKRConfig().competing_policy
+    assert takes_over_competing(object()) is False  # a client without a config: wait
+    assert takes_over_competing(IBKRConfig()) is False
+    assert takes_over_competing(IBKRConfig(competing_policy="take_over")) is True
+    assert IBKRStreaming(FakeClient(FakeGateway())).compete is False
 
 
 async def test_silent_heartbeat_declares_socket_dead(stream: IBKRStreaming, gw: FakeGateway) -> None:
@@ -269,8 +287,8 @@ async def test_repeated_quote_subscription_is_not_resent(stream: IBKRStreaming, 
 
 
 async def test_wait_policy_does_not_take_over_a_competing_session(gw: FakeGateway) -> None:
-    client = FakeClient(gw)
-    async with IBKRStreaming(client, compete=False, **FAST) as s:
+    client = FakeClient(gw)  # no config: the default policy (wait) applies
+    async with IBKRStreaming(client, **FAST) as s:
         await s.wait_connected(10)
         await s.subscribe_quotes([8314])
         await gw.compete()
