@@ -187,7 +187,8 @@ class AsyncIBKRClient(ClientBase):
         await self._reauth()
 
     async def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
-        return await self._run(core.suppress_questions(self.config.suppress_questions if ids is None else ids))
+        ids = self.config.suppress_questions if ids is None else ids
+        return await self._run(core.suppress_questions(ids))
 
     # ---------------------------------------------------------------------------- accounts
 

@@ -81,7 +81,7 @@ async def test_lost_brokerage_session_is_reopened_and_the_read_repeated(kind: st
     router.on("POST", "/iserver/auth/ssodh/init", auth)
     router.fixture("GET", "/portfolio/accounts", "portfolio_accounts")
     router.on("POST", "/iserver/questions/suppress", {"status": "submitted"})
-    client = make_client(kind, router, auto_confirm=["o163"])
+    client = make_client(kind, router, suppress_questions=["o163"])
     fut = await call(client.futures(["ES"]))
     assert "ES" in fut
     assert client.reauthentications == 1

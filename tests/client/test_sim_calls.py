@@ -172,7 +172,7 @@ async def test_marketable_order_reports_its_fill(kind: str, fast_sim: Any) -> No
 
 
 async def test_session_calls_and_unsubscribe(kind: str, fault_sim: Any) -> None:
-    client = sim_client(kind, fault_sim, auto_confirm=["o163", "o354"])
+    client = sim_client(kind, fault_sim, suppress_questions=["o163", "o354"])
     try:
         status = await call(client.init_session(compete=False))
         assert status.authenticated
