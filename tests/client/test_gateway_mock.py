@@ -57,7 +57,7 @@ async def test_start_runs_the_reference_sequence(kind: str, router: Router) -> N
     router.fixture("GET", "/portfolio/accounts", "portfolio_accounts")
     router.on("POST", "/iserver/questions/suppress", {"status": "submitted"})
     router.on("POST", "/tickle", TICKLE)
-    gw = gateway_for(kind, router, auto_confirm=["o163", "o354"])
+    gw = gateway_for(kind, router, suppress_questions=["o163", "o354"])
     assert gw.status.last_tickle is None
     status = await call(gw.start(keepalive=False))
     assert status.healthy
