@@ -194,22 +194,29 @@ def _live_orders(session: DashboardSession) -> None:
 
 
 def _order_actions(session: DashboardSession, order: Any) -> None:
+    # Every input is keyed by the picked order's id: picking another order shows that order's own
+    # quantity, price, type and TIF, never the values typed or shown for the order picked before.
+    oid = order.order_id
+    terms = vm_trading.modify_terms(order)
+    st.caption(terms.caption)
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     try:
-        if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
+        if c1.button("Cancel order", key=f"orders_cancel_{oid}", icon=":material/cancel:"):
             ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
             invalidate("orders:")
             st.toast(f"Cancel requested: {ack.msg or 'sent'}")
             st.rerun()
         qty = c2.number_input(
-            "New quantity", min_value=0.0, value=float(order.total_size or 0), key="orders_qty"
+            f"New quantity ({terms.unit})", min_value=0.0, value=terms.quantity, key=f"orders_qty_{oid}"
         )
-        price = c3.number_input(
-            "New price", min_value=0.0, value=order.price, format="%.4f", key="orders_price"
-        )
+        price = None
+        if terms.order_type == "limit":
+            price = c3.number_input(
+                "New limit price", min_value=0.0, value=terms.price, format="%.6g", key=f"orders_price_{oid}"
+            )
         if c4.button(
             "Modify order",
-            key="orders_modify",
+            key=f"orders_modify_{oid}",
             icon=":material/edit:",
             disabled=not session.order_log.can_send,
         ):

@@ -415,3 +415,73 @@ def modify_order_dict(
     if kind == "limit":
         modified["limit_price"] = price
     return modified
+
+
+#: The unit of an order's quantity per security type (singular, plural).
+QUANTITY_UNITS: dict[str, tuple[str, str]] = {
+    "STK": ("share", "shares"),
+    "OPT": ("contract", "contracts"),
+    "FOP": ("contract", "contracts"),
+    "FUT": ("contract", "contracts"),
+    "BOND": ("face value", "face value"),
+}
+
+
+def quantity_unit(sec_type: str | None, quantity: float | None = None, currency: str | None = None) -> str:
+    """``share``/``shares``, ``contract(s)``, ``face value``; forex in the base currency (``EUR``)."""
+    kind = (sec_type or "").upper()
+    if kind == "CASH":
+        return currency or "base currency"
+    one, many = QUANTITY_UNITS.get(kind, ("unit", "units"))
+    return one if quantity is not None and abs(float(quantity)) == 1 else many
+
+
+@define(frozen=True, kw_only=True)
+class ModifyTerms:
+    """What the modify panel starts from: the picked order's own terms (never a previous pick's)."""
+
+    order_type: str | None  # host order type the page can modify ("limit"/"market"), else None
+    quantity: float
+    price: float | None
+    time_in_force: str
+    unit: str
+    caption: str
+
+
+def _base_currency(order: Order) -> str | None:
+    ticker = order.ticker or ""
+    if "." in ticker:
+        return ticker.split(".", 1)[0]
+    return None
+
+
+def modify_terms(order: Order) -> ModifyTerms:
+    """The picked order's quantity, limit price, type and TIF, as the modify panel shows them."""
+    kind = _MODIFIABLE.get((order.orig_order_type or order.order_type or "").upper().replace(" ", "_"))
+    quantity = float(order.total_size or 0.0)
+    tif = (order.time_in_force or "day").lower()
+    unit = quantity_unit(order.sec_type, quantity, _base_currency(order))
+    shown_type = (kind or order.order_type or "?").upper()
+    caption = f"{(order.side or '').upper()} {quantity:,g} {unit} · {shown_type} · {tif.upper()}"
+    if kind == "limit" and order.price is not None:
+        caption += f" · limit {format_price(order.price)}"
+    return ModifyTerms(
+        order_type=kind,
+        quantity=quantity,
+        price=order.price if kind == "limit" else None,
+        time_in_force=tif,
+        unit=unit,
+        caption=caption,
+    )
+
+
+def format_price(value: float | None) -> str:
+    """A price exactly as sent, thousands grouped: 185.12 -> ``185.12``, 5850.25 -> ``5,850.25``,
+    1.08525 -> ``1.08525`` (no rounding to a fixed number of digits; trailing zeros dropped)."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.10f}".rstrip("0").rstrip(".")
+    if "." not in text:
+        return f"{text}.00"
+    whole, frac = text.split(".")
+    return f"{whole}.{frac.ljust(2, '0')}"

@@ -117,14 +117,14 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     assert row["Status"] in {"Submitted", "PreSubmitted"}
     oid = int(row["Order id"])
     at.selectbox(key="orders_pick").set_value(oid).run()
-    at.number_input(key="orders_qty").set_value(4.0)
-    at.number_input(key="orders_price").set_value(186.0)
-    at.button(key="orders_modify").click().run()
+    at.number_input(key=f"orders_qty_{oid}").set_value(4.0)
+    at.number_input(key=f"orders_price_{oid}").set_value(186.0)
+    at.button(key=f"orders_modify_{oid}").click().run()
     _no_errors(at)
     orders = _frame(at, "Remaining")
     modified = orders[orders["Order id"] == oid].iloc[0]
     assert (modified["Quantity"], modified["Price"]) == (4, 186.0)
-    at.button(key="orders_cancel").click().run()
+    at.button(key=f"orders_cancel_{oid}").click().run()
     _no_errors(at)
     at.button(key="orders_refresh").click().run()
     orders = _frame(at, "Remaining")
@@ -159,7 +159,7 @@ def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
     orders = _frame(at, "Remaining")
     assert orders[orders["Order id"] == order_id].iloc[0]["Price"] == 150.0
     at.selectbox(key="orders_pick").set_value(order_id).run()
-    at.button(key="orders_cancel").click().run()
+    at.button(key=f"orders_cancel_{order_id}").click().run()
     _no_errors(at)
 
 
@@ -258,3 +258,64 @@ def test_market_tab_says_when_it_falls_back_to_snapshots(
     assert "REST snapshots: streaming is not available (ConnectionError: websocket refused)" in _texts(at)
     quotes = _frame(at, "Spread")
     assert quotes["Last"].notna().all()
+
+
+def _place_direct(
+    sim: Any, conid: int, symbol: str, sec_type: str, asset: str, qty: float, limit: float
+) -> int:
+    """An order placed outside the page (another client on the same account), as a trader's
+    other platform would; the page lists it among the live orders."""
+    from axion_broker_ibkr.models import IBKRContract
+
+    from .seed import _client
+
+    contract = IBKRContract(conid=conid, sec_type=sec_type, symbol=symbol, exchange="SMART", currency="USD")
+    order = {
+        "symbol": symbol,
+        "asset_type": asset,
+        "side": "buy",
+        "qty": qty,
+        "order_type": "limit",
+        "limit_price": limit,
+        "time_in_force": "day",
+    }
+    with _client(sim.root_url, sim.cert_fingerprint) as client:
+        result = client.place_order(order, contract)
+    assert result.order_id is not None
+    return int(result.order_id)
+
+
+def test_modify_panel_takes_every_field_from_the_order_now_picked(page: Any) -> None:
+    from .seed import multi_asset_conids
+
+    conids = multi_asset_conids(page.root_url, page.cert_fingerprint)
+    page.admin.set_price(conids["forex"], 1.08)
+    page.admin.set_price(conids["bond"], 98.0)
+    fx_id = _place_direct(page, conids["forex"], "EUR.USD", "CASH", "forex", 25_000, 1.079)
+    bond_id = _place_direct(page, conids["bond"], "IBM", "BOND", "bond", 10_000, 97.5)
+    at = _app("Trading")
+    _no_errors(at)
+    at.selectbox(key="orders_pick").set_value(fx_id).run()
+    _no_errors(at)
+    assert at.number_input(key=f"orders_qty_{fx_id}").value == 25_000
+    assert at.number_input(key=f"orders_price_{fx_id}").value == pytest.approx(1.079)
+    assert "25,000 EUR" in _texts(at)
+    at.selectbox(key="orders_pick").set_value(bond_id).run()
+    _no_errors(at)
+    # The bond's own terms, not the EUR.USD order's 25,000 and 1.079.
+    assert at.number_input(key=f"orders_qty_{bond_id}").value == 10_000
+    assert at.number_input(key=f"orders_price_{bond_id}").value == pytest.approx(97.5)
+    assert "10,000 face value" in _texts(at)
+    at.number_input(key=f"orders_price_{bond_id}").set_value(97.6)  # only the price changes
+    at.button(key=f"orders_modify_{bond_id}").click().run()
+    _no_errors(at)
+    at.button(key="orders_refresh").click().run()
+    orders = _frame(at, "Remaining")
+    bond = orders[orders["Order id"] == bond_id].iloc[0]
+    assert (bond["Quantity"], bond["Price"]) == (10_000, pytest.approx(97.6))
+    fx = orders[orders["Order id"] == fx_id].iloc[0]
+    assert (fx["Quantity"], fx["Price"]) == (25_000, pytest.approx(1.079))  # untouched
+    for oid in (fx_id, bond_id):
+        at.selectbox(key="orders_pick").set_value(oid).run()
+        at.button(key=f"orders_cancel_{oid}").click().run()
+        _no_errors(at)
