@@ -96,6 +96,7 @@ def _confirmation(session: DashboardSession) -> None:
         return
     with st.container(border=True):
         st.markdown(f"**Confirm order:** {parked['summary']}")
+        st.markdown("\n".join(f"- {line}" for line in parked.get("lines", ())))
         st.caption(f"client order id {parked['order']['client_order_id']} · {session.mode} mode")
         c1, c2 = st.columns(2)
         can_send = session.order_log.can_send
@@ -157,8 +158,11 @@ def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
     if preview:
         _preview(session, order, contract)
     else:
-        summary = vm_trading.order_summary(order, vm_trading.contract_label(contract))
-        st.session_state[PENDING] = {"order": order, "contract": contract, "summary": summary}
+        # The client's own translation (its account, the contract's IBKR rules, the tick grid):
+        # exactly the payload "Confirm and send" sends.
+        payload = session.client.order_payload(order, contract)
+        summary, lines = vm_trading.confirm_ticket(order, payload, contract)
+        st.session_state[PENDING] = {"order": order, "contract": contract, "summary": summary, "lines": lines}
         st.rerun()
 
 

@@ -475,13 +475,69 @@ def modify_terms(order: Order) -> ModifyTerms:
     )
 
 
-def format_price(value: float | None) -> str:
+def format_price(value: float | None, group: bool = True) -> str:
     """A price exactly as sent, thousands grouped: 185.12 -> ``185.12``, 5850.25 -> ``5,850.25``,
-    1.08525 -> ``1.08525`` (no rounding to a fixed number of digits; trailing zeros dropped)."""
+    1.08525 -> ``1.08525`` (no rounding to a fixed number of digits; at least two decimals)."""
     if value is None:
         return "—"
-    text = f"{float(value):,.10f}".rstrip("0").rstrip(".")
+    text = f"{float(value):{',' if group else ''}.10f}".rstrip("0").rstrip(".")
     if "." not in text:
         return f"{text}.00"
     whole, frac = text.split(".")
     return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def _quantity_text(quantity: float, unit: str) -> str:
+    return f"{quantity:,.10f}".rstrip("0").rstrip(".") + f" {unit}"
+
+
+def _price_line(label: str, typed: Any, sent: Any) -> str:
+    if sent is None:
+        return f"{label}: —"
+    line = f"{label}: {format_price(float(sent))}"
+    if typed is not None and float(typed) != float(sent):
+        line += (
+            f" (tick rounding: {format_price(float(typed), group=False)} -> "
+            f"{format_price(float(sent), group=False)})"
+        )
+    return line
+
+
+def confirm_ticket(
+    order: Mapping[str, Any], payload: Mapping[str, Any], contract: IBKRContract
+) -> tuple[str, list[str]]:
+    """The confirm box, computed from the translated ``payload`` the client will send (prices after
+    tick rounding, the rounding shown when it moved a price): a headline and one line per term."""
+    from ..naming import describe_contract
+
+    sec_type = contract.sec_type
+    quantity = float(payload.get("quantity", payload.get("cashQty", 0)) or 0)
+    base = contract.symbol.split(".", 1)[0] if "." in contract.symbol else contract.symbol
+    unit = quantity_unit(sec_type, quantity, base if sec_type == "CASH" else None)
+    side = str(payload.get("side", order.get("side", ""))).upper()
+    host_type = str(order.get("order_type", "")).upper().replace("_", " ")
+    wire_type = str(payload.get("orderType", ""))
+    kind = host_type if wire_type in ("", host_type) else f"{host_type} ({wire_type})"
+    tif = str(payload.get("tif", order.get("time_in_force", ""))).upper()
+    name = describe_contract(contract)
+    lines = [
+        f"Side: {side}",
+        f"Quantity: {_quantity_text(quantity, unit)}",
+        f"Contract: {name} ({sec_type}, conid {contract.conid})",
+        f"Order type: {kind}",
+    ]
+    needs_limit, needs_stop = ORDER_TYPES.get(str(order.get("order_type", "")), (False, False))
+    if needs_limit or "price" in payload:
+        lines.append(_price_line("Limit price", order.get("limit_price"), payload.get("price")))
+    if needs_stop or "auxPrice" in payload:
+        lines.append(_price_line("Stop price", order.get("stop_price"), payload.get("auxPrice")))
+    lines.append(f"Time in force: {tif}")
+    lines.append(f"Outside regular hours: {'yes' if payload.get('outsideRTH') else 'no'}")
+    lines.append(f"Account: {mask_account(payload.get('acctId')) or '—'}")
+    head = [side, _quantity_text(quantity, unit), name, host_type]
+    if payload.get("price") is not None:
+        head.append(format_price(float(payload["price"])))
+    if payload.get("auxPrice") is not None:
+        head.append(f"stop {format_price(float(payload['auxPrice']))}")
+    head.append(tif)
+    return " ".join(h for h in head if h), lines

@@ -106,7 +106,7 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     at.button(key="trade_review").click().run()
     _no_errors(at)
     assert "Confirm order:" in _texts(at)
-    assert "BUY 3.0 AAPL" in _texts(at)
+    assert "BUY 3 shares AAPL LIMIT 185.00 DAY" in _texts(at)
     at.button(key="trade_confirm").click().run()
     _no_errors(at)
     placed = at.success[0].value
@@ -319,3 +319,51 @@ def test_modify_panel_takes_every_field_from_the_order_now_picked(page: Any) -> 
         at.selectbox(key="orders_pick").set_value(oid).run()
         at.button(key=f"orders_cancel_{oid}").click().run()
         _no_errors(at)
+
+
+def test_confirm_box_shows_the_exact_payload(page: Any) -> None:
+    page.admin.set_price(AAPL_CONID, 190.0)
+    at = _aapl_ticket(185.12)
+    at.button(key="trade_review").click().run()
+    _no_errors(at)
+    text = _texts(at)
+    assert "BUY 3 shares AAPL LIMIT 185.12 DAY" in text  # not cut to 4 digits (185.1)
+    for line in (
+        "Side: BUY",
+        "Quantity: 3 shares",
+        f"Contract: AAPL (STK, conid {AAPL_CONID})",
+        "Order type: LIMIT (LMT)",
+        "Limit price: 185.12",
+        "Time in force: DAY",
+        "Outside regular hours: no",
+        "Account: DU***567",
+    ):
+        assert line in text, line
+    assert "tick rounding" not in text
+    assert "DU1234567" not in text
+    at.button(key="trade_abort").click().run()
+    _no_errors(at)
+    assert "Confirm order:" not in _texts(at)
+
+
+def test_confirm_box_shows_the_tick_rounded_futures_price(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .seed import multi_asset_conids
+
+    monkeypatch.setenv("AXION_IBKR_FUTURES_OPERATOR", "trader-7")
+    es = multi_asset_conids(page.root_url, page.cert_fingerprint)["future"]
+    page.admin.set_price(es, 5850.0)
+    at = _app("Trading")
+    at.selectbox(key="trade_sectype").set_value("Future")
+    at.text_input(key="trade_symbol").set_value("ES").run()
+    at.button(key="trade_search").click().run()
+    _no_errors(at)
+    at.button(key="trade_use").click().run()
+    at.selectbox(key="trade_type").set_value("limit").run()
+    at.number_input(key="trade_limit").set_value(5850.30)
+    at.button(key="trade_review").click().run()
+    _no_errors(at)
+    text = _texts(at)
+    assert "Limit price: 5,850.25 (tick rounding: 5850.30 -> 5850.25)" in text
+    assert "Quantity: 1 contract" in text
+    assert "ES " in text and "(ES" in text  # ES Mon YYYY (ESxN), named in full
+    at.button(key="trade_abort").click().run()
