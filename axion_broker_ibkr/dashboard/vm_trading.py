@@ -22,6 +22,7 @@ from ..models import (
     WhatIf,
     WhatIfChange,
 )
+from ..naming import describe_row
 
 Row = dict[str, Any]
 
@@ -275,7 +276,9 @@ def live_order_rows(orders: Iterable[Order]) -> list[Row]:
     return [
         {
             "Order id": o.order_id,
-            "Symbol": o.ticker or o.description1 or "",
+            "Symbol": describe_row(
+                o.sec_type, o.ticker or o.description1, o.description2, currency=o.cash_ccy
+            ),
             "Type": o.sec_type or "",
             "Side": o.side or "",
             "Order": o.order_desc or o.order_type or "",
@@ -298,7 +301,9 @@ def fill_rows(trades: Iterable[Trade]) -> list[Row]:
     return [
         {
             "Time": t.trade_time or "",
-            "Symbol": t.symbol or t.contract_description_1 or "",
+            "Symbol": describe_row(
+                t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2
+            ),
             "Type": t.sec_type or "",
             "Side": {"B": "BUY", "S": "SELL"}.get(t.side or "", t.side or ""),
             "Size": t.size,
@@ -368,7 +373,7 @@ def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
     return [
         {
             "cOID": e.client_order_id,
-            "Symbol": e.symbol,
+            "Symbol": describe_row(e.sec_type, e.symbol, currency=e.currency),
             "Type": e.sec_type,
             "Side": e.side,
             "Order": e.order_type,

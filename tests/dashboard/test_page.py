@@ -7,6 +7,7 @@ quotes, and the Gateway tab after the session was dropped through the simulator'
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -367,3 +368,21 @@ def test_confirm_box_shows_the_tick_rounded_futures_price(page: Any, monkeypatch
     assert "Quantity: 1 contract" in text
     assert "ES " in text and "(ES" in text  # ES Mon YYYY (ESxN), named in full
     at.button(key="trade_abort").click().run()
+
+
+def test_account_tab_names_positions_in_full_with_a_description(page_on_fresh_sim: Any) -> None:
+    from .seed import seed_portfolio
+
+    sim = page_on_fresh_sim
+    seed_portfolio(sim.admin, sim.root_url, sim.cert_fingerprint)
+    time.sleep(2.0)  # the seeding's lookups used this simulator's unscaled 10 requests/s
+    at = _app()
+    _no_errors(at)
+    positions = _frame(at, "Avg cost")
+    by_asset = {row["Asset"]: (row["Symbol"], row["Description"]) for _, row in positions.iterrows()}
+    names = {symbol for symbol, _ in by_asset.values()}
+    assert any(n.startswith("ES ") and n[3:6] in {"Mar", "Jun", "Sep", "Dec"} for n in names), names
+    assert any(n.startswith("AAPL 20") and n.endswith(" C") for n in names), names  # AAPL yyyy-mm-dd K C
+    assert "IBM 3.3% 2029-05-15" in names
+    for symbol, description in by_asset.values():
+        assert description != symbol  # a description, not the symbol twice

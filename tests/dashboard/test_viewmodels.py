@@ -592,3 +592,69 @@ def test_confirm_ticket_reads_the_translated_payload() -> None:
     assert "Quantity: 25,000 EUR" in lines
     assert "Limit price: 1.0815" in lines  # nothing rounded: no rounding note
     assert head.startswith("BUY 25,000 EUR EUR.USD LIMIT 1.0815")
+
+
+def _position(**kw: object) -> m.Position:
+    return m.Position(account_id="DU1234567", currency="USD", **kw)  # type: ignore[arg-type]
+
+
+def test_position_rows_name_contracts_in_full_and_describe_them() -> None:
+    rows = vm_account.position_rows(
+        [
+            _position(conid=1, ticker="AAPL", contract_desc="AAPL", name="APPLE INC", asset_class="STK"),
+            _position(
+                conid=2,
+                ticker="AAPL",
+                contract_desc="AAPL DEC 04 '26 190 Call",
+                name="APPLE INC",
+                asset_class="OPT",
+                expiry="20261204",
+                put_or_call="C",
+                strike=190.0,
+                multiplier=100.0,
+            ),
+            _position(
+                conid=3,
+                ticker="ES",
+                contract_desc="ES DEC 18 '26",
+                name="E-mini S&P 500",
+                asset_class="FUT",
+                expiry="20261218",
+                strike=0.0,
+                multiplier=50.0,
+            ),
+            _position(
+                conid=4,
+                ticker="IBM",
+                contract_desc="IBM IBM 3.3 05/15/29",
+                name="International Business Machines Corp",
+                asset_class="BOND",
+                strike=0.0,
+            ),
+            _position(conid=5, ticker="EUR.USD", contract_desc="EUR.USD", asset_class="CASH"),
+        ]
+    )
+    by_conid = {r["conid"]: (r["Symbol"], r["Description"]) for r in rows}
+    assert by_conid == {
+        1: ("AAPL", "APPLE INC"),
+        2: ("AAPL 2026-12-04 190 C", "APPLE INC"),
+        3: ("ES Dec 2026", "E-mini S&P 500"),
+        4: ("IBM 3.3% 2029-05-15", "International Business Machines Corp"),
+        5: ("EUR.USD", ""),  # nothing beyond the symbol: no symbol twice
+    }
+
+
+def test_live_order_rows_name_contracts_in_full() -> None:
+    orders = [
+        m.Order(order_id=1, ticker="AAPL", sec_type="OPT", description2="DEC 04 '26 190 Put"),
+        m.Order(order_id=2, ticker="ES", sec_type="FUT", description2="DEC 18 '26"),
+        m.Order(order_id=3, ticker="IBM", sec_type="BOND", description2="IBM 3.3 05/15/29"),
+        m.Order(order_id=4, ticker="EUR.USD", sec_type="CASH", cash_ccy="USD"),
+    ]
+    names = {r["Order id"]: r["Symbol"] for r in vm_trading.live_order_rows(orders)}
+    assert names == {
+        1: "AAPL 2026-12-04 190 P",
+        2: "ES Dec 2026",
+        3: "IBM 3.3% 2029-05-15",
+        4: "EUR.USD",
+    }
