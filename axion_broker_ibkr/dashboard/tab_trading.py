@@ -26,6 +26,7 @@ PENDING = "trade_pending"
 QUESTION = "trade_question"
 LAST_RESULT = "trade_last_result"
 LAST_ERROR = "trade_last_error"
+MODIFY_PENDING = "orders_modify_pending"
 ORDERS_TTL = 6.0
 #: IBKR allows one live-orders / trades request per 5 s; the page keeps a margin over it.
 ORDERS_SPACING = 5.5
@@ -219,7 +220,7 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
                 "New limit price", min_value=0.0, value=terms.price, format="%.6g", key=f"orders_price_{oid}"
             )
         if c4.button(
-            "Modify order",
+            "Modify order…",
             key=f"orders_modify_{oid}",
             icon=":material/edit:",
             disabled=not session.order_log.can_send,
@@ -231,12 +232,50 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             if modified is None:
                 st.warning(f"The page modifies limit and market orders only, not {order.order_type!r}.")
                 return
-            result = session.client.modify_order(order.order_id, modified, contract)
-            invalidate("orders:")
-            st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+            # Like a new order: the exact payload (the client's translation) is confirmed first.
+            payload = session.client.order_payload(modified, contract)
+            summary, lines = vm_trading.confirm_ticket(modified, payload, contract)
+            st.session_state[MODIFY_PENDING] = {
+                "order_id": oid,
+                "order": modified,
+                "contract": contract,
+                "summary": summary,
+                "lines": lines,
+            }
             st.rerun()
     except IBKRError as exc:
         st.error(explain(exc), icon=":material/error:")
+    _modify_confirmation(session, oid)
+
+
+def _modify_confirmation(session: DashboardSession, oid: Any) -> None:
+    parked = st.session_state.get(MODIFY_PENDING)
+    if not parked or parked["order_id"] != oid:  # a modify parked for another order is not shown
+        return
+    with st.container(border=True):
+        st.markdown(f"**Confirm modify of order {oid}:** {parked['summary']}")
+        st.markdown("\n".join(f"- {line}" for line in parked["lines"]))
+        c1, c2 = st.columns(2)
+        if c1.button(
+            "Confirm modify",
+            key="orders_modify_confirm",
+            type="primary",
+            disabled=not session.order_log.can_send,
+        ):
+            st.session_state.pop(MODIFY_PENDING, None)  # first: a second click finds nothing to send
+            try:
+                with st.spinner(f"Modifying order {oid}…"):
+                    result = session.client.modify_order(oid, parked["order"], parked["contract"])
+            except IBKRError as exc:
+                st.session_state[LAST_ERROR] = explain(exc)
+            else:
+                st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+            finally:
+                invalidate("orders:")
+            st.rerun()
+        if c2.button("Discard", key="orders_modify_abort"):
+            st.session_state.pop(MODIFY_PENDING, None)
+            st.rerun()
 
 
 def _order_log(session: DashboardSession) -> None:

@@ -122,6 +122,10 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     at.number_input(key=f"orders_price_{oid}").set_value(186.0)
     at.button(key=f"orders_modify_{oid}").click().run()
     _no_errors(at)
+    assert "Quantity: 4 shares" in _texts(at)  # confirmed like a new order
+    assert "Limit price: 186.00" in _texts(at)
+    at.button(key="orders_modify_confirm").click().run()
+    _no_errors(at)
     orders = _frame(at, "Remaining")
     modified = orders[orders["Order id"] == oid].iloc[0]
     assert (modified["Quantity"], modified["Price"]) == (4, 186.0)
@@ -309,6 +313,11 @@ def test_modify_panel_takes_every_field_from_the_order_now_picked(page: Any) -> 
     assert "10,000 face value" in _texts(at)
     at.number_input(key=f"orders_price_{bond_id}").set_value(97.6)  # only the price changes
     at.button(key=f"orders_modify_{bond_id}").click().run()
+    _no_errors(at)
+    text = _texts(at)
+    assert "Quantity: 10,000 face value" in text and "Limit price: 97.60" in text
+    assert "IBM" in text and "25,000" not in text.split("Confirm modify")[-1]
+    at.button(key="orders_modify_confirm").click().run()
     _no_errors(at)
     at.button(key="orders_refresh").click().run()
     orders = _frame(at, "Remaining")
