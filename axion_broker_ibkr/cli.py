@@ -84,6 +84,18 @@ def _client(args: argparse.Namespace) -> Any:
     env = dict(os.environ)
     if getattr(args, "mode", None):
         env["AXION_IBKR_MODE"] = args.mode
+    host, port = getattr(args, "host", None), getattr(args, "port", None)
+    if host is not None:
+        env["AXION_IBKR_GATEWAY_HOST"] = host
+    if port is not None:
+        env["AXION_IBKR_GATEWAY_PORT"] = str(port)
+    if host is not None or port is not None:
+        # The gateway named on the command line, not a simulator URL left in the environment; in
+        # sim mode that gateway is the simulator (``axion-ibkr sim --port N``).
+        env.pop("AXION_IBKR_SIM_URL", None)
+        if env.get("AXION_IBKR_MODE") == "sim":
+            root = IBKRConfig.from_env(env).gateway_root
+            env["AXION_IBKR_SIM_URL"] = root
     return IBKRClient(IBKRConfig.from_env(env))
 
 
@@ -181,21 +193,34 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     import json
 
     from .errors import IBKRError
+    from .masking import mask_text
 
+    failed: dict[str, str] = {}
     try:
         with _client(args) as client:
-            contracts = [_resolve(client, symbol, args.type, {}) for symbol in args.symbols]
-            quotes = {q.conid: q for q in client.snapshot([c.conid for c in contracts])}
+            contracts: dict[str, Any] = {}
+            for symbol in args.symbols:
+                try:
+                    contracts[symbol] = _resolve(client, symbol, args.type or _quote_type(symbol), {})
+                except (IBKRError, ValueError) as exc:  # this symbol fails; the others are quoted
+                    failed[symbol] = mask_text(str(exc))
+            conids = [c.conid for c in contracts.values()]
+            quotes = {q.conid: q for q in client.snapshot(conids)} if conids else {}
             mode = client.mode
     except (IBKRError, ValueError) as exc:
         return _fail("quote", exc)
     rows = []
-    for symbol, contract in zip(args.symbols, contracts, strict=True):
+    for symbol in args.symbols:
+        if symbol in failed:
+            rows.append({"symbol": symbol, "error": failed[symbol], "mode": mode})
+            continue
+        contract = contracts[symbol]
         q = quotes.get(contract.conid)
         rows.append(
             {
                 "symbol": symbol,
                 "conid": contract.conid,
+                "sec_type": contract.sec_type,
                 "bid": q.bid if q else None,
                 "ask": q.ask if q else None,
                 "last": q.last if q else None,
@@ -209,9 +234,26 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     else:
         print(f"{'symbol':<12} {'conid':>10} {'bid':>12} {'ask':>12} {'last':>12}   [{mode}]")
         for r in rows:
-            cells = [f"{r[k]:>12,.4f}" if r[k] is not None else f"{'—':>12}" for k in ("bid", "ask", "last")]
+            if "error" in r:
+                print(f"{r['symbol']:<12} {'—':>10} {r['error']}")
+                continue
+            cells = [f"{r[k]:>12,.6g}" if r[k] is not None else f"{'—':>12}" for k in ("bid", "ask", "last")]
             print(f"{r['symbol']:<12} {r['conid']:>10} {' '.join(cells)}")
-    return 0
+    for symbol, reason in failed.items():
+        print(f"axion-ibkr quote: {symbol}: {reason}", file=sys.stderr)
+    if not failed:
+        return 0
+    return 2 if len(failed) == len(args.symbols) else 1
+
+
+_FOREX_RE = r"^[A-Za-z]{3}\.[A-Za-z]{3}$"
+
+
+def _quote_type(symbol: str) -> str:
+    """The asset type of a quoted symbol without --type: ``EUR.USD`` (XXX.YYY) is forex, else stock."""
+    import re
+
+    return "forex" if re.match(_FOREX_RE, symbol.strip()) else "stock"
 
 
 def _add_client_commands(sub: Any) -> None:
@@ -231,6 +273,10 @@ def _add_client_commands(sub: Any) -> None:
 
     status = sub.add_parser("status", help="gateway health: connected, authenticated, competing, account")
     status.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    status.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
+    status.add_argument(
+        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_cmd_status)
 
@@ -256,12 +302,24 @@ def _add_client_commands(sub: Any) -> None:
     resolve.add_argument("--coupon", type=float, help="bonds: coupon in percent, e.g. 4.25")
     resolve.add_argument("--issuer", help="bonds: issuer id (e1400789) or part of its name")
     resolve.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    resolve.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
+    resolve.add_argument(
+        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
+    )
     resolve.set_defaults(func=_cmd_resolve)
 
     quote = sub.add_parser("quote", help="snapshot quotes for one or more symbols")
     quote.add_argument("symbols", metavar="SYMBOL", nargs="+")
-    quote.add_argument("--type", default="stock", help="asset type of every SYMBOL (default stock)")
+    quote.add_argument(
+        "--type",
+        default=None,
+        help="asset type of every SYMBOL (default: forex for XXX.YYY such as EUR.USD, else stock)",
+    )
     quote.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    quote.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
+    quote.add_argument(
+        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
+    )
     quote.add_argument("--json", action="store_true", help="print JSON")
     quote.set_defaults(func=_cmd_quote)
 

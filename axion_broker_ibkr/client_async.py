@@ -241,6 +241,11 @@ class AsyncIBKRClient(ClientBase):
         async with self._order_lock:
             return await self._run(self._place_op(order, contract, confirm))
 
+    async def order_payload(self, order: Mapping[str, Any], contract: ContractLike) -> dict[str, Any]:
+        """The CPAPI payload :meth:`place_order` would send for ``order`` (prices on the contract's
+        tick grid, the account it goes to); nothing is sent. Raises as place_order would."""
+        return await self._run(self._payload_op(order, contract))
+
     async def whatif(self, order: Mapping[str, Any], contract: ContractLike) -> WhatIf:
         async with self._order_lock:
             return await self._run(self._whatif_op(order, contract))

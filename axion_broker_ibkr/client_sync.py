@@ -239,6 +239,11 @@ class IBKRClient(ClientBase):
         with self._order_lock:
             return self._run(self._place_op(order, contract, confirm))
 
+    def order_payload(self, order: Mapping[str, Any], contract: ContractLike) -> dict[str, Any]:
+        """The CPAPI payload :meth:`place_order` would send for ``order`` (prices on the contract's
+        tick grid, the account it goes to); nothing is sent. Raises as place_order would."""
+        return self._run(self._payload_op(order, contract))
+
     def whatif(self, order: Mapping[str, Any], contract: ContractLike) -> WhatIf:
         with self._order_lock:
             return self._run(self._whatif_op(order, contract))

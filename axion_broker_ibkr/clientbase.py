@@ -537,6 +537,12 @@ class ClientBase:
             out["tick_size"] = known["tick_size"]
         return out
 
+    def _payload_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[dict[str, Any]]:
+        """The CPAPI payload :meth:`place_order` would send for ``order`` (same account, contract
+        rules and translation; nothing is sent): what a confirmation shows."""
+        _ctx, _cdict, payload = yield from self._prepare(order, contract)
+        return payload
+
     def _place_op(
         self,
         order: Mapping[str, Any],

@@ -7,12 +7,13 @@ printed as ``None``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from axion_broker_ibkr.models import IBKRContract
 
-__all__ = ["describe_contract"]
+__all__ = ["describe_contract", "describe_row"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -101,3 +102,50 @@ def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
             return f"{symbol}.{currency}"
         return symbol or local
     return symbol or local or str(data.get("conid") or "")
+
+
+_MON = {m.upper(): i for i, m in enumerate(_MONTHS, start=1)}
+# IBKR's description texts (``description2`` of live orders, ``contractDesc`` of positions):
+# ``JAN 05 '24 195 Put``, ``DEC 18 '26``, ``T 4 1/4 11/15/34`` / ``IBM 3.3 05/15/29``.
+_DAY_RE = re.compile(r"\b([A-Z]{3}) (\d{1,2}) '(\d{2})\b")
+_OPT_RE = re.compile(r"'\d{2} (\d+(?:\.\d+)?) (Call|Put|C|P)\b", re.IGNORECASE)
+_BOND_RE = re.compile(r"(\d+(?:\.\d+)?(?: \d+/\d+)?) (\d{2})/(\d{2})/(\d{2})\s*$")
+
+
+def _coupon(text: str) -> float:
+    whole, _, frac = text.partition(" ")
+    value = float(whole)
+    if frac:
+        num, _, den = frac.partition("/")
+        value += float(num) / float(den)
+    return value
+
+
+def describe_row(sec_type: str | None, symbol: str | None, text: str | None = None, **known: Any) -> str:
+    """A contract in full from a row that names it in IBKR's own text (live orders' ``description2``,
+    positions' ``contractDesc``): the expiry, strike, right and coupon read from that text fill
+    what the row's own fields (``known``: expiry, strike, right, multiplier, currency, ...) lack."""
+    data: dict[str, Any] = {k: v for k, v in known.items() if v not in (None, "")}
+    data["sec_type"] = (sec_type or "").upper()
+    data["symbol"] = symbol or ""
+    desc = (text or "").strip().upper()
+    kind = data["sec_type"]
+    if kind in ("OPT", "FOP", "FUT") and desc and not data.get("expiry"):
+        day = _DAY_RE.search(desc)
+        if day and day.group(1) in _MON:
+            data["expiry"] = f"20{day.group(3)}{_MON[day.group(1)]:02d}{int(day.group(2)):02d}"
+    if kind in ("OPT", "FOP") and desc:
+        opt = _OPT_RE.search(desc)
+        if opt:
+            data.setdefault("strike", float(opt.group(1)))
+            data.setdefault("right", opt.group(2)[:1].upper())
+        if not data.get("strike"):  # positions carry strike 0.0 for what is not an option
+            data.pop("strike", None)
+    if kind == "BOND" and desc:
+        bond = _BOND_RE.search(desc)
+        if bond:
+            data.setdefault("coupon", _coupon(bond.group(1)))
+            data.setdefault("maturity", f"20{bond.group(4)}{bond.group(2)}{bond.group(3)}")
+    if kind != "OPT" and kind != "FOP":
+        data.pop("strike", None)
+    return describe_contract(data)

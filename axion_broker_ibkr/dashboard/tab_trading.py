@@ -26,6 +26,7 @@ PENDING = "trade_pending"
 QUESTION = "trade_question"
 LAST_RESULT = "trade_last_result"
 LAST_ERROR = "trade_last_error"
+MODIFY_PENDING = "orders_modify_pending"
 ORDERS_TTL = 6.0
 #: IBKR allows one live-orders / trades request per 5 s; the page keeps a margin over it.
 ORDERS_SPACING = 5.5
@@ -96,6 +97,7 @@ def _confirmation(session: DashboardSession) -> None:
         return
     with st.container(border=True):
         st.markdown(f"**Confirm order:** {parked['summary']}")
+        st.markdown("\n".join(f"- {line}" for line in parked.get("lines", ())))
         st.caption(f"client order id {parked['order']['client_order_id']} · {session.mode} mode")
         c1, c2 = st.columns(2)
         can_send = session.order_log.can_send
@@ -157,8 +159,11 @@ def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
     if preview:
         _preview(session, order, contract)
     else:
-        summary = vm_trading.order_summary(order, vm_trading.contract_label(contract))
-        st.session_state[PENDING] = {"order": order, "contract": contract, "summary": summary}
+        # The client's own translation (its account, the contract's IBKR rules, the tick grid):
+        # exactly the payload "Confirm and send" sends.
+        payload = session.client.order_payload(order, contract)
+        summary, lines = vm_trading.confirm_ticket(order, payload, contract)
+        st.session_state[PENDING] = {"order": order, "contract": contract, "summary": summary, "lines": lines}
         st.rerun()
 
 
@@ -194,22 +199,29 @@ def _live_orders(session: DashboardSession) -> None:
 
 
 def _order_actions(session: DashboardSession, order: Any) -> None:
+    # Every input is keyed by the picked order's id: picking another order shows that order's own
+    # quantity, price, type and TIF, never the values typed or shown for the order picked before.
+    oid = order.order_id
+    terms = vm_trading.modify_terms(order)
+    st.caption(terms.caption)
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     try:
-        if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
+        if c1.button("Cancel order", key=f"orders_cancel_{oid}", icon=":material/cancel:"):
             ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
             invalidate("orders:")
             st.toast(f"Cancel requested: {ack.msg or 'sent'}")
             st.rerun()
         qty = c2.number_input(
-            "New quantity", min_value=0.0, value=float(order.total_size or 0), key="orders_qty"
+            f"New quantity ({terms.unit})", min_value=0.0, value=terms.quantity, key=f"orders_qty_{oid}"
         )
-        price = c3.number_input(
-            "New price", min_value=0.0, value=order.price, format="%.4f", key="orders_price"
-        )
+        price = None
+        if terms.order_type == "limit":
+            price = c3.number_input(
+                "New limit price", min_value=0.0, value=terms.price, format="%.6g", key=f"orders_price_{oid}"
+            )
         if c4.button(
-            "Modify order",
-            key="orders_modify",
+            "Modify order…",
+            key=f"orders_modify_{oid}",
             icon=":material/edit:",
             disabled=not session.order_log.can_send,
         ):
@@ -220,12 +232,50 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             if modified is None:
                 st.warning(f"The page modifies limit and market orders only, not {order.order_type!r}.")
                 return
-            result = session.client.modify_order(order.order_id, modified, contract)
-            invalidate("orders:")
-            st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+            # Like a new order: the exact payload (the client's translation) is confirmed first.
+            payload = session.client.order_payload(modified, contract)
+            summary, lines = vm_trading.confirm_ticket(modified, payload, contract)
+            st.session_state[MODIFY_PENDING] = {
+                "order_id": oid,
+                "order": modified,
+                "contract": contract,
+                "summary": summary,
+                "lines": lines,
+            }
             st.rerun()
     except IBKRError as exc:
         st.error(explain(exc), icon=":material/error:")
+    _modify_confirmation(session, oid)
+
+
+def _modify_confirmation(session: DashboardSession, oid: Any) -> None:
+    parked = st.session_state.get(MODIFY_PENDING)
+    if not parked or parked["order_id"] != oid:  # a modify parked for another order is not shown
+        return
+    with st.container(border=True):
+        st.markdown(f"**Confirm modify of order {oid}:** {parked['summary']}")
+        st.markdown("\n".join(f"- {line}" for line in parked["lines"]))
+        c1, c2 = st.columns(2)
+        if c1.button(
+            "Confirm modify",
+            key="orders_modify_confirm",
+            type="primary",
+            disabled=not session.order_log.can_send,
+        ):
+            st.session_state.pop(MODIFY_PENDING, None)  # first: a second click finds nothing to send
+            try:
+                with st.spinner(f"Modifying order {oid}…"):
+                    result = session.client.modify_order(oid, parked["order"], parked["contract"])
+            except IBKRError as exc:
+                st.session_state[LAST_ERROR] = explain(exc)
+            else:
+                st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+            finally:
+                invalidate("orders:")
+            st.rerun()
+        if c2.button("Discard", key="orders_modify_abort"):
+            st.session_state.pop(MODIFY_PENDING, None)
+            st.rerun()
 
 
 def _order_log(session: DashboardSession) -> None:

@@ -14,6 +14,7 @@ from attrs import define
 
 from ..masking import mask_account
 from ..models import LedgerEntry, PnLRow, Position, SummaryValue
+from ..naming import describe_row
 
 Row = dict[str, Any]
 
@@ -115,7 +116,30 @@ def cash_rows(ledger: Mapping[str, LedgerEntry]) -> list[Row]:
 
 
 def _position_symbol(pos: Position) -> str:
-    return pos.ticker or pos.contract_desc or pos.name or (str(pos.conid) if pos.conid is not None else "?")
+    """The contract in full: ``AAPL 2026-12-04 190 C``, ``ES Dec 2026``, ``IBM 3.3% 2029-05-15``."""
+    symbol = pos.ticker or (pos.contract_desc or "").split(" ")[0] or pos.name
+    if not symbol:
+        return str(pos.conid) if pos.conid is not None else "?"
+    return describe_row(
+        pos.asset_class,
+        symbol,
+        pos.contract_desc,
+        expiry=pos.expiry,
+        right=pos.put_or_call,
+        strike=pos.strike,
+        multiplier=pos.multiplier,
+        currency=pos.currency,
+    )
+
+
+def _position_description(pos: Position) -> str:
+    """What the contract is, not its symbol again: the issuer / company / product name IBKR gives
+    (``APPLE INC``, ``E-mini S&P 500``), else IBKR's contract text when it says more than the symbol."""
+    symbol = pos.ticker or ""
+    for text in (pos.name, pos.contract_desc):
+        if text and text.strip() and text.strip() != symbol:
+            return text.strip()
+    return ""
 
 
 def position_rows(positions: Iterable[Position]) -> list[Row]:
@@ -125,7 +149,7 @@ def position_rows(positions: Iterable[Position]) -> list[Row]:
         rows.append(
             {
                 "Symbol": _position_symbol(pos),
-                "Description": pos.contract_desc or "",
+                "Description": _position_description(pos),
                 "Asset": asset_class_label(pos.asset_class),
                 "Quantity": pos.position,
                 "Price": pos.mkt_price,

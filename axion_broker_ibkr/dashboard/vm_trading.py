@@ -22,6 +22,7 @@ from ..models import (
     WhatIf,
     WhatIfChange,
 )
+from ..naming import describe_row
 
 Row = dict[str, Any]
 
@@ -275,7 +276,9 @@ def live_order_rows(orders: Iterable[Order]) -> list[Row]:
     return [
         {
             "Order id": o.order_id,
-            "Symbol": o.ticker or o.description1 or "",
+            "Symbol": describe_row(
+                o.sec_type, o.ticker or o.description1, o.description2, currency=o.cash_ccy
+            ),
             "Type": o.sec_type or "",
             "Side": o.side or "",
             "Order": o.order_desc or o.order_type or "",
@@ -298,7 +301,9 @@ def fill_rows(trades: Iterable[Trade]) -> list[Row]:
     return [
         {
             "Time": t.trade_time or "",
-            "Symbol": t.symbol or t.contract_description_1 or "",
+            "Symbol": describe_row(
+                t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2
+            ),
             "Type": t.sec_type or "",
             "Side": {"B": "BUY", "S": "SELL"}.get(t.side or "", t.side or ""),
             "Size": t.size,
@@ -368,7 +373,7 @@ def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
     return [
         {
             "cOID": e.client_order_id,
-            "Symbol": e.symbol,
+            "Symbol": describe_row(e.sec_type, e.symbol, currency=e.currency),
             "Type": e.sec_type,
             "Side": e.side,
             "Order": e.order_type,
@@ -415,3 +420,129 @@ def modify_order_dict(
     if kind == "limit":
         modified["limit_price"] = price
     return modified
+
+
+#: The unit of an order's quantity per security type (singular, plural).
+QUANTITY_UNITS: dict[str, tuple[str, str]] = {
+    "STK": ("share", "shares"),
+    "OPT": ("contract", "contracts"),
+    "FOP": ("contract", "contracts"),
+    "FUT": ("contract", "contracts"),
+    "BOND": ("face value", "face value"),
+}
+
+
+def quantity_unit(sec_type: str | None, quantity: float | None = None, currency: str | None = None) -> str:
+    """``share``/``shares``, ``contract(s)``, ``face value``; forex in the base currency (``EUR``)."""
+    kind = (sec_type or "").upper()
+    if kind == "CASH":
+        return currency or "base currency"
+    one, many = QUANTITY_UNITS.get(kind, ("unit", "units"))
+    return one if quantity is not None and abs(float(quantity)) == 1 else many
+
+
+@define(frozen=True, kw_only=True)
+class ModifyTerms:
+    """What the modify panel starts from: the picked order's own terms (never a previous pick's)."""
+
+    order_type: str | None  # host order type the page can modify ("limit"/"market"), else None
+    quantity: float
+    price: float | None
+    time_in_force: str
+    unit: str
+    caption: str
+
+
+def _base_currency(order: Order) -> str | None:
+    ticker = order.ticker or ""
+    if "." in ticker:
+        return ticker.split(".", 1)[0]
+    return None
+
+
+def modify_terms(order: Order) -> ModifyTerms:
+    """The picked order's quantity, limit price, type and TIF, as the modify panel shows them."""
+    kind = _MODIFIABLE.get((order.orig_order_type or order.order_type or "").upper().replace(" ", "_"))
+    quantity = float(order.total_size or 0.0)
+    tif = (order.time_in_force or "day").lower()
+    unit = quantity_unit(order.sec_type, quantity, _base_currency(order))
+    shown_type = (kind or order.order_type or "?").upper()
+    caption = f"{(order.side or '').upper()} {quantity:,g} {unit} · {shown_type} · {tif.upper()}"
+    if kind == "limit" and order.price is not None:
+        caption += f" · limit {format_price(order.price)}"
+    return ModifyTerms(
+        order_type=kind,
+        quantity=quantity,
+        price=order.price if kind == "limit" else None,
+        time_in_force=tif,
+        unit=unit,
+        caption=caption,
+    )
+
+
+def format_price(value: float | None, group: bool = True) -> str:
+    """A price exactly as sent, thousands grouped: 185.12 -> ``185.12``, 5850.25 -> ``5,850.25``,
+    1.08525 -> ``1.08525`` (no rounding to a fixed number of digits; at least two decimals)."""
+    if value is None:
+        return "—"
+    text = f"{float(value):{',' if group else ''}.10f}".rstrip("0").rstrip(".")
+    if "." not in text:
+        return f"{text}.00"
+    whole, frac = text.split(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def _quantity_text(quantity: float, unit: str) -> str:
+    return f"{quantity:,.10f}".rstrip("0").rstrip(".") + f" {unit}"
+
+
+def _price_line(label: str, typed: Any, sent: Any) -> str:
+    if sent is None:
+        return f"{label}: —"
+    line = f"{label}: {format_price(float(sent))}"
+    if typed is not None and float(typed) != float(sent):
+        line += (
+            f" (tick rounding: {format_price(float(typed), group=False)} -> "
+            f"{format_price(float(sent), group=False)})"
+        )
+    return line
+
+
+def confirm_ticket(
+    order: Mapping[str, Any], payload: Mapping[str, Any], contract: IBKRContract
+) -> tuple[str, list[str]]:
+    """The confirm box, computed from the translated ``payload`` the client will send (prices after
+    tick rounding, the rounding shown when it moved a price): a headline and one line per term."""
+    from ..naming import describe_contract
+
+    sec_type = contract.sec_type
+    quantity = float(payload.get("quantity", payload.get("cashQty", 0)) or 0)
+    base = contract.symbol.split(".", 1)[0] if "." in contract.symbol else contract.symbol
+    unit = quantity_unit(sec_type, quantity, base if sec_type == "CASH" else None)
+    side = str(payload.get("side", order.get("side", ""))).upper()
+    host_type = str(order.get("order_type", "")).upper().replace("_", " ")
+    wire_type = str(payload.get("orderType", ""))
+    kind = host_type if wire_type in ("", host_type) else f"{host_type} ({wire_type})"
+    tif = str(payload.get("tif", order.get("time_in_force", ""))).upper()
+    name = describe_contract(contract)
+    lines = [
+        f"Side: {side}",
+        f"Quantity: {_quantity_text(quantity, unit)}",
+        f"Contract: {name} ({sec_type}, conid {contract.conid})",
+        f"Order type: {kind}",
+    ]
+    needs_limit, needs_stop = ORDER_TYPES.get(str(order.get("order_type", "")), (False, False))
+    if needs_limit or "price" in payload:
+        lines.append(_price_line("Limit price", order.get("limit_price"), payload.get("price")))
+    if needs_stop or "auxPrice" in payload:
+        lines.append(_price_line("Stop price", order.get("stop_price"), payload.get("auxPrice")))
+    lines.append(f"Time in force: {tif}")
+    lines.append(f"Outside regular hours: {'yes' if payload.get('outsideRTH') else 'no'}")
+    lines.append(f"Account: {mask_account(payload.get('acctId')) or '—'}")
+    head = [side, _quantity_text(quantity, unit), name, host_type]
+    if payload.get("price") is not None:
+        head.append(format_price(float(payload["price"])))
+    if payload.get("auxPrice") is not None:
+        head.append(f"stop {format_price(float(payload['auxPrice']))}")
+    head.append(tif)
+    return " ".join(h for h in head if h), lines

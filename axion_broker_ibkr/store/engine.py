@@ -9,6 +9,7 @@ Resolution order of the URL (first that is set and not blank wins):
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping
@@ -107,10 +108,29 @@ def make_engine(url: URL | str, **kwargs: Any) -> Engine:
     url = parse_url(url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(url.database).expanduser().parent
+            if parent == default_sqlite_path().parent:
+                parent.mkdir(parents=True, exist_ok=True)  # the plugin's own data directory
+            elif not parent.is_dir():
+                # A typo in a given path must not create a database somewhere unexpected.
+                raise ConfigError(
+                    CONFIG_KEY, f"SQLite directory {parent} does not exist (create it first or fix the URL)"
+                )
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if url.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None:
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; the [postgres] extra installs psycopg 3.
+        url = url.set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(url, **kwargs)
+    except ImportError as exc:
+        if url.get_backend_name() != "postgresql":
+            raise
+        raise ConfigError(
+            CONFIG_KEY,
+            f"PostgreSQL needs the psycopg driver ({exc.name or exc}): "
+            "pip install 'axion-broker-ibkr[postgres]'",
+        ) from None

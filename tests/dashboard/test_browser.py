@@ -201,7 +201,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             page.get_by_role("button", name="Review order…").click()
             confirm = page.get_by_role("button", name="Confirm and send")
             expect(confirm).to_be_visible(timeout=UI_TIMEOUT)
-            expect(page.get_by_text("BUY 1.0 AAPL", exact=False)).to_be_visible()
+            expect(page.get_by_text("BUY 1 share AAPL", exact=False)).to_be_visible()
             confirm.click()
             placed = page.get_by_text(re.compile(r"Order \d+ \(.+\): open"))
             expect(placed).to_be_visible(timeout=UI_TIMEOUT)

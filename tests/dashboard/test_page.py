@@ -7,6 +7,7 @@ quotes, and the Gateway tab after the session was dropped through the simulator'
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -106,7 +107,7 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     at.button(key="trade_review").click().run()
     _no_errors(at)
     assert "Confirm order:" in _texts(at)
-    assert "BUY 3.0 AAPL" in _texts(at)
+    assert "BUY 3 shares AAPL LIMIT 185.00 DAY" in _texts(at)
     at.button(key="trade_confirm").click().run()
     _no_errors(at)
     placed = at.success[0].value
@@ -117,14 +118,18 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     assert row["Status"] in {"Submitted", "PreSubmitted"}
     oid = int(row["Order id"])
     at.selectbox(key="orders_pick").set_value(oid).run()
-    at.number_input(key="orders_qty").set_value(4.0)
-    at.number_input(key="orders_price").set_value(186.0)
-    at.button(key="orders_modify").click().run()
+    at.number_input(key=f"orders_qty_{oid}").set_value(4.0)
+    at.number_input(key=f"orders_price_{oid}").set_value(186.0)
+    at.button(key=f"orders_modify_{oid}").click().run()
+    _no_errors(at)
+    assert "Quantity: 4 shares" in _texts(at)  # confirmed like a new order
+    assert "Limit price: 186.00" in _texts(at)
+    at.button(key="orders_modify_confirm").click().run()
     _no_errors(at)
     orders = _frame(at, "Remaining")
     modified = orders[orders["Order id"] == oid].iloc[0]
     assert (modified["Quantity"], modified["Price"]) == (4, 186.0)
-    at.button(key="orders_cancel").click().run()
+    at.button(key=f"orders_cancel_{oid}").click().run()
     _no_errors(at)
     at.button(key="orders_refresh").click().run()
     orders = _frame(at, "Remaining")
@@ -159,7 +164,7 @@ def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
     orders = _frame(at, "Remaining")
     assert orders[orders["Order id"] == order_id].iloc[0]["Price"] == 150.0
     at.selectbox(key="orders_pick").set_value(order_id).run()
-    at.button(key="orders_cancel").click().run()
+    at.button(key=f"orders_cancel_{order_id}").click().run()
     _no_errors(at)
 
 
@@ -289,11 +294,146 @@ async def test_trading_tab_modifies_an_option_order(page: Any) -> None:
     _no_errors(at)
     at.selectbox(key="orders_pick").set_value(oid).run()
     new_price = round(price - 0.01, 2)  # one tick: inside IBKR's 3 % band
-    at.number_input(key="orders_price").set_value(new_price)
-    at.button(key="orders_modify").click().run()
+    at.number_input(key=f"orders_price_{oid}").set_value(new_price)
+    at.button(key=f"orders_modify_{oid}").click().run()
     _no_errors(at)
+    at.button(key="orders_modify_confirm").click().run()
+    _no_errors(at)
+    at.button(key="orders_refresh").click().run()
     orders = _frame(at, "Remaining")
     modified = orders[orders["Order id"] == oid].iloc[0]
     assert modified["Price"] == new_price
-    at.button(key="orders_cancel").click().run()
+    at.button(key=f"orders_cancel_{oid}").click().run()
     _no_errors(at)
+
+
+def _place_direct(
+    sim: Any, conid: int, symbol: str, sec_type: str, asset: str, qty: float, limit: float
+) -> int:
+    """An order placed outside the page (another client on the same account), as a trader's
+    other platform would; the page lists it among the live orders."""
+    from axion_broker_ibkr.models import IBKRContract
+
+    from .seed import _client
+
+    contract = IBKRContract(conid=conid, sec_type=sec_type, symbol=symbol, exchange="SMART", currency="USD")
+    order = {
+        "symbol": symbol,
+        "asset_type": asset,
+        "side": "buy",
+        "qty": qty,
+        "order_type": "limit",
+        "limit_price": limit,
+        "time_in_force": "day",
+    }
+    with _client(sim.root_url, sim.cert_fingerprint) as client:
+        result = client.place_order(order, contract)
+    assert result.order_id is not None
+    return int(result.order_id)
+
+
+def test_modify_panel_takes_every_field_from_the_order_now_picked(page: Any) -> None:
+    from .seed import multi_asset_conids
+
+    conids = multi_asset_conids(page.root_url, page.cert_fingerprint)
+    page.admin.set_price(conids["forex"], 1.08)
+    page.admin.set_price(conids["bond"], 98.0)
+    fx_id = _place_direct(page, conids["forex"], "EUR.USD", "CASH", "forex", 25_000, 1.079)
+    bond_id = _place_direct(page, conids["bond"], "IBM", "BOND", "bond", 10_000, 97.5)
+    at = _app("Trading")
+    _no_errors(at)
+    at.selectbox(key="orders_pick").set_value(fx_id).run()
+    _no_errors(at)
+    assert at.number_input(key=f"orders_qty_{fx_id}").value == 25_000
+    assert at.number_input(key=f"orders_price_{fx_id}").value == pytest.approx(1.079)
+    assert "25,000 EUR" in _texts(at)
+    at.selectbox(key="orders_pick").set_value(bond_id).run()
+    _no_errors(at)
+    # The bond's own terms, not the EUR.USD order's 25,000 and 1.079.
+    assert at.number_input(key=f"orders_qty_{bond_id}").value == 10_000
+    assert at.number_input(key=f"orders_price_{bond_id}").value == pytest.approx(97.5)
+    assert "10,000 face value" in _texts(at)
+    at.number_input(key=f"orders_price_{bond_id}").set_value(97.6)  # only the price changes
+    at.button(key=f"orders_modify_{bond_id}").click().run()
+    _no_errors(at)
+    text = _texts(at)
+    assert "Quantity: 10,000 face value" in text and "Limit price: 97.60" in text
+    assert "IBM" in text and "25,000" not in text.split("Confirm modify")[-1]
+    at.button(key="orders_modify_confirm").click().run()
+    _no_errors(at)
+    at.button(key="orders_refresh").click().run()
+    orders = _frame(at, "Remaining")
+    bond = orders[orders["Order id"] == bond_id].iloc[0]
+    assert (bond["Quantity"], bond["Price"]) == (10_000, pytest.approx(97.6))
+    fx = orders[orders["Order id"] == fx_id].iloc[0]
+    assert (fx["Quantity"], fx["Price"]) == (25_000, pytest.approx(1.079))  # untouched
+    for oid in (fx_id, bond_id):
+        at.selectbox(key="orders_pick").set_value(oid).run()
+        at.button(key=f"orders_cancel_{oid}").click().run()
+        _no_errors(at)
+
+
+def test_confirm_box_shows_the_exact_payload(page: Any) -> None:
+    page.admin.set_price(AAPL_CONID, 190.0)
+    at = _aapl_ticket(185.12)
+    at.button(key="trade_review").click().run()
+    _no_errors(at)
+    text = _texts(at)
+    assert "BUY 3 shares AAPL LIMIT 185.12 DAY" in text  # not cut to 4 digits (185.1)
+    for line in (
+        "Side: BUY",
+        "Quantity: 3 shares",
+        f"Contract: AAPL (STK, conid {AAPL_CONID})",
+        "Order type: LIMIT (LMT)",
+        "Limit price: 185.12",
+        "Time in force: DAY",
+        "Outside regular hours: no",
+        "Account: DU***567",
+    ):
+        assert line in text, line
+    assert "tick rounding" not in text
+    assert "DU1234567" not in text
+    at.button(key="trade_abort").click().run()
+    _no_errors(at)
+    assert "Confirm order:" not in _texts(at)
+
+
+def test_confirm_box_shows_the_tick_rounded_futures_price(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .seed import multi_asset_conids
+
+    monkeypatch.setenv("AXION_IBKR_FUTURES_OPERATOR", "trader-7")
+    es = multi_asset_conids(page.root_url, page.cert_fingerprint)["future"]
+    page.admin.set_price(es, 5850.0)
+    at = _app("Trading")
+    at.selectbox(key="trade_sectype").set_value("Future")
+    at.text_input(key="trade_symbol").set_value("ES").run()
+    at.button(key="trade_search").click().run()
+    _no_errors(at)
+    at.button(key="trade_use").click().run()
+    at.selectbox(key="trade_type").set_value("limit").run()
+    at.number_input(key="trade_limit").set_value(5850.30)
+    at.button(key="trade_review").click().run()
+    _no_errors(at)
+    text = _texts(at)
+    assert "Limit price: 5,850.25 (tick rounding: 5850.30 -> 5850.25)" in text
+    assert "Quantity: 1 contract" in text
+    assert "ES " in text and "(ES" in text  # ES Mon YYYY (ESxN), named in full
+    at.button(key="trade_abort").click().run()
+
+
+def test_account_tab_names_positions_in_full_with_a_description(page_on_fresh_sim: Any) -> None:
+    from .seed import seed_portfolio
+
+    sim = page_on_fresh_sim
+    seed_portfolio(sim.admin, sim.root_url, sim.cert_fingerprint)
+    time.sleep(2.0)  # the seeding's lookups used this simulator's unscaled 10 requests/s
+    at = _app()
+    _no_errors(at)
+    positions = _frame(at, "Avg cost")
+    by_asset = {row["Asset"]: (row["Symbol"], row["Description"]) for _, row in positions.iterrows()}
+    names = {symbol for symbol, _ in by_asset.values()}
+    assert any(n.startswith("ES ") and n[3:6] in {"Mar", "Jun", "Sep", "Dec"} for n in names), names
+    assert any(n.startswith("AAPL 20") and n.endswith(" C") for n in names), names  # AAPL yyyy-mm-dd K C
+    assert "IBM 3.3% 2029-05-15" in names
+    for symbol, description in by_asset.values():
+        assert description != symbol  # a description, not the symbol twice

@@ -524,3 +524,137 @@ def test_modify_order_dict_keeps_side_type_and_tif() -> None:
     market = m.Order(order_id=2, side="BUY", order_type="Market")
     assert "limit_price" not in (vm_trading.modify_order_dict(market, "AAPL", 1, 99.0) or {})
     assert vm_trading.modify_order_dict(m.Order(order_id=3, order_type="Stop"), "AAPL", 1, 99.0) is None
+
+
+def test_format_price_keeps_every_digit_and_groups_thousands() -> None:
+    assert vm_trading.format_price(185.12) == "185.12"
+    assert vm_trading.format_price(5850.25) == "5,850.25"
+    assert vm_trading.format_price(5850.0) == "5,850.00"
+    assert vm_trading.format_price(1.08525) == "1.08525"
+    assert vm_trading.format_price(5850.3, group=False) == "5850.30"
+    assert vm_trading.format_price(None) == "—"
+
+
+def test_quantity_units_singular_plural_and_base_currency() -> None:
+    assert vm_trading.quantity_unit("STK", 1) == "share"
+    assert vm_trading.quantity_unit("STK", 3) == "shares"
+    assert vm_trading.quantity_unit("FUT", 1) == "contract"
+    assert vm_trading.quantity_unit("OPT", 5) == "contracts"
+    assert vm_trading.quantity_unit("BOND", 10_000) == "face value"
+    assert vm_trading.quantity_unit("CASH", 25_000, "EUR") == "EUR"
+
+
+def test_confirm_ticket_reads_the_translated_payload() -> None:
+    from axion_broker_ibkr.orders import translate_order
+    from axion_broker_ibkr.orders.model import TranslateOptions
+
+    es = m.IBKRContract(
+        conid=495512563,
+        sec_type="FUT",
+        symbol="ES",
+        exchange="CME",
+        currency="USD",
+        multiplier=50.0,
+        expiry="20261218",
+        local_symbol="ESZ6",
+        tick_size=0.25,
+    )
+    order = {
+        "symbol": "ES",
+        "asset_type": "futures",
+        "side": "buy",
+        "qty": 1,
+        "order_type": "limit",
+        "limit_price": 5850.30,
+        "time_in_force": "gtc",
+        "client_order_id": "c1",
+    }
+    options = TranslateOptions(account_id="DU1234567", futures_operator="trader-7")
+    payload = translate_order(order, es.to_host(), options)
+    assert payload["price"] == 5850.25  # BUY rounds down onto the 0.25 grid
+    head, lines = vm_trading.confirm_ticket(order, payload, es)
+    assert head == "BUY 1 contract ES Dec 2026 (ESZ6) LIMIT 5,850.25 GTC"
+    assert "Limit price: 5,850.25 (tick rounding: 5850.30 -> 5850.25)" in lines
+    assert "Quantity: 1 contract" in lines
+    assert "Contract: ES Dec 2026 (ESZ6) (FUT, conid 495512563)" in lines
+    assert "Order type: LIMIT (LMT)" in lines
+    assert "Time in force: GTC" in lines
+    assert "Outside regular hours: no" in lines
+    assert "Account: DU***567" in lines
+    assert not any("DU1234567" in line for line in lines)
+
+    fx = m.IBKRContract(
+        conid=12087792, sec_type="CASH", symbol="EUR.USD", exchange="IDEALPRO", currency="USD"
+    )
+    fx_order = {**order, "symbol": "EUR.USD", "asset_type": "forex", "qty": 25_000, "limit_price": 1.0815}
+    fx_payload = translate_order(fx_order, fx.to_host(), options)
+    head, lines = vm_trading.confirm_ticket(fx_order, fx_payload, fx)
+    assert "Quantity: 25,000 EUR" in lines
+    assert "Limit price: 1.0815" in lines  # nothing rounded: no rounding note
+    assert head.startswith("BUY 25,000 EUR EUR.USD LIMIT 1.0815")
+
+
+def _position(**kw: object) -> m.Position:
+    return m.Position(account_id="DU1234567", currency="USD", **kw)  # type: ignore[arg-type]
+
+
+def test_position_rows_name_contracts_in_full_and_describe_them() -> None:
+    rows = vm_account.position_rows(
+        [
+            _position(conid=1, ticker="AAPL", contract_desc="AAPL", name="APPLE INC", asset_class="STK"),
+            _position(
+                conid=2,
+                ticker="AAPL",
+                contract_desc="AAPL DEC 04 '26 190 Call",
+                name="APPLE INC",
+                asset_class="OPT",
+                expiry="20261204",
+                put_or_call="C",
+                strike=190.0,
+                multiplier=100.0,
+            ),
+            _position(
+                conid=3,
+                ticker="ES",
+                contract_desc="ES DEC 18 '26",
+                name="E-mini S&P 500",
+                asset_class="FUT",
+                expiry="20261218",
+                strike=0.0,
+                multiplier=50.0,
+            ),
+            _position(
+                conid=4,
+                ticker="IBM",
+                contract_desc="IBM IBM 3.3 05/15/29",
+                name="International Business Machines Corp",
+                asset_class="BOND",
+                strike=0.0,
+            ),
+            _position(conid=5, ticker="EUR.USD", contract_desc="EUR.USD", asset_class="CASH"),
+        ]
+    )
+    by_conid = {r["conid"]: (r["Symbol"], r["Description"]) for r in rows}
+    assert by_conid == {
+        1: ("AAPL", "APPLE INC"),
+        2: ("AAPL 2026-12-04 190 C", "APPLE INC"),
+        3: ("ES Dec 2026", "E-mini S&P 500"),
+        4: ("IBM 3.3% 2029-05-15", "International Business Machines Corp"),
+        5: ("EUR.USD", ""),  # nothing beyond the symbol: no symbol twice
+    }
+
+
+def test_live_order_rows_name_contracts_in_full() -> None:
+    orders = [
+        m.Order(order_id=1, ticker="AAPL", sec_type="OPT", description2="DEC 04 '26 190 Put"),
+        m.Order(order_id=2, ticker="ES", sec_type="FUT", description2="DEC 18 '26"),
+        m.Order(order_id=3, ticker="IBM", sec_type="BOND", description2="IBM 3.3 05/15/29"),
+        m.Order(order_id=4, ticker="EUR.USD", sec_type="CASH", cash_ccy="USD"),
+    ]
+    names = {r["Order id"]: r["Symbol"] for r in vm_trading.live_order_rows(orders)}
+    assert names == {
+        1: "AAPL 2026-12-04 190 P",
+        2: "ES Dec 2026",
+        3: "IBM 3.3% 2029-05-15",
+        4: "EUR.USD",
+    }
