@@ -196,7 +196,12 @@ def _live_orders(session: DashboardSession) -> None:
 def _order_actions(session: DashboardSession, order: Any) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     try:
-        if c1.button("Cancel order", key="orders_cancel", icon=":material/cancel:"):
+        if c1.button(
+            "Cancel order",
+            key="orders_cancel",
+            icon=":material/cancel:",
+            disabled=not vm_trading.is_cancellable(order),
+        ):
             ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
             invalidate("orders:")
             st.toast(f"Cancel requested: {ack.msg or 'sent'}")
@@ -211,7 +216,7 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             "Modify order",
             key="orders_modify",
             icon=":material/edit:",
-            disabled=not session.order_log.can_send,
+            disabled=not session.order_log.can_send or not vm_trading.is_modifiable(order),
         ):
             contract = contract_finder.complete_contract(
                 session, int(order.conid), order.sec_type or "STK", order.ticker or ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
 from ..journal import UNSETTLED as UNSETTLED
+from ..orders.status import status_info
 
 PENDING_SUBMIT = "pending_submit"
 SUBMITTED_UNCONFIRMED = "submitted_unconfirmed"
@@ -26,32 +27,9 @@ EXPIRED = "expired"
 #: Statuses of an order that is (or may still be) working at the broker.
 WORKING: frozenset[str] = frozenset({PENDING, OPEN, PARTIALLY_FILLED})
 
-#: IBKR ``status`` / ``order_status`` words (REFERENCE §4.9), lower-cased and without separators.
-_IBKR_TO_LOG: dict[str, str] = {
-    "inactive": REJECTED,  # not transmitted / rejected / deactivated: not working at the broker
-    "pendingsubmit": OPEN,
-    "presubmitted": OPEN,
-    "submitted": OPEN,
-    "warnstate": OPEN,
-    "pendingcancel": OPEN,  # the cancel is not confirmed: still working until it is
-    "filled": FILLED,
-    "cancelled": CANCELED,
-    "canceled": CANCELED,
-    "apicancelled": CANCELED,
-    "apicanceled": CANCELED,
-    "apipending": OPEN,
-    "rejected": REJECTED,
-    "expired": EXPIRED,
-}
-
 
 def log_status_from_ibkr(ibkr_status: str | None) -> str | None:
-    """The order-log status for IBKR's status word, ``None`` when the word is unknown or missing.
-
-    Tolerant of IBKR's spellings (``PreSubmitted``, ``pre_submitted``, ``Pending Submit``,
-    ``Cancelled``/``Canceled``).
-    """
-    if not ibkr_status:
-        return None
-    key = "".join(ch for ch in ibkr_status.lower() if ch.isalnum())
-    return _IBKR_TO_LOG.get(key)
+    """The order-log status for IBKR's status word (:func:`~axion_broker_ibkr.orders.status.status_info`,
+    any of IBKR's spellings), ``None`` when the word is unknown or missing."""
+    info = status_info(ibkr_status)
+    return info.log if info.known else None
