@@ -32,6 +32,7 @@ from .errors import (
     IBKRError,
     OrderRejectedError,
     OrderStateUnknownError,
+    QuestionRefusedError,
 )
 from .gateway import AsyncIBKRGateway
 from .journal import ContractCache, MemoryJournal, OrderJournal
@@ -314,6 +315,13 @@ class IBKRAdapter:
             result = await self.client.place_order(order, contract)
         except OrderStateUnknownError as exc:
             return self._result(exc.client_order_id, "pending", f"state unknown, not re-sent: {exc}")
+        except QuestionRefusedError as exc:
+            # Not placed: IBKR's question was not answered yes. The host's word is ``rejected``
+            # (its OrderStatus has no other for "not placed"); the order log says ``declined``.
+            declined = self._result(
+                exc.client_order_id or coid, "rejected", exc.message, transcript=exc.transcript
+            )
+            return {**declined, "declined": True, "question_ids": list(exc.message_ids)}
         except OrderRejectedError as exc:
             return self._result(
                 exc.client_order_id or coid, "rejected", exc.message, transcript=exc.transcript

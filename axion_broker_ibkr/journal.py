@@ -22,7 +22,7 @@ from .orders.status import LOG_TERMINAL
 #: Order-log statuses of a row whose order may not have reached the broker (reconciliation settles them).
 UNSETTLED: frozenset[str] = frozenset({"pending_submit", "submitted_unconfirmed"})
 #: Statuses no later event may move an order out of (a fill or a cancel is not undone): the status
-#: vocabulary's non-live order-log statuses (filled, canceled, rejected, expired).
+#: vocabulary's non-live order-log statuses (filled, canceled, rejected, expired) and declined.
 TERMINAL: frozenset[str] = LOG_TERMINAL
 
 

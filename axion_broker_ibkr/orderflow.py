@@ -35,6 +35,7 @@ from .errors import (
 )
 from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_account, mask_text
+from .orders.status import LOG_DECLINED
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,10 @@ def journal_entry(payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: 
         payload=dict(payload),
         transcript=ignored_keys_record(ctx),
     )
+
+
+#: Order-log status of an order whose IBKR question was not answered yes (orders.status.LOG_DECLINED).
+DECLINED = LOG_DECLINED
 
 
 def ignored_keys_record(ctx: OrderContext) -> list[dict[str, Any]]:
@@ -279,6 +284,13 @@ def place_order(
         )
         data = yield from core._call(req)
         acks = yield from reply_loop(convert.parse_order_reply(data), ctx, transcript, coid)
+    except QuestionRefusedError as exc:
+        # IBKR did not refuse the order: its question was not answered yes. The row says so
+        # (``declined``; the transcript keeps the question's ids and text), never ``rejected``.
+        yield core.RecordResult(
+            client_order_id=coid, status=DECLINED, transcript=transcript, message=exc.message
+        )
+        raise
     except OrderRejectedError as exc:
         yield core.RecordResult(
             client_order_id=coid, status="rejected", transcript=transcript, message=exc.message

@@ -107,7 +107,10 @@ FILTER_CODES: frozenset[str] = frozenset(i.filter for i in _TABLE if i.filter is
 
 #: Order-log statuses of an order that no longer works at the broker: no later event moves a row out
 #: of one (the journals' settlement rule, :func:`axion_broker_ibkr.journal.next_status`).
-LOG_TERMINAL: frozenset[str] = frozenset(i.log for i in _TABLE if not i.live)
+#: ``declined`` is the plugin's own: IBKR asked a question (``o163`` ...) that was not answered yes,
+#: so the order was never placed (IBKR did not refuse it; it is not ``rejected``).
+LOG_DECLINED = "declined"
+LOG_TERMINAL: frozenset[str] = frozenset({i.log for i in _TABLE if not i.live} | {LOG_DECLINED})
 
 #: Unknown statuses map here (documented above): it claims no fill and keeps the host watching.
 SAFE_STATUS = "pending"

@@ -3,14 +3,15 @@
 ``pending_submit`` (row committed, POST not known to have left) and ``submitted_unconfirmed``
 (POST sent, no usable reply) are *unsettled*: start-up reconciliation settles them. The rest come
 from the reply, the stream or reconciliation, in the host's words (``open``, ``partially_filled``,
-``filled``, ``canceled``, ``rejected``, ``expired``, ``pending``) plus ``unknown_at_broker``.
+``filled``, ``canceled``, ``rejected``, ``expired``, ``pending``) plus ``unknown_at_broker`` and
+``declined`` (IBKR asked a question that was not answered yes: never placed, not refused).
 """
 
 from __future__ import annotations
 
 from ..journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
 from ..journal import UNSETTLED as UNSETTLED
-from ..orders.status import status_info
+from ..orders.status import LOG_DECLINED, status_info
 
 PENDING_SUBMIT = "pending_submit"
 SUBMITTED_UNCONFIRMED = "submitted_unconfirmed"
@@ -18,6 +19,8 @@ OPEN = "open"
 FILLED = "filled"
 CANCELED = "canceled"
 REJECTED = "rejected"
+#: IBKR asked a question that was not answered yes: never placed, not refused by IBKR.
+DECLINED = LOG_DECLINED
 UNKNOWN_AT_BROKER = "unknown_at_broker"
 # The host's other words (orders.status.HOST_STATUSES), written by the client and by stream events:
 PENDING = "pending"
