@@ -32,10 +32,12 @@ from .errors import (
     IBKRError,
     OrderRejectedError,
     OrderStateUnknownError,
+    QuestionRefusedError,
 )
 from .gateway import AsyncIBKRGateway
 from .journal import ContractCache, MemoryJournal, OrderJournal
 from .masking import mask_account, mask_text
+from .models.orders import host_number
 from .pacing import Pacer
 
 if TYPE_CHECKING:
@@ -264,13 +266,15 @@ class IBKRAdapter:
         equity = _amount(summary, "netliquidation")
         if equity is None and base is not None:
             equity = base.netliquidationvalue
+        buying_power = _amount(summary, "buyingpower")
+        available = _amount(summary, "availablefunds")
+        figures = {"cash": cash, "equity": equity, "buying_power": buying_power, "available_funds": available}
+        # The host float()s these: numbers always (0.0 when IBKR reported none, listed in ``unknown``).
         return {
             "account_id": account_id,
             "currency": currency,
-            "cash": cash,
-            "equity": equity,
-            "buying_power": _amount(summary, "buyingpower"),
-            "available_funds": _amount(summary, "availablefunds"),
+            **{key: host_number(value) for key, value in figures.items()},
+            "unknown": sorted(key for key, value in figures.items() if value is None),
             "mode": self.client.mode,
         }
 
@@ -280,18 +284,19 @@ class IBKRAdapter:
         for p in rows:
             qty = p.position or 0.0
             cost = None if p.avg_cost is None else p.avg_cost * qty
+            figures = {"market_value": p.mkt_value, "cost_basis": cost, "unrealized_pnl": p.unrealized_pnl,
+                       "avg_entry_price": p.avg_price, "avg_price": p.avg_price,
+                       "market_price": p.mkt_price}  # fmt: skip
+            # The host's aggregator float()s these: numbers always (0.0 when unknown, listed in ``unknown``).
             out.append(
                 {
                     "symbol": p.ticker or p.contract_desc or str(p.conid),
-                    "qty": qty,
-                    "market_value": p.mkt_value,
-                    "cost_basis": cost,
-                    "unrealized_pnl": p.unrealized_pnl,
+                    "qty": host_number(qty),
+                    **{key: host_number(value) for key, value in figures.items()},
+                    "unknown": sorted(key for key, value in figures.items() if value is None),
                     "asset_type": _ASSET_CLASS.get(p.asset_class or "", (p.asset_class or "").lower()),
                     "currency": p.currency,
                     "conid": p.conid,
-                    "avg_price": p.avg_price,
-                    "market_price": p.mkt_price,
                     "mode": self.client.mode,
                 }
             )
@@ -310,6 +315,13 @@ class IBKRAdapter:
             result = await self.client.place_order(order, contract)
         except OrderStateUnknownError as exc:
             return self._result(exc.client_order_id, "pending", f"state unknown, not re-sent: {exc}")
+        except QuestionRefusedError as exc:
+            # Not placed: IBKR's question was not answered yes. The host's word is ``rejected``
+            # (its OrderStatus has no other for "not placed"); the order log says ``declined``.
+            declined = self._result(
+                exc.client_order_id or coid, "rejected", exc.message, transcript=exc.transcript
+            )
+            return {**declined, "declined": True, "question_ids": list(exc.message_ids)}
         except OrderRejectedError as exc:
             return self._result(
                 exc.client_order_id or coid, "rejected", exc.message, transcript=exc.transcript
@@ -410,9 +422,11 @@ class IBKRAdapter:
             "order_id": None,
             "client_order_id": None if coid is None else str(coid),
             "status": status,
-            "fill_price": None,
+            "fill_price": 0.0,  # nothing filled: numbers the host can float(), not None
             "fill_qty": 0.0,
-            "fee": None,
+            "fee": 0.0,
+            "fill_price_known": False,
+            "fee_known": False,
             "message": message,
             "mode": self.client.mode,
             "transcript": list(transcript or []),

@@ -36,6 +36,7 @@ from .errors import (
 )
 from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
+from .orders.fields import check_order_keys
 from .pacing import Pacer, RetryPolicy
 from .probe import auto_reason, gateway_listening
 from .tls import config_ssl_context as config_ssl_context  # re-exported
@@ -464,6 +465,7 @@ class ClientBase:
             auto_confirm=frozenset(self.config.auto_confirm),
             max_rounds=self.config.max_question_rounds,
             confirm=orderflow.confirm_ids(confirm),
+            ignored_keys=check_order_keys(order),
         )
 
     def translate_options(self, account_id: str | None = None) -> TranslateOptions:

@@ -37,6 +37,7 @@ from .errors import (
 )
 from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_text
+from .orders.status import FILTER_CODES, IBKR_STATUSES, status_info
 
 T = TypeVar("T")
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -325,16 +326,10 @@ def pnl(state: SessionState) -> Op[dict[str, m.PnLRow]]:
 # --------------------------------------------------------------------------------------------
 # Orders: monitoring and cancel
 
-#: IBKR status text -> lower-case ``filters`` code (REFERENCE §4.9).
+#: IBKR's order statuses that have a ``filters`` code -> that lower-case code (REFERENCE §4.9),
+#: from the one status vocabulary (:mod:`axion_broker_ibkr.orders.status`).
 ORDER_FILTERS: dict[str, str] = {
-    "inactive": "inactive",
-    "pendingsubmit": "pending_submit",
-    "presubmitted": "pre_submitted",
-    "submitted": "submitted",
-    "filled": "filled",
-    "pendingcancel": "pending_cancel",
-    "cancelled": "cancelled",
-    "warnstate": "warn_state",
+    info.ibkr: info.filter for info in map(status_info, IBKR_STATUSES) if info.filter is not None
 }
 
 
@@ -345,23 +340,19 @@ def normalize_filters(filters: Iterable[str] | str | None) -> frozenset[str]:
     items = filters.split(",") if isinstance(filters, str) else list(filters)
     out: set[str] = set()
     for item in items:
-        key = re.sub(r"[\s_]", "", str(item)).lower()
-        if not key:
+        text = str(item).strip()
+        if not text:
             continue
-        if key == "canceled":
-            key = "cancelled"
-        if key not in ORDER_FILTERS:
-            raise ValueError(
-                f"filters: unknown order status {item!r}; known: {sorted(ORDER_FILTERS.values())}"
-            )
-        out.add(ORDER_FILTERS[key])
+        code = status_info(text).filter if text.lower() not in FILTER_CODES else text.lower()
+        if code is None:
+            raise ValueError(f"filters: unknown order status {item!r}; known: {sorted(FILTER_CODES)}")
+        out.add(code)
     return frozenset(out)
 
 
 def status_code_of(status: str | None) -> str | None:
-    if not status:
-        return None
-    return ORDER_FILTERS.get(re.sub(r"[\s_]", "", status).lower())
+    """The ``filters`` code of an order's IBKR status (None when unknown or it has none)."""
+    return status_info(status).filter if status else None
 
 
 def live_orders(

@@ -16,12 +16,14 @@ from attrs import define, evolve, field
 
 from .errors import JournalProtocolError, ModificationMismatchError
 from .models import IBKRContract
+from .orders.status import LOG_TERMINAL
 
 #: Modification statuses (``ibkr_order_modifications.status``): ``pending_submit`` until settled.
 #: Order-log statuses of a row whose order may not have reached the broker (reconciliation settles them).
 UNSETTLED: frozenset[str] = frozenset({"pending_submit", "submitted_unconfirmed"})
-#: Statuses no later event may move an order out of (a fill or a cancel is not undone).
-TERMINAL: frozenset[str] = frozenset({"filled", "canceled", "rejected", "expired"})
+#: Statuses no later event may move an order out of (a fill or a cancel is not undone): the status
+#: vocabulary's non-live order-log statuses (filled, canceled, rejected, expired) and declined.
+TERMINAL: frozenset[str] = LOG_TERMINAL
 
 
 def next_status(current: str, proposed: str) -> str:

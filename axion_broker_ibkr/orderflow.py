@@ -35,6 +35,7 @@ from .errors import (
 )
 from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_account, mask_text
+from .orders.status import LOG_DECLINED
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class OrderContext:
     max_rounds: int
     #: Question ids the caller confirmed for this one order (a trader who read the question).
     confirm: frozenset[str] = frozenset()
+    #: Order-dict keys the plugin does not read (kept out of the payload; listed in the log row).
+    ignored_keys: tuple[str, ...] = ()
 
     def answers_yes(self, ids: Sequence[str]) -> bool:
         """Yes only when every message id of the question is allowed (config or this call)."""
@@ -102,7 +105,20 @@ def journal_entry(payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: 
         currency=contract.get("currency"),
         tif=payload.get("tif"),
         payload=dict(payload),
+        transcript=ignored_keys_record(ctx),
     )
+
+
+#: Order-log status of an order whose IBKR question was not answered yes (orders.status.LOG_DECLINED).
+DECLINED = LOG_DECLINED
+
+
+def ignored_keys_record(ctx: OrderContext) -> list[dict[str, Any]]:
+    """The transcript's first record when the order dict carried keys the plugin does not read:
+    they are not in the payload, and the order-log row says so."""
+    if not ctx.ignored_keys:
+        return []
+    return [{"ignored_keys": list(ctx.ignored_keys), "note": "order keys the plugin does not read; not sent"}]
 
 
 def _question_record(
@@ -256,7 +272,7 @@ def place_order(
     entry = journal_entry(payload, contract, ctx)
     yield from core.ensure_accounts(state)
     yield core.RecordPending(entry)  # raises -> nothing is sent
-    transcript: list[dict[str, Any]] = []
+    transcript: list[dict[str, Any]] = ignored_keys_record(ctx)
     log.info(
         "placing %s %s %s x%s (cOID %s) on %s [%s]",
         entry.side, entry.order_type, entry.symbol, entry.quantity, coid,
@@ -268,6 +284,13 @@ def place_order(
         )
         data = yield from core._call(req)
         acks = yield from reply_loop(convert.parse_order_reply(data), ctx, transcript, coid)
+    except QuestionRefusedError as exc:
+        # IBKR did not refuse the order: its question was not answered yes. The row says so
+        # (``declined``; the transcript keeps the question's ids and text), never ``rejected``.
+        yield core.RecordResult(
+            client_order_id=coid, status=DECLINED, transcript=transcript, message=exc.message
+        )
+        raise
     except OrderRejectedError as exc:
         yield core.RecordResult(
             client_order_id=coid, status="rejected", transcript=transcript, message=exc.message

@@ -206,7 +206,12 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
     st.caption(terms.caption)
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     try:
-        if c1.button("Cancel order", key=f"orders_cancel_{oid}", icon=":material/cancel:"):
+        if c1.button(
+            "Cancel order",
+            key=f"orders_cancel_{oid}",
+            icon=":material/cancel:",
+            disabled=not vm_trading.is_cancellable(order),
+        ):
             ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
             invalidate("orders:")
             st.toast(f"Cancel requested: {ack.msg or 'sent'}")
@@ -223,7 +228,7 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             "Modify order…",
             key=f"orders_modify_{oid}",
             icon=":material/edit:",
-            disabled=not session.order_log.can_send,
+            disabled=not session.order_log.can_send or not vm_trading.is_modifiable(order),
         ):
             # The order's own contract, from IBKR's definition of its conid (strike, right, expiry,
             # multiplier): /contract/info alone has no strike or right, so options could not be modified.

@@ -23,6 +23,7 @@ from ..models import (
     WhatIfChange,
 )
 from ..naming import describe_row
+from ..orders.status import status_info
 
 Row = dict[str, Any]
 
@@ -45,11 +46,6 @@ ORDER_TYPES: dict[str, tuple[bool, bool]] = {
 }
 SIDES: tuple[str, ...] = ("buy", "sell")
 TIFS: tuple[str, ...] = ("day", "gtc", "ioc")
-
-#: IBKR's order states that still can be cancelled or modified.
-OPEN_STATUSES = frozenset(
-    {"PendingSubmit", "PreSubmitted", "Submitted", "ApiPending", "PendingCancel", "Inactive"}
-)
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _MONTH_RE = re.compile(r"^(" + "|".join(_MONTHS) + r")(\d{2})$")
@@ -267,7 +263,17 @@ def whatif_headline(whatif: WhatIf) -> dict[str, str | None]:
 
 
 def is_open(order: Order) -> bool:
-    return (order.status or "") in OPEN_STATUSES
+    """The order can still be cancelled or modified (the status vocabulary, orders.status, says)."""
+    info = status_info(order.status)
+    return info.cancellable or info.modifiable
+
+
+def is_cancellable(order: Order) -> bool:
+    return status_info(order.status).cancellable
+
+
+def is_modifiable(order: Order) -> bool:
+    return status_info(order.status).modifiable
 
 
 def live_order_rows(orders: Iterable[Order]) -> list[Row]:

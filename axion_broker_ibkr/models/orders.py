@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from attrs import define, field
@@ -232,17 +233,34 @@ class OrderResult:
         )
 
     def to_host(self) -> dict[str, Any]:
-        """The order-result dict of HOST_CONTRACT §4 (plus ``mode``, ``ibkr_status``, ``transcript``)."""
+        """The order-result dict of HOST_CONTRACT §4 (plus ``mode``, ``ibkr_status``, ``transcript``).
+
+        Every number the host reads with ``float()`` is a float: ``fill_price``/``fee`` are 0.0
+        when IBKR has not reported one, and ``fill_price_known``/``fee_known`` say which it is.
+        """
         return {
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
             "status": self.status,
-            "fill_price": self.fill_price,
-            "fill_qty": self.fill_qty,
-            "fee": self.fee,
+            "fill_price": host_number(self.fill_price),
+            "fill_qty": host_number(self.fill_qty),
+            "fee": host_number(self.fee),
+            "fill_price_known": self.fill_price is not None,
+            "fee_known": self.fee is not None,
             "message": self.message,
             "ibkr_status": self.ibkr_status,
             "mode": self.mode,
             "account_id": self.account_id,
             "transcript": list(self.transcript),
         }
+
+
+def host_number(value: Any) -> float:
+    """A number the host can ``float()``: ``value`` as a float, 0.0 when missing or not finite."""
+    if value is None or isinstance(value, bool):
+        return 0.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0

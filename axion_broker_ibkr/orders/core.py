@@ -256,6 +256,8 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
     """Validate a host order dict (HOST_CONTRACT §4) against its resolved contract; no I/O."""
     if type(order) is not dict and not f.is_mapping(order):
         f.fail("order", f"expected an order dict, got {type(order).__name__}")
+    if not f.KNOWN_ORDER_KEYS.issuperset(order):
+        f.check_order_keys(order)  # refuses group keys and likely typos; the rest is never read
     # contract_identity(contract), inline (this is the hot path)
     if type(contract) is not dict and not f.is_mapping(contract):
         f.fail("contract", f"expected a contract dict, got {type(contract).__name__}")

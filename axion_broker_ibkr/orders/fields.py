@@ -174,3 +174,97 @@ def expiry(value: Any, field: str) -> str:
 def symbol_key(value: str) -> str:
     """Symbol comparison key: ``EUR.USD``, ``eur/usd`` and ``EURUSD`` compare equal."""
     return value.translate(_SYMBOL_JUNK).upper()
+
+
+#: Every order-dict key the plugin reads: HOST_CONTRACT §4's order keys, the contract details the
+#: adapter resolves with (``expiry``/``right`` spellings, bond ``issuer``/``maturity``/``coupon``),
+#: and ``mode``, which the plugin's own results carry and callers echo back.
+KNOWN_ORDER_KEYS: frozenset[str] = frozenset(
+    {"symbol", "side", "qty", "quantity", "order_type", "limit_price", "price", "stop_price", "trail_amount",
+     "trail_percent", "time_in_force", "extended_hours", "asset_type", "client_order_id", "account_id",
+     "option_type", "strike", "expiration", "expiry", "right", "exchange", "currency", "issuer", "maturity",
+     "coupon", "name", "mode"}
+)  # fmt: skip
+
+#: Keys that carry an order meaning the plugin does not implement (brackets, OCO groups, chained
+#: orders, attached trailing exits). An order carrying one is refused, never sent without it: sending
+#: the entry alone would silently lose its exits.
+UNIMPLEMENTED_ORDER_KEYS: frozenset[str] = frozenset(
+    {"take_profit", "stop_loss", "oco", "then", "trailing", "bracket", "legs", "children", "parent_id",
+     "oca_group", "one_cancels_other", "exit", "exits", "attached", "order_class"}
+)  # fmt: skip
+
+#: Unknown key -> the known key it is likely a typo of ("" when none): bounded memo.
+_TYPO: dict[str, str] = {}
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (insert, delete, substitute, swap two neighbours),
+    stopping early once it exceeds ``limit`` (returns ``limit + 1`` then)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] | None = None
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+            if before is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, row = row, current
+    return row[-1]
+
+
+def likely_typo(key: str) -> str:
+    """The known order key ``key`` is one or two edits from ("" when none): one edit for keys of up
+    to five characters (``qty``, ``side``, ``price``: two edits would hit unrelated words), two
+    for longer ones (``limt_price``, ``time_in_forse``, ``extended_hour``)."""
+    found = _TYPO.get(key)
+    if found is None:
+        text = key.strip().lower()
+        found = ""
+        if text in KNOWN_ORDER_KEYS:  # a spelling IBKR callers do use: Qty, " side"
+            found = text
+        else:
+            best = 3
+            for known in sorted(KNOWN_ORDER_KEYS):
+                limit = 1 if len(known) <= 5 else 2
+                distance = _edits(text, known, limit)
+                if distance <= limit and distance < best:
+                    best, found = distance, known
+        if len(_TYPO) >= 1024:
+            _TYPO.clear()
+        _TYPO[key] = found
+    return found
+
+
+def check_order_keys(order: Mapping[str, Any]) -> tuple[str, ...]:
+    """Refuse keys the plugin would otherwise drop with a meaning attached, and return the other
+    unknown keys (sorted; kept out of the payload, listed in the order-log row's transcript).
+
+    * a key of :data:`UNIMPLEMENTED_ORDER_KEYS` (``take_profit``, ``stop_loss``, ``oco`` ...) raises
+      naming it: the order is not sent rather than sent without its exits;
+    * a key one or two edits from a known key raises naming both spellings (a likely typo).
+    """
+    if KNOWN_ORDER_KEYS.issuperset(order):  # the common case: one C-level check
+        return ()
+    unknown: list[str] = []
+    for key in order:
+        if key in KNOWN_ORDER_KEYS:
+            continue
+        if not isinstance(key, str):
+            fail("order", f"order keys must be text, got {type(key).__name__} {key!r:.40}")
+        if key in UNIMPLEMENTED_ORDER_KEYS or key.strip().lower() in UNIMPLEMENTED_ORDER_KEYS:
+            fail(
+                key,
+                "is an order feature the IBKR plugin does not implement (brackets, OCO, chained and "
+                "attached orders); the order is refused rather than sent without it",
+            )
+        typo = likely_typo(key)
+        if typo:
+            fail(key, f"unknown order key, likely a typo of {typo!r}; write {typo!r} (nothing was sent)")
+        unknown.append(key)
+    return tuple(sorted(unknown))

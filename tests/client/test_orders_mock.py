@@ -115,7 +115,9 @@ async def test_question_not_on_the_allow_list_is_refused_quoting_ibkr(kind: str,
     declined = [r for r in paper.calls if r.url.path.endswith(reply_path)]
     assert [json.loads(r.content) for r in declined] == [{"confirmed": False}]
     entry = journal.get("AX-Q")
-    assert entry is not None and entry.status == "rejected" and entry.transcript[0]["message_ids"] == ["o163"]
+    # not answered yes is "declined" (IBKR did not refuse it), with the question's ids and text
+    assert entry is not None and entry.status == "declined" and entry.transcript[0]["message_ids"] == ["o163"]
+    assert "Percentage constraint" in entry.transcript[0]["messages"][0] and "o163" in (entry.message or "")
 
 
 async def test_allowed_questions_are_confirmed_through_a_chain(kind: str, paper: Router) -> None:

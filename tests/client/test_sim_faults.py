@@ -253,3 +253,23 @@ async def test_sim_mode_config_attaches(kind: str, fast_sim: Any) -> None:
     client = _cls(kind)(sim_config(fast_sim))
     assert client.mode == "sim" and client.base_url == fast_sim.base_url
     await call(client.close())
+
+
+async def test_auto_mode_fallback_refuses_an_account_named_in_the_order(kind: str, fault_sim: Any) -> None:
+    """No account configured: the guard must still read the account the order names."""
+    from axion_broker_ibkr.journal import MemoryJournal
+
+    fault_sim.admin.logout()
+    cfg = IBKRConfig(mode="auto", gateway_host="127.0.0.1", gateway_port=_port(fault_sim),
+                     ssl_verify=fault_sim.cert_fingerprint)  # fmt: skip
+    assert cfg.account_id is None
+    journal = MemoryJournal()
+    client = _cls(kind)(cfg, journal=journal)
+    try:
+        await call(client.auth_status())
+        assert client.mode == "sim" and client.is_fallback
+        with pytest.raises(ModeError, match="fell back to the simulator"):
+            await call(client.place_order({**order(100.0), "account_id": "DU1234567"}, AAPL))
+        assert journal.entries() == []  # nothing logged, nothing sent
+    finally:
+        await call(client.close())

@@ -149,7 +149,8 @@ def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
     assert not at.success, "nothing may be placed before the question is answered"
     store = _order_store()
     log = store.journal
-    (first,) = [e for e in log.entries() if e.price == 150.0 and e.status == "rejected"]
+    # a question not answered yes is "declined", not IBKR refusing the order
+    (first,) = [e for e in log.entries() if e.price == 150.0 and e.status == "declined"]
     assert first.transcript[0]["message_ids"] == ["o163"] and first.transcript[0]["answer"] is False
     at.button(key="trade_question_yes").click().run()
     _no_errors(at)

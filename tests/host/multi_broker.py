@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -44,6 +45,58 @@ class HostError(Exception):
     pass
 
 
+@dataclass
+class Execution:
+    """The executor's reading of one order result."""
+
+    status: str
+    fill_price: float
+    fill_qty: float
+    fee: float
+    result: dict[str, Any]
+
+
+@dataclass
+class Portfolio:
+    """The aggregator's sum over the brokers it could read."""
+
+    cash: float = 0.0
+    equity: float = 0.0
+    positions: list[dict[str, Any]] = field(default_factory=list)
+    brokers: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+_MISSING = object()
+
+
+def _first(row: Mapping[str, Any], *keys: str, default: Any = _MISSING) -> Any:
+    """The first of ``keys`` present in ``row`` (the host's ``a or b`` fallbacks, read by
+    presence: a present ``None`` is handed to ``float()`` and fails, as it does in the host)."""
+    for key in keys:
+        if key in row:
+            return row[key]
+    if default is _MISSING:
+        raise KeyError(keys[0])
+    return default
+
+
+def _order_qty(order: Mapping[str, Any]) -> Any:
+    return order.get("qty", order.get("quantity", 0.0))
+
+
+def _executor_status(status: Any) -> str:
+    """The executor's status mapping: filled/partial/rejected, anything else *filled*."""
+    word = str(status or "")
+    if word in ("filled", "FILLED"):
+        return "filled"
+    if word in ("partial", "partially_filled"):
+        return "partial"
+    if word == "rejected":
+        return "rejected"
+    return "filled"
+
+
 def make_plugin_manager(
     *, load_entrypoints: bool = True, plugins: tuple[Any, ...] = ()
 ) -> pluggy.PluginManager:
@@ -64,6 +117,8 @@ class MultiBroker:
         self.pm = pm if pm is not None else make_plugin_manager()
         self.registry: dict[str, dict[str, Any]] = {}
         self.adapters: dict[str, Any] = {}
+        #: Brokers the executor marked errored (an exception from place_order): the aggregator skips them.
+        self.errored: dict[str, str] = {}
         for caps in self.pm.hook.axion_broker_capabilities():
             missing = [k for k in CAPABILITY_KEYS if k not in caps]
             if missing:
@@ -114,6 +169,60 @@ class MultiBroker:
         if result.get("status") not in ORDER_STATUSES:
             raise HostError(f"broker {broker!r} reported unknown order status {result.get('status')!r}")
         return result
+
+    async def execute(self, broker: str, order: Mapping[str, Any]) -> Execution:
+        """What Axion's executor does with an order (HOST_CONTRACT §4): place it, read the result
+        with ``float()`` (``fill_price`` -> ``filled_avg_price`` -> ``price``; ``fill_qty`` ->
+        ``filled_quantity`` -> ``qty`` -> the order's ``qty``; ``fee``) and map ``status`` its own
+        way. Any exception marks the broker as errored (the aggregator then skips it) and is
+        re-raised, as the real executor's failure would surface."""
+        try:
+            result = await self.place(broker, order)
+            execution = Execution(
+                status=_executor_status(result.get("status")),
+                fill_price=float(_first(result, "fill_price", "filled_avg_price", "price")),
+                fill_qty=float(
+                    _first(result, "fill_qty", "filled_quantity", "qty", default=_order_qty(order))
+                ),
+                fee=float(result.get("fee", 0.0)),
+                result=result,
+            )
+        except Exception as exc:
+            self.errored[broker] = f"{type(exc).__name__}: {exc}"
+            raise
+        self.errored.pop(broker, None)
+        return execution
+
+    async def aggregate(self) -> Portfolio:
+        """What Axion's aggregator does: for every registered adapter not marked errored, read the
+        account (``cash``, ``equity`` else ``total_value_usd``) and positions (``symbol`` else
+        ``ticker``; ``qty`` else ``quantity``/``size``; ``market_value``, ``cost_basis``,
+        ``unrealized_pnl``, ``avg_entry_price`` else ``average_price``/``avgCost``), each with
+        ``float()``. An errored broker is skipped (listed in ``skipped``)."""
+        portfolio = Portfolio()
+        for broker, adapter in sorted(self.adapters.items()):
+            if broker in self.errored:
+                portfolio.skipped.append(broker)
+                continue
+            account = await adapter.get_account()
+            portfolio.cash += float(account["cash"])
+            portfolio.equity += float(_first(account, "equity", "total_value_usd"))
+            for row in await adapter.get_positions():
+                portfolio.positions.append(
+                    {
+                        "broker": broker,
+                        "symbol": str(_first(row, "symbol", "ticker")),
+                        "qty": float(_first(row, "qty", "quantity", "size")),
+                        "market_value": float(row.get("market_value", 0.0)),
+                        "cost_basis": float(row.get("cost_basis", 0.0)),
+                        "unrealized_pnl": float(row.get("unrealized_pnl", 0.0)),
+                        "avg_entry_price": float(
+                            _first(row, "avg_entry_price", "average_price", "avgCost", default=0.0)
+                        ),
+                    }
+                )
+            portfolio.brokers.append(broker)
+        return portfolio
 
     def dashboard_pages(self) -> list[dict[str, Any]]:
         pages: list[dict[str, Any]] = []

@@ -81,6 +81,7 @@ async def test_refusals_come_back_as_rejected_results(fresh_sim: Any) -> None:
                "limit_price": round(quote["bid"] * 0.8, 2), "time_in_force": "day"}  # fmt: skip
         refused = await host.place("ibkr", far)
         assert refused["status"] == "rejected" and "o163" in refused["message"]
+        assert refused["declined"] is True and refused["question_ids"] == ["o163"]  # not IBKR's refusal
         assert refused["transcript"][0]["message_ids"] == ["o163"]
         unknown = await host.place("ibkr", {**far, "symbol": "NOSUCH"})
         assert unknown["status"] == "rejected" and "NOSUCH" in unknown["message"]

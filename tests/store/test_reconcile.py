@@ -25,7 +25,7 @@ def _one(entries: list[Any], orders: list[Order], trades: list[Trade]) -> Any:
         ("Submitted", "open"),
         ("PreSubmitted", "open"),
         ("pre_submitted", "open"),
-        ("PendingSubmit", "open"),
+        ("PendingSubmit", "pending"),  # one vocabulary (orders.status): not working yet
         ("PendingCancel", "open"),
         ("Cancelled", "canceled"),
         ("Inactive", "rejected"),
