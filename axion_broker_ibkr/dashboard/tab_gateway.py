@@ -49,6 +49,10 @@ def render(session: DashboardSession) -> None:
     status = _status(session)
     level, sentence = vm_gateway.health_state(status)
     {"success": st.success, "warning": st.warning}.get(level, st.error)(sentence)
+    q_level, q_text = vm_gateway.question_policy(
+        session.config.auto_confirm, session.config.suppress_questions
+    )
+    (st.warning if q_level == "warning" else st.caption)(q_text)
     if not status.sso_session or not status.reachable:
         with st.container(border=True):
             st.markdown("**Log in again**")

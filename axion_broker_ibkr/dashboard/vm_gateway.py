@@ -71,6 +71,21 @@ def health_state(status: GatewayStatus) -> tuple[str, str]:
     return "success", "Connected and authenticated."
 
 
+def question_policy(auto_confirm: tuple[str, ...], suppressed: tuple[str, ...]) -> tuple[str, str]:
+    """(level, sentence) on how IBKR's order questions are answered from this page's session."""
+    own = ", ".join(auto_confirm) or "none"
+    if suppressed:
+        return "warning", (
+            f"Questions {', '.join(suppressed)} are switched off for the whole brokerage session "
+            "(suppress_questions): every program on this gateway places such orders without being asked. "
+            f"Answered yes in this session's own orders (auto_confirm): {own}."
+        )
+    return "info", (
+        f"Answered yes in this session's own orders (auto_confirm): {own}. "
+        "No question is switched off for the whole brokerage session."
+    )
+
+
 def status_rows(status: GatewayStatus, now: dt.datetime | None = None) -> list[Row]:
     """The gateway status as label/value rows (account masked, message texts masked)."""
     now = now or dt.datetime.now(dt.UTC)

@@ -658,3 +658,12 @@ def test_live_order_rows_name_contracts_in_full() -> None:
         3: "IBM 3.3% 2029-05-15",
         4: "EUR.USD",
     }
+
+
+def test_question_policy_says_when_questions_are_off_for_every_program() -> None:
+    from axion_broker_ibkr.dashboard.vm_gateway import question_policy
+
+    level, text = question_policy(("o163",), ())
+    assert level == "info" and "o163" in text and "No question is switched off" in text
+    level, text = question_policy((), ("o163", "o354"))
+    assert level == "warning" and "o163, o354" in text and "every program on this gateway" in text
