@@ -255,13 +255,16 @@ async def test_sim_mode_config_attaches(kind: str, fast_sim: Any) -> None:
     await call(client.close())
 
 
-async def test_auto_mode_fallback_refuses_an_account_named_in_the_order(kind: str, fault_sim: Any) -> None:
+async def test_auto_mode_fallback_refuses_an_account_named_in_the_order(kind: str) -> None:
     """No account configured: the guard must still read the account the order names."""
+    import socket
+
     from axion_broker_ibkr.journal import MemoryJournal
 
-    fault_sim.admin.logout()
-    cfg = IBKRConfig(mode="auto", gateway_host="127.0.0.1", gateway_port=_port(fault_sim),
-                     ssl_verify=fault_sim.cert_fingerprint)  # fmt: skip
+    with socket.socket() as sock:  # a port nothing listens on: auto falls back to the simulator
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    cfg = IBKRConfig(mode="auto", gateway_host="127.0.0.1", gateway_port=free)
     assert cfg.account_id is None
     journal = MemoryJournal()
     client = _cls(kind)(cfg, journal=journal)
