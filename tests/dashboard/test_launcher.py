@@ -19,7 +19,7 @@ PIN = "sha256:" + "ab" * 32
 def test_auto_mode_without_gateway_starts_the_simulator() -> None:
     plan = launcher.plan_launch(IBKRConfig(mode="auto"), {}, probe=False)
     assert plan.start_sim
-    assert "no gateway answers" in plan.reason
+    assert "nothing accepts connections" in plan.reason
 
 
 def test_auto_mode_with_gateway_does_not_start_one() -> None:
