@@ -260,7 +260,7 @@ def _add_client_commands(sub: Any) -> None:
     modes = ("auto", "gateway", "sim")
     dash = sub.add_parser(
         "dashboard",
-        help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the gateway port)",
+        help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the port)",
         description="Start the Streamlit page. In auto mode (default) the embedded simulator is "
         "started when no Client Portal Gateway answers at AXION_IBKR_GATEWAY_HOST:PORT.",
     )

@@ -65,7 +65,10 @@ def plan_launch(config: IBKRConfig, env: Mapping[str, str], *, probe: bool | Non
     return LaunchPlan(
         env=child,
         start_sim=True,
-        reason=f"auto mode: nothing accepts connections at {config.gateway_root}; starting the embedded simulator",
+        reason=(
+            f"auto mode: nothing accepts connections at {config.gateway_root}; "
+            "starting the embedded simulator"
+        ),
     )
 
 
