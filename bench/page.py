@@ -142,7 +142,17 @@ class Bench:
         self.page.wait_for_timeout(50)
         self.page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=UI_TIMEOUT)
 
-    def timed(self, name: str, action: Callable[[], None], done: Callable[[], None]) -> None:
+    def shown(self, locator: Any) -> Callable[[], None]:
+        """Waits until ``locator`` is visible and the script run has ended."""
+        from playwright.sync_api import expect
+
+        def wait() -> None:
+            expect(locator).to_be_visible(timeout=UI_TIMEOUT)
+            self.idle()
+
+        return wait
+
+    def timed(self, name: str, action: Callable[[], object], done: Callable[[], object]) -> None:
         before = self.dash.request_counts()
         self.page.evaluate("window.__spinners = []")
         start = time.perf_counter()
@@ -159,20 +169,14 @@ class Bench:
         from playwright.sync_api import expect
 
         page = self.page
-        for tab, marker in (
-            ("Trading", lambda: expect(page.get_by_label("Symbol", exact=True)).to_be_visible(timeout=UI_TIMEOUT)),
-            ("Market Data", lambda: expect(page.get_by_role("button", name="Load chart")).to_be_visible(
-                timeout=UI_TIMEOUT)),
-            ("Gateway", lambda: expect(page.get_by_text("Connected and authenticated.")).to_be_visible(
-                timeout=UI_TIMEOUT)),
-            ("Account", lambda: expect(page.get_by_text("Net liquidation").first).to_be_visible(
-                timeout=UI_TIMEOUT)),
-        ):  # fmt: skip
-            self.timed(
-                f"tab -> {tab}",
-                lambda tab=tab: page.get_by_role("tab", name=tab).click(),
-                lambda marker=marker: (marker(), self.idle()),
-            )
+        markers = {
+            "Trading": page.get_by_label("Symbol", exact=True),
+            "Market Data": page.get_by_role("button", name="Load chart"),
+            "Gateway": page.get_by_text("Connected and authenticated."),
+            "Account": page.get_by_text("Net liquidation").first,
+        }
+        for tab, marker in markers.items():
+            self.timed(f"tab -> {tab}", page.get_by_role("tab", name=tab).click, self.shown(marker))
 
         page.get_by_role("tab", name="Trading").click()
         symbol = page.get_by_label("Symbol", exact=True)
@@ -181,12 +185,12 @@ class Bench:
         symbol.press("Enter")
         self.idle()
         use = page.get_by_role("button", name="Use this contract")
+        # exact: the orders table's toolbar has a "Search" button too
+        search = page.locator('button[data-testid="stBaseButton-secondary"]', has_text="Search").first
         self.timed(
             "search",
-            lambda: page.locator(
-                'button[data-testid="stBaseButton-secondary"]', has_text="Search"
-            ).first.click(),
-            lambda: (expect(use).to_be_visible(timeout=UI_TIMEOUT), self.idle()),
+            lambda: search.click(),
+            self.shown(use),
         )
         use.click()
         limit = page.get_by_label("Limit price", exact=True)
@@ -197,12 +201,7 @@ class Bench:
         self.timed(
             "preview",
             lambda: page.get_by_role("button", name="Preview (what-if)").click(),
-            lambda: (
-                expect(page.get_by_test_id("stMetric").filter(has_text="Commission")).to_be_visible(
-                    timeout=UI_TIMEOUT
-                ),
-                self.idle(),
-            ),
+            self.shown(page.get_by_test_id("stMetric").filter(has_text="Commission")),
         )
         page.get_by_role("button", name="Review order…").click()
         confirm = page.get_by_role("button", name="Confirm and send")
