@@ -59,7 +59,7 @@ def _free_port() -> int:
 class Dashboard:
     """``axion-ibkr dashboard`` in auto mode with no gateway: it starts the simulator itself."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, max_requests_per_minute: int | None = None) -> None:
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AXION_IBKR_")}
         env.update(
@@ -73,6 +73,8 @@ class Dashboard:
                 "PYTHONPATH": str(ROOT),
             }
         )
+        if max_requests_per_minute is not None:
+            env["AXION_IBKR_MAX_REQUESTS_PER_MINUTE"] = str(max_requests_per_minute)
         self.stderr_path = tmp / "dashboard.stderr"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
@@ -281,13 +283,19 @@ def report(bench: Bench) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--max-requests-per-minute",
+        type=int,
+        default=None,
+        help="the page client's global cap (config max_requests_per_minute; default: the config's)",
+    )
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     args = parser.parse_args(argv)
     from playwright.sync_api import expect, sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="bench-page-") as name:
         tmp = Path(name)
-        dash = Dashboard(tmp)
+        dash = Dashboard(tmp, args.max_requests_per_minute)
         try:
             dash.admin.set_price(AAPL, 190.0)  # the 185 limit rests (no fill) until cancelled
             with sync_playwright() as pw:
@@ -310,7 +318,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             dash.admin.close()
             dash.stop()
-    print(f"page speed in Chromium, {args.rounds} rounds against the simulator (IBKR pacing on):")
+    cap = args.max_requests_per_minute or "default"
+    print(
+        f"page speed in Chromium, {args.rounds} rounds against the simulator (IBKR pacing on; "
+        f"max_requests_per_minute={cap}):"
+    )
     for line in report(bench):
         print(line)
     return 0

@@ -5,6 +5,7 @@ config file), and the raw counters in a collapsed section."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
@@ -24,7 +25,17 @@ OUTCOME = "gw_outcome"
 TRUST_OUTCOME = "gw_trust_outcome"
 
 
-def _status(session: DashboardSession) -> GatewayStatus:
+#: A status checked less than this many seconds ago is shown as it is (no new request): switching
+#: to the tab then costs no slot of the pacing budget (bench/page.py). "Check again" always asks.
+STATUS_FRESH_S = 10.0
+
+
+def _status(session: DashboardSession, *, force: bool) -> GatewayStatus:
+    last: GatewayStatus = session.gateway.status
+    checked = last.last_checked
+    if not force and checked is not None and last.trusted:
+        if (dt.datetime.now(dt.UTC) - checked).total_seconds() < STATUS_FRESH_S:
+            return last
     status: GatewayStatus = session.gateway.check()
     return status
 
@@ -199,7 +210,7 @@ def render_settings() -> None:
 
 def render(session: DashboardSession) -> None:
     c1, c2, c3 = st.columns(3)
-    c1.button("Check again", key="gw_check", icon=":material/refresh:")
+    check = c1.button("Check again", key="gw_check", icon=":material/refresh:")
     if c2.button("Re-authenticate", key="gw_reauth", icon=":material/login:"):
         before = session.gateway.status
         with st.spinner("Opening the brokerage session (ssodh/init)…"):
@@ -211,7 +222,7 @@ def render(session: DashboardSession) -> None:
             after = session.gateway.take_over()
         st.session_state[OUTCOME] = vm_gateway.action_outcome("takeover", before, after)
     _show_outcome()
-    status = _status(session)
+    status = _status(session, force=check)
     level, sentence = vm_gateway.health_state(status)
     _say(level, sentence)
     if status.trusted and (not status.sso_session or not status.reachable):
