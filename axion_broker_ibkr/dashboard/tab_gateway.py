@@ -12,11 +12,12 @@ from typing import Any
 import streamlit as st
 
 from .. import tls
+from ..config import IBKRConfig
 from ..errors import ConfigError, GatewayError
 from ..models import GatewayStatus
 from ..userconfig import save_user_setting, user_config_path, user_settings
 from . import vm_gateway
-from .factory import DashboardSession, reset_sessions
+from .factory import DashboardSession, apply_settings, reset_sessions
 from .tables import table
 
 #: The outcome of the last Re-authenticate / Take over / Save, shown on the next run.
@@ -33,9 +34,9 @@ STATUS_FRESH_S = 10.0
 def _status(session: DashboardSession, *, force: bool) -> GatewayStatus:
     last: GatewayStatus = session.gateway.status
     checked = last.last_checked
-    if not force and checked is not None and last.trusted:
-        if (dt.datetime.now(dt.UTC) - checked).total_seconds() < STATUS_FRESH_S:
-            return last
+    age = None if checked is None else (dt.datetime.now(dt.UTC) - checked).total_seconds()
+    if not force and last.trusted and age is not None and age < STATUS_FRESH_S:
+        return last
     status: GatewayStatus = session.gateway.check()
     return status
 
@@ -169,7 +170,10 @@ def save_settings(raw: dict[str, Any]) -> tuple[str, str]:
             changed.append(f"{key} = {vm_gateway.setting_text(key, value) or '(removed)'}")
     if not changed:
         return "info", "Nothing changed."
-    reset_sessions()  # the client reads its settings when it is built
+    # The page's clients take the new values now (environment > file, as at start); the page's own
+    # orders stay manual (manualIndicator) whatever the file says.
+    fresh = IBKRConfig.from_env()
+    apply_settings({k: getattr(fresh, k) for k in vm_gateway.USER_SETTINGS if k != "manual_orders"})
     return "success", f"Saved {'; '.join(changed)} in {path}; the page uses it from now on."
 
 

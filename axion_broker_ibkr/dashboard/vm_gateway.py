@@ -351,7 +351,7 @@ def parse_setting(key: str, raw: Any) -> Any:
     if key not in USER_SETTINGS:
         raise KeyError(key)
     if key == "manual_orders":
-        value: Any = bool(raw)
+        value: Any = True if raw else None  # off is the default: nothing to keep in the file
     elif key == "auto_confirm":
         parts = raw if isinstance(raw, list | tuple) else str(raw or "").split(",")
         value = [p.strip().lower() for p in parts if str(p).strip()] or None

@@ -99,7 +99,7 @@ def test_settings_are_saved_in_the_user_config_file_and_futures_preview(
     assert any(str(user_config_file) in s.value for s in gw.success), [s.value for s in gw.success]
     assert "Answered yes in this session's own orders (auto_confirm): o163" in _texts(gw)
 
-    at = _app("Trading")  # the session was re-opened with the saved settings
+    at = _app("Trading")  # the open session took the saved settings
     at.selectbox(key="trade_sectype").set_value("Future")
     at.text_input(key="trade_symbol").set_value("ES").run()
     at.button(key="trade_search").click().run()
@@ -169,6 +169,7 @@ def test_untrusted_gateway_shows_the_fingerprint_and_trust_connects(
     errors = [e.value for e in at.error]
     assert any(e.startswith("certificate not trusted") for e in errors), errors
     assert "SIMULATOR" not in _texts(at)  # nothing fell back
+    assert "does not answer" not in _texts(at)  # it answers; its certificate is the matter
     assert fp in [c.value for c in at.code]
     assert at.button(key="page_trust").label == "Trust this gateway"
     assert gateway_pin("127.0.0.1", port) is None

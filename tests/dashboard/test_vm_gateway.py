@@ -116,6 +116,7 @@ def test_parse_setting_checks_like_the_config() -> None:
     assert vm.parse_setting("futures_operator", "  jdoe ") == "jdoe"
     assert vm.parse_setting("futures_operator", "  ") is None
     assert vm.parse_setting("manual_orders", True) is True
+    assert vm.parse_setting("manual_orders", False) is None  # the default: removed from the file
     with pytest.raises(ConfigError, match="auto_confirm"):
         vm.parse_setting("auto_confirm", "yes please")
 
