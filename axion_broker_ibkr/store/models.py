@@ -160,6 +160,10 @@ class IbkrOrderLog(Base):
     parent_client_order_id: Mapped[str | None] = mapped_column(
         String(64), ForeignKey("ibkr_order_log.client_order_id"), index=True
     )
+    #: The first order of an IBKR question that expired before it was answered yes; this row is the
+    #: same ticket placed again under its own cOID (ibkr_0005). Not a foreign key: the linked row is
+    #: always written first, and a plain indexed column adds to both backends without a table rebuild.
+    linked_client_order_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
     mode: Mapped[str] = mapped_column(String(16))
     order_id: Mapped[str | None] = mapped_column(String(64), index=True)
