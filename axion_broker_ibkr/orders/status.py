@@ -136,7 +136,7 @@ _LOG_LABELS: dict[str, str] = {
     "submitted_unconfirmed": "Sent, unconfirmed",
     LOG_AWAITING_ANSWER: "Awaiting answer",
     "pending": "Pending",
-    "open": "Working",
+    "open": "Open",
     "partially_filled": "Partially filled",
     LOG_DECLINED: "Declined",
     "unknown_at_broker": "Unknown at broker",
