@@ -193,3 +193,39 @@ async def test_answer_question_refuses_what_it_does_not_hold(kind: str, fast_sim
         assert info.value.field == "client_order_id"
     finally:
         await call(client.close())
+
+
+async def test_a_forex_row_names_the_pair(kind: str, fast_sim: Any) -> None:
+    """The order log's symbol of a forex order is the pair (``EUR.USD``), not the base currency."""
+    from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver
+
+    client = sim_client(kind, fast_sim)
+    try:
+        resolver: Any = ContractResolver(client) if kind == "sync" else AsyncContractResolver(client)
+        pair = await call(resolver.resolve("EUR.USD", "forex", {}))
+        quote = (await call(client.snapshot([pair.conid])))[0]
+        coid = f"fx-row-{kind}"
+        order = {"symbol": "EUR.USD", "side": "buy", "qty": 20000, "order_type": "limit",
+                 "limit_price": round(float(quote.bid) * 0.999, 5), "client_order_id": coid,
+                 "asset_type": "forex"}  # fmt: skip
+        placed = await call(client.place_order(order, pair, hold_questions=True))
+        (row,) = _rows(client)
+        assert (row.client_order_id, row.symbol, row.sec_type) == (coid, "EUR.USD", "CASH")
+        if placed.order_id:
+            await call(client.cancel_order(placed.order_id))
+    finally:
+        await call(client.close())
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        ({"sec_type": "CASH", "symbol": "EUR", "currency": "USD"}, "EUR.USD"),
+        ({"sec_type": "CASH", "symbol": "EUR.USD", "currency": "USD"}, "EUR.USD"),
+        ({"sec_type": "STK", "symbol": "AAPL", "currency": "USD"}, "AAPL"),
+    ],
+)
+def test_log_symbol(contract: dict[str, Any], expected: str) -> None:
+    from axion_broker_ibkr.orderflow import log_symbol
+
+    assert log_symbol(contract) == expected
