@@ -199,7 +199,7 @@ async def test_a_forex_row_names_the_pair(kind: str, fast_sim: Any) -> None:
     """The order log's symbol of a forex order is the pair (``EUR.USD``), not the base currency."""
     from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver
 
-    client = sim_client(kind, fast_sim)
+    client: Any = sim_client(kind, fast_sim)
     try:
         resolver: Any = ContractResolver(client) if kind == "sync" else AsyncContractResolver(client)
         pair = await call(resolver.resolve("EUR.USD", "forex", {}))
