@@ -229,3 +229,79 @@ def test_log_symbol(contract: dict[str, Any], expected: str) -> None:
     from axion_broker_ibkr.orderflow import log_symbol
 
     assert log_symbol(contract) == expected
+
+
+async def test_another_order_invalidates_the_held_question_and_yes_places_again(
+    kind: str, fast_sim: Any
+) -> None:
+    """REFERENCE §4.3: another order request invalidates a pending question (503 on a late reply).
+    A yes inside the window then places the same ticket again, linked to the first."""
+    client = sim_client(kind, fast_sim)
+    coid = f"hold-inval-{kind}"
+    try:
+        await call(client.place_order(await _far_order(client, coid), STOCK, hold_questions=True))
+        other = await _far_order(client, f"other-{kind}")
+        other = {**other, "limit_price": round(other["limit_price"] / 0.95 * 0.99, 2)}  # near: no question
+        placed_other = await call(client.place_order(other, STOCK))
+        assert placed_other.status == "open"
+        again = await call(client.answer_question(coid, True))
+        assert again.client_order_id not in (coid, other["client_order_id"]) and again.status == "open"
+        rows = {r.client_order_id: r for r in _rows(client)}
+        assert rows[coid].status == DECLINED and (rows[coid].message or "").startswith("question expired")
+        assert rows[again.client_order_id].linked_client_order_id == coid
+        for order_id in (placed_other.order_id, again.order_id):
+            await call(client.cancel_order(order_id))
+    finally:
+        await call(client.close())
+
+
+async def test_chained_questions_are_held_for_the_same_order(kind: str, fast_sim: Any) -> None:
+    """A market order: IBKR (the simulator) asks o10151 (and o354 without market data); each
+    question is held in turn, all for the same cOID and the same row."""
+    client = sim_client(kind, fast_sim)
+    coid = f"hold-chain-{kind}"
+    try:
+        order = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "market", "client_order_id": coid}
+        result = await call(client.place_order(order, STOCK, hold_questions=True))
+        asked: list[str] = []
+        for _ in range(4):
+            if result.question is None:
+                break
+            assert result.client_order_id == coid and result.status == "pending"
+            asked.extend(result.question.message_ids)
+            result = await call(client.answer_question(coid, True))
+        assert "o10151" in asked and result.question is None
+        assert result.client_order_id == coid and result.status in ("open", "filled", "partially_filled")
+        (row,) = _rows(client)
+        assert row.client_order_id == coid and row.status == result.status
+        held = [r for r in row.transcript if r.get("held")]
+        assert [r["message_ids"] for r in held] == [[i] for i in asked]
+        assert all(r["answer"] is True for r in held)
+    finally:
+        await call(client.close())
+
+
+async def test_a_modify_answered_after_the_window_is_sent_again(kind: str, fault_sim: Any) -> None:
+    client = sim_client(kind, fault_sim)
+    coid = f"hold-mod-late-{kind}"
+    try:
+        quote = (await call(client.snapshot([265598])))[0]
+        near = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
+                "limit_price": round(quote.bid * 0.99, 2), "client_order_id": coid}  # fmt: skip
+        placed = await call(client.place_order(near, STOCK))
+        far = {**near, "limit_price": round(quote.bid * 0.95, 2)}
+        held = await call(client.modify_order(placed.order_id, far, STOCK, hold_questions=True))
+        assert held.question is not None
+        fault_sim.admin.call("advance_clock", seconds=REPLY_WINDOW_S + 5)
+        client.clock = lambda: time.time() + REPLY_WINDOW_S + 5
+        done = await call(client.answer_question(coid, True))
+        assert done.status == "open" and done.order_id == placed.order_id
+        journal = client.journal
+        assert isinstance(journal, MemoryJournal)
+        mods = journal.modifications(coid)
+        assert [m.status for m in mods] == ["refused", "accepted"]
+        assert (mods[0].message or "").startswith("question expired")
+        (row,) = _rows(client)  # a modification never makes a new order
+        assert (row.client_order_id, row.price) == (coid, far["limit_price"])
+    finally:
+        await call(client.close())
