@@ -383,7 +383,8 @@ def _reply_gone(exc: GatewayError) -> bool:
     text = f"{exc} {exc.body!r}".lower()
     if exc.status_code == 400 and "reply id not found" in text:
         return True
-    return exc.status_code == 503 and ("invalidated" in text or "timed out" in text)
+    # Only IBKR's own wording: a proxy's generic "gateway timed out" says nothing about the order.
+    return exc.status_code == 503 and ("invalidated" in text or "order reply timed out" in text)
 
 
 def _continue(reply_id: str, transcript: list[dict[str, Any]]) -> core.Op[Any]:
@@ -605,6 +606,29 @@ def answer(
             )
         if settled is not None:
             return settled
+        if held.kind == "place":
+            # IBKR says the question is gone although the window is not over. Before sending the
+            # ticket again, make sure the first order is not at IBKR after all (never twice).
+            try:
+                found = yield from find_by_coid(state, ctx.account_id, held.client_order_id)
+            except GatewayError as exc:
+                log.warning("order %s: live-order lookup failed: %s", held.client_order_id, exc)
+                message = (
+                    f"order {held.client_order_id}: IBKR's question is gone and live orders could not be "
+                    f"read ('{exc}'); the ticket was NOT sent again, reconcile before retrying"
+                )
+                yield core.RecordResult(
+                    client_order_id=held.client_order_id, status=UNKNOWN_AT_BROKER, transcript=transcript,
+                    message=message,
+                )  # fmt: skip
+                raise OrderStateUnknownError(message, client_order_id=held.client_order_id) from exc
+            if found is not None:
+                result = _found_result(found, held.client_order_id, ctx, transcript)
+                yield core.RecordResult(
+                    client_order_id=held.client_order_id, status=result.status, order_id=result.order_id,
+                    transcript=transcript, message=result.message,
+                )  # fmt: skip
+                return result, None
     # Expired (or gone at IBKR): the first order is over; the same ticket goes again, answering yes
     # to the question the caller has just accepted.
     if expired:
