@@ -205,3 +205,38 @@ def test_the_question_names_an_option_ticket_in_full(page: Any) -> None:
     assert "o163" in question
     at.button(key="trade_question_no").click().run()
     _no_errors(at)
+
+
+def test_a_modifications_question_is_answered_in_the_box(page: Any) -> None:
+    """A modify that moves the price far from the market: IBKR asks o163 about the modification;
+    the box shows the modify's own ticket, Yes sends that modification (the order keeps its id)."""
+    from axion_broker_ibkr.models import IBKRContract as Contract
+
+    from .seed import _client
+
+    page.admin.set_price(AAPL_CONID, 190.0)
+    aapl = Contract(conid=AAPL_CONID, sec_type="STK", symbol="AAPL", exchange="SMART", currency="USD")
+    near = {"symbol": "AAPL", "asset_type": "stock", "side": "buy", "qty": 2, "order_type": "limit",
+            "limit_price": 188.5, "time_in_force": "day"}  # fmt: skip
+    with _client(page.root_url, page.cert_fingerprint) as other:  # another platform's order
+        placed = other.place_order(near, aapl)
+    oid = int(placed.order_id or 0)
+    at = _trading()
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    at.number_input(key=f"orders_price_{oid}").set_value(153.0)  # 19 % under the market
+    at.button(key=f"orders_modify_{oid}").click().run()
+    at.button(key="orders_modify_confirm").click().run()
+    _no_errors(at)
+    question = _question(at)
+    assert "o163" in question and "modification" in question and "153.00" in question
+    at.button(key="trade_question_yes").click().run()
+    _no_errors(at)
+    assert not any("IBKR asks" in w.value for w in at.warning)
+    at.button(key="orders_refresh").click().run()
+    orders = at.dataframe
+    rows = next(df.value for df in orders if "Remaining" in df.value.columns)
+    row = rows[rows["Order id"] == oid].iloc[0]
+    assert row["Price"] == 153.0
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    at.button(key=f"orders_cancel_{oid}").click().run()
+    _no_errors(at)
