@@ -39,3 +39,11 @@ def log_status_from_ibkr(ibkr_status: str | None) -> str | None:
     any of IBKR's spellings), ``None`` when the word is unknown or missing."""
     info = status_info(ibkr_status)
     return info.log if info.known else None
+
+
+def ibkr_word(ibkr_status: str) -> str:
+    """IBKR's status word as the ``ibkr_status`` column keeps it: IBKR's canonical spelling from
+    the vocabulary (``Canceled``/``cancelled`` -> ``Cancelled``, ``Pre Submitted`` -> ``PreSubmitted``),
+    the text as given when the word is unknown; at most 32 characters (the column's width)."""
+    info = status_info(ibkr_status)
+    return (info.ibkr if info.known else ibkr_status.strip())[:32]

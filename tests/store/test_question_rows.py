@@ -97,3 +97,22 @@ def test_migration_0005_adds_and_removes_the_link_column(tmp_path: Path) -> None
     migrate.upgrade(engine, "ibkr_0005")
     assert "linked_client_order_id" in columns()
     engine.dispose()
+
+
+def test_the_ibkr_status_column_keeps_ibkrs_canonical_spelling() -> None:
+    assert st.ibkr_word("Canceled") == st.ibkr_word("cancelled") == "Cancelled"
+    assert st.ibkr_word("Pre Submitted") == "PreSubmitted"
+    assert st.ibkr_word("SomethingNew") == "SomethingNew"
+    assert len(st.ibkr_word("x" * 40)) == 32
+
+
+def test_a_stream_update_stores_ibkrs_canonical_word(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'log.sqlite'}")
+    migrate.upgrade(engine)
+    journal = SqlOrderJournal(engine)
+    journal.record_pending(_entry("c1", status="pending_submit"))
+    assert journal.apply_order(Order(client_order_id="c1", order_id=5, status="Canceled", total_size=1.0))
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("select status, ibkr_status from ibkr_order_log")).one()
+    assert tuple(row) == ("canceled", "Cancelled")
+    engine.dispose()
