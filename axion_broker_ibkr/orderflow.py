@@ -755,6 +755,7 @@ def modify_order_held(
         oid, order_coid or "?", mod.side, mod.order_type, mod.quantity, mod.price,
         mask_account(ctx.account_id), ctx.mode,
     )  # fmt: skip
+    # The modification's state; ``question`` is a placeholder until IBKR asks one that is held.
     held = HeldOrder(
         kind="modify", client_order_id=order_coid, question=m.PendingQuestion("", (), (), 0.0, 0.0), ctx=ctx,
         payload=dict(payload), contract=dict(contract or {}), transcript=[], rounds=0, quantity=mod.quantity,
