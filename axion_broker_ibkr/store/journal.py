@@ -17,8 +17,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
+from ..errors import UnknownOrderError as UnknownOrderError  # re-exported
 from ..journal import (
     MODIFICATION_ACCEPTED,
     MODIFICATION_PENDING,
@@ -37,25 +39,7 @@ from .models import IbkrOrderFill, IbkrOrderLog, IbkrOrderModification, utcnow
 log = logging.getLogger(__name__)
 
 
-class DuplicateOrderError(IBKRError, ValueError):
-    """``record_pending`` for a cOID that is already in the order log: the order must not be sent."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(
-            f"client_order_id {client_order_id!r} is already in the order log; not sending it again"
-        )
-
-
-class UnknownOrderError(IBKRError, KeyError):
-    """An update for a cOID that the order log does not hold."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(f"client_order_id {client_order_id!r} is not in the order log")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+# DuplicateOrderError and UnknownOrderError live in errors.py (imported above; re-exported here).
 
 
 def _terms(row: IbkrOrderLog) -> dict[str, Any]:
