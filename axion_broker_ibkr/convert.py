@@ -567,6 +567,8 @@ CPAPI_ORDER_WIRE_NAMES: dict[str, str] = {
     "manual_indicator": "manualIndicator",
     "ext_operator": "extOperator",
 }
+#: The order payload's client order id key (IBKR's idempotency key), for readers outside this module.
+WIRE_CLIENT_ORDER_ID = CPAPI_ORDER_WIRE_NAMES["client_order_id"]
 
 
 _JSON_SCALARS: frozenset[Any] = frozenset(

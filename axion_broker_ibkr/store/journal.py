@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..convert import WIRE_CLIENT_ORDER_ID
 from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
@@ -259,7 +260,8 @@ class SqlOrderJournal:
                 row.aux_price = record.aux_price
                 row.order_type = record.order_type or row.order_type
                 row.tif = record.tif or row.tif
-                row.payload = {**record.payload, "cOID": row.client_order_id}
+                # The accepted terms under the original order's cOID (the wire key from convert).
+                row.payload = {**record.payload, WIRE_CLIENT_ORDER_ID: row.client_order_id}
                 if ibkr_status is not None:
                     row.ibkr_status = ibkr_status[:32]
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
