@@ -38,9 +38,11 @@ def _state() -> core.SessionState:
     return core.SessionState(accounts=m.IServerAccounts(accounts=[ACCOUNT], selected_account=ACCOUNT))
 
 
-def _drive(op: core.Op[Any], on_post: Callable[[core.Request], Any]) -> tuple[list[Any], list[str], Any]:
+def _drive(
+    op: core.Op[Any], on_post: Callable[[core.Request], Any], live: Any = ()
+) -> tuple[list[Any], list[str], Any]:
     """Run an operation: order/modify POSTs go to ``on_post`` (an exception is thrown into the
-    flow), live-order lookups find nothing. Returns (journal effects, request paths, outcome)."""
+    flow), live-order lookups answer ``live``. Returns (journal effects, request paths, outcome)."""
     effects: list[Any] = []
     paths: list[str] = []
     value: Any = None
@@ -61,7 +63,7 @@ def _drive(op: core.Op[Any], on_post: Callable[[core.Request], Any]) -> tuple[li
                 except Exception as exc:
                     error = exc
             else:
-                value = core.Response(200, [])
+                value = core.Response(200, live if live else [])
         else:
             effects.append(effect)
             if isinstance(effect, core.RecordModification):
@@ -181,25 +183,11 @@ def test_an_error_that_does_not_say_is_left_alone() -> None:
 
 def test_an_ambiguous_failure_found_by_its_coid_is_reported_placed() -> None:
     found = [{"orderId": 77, "order_ref": "AX-1", "status": "Submitted", "acct": ACCOUNT}]
-    state = _state()
-    op = orderflow.place_order(state, PAYLOAD, CONTRACT, CTX)
-    effects: list[Any] = []
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            effect = op.throw(error) if error is not None else op.send(value)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        value, error = None, None
-        if isinstance(effect, core.Request):
-            if effect.method == "POST":
-                error = GatewayUnavailableError("no answer in time")
-            else:
-                value = core.Response(200, {"orders": found})
-        else:
-            effects.append(effect)
+    effects, _paths, result = _drive(
+        orderflow.place_order(_state(), PAYLOAD, CONTRACT, CTX),
+        _raiser(GatewayUnavailableError("no answer in time")),
+        live={"orders": found},
+    )
     assert isinstance(result, m.OrderResult) and result.order_id == "77"
     statuses = [e.status for e in effects if isinstance(e, core.RecordResult)]
     assert statuses == ["submitted_unconfirmed", result.status] and result.status != "rejected"
