@@ -33,8 +33,8 @@ from .core import UntrustedCertificateError
 from .errors import (
     BrokerageSessionError,
     CompetingSessionError,
+    GatewayConnectionError,
     GatewayError,
-    GatewayUnavailableError,
     NotAuthenticatedError,
 )
 from .masking import mask_text
@@ -153,7 +153,7 @@ class _GatewayBase:
             )
         elif isinstance(error, BrokerageSessionError):
             status = evolve(status, reachable=True, sso_session=True, connected=True, message=str(error))
-        elif isinstance(error, GatewayUnavailableError):
+        elif isinstance(error, GatewayConnectionError):  # not reached, or no usable answer
             status = evolve(status, message=str(error))
         elif error is not None:
             status = evolve(status, reachable=True, message=mask_text(str(error)))
