@@ -29,12 +29,16 @@ def _listen_port(text: str) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from .sim import serve
 
+    extra: dict[str, Any] = {}
+    if args.oauth:
+        extra = {"oauth": True, "oauth_dir": args.oauth}
     code: int = serve(
         host=args.host,
         port=args.port,
         seed=args.seed,
         logged_in=not args.logged_out,
         allow_remote=args.allow_remote,
+        **extra,
     )
     return code
 
@@ -341,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--logged-out", action="store_true", help="start with no SSO session (401 until /sim/login)"
     )
     sim.add_argument("--allow-remote", action="store_true", help="permit a non-loopback bind address")
+    sim.add_argument(
+        "--oauth",
+        metavar="DIR",
+        default=None,
+        help="play IBKR's OAuth 1.0a server: write a first-party credential set into DIR "
+        "(oauth.json, the two private keys, ca.pem) and accept only signed requests",
+    )
     sim.set_defaults(func=_cmd_sim)
 
     db = sub.add_parser("db", help="the plugin's database (order log, connections, contract cache)")

@@ -10,6 +10,7 @@ from typing import Any
 
 from .accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position, ledger
 from .clock import SimClock
+from .oauth import SimOAuth
 from .market import Market
 from .orders import OrderEngine
 from .pacing import Pacer
@@ -59,6 +60,8 @@ class SimState:
         self.clock = clock or SimClock()
         self.pacer = Pacer(scale=rate_scale)
         self.listeners: list[Callable[[str, Any], None]] = []
+        #: set by ``SimServer(oauth=True)``: the simulator then plays IBKR's OAuth server
+        self.oauth: SimOAuth | None = None
         self._build(logged_in)
 
     def _build(self, logged_in: bool) -> None:

@@ -1,0 +1,121 @@
+"""The outside check: ibind 0.2.2's OAuth 1.0a client, unmodified, against ``SimServer(oauth=True)``.
+
+Nobody here wrote ibind's OAuth code, so when it gets a live session token from the simulator and
+trades through it, the simulator follows IBKR (as ibind does) and not merely our own client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from axion_broker_ibkr.sim import SimServer
+from tests.conftest import skip_or_fail
+
+AAPL = 265598
+
+
+def _ibind() -> Any:
+    """ibind, the outside check (a test dependency): skipped locally without it, a failure in CI."""
+    try:
+        import ibind
+        from ibind.oauth.oauth1a import OAuth1aConfig  # noqa: F401  (needs pycryptodome)
+    except ImportError:
+        skip_or_fail("ibind[oauth] is not installed (pip install -e '.[test]')")
+    return ibind
+
+
+@pytest.fixture
+def oauth_sim() -> Iterator[SimServer]:
+    with SimServer(port=0, oauth=True, rate_scale=1000.0) as sim:
+        yield sim
+
+
+def _config(sim: SimServer, **overrides: Any) -> Any:
+    from ibind.oauth.oauth1a import OAuth1aConfig
+
+    assert sim.oauth_credentials is not None
+    creds = json.loads(sim.oauth_credentials.read_text())
+    base = sim.oauth_credentials.parent
+    values: dict[str, Any] = {
+        "oauth_rest_url": sim.base_url + "/",
+        "access_token": creds["access_token"],
+        "access_token_secret": creds["access_token_secret"],
+        "consumer_key": creds["consumer_key"],
+        "dh_prime": creds["dh_prime"],
+        "dh_generator": str(creds["dh_generator"]),
+        "realm": creds["realm"],
+        "encryption_key_fp": str(base / creds["encryption_key_file"]),
+        "signature_key_fp": str(base / creds["signature_key_file"]),
+        "maintain_oauth": False,  # no tickler thread in a test
+        "init_brokerage_session": True,
+        "shutdown_oauth": False,
+    }
+    values.update(overrides)
+    return OAuth1aConfig(**values)
+
+
+def test_ibind_oauth_client_runs_the_trading_path(
+    oauth_sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ibind = _ibind()
+    from ibind.client.ibkr_utils import OrderRequest, QuestionType
+
+    # ibind forces cacert=True with OAuth; requests then trusts REQUESTS_CA_BUNDLE: the sim's ca.pem.
+    assert oauth_sim.oauth_credentials is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(oauth_sim.oauth_credentials.parent / "ca.pem"))
+    client = ibind.IbkrClient(use_oauth=True, oauth_config=_config(oauth_sim), use_session=True)
+    try:
+        assert client.live_session_token
+        assert oauth_sim.state.oauth is not None
+        assert oauth_sim.state.oauth.issued == 1
+        assert client.tickle().data["session"]
+        accounts = client.receive_brokerage_accounts().data
+        account = accounts["accounts"][0]
+        assert client.portfolio_accounts().data
+        positions = client.positions(account_id=account).data
+        assert isinstance(positions, list) and positions
+        snap = client.live_marketdata_snapshot(str(AAPL), ["31", "84", "86"]).data
+        assert isinstance(snap, list) and str(snap[0]["conid"]) == str(AAPL)
+        # A market order: the simulator asks (o10151, and o354 without market data) like IBKR.
+        order = OrderRequest(
+            conid=AAPL, side="BUY", quantity=1, order_type="MKT", acct_id=account, tif="DAY", coid="ibind-oauth-1"
+        )
+        # ibind matches answers by substring of str(key); its enum lacks o10151's text, a str key works.
+        answers: dict[Any, bool] = {q: True for q in QuestionType}
+        answers["You are about to submit a market order"] = True
+        placed = client.place_order(order, answers, account_id=account).data
+        placed = placed[0] if isinstance(placed, list) else placed
+        assert placed.get("order_id"), placed
+        limit = OrderRequest(
+            conid=AAPL, side="BUY", quantity=1, order_type="LMT", price=1.0, acct_id=account, tif="DAY",
+            coid="ibind-oauth-2",
+        )
+        resting = client.place_order(limit, answers, account_id=account).data
+        resting = resting[0] if isinstance(resting, list) else resting
+        client.live_orders(force=True)
+        live = client.live_orders().data
+        ids = {str(o.get("orderId")) for o in live.get("orders", [])}
+        assert str(resting["order_id"]) in ids
+        cancelled = client.cancel_order(str(resting["order_id"]), account_id=account).data
+        assert cancelled["msg"] == "Request was submitted"  # IBKR's cancel acknowledgement
+        assert str(cancelled["order_id"]) == str(resting["order_id"])
+        assert oauth_sim.state.oauth.issued == 1  # one token served the whole session
+    finally:
+        client.close()
+
+
+def test_ibind_with_a_wrong_consumer_key_gets_ibkrs_invalid_consumer(
+    oauth_sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ibind = _ibind()
+    from ibind.support.errors import ExternalBrokerError
+
+    assert oauth_sim.oauth_credentials is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(oauth_sim.oauth_credentials.parent / "ca.pem"))
+    with pytest.raises(ExternalBrokerError) as info:
+        ibind.IbkrClient(use_oauth=True, oauth_config=_config(oauth_sim, consumer_key="WRONGKEYX"), max_retries=0)
+    assert "invalid consumer" in str(info.value)
