@@ -31,7 +31,6 @@ import secrets
 import shutil
 import string
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -125,7 +124,7 @@ class SimOAuth:
         ).decode()
         self._lock = threading.Lock()
         self._tokens: dict[bytes, float] = {}  # token bytes -> expiry (simulated epoch seconds)
-        self._nonces: dict[str, float] = {}  # nonce -> wall-clock time seen
+        self._nonces: dict[str, float] = {}  # nonce -> simulated time seen
         self.issued = 0
 
     @property
@@ -179,16 +178,16 @@ class SimOAuth:
             stamp = int(params["oauth_timestamp"])
         except ValueError as exc:
             raise OAuthRefused("invalid timestamp") from exc
-        # The client's clock cannot follow /sim/advance_clock, so the skew is measured against the
-        # wall clock; the token's lifetime runs on the simulated clock.
-        if abs(time.time() - stamp) > self.timestamp_skew:
+        # Measured against the simulator's clock (IBKR's): after /sim/advance_clock a client that
+        # signs with its own clock is refused until it reads the server's time from ``Date``.
+        if abs(self.clock.now() - stamp) > self.timestamp_skew:
             raise OAuthRefused("invalid timestamp")
         return params
 
     def _use_nonce(self, nonce: str | None) -> None:
         if not nonce:
             raise OAuthRefused("missing oauth_nonce")
-        now = time.time()
+        now = self.clock.now()
         with self._lock:
             for old in [n for n, t in self._nonces.items() if now - t > 2 * self.timestamp_skew]:
                 del self._nonces[old]
