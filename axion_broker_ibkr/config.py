@@ -223,7 +223,8 @@ def _check_host(_inst: Any, attribute: Any, value: str) -> None:
 def _check_oauth_url(_inst: Any, attribute: Any, value: str) -> None:
     if not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*[^/\s?#])?", value):
         raise ConfigError(
-            attribute.name, f"must look like 'https://api.ibkr.com/v1/api' (https, no trailing '/'); got {value!r}"
+            attribute.name,
+            f"must look like 'https://api.ibkr.com/v1/api' (https, no trailing '/'); got {value!r}",
         )
 
 

@@ -21,16 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 __all__ = [
     "authorization_header",
-    "live_session_token_request_header",
-    "parse_authorization_header",
     "base_string",
     "decrypt_prepend",
     "dh_challenge",
     "hmac_sha256_signature",
     "int_to_java_bytes",
     "live_session_token",
+    "live_session_token_request_header",
     "make_nonce",
     "make_timestamp",
+    "parse_authorization_header",
     "rsa_sha256_signature",
     "sign_request",
     "unquote_signature",

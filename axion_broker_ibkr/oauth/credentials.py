@@ -148,12 +148,16 @@ def credentials_from_config(config: IBKRConfig) -> OAuthCredentials:
         raise ConfigError("oauth_dh_generator", "must be an integer >= 2")
     consumer = text("oauth_consumer_key", base.consumer_key if base else None)
     if not re.fullmatch(r"[A-Za-z0-9]{1,32}", consumer):
-        raise ConfigError("oauth_consumer_key", "must be letters/digits (IBKR's are 9 letters, e.g. TESTCONS)")
+        raise ConfigError(
+            "oauth_consumer_key", "must be letters/digits (IBKR's are 9 letters, e.g. TESTCONS)"
+        )
     secret = text("oauth_access_token_secret", base.access_token_secret if base else None)
     try:
         base64.b64decode(secret, validate=True)
     except ValueError as exc:
-        raise ConfigError("oauth_access_token_secret", "is not base64 (copy it again from IBKR's page)") from exc
+        raise ConfigError(
+            "oauth_access_token_secret", "is not base64 (copy it again from IBKR's page)"
+        ) from exc
     return OAuthCredentials(
         consumer_key=consumer,
         access_token=text("oauth_access_token", base.access_token if base else None),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from email.utils import formatdate
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware

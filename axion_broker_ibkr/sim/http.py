@@ -124,7 +124,10 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             # api.ibkr.com: nothing is answered without a valid OAuth signature (sim/oauth.py).
             try:
                 state.oauth.check(
-                    request.method, signed_urls(request), request.headers.get("authorization"), request.url.query
+                    request.method,
+                    signed_urls(request),
+                    request.headers.get("authorization"),
+                    request.url.query,
                 )
             except OAuthRefused as refused:
                 return JSONResponse(refused.body(), status_code=refused.status)

@@ -75,7 +75,10 @@ class OAuthRefused(Exception):
         self.status = status
 
     def body(self) -> dict[str, Any]:
-        return {"error": f"id: {secrets.randbelow(90000) + 10000}, error: {self.reason}", "statusCode": self.status}
+        return {
+            "error": f"id: {secrets.randbelow(90000) + 10000}, error: {self.reason}",
+            "statusCode": self.status,
+        }
 
 
 def _private_pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -113,10 +116,10 @@ class SimOAuth:
         self.access_token = secrets.token_hex(10)
         self.dh_prime = RFC3526_PRIME_2048
         self.dh_generator = 2
-        # The user's keys: the simulator hands the private halves out once (write_credentials) and
-        # keeps the public halves, as IBKR keeps what the self-service portal received.
-        self._encryption_private: rsa.RSAPrivateKey | None = rsa.generate_private_key(65537, 2048)
-        self._signature_private: rsa.RSAPrivateKey | None = rsa.generate_private_key(65537, 2048)
+        # The user's keys: the simulator writes the private halves out (write_credentials) and
+        # checks with the public halves, as IBKR does with what the self-service portal received.
+        self._encryption_private = rsa.generate_private_key(65537, 2048)
+        self._signature_private = rsa.generate_private_key(65537, 2048)
         self.signature_public = self._signature_private.public_key()
         self._secret = secrets.token_bytes(32)
         self.access_token_secret = base64.b64encode(
@@ -135,8 +138,6 @@ class SimOAuth:
 
     def write_credentials(self, directory: Path, ca_cert: Path | None) -> Path:
         """``oauth.json`` + the two private keys (0600) + ``ca.pem``; returns the JSON's path."""
-        if self._encryption_private is None or self._signature_private is None:
-            raise RuntimeError("the private keys were handed out already")
         directory.mkdir(parents=True, exist_ok=True)
         _write_private(directory / ENCRYPTION_KEY_FILE, _private_pem(self._encryption_private))
         _write_private(directory / SIGNATURE_KEY_FILE, _private_pem(self._signature_private))
@@ -251,7 +252,9 @@ class SimOAuth:
             self.issued += 1
         return {
             "diffie_hellman_response": format(b_pub, "x"),
-            "live_session_token_signature": hmac.new(token, self.consumer_key.encode(), hashlib.sha1).hexdigest(),
+            "live_session_token_signature": hmac.new(
+                token, self.consumer_key.encode(), hashlib.sha1
+            ).hexdigest(),
             "live_session_token_expiration": int(expires * 1000),
         }
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from .accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position, ledger
 from .clock import SimClock
-from .oauth import SimOAuth
 from .market import Market
+from .oauth import SimOAuth
 from .orders import OrderEngine
 from .pacing import Pacer
 from .session import SMD_EXPIRY_S, Session

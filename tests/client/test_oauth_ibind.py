@@ -82,7 +82,13 @@ def test_ibind_oauth_client_runs_the_trading_path(
         assert isinstance(snap, list) and str(snap[0]["conid"]) == str(AAPL)
         # A market order: the simulator asks (o10151, and o354 without market data) like IBKR.
         order = OrderRequest(
-            conid=AAPL, side="BUY", quantity=1, order_type="MKT", acct_id=account, tif="DAY", coid="ibind-oauth-1"
+            conid=AAPL,
+            side="BUY",
+            quantity=1,
+            order_type="MKT",
+            acct_id=account,
+            tif="DAY",
+            coid="ibind-oauth-1",
         )
         # ibind matches answers by substring of str(key); its enum lacks o10151's text, a str key works.
         answers: dict[Any, bool] = {q: True for q in QuestionType}
@@ -91,7 +97,13 @@ def test_ibind_oauth_client_runs_the_trading_path(
         placed = placed[0] if isinstance(placed, list) else placed
         assert placed.get("order_id"), placed
         limit = OrderRequest(
-            conid=AAPL, side="BUY", quantity=1, order_type="LMT", price=1.0, acct_id=account, tif="DAY",
+            conid=AAPL,
+            side="BUY",
+            quantity=1,
+            order_type="LMT",
+            price=1.0,
+            acct_id=account,
+            tif="DAY",
             coid="ibind-oauth-2",
         )
         resting = client.place_order(limit, answers, account_id=account).data
@@ -117,5 +129,7 @@ def test_ibind_with_a_wrong_consumer_key_gets_ibkrs_invalid_consumer(
     assert oauth_sim.oauth_credentials is not None
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(oauth_sim.oauth_credentials.parent / "ca.pem"))
     with pytest.raises(ExternalBrokerError) as info:
-        ibind.IbkrClient(use_oauth=True, oauth_config=_config(oauth_sim, consumer_key="WRONGKEYX"), max_retries=0)
+        ibind.IbkrClient(
+            use_oauth=True, oauth_config=_config(oauth_sim, consumer_key="WRONGKEYX"), max_retries=0
+        )
     assert "invalid consumer" in str(info.value)

@@ -27,7 +27,14 @@ from axion_broker_ibkr.sim import SimServer
 from tests.client.conftest import SIM_SCALE, call, no_wait_retry
 
 AAPL = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}
-BUY = {"symbol": "AAPL", "side": "buy", "qty": 2, "order_type": "limit", "time_in_force": "day", "asset_type": "stock"}
+BUY = {
+    "symbol": "AAPL",
+    "side": "buy",
+    "qty": 2,
+    "order_type": "limit",
+    "time_in_force": "day",
+    "asset_type": "stock",
+}
 LIFETIME = 3600.0
 
 
@@ -73,8 +80,8 @@ async def test_the_trading_path_signed(kind: str, oauth_sim: SimServer) -> None:
         assert start.status.authenticated
         assert _oauth_state(oauth_sim)["tokens_issued"] == 1
         assert client.oauth_token_expires_at is not None
-        assert client.ws_url.endswith("/v1/api/ws?oauth_token=" + json.loads(
-            Path(str(oauth_sim.oauth_credentials)).read_text())["access_token"])  # fmt: skip
+        assert oauth_sim.state.oauth is not None
+        assert client.ws_url.endswith("/v1/api/ws?oauth_token=" + oauth_sim.state.oauth.access_token)
         assert await call(client.positions())
         quote = (await call(client.snapshot([265598])))[0]
         assert quote.bid is not None
@@ -98,7 +105,9 @@ async def test_the_trading_path_signed(kind: str, oauth_sim: SimServer) -> None:
 async def test_token_is_refreshed_before_it_expires(kind: str) -> None:
     # A token that lives 200 s more than the refresh margin; IBKR's clock then moves 250 s (inside
     # the timestamp skew, so the clocks still agree on signatures).
-    with SimServer(port=0, rate_scale=SIM_SCALE, oauth=True, oauth_token_lifetime=REFRESH_MARGIN_S + 200) as sim:
+    with SimServer(
+        port=0, rate_scale=SIM_SCALE, oauth=True, oauth_token_lifetime=REFRESH_MARGIN_S + 200
+    ) as sim:
         await _refresh_before_expiry(kind, sim)
 
 
@@ -231,9 +240,9 @@ def test_a_key_that_does_not_decrypt_the_secret(oauth_sim: SimServer, tmp_path: 
     (tmp_path / "private_encryption.pem").write_bytes((tmp_path / "private_signature.pem").read_bytes())
     # PKCS#1 v1.5 decryption with the wrong key does not fail (implicit rejection: random bytes),
     # so the wrong prepend shows at IBKR: the token request's signature does not verify.
-    with IBKRClient(oauth_config(oauth_sim, oauth_credentials=str(path))) as client:
-        with pytest.raises(OAuthError, match="invalid signature.*keys in the OAuth credentials"):
-            client.connect()
+    client = IBKRClient(oauth_config(oauth_sim, oauth_credentials=str(path)))
+    with client, pytest.raises(OAuthError, match=r"invalid signature.*keys in the OAuth credentials"):
+        client.connect()
 
 
 def test_missing_field_in_the_file(oauth_sim: SimServer, tmp_path: Path) -> None:
@@ -241,7 +250,7 @@ def test_missing_field_in_the_file(oauth_sim: SimServer, tmp_path: Path) -> None
     data = json.loads(path.read_text())
     del data["access_token"]
     path.write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match="oauth_credentials.access_token") as info:
+    with pytest.raises(ConfigError, match=r"oauth_credentials\.access_token") as info:
         IBKRClient(oauth_config(oauth_sim, oauth_credentials=str(path)))
     assert str(path) in str(info.value)
 
@@ -264,7 +273,7 @@ def test_keys_one_by_one_from_the_environment(oauth_sim: SimServer) -> None:
     with IBKRClient(IBKRConfig.from_env(env), pacer=Pacer(600, scale=SIM_SCALE)) as client:
         assert client.connect().status.authenticated
     missing = {k: v for k, v in env.items() if k != "AXION_IBKR_OAUTH_ACCESS_TOKEN"}
-    with pytest.raises(ConfigError, match="oauth_access_token.*AXION_IBKR_OAUTH_ACCESS_TOKEN"):
+    with pytest.raises(ConfigError, match=r"oauth_access_token.*AXION_IBKR_OAUTH_ACCESS_TOKEN"):
         IBKRClient(IBKRConfig.from_env(missing))
 
 
