@@ -111,6 +111,7 @@ def _fail(command: str, exc: BaseException) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    import datetime as dt
     import json
 
     from .dashboard.vm_gateway import health_state, status_rows
@@ -123,6 +124,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     except IBKRError as exc:
         return _fail("status", exc)
     rows = status_rows(status)
+    if status.mode == "oauth":
+        expires = status.oauth_token_expires_at
+        when = (
+            dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if expires else "—"
+        )
+        rows.append({"": "OAuth token expires", "Value": when})
+        rows.append({"": "OAuth refreshes", "Value": str(status.oauth_refreshes)})
     if args.json:
         print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
     else:
@@ -261,7 +269,7 @@ def _quote_type(symbol: str) -> str:
 
 
 def _add_client_commands(sub: Any) -> None:
-    modes = ("auto", "gateway", "sim")
+    modes = ("auto", "gateway", "sim", "oauth")
     dash = sub.add_parser(
         "dashboard",
         help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the port)",
