@@ -42,6 +42,8 @@ DEFAULT_COMPETING_POLICY = "wait"
 ENV_PREFIX = "AXION_IBKR_"
 #: IBKR's documented ceiling for a Client Portal Gateway user: 10 requests per second (REFERENCE §7).
 MAX_REQUESTS_PER_MINUTE = 600
+#: IBKR's documented ceiling for direct (OAuth) access: 50 requests per second per user (REFERENCE §7).
+MAX_OAUTH_REQUESTS_PER_MINUTE = 3000
 _QUESTION_ID_RE = re.compile(r"^[op]\d+$")
 _FINGERPRINT_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -260,7 +262,8 @@ class IBKRConfig:
     #: ``sim`` mode: attach to a simulator already running at this URL instead of starting one.
     sim_url: str | None = field(default=None, validator=_check_url)
     account_id: str | None = field(default=None, validator=_check_account)
-    max_requests_per_minute: int = field(default=50, validator=_check_range(1, MAX_REQUESTS_PER_MINUTE))
+    #: up to 600 (10/s, a gateway's ceiling); in ``oauth`` mode up to 3000 (IBKR's 50/s for direct access)
+    max_requests_per_minute: int = field(default=50, validator=_check_range(1, MAX_OAUTH_REQUESTS_PER_MINUTE))
     request_timeout: float = field(default=15.0, validator=_check_positive)
     connect_timeout: float = field(default=5.0, validator=_check_positive)
     #: ``auto`` mode: how long the configured gateway gets to answer before the simulator is used.
@@ -307,6 +310,12 @@ class IBKRConfig:
     oauth_signature_key_file: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.mode != "oauth" and self.max_requests_per_minute > MAX_REQUESTS_PER_MINUTE:
+            raise ConfigError(
+                "max_requests_per_minute",
+                f"must be between 1 and {MAX_REQUESTS_PER_MINUTE} for a gateway (IBKR's 10/s); "
+                f"up to {MAX_OAUTH_REQUESTS_PER_MINUTE} only in mode 'oauth'; got {self.max_requests_per_minute}",
+            )
         verify = self.ssl_verify
         if verify is False:
             remote = [h for h in self._tls_hosts() if not is_loopback(h)]
