@@ -314,7 +314,8 @@ class IBKRConfig:
             raise ConfigError(
                 "max_requests_per_minute",
                 f"must be between 1 and {MAX_REQUESTS_PER_MINUTE} for a gateway (IBKR's 10/s); "
-                f"up to {MAX_OAUTH_REQUESTS_PER_MINUTE} only in mode 'oauth'; got {self.max_requests_per_minute}",
+                f"up to {MAX_OAUTH_REQUESTS_PER_MINUTE} only in mode 'oauth'; "
+                f"got {self.max_requests_per_minute}",
             )
         verify = self.ssl_verify
         if verify is False:

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Generator
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -308,7 +307,3 @@ class OAuthAuth(httpx.Auth):
 def oauth_ws_url(ws_url: str, access_token: str) -> str:
     """``wss://api.ibkr.com/v1/api/ws?oauth_token=<access token>`` (REFERENCE §6.1)."""
     return f"{ws_url}?oauth_token={access_token}"
-
-
-def describe(session: OAuthSession) -> dict[str, Any]:
-    return {"expires_at": session.expires_at, "refreshes": session.refreshes}

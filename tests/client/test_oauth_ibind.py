@@ -133,3 +133,51 @@ def test_ibind_with_a_wrong_consumer_key_gets_ibkrs_invalid_consumer(
             use_oauth=True, oauth_config=_config(oauth_sim, consumer_key="WRONGKEYX"), max_retries=0
         )
     assert "invalid consumer" in str(info.value)
+
+
+def test_our_primitives_agree_with_ibinds() -> None:
+    """Base string (ordering, quoting, prepend), header format, signatures and the token: ours and
+    ibind's give the same bytes for the same inputs."""
+    _ibind()
+    import secrets
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from ibind.oauth import oauth1a as ib
+
+    from axion_broker_ibkr import oauth as ours
+    from axion_broker_ibkr.sim.oauth import RFC3526_PRIME_2048
+
+    params = {
+        "oauth_consumer_key": "TESTCONS",
+        "oauth_nonce": "abcDEF123",
+        "oauth_signature_method": "HMAC-SHA256",
+        "oauth_timestamp": "1700000000",
+        "oauth_token": "0123456789abcdef0123",
+        "diffie_hellman_challenge": "9f3a",
+    }
+    url = "https://api.ibkr.com/v1/api/iserver/account/DU1234567/orders"
+    prepend = secrets.token_bytes(32).hex()
+    assert ours.base_string("POST", url, params, prepend=prepend) == ib.generate_base_string(
+        request_method="POST", request_url=url, request_headers=params, prepend=prepend
+    )
+    assert ours.authorization_header({**params, "oauth_signature": "x%2B"}, "limited_poa") == (
+        ib.generate_authorization_header_string({**params, "oauth_signature": "x%2B"}, "limited_poa")
+    )
+    a, challenge = ours.dh_challenge(RFC3526_PRIME_2048)
+    assert challenge == ib.generate_dh_challenge(format(RFC3526_PRIME_2048, "x"), format(a, "x"), 2)
+    b = secrets.randbits(256)
+    b_pub = format(pow(2, b, RFC3526_PRIME_2048), "x")
+    token = ours.live_session_token(b_pub, a, RFC3526_PRIME_2048, prepend)
+    assert token == ib.calculate_live_session_token(
+        format(RFC3526_PRIME_2048, "x"), format(a, "x"), b_pub, prepend
+    )
+    text = ours.base_string("GET", url, params)
+    assert ours.hmac_sha256_signature(token, text) == ib.generate_hmac_sha_256_signature(text, token)
+    key = rsa.generate_private_key(65537, 2048)
+    from Crypto.PublicKey import RSA
+    from cryptography.hazmat.primitives import serialization
+
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    assert ours.rsa_sha256_signature(key, text) == ib.generate_rsa_sha_256_signature(text, RSA.importKey(pem))

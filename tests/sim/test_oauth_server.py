@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -107,13 +108,17 @@ def test_ibkrs_refusals(osim: SimServer) -> None:
         assert _reason(http.get(path, headers={"Authorization": late})) == "token expired"
 
 
-async def test_websocket_needs_the_oauth_token_and_the_api_cookie(osim: SimServer) -> None:
+def _tickle_cookie(osim: SimServer) -> tuple[OAuthSession, str]:
     with httpx.Client(base_url=osim.base_url, verify=trust(osim)) as http:
         session = _session(osim, http)
         tickle = http.post(
             "/tickle", json={}, headers={"Authorization": _header(osim, session, "/tickle", "POST")}
         )
-        cookie = "api=" + json.dumps({"session": tickle.json()["session"]}, separators=(",", ":"))
+        return session, "api=" + json.dumps({"session": tickle.json()["session"]}, separators=(",", ":"))
+
+
+async def test_websocket_needs_the_oauth_token_and_the_api_cookie(osim: SimServer) -> None:
+    session, cookie = await asyncio.to_thread(_tickle_cookie, osim)
     token = session.credentials.access_token
     url = f"{osim.ws_url}?oauth_token={token}"
     async with websockets.connect(url, ssl=trust(osim), additional_headers={"Cookie": cookie}) as ws:
@@ -154,7 +159,8 @@ def test_cli_sim_oauth_writes_the_credential_set(tmp_path: Path) -> None:
         creds = load_credentials_file(target / "oauth.json")  # complete, private, loadable
         assert len(creds.consumer_key) == 9
         assert oct(os.stat(target / "private_signature.pem").st_mode & 0o777) == "0o600"
-        with httpx.Client(verify=ssl.create_default_context(cafile=str(target / "ca.pem"))) as client:  # ca.pem verifies the simulator
+        ca = ssl.create_default_context(cafile=str(target / "ca.pem"))  # ca.pem verifies the simulator
+        with httpx.Client(verify=ca) as client:
             session = OAuthSession(creds, f"https://127.0.0.1:{port}/v1/api")
             request, a = session.token_request()
             session.accept_token(client.send(request), a)
