@@ -213,95 +213,85 @@ class OAuthAuth(httpx.Auth):
     def __init__(self, session: OAuthSession) -> None:
         self.session = session
 
-    # The two flows are the same steps; each reads the answers itself (an overridden flow does not
+    # The two flows are the same loop; each reads the answers itself (an overridden flow does not
     # get httpx's ``requires_response_body`` reading) and guards the token with its own kind of lock.
     # A 401 "invalid timestamp" means this machine's idea of IBKR's clock was off: the answer's
-    # Date corrects it and the request is signed again (once).
-
-    def _fetch_sync(self) -> Generator[httpx.Request, httpx.Response, None]:
-        s = self.session
-        for attempt in (1, 2):
-            token_req, a = s.token_request()
-            answer = yield token_req
-            answer.read()
-            if attempt == 1 and _timestamp_problem(answer):
-                s.observe(answer)
-                continue
-            s.accept_token(answer, a)
-            return
+    # Date corrects it and the request is signed again; a 401 about the token gets a new token.
+    # Each of the two is tried once per request.
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         s = self.session
-        with s._lock:
-            if s.needs_token():
-                yield from self._fetch_sync()
-        s.sign(request)
-        response = yield request
-        response.read()
-        s.observe(response)
         healed: set[str] = set()
-        while (problem := _problem(response, healed)) is not None:
-            healed.add(problem)
-            log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
-            if problem == "token" or s.needs_token():
+        force = False
+        while True:
+            if force or s.needs_token():
                 with s._lock:
-                    yield from self._fetch_sync()
+                    if force or s.needs_token():  # another thread may have refreshed meanwhile
+                        steps = _token_steps(s)
+                        step: httpx.Request | None = next(steps)
+                        while step is not None:
+                            answer = yield step
+                            answer.read()
+                            step = _advance(steps, answer)
             s.sign(request)
             response = yield request
             response.read()
             s.observe(response)
+            problem = _problem(response, healed)
+            if problem is None:
+                return
+            healed.add(problem)
+            force = problem == "token"
+            log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         s = self.session
         if s._async_lock is None:
             s._async_lock = asyncio.Lock()
-        lock = s._async_lock
-        fetch = s.needs_token()
-        if fetch:
-            await lock.acquire()
-            fetch = s.needs_token()  # another task may have refreshed meanwhile
-            if not fetch:
-                lock.release()
-        while fetch:  # at most twice: a token request, and one after a timestamp correction
-            try:
-                for attempt in (1, 2):
-                    token_req, a = s.token_request()
-                    answer = yield token_req
-                    await answer.aread()
-                    if attempt == 1 and _timestamp_problem(answer):
-                        s.observe(answer)
-                        continue
-                    s.accept_token(answer, a)
-                    break
-            finally:
-                lock.release()
-            fetch = False
-        s.sign(request)
-        response = yield request
-        await response.aread()
-        s.observe(response)
         healed: set[str] = set()
-        while (problem := _problem(response, healed)) is not None:
-            healed.add(problem)
-            log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
-            if problem == "token" or s.needs_token():
-                await lock.acquire()
-                try:
-                    for attempt in (1, 2):
-                        token_req, a = s.token_request()
-                        answer = yield token_req
-                        await answer.aread()
-                        if attempt == 1 and _timestamp_problem(answer):
-                            s.observe(answer)
-                            continue
-                        s.accept_token(answer, a)
-                        break
-                finally:
-                    lock.release()
+        force = False
+        while True:
+            if force or s.needs_token():
+                async with s._async_lock:
+                    if force or s.needs_token():  # another task may have refreshed meanwhile
+                        steps = _token_steps(s)
+                        step: httpx.Request | None = next(steps)
+                        while step is not None:
+                            answer = yield step
+                            await answer.aread()
+                            step = _advance(steps, answer)
             s.sign(request)
             response = yield request
             await response.aread()
             s.observe(response)
+            problem = _problem(response, healed)
+            if problem is None:
+                return
+            healed.add(problem)
+            force = problem == "token"
+            log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
+
+
+def _token_steps(s: OAuthSession) -> Generator[httpx.Request, httpx.Response, None]:
+    """The live session token requests (answers sent in already read): one, and a second after a
+    401 "invalid timestamp" has corrected the clock."""
+    for attempt in (1, 2):
+        token_req, a = s.token_request()
+        answer = yield token_req
+        if attempt == 1 and _timestamp_problem(answer):
+            s.observe(answer)
+            continue
+        s.accept_token(answer, a)
+        return
+
+
+def _advance(
+    steps: Generator[httpx.Request, httpx.Response, None], answer: httpx.Response
+) -> httpx.Request | None:
+    try:
+        return steps.send(answer)
+    except StopIteration:
+        return None
 
 
 def oauth_ws_url(ws_url: str, access_token: str) -> str:
