@@ -287,3 +287,32 @@ def test_auto_uses_oauth_when_no_gateway_listens_and_never_the_simulator(oauth_s
         assert "OAuth credentials are configured" in client.mode_reason
     finally:
         client.close()
+
+
+def test_credentials_from_the_user_config_file(oauth_sim: SimServer, user_config_file: Path) -> None:
+    from axion_broker_ibkr.userconfig import save_user_setting
+
+    assert oauth_sim.oauth_credentials is not None
+    save_user_setting("mode", "oauth")
+    save_user_setting("oauth_credentials", str(oauth_sim.oauth_credentials))
+    save_user_setting("oauth_base_url", oauth_sim.base_url)
+    save_user_setting("ssl_verify", str(oauth_sim.oauth_credentials.parent / "ca.pem"))
+    config = IBKRConfig.from_mapping({})
+    assert config.mode == "oauth" and config.oauth_credentials == str(oauth_sim.oauth_credentials)
+    with IBKRClient(config, pacer=Pacer(600, scale=SIM_SCALE)) as client:
+        assert client.connect().status.authenticated and client.mode == "oauth"
+
+
+def test_an_lst_answer_that_does_not_validate_is_refused(oauth_sim: SimServer) -> None:
+    """IBKR's ``live_session_token_signature`` must match the token the client computed."""
+    import httpx
+
+    def forged(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/oauth/live_session_token")
+        answer = {"diffie_hellman_response": "2", "live_session_token_signature": "00" * 20,
+                  "live_session_token_expiration": 4102444800000}  # fmt: skip
+        return httpx.Response(200, json=answer)
+
+    client = IBKRClient(oauth_config(oauth_sim), transport=httpx.MockTransport(forged), retry=no_wait_retry())
+    with client, pytest.raises(OAuthError, match="does not validate"):
+        client.auth_status()
