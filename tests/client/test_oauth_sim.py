@@ -316,3 +316,18 @@ def test_an_lst_answer_that_does_not_validate_is_refused(oauth_sim: SimServer) -
     client = IBKRClient(oauth_config(oauth_sim), transport=httpx.MockTransport(forged), retry=no_wait_retry())
     with client, pytest.raises(OAuthError, match="does not validate"):
         client.auth_status()
+
+
+def test_auto_prefers_a_listening_gateway_over_oauth(oauth_sim: SimServer, tmp_path: Path) -> None:
+    with SimServer(port=0, rate_scale=SIM_SCALE) as gateway:
+        assert oauth_sim.oauth_credentials is not None and gateway.cert_path is not None
+        bundle = tmp_path / "both.pem"  # one CA bundle that verifies the gateway and the OAuth server
+        bundle.write_text(
+            gateway.cert_path.read_text() + (oauth_sim.oauth_credentials.parent / "ca.pem").read_text()
+        )
+        config = oauth_config(oauth_sim, mode="auto", gateway_host="127.0.0.1", gateway_port=gateway.port,
+                              ssl_verify=str(bundle))  # fmt: skip
+        with IBKRClient(config, pacer=Pacer(600, scale=SIM_SCALE)) as client:
+            client.connect()
+            assert client.mode == "gateway" and client.base_url == gateway.base_url
+        assert oauth_sim.admin.state()["oauth"]["tokens_issued"] == 0
