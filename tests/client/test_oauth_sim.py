@@ -331,3 +331,21 @@ def test_auto_prefers_a_listening_gateway_over_oauth(oauth_sim: SimServer, tmp_p
             client.connect()
             assert client.mode == "gateway" and client.base_url == gateway.base_url
         assert oauth_sim.admin.state()["oauth"]["tokens_issued"] == 0
+
+
+async def test_a_held_question_is_answered_over_oauth(kind: str, oauth_sim: SimServer) -> None:
+    client = oauth_client(kind, oauth_sim)
+    try:
+        quote = (await call(client.snapshot([265598])))[0]
+        assert quote.bid is not None
+        far = {**BUY, "limit_price": round(quote.bid * 0.8, 2)}  # o163
+        held = await call(client.place_order(far, AAPL, hold_questions=True))
+        assert held.status == "pending" and held.question is not None
+        assert "o163" in held.question.message_ids
+        entry = client.journal.get(held.client_order_id)  # type: ignore[union-attr]
+        assert entry is not None and entry.status == "awaiting_answer" and entry.mode == "oauth"
+        placed = await call(client.answer_question(held.client_order_id, True))
+        assert placed.status == "open" and placed.client_order_id == held.client_order_id
+        await call(client.cancel_order(placed.order_id))
+    finally:
+        await call(client.close())
