@@ -116,6 +116,15 @@ class NotAuthenticatedError(GatewayError):
     """HTTP 401: no SSO session. A human must log in to the gateway in a browser."""
 
 
+class OAuthError(NotAuthenticatedError):
+    """OAuth 1.0a (``mode="oauth"``): IBKR refused the live session token request or a signed
+    request (invalid consumer, signature, timestamp, token), or its answer did not validate. The
+    message says what IBKR said; nothing secret is in it."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status_code=status)
+
+
 class BrokerageSessionError(GatewayError):
     """The brokerage (iserver) session is missing: ``no bridge`` or ``authenticated: false``."""
 

@@ -115,8 +115,10 @@ class _GatewayBase:
             last_checked=now,
             last_tickle=self.last_tickle,
             reauthentications=client.reauthentications,
-            login_url=client.login_url,
+            login_url=None if client.mode == "oauth" else client.login_url,
             selected_account=client.account_id,
+            oauth_token_expires_at=getattr(client, "oauth_token_expires_at", None),
+            oauth_refreshes=getattr(client, "oauth_refreshes", 0),
         )
         if auth is not None:
             info = auth.server_info
