@@ -115,8 +115,9 @@ def trust(session: DashboardSession, shown: str | None) -> tuple[str, str]:
     except (GatewayError, ConfigError) as exc:
         return "error", f"Could not trust the gateway: {exc}"
     reset_sessions()  # every cached session re-reads the configuration, now with the pin
+    where = vm_gateway.display_path(user_config_path())
     return "success", (
-        f"Trusted the gateway at {host}:{port}: certificate {saved} saved in {user_config_path()} "
+        f"Trusted the gateway at {host}:{port}: certificate {saved} saved in {where} "
         "(the same as `axion-ibkr trust`). Connected with it."
     )
 
@@ -174,7 +175,7 @@ def save_settings(raw: dict[str, Any]) -> tuple[str, str]:
     # orders stay manual (manualIndicator) whatever the file says.
     fresh = IBKRConfig.from_env()
     apply_settings({k: getattr(fresh, k) for k in vm_gateway.USER_SETTINGS if k != "manual_orders"})
-    return "success", f"Saved {'; '.join(changed)} in {path}; the page uses it from now on."
+    return "success", f"Saved {'; '.join(changed)} in {vm_gateway.display_path(path)}; the page uses it now."
 
 
 def render_settings() -> None:
@@ -183,8 +184,8 @@ def render_settings() -> None:
     env = os.environ
     st.subheader("Your settings", anchor=False)
     st.caption(
-        f"Saved in your config file `{path}`. Each setting is read after the host's config and the "
-        "`AXION_IBKR_*` environment: a value set there wins over the file."
+        f"Saved in your config file `{vm_gateway.display_path(path)}`. Each setting is read after the "
+        "host's config and the `AXION_IBKR_*` environment: a value set there wins over the file."
     )
     with st.form("gw_settings", border=True):
         raw: dict[str, Any] = {}

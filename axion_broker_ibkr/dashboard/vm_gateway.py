@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from attrs import define
@@ -238,7 +239,9 @@ def health_rows(
     ``stream_note`` says why (not started yet, or the error that stopped it).
     """
     now = now or dt.datetime.now(dt.UTC)
-    where = "the embedded simulator" if status.mode == "sim" else "the Client Portal Gateway"
+    where = {"sim": "the embedded simulator", "oauth": "IBKR's Web API (OAuth)"}.get(
+        status.mode, "the Client Portal Gateway"
+    )
     rows: list[Row] = [
         {"": "Gateway", "Value": f"{where} at {status.url} ({status.mode} mode)"},
     ]
@@ -369,6 +372,15 @@ def setting_text(key: str, value: Any) -> str:
     if key == "auto_confirm":
         return ", ".join(value)
     return str(value)
+
+
+def display_path(path: Path, home: Path | None = None) -> str:
+    """``path`` for the page: under the home directory as ``~/...`` (no user name on screenshots)."""
+    home = home or Path.home()
+    try:
+        return "~/" + path.relative_to(home).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def setting_source(key: str, env: Mapping[str, str], file_values: Mapping[str, Any]) -> str:

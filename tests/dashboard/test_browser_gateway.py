@@ -152,7 +152,7 @@ def test_trust_this_gateway_then_set_the_futures_operator(
                 timeout=UI_TIMEOUT
             )
             _idle(page)
-            _shot(page, "gateway")
+            _shot(page, "gateway-settings")
             assert tomllib.loads(dash.config_file.read_text())["futures_operator"] == "jdoe"
 
             page.get_by_role("tab", name="Trading").click()
@@ -183,5 +183,5 @@ def test_trust_this_gateway_then_set_the_futures_operator(
             _shot(page, "trading-futures-preview")
         finally:
             context.close()
-    for name in ("gateway-untrusted", "gateway", "trading-futures-preview"):
+    for name in ("gateway-untrusted", "gateway-settings", "trading-futures-preview"):
         assert (ARTIFACTS / f"dashboard-{name}.png").stat().st_size > 10_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import attrs
 import pytest
@@ -130,3 +131,13 @@ def test_setting_source_order() -> None:
 
 def test_md_escape_keeps_masked_accounts_literal() -> None:
     assert vm.md_escape("DU***567 $5") == r"DU\*\*\*567 \$5"
+
+
+def test_display_path_hides_the_home_directory(tmp_path: Path) -> None:
+    assert vm.display_path(tmp_path / ".config" / "x.toml", home=tmp_path) == "~/.config/x.toml"
+    assert vm.display_path(Path("/etc/x.toml"), home=tmp_path) == "/etc/x.toml"
+
+
+def test_oauth_mode_is_named_as_such() -> None:
+    rows = _rows(attrs.evolve(HEALTHY, mode="oauth", url="https://api.ibkr.com/v1/api"))
+    assert rows["Gateway"] == "IBKR's Web API (OAuth) at https://api.ibkr.com/v1/api (oauth mode)"
