@@ -118,7 +118,7 @@ def trust(session: DashboardSession, shown: str | None) -> tuple[str, str]:
     where = vm_gateway.display_path(user_config_path())
     return "success", (
         f"Trusted the gateway at {host}:{port}: certificate {saved} saved in {where} "
-        "(the same as `axion-ibkr trust`). Connected with it."
+        "(the same as `axion-ibkr trust`); the page connects with it now."
     )
 
 
@@ -158,17 +158,23 @@ def render_page_notice(session: DashboardSession) -> None:
 
 
 def save_settings(raw: dict[str, Any]) -> tuple[str, str]:
-    """Check and save the settings the trader entered; re-open the sessions when one changed."""
-    file_values = user_settings()
+    """Check every setting the trader entered, save the changed ones in the user config file, and
+    give them to the page's open sessions (no reconnect)."""
     try:
         values = {key: vm_gateway.parse_setting(key, value) for key, value in raw.items()}
+        file_values = user_settings()
     except ConfigError as exc:
         return "error", f"Not saved: {exc}"
-    changed = []
-    for key, value in values.items():
-        if file_values.get(key) != value and not (value is None and key not in file_values):
-            path = save_user_setting(key, value)
-            changed.append(f"{key} = {vm_gateway.setting_text(key, value) or '(removed)'}")
+    changed: list[str] = []
+    path = user_config_path()
+    try:
+        for key, value in values.items():
+            if file_values.get(key) != value and not (value is None and key not in file_values):
+                path = save_user_setting(key, value)
+                changed.append(f"{key} = {vm_gateway.setting_text(key, value) or '(removed)'}")
+    except (OSError, ConfigError) as exc:
+        done = f" (saved before the failure: {'; '.join(changed)})" if changed else ""
+        return "error", f"Not saved: {exc}{done}"
     if not changed:
         return "info", "Nothing changed."
     # The page's clients take the new values now (environment > file, as at start); the page's own

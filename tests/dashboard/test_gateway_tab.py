@@ -207,3 +207,14 @@ def _script_gateway() -> None:
 
     st.session_state.setdefault("ibkr_tab", "Gateway")
     render()
+
+
+def test_settings_that_cannot_be_written_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from axion_broker_ibkr.dashboard import tab_gateway
+    from axion_broker_ibkr.userconfig import ENV_VAR
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv(ENV_VAR, str(blocker / "config.toml"))
+    level, text = tab_gateway.save_settings({"futures_operator": "jdoe"})
+    assert level == "error" and text.startswith("Not saved:") and str(blocker) in text
