@@ -587,7 +587,11 @@ class IBKRStreaming:
                     await self._send_sub(sub)
                 for channel in (StreamChannel.ORDERS, StreamChannel.PNL):
                     quiet = self.registry.get(channel)
-                    if quiet is not None and quiet.sent_at is not None and self._silent(channel, now):
+                    if (
+                        quiet is not None
+                        and quiet.sent_at is not None
+                        and self._silent(channel, now, since_resend=True)
+                    ):
                         self.watch[channel].resubscribes += 1
                         self.counters[f"{channel.value}_resubscribes"] += 1
                         log.info("%s quiet for %.1fs: subscription re-sent", channel.value,
@@ -601,21 +605,30 @@ class IBKRStreaming:
 
     # ------------------------------------------------------------------- internal: watchdog
 
-    def _silent(self, channel: StreamChannel, now: float) -> bool:
-        """Whether a subscribed topic has been quiet on the open socket past its expected interval."""
+    def _silent(self, channel: StreamChannel, now: float, *, since_resend: bool = False) -> bool:
+        """Whether a subscribed topic has been quiet on the open socket past its expected interval.
+
+        Quiet is counted from its last frame (or its first send on this socket); with
+        ``since_resend`` from its last re-send as well, which is when a re-send is due again.
+        """
+
+        def quiet(sub: Subscription, since: float | None = None) -> float:
+            sent = sub.sent_at if since_resend else sub.first_sent_at
+            return quiet_for(now, sent, sub.last_data, since)
+
         if channel is StreamChannel.QUOTE:
             return any(
-                s.sent_at is not None and quiet_for(now, s.sent_at, s.last_data) >= self.quote_silence
+                s.sent_at is not None and quiet(s) >= self.quote_silence
                 for s in self.registry.active(StreamChannel.QUOTE)
             )
         sub = self.registry.get(channel)
         if sub is None or sub.sent_at is None:
             return False
         if channel is StreamChannel.PNL:
-            return quiet_for(now, sub.sent_at, sub.last_data) >= self.pnl_silence
+            return quiet(sub) >= self.pnl_silence
         if self._orders_live_since is None:
             return False  # no working order: sor has nothing to say
-        return quiet_for(now, sub.sent_at, sub.last_data, self._orders_live_since) >= self.orders_silence
+        return quiet(sub, self._orders_live_since) >= self.orders_silence
 
     def _track_working_orders(self, now: float) -> None:
         working = any(status_info(o.status).live for o in self.decoder.orders.snapshot().values() if o.status)
@@ -827,6 +840,8 @@ class IBKRStreaming:
     async def _send_sub(self, sub: Subscription) -> None:
         if await self._send(sub.subscribe_frame()):
             sub.sent_at = self.clock()
+            if sub.first_sent_at is None:
+                sub.first_sent_at = sub.sent_at
             sub.sends += 1
             self.counters["subscribe_frames"] += 1
 
