@@ -35,6 +35,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         seed=args.seed,
         logged_in=not args.logged_out,
         allow_remote=args.allow_remote,
+        sor_mode=args.sor_mode,
     )
     return code
 
@@ -341,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--logged-out", action="store_true", help="start with no SSO session (401 until /sim/login)"
     )
     sim.add_argument("--allow-remote", action="store_true", help="permit a non-loopback bind address")
+    sim.add_argument(
+        "--sor-mode",
+        choices=("stops_after_filter", "silent", "unaffected"),
+        default="stops_after_filter",
+        help="websocket order updates: muted by a filtered live-orders call until force=true (default), "
+        "never sent (as a build 10.46 gateway), or unaffected by filters",
+    )
     sim.set_defaults(func=_cmd_sim)
 
     db = sub.add_parser("db", help="the plugin's database (order log, connections, contract cache)")

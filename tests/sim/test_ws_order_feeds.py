@@ -182,3 +182,17 @@ def test_sor_mode_is_validated(fsim: SimServer) -> None:
     assert fsim.admin.config(sor_mode="silent")["sor_mode"] == "silent"
     fsim.admin.reset()
     assert fsim.admin.state()["sor"]["mode"] == "silent"  # an option, not state: survives reset
+
+
+def test_cli_sim_passes_sor_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from axion_broker_ibkr import cli, sim
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(sim, "serve", lambda **kwargs: seen.update(kwargs) or 0)
+    args = cli.build_parser().parse_args(["sim", "--port", "0", "--sor-mode", "silent"])
+    assert args.func(args) == 0
+    assert seen["sor_mode"] == "silent"
+    default = cli.build_parser().parse_args(["sim"])
+    assert default.sor_mode == "stops_after_filter"
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["sim", "--sor-mode", "quiet"])

@@ -134,7 +134,7 @@ async def test_a_pnl_subscription_without_frames_is_resent(stream: IBKRStreaming
     await stream.subscribe_pnl()  # the fake gateway sends spl only with a fill
     await until(lambda: stream.health()["pnl"]["resubscribes"] >= 1, "spl re-sent")
     assert stream.health()["pnl"]["state"] == "silent"
-    assert sum(f == "spl+{}" for f in gw.received[-1]) >= 2
+    await until(lambda: sum(f == "spl+{}" for f in gw.received[-1]) >= 2, "spl re-sent to the gateway")
     gw.orders[7] = {"orderId": 7, "conid": 8314, "status": "Submitted", "totalSize": 1.0}
     await gw.fill(7, 1.0, 10.0)
     await until(lambda: stream.health()["pnl"]["state"] == "live", "spl heard")
