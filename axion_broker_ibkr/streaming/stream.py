@@ -683,6 +683,11 @@ class IBKRStreaming:
             watch.polled(self.clock(), ok)
             self.counters[f"{channel.value}_polls" if ok else f"{channel.value}_poll_errors"] += 1
 
+    def _poll_failed_log(self, channel: StreamChannel) -> None:
+        """A failing poll is a warning once; repeats (the gateway is gone too) are debug lines."""
+        level = logging.DEBUG if self.watch[channel].poll_failed else logging.WARNING
+        log.log(level, "%s poll failed: %s", channel.value, self.last_error)
+
     async def _poll_quotes(self) -> bool:
         client = self.client
         subs = self.registry.active(StreamChannel.QUOTE)
@@ -694,7 +699,7 @@ class IBKRStreaming:
             quotes = await client.snapshot(conids, fields)
         except Exception as exc:
             self.last_error = mask_text(f"snapshot: {exc}")[:300]
-            log.warning("quote poll failed: %s", self.last_error)
+            self._poll_failed_log(StreamChannel.QUOTE)
             return False
         for quote in quotes:
             if not quote.fields:
@@ -712,7 +717,7 @@ class IBKRStreaming:
             rows = await client.pnl()
         except Exception as exc:
             self.last_error = mask_text(f"pnl: {exc}")[:300]
-            log.warning("P&L poll failed: %s", self.last_error)
+            self._poll_failed_log(StreamChannel.PNL)
             return False
         for key, row in rows.items():
             wire = {k: v for k, v in convert.unstructure(row).items() if v is not None}
@@ -814,7 +819,8 @@ class IBKRStreaming:
                 self.watch[StreamChannel.ORDERS].resubscribes += 1
                 await self._send_sub(sor)
             elif self._last_force is None or now - self._last_force >= FORCE_EVERY:
-                self._force_next = True
+                self._force_next = True  # the next read clears the mute: start it now
+                self.dispatcher.spawn(self._rebuild_orders(source="unmute"))
         elif force and sor is not None and self.connected:
             self.watch[StreamChannel.ORDERS].resubscribes += 1
             await self._send_sub(sor)

@@ -120,6 +120,10 @@ async def test_sor_muted_by_a_filtered_call_place_and_cancel_reach_cancelled(
         lambda: any(isinstance(e, OrderEvent) and e.source == "ws" for e in _keep(events, kept)),
         "the order through sor before the mute",
     )
+    # the client filters locally: asking it for submitted orders sends no filtered call
+    submitted = await client.live_orders(filters=["Submitted"])
+    assert [o.order_id for o in submitted] == [first]
+    assert (await sim_state(watch_sim))["ws_counts"].get("filtered_live_orders", 0) == 0
     # another program behind the same gateway makes a filtered call: sor stops (REFERENCE §4.8)
     async with httpx.AsyncClient(base_url=watch_sim.base_url, verify=client.ssl_context or True) as other:
         answer = await other.get("/iserver/account/orders", params={"filters": "submitted"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr.pacing import Pacer
-from axion_broker_ibkr.streaming import IBKRStreaming, StreamChannel, SystemEvent
+from axion_broker_ibkr.streaming import IBKRStreaming, StreamChannel, SyncStreaming, SystemEvent
 from axion_broker_ibkr.streaming.watchdog import (
     TopicWatch,
     is_order_notice,
@@ -176,3 +177,16 @@ def test_decoder_remembers_the_topic_of_the_last_frame() -> None:
     assert stream.decoder.last_topic == "sor"
     stream.feed(json.dumps({"message": "waiting for session"}))
     assert stream.decoder.last_topic is None
+
+
+async def test_sync_wrapper_reads_health_on_the_stream_thread(gw: FakeGateway) -> None:
+    def run() -> dict[str, dict[str, Any]]:
+        with SyncStreaming(lambda: FakeClient(gw), **FAST) as sync:
+            sync.subscribe_quotes([8314])
+            for _ in sync.events(StreamChannel.QUOTE, timeout=5):
+                break
+            return sync.health()
+
+    health = await asyncio.to_thread(run)
+    assert set(health) == {"quote"} and health["quote"]["state"] == "live"
+    assert health["quote"]["last_message_age"] is not None
