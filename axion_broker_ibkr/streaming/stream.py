@@ -818,7 +818,9 @@ class IBKRStreaming:
             if force:
                 self.watch[StreamChannel.ORDERS].resubscribes += 1
                 await self._send_sub(sor)
-            elif self._last_force is None or now - self._last_force >= FORCE_EVERY:
+            elif isinstance(self.client, PollingClient) and (
+                self._last_force is None or now - self._last_force >= FORCE_EVERY
+            ):
                 self._force_next = True  # the next read clears the mute: start it now
                 self.dispatcher.spawn(self._rebuild_orders(source="unmute"))
         elif force and sor is not None and self.connected:
