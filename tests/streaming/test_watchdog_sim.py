@@ -211,6 +211,30 @@ async def test_socket_down_polls_rest_and_goes_live_when_the_socket_is_back(
     await asyncio.to_thread(watch_sim.admin.websockets, True)
     await stream.wait_connected(20)
     await until(lambda: {h["state"] for h in stream.health().values()} == {"live"}, "live again")
+    await until(lambda: not stream.watch[StreamChannel.QUOTE].busy, "a poll begun while down has ended")
     polls = stream.stats()["quote_polls"]
     await fresh_quote(stream, AAPL.conid)
     assert stream.stats()["quote_polls"] == polls  # quotes come through the socket again
+
+
+async def test_a_topic_whose_rest_fallback_fails_too_is_down(
+    stream: IBKRStreaming, watch_sim: SimServer
+) -> None:
+    await stream.subscribe_quotes([AAPL.conid])
+    await stream.subscribe_orders()
+    await fresh_quote(stream, AAPL.conid)
+    await asyncio.to_thread(watch_sim.admin.fail, 503, 10**6, "/iserver/marketdata")
+    await asyncio.to_thread(watch_sim.admin.websockets, False)
+
+    def states() -> dict[str, str]:
+        return {name: h["state"] for name, h in stream.health().items()}
+
+    def snapshots_failed() -> bool:
+        return stream.stats().get("quote_poll_errors", 0) >= 1
+
+    await until(snapshots_failed, "a snapshot poll failed", FEW_SECONDS)
+    await until(lambda: states() == {"quote": "down", "orders": "polling"}, "quotes down, orders polled")
+    await asyncio.to_thread(watch_sim.admin.fail, 503, 0)  # snapshots answer again
+    await until(lambda: states() == {"quote": "polling", "orders": "polling"}, "quotes polled again")
+    await asyncio.to_thread(watch_sim.admin.websockets, True)
+    await until(lambda: states() == {"quote": "live", "orders": "live"}, "live again", 20)
