@@ -18,6 +18,7 @@ read from the client's pacer). ``IBKRStreaming.health()`` reports, per channel::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +29,9 @@ from .events import StreamChannel
 
 #: The channels the watchdog looks after, in the order ``health()`` lists them.
 WATCHED: tuple[StreamChannel, ...] = (StreamChannel.QUOTE, StreamChannel.ORDERS, StreamChannel.PNL)
+
+#: "order" as a word (order, orders, ordered), not inside another one ("border")
+_ORDER_WORD = re.compile(r"\border", re.IGNORECASE)
 
 #: REST endpoint polled for each watched channel (paths as the pacer's rules name them).
 POLL_PATHS: dict[StreamChannel, str] = {
@@ -109,8 +113,8 @@ def is_order_notice(args: Any) -> bool:
 
     IBKR documents ``ntf`` as ``{"id","text","title","url"}``, with order prompts also carrying
     ``orderId``/``reqId``/``options`` (REFERENCE §4.11, §6.3); what a gateway writes into the text of
-    an order notice is undocumented, so both readings are accepted: an ``orderId`` key, or "order"
-    in the title or text. ``args`` may be one object or a list of them (public clients accept both).
+    an order notice is undocumented, so both readings are accepted: an ``orderId`` key, or the word
+    "order" in the title or text. ``args`` may be one object or a list of them (public clients accept both).
     """
     items = args if isinstance(args, list) else [args]
     for item in items:
@@ -118,8 +122,8 @@ def is_order_notice(args: Any) -> bool:
             continue
         if item.get("orderId") is not None or item.get("order_id") is not None:
             return True
-        words = f"{item.get('title') or ''} {item.get('text') or ''}".lower()
-        if "order" in words:
+        words = f"{item.get('title') or ''} {item.get('text') or ''}"
+        if _ORDER_WORD.search(words):
             return True
     return False
 

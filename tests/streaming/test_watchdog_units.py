@@ -40,6 +40,7 @@ pytestmark = pytest.mark.timeout(30)
         ),  # §4.11 prompt
         ([{"id": "3", "text": "Dividend received"}, {"id": "4", "text": "order placed"}], True),  # list form
         ({"id": "5", "text": "Market closes early today", "title": "Notice"}, False),
+        ({"id": "6", "text": "Border crossing fees changed"}, False),  # "order" only as a word
         ([], False),
         ("text", False),
         (None, False),
