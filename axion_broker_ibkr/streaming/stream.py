@@ -61,8 +61,11 @@ log = logging.getLogger(__name__)
 
 #: seconds a connection must hold before the reconnect back-off starts again from its base.
 STABLE_AFTER = 10.0
-#: a ``force=true`` live-orders call (it resets the gateway's order cache) at most this often.
+#: a ``force=true`` live-orders call (it resets the gateway's order cache) at most this often; the
+#: interval doubles up to ``FORCE_MAX`` while forcing does not bring ``sor`` back (a gateway whose
+#: ``sor`` is silent anyway), and starts over when a ``sor`` frame arrives.
 FORCE_EVERY = 60.0
+FORCE_MAX = 900.0
 #: the gateway is local: never route it through an HTTP(S)_PROXY (``proxy`` exists from websockets 15).
 _NO_PROXY: dict[str, Any] = {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
 
@@ -179,6 +182,7 @@ class IBKRStreaming:
         self._orders_again = False
         self._force_next = False
         self._last_force: float | None = None
+        self._force_every = FORCE_EVERY
         self._connected = asyncio.Event()
         self._session_ready = asyncio.Event()
         self._kick: asyncio.Future[str] | None = None
@@ -511,6 +515,8 @@ class IBKRStreaming:
         if topic is not None and topic[:3] in {"sor", "spl"}:
             # a frame of the topic is a sign of life even when it changed nothing (a sor replay)
             channel = StreamChannel.ORDERS if topic[:3] == "sor" else StreamChannel.PNL
+            if channel is StreamChannel.ORDERS:
+                self._force_every = FORCE_EVERY  # sor speaks: forcing helped (or was not needed)
             now = self.clock()
             self.registry.mark_data(channel, "", now)
             self.watch[channel].heard(now)
@@ -819,8 +825,11 @@ class IBKRStreaming:
                 self.watch[StreamChannel.ORDERS].resubscribes += 1
                 await self._send_sub(sor)
             elif isinstance(self.client, PollingClient) and (
-                self._last_force is None or now - self._last_force >= FORCE_EVERY
+                self._last_force is None or now - self._last_force >= self._force_every
             ):
+                if self._last_force is not None and (sor.last_data or 0.0) < self._last_force:
+                    # no sor frame since the last force: it did not bring sor back
+                    self._force_every = min(self._force_every * 2, FORCE_MAX)
                 self._force_next = True  # the next read clears the mute: start it now
                 self.dispatcher.spawn(self._rebuild_orders(source="unmute"))
         elif force and sor is not None and self.connected:

@@ -108,6 +108,28 @@ async def test_silent_sor_place_and_cancel_reach_cancelled(
     assert set(stream.health()) == {"quote", "orders"}
 
 
+@pytest.mark.parametrize("sor_mode", ["silent"])
+async def test_silent_sor_a_partial_then_full_fill_reach_the_order_state(
+    stream: IBKRStreaming, client: AsyncIBKRClient, watch_sim: SimServer
+) -> None:
+    await stream.subscribe_quotes([AAPL.conid])
+    await stream.subscribe_orders()
+    order_id = await place_resting(stream, client, "AX-WD-SILENT-FILL")
+    await until(lambda: stream.health()["orders"]["state"] == "silent", "a working order, sor quiet")
+    # a partial fill leaves the status Submitted (no ntf): only live-orders polling can see it
+    await admin(watch_sim, "fill", order_id, 1)
+
+    def filled(quantity: float) -> bool:
+        order = stream.order(order_id)
+        return order is not None and order.filled_quantity == quantity
+
+    await until(lambda: filled(1.0), "the partial fill without sor or ntf", FEW_SECONDS)
+    assert status_of(stream, order_id) == "Submitted"
+    await admin(watch_sim, "fill", order_id)
+    await until(lambda: status_of(stream, order_id) == "Filled", "Filled without sor", FEW_SECONDS)
+    assert filled(2.0) and stream.stats()["orders_polls"] >= 1
+
+
 async def test_sor_muted_by_a_filtered_call_place_and_cancel_reach_cancelled(
     stream: IBKRStreaming, client: AsyncIBKRClient, watch_sim: SimServer
 ) -> None:

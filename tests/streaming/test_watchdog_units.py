@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from axion_broker_ibkr import models as m
 from axion_broker_ibkr.pacing import Pacer
 from axion_broker_ibkr.streaming import IBKRStreaming, StreamChannel, SyncStreaming, SystemEvent
 from axion_broker_ibkr.streaming.watchdog import (
@@ -191,3 +192,59 @@ async def test_sync_wrapper_reads_health_on_the_stream_thread(gw: FakeGateway) -
     health = await asyncio.to_thread(run)
     assert set(health) == {"quote"} and health["quote"]["state"] == "live"
     assert health["quote"]["last_message_age"] is not None
+
+
+class SilentSorGateway(FakeGateway):
+    """A gateway whose ``sor`` never answers (the build 10.46 capture)."""
+
+    async def _on_frame(self, ws: Any, index: int, frame: str, subs: dict[int, float]) -> None:
+        if not frame.startswith("sor"):
+            await super()._on_frame(ws, index, frame, subs)
+
+
+class PollingFake(FakeClient):
+    """A client that can poll (and send ``force=true``); every live-orders read shows a new fill."""
+
+    def __init__(self, gw: FakeGateway) -> None:
+        super().__init__(gw)
+        self.fills = 0.0
+
+    async def snapshot(self, conids: Any, fields: Any = (), *, wait: float | None = None) -> list[m.Quote]:
+        return []
+
+    async def pnl(self) -> dict[str, m.PnLRow]:
+        return {}
+
+    async def live_orders(  # type: ignore[override]
+        self, account_id: str | None = None, filters: Any = None, *, force: bool = False
+    ) -> list[m.Order]:
+        self.calls.append("live_orders(force)" if force else "live_orders")
+        self.fills += 1.0
+        return [m.Order(order_id=1, status="Submitted", total_size=100.0, filled_quantity=self.fills)]
+
+
+async def test_forcing_backs_off_while_it_does_not_bring_sor_back() -> None:
+    gw = SilentSorGateway()
+    await gw.start()
+    client = PollingFake(gw)
+    stream = IBKRStreaming(client, **FAST)
+    try:
+        await stream.start()
+        await stream.wait_connected(10)
+        await stream.subscribe_orders()  # one read; sor says nothing
+        await stream._rebuild_orders(source="poll")  # REST shows a change sor did not bring
+        await until(lambda: client.calls.count("live_orders(force)") == 1, "one force=true read")
+        assert stream._force_every == 60.0
+        await stream._rebuild_orders(source="poll")  # within the minute: no second force
+        assert client.calls.count("live_orders(force)") == 1
+        assert stream._last_force is not None
+        stream._last_force -= 61.0  # a minute later, still no sor frame
+        await stream._rebuild_orders(source="poll")
+        await until(lambda: client.calls.count("live_orders(force)") == 2, "a second force=true read")
+        assert stream._force_every == 120.0
+        stream.feed(json.dumps({"topic": "sor", "args": []}))  # sor speaks again
+        assert stream._force_every == 60.0
+        assert stream.stats()["order_force_refreshes"] == 2
+    finally:
+        await stream.stop()
+        await gw.stop()
