@@ -15,8 +15,8 @@ polled too, because real gateways have been seen to deliver no ``sor`` at all (a
 capture) or to stop ``sor`` after a filtered ``/iserver/account/orders`` call (ibind #129). The
 stream itself never sends a filtered live-orders call (the client filters locally), and when a poll
 finds a change ``sor`` did not deliver, it clears the gateway's filter state with one ``force=true``
-call (at most once a minute) and re-sends ``sor``. Order-related ``ntf`` frames trigger a
-live-orders refresh at once.
+call (at most once a minute, backing off while it does not help) and re-sends ``sor``.
+Order-related ``ntf`` frames trigger a live-orders refresh at once.
 """
 
 from __future__ import annotations
