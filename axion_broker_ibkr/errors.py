@@ -289,3 +289,7 @@ def delivery_of(exc: BaseException) -> Delivery | None:
     failure), which the order flow lets propagate untouched."""
     value = getattr(exc, "delivery", None)
     return value if value in DELIVERIES else None
+
+
+class SubscriptionError(IBKRError, ValueError):
+    """A streaming subscription request is invalid; the message names the offending argument."""

@@ -13,12 +13,10 @@ from collections.abc import Iterable, Sequence
 from attrs import define, field
 
 from ..convert import DEFAULT_QUOTE_FIELDS
-from ..errors import IBKRError
+from ..errors import SubscriptionError
 from .events import StreamChannel
 
-
-class SubscriptionError(IBKRError, ValueError):
-    """A subscription request is invalid; the message names the offending argument."""
+__all__ = ["Registry", "Subscription", "SubscriptionError", "quote_subscription"]
 
 
 def _compact(obj: object) -> str:
