@@ -399,10 +399,52 @@ QUOTE_NUMERIC_FIELDS: dict[str, str] = {
 }
 #: field id -> Quote attribute, for text fields.
 QUOTE_TEXT_FIELDS: dict[str, str] = {"55": "symbol", "7051": "company_name", "6509": "availability"}
-#: fields the client asks for by default.
+#: fields the client asks for by default (6070 sec type and 7221 listing exchange say whether the
+#: sizes are a US stock's, shown in lots of 100: :func:`size_lot`).
 DEFAULT_QUOTE_FIELDS: tuple[str, ...] = (
     "31", "84", "86", "88", "85", "7059", "87", "7762", "70", "71", "7295", "7741", "82", "83", "55", "6509",
+    "6070", "7221",
 )  # fmt: skip
+
+#: Listing exchanges (field 7221, the part before any ``.``: ``NASDAQ.NMS``) of US stocks.
+US_LISTING_EXCHANGES: frozenset[str] = frozenset(
+    {"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "BYX", "IEX", "NYSENAT", "PINK", "OTC", "CHX", "PSX", "BEX",
+     "EDGEA", "EDGX", "LTSE", "MEMX", "PEARL", "ISE", "DRCTEDGE"}
+)  # fmt: skip
+
+#: Size fields IBKR shows divided by 100 for US stocks -> Quote attribute. Settled by IBKR's field
+#: list as ibind 0.2.2 carries it (``ibkr_definitions.py``, fields 85 and 88: "For US stocks, the
+#: number displayed is divided by 100"); REFERENCE §5.2 marks the current docs as silent, so a quote
+#: whose security type or listing exchange is not known keeps IBKR's numbers (``size_lot`` None).
+#: 7059 (last size) carries no such remark and is never scaled.
+LOT_SIZE_FIELDS: tuple[tuple[str, str], ...] = (("88", "bid_size"), ("85", "ask_size"))
+
+
+def size_lot(fields: Mapping[str, str]) -> float | None:
+    """The factor from IBKR's displayed sizes to shares: 100 for a US stock, 1 for anything else,
+    ``None`` when fields 6070/7221 have not said which."""
+    sec_type = fields.get("6070")
+    if sec_type is None:
+        return None
+    if sec_type.strip().upper() != "STK":
+        return 1.0
+    exchange = fields.get("7221")
+    if exchange is None:
+        return None
+    return 100.0 if exchange.strip().upper().split(".")[0] in US_LISTING_EXCHANGES else 1.0
+
+
+def apply_size_lot(values: dict[str, Any], fields: Mapping[str, str]) -> None:
+    """Set ``values["size_lot"]`` and, for a US stock, the bid/ask sizes in shares (from the raw texts)."""
+    lot = size_lot(fields)
+    values["size_lot"] = lot
+    if lot is not None and lot != 1.0:
+        for key, attr in LOT_SIZE_FIELDS:
+            text = fields.get(key)
+            if text is not None:
+                number = parse_number(text)
+                values[attr] = None if number is None else number * lot
+
 
 _META_KEYS = {"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"}
 
@@ -449,6 +491,10 @@ def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Q
             values["volume"] = parse_number(fields["7762"])
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: field 7762 (volume): {exc}") from exc
+    try:
+        apply_size_lot(values, fields)
+    except ValueError as exc:
+        raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
     conidex = data.get("conidEx", data.get("conidex", base.conidex if base is not None else None))
     updated = data.get("_updated", base.updated if base is not None else None)
     server_id = data.get("server_id", data.get("6119", base.server_id if base is not None else None))

@@ -97,6 +97,11 @@ class QuoteBook:
         server_id = data.get("server_id", data.get("6119"))
         if server_id is not None:
             values["server_id"] = str(server_id)
+        if values["size_lot"] is not None or "6070" in changed or "7221" in changed:
+            try:  # US stock sizes in shares (issue 16.4), as convert.quote_from_wire does
+                convert.apply_size_lot(values, fields)
+            except ValueError as exc:
+                raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
         values["fields"] = fields
         quote = m.Quote(conid=conid, **values)
         self._values[conid] = values
