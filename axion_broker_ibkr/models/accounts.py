@@ -126,9 +126,20 @@ class LedgerEntry:
     endofbundle: int | None = None
 
 
+def _no_multiplier(value: float | None) -> float | None:
+    """IBKR writes "no multiplier" (a stock) as ``null`` (its documented example) or ``0.0`` (the
+    secdef form, ibind's recorded response): both read as ``None``."""
+    return None if value == 0 else value
+
+
 @define(frozen=True, kw_only=True)
 class Position:
-    """One row of ``GET /portfolio/{acct}/positions/{page}``."""
+    """One row of ``GET /portfolio/{acct}/positions/{page}``.
+
+    ``strike`` comes as a number (IBKR's documented example) or as text (``"0"``, ``"217.5"``: the
+    secdef form real gateways send once security definitions are cached, as ibind's recorded
+    response shows); both read as a float. ``multiplier`` is ``None`` for contracts without one.
+    """
 
     account_id: str | None = None
     conid: int | None = None
@@ -144,7 +155,7 @@ class Position:
     exchs: Any = None
     expiry: str | None = None
     put_or_call: str | None = None
-    multiplier: float | None = None
+    multiplier: float | None = field(default=None, converter=_no_multiplier)
     strike: float | None = None
     exercise_style: str | None = None
     con_exch_map: list[Any] | None = None

@@ -309,3 +309,168 @@ def pnl_row(account: Account, market: Market) -> dict[str, Any]:
         "uel": nlv - maint,
         "mv": round(init, 2),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# /iserver/account/{acct}/summary and its sub-paths (issue 16.6)
+#
+# REFERENCE §2 lists the paths (they exist in IBKR's OpenAPI) without their shapes. The field
+# names of the summary follow IBKR's OpenAPI model (``accountType, status, balance, SMA,
+# buyingPower, availableFunds, excessLiquidity, netLiquidationValue, equityWithLoanValue, regTLoan,
+# securitiesGVP, totalCashValue, accruedInterest, regTMargin, initialMargin, maintenanceMargin,
+# cashBalances[{currency, balance, settledCash}]``; the base aggregate's currency reads
+# ``"Total (in USD)"``). The sub-paths answer segment -> label -> display text (``"1,112,961 USD"``)
+# in IBKR's v1 documentation's layout: segments ``total``, ``Crypto at Paxos``, ``commodities``,
+# ``securities``; ``market_value`` is keyed by currency plus ``Total (in <base>)``. The labels and
+# the display form are the simulator's reading of that documentation [unconfirmed against a live
+# gateway]; ibind #79 reports the summary path answering 400 through OAuth at api.ibkr.com, which
+# the client surfaces as an error.
+
+SUMMARY_SEGMENTS = ("total", "Crypto at Paxos", "commodities", "securities")
+SUMMARY_SECTIONS = ("available_funds", "balances", "margins", "market_value")
+
+
+def _money(amount: float, ccy: str = BASE_CURRENCY) -> str:
+    return f"{round(amount):,} {ccy}"
+
+
+def _figures(account: Account, market: Market) -> dict[str, float]:
+    led = ledger(account, market, 0)["BASE"]
+    init, maint = margin(account, market)
+    nlv = float(led["netliquidationvalue"])
+    gross = sum(
+        abs(market.last(c) * p.quantity * market.universe.by_conid[c].multiplier)
+        * market.fx_rate(market.universe.by_conid[c].currency)
+        for c, p in account.positions.items()
+    )
+    return {
+        "nlv": nlv,
+        "cash": float(led["cashbalance"]),
+        "settled": float(led["settledcash"]),
+        "init": init,
+        "maint": maint,
+        "gross": gross,
+        "available": nlv - init,
+        "excess": nlv - maint,
+        "start": account.start_nlv,
+    }
+
+
+def brokerage_summary(account: Account, market: Market) -> dict[str, Any]:
+    """``GET /iserver/account/{acct}/summary``."""
+    f = _figures(account, market)
+    entries = ledger(account, market, 0)
+    balances = [
+        {"currency": ccy, "balance": round(e["cashbalance"], 2), "settledCash": round(e["settledcash"], 2)}
+        for ccy, e in sorted(entries.items())
+        if ccy != "BASE"
+    ]
+    base = entries["BASE"]
+    balances.append(
+        {
+            "currency": f"Total (in {BASE_CURRENCY})",
+            "balance": round(base["cashbalance"], 2),
+            "settledCash": round(base["settledcash"], 2),
+        }
+    )
+    return {
+        "accountType": "",
+        "status": "",
+        "balance": round(f["cash"], 2),
+        "SMA": round(max(0.0, f["available"]), 2),
+        "buyingPower": round(max(0.0, f["available"]) * 4, 2),
+        "availableFunds": round(f["available"], 2),
+        "excessLiquidity": round(f["excess"], 2),
+        "netLiquidationValue": round(f["nlv"], 2),
+        "equityWithLoanValue": round(f["nlv"], 2),
+        "regTLoan": 0.0,
+        "securitiesGVP": round(f["gross"], 2),
+        "totalCashValue": round(f["cash"], 2),
+        "accruedInterest": 0.0,
+        "regTMargin": round(f["init"], 2),
+        "initialMargin": round(f["init"], 2),
+        "maintenanceMargin": round(f["maint"], 2),
+        "cashBalances": balances,
+    }
+
+
+def _segments(values: dict[str, str], zero: dict[str, str]) -> dict[str, dict[str, str]]:
+    # Everything the simulator holds is a security: the commodities and crypto segments are empty.
+    return {"total": values, "Crypto at Paxos": zero, "commodities": zero, "securities": dict(values)}
+
+
+def brokerage_section(account: Account, market: Market, section: str) -> dict[str, dict[str, str]]:
+    """``GET /iserver/account/{acct}/summary/{section}`` (one of :data:`SUMMARY_SECTIONS`)."""
+    f = _figures(account, market)
+    if section == "available_funds":
+        values = {
+            "current_available": _money(f["available"]),
+            "current_excess": _money(f["excess"]),
+            "Prdctd Pst-xpry Excss": _money(0.0),
+            "Lk Ahd Avlbl Fnds": _money(f["available"]),
+            "Lk Ahd Excss Lqdty": _money(f["excess"]),
+            "overnight_available": _money(f["available"]),
+            "overnight_excess": _money(f["excess"]),
+            "buying_power": _money(max(0.0, f["available"]) * 4),
+            "leverage": f"{f['gross'] / f['nlv'] if f['nlv'] else 0.0:.2f}",
+            "Lk Ahd Nxt Chng": "@ 16:00:00",
+            "day_trades_left": "Unlimited",
+        }
+        zero = {k: (_money(0.0) if v.endswith(BASE_CURRENCY) else v) for k, v in values.items()}
+        return _segments(values, {**zero, "leverage": "0.00"})
+    if section == "balances":
+        values = {
+            "net_liquidation": _money(f["nlv"]),
+            "Nt Lqdtn Uncrtnty": _money(0.0),
+            "equity_with_loan": _money(f["nlv"]),
+            "Prvs Dy Eqty Wth Ln Vl": _money(f["start"]),
+            "Rg T Eqty Wth Ln Vl": _money(f["nlv"]),
+            "sec_gross_pos_val": _money(f["gross"]),
+            "cash": _money(f["cash"]),
+            "MTD Interest": _money(0.0),
+            "Pndng Dbt Crd Chrgs": _money(0.0),
+        }
+        return _segments(values, {k: _money(0.0) for k in values})
+    if section == "margins":
+        values = {
+            "RegT_margin": _money(f["init"]),
+            "current_initial": _money(f["init"]),
+            "Prdctd Pst-xpry Mrgn @ Opn": _money(0.0),
+            "current_maint": _money(f["maint"]),
+            "projected_liquidity_inital_margin": _money(f["init"]),
+            "Prjctd Lk Ahd Mntnnc Mrgn": _money(f["maint"]),
+            "projected_overnight_initial_margin": _money(f["init"]),
+            "Prjctd Ovrnght Mntnnc Mrgn": _money(f["maint"]),
+        }
+        return _segments(values, {k: _money(0.0) for k in values})
+    if section == "market_value":
+        out: dict[str, dict[str, str]] = {}
+        for ccy, e in sorted(ledger(account, market, 0).items()):
+            label = f"Total (in {BASE_CURRENCY})" if ccy == "BASE" else ccy
+            out[label] = {
+                "total_cash": f"{round(e['cashbalance']):,}",
+                "settled_cash": f"{round(e['settledcash']):,}",
+                "MTD Interest": "0",
+                "stock": f"{round(e['stockmarketvalue']):,}",
+                "options": f"{round(e['stockoptionmarketvalue']):,}",
+                "futures": f"{round(e['futuremarketvalue']):,}",
+                "future_options": "0",
+                "funds": "0",
+                "dividends_receivable": "0",
+                "mutual_funds": "0",
+                "money_market": "0",
+                "bonds": f"{round(e['corporatebondsmarketvalue']):,}",
+                "Govt Bonds": f"{round(e['tbondsmarketvalue']):,}",
+                "t_bills": f"{round(e['tbillsmarketvalue']):,}",
+                "warrants": "0",
+                "issuer_option": "0",
+                "commodity": "0",
+                "Notional CFD": "0",
+                "cfd": "0",
+                "net_liquidation": f"{round(e['netliquidationvalue']):,}",
+                "unrealized_pnl": f"{round(e['unrealizedpnl']):,}",
+                "realized_pnl": f"{round(e['realizedpnl']):,}",
+                "Exchange Rate": f"{float(e['exchangerate']):.4f}",
+            }
+        return out
+    raise ValueError(f"unknown summary section {section!r}")

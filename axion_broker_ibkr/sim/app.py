@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 
 from . import routes_contracts, routes_marketdata, routes_orders, routes_portfolio, routes_session
 from .admin import admin_routes
-from .http import API_PREFIX, Api, routes
+from .http import API_PREFIX, Api, not_found, routes
 from .state import SimState
 from .ws import websocket_endpoint
 
@@ -77,7 +77,15 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = Starlette(routes=all_routes, lifespan=lifespan, middleware=[Middleware(MarkSimulator)])
+    async def unknown_route(request: Request, exc: Exception) -> Response:
+        return not_found()  # a real gateway's answer for a path it does not serve (sim/http.py)
+
+    app = Starlette(
+        routes=all_routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MarkSimulator)],
+        exception_handlers={404: unknown_route},
+    )
     return app, api
 
 

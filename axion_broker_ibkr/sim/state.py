@@ -38,6 +38,8 @@ class Faults:
     #: position rows carry the security-definition keys and ``pageSize`` (REFERENCE §2)
     positions_secdefs_cached: bool = True
     history_delay_s: float = 0.02
+    #: status for unsubscribing a conid without a stream: 500 (the docs) or 404 (ibind's reading)
+    unsubscribe_unknown_status: int = 500
 
 
 class SimState:

@@ -15,6 +15,13 @@ PRICE_CONSTRAINT = 0.03
 #: Marketable limit prices further than this from the last price are rejected outright.
 PRICE_REJECT = 0.5
 
+#: Question texts, IBKR's words where known (clients match them by text, e.g. ibind's QuestionType
+#: substrings): o163 is IBKR's documented example (examples/order_reply_question.json, the " \n"
+#: included); o354 and o403 as ibind 0.2.2 records them (ibkr_utils.py, from users' gateways; o354's
+#: "Are you sure" follows a newline here, as in every other IBKR question). o10151's exact wording is
+#: not published (IBKR's docs and ibind only describe it: "warns about risks with market orders"):
+#: the text below is the simulator's own, built on IBKR's phrasing of the stop-order question
+#: o10331 ("You are about to submit a stop order. ...").
 QUESTION_TEXT = {
     "o163": 'The following order "{desc}" price exceeds \nthe Percentage constraint of 3%.\n'
     "Are you sure you want to submit this order?",

@@ -148,11 +148,6 @@ REST_CASES: dict[str, tuple[Request, set[str], set[str]]] = {
     "tickle": (lambda c: c.post("/tickle", json={}).json(), set(), set()),
     "iserver_accounts": (lambda c: c.get("/iserver/accounts").json(), set(), set()),
     "portfolio_accounts": (lambda c: c.get("/portfolio/accounts").json(), set(), set()),
-    "portfolio_positions": (
-        lambda c: c.get(f"/portfolio/{ACCT}/positions/0").json(),
-        {*SECDEF_ROW_KEYS, "pageSize"},  # REFERENCE §2: once security definitions are cached
-        set(),
-    ),
     "pnl_partitioned": (
         lambda c: c.get("/iserver/account/pnl/partitioned").json(),
         {"uel"},  # REFERENCE §9 (spl): unrounded excess liquidity, absent from the REST example
@@ -206,6 +201,22 @@ def test_rest_answer_has_the_example_shape(fsim: SimServer, api: httpx.Client, n
     request, extra, nullable = REST_CASES[name]
     answer = request(api)
     assert shape_errors(load_fixture(name), answer, extra=extra, nullable=nullable) == []
+
+
+def test_positions_have_the_example_shape_in_both_forms(fsim: SimServer, api: httpx.Client) -> None:
+    """Without cached security definitions a row is the documented example's (strike a number,
+    multiplier null for a stock); with them it gains the secdef keys and takes their form for
+    strike (text) and multiplier (0.0), as ibind's recorded real-gateway response shows (issue 16.6)."""
+    example = load_fixture("portfolio_positions")
+    fsim.admin.config(positions_secdefs_cached=False)
+    plain = api.get(f"/portfolio/{ACCT}/positions/0").json()
+    assert shape_errors(example, plain) == []
+    fsim.admin.config(positions_secdefs_cached=True)
+    cached = api.get(f"/portfolio/{ACCT}/positions/0").json()
+    documented = [{**row, "strike": 0.0, "multiplier": None} for row in cached]
+    assert shape_errors(example, documented, extra={*SECDEF_ROW_KEYS, "pageSize"}) == []
+    stocks = [row for row in cached if row["assetClass"] == "STK"]
+    assert stocks and all(row["strike"] == "0" and row["multiplier"] == 0.0 for row in stocks)
 
 
 def test_ledger_has_the_example_shape_for_every_currency(api: httpx.Client) -> None:
