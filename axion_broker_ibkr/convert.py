@@ -159,6 +159,24 @@ RENAMES: dict[type[Any], dict[str, str]] = {
         "brokerage_access": "brokerageAccess",
     },
     m.SummaryValue: {"is_null": "isNull"},
+    m.CashBalance: {"settled_cash": "settledCash"},
+    m.BrokerageSummary: {
+        "account_type": "accountType",
+        "sma": "SMA",
+        "buying_power": "buyingPower",
+        "available_funds": "availableFunds",
+        "excess_liquidity": "excessLiquidity",
+        "net_liquidation_value": "netLiquidationValue",
+        "equity_with_loan_value": "equityWithLoanValue",
+        "reg_t_loan": "regTLoan",
+        "securities_gvp": "securitiesGVP",
+        "total_cash_value": "totalCashValue",
+        "accrued_interest": "accruedInterest",
+        "reg_t_margin": "regTMargin",
+        "initial_margin": "initialMargin",
+        "maintenance_margin": "maintenanceMargin",
+        "cash_balances": "cashBalances",
+    },
     m.Position: {
         "account_id": "acctId",
         "contract_desc": "contractDesc",
@@ -447,6 +465,35 @@ def apply_size_lot(values: dict[str, Any], fields: Mapping[str, str]) -> None:
 
 
 _META_KEYS = {"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"}
+
+
+def summary_amount(text: str | float | None) -> tuple[float | None, str | None]:
+    """A brokerage-summary section value -> (number, currency): ``"1,112,961 USD"`` -> (1112961.0,
+    "USD"), ``"0.00"`` -> (0.0, None); text that is not an amount (``"Unlimited"``, ``"@ 16:00:00"``)
+    -> (None, None)."""
+    if text is None or isinstance(text, bool):
+        return None, None
+    if isinstance(text, int | float):
+        return float(text), None
+    number, _, currency = text.strip().partition(" ")
+    try:
+        value = parse_number(number)
+    except ValueError:
+        return None, None
+    ccy = currency.strip()
+    return value, (ccy if ccy.isalpha() and ccy.isupper() and len(ccy) == 3 else None)
+
+
+def summary_section(data: Any, path: str) -> m.SummarySection:
+    """``/iserver/account/{acct}/summary/{section}``: segment -> label -> text (values as sent,
+    numbers written as text)."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    out: m.SummarySection = {}
+    for segment, values in data.items():
+        if isinstance(values, Mapping):
+            out[str(segment)] = {str(k): "" if v is None else str(v) for k, v in values.items()}
+    return out
 
 
 def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Quote:

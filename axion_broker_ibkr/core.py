@@ -26,6 +26,7 @@ from attrs import define, evolve, field
 from . import convert
 from . import models as m
 from .errors import (
+    ArgumentError,
     BrokerageSessionError,
     CompetingSessionError,
     GatewayError,
@@ -290,6 +291,30 @@ def account_summary(state: SessionState, account_id: str) -> Op[dict[str, m.Summ
     yield from _ensure_portfolio(state)
     data = yield from _call(_get(f"/portfolio/{account_id}/summary"))
     return convert.structure_map(data, m.SummaryValue)
+
+
+#: Sub-paths of ``/iserver/account/{acct}/summary`` (REFERENCE §2, IBKR's OpenAPI).
+SUMMARY_SECTIONS = ("available_funds", "balances", "margins", "market_value")
+
+
+def brokerage_summary(state: SessionState, account_id: str) -> Op[m.BrokerageSummary]:
+    """``GET /iserver/account/{acct}/summary`` (brokerage session; ``/iserver/accounts`` first)."""
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/account/{account_id}/summary"))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/iserver/account/{acct}/summary: expected a JSON object")
+    return convert.structure(data, m.BrokerageSummary)
+
+
+def brokerage_summary_section(state: SessionState, account_id: str, section: str) -> Op[m.SummarySection]:
+    """``GET /iserver/account/{acct}/summary/{section}``, ``section`` one of :data:`SUMMARY_SECTIONS`."""
+    if section not in SUMMARY_SECTIONS:
+        raise ArgumentError(
+            "section", f"{section!r} is not a summary section (one of {', '.join(SUMMARY_SECTIONS)})"
+        )
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/account/{account_id}/summary/{section}"))
+    return convert.summary_section(data, f"/iserver/account/{{acct}}/summary/{section}")
 
 
 def ledger(state: SessionState, account_id: str) -> Op[dict[str, m.LedgerEntry]]:

@@ -169,6 +169,47 @@ class Position:
 
 
 @define(frozen=True, kw_only=True)
+class CashBalance:
+    """One ``cashBalances`` entry of the brokerage summary; the base-currency aggregate's
+    ``currency`` reads ``"Total (in USD)"``."""
+
+    currency: str | None = None
+    balance: float | None = None
+    settled_cash: float | None = None
+
+
+@define(frozen=True, kw_only=True)
+class BrokerageSummary:
+    """``GET /iserver/account/{acct}/summary``: the brokerage side's at-a-glance account figures
+    (IBKR's OpenAPI model; money in the account's base currency)."""
+
+    account_type: str | None = None
+    status: str | None = None
+    balance: float | None = None
+    sma: float | None = None
+    buying_power: float | None = None
+    available_funds: float | None = None
+    excess_liquidity: float | None = None
+    net_liquidation_value: float | None = None
+    equity_with_loan_value: float | None = None
+    reg_t_loan: float | None = None
+    securities_gvp: float | None = None
+    total_cash_value: float | None = None
+    accrued_interest: float | None = None
+    reg_t_margin: float | None = None
+    initial_margin: float | None = None
+    maintenance_margin: float | None = None
+    cash_balances: list[CashBalance] = field(factory=list)
+
+
+#: ``GET /iserver/account/{acct}/summary/{section}``: segment (``total``, ``securities``,
+#: ``commodities``, ``Crypto at Paxos``; for ``market_value`` a currency or ``Total (in USD)``) ->
+#: IBKR's label -> IBKR's display text (``"1,112,961 USD"``, ``"Unlimited"``), kept as sent; read a
+#: money text with :func:`axion_broker_ibkr.convert.summary_amount`.
+SummarySection = dict[str, dict[str, str]]
+
+
+@define(frozen=True, kw_only=True)
 class PnLRow:
     """One row of ``GET /iserver/account/pnl/partitioned`` (key ``<acct>.Core``) or ws ``spl``."""
 
