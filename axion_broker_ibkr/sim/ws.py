@@ -372,7 +372,8 @@ class Connection:
                 inst,
                 str(args.get("bar") or "1d"),
                 str(args.get("period") or "1d"),
-                bool(args.get("outsideRth", False)),
+                # REFERENCE §6.3 spells it outsideRth; ibind 0.2.2 sends outside_rth: both.
+                bool(args.get("outsideRth", args.get("outside_rth", False))),
                 None,
             )
         except HistoryError as exc:
