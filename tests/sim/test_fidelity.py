@@ -252,3 +252,48 @@ async def test_smh_answers_history_and_umh_releases_it(fsim: SimServer) -> None:
         await ws.send(f"umh+{frame['serverId']}")
         gone = await until(ws, lambda f: "message" in f)
         assert gone == {"message": f"Unsubscribed {frame['serverId']}"}
+
+
+async def test_the_client_reports_secdef_info_before_a_search(kind: str, fsim: SimServer) -> None:
+    from axion_broker_ibkr.errors import GatewayError
+
+    client = sim_client(kind, fsim)
+    try:
+        with pytest.raises(GatewayError, match="secdef/search"):
+            await call(client.secdef_info(11004968, "FUT"))
+        await call(client.search("ES", "FUT"))
+        assert await call(client.secdef_info(11004968, "FUT"))
+    finally:
+        await call(client.close())
+
+
+@pytest.mark.parametrize(
+    ("strike", "multiplier", "expected"),
+    [
+        ("0", 0.0, (0.0, None)),
+        (0.0, None, (0.0, None)),
+        ("217.5", 100.0, (217.5, 100.0)),
+        (185, "100", (185.0, 100.0)),
+    ],
+    ids=["secdef-form", "documented-form", "option-text", "option-number"],
+)
+def test_positions_read_both_strike_and_multiplier_forms(
+    strike: Any, multiplier: Any, expected: tuple[float, float | None]
+) -> None:
+    from axion_broker_ibkr import models as m
+
+    row = {"acctId": ACCT, "conid": 1, "position": 1.0, "strike": strike, "multiplier": multiplier}
+    position = convert.structure(row, m.Position)
+    assert (position.strike, position.multiplier) == expected
+
+
+async def test_the_clients_positions_in_both_forms(kind: str, fsim: SimServer) -> None:
+    client = sim_client(kind, fsim)
+    try:
+        for cached in (True, False):
+            fsim.admin.config(positions_secdefs_cached=cached)
+            rows = await call(client.positions())
+            spy = next(p for p in rows if p.contract_desc == "SPY")
+            assert (spy.strike, spy.multiplier) == (0.0, None)
+    finally:
+        await call(client.close())
