@@ -140,6 +140,9 @@ def parse_ticket(universe: Universe, raw: Any, default_account: str, accounts: t
     order_type = str(raw.get("orderType") or "").upper()
     if order_type not in ORDER_TYPES:
         raise TicketError(f"Bad Request: unsupported orderType {raw.get('orderType')!r}", 400)
+    if order_type == "MIDPRICE" and inst.sec_type != "STK":
+        # The contract's rules do not list midprice (sim/contracts.py); the wording is the simulator's.
+        raise TicketError(f"MIDPRICE orders are not supported for {inst.sec_type} contracts")
     tif = str(raw.get("tif") or "DAY").upper()
     if tif not in TIFS:
         raise TicketError(f"Bad Request: unsupported tif {raw.get('tif')!r}", 400)

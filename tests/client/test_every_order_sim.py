@@ -138,3 +138,19 @@ async def test_midprice_needs_its_cap_and_is_refused_for_options(kind: str, orde
         assert info.value.field == "order_type" and "midprice is not taken for CASH" in str(info.value)
     finally:
         await call(client.close())
+
+
+def test_the_simulator_refuses_midprice_outside_stocks(order_sim: Any) -> None:
+    """The simulator agrees with the plugin: its contract rules list midprice for stocks only, and a
+    MIDPRICE ticket for another security type is refused (the plugin never sends one)."""
+    from tests.sim.conftest import ACCT, EURUSD, client_for
+
+    with client_for(order_sim) as c:
+        c.get("/iserver/accounts")
+        stock = c.post("/iserver/contract/rules", json={"conid": 265598, "isBuy": True}).json()
+        fx = c.post("/iserver/contract/rules", json={"conid": EURUSD, "isBuy": True}).json()
+        assert "midprice" in stock["orderTypes"] and "midprice" not in fx["orderTypes"]
+        order = {"conidex": f"{EURUSD}@IDEALPRO", "side": "BUY", "orderType": "MIDPRICE", "price": 1.0,
+                 "quantity": 20000, "tif": "DAY"}  # fmt: skip
+        answer = c.post(f"/iserver/account/{ACCT}/orders", json={"orders": [order]}).json()
+        assert "MIDPRICE" in answer["error"]
