@@ -403,3 +403,10 @@ async def test_ws_sld_frames_have_the_example_shape(make_sim: Callable[..., SimS
         shape_errors(example, {"result": seen[0]["result"] + seen[1]["result"], "topic": seen[1]["topic"]})
         == []
     )
+
+
+async def test_ws_spl_frame_has_the_documented_shape(fsim: SimServer) -> None:
+    frame = await _ws_frames(fsim, ["spl+{}"], lambda f: f.get("topic") == "spl")
+    # the doc sample is partial; the field list adds nl, uel, mv; el as the REST rows (issue 16.6)
+    extra = {"nl", "el", "uel", "mv"}
+    assert shape_errors(load_fixture("documented/ws_spl"), frame, extra=extra, maps={"args"}) == []
