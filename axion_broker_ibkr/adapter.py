@@ -312,6 +312,8 @@ class IBKRAdapter:
             contract = await self.resolve(
                 str(order.get("symbol", "")), str(order.get("asset_type") or "stock"), _order_details(order)
             )
+            # Never ``hold_questions``: the host's execute has no one to ask, so a question the policy
+            # does not answer yes is declined at once (row ``declined``), as below.
             result = await self.client.place_order(order, contract)
         except OrderStateUnknownError as exc:
             return self._result(exc.client_order_id, "pending", f"state unknown, not re-sent: {exc}")

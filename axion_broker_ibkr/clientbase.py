@@ -11,6 +11,7 @@ import atexit
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -194,6 +195,11 @@ class ClientBase:
         #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
         #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
         self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
+        #: Orders whose IBKR question is held for the caller (``hold_questions=True``), by cOID (or,
+        #: for a modification of an order the log does not know, by IBKR order id).
+        self._held: dict[str, orderflow.HeldOrder] = {}
+        #: Epoch seconds now: a held question's reply window is measured with it (tests move it).
+        self.clock: Callable[[], float] = time.time
         if self.config.mode == "gateway" or (self.config.mode == "sim" and self.config.sim_url):
             self._endpoint = self._configured_endpoint()
         elif self.config.mode == "sim":
@@ -466,6 +472,7 @@ class ClientBase:
             max_rounds=self.config.max_question_rounds,
             confirm=orderflow.confirm_ids(confirm),
             ignored_keys=check_order_keys(order),
+            clock=lambda: self.clock(),
         )
 
     def translate_options(self, account_id: str | None = None) -> TranslateOptions:
@@ -550,9 +557,11 @@ class ClientBase:
         order: Mapping[str, Any],
         contract: ContractLike,
         confirm: Iterable[str] = (),
+        hold: bool = False,
     ) -> core.Op[m.OrderResult]:
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        result = yield from orderflow.place_order(self.state, payload, cdict, ctx)
+        result, held = yield from orderflow.place_order_held(self.state, payload, cdict, ctx, hold=hold)
+        self._keep(held)
         return _say_rules(result, cdict)
 
     def _modify_op(
@@ -561,15 +570,44 @@ class ClientBase:
         order: Mapping[str, Any],
         contract: ContractLike | None,
         confirm: Iterable[str] = (),
+        hold: bool = False,
     ) -> core.Op[m.OrderResult]:
         named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
         if contract is None:
             contract = yield from self._order_contract_op(order_id, order)
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        result = yield from orderflow.modify_order(
-            self.state, order_id, payload, ctx, contract=cdict, coid=named
+        result, held = yield from orderflow.modify_order_held(
+            self.state, order_id, payload, ctx, contract=cdict, coid=named, hold=hold
         )
+        self._keep(held)
         return _say_rules(result, cdict)
+
+    def _keep(self, held: orderflow.HeldOrder | None) -> None:
+        if held is not None:
+            self._held[held.client_order_id or str(held.order_id)] = held
+
+    def held_question(self, client_order_id: str) -> m.PendingQuestion | None:
+        """The question held for order ``client_order_id`` (``hold_questions=True``), if any."""
+        held = self._held.get(client_order_id)
+        return None if held is None else held.question
+
+    def _answer_op(self, client_order_id: str, yes: bool) -> core.Op[m.OrderResult]:
+        """:meth:`answer_question`: the held order is taken first (a second answer finds nothing)."""
+        from .orders import new_client_order_id
+
+        if not isinstance(yes, bool):
+            raise OrderValidationError("yes", f"expected True or False, got {yes!r}")
+        held = self._held.pop(str(client_order_id), None)
+        if held is None:
+            raise OrderValidationError(
+                "client_order_id",
+                f"no IBKR question is held for order {client_order_id!r} (already answered, never asked, "
+                "or asked in another process: the order log says what became of it)",
+            )
+        yield from core.ensure_accounts(self.state)
+        result, again = yield from orderflow.answer(self.state, held, yes, new_coid=new_client_order_id)
+        self._keep(again)
+        return _say_rules(result, held.contract)
 
     def _order_contract_op(self, order_id: str | int, order: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
         """The contract of a live order from its own terms: the order's conid (the order dict's

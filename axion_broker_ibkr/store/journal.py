@@ -89,6 +89,7 @@ def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
         tif=row.tif,
         payload=dict(row.payload or {}),
         parent_client_order_id=row.parent_client_order_id,
+        linked_client_order_id=row.linked_client_order_id,
         status=row.status,
         order_id=row.order_id,
         filled_quantity=float(row.filled_quantity or 0.0),
@@ -117,6 +118,7 @@ class SqlOrderJournal:
             log_id=entry.client_order_id,
             client_order_id=entry.client_order_id,
             parent_client_order_id=entry.parent_client_order_id,
+            linked_client_order_id=entry.linked_client_order_id,
             account_id=entry.account_id,
             mode=entry.mode,
             order_id=entry.order_id,
@@ -267,7 +269,7 @@ class SqlOrderJournal:
             if message is not None:
                 record.message = message
             if ibkr_status is not None:
-                record.ibkr_status = ibkr_status[:32]
+                record.ibkr_status = st.ibkr_word(ibkr_status)
             if status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
                 row = self._row(session, record.client_order_id, for_update=True)
                 row.quantity = record.quantity
@@ -277,7 +279,7 @@ class SqlOrderJournal:
                 row.tif = record.tif or row.tif
                 row.payload = {**record.payload, "cOID": row.client_order_id}
                 if ibkr_status is not None:
-                    row.ibkr_status = ibkr_status[:32]
+                    row.ibkr_status = st.ibkr_word(ibkr_status)
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
 
     # -- Beyond the protocol --------------------------------------------------------------------
@@ -341,7 +343,7 @@ class SqlOrderJournal:
             if avg_fill_price is not None:
                 row.avg_fill_price = avg_fill_price
             if ibkr_status is not None:
-                row.ibkr_status = ibkr_status
+                row.ibkr_status = st.ibkr_word(ibkr_status)
         log.info("order log: %s reconciled -> %s", client_order_id, status)
 
     def apply_order(self, order: Order) -> bool:
@@ -361,7 +363,7 @@ class SqlOrderJournal:
             if order.avg_price is not None and order.avg_price > 0:
                 row.avg_fill_price = order.avg_price
             if order.status:
-                row.ibkr_status = order.status[:32]
+                row.ibkr_status = st.ibkr_word(order.status)
                 total = order.total_size or float(row.quantity)
                 proposed = host_order_status(order.status, float(row.filled_quantity or 0.0), total)
                 row.status = next_status(row.status, proposed)
