@@ -140,12 +140,19 @@ class SessionState:
 # Status -> exception (one function, used by both clients)
 
 
+#: A real gateway's answer for a path it does not serve (404, text/html; see sim/http.py).
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
 def error_text(data: Any, text: str) -> str:
     if isinstance(data, Mapping):
         for key in ("error", "message", "detail"):
             if data.get(key):
                 return str(data[key])
-    return text.strip()[:300]
+    stripped = text.strip()
+    if stripped.startswith("<"):  # an HTML page ("<html><body><h1>Resource not found</h1>...")
+        stripped = " ".join(_HTML_TAG.sub(" ", stripped).split())
+    return stripped[:300]
 
 
 def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
@@ -178,6 +185,11 @@ def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
         return CompetingSessionError(f"another platform holds the brokerage session ({message})", **kwargs)
     if status >= 500:
         return GatewayUnavailableError(f"gateway error: {message or 'no details'}", **kwargs)
+    if status == 404 and resp.data is None:
+        return GatewayError(
+            f"the gateway does not serve this path ({message or 'not found'}); its version may not have it",
+            **kwargs,
+        )
     return GatewayError(f"gateway refused the request: {message or 'no details'}", **kwargs)
 
 

@@ -297,3 +297,17 @@ async def test_the_clients_positions_in_both_forms(kind: str, fsim: SimServer) -
             assert (spy.strike, spy.multiplier) == (0.0, None)
     finally:
         await call(client.close())
+
+
+async def test_the_client_names_a_path_the_gateway_does_not_serve(kind: str, fsim: SimServer) -> None:
+    from axion_broker_ibkr import core
+    from axion_broker_ibkr.errors import GatewayError
+
+    client = sim_client(kind, fsim)
+    try:
+        with pytest.raises(GatewayError) as info:
+            await call(client.run(core._call(core._get("/iserver/no/such/path"))))
+        assert info.value.status_code == 404
+        assert "does not serve this path (Resource not found)" in str(info.value)
+    finally:
+        await call(client.close())
