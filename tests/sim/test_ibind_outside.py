@@ -110,6 +110,9 @@ def test_ibinds_rest_calls(ibind_sim: SimServer) -> None:
         assert any(str(o["orderId"]) == order_id for o in live["orders"])
         cancelled = client.cancel_order(order_id, ACCT).data
         assert str(cancelled["order_id"]) == order_id
+        # ibind sends the conid as a query parameter (the documented form is a body): both are taken
+        unsubscribed = client.marketdata_unsubscribe([str(AAPL)])
+        assert unsubscribed[str(AAPL)].data == {"success": True}
         pnl = client.account_profit_and_loss().data
         assert {"dpl", "nl", "upl", "el", "uel", "mv"} <= set(pnl["upnl"][f"{ACCT}.Core"])
         summary = client.account_summary(ACCT).data
