@@ -320,11 +320,11 @@ def pnl_row(account: Account, market: Market) -> dict[str, Any]:
 # securitiesGVP, totalCashValue, accruedInterest, regTMargin, initialMargin, maintenanceMargin,
 # cashBalances[{currency, balance, settledCash}]``; the base aggregate's currency reads
 # ``"Total (in USD)"``). The sub-paths answer segment -> label -> display text (``"1,112,961 USD"``)
-# in IBKR's v1 documentation's layout: segments ``total``, ``Crypto at Paxos``, ``commodities``,
-# ``securities``; ``market_value`` is keyed by currency plus ``Total (in <base>)``. The labels and
-# the display form are the simulator's reading of that documentation [unconfirmed against a live
-# gateway]; ibind #79 reports the summary path answering 400 through OAuth at api.ibkr.com, which
-# the client surfaces as an error.
+# in the layout of IBKR's documented examples (as quoted with the clients generated from IBKR's
+# OpenAPI): segments ``total``, ``Crypto at Paxos``, ``commodities``, ``securities`` with the labels
+# of :data:`SECTION_LABELS`; ``market_value`` keyed by currency plus ``Total (in <base>)``. ibind #79
+# reports the summary path answering 400 through OAuth at api.ibkr.com; the client surfaces that
+# as an error.
 
 SUMMARY_SEGMENTS = ("total", "Crypto at Paxos", "commodities", "securities")
 SUMMARY_SECTIONS = ("available_funds", "balances", "margins", "market_value")
@@ -394,57 +394,92 @@ def brokerage_summary(account: Account, market: Market) -> dict[str, Any]:
     }
 
 
-def _segments(values: dict[str, str], zero: dict[str, str]) -> dict[str, dict[str, str]]:
-    # Everything the simulator holds is a security: the commodities and crypto segments are empty.
-    return {"total": values, "Crypto at Paxos": zero, "commodities": zero, "securities": dict(values)}
+#: Section -> segment -> labels, in IBKR's documented layout (the total and securities segments carry
+#: more labels than the commodities and crypto ones).
+_AF_SEGMENT = (
+    "current_available", "current_excess", "Prdctd Pst-xpry Excss", "Lk Ahd Avlbl Fnds",
+    "Lk Ahd Excss Lqdty", "overnight_available", "overnight_excess",
+)  # fmt: skip
+_BAL_SEGMENT = ("net_liquidation", "equity_with_loan", "cash", "MTD Interest", "Pndng Dbt Crd Chrgs")
+_BAL_SECURITIES = (
+    "net_liquidation", "equity_with_loan", "Prvs Dy Eqty Wth Ln Vl", "Rg T Eqty Wth Ln Vl",
+    "sec_gross_pos_val", "cash", "MTD Interest", "Pndng Dbt Crd Chrgs",
+)  # fmt: skip
+_MRG_SEGMENT = (
+    "current_initial", "Prdctd Pst-xpry Mrgn @ Opn", "current_maint", "projected_liquidity_inital_margin",
+    "Prjctd Lk Ahd Mntnnc Mrgn", "projected_overnight_initial_margin", "Prjctd Ovrnght Mntnnc Mrgn",
+)  # fmt: skip
+SECTION_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
+    "available_funds": {
+        "total": (
+            *_AF_SEGMENT[:3], "SMA", *_AF_SEGMENT[3:], "buying_power", "leverage", "Lk Ahd Nxt Chng",
+            "day_trades_left",
+        ),
+        "Crypto at Paxos": _AF_SEGMENT,
+        "commodities": _AF_SEGMENT,
+        "securities": (*_AF_SEGMENT[:3], "SMA", *_AF_SEGMENT[3:], "leverage"),
+    },
+    "balances": {
+        "total": (*_BAL_SECURITIES[:1], "Nt Lqdtn Uncrtnty", *_BAL_SECURITIES[1:]),
+        "Crypto at Paxos": _BAL_SEGMENT,
+        "commodities": _BAL_SEGMENT,
+        "securities": _BAL_SECURITIES,
+    },
+    "margins": {
+        "total": ("RegT Margin", *_MRG_SEGMENT),
+        "Crypto at Paxos": _MRG_SEGMENT,
+        "commodities": _MRG_SEGMENT,
+        "securities": ("RegT Margin", *_MRG_SEGMENT),
+    },
+}  # fmt: skip
 
 
 def brokerage_section(account: Account, market: Market, section: str) -> dict[str, dict[str, str]]:
     """``GET /iserver/account/{acct}/summary/{section}`` (one of :data:`SUMMARY_SECTIONS`)."""
     f = _figures(account, market)
-    if section == "available_funds":
-        values = {
-            "current_available": _money(f["available"]),
-            "current_excess": _money(f["excess"]),
-            "Prdctd Pst-xpry Excss": _money(0.0),
-            "Lk Ahd Avlbl Fnds": _money(f["available"]),
-            "Lk Ahd Excss Lqdty": _money(f["excess"]),
-            "overnight_available": _money(f["available"]),
-            "overnight_excess": _money(f["excess"]),
-            "buying_power": _money(max(0.0, f["available"]) * 4),
-            "leverage": f"{f['gross'] / f['nlv'] if f['nlv'] else 0.0:.2f}",
-            "Lk Ahd Nxt Chng": "@ 16:00:00",
-            "day_trades_left": "Unlimited",
-        }
-        zero = {k: (_money(0.0) if v.endswith(BASE_CURRENCY) else v) for k, v in values.items()}
-        return _segments(values, {**zero, "leverage": "0.00"})
-    if section == "balances":
-        values = {
-            "net_liquidation": _money(f["nlv"]),
-            "Nt Lqdtn Uncrtnty": _money(0.0),
-            "equity_with_loan": _money(f["nlv"]),
-            "Prvs Dy Eqty Wth Ln Vl": _money(f["start"]),
-            "Rg T Eqty Wth Ln Vl": _money(f["nlv"]),
-            "sec_gross_pos_val": _money(f["gross"]),
-            "cash": _money(f["cash"]),
-            "MTD Interest": _money(0.0),
-            "Pndng Dbt Crd Chrgs": _money(0.0),
-        }
-        return _segments(values, {k: _money(0.0) for k in values})
-    if section == "margins":
-        values = {
-            "RegT_margin": _money(f["init"]),
-            "current_initial": _money(f["init"]),
-            "Prdctd Pst-xpry Mrgn @ Opn": _money(0.0),
-            "current_maint": _money(f["maint"]),
-            "projected_liquidity_inital_margin": _money(f["init"]),
-            "Prjctd Lk Ahd Mntnnc Mrgn": _money(f["maint"]),
-            "projected_overnight_initial_margin": _money(f["init"]),
-            "Prjctd Ovrnght Mntnnc Mrgn": _money(f["maint"]),
-        }
-        return _segments(values, {k: _money(0.0) for k in values})
+    leverage = f"{f['gross'] / f['nlv']:.2f}" if f["nlv"] else "n/a"
+    # Everything the simulator holds is a security: total = securities; commodities and crypto are 0.
+    values = {
+        "current_available": _money(f["available"]),
+        "current_excess": _money(f["excess"]),
+        "Prdctd Pst-xpry Excss": _money(0.0),
+        "SMA": _money(max(0.0, f["available"])),
+        "Lk Ahd Avlbl Fnds": _money(f["available"]),
+        "Lk Ahd Excss Lqdty": _money(f["excess"]),
+        "overnight_available": _money(f["available"]),
+        "overnight_excess": _money(f["excess"]),
+        "buying_power": _money(max(0.0, f["available"]) * 4),
+        "leverage": leverage,
+        "Lk Ahd Nxt Chng": "@ 16:00:00",
+        "day_trades_left": "Unlimited",
+        "net_liquidation": _money(f["nlv"]),
+        "Nt Lqdtn Uncrtnty": _money(0.0),
+        "equity_with_loan": _money(f["nlv"]),
+        "Prvs Dy Eqty Wth Ln Vl": _money(f["start"]),
+        "Rg T Eqty Wth Ln Vl": _money(f["nlv"]),
+        "sec_gross_pos_val": _money(f["gross"]),
+        "cash": _money(f["cash"]),
+        "MTD Interest": _money(0.0),
+        "Pndng Dbt Crd Chrgs": _money(0.0),
+        "RegT Margin": _money(f["init"]),
+        "current_initial": _money(f["init"]),
+        "Prdctd Pst-xpry Mrgn @ Opn": _money(0.0),
+        "current_maint": _money(f["maint"]),
+        "projected_liquidity_inital_margin": _money(f["init"]),
+        "Prjctd Lk Ahd Mntnnc Mrgn": _money(f["maint"]),
+        "projected_overnight_initial_margin": _money(f["init"]),
+        "Prjctd Ovrnght Mntnnc Mrgn": _money(f["maint"]),
+    }
+    out: dict[str, dict[str, str]] = {}
+    layout = SECTION_LABELS.get(section)
+    if layout is not None:
+        for segment, labels in layout.items():
+            held = segment in ("total", "securities")
+            out[segment] = {
+                k: values[k] if held else ("0.00" if k == "leverage" else _money(0.0)) for k in labels
+            }
+        return out
     if section == "market_value":
-        out: dict[str, dict[str, str]] = {}
         for ccy, e in sorted(ledger(account, market, 0).items()):
             label = f"Total (in {BASE_CURRENCY})" if ccy == "BASE" else ccy
             out[label] = {
@@ -467,10 +502,11 @@ def brokerage_section(account: Account, market: Market, section: str) -> dict[st
                 "commodity": "0",
                 "Notional CFD": "0",
                 "cfd": "0",
+                "Cryptocurrency": "0",
                 "net_liquidation": f"{round(e['netliquidationvalue']):,}",
                 "unrealized_pnl": f"{round(e['unrealizedpnl']):,}",
                 "realized_pnl": f"{round(e['realizedpnl']):,}",
-                "Exchange Rate": f"{float(e['exchangerate']):.4f}",
+                "Exchange Rate": "1.00" if ccy == "BASE" else f"{float(e['exchangerate']):.6f}",
             }
         return out
     raise ValueError(f"unknown summary section {section!r}")

@@ -217,6 +217,10 @@ def _unsubscribe(client: httpx.Client) -> Any:
     return client.post("/iserver/marketdata/unsubscribe", json={"conid": AAPL}).json()
 
 
+def _summary_section(section: str) -> Request:
+    return lambda c: c.get(f"/iserver/account/{ACCT}/summary/{section}").json()
+
+
 #: endpoint the client uses without an IBKR example file -> (documented answer in
 #: fixtures/cpapi/documented/ or an example it shares a shape with, request, extra keys, nullable)
 DOCUMENTED_CASES: dict[str, tuple[str, Request, set[str], set[str]]] = {
@@ -238,6 +242,15 @@ DOCUMENTED_CASES: dict[str, tuple[str, Request, set[str], set[str]]] = {
         set(),
         set(),
     ),
+    **{
+        f"iserver_summary_{section}": (
+            f"documented/iserver_summary_{section}",
+            _summary_section(section),
+            set(),
+            set(),
+        )
+        for section in ("available_funds", "balances", "margins", "market_value")
+    },
     "marketdata_unsubscribe": ("documented/marketdata_unsubscribe", _unsubscribe, set(), set()),
     "marketdata_unsubscribeall": (
         "documented/marketdata_unsubscribeall",
@@ -272,6 +285,14 @@ DOCUMENTED_CASES: dict[str, tuple[str, Request, set[str], set[str]]] = {
 def test_documented_answer_shapes(api: httpx.Client, name: str) -> None:
     fixture, request, extra, nullable = DOCUMENTED_CASES[name]
     expected, answer = load_fixture(fixture), request(api)
+    if name == "iserver_summary_market_value":  # keyed by currency: each one the documented labels
+        assert set(answer) >= {"USD", "EUR", "Total (in USD)"}
+        assert all(set(v) == set(expected["EUR"]) for v in answer.values())
+        answer = {k: answer[k] for k in ("EUR", "Total (in USD)")}
+    if name.startswith("iserver_summary_"):  # exactly the documented labels, no more
+        errors = shape_errors(expected, answer)
+        assert errors == [] and all(set(answer[k]) == set(expected[k]) for k in expected)
+        return
     if name == "portfolio_summary":  # keyed by metric name: every value has the documented shape
         assert {"netliquidation", "availablefunds-s", "accountcode"} <= set(answer)
         expected, answer = {"summary": expected}, {"summary": answer}
