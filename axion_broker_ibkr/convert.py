@@ -662,6 +662,8 @@ CPAPI_ORDER_WIRE_NAMES: dict[str, str] = {
 }
 #: The order payload's client order id key (IBKR's idempotency key), for readers outside this module.
 WIRE_CLIENT_ORDER_ID = CPAPI_ORDER_WIRE_NAMES["client_order_id"]
+#: IBKR's order id key in answers and notices (``ntf`` order notices, reply acks), for readers outside.
+WIRE_ORDER_ID = "orderId"
 
 
 _JSON_SCALARS: frozenset[Any] = frozenset(

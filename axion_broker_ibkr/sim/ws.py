@@ -25,8 +25,15 @@ from .history import HistoryError, build_history
 from .http import Api
 from .market import fmt_price, fmt_size
 from .state import USER_NAME
-from .wire import live_order, trade
-from .ws_frames import SLD_NAMES, parse_message, session_from_cookie, ssd_key
+from .wire import live_order, order_description, trade
+from .ws_frames import (
+    SLD_NAMES,
+    ntf_frame,
+    order_notice_text,
+    parse_message,
+    session_from_cookie,
+    ssd_key,
+)
 
 log = logging.getLogger(__name__)
 BROKERAGE_TOPICS = {"smd", "smh", "sbd", "sor", "str"}
@@ -49,6 +56,7 @@ class Connection:
         self.smd_renewed: dict[int, float] = {}  # conid -> sim time the client last (re)sent smd
         self.sor = False
         self.sor_sent: dict[int, dict[str, Any]] = {}
+        self.ntf_status: dict[int, str] = {}  # order id -> status last announced with ntf
         self.str_sub = False
         self.spl = False
         self.sld: dict[str, tuple[list[str], list[str]]] = {}  # acct -> (keys, fields)
@@ -94,10 +102,14 @@ class Connection:
             self.close()
         elif kind == "sts":
             self.send({"topic": "sts", "args": obj})
-        elif (
-            kind == "order" and self.sor and not state.session.sor_suppressed and state.session.authenticated
-        ):
-            self._send_order(obj)
+        elif kind == "order" and state.session.authenticated:
+            if self.sor and self._sor_flows():
+                self._send_order(obj)
+            self._notify_order(obj)
+        elif kind == "ntf" and state.session.authenticated:
+            self.send(obj)  # admin /sim/notify (ntf and blt need the brokerage session, REFERENCE §6.1)
+        elif kind == "blt" and state.session.authenticated:
+            self.send(obj)
         elif kind == "trade" and self.str_sub and state.session.authenticated:
             self.send({"topic": "str", "args": [trade(obj, for_ws=True)]})
         elif kind == "market":
@@ -108,6 +120,23 @@ class Connection:
                 self._send_smd(conid)
             for (acct, conid), topic in list(self.sbd.items()):
                 self._send_sbd(acct, conid, topic)
+
+    def _sor_flows(self) -> bool:
+        """Whether ``sor`` frames are sent at all now (``state.sor_mode``, see ``SOR_MODES``)."""
+        state = self.api.state
+        if state.sor_mode == "silent":
+            return False
+        return state.sor_mode == "unaffected" or not state.session.sor_suppressed
+
+    def _notify_order(self, order: Any) -> None:
+        """An ``ntf`` when an order's status changes (whether or not ``sor`` is subscribed: ``ntf``
+        is unsolicited). Issue 16.2: the build 10.46 capture shows only ``ntf`` frames for orders."""
+        state = self.api.state
+        if not state.order_notifications or self.ntf_status.get(order.order_id) == order.status:
+            return
+        self.ntf_status[order.order_id] = order.status
+        title, text = order_notice_text(order.order_id, order_description(order), order.status)
+        self.send(ntf_frame(state.next_ntf_id(), text, title))
 
     def _expire_smd(self) -> None:
         """Drop quote subscriptions not renewed by the client within ``smd_ttl_s`` (silently)."""
@@ -398,7 +427,7 @@ class Connection:
         self.sor_sent.clear()
         state = self.api.state
         orders = [o for o in state.engine.orders.values() if state.engine.visible(o)]
-        if orders and not state.session.sor_suppressed:
+        if orders and self._sor_flows():
             full = [live_order(o, for_ws=True) for o in orders]
             for o, f in zip(orders, full, strict=True):
                 self.sor_sent[o.order_id] = f
@@ -524,6 +553,9 @@ async def websocket_endpoint(api: Api, ws: WebSocket, heartbeat_interval: float)
     ):
         # REFERENCE §6.1: wss://api.ibkr.com/v1/api/ws?oauth_token=<access token> (+ the api cookie)
         await ws.close(code=1008)
+        return
+    if not state.faults.websockets:
+        await ws.close(code=1013)  # fault /sim/websockets {"up": false}: refused, REST still answers
         return
     await ws.accept()
     conn = Connection(api, ws, heartbeat_interval)

@@ -75,6 +75,9 @@ class FrameDecoder:
         self.counts: Counter[str] = Counter()
         self.unknown_topics: Counter[str] = Counter()
         self.last_error: str | None = None
+        #: topic of the frame decoded last (``None`` for a frame without one): the stream's
+        #: watchdog counts a frame of a topic as a sign of life even when it changed nothing
+        self.last_topic: str | None = None
         self._handlers: dict[str, Callable[[str, dict[str, Any]], list[StreamEvent]]] = {
             "smd": self._smd,
             "sor": self._sor,
@@ -96,6 +99,7 @@ class FrameDecoder:
     def feed(self, text: str | bytes) -> list[StreamEvent]:
         """Decode one frame; returns the events it produced (possibly none)."""
         self.counts["frames"] += 1
+        self.last_topic = None
         try:
             data = json.loads(text)
         except ValueError:
@@ -105,6 +109,7 @@ class FrameDecoder:
         topic = data.get("topic")
         if not isinstance(topic, str):
             return self._topicless(data)
+        self.last_topic = topic
         handler = self._handlers.get(topic[:3])
         if handler is None or (topic[:3] == "sys" and topic != "system"):
             self.unknown_topics[topic.partition("+")[0]] += 1
