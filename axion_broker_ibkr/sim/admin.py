@@ -242,6 +242,11 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         state.faults.positions_secdefs_cached = cached
     if "history_delay_ms" in data:
         state.faults.history_delay_s = max(0.0, _number(data, "history_delay_ms") / 1000)
+    if "unsubscribe_unknown_status" in data:
+        status = int(_number(data, "unsubscribe_unknown_status"))
+        if status not in (404, 500):
+            raise AdminError("unsubscribe_unknown_status: 404 (ibind's reading) or 500 (the docs)")
+        state.faults.unsubscribe_unknown_status = status
     if "idle_timeout" in data:
         state.idle_timeout = _number(data, "idle_timeout")
     if "rate_scale" in data:
@@ -283,6 +288,7 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         "penalty_seconds": state.pacer.penalty_seconds,
         "penalty_strikes": state.pacer.penalty_strikes,
         "smd_ttl_s": state.smd_ttl_s,
+        "unsubscribe_unknown_status": state.faults.unsubscribe_unknown_status,
     }
 
 

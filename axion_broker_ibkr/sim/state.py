@@ -46,6 +46,8 @@ class Faults:
     #: position rows carry the security-definition keys and ``pageSize`` (REFERENCE §2)
     positions_secdefs_cached: bool = True
     history_delay_s: float = 0.02
+    #: status for unsubscribing a conid without a stream: 500 (the docs) or 404 (ibind's reading)
+    unsubscribe_unknown_status: int = 500
     #: ``False``: the websocket upgrade is refused (REST keeps answering), as when a proxy or the
     #: gateway's websocket side is down; clients must fall back to REST polling
     websockets: bool = True

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .accounts import ledger, pnl_row, summary
 from .fields import render_fields
+from .history import HistoryError, build_history
 from .http import Api
 from .market import fmt_price, fmt_size
 from .state import USER_NAME
@@ -35,7 +36,9 @@ from .ws_frames import (
 )
 
 log = logging.getLogger(__name__)
-BROKERAGE_TOPICS = {"smd", "sbd", "sor", "str"}
+BROKERAGE_TOPICS = {"smd", "smh", "sbd", "sor", "str"}
+#: Streaming history subscriptions one socket may hold (REFERENCE §6.3: "max 5 concurrent").
+MAX_SMH = 5
 SMD_DEFAULT_FIELDS = ["31", "84", "86", "85", "88", "7059", "6509"]
 SPL_INTERVAL_S = 1.0
 #: close code for a socket whose client presented another session token (policy violation).
@@ -60,6 +63,8 @@ class Connection:
         self.sld_sent: dict[str, dict[str, Any]] = {}
         self.ssd: dict[str, tuple[list[str], list[str]]] = {}
         self.sbd: dict[tuple[str, int], str] = {}
+        self.smh: dict[str, int] = {}  # serverId -> conid
+        self.smh_counter = 0
         self.closing = False
         self.close_code = 1001
         self.next_sld = 0.0
@@ -248,9 +253,9 @@ class Connection:
 
     def _send_spl(self) -> None:
         state = self.api.state
+        # The same row as REST P&L: ``el`` (REFERENCE §2, the REST example) and ``uel`` (§6.3, the
+        # spl field list) both; readers of either form find theirs (issue 16.6).
         rows = {f"{a}.Core": pnl_row(acc, state.market) for a, acc in state.accounts.items()}
-        for row in rows.values():
-            row["uel"] = row.pop("el")
         self.send({"topic": "spl", "args": rows})
 
     def _send_sld(self, acct: str) -> None:
@@ -375,6 +380,47 @@ class Connection:
         for t in targets:
             with contextlib.suppress(ValueError):
                 self._drop_smd(int(t.split("@")[0]))
+
+    def _on_smh(self, targets: list[str], args: dict[str, Any]) -> None:
+        """Streaming history (REFERENCE §6.3): the history object as REST answers it, plus ``serverId``
+        and ``topic``, sent once; the subscription holds one of 5 slots until ``umh+{serverId}``.
+        The simulator sends no later bar updates (the reference documents one answer)."""
+        conid_text = targets[0].split("@")[0] if targets else ""
+        inst = self.api.state.universe.get(int(conid_text)) if conid_text.isdigit() else None
+        if inst is None:
+            self.send({"error": f"smh: unknown conid {conid_text!r}", "topic": f"smh+{conid_text}"})
+            return
+        topic = f"smh+{targets[0]}"
+        if len(self.smh) >= MAX_SMH:
+            # Simulator's own wording: the limit is documented, the gateway's answer to a sixth is not.
+            self.send({"error": f"smh: at most {MAX_SMH} concurrent history subscriptions", "topic": topic})
+            return
+        try:
+            data = build_history(
+                self.api.state.market,
+                inst,
+                str(args.get("bar") or "1d"),
+                str(args.get("period") or "1d"),
+                # REFERENCE §6.3 spells it outsideRth; ibind 0.2.2 sends outside_rth: both.
+                bool(args.get("outsideRth", args.get("outside_rth", False))),
+                None,
+            )
+        except HistoryError as exc:
+            self.send({"error": exc.message, "topic": topic})
+            return
+        self.smh_counter += 1
+        server_id = f"{inst.conid % 100000}{self.smh_counter:03d}"
+        self.smh[server_id] = inst.conid
+        data.pop("serverid", None)
+        self.send({**data, "serverId": server_id, "topic": topic})
+
+    def _on_umh(self, targets: list[str], args: dict[str, Any]) -> None:
+        server_id = targets[0] if targets else ""
+        if self.smh.pop(server_id, None) is None:
+            self.send({"error": f"umh: no history subscription {server_id!r}"})
+            return
+        # ibind's websocket client reads the id back from this topic-less message (REFERENCE §6.3).
+        self.send({"message": f"Unsubscribed {server_id}"})
 
     def _on_sor(self, targets: list[str], args: dict[str, Any]) -> None:
         self.sor = True

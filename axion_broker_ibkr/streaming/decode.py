@@ -84,6 +84,7 @@ class FrameDecoder:
             "str": self._str,
             "sbd": self._sbd,
             "spl": self._spl,
+            "smh": self._smh,
             "sys": self._system,
             "sts": self._sts,
             "act": self._unsolicited,
@@ -220,6 +221,15 @@ class FrameDecoder:
             events.append(PnLEvent(key=str(key), row=row, changed=value))
         self.counts["pnl"] += len(events)
         return events
+
+    def _smh(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        # Streaming history (REFERENCE §6.3): one history object as REST answers it; decoded to a
+        # History on the system channel (kind "smh"); no channel of its own (issue 16.6).
+        if "error" in data:
+            return [SystemEvent(kind="error", data=data)]
+        self.counts["smh"] += 1
+        fields = {k: v for k, v in data.items() if k != "topic"}
+        return [SystemEvent(kind="smh", data=convert.parse_history(fields))]
 
     def _system(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
         if "hb" in data:
