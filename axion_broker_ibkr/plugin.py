@@ -99,11 +99,14 @@ def axion_broker_resolve(
 @hookimpl
 def axion_broker_translate_order(
     broker: str, order: Mapping[str, Any], contract: Mapping[str, Any]
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | list[dict[str, Any]] | None:
     if broker != BROKER_NAME:
         return None
     from .orders import translate_order
+    from .orders.groups import is_group, translate_group
 
+    if is_group(order):  # a bracket / OCO / OTO: the whole `orders` array, parent first (HOST_CONTRACT §2)
+        return translate_group(order, contract).payloads()
     return translate_order(order, contract)
 
 
