@@ -47,6 +47,7 @@ from .market import (
 )
 from .orders import (
     CancelAck,
+    LegResult,
     LiveOrders,
     Order,
     OrderAck,
@@ -89,6 +90,7 @@ __all__ = [
     "IncrementRule",
     "Issuer",
     "LedgerEntry",
+    "LegResult",
     "LiveOrders",
     "Order",
     "OrderAck",

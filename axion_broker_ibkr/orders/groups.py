@@ -243,6 +243,13 @@ def _check_sides(
         )
 
 
+def _usable(value: Any) -> float | None:
+    """A host price the side checks can compare: a positive finite int/float, else ``None``."""
+    if type(value) in (int, float) and 0 < value < float("inf"):
+        return float(value)
+    return None
+
+
 def _strip(order: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in order.items() if k not in keys}
 
@@ -279,8 +286,10 @@ def _bracket(order: Mapping[str, Any], contract: Mapping[str, Any], options: Tra
     sl_host = next((h for fld, _, h, _ in exits if fld == "stop_loss"), None)
     tp_price = None if tp_host is None else tp_host.get("limit_price", tp_host.get("price"))
     sl_price = None if sl_host is None else sl_host.get("stop_price")
-    if all(type(v) in (int, float) or v is None for v in (tp_price, sl_price)):
-        _check_sides(buy_entry, host_ref, ref_name, tp_price, sl_price, "stop_loss.stop_price", "")
+    # (a price that is not a positive number is left to the leg's own check, which names it)
+    _check_sides(
+        buy_entry, host_ref, ref_name, _usable(tp_price), _usable(sl_price), "stop_loss.stop_price", ""
+    )
 
     legs = [GroupLeg(role="entry", field="entry", client_order_id=group_id, payload=entry_payload)]
     wire: dict[str, dict[str, Any]] = {}

@@ -332,8 +332,6 @@ def invalid_brackets(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], s
         leg = "stop_loss"
         spec = {"stop_price": reference + sign * draw(st.sampled_from([0.0, 0.25, 1.0]))}
         field = "stop_loss.stop_price"
-    if spec.get("limit_price") is not None and leg == "take_profit" and spec["limit_price"] <= 0:
-        field = "take_profit.limit_price"
     return {**order, leg: spec}, contract, field
 
 
