@@ -51,6 +51,7 @@ from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
     from .orders import TranslateOptions
+    from .orders.groups import OrderGroup
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -574,7 +575,6 @@ class ClientBase:
         """A bracket / OCO / OTO (:mod:`.orders.groups`): every leg validated, then one POST
         (:mod:`.groupflow`). Raises before anything is sent, as :meth:`_prepare`."""
         from .groupflow import place_group
-        from .orders.groups import GROUP_KEYS, translate_group
 
         if hold:
             raise OrderValidationError(
@@ -582,6 +582,16 @@ class ClientBase:
                 "an order group's questions are answered at once under the question policy (confirm= / "
                 "auto_confirm); held questions are for single orders. Nothing was sent",
             )
+        ctx, cdict, group = yield from self._prepare_group(order, contract, confirm)
+        result = yield from place_group(self.state, group, cdict, ctx)
+        return _say_rules(result, cdict)
+
+    def _prepare_group(
+        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
+    ) -> core.Op[tuple[orderflow.OrderContext, dict[str, Any], OrderGroup]]:
+        """:meth:`_prepare` for a group -> (context, contract mapping, :class:`OrderGroup`)."""
+        from .orders.groups import GROUP_KEYS, translate_group
+
         members = order.get("oco")
         head: Mapping[str, Any] = order
         if isinstance(members, Sequence) and members and isinstance(members[0], Mapping):
@@ -601,9 +611,12 @@ class ClientBase:
                 {k: v for k, v in leg.items() if k != "mode"} if isinstance(leg, Mapping) else leg
                 for leg in members
             ]
-        group = translate_group(plain, cdict, self.translate_options(account))
-        result = yield from place_group(self.state, group, cdict, ctx)
-        return _say_rules(result, cdict)
+        return ctx, cdict, translate_group(plain, cdict, self.translate_options(account))
+
+    def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[OrderGroup]:
+        """The group :meth:`place_order` would send for a group dict (nothing is sent)."""
+        _ctx, _cdict, group = yield from self._prepare_group(order, contract)
+        return group
 
     def _modify_op(
         self,
