@@ -11,18 +11,20 @@ does not answer yes declines the whole group (nothing is placed) and the page sa
 
 Wiring (the Trading tab is edited elsewhere): in ``tab_trading.render``, after the single ticket for the
 chosen contract, call ``bracket_ticket.render(session, contract)`` (for example in an
-``st.expander("Bracket order")``); it uses its own ``bracket_*`` widget and session keys.
+``st.expander("Bracket order")``); it uses its own ``bracket_*`` widget and session keys. For groups shown
+together in live orders, ``tab_trading._live_orders`` draws ``grouped_live_order_rows(orders)`` instead of
+``vm_trading.live_order_rows(orders)`` (same columns plus ``Group``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from attrs import define
 
 from ..masking import mask_account
-from ..models import IBKRContract, LegResult, OrderResult
+from ..models import IBKRContract, LegResult, Order, OrderResult
 from ..orders.groups import OrderGroup
 from .vm_trading import format_price, quantity_unit
 
@@ -170,6 +172,47 @@ def _leg_row(leg: LegResult) -> dict[str, Any]:
         "IBKR status": leg.ibkr_status or "—",
         "Log id": leg.client_order_id,
     }
+
+
+def grouped_live_order_rows(orders: Iterable[Order]) -> list[dict[str, Any]]:
+    """``vm_trading.live_order_rows`` with each group shown together: a parent (newest first), then
+    its attached orders, each row with a ``Group`` column (``bracket <parent id>`` on the parent and
+    its children, ``OCO <first cOID's group>`` for orders whose cOIDs share a group prefix ``<id>.oN``)."""
+    from .vm_trading import live_order_rows
+
+    items = list(orders)
+    children: dict[int, list[Order]] = {}
+    for o in items:
+        if o.parent_id is not None:
+            children.setdefault(o.parent_id, []).append(o)
+    ordered: list[Order] = []
+    labels: list[str] = []
+    known = {o.order_id for o in items}
+    for o in sorted(items, key=lambda x: x.order_id or 0, reverse=True):
+        if o.parent_id is not None and o.parent_id in known:
+            continue  # shown under its parent
+        kids = sorted(children.get(o.order_id or -1, []), key=lambda x: x.order_id or 0)
+        label = f"bracket {o.order_id}" if kids else _oco_label(o)
+        ordered.append(o)
+        labels.append(label)
+        for kid in kids:
+            ordered.append(kid)
+            labels.append(label)
+    rows = [dict(row) for row in _unsorted_rows(ordered, live_order_rows)]
+    for row, label in zip(rows, labels, strict=True):
+        row["Group"] = label
+    return rows
+
+
+def _oco_label(order: Order) -> str:
+    ref = order.client_order_id or ""
+    head, dot, tail = ref.rpartition(".")
+    return f"OCO {head}" if dot and tail[:1] == "o" and tail[1:].isdigit() else ""
+
+
+def _unsorted_rows(ordered: list[Order], rows_of: Any) -> list[dict[str, Any]]:
+    """``rows_of`` (which sorts newest first) applied one order at a time, keeping ``ordered``."""
+    return [rows_of([o])[0] for o in ordered]
 
 
 # ------------------------------------------------------------------------------------------- Streamlit

@@ -193,3 +193,26 @@ async def test_a_lost_answer_finds_every_leg_and_sends_nothing_twice(
         }
     finally:
         await call(client.close())
+
+
+async def test_an_exit_is_modified_alone_and_stays_attached(kind: str, group_sim: Any, store: Any) -> None:
+    journal = store.journal
+    client = _client(kind, group_sim, journal, auto_confirm=ALL)
+    try:
+        contract = await _contract(client, kind, "STK")
+        _pin(group_sim, contract)
+        result = await call(client.place_order(_bracket(contract, 195.0, 2, f"mod-{kind}"), contract))
+        tp = result.legs[1]
+        terms = {"side": "sell", "qty": 2, "order_type": "limit", "limit_price": 212.0, "time_in_force": "gtc",
+                 "client_order_id": tp.client_order_id}  # fmt: skip
+        modified = await call(client.modify_order(tp.order_id, terms, contract))
+        assert modified.order_id == tp.order_id
+        book = {str(o["orderId"]): o for o in group_sim.admin.state()["orders"]}
+        assert float(book[tp.order_id]["price"]) == 212.0 and book[tp.order_id]["parentId"] == int(
+            result.order_id
+        )
+        assert book[tp.order_id]["status"] == "PreSubmitted"  # still held until the entry fills
+        row = journal.get(tp.client_order_id)
+        assert row is not None and row.price == 212.0
+    finally:
+        await call(client.close())

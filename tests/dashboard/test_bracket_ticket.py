@@ -97,3 +97,22 @@ def test_the_ticket_places_a_bracket_as_one_group(page: Any) -> None:
             assert row is not None and row.status == "open"
     finally:
         store.close()
+
+
+def test_live_orders_show_each_group_together() -> None:
+    from axion_broker_ibkr.dashboard.bracket_ticket import grouped_live_order_rows
+    from axion_broker_ibkr.models import Order
+
+    orders = [
+        Order(order_id=10, client_order_id="B-1", side="BUY", status="Submitted"),
+        Order(order_id=11, parent_id=10, side="SELL", status="PreSubmitted"),
+        Order(order_id=12, parent_id=10, side="SELL", status="PreSubmitted"),
+        Order(order_id=13, client_order_id="single", side="BUY", status="Submitted"),
+        Order(order_id=14, client_order_id="O-1.o1", side="SELL", status="Submitted"),
+        Order(order_id=15, client_order_id="O-1.o2", side="SELL", status="PreSubmitted"),
+    ]
+    rows = grouped_live_order_rows(orders)
+    assert [(r["Order id"], r["Group"]) for r in rows] == [
+        (15, "OCO O-1"), (14, "OCO O-1"), (13, ""),
+        (10, "bracket 10"), (11, "bracket 10"), (12, "bracket 10"),
+    ]  # fmt: skip
