@@ -118,6 +118,9 @@ async def test_a_bracket_is_placed_its_entry_fills_its_take_profit_fills_and_the
         assert [rows[x.client_order_id].parent_client_order_id for x in result.legs] == [None, coid, coid]
         assert all(rows[x.client_order_id].transcript[0]["group"]["id"] == coid for x in result.legs)
         assert "cOID" not in rows[f"{coid}.tp"].payload and rows[f"{coid}.tp"].payload["parentId"] == coid
+        for row in rows.values():  # IBKR's questions about the group, answered under the one policy
+            asked = [r for r in row.transcript if "message_ids" in r]
+            assert asked and all(r["answer"] is True and r["auto_confirmed"] for r in asked)
 
         parent_id, tp_id, _sl_id = (leg.order_id for leg in result.legs)
         group_sim.admin.fill(parent_id, price=entry)
