@@ -34,6 +34,7 @@ from .errors import (
     OrderStateUnknownError,
     QuestionRefusedError,
 )
+from .errors import StoreUnavailableError as StoreUnavailableError  # re-exported
 from .gateway import AsyncIBKRGateway
 from .journal import ContractCache, MemoryJournal, OrderJournal
 from .masking import mask_account, mask_text
@@ -64,10 +65,6 @@ _ASSET_CLASS = {
 _ORDER_DETAILS = {"expiration": "expiry", "expiry": "expiry", "strike": "strike", "option_type": "right",
                   "right": "right", "exchange": "exchange", "currency": "currency", "issuer": "issuer",
                   "maturity": "maturity"}  # fmt: skip
-
-
-class StoreUnavailableError(IBKRError, RuntimeError):
-    """The plugin's database (the order log) cannot be opened; no order is sent without it."""
 
 
 def open_order_store(database_url: str | None) -> Store:

@@ -159,6 +159,24 @@ RENAMES: dict[type[Any], dict[str, str]] = {
         "brokerage_access": "brokerageAccess",
     },
     m.SummaryValue: {"is_null": "isNull"},
+    m.CashBalance: {"settled_cash": "settledCash"},
+    m.BrokerageSummary: {
+        "account_type": "accountType",
+        "sma": "SMA",
+        "buying_power": "buyingPower",
+        "available_funds": "availableFunds",
+        "excess_liquidity": "excessLiquidity",
+        "net_liquidation_value": "netLiquidationValue",
+        "equity_with_loan_value": "equityWithLoanValue",
+        "reg_t_loan": "regTLoan",
+        "securities_gvp": "securitiesGVP",
+        "total_cash_value": "totalCashValue",
+        "accrued_interest": "accruedInterest",
+        "reg_t_margin": "regTMargin",
+        "initial_margin": "initialMargin",
+        "maintenance_margin": "maintenanceMargin",
+        "cash_balances": "cashBalances",
+    },
     m.Position: {
         "account_id": "acctId",
         "contract_desc": "contractDesc",
@@ -399,20 +417,160 @@ QUOTE_NUMERIC_FIELDS: dict[str, str] = {
 }
 #: field id -> Quote attribute, for text fields.
 QUOTE_TEXT_FIELDS: dict[str, str] = {"55": "symbol", "7051": "company_name", "6509": "availability"}
-#: fields the client asks for by default.
+#: fields the client asks for by default (6070 sec type and 7221 listing exchange say whether the
+#: sizes are a US stock's, shown in lots of 100: :func:`size_lot`).
 DEFAULT_QUOTE_FIELDS: tuple[str, ...] = (
     "31", "84", "86", "88", "85", "7059", "87", "7762", "70", "71", "7295", "7741", "82", "83", "55", "6509",
+    "6070", "7221",
 )  # fmt: skip
+
+#: Listing exchanges (field 7221, the part before any ``.``: ``NASDAQ.NMS``) of US stocks.
+US_LISTING_EXCHANGES: frozenset[str] = frozenset(
+    {"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "BYX", "IEX", "NYSENAT", "PINK", "OTC", "CHX", "PSX", "BEX",
+     "EDGEA", "EDGX", "LTSE", "MEMX", "PEARL", "ISE", "DRCTEDGE"}
+)  # fmt: skip
+
+#: Size fields IBKR shows divided by 100 for US stocks -> Quote attribute. Settled by IBKR's field
+#: list as ibind 0.2.2 carries it (``ibkr_definitions.py``, fields 85 and 88: "For US stocks, the
+#: number displayed is divided by 100"); REFERENCE §5.2 marks the current docs as silent, so a quote
+#: whose security type or listing exchange is not known keeps IBKR's numbers (``size_lot`` None).
+#: 7059 (last size) carries no such remark and is never scaled.
+LOT_SIZE_FIELDS: tuple[tuple[str, str], ...] = (("88", "bid_size"), ("85", "ask_size"))
+
+
+def size_lot(fields: Mapping[str, str]) -> float | None:
+    """The factor from IBKR's displayed sizes to shares: 100 for a US stock, 1 for anything else,
+    ``None`` when fields 6070/7221 have not said which."""
+    sec_type = fields.get("6070")
+    if sec_type is None:
+        return None
+    if sec_type.strip().upper() != "STK":
+        return 1.0
+    exchange = fields.get("7221")
+    if exchange is None:
+        return None
+    return 100.0 if exchange.strip().upper().split(".")[0] in US_LISTING_EXCHANGES else 1.0
+
+
+def apply_size_lot(values: dict[str, Any], fields: Mapping[str, str]) -> None:
+    """Set ``values["size_lot"]`` and, for a US stock, the bid/ask sizes in shares (from the raw texts)."""
+    lot = size_lot(fields)
+    values["size_lot"] = lot
+    if lot is not None and lot != 1.0:
+        for key, attr in LOT_SIZE_FIELDS:
+            text = fields.get(key)
+            if text is not None:
+                number = parse_number(text)
+                values[attr] = None if number is None else number * lot
+
 
 _META_KEYS = {"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"}
 
 
-def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Quote:
-    """Build (or merge onto ``base``) a :class:`Quote` from a snapshot row or an ``smd`` frame.
+def summary_amount(text: str | float | None) -> tuple[float | None, str | None]:
+    """A brokerage-summary section value -> (number, currency): ``"1,112,961 USD"`` -> (1112961.0,
+    "USD"), ``"0.00"`` -> (0.0, None); text that is not an amount (``"Unlimited"``, ``"@ 16:00:00"``)
+    -> (None, None)."""
+    if text is None or isinstance(text, bool):
+        return None, None
+    if isinstance(text, int | float):
+        return float(text), None
+    number, _, currency = text.strip().partition(" ")
+    try:
+        value = parse_number(number)
+    except ValueError:
+        return None, None
+    ccy = currency.strip()
+    return value, (ccy if ccy.isalpha() and ccy.isupper() and len(ccy) == 3 else None)
 
-    A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value
-    is ``None``, never zero. Field 7762 (full-precision volume) wins over 87 when both are present.
-    """
+
+def summary_section(data: Any, path: str) -> m.SummarySection:
+    """``/iserver/account/{acct}/summary/{section}``: segment -> label -> text (values as sent,
+    numbers written as text)."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    out: m.SummarySection = {}
+    for segment, values in data.items():
+        if isinstance(values, Mapping):
+            out[str(segment)] = {str(k): "" if v is None else str(v) for k, v in values.items()}
+    return out
+
+
+#: The Quote attributes a merge carries over (all but ``conid`` and ``fields``).
+QUOTE_VALUE_ATTRS: tuple[str, ...] = (
+    *QUOTE_NUMERIC_FIELDS.values(), *QUOTE_TEXT_FIELDS.values(),
+    "last_is_close", "halted", "conidex", "updated", "server_id", "size_lot",
+)  # fmt: skip
+
+
+_QUOTE_NUMBER_NAMES = {**QUOTE_NUMERIC_FIELDS, "7762": "volume"}
+
+
+def _quote_number(conid: int, key: str, value: Any) -> float | None:
+    try:
+        return parse_number(value)
+    except ValueError as exc:
+        raise WireFormatError(
+            f"Quote {conid}: field {key} ({_QUOTE_NUMBER_NAMES.get(key, key)}): {exc}"
+        ) from exc
+
+
+def merge_quote(
+    conid: int,
+    data: Mapping[str, Any],
+    values: dict[str, Any],
+    fields: dict[str, str],
+    number: Callable[[int, str, Any], float | None] = _quote_number,
+) -> dict[str, str]:
+    """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
+    ``values`` (Quote attribute -> value) and ``fields`` (field id -> text) in place; returns the
+    field ids (-> text) that ``data`` carried.
+
+    A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value is
+    ``None``, never zero; ``31`` says by its prefix whether the last price is a close (``C``) or the
+    contract is halted (``H``); field 7762 (full-precision volume) wins over 87. ``number`` parses a
+    numeric field (``(conid, field id, value)``; a stream passes one that remembers texts). A bad
+    value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
+    copies unchanged (merge into copies)."""
+    changed: dict[str, str] = {}
+    for key, value in data.items():
+        if key in _META_KEYS or value is None:
+            continue
+        text = value if value.__class__ is str else str(value)
+        fields[key] = changed[key] = text
+        attr = QUOTE_NUMERIC_FIELDS.get(key)
+        if attr is not None:
+            values[attr] = number(conid, key, value)
+            if key == "31":
+                prefix = text.strip()[:1]
+                values["last_is_close"] = prefix == "C"
+                values["halted"] = prefix == "H"
+        elif key in QUOTE_TEXT_FIELDS:
+            values[QUOTE_TEXT_FIELDS[key]] = text
+    if ("7762" in changed or "87" in changed) and "7762" in fields:
+        values["volume"] = number(conid, "7762", fields["7762"])  # 7762 wins over 87
+    conidex = data.get("conidEx", data.get("conidex"))
+    if conidex is not None:
+        values["conidex"] = str(conidex)
+    updated = data.get("_updated")
+    if updated is not None:
+        try:
+            values["updated"] = _parse_int(updated)
+        except ValueError as exc:
+            raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
+    server_id = data.get("server_id", data.get("6119"))
+    if server_id is not None:
+        values["server_id"] = str(server_id)
+    try:  # US stock bid/ask sizes in shares (issue 16.4): from the merged texts, every merge
+        apply_size_lot(values, fields)
+    except ValueError as exc:
+        raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
+    return changed
+
+
+def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Quote:
+    """Build (or merge onto ``base``) a :class:`Quote` from a snapshot row or an ``smd`` frame,
+    by :func:`merge_quote` (the rule the stream's quote book applies too)."""
     raw_conid = data.get("conid", base.conid if base is not None else None)
     if raw_conid is None:
         raise WireFormatError("Quote: field 'conid' is missing")
@@ -420,46 +578,14 @@ def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Q
         conid = _parse_int(raw_conid)
     except ValueError as exc:
         raise WireFormatError(f"Quote: field 'conid': {exc}") from exc
-    values: dict[str, Any] = {}
-    fields: dict[str, str] = dict(base.fields) if base is not None else {}
-    if base is not None:
-        for name in (*QUOTE_NUMERIC_FIELDS.values(), *QUOTE_TEXT_FIELDS.values()):
-            values[name] = getattr(base, name)
-        values["last_is_close"] = base.last_is_close
-        values["halted"] = base.halted
-    for key, value in data.items():
-        if key in _META_KEYS or value is None:
-            continue
-        text = value if isinstance(value, str) else str(value)
-        fields[key] = text
-        attr = QUOTE_NUMERIC_FIELDS.get(key)
-        if attr is not None:
-            try:
-                values[attr] = parse_number(value)
-            except ValueError as exc:
-                raise WireFormatError(f"Quote {conid}: field {key} ({attr}): {exc}") from exc
-            if key == "31":
-                prefix = text.strip()[:1]
-                values["last_is_close"] = prefix == "C"
-                values["halted"] = prefix == "H"
-        elif key in QUOTE_TEXT_FIELDS:
-            values[QUOTE_TEXT_FIELDS[key]] = text
-    if "7762" in fields:
-        try:
-            values["volume"] = parse_number(fields["7762"])
-        except ValueError as exc:
-            raise WireFormatError(f"Quote {conid}: field 7762 (volume): {exc}") from exc
-    conidex = data.get("conidEx", data.get("conidex", base.conidex if base is not None else None))
-    updated = data.get("_updated", base.updated if base is not None else None)
-    server_id = data.get("server_id", data.get("6119", base.server_id if base is not None else None))
-    return m.Quote(
-        conid=conid,
-        conidex=None if conidex is None else str(conidex),
-        updated=None if updated is None else _parse_int(updated),
-        server_id=None if server_id is None else str(server_id),
-        fields=fields,
-        **values,
-    )
+    if base is None:
+        values: dict[str, Any] = {}
+        fields: dict[str, str] = {}
+    else:
+        values = {name: getattr(base, name) for name in QUOTE_VALUE_ATTRS}
+        fields = dict(base.fields)
+    merge_quote(conid, data, values, fields)
+    return m.Quote(conid=conid, fields=fields, **values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -534,6 +660,10 @@ CPAPI_ORDER_WIRE_NAMES: dict[str, str] = {
     "manual_indicator": "manualIndicator",
     "ext_operator": "extOperator",
 }
+#: The order payload's client order id key (IBKR's idempotency key), for readers outside this module.
+WIRE_CLIENT_ORDER_ID = CPAPI_ORDER_WIRE_NAMES["client_order_id"]
+#: IBKR's order id key in answers and notices (``ntf`` order notices, reply acks), for readers outside.
+WIRE_ORDER_ID = "orderId"
 
 
 _JSON_SCALARS: frozenset[Any] = frozenset(

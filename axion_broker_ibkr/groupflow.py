@@ -24,18 +24,16 @@ from typing import Any
 
 from attrs import evolve
 
-from . import core, orderflow
+from . import convert, core, orderflow
 from . import models as m
-from .errors import (
-    GatewayError,
-    GatewayUnavailableError,
-    OrderRejectedError,
-    OrderStateUnknownError,
-    QuestionRefusedError,
-)
+from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError
 from .journal import JournalEntry
 from .masking import mask_account
 from .orders.groups import GroupLeg, OrderGroup
+
+#: Wire names from the wire layer (convert): the client order id and order type keys.
+_COID = convert.WIRE_CLIENT_ORDER_ID
+_TYPE = convert.CPAPI_ORDER_WIRE_NAMES["order_type"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ def group_record(group: OrderGroup, leg: GroupLeg) -> dict[str, Any]:
 def _entry(
     group: OrderGroup, leg: GroupLeg, contract: Mapping[str, Any], ctx: orderflow.OrderContext
 ) -> JournalEntry:
-    entry = orderflow.journal_entry({**leg.payload, "cOID": leg.client_order_id}, contract, ctx)
+    entry = orderflow.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx)
     return evolve(
         entry,
         payload=dict(leg.payload),  # what is sent: children carry parentId, not a cOID
@@ -95,7 +93,7 @@ def _same_terms(leg: GroupLeg, order: m.Order) -> bool:
     from .store.reconcile import _long_order_type
 
     payload = leg.payload
-    kind = str(payload.get("orderType") or "").upper()
+    kind = str(payload.get(_TYPE) or "").upper()
     listed = (order.order_type or order.orig_order_type or "").upper().replace(" ", "").replace("_", "")
     return (
         order.conid == payload.get("conid")
@@ -160,16 +158,16 @@ def place_group(
     try:
         first = yield from orderflow._first_post(path, {"orders": group.payloads()})
         acks = yield from orderflow.reply_loop(first, ctx, transcript, head.client_order_id)
-    except QuestionRefusedError as exc:
-        yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, exc.message)
-        raise
-    except (OrderRejectedError, core.NotSentError) as exc:
-        yield from _settle_all(group, group.legs, "rejected", transcript, str(exc))
-        raise
-    except GatewayUnavailableError as exc:
-        return (yield from _lost_answer(state, group, ctx, transcript, exc))
-    except GatewayError as exc:
-        yield from _settle_all(group, group.legs, "rejected", transcript, str(exc))
+    except IBKRError as exc:
+        # As orderflow: what the rows say is a function of ``exc.delivery`` alone (not_sent /
+        # refused: no leg is at IBKR, a question not answered yes is ``declined``; ambiguous: look).
+        settled = orderflow.failure_status(exc, modification=False)
+        if settled is None:
+            raise
+        delivery, status = settled
+        if delivery == AMBIGUOUS:
+            return (yield from _lost_answer(state, group, ctx, transcript, exc))
+        yield from _settle_all(group, group.legs, status, transcript, orderflow.failure_message(exc))
         raise
     return (yield from _settle_acks(state, group, ctx, transcript, acks))
 
@@ -246,7 +244,7 @@ def _lost_answer(
     group: OrderGroup,
     ctx: orderflow.OrderContext,
     transcript: list[dict[str, Any]],
-    exc: GatewayUnavailableError,
+    exc: IBKRError,
 ) -> core.Op[m.OrderResult]:
     """The POST's answer was lost: find every leg at IBKR (by cOID, then parent and terms); send nothing."""
     head = group.legs[0]

@@ -27,12 +27,17 @@ from attrs import define, evolve, field
 from . import convert, core
 from . import models as m
 from .errors import (
+    AMBIGUOUS,
+    NOT_SENT,
+    REFUSED,
+    Delivery,
     GatewayError,
-    GatewayUnavailableError,
+    IBKRError,
     OrderRejectedError,
     OrderStateUnknownError,
     OrderValidationError,
     QuestionRefusedError,
+    delivery_of,
 )
 from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_account, mask_text
@@ -403,6 +408,40 @@ def _continue(reply_id: str, transcript: list[dict[str, Any]]) -> core.Op[Any]:
     return convert.parse_order_reply(data)
 
 
+#: Order-log status after a failed order POST, by what the error says of its delivery. An
+#: ambiguous failure is first ``submitted_unconfirmed`` while the flow looks for the cOID.
+PLACE_FAILURE_STATUS: dict[Delivery, str] = {
+    NOT_SENT: "rejected",
+    REFUSED: "rejected",
+    AMBIGUOUS: "submitted_unconfirmed",
+}
+#: Modification-record status after a failed modification POST, by delivery.
+MODIFY_FAILURE_STATUS: dict[Delivery, str] = {
+    NOT_SENT: "not_sent",
+    REFUSED: "rejected",
+    AMBIGUOUS: UNKNOWN_AT_BROKER,
+}
+
+
+def failure_status(exc: BaseException, *, modification: bool) -> tuple[Delivery, str] | None:
+    """What the order log says after sending raised ``exc``: ``(delivery, status)``, a function of
+    ``exc.delivery`` (and, for a refusal, of whether it was a question not answered yes, which is
+    ``declined`` for an order and ``refused`` for a modification). ``None`` for an error that does
+    not say whether it left (a bug, a parse failure): the flow lets it propagate untouched."""
+    delivery = delivery_of(exc)
+    if delivery is None:
+        return None
+    if delivery == REFUSED and isinstance(exc, QuestionRefusedError):
+        return delivery, ("refused" if modification else DECLINED)
+    table = MODIFY_FAILURE_STATUS if modification else PLACE_FAILURE_STATUS
+    return delivery, table[delivery]
+
+
+def failure_message(exc: BaseException) -> str:
+    """The order-log message of a failure: IBKR's words for a rejection, the error's text else."""
+    return exc.message if isinstance(exc, OrderRejectedError) else str(exc)
+
+
 def place_order(
     state: core.SessionState, payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: OrderContext
 ) -> core.Op[m.OrderResult]:
@@ -466,27 +505,23 @@ def _settle_place(
         if reply is _GONE:
             return None
         outcome = yield from _reply_loop(reply, ctx, transcript, coid, hold=hold, rounds=rounds)
-    except QuestionRefusedError as exc:
-        # IBKR did not refuse the order: its question was not answered yes. The row says so
-        # (``declined``; the transcript keeps the question's ids and text), never ``rejected``.
-        yield core.RecordResult(
-            client_order_id=coid, status=DECLINED, transcript=transcript, message=exc.message
-        )
-        raise
-    except OrderRejectedError as exc:
-        yield core.RecordResult(
-            client_order_id=coid, status="rejected", transcript=transcript, message=exc.message
-        )
-        raise
-    except core.NotSentError as exc:
-        yield core.RecordResult(
-            client_order_id=coid, status="rejected", transcript=transcript, message=str(exc)
-        )
-        raise
-    except GatewayUnavailableError as exc:
+    except IBKRError as exc:
+        # One clause: what the row says is a function of ``exc.delivery`` (see failure_status), so
+        # no ordering of ``except`` clauses can mark a never-sent order as possibly placed.
+        settled = failure_status(exc, modification=False)
+        if settled is None:
+            raise
+        delivery, status = settled
+        if delivery != AMBIGUOUS:
+            # not_sent / refused: not at IBKR. A question not answered yes is ``declined`` (the
+            # transcript keeps the question's ids and text), never ``rejected``.
+            yield core.RecordResult(
+                client_order_id=coid, status=status, transcript=transcript, message=failure_message(exc)
+            )
+            raise
         # Ambiguous: the order may or may not be at IBKR. Look for its cOID before deciding.
         log.warning("order %s: ambiguous failure (%s); looking for its cOID among live orders", coid, exc)
-        yield core.RecordResult(client_order_id=coid, status="submitted_unconfirmed", message=str(exc))
+        yield core.RecordResult(client_order_id=coid, status=status, message=str(exc))
         try:
             found = yield from find_by_coid(state, ctx.account_id, coid)
         except GatewayError as lookup_exc:
@@ -509,12 +544,6 @@ def _settle_place(
             message=result.message,
         )
         return result, None
-    except GatewayError as exc:
-        # Refused before the order was taken (401, no bridge, 429, 4xx): not at IBKR.
-        yield core.RecordResult(
-            client_order_id=coid, status="rejected", transcript=transcript, message=str(exc)
-        )
-        raise
     if isinstance(outcome, Held):
         pending = _pending_question(outcome.question, ctx)
         transcript.append(_held_record(outcome.question, pending, ctx))
@@ -790,25 +819,19 @@ def _settle_modify(
         if reply is _GONE:
             return None
         outcome = yield from _reply_loop(reply, ctx, transcript, order_coid, hold=hold, rounds=rounds)
-    except QuestionRefusedError as exc:
-        yield from settle("refused", exc.message)
-        raise
-    except OrderRejectedError as exc:
-        yield from settle("rejected", exc.message)
-        raise
-    except core.NotSentError as exc:
-        yield from settle("not_sent", str(exc))
-        raise
-    except GatewayUnavailableError as exc:
-        # Ambiguous: the modification may or may not have reached IBKR. Never re-sent blindly.
-        yield from settle(
-            UNKNOWN_AT_BROKER,
-            f"modification of order {oid}: state unknown after '{exc}'; it was NOT re-sent, read the "
-            "order's status before retrying",
-        )
-        raise
-    except GatewayError as exc:  # refused before it was taken (401, 429, 4xx)
-        yield from settle("rejected", str(exc))
+    except IBKRError as exc:
+        settled = failure_status(exc, modification=True)  # a function of exc.delivery alone
+        if settled is None:
+            raise
+        delivery, status = settled
+        message = failure_message(exc)
+        if delivery == AMBIGUOUS:
+            # The modification may or may not have reached IBKR. Never re-sent blindly.
+            message = (
+                f"modification of order {oid}: state unknown after '{exc}'; it was NOT re-sent, read the "
+                "order's status before retrying"
+            )
+        yield from settle(status, message)
         raise
     if isinstance(outcome, Held):
         pending = _pending_question(outcome.question, ctx)

@@ -23,10 +23,15 @@ from typing import Any
 
 from attrs import define
 
+from .. import convert
 from ..masking import mask_account
 from ..models import IBKRContract, LegResult, Order, OrderResult
 from ..orders.groups import OrderGroup
 from .vm_trading import format_price, quantity_unit
+
+#: Wire names from the wire layer (convert): the client order id and order type keys.
+_COID = convert.WIRE_CLIENT_ORDER_ID
+_TYPE = convert.CPAPI_ORDER_WIRE_NAMES["order_type"]
 
 PENDING = "bracket_pending"
 LAST_RESULT = "bracket_last_result"
@@ -90,7 +95,7 @@ class RiskReward:
 
 
 def _wire_prices(payload: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    kind = payload.get("orderType")
+    kind = payload.get(_TYPE)
     price, aux = payload.get("price"), payload.get("auxPrice")
     if kind == "LMT":
         return price, None
@@ -143,10 +148,10 @@ def confirm_legs(group: OrderGroup, contract: IBKRContract) -> tuple[str, list[s
             prices.append(f"stop {format_price(float(stop))}")
         if p.get("trailingAmt") is not None:
             prices.append(f"trail {p['trailingAmt']}{'%' if p.get('trailingType') == '%' else ''}")
-        link = f"attached to {leg.parent_id}" if leg.parent_id else f"cOID {p.get('cOID')}"
+        link = f"attached to {leg.parent_id}" if leg.parent_id else f"cOID {p.get(_COID)}"
         lines.append(
             f"{ROLE_LABELS.get(leg.role, leg.role)}: {p.get('side')} {quantity:g} {unit} "
-            f"{_WIRE_TYPES.get(str(p.get('orderType')), p.get('orderType'))} "
+            f"{_WIRE_TYPES.get(str(p.get(_TYPE)), p.get(_TYPE))} "
             f"{' '.join(prices) or 'at market'} {p.get('tif')} ({link}; log id {leg.client_order_id})"
         )
     entry = group.legs[0].payload

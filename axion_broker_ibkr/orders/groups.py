@@ -45,11 +45,16 @@ from typing import Any
 
 from attrs import define
 
+from .. import convert
 from ..errors import OrderValidationError
 from . import fields as f
 from .core import check_host, new_client_order_id, write_payload
 from .model import TranslateOptions, options_from_env
 from .rules import MAX_CLIENT_ORDER_ID, SIDES
+
+#: Wire names from the wire layer (convert): the client order id and order type keys.
+_COID = convert.WIRE_CLIENT_ORDER_ID
+_TYPE = convert.CPAPI_ORDER_WIRE_NAMES["order_type"]
 
 __all__ = ["GROUP_KEYS", "GroupLeg", "OrderGroup", "is_group", "translate_group"]
 
@@ -69,7 +74,7 @@ _EXIT_TIFS = frozenset({"day", "gtc"})
 class GroupLeg:
     """One order of a group: its role, its derived id, the host field it came from, its CPAPI order.
 
-    ``client_order_id`` is the leg's own id (the log's key); it is on the wire (``payload["cOID"]``)
+    ``client_order_id`` is the leg's own id (the log's key); it is on the wire (``payload[_COID]``)
     for the parent and for OCO orders, not for bracket/OTO children (see the module docstring)."""
 
     role: str  # "entry", "take_profit", "stop_loss", "then", "oco"
@@ -136,7 +141,7 @@ def _group_id(value: Any, field: str) -> str:
 
 def _wire_prices(payload: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """(limit, stop) as written on the wire (REFERENCE §4.1 ``price``/``auxPrice`` semantics)."""
-    kind = payload["orderType"]
+    kind = payload[_TYPE]
     if kind in ("LMT", "MIDPRICE"):
         return payload.get("price"), None
     if kind in ("STP", "TRAIL"):
@@ -295,7 +300,7 @@ def _bracket(order: Mapping[str, Any], contract: Mapping[str, Any], options: Tra
     wire: dict[str, dict[str, Any]] = {}
     for field, _suffix, host, _ in exits:
         _, payload = _leg(field, host, contract, options)
-        child_id = payload.pop("cOID")  # not on the wire for children (module docstring)
+        child_id = payload.pop(_COID)  # not on the wire for children (module docstring)
         payload["parentId"] = group_id
         wire[field] = payload
         legs.append(GroupLeg(role=field, field=field, client_order_id=child_id, payload=payload))
@@ -336,7 +341,7 @@ def _oto(order: Mapping[str, Any], contract: Mapping[str, Any], options: Transla
     if child.get("client_order_id") is not None:
         f.fail("then[0].client_order_id", "a child's id is derived from the group's; remove it")
     _, payload = _leg("then[0]", {**child, "client_order_id": f"{group_id}.t1"}, contract, options)
-    child_id = payload.pop("cOID")
+    child_id = payload.pop(_COID)
     payload["parentId"] = group_id
     legs = (
         GroupLeg(role="entry", field="entry", client_order_id=group_id, payload=entry_payload),
@@ -373,7 +378,7 @@ def _oco(order: Mapping[str, Any], contract: Mapping[str, Any], options: Transla
                 f"{field}.{qty_field}", f"must equal the group's quantity {quantity!r}, got {checked[4]!r}"
             )
         payload["isSingleGroup"] = True
-        legs.append(GroupLeg(role="oco", field=field, client_order_id=payload["cOID"], payload=payload))
+        legs.append(GroupLeg(role="oco", field=field, client_order_id=payload[_COID], payload=payload))
     ids = [leg.client_order_id for leg in legs]
     if len(set(ids)) != len(ids):
         f.fail("oco", "its orders' client_order_id values must differ")

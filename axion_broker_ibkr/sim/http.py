@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .oauth import OAuthRefused
 from .state import SimState
 
 API_PREFIX = "/v1/api"
@@ -61,6 +62,16 @@ class Endpoint:
     needs_portfolio: bool = False  # /portfolio/accounts must have been called first
 
 
+#: What a real gateway answers for a path it does not serve: 404, ``text/html``, this body (a capture
+#: in areed1192/interactive-broker-python-api issue #29: ``/v1/portal/fundamentals/landing/...`` ->
+#: ``Content-Type: text/html;charset=utf-8``, ``<html><body><h1>Resource not found</h1></body></html>``).
+NOT_FOUND_HTML = "<html><body><h1>Resource not found</h1></body></html>"
+
+
+def not_found() -> Response:
+    return HTMLResponse(NOT_FOUND_HTML, status_code=404)
+
+
 def reply(body: Any, status: int = 200) -> Response:
     return JSONResponse(body, status_code=status)
 
@@ -82,6 +93,28 @@ async def read_body(request: Request) -> tuple[Any, Response | None]:
         return None, error("Bad Request: body is not valid JSON", 400)
 
 
+def signed_urls(request: Request) -> list[str]:
+    """The URLs (without query) a client may have signed: as addressed in ``Host``, and as the
+    socket it reached (ibind sends ``Host: api.ibkr.com`` whatever its base URL is)."""
+    path = request.url.path
+    urls: list[str] = []
+    host = request.headers.get("host")
+    if host:
+        urls.append(f"https://{host}{path}")
+    server = request.scope.get("server")
+    if server:
+        name, port = server[0], server[1]
+        name = f"[{name}]" if ":" in str(name) else str(name)
+        urls.append(f"https://{name}:{port}{path}")
+        if is_loopback_name(str(server[0])):
+            urls.append(f"https://localhost:{port}{path}")
+    return list(dict.fromkeys(urls))
+
+
+def is_loopback_name(host: str) -> bool:
+    return host in {"127.0.0.1", "::1", "localhost"}
+
+
 def _missing_length(request: Request) -> bool:
     headers = request.headers
     return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "").lower()
@@ -97,6 +130,17 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 break
         if request.method in {"POST", "PUT"} and _missing_length(request):
             return Response(status_code=411)  # REFERENCE §0: a POST must carry a body / Content-Length
+        if state.oauth is not None:
+            # api.ibkr.com: nothing is answered without a valid OAuth signature (sim/oauth.py).
+            try:
+                state.oauth.check(
+                    request.method,
+                    signed_urls(request),
+                    request.headers.get("authorization"),
+                    request.url.query,
+                )
+            except OAuthRefused as refused:
+                return JSONResponse(refused.body(), status_code=refused.status)
         if state.faults.latency_ms:
             with contextlib.suppress(TimeoutError):  # a stopping server does not wait out the latency
                 await asyncio.wait_for(api.stopping.wait(), state.faults.latency_ms / 1000)
@@ -110,6 +154,8 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         if too_many:
             return error(too_many, 429)
         if not state.session.sso:
+            # REFERENCE §1.6/§8: 401 with an empty body (areed1192/interactive-broker-python-api #16:
+            # "nothing in the response body"), on every path.
             return Response(status_code=401)
         state.touch()
         if ep.layer == "iserver" and not state.session.authenticated:

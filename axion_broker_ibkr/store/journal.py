@@ -17,8 +17,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..convert import WIRE_CLIENT_ORDER_ID
+from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
+from ..errors import UnknownOrderError as UnknownOrderError  # re-exported
 from ..journal import (
     MODIFICATION_ACCEPTED,
     MODIFICATION_PENDING,
@@ -37,25 +40,7 @@ from .models import IbkrOrderFill, IbkrOrderLog, IbkrOrderModification, utcnow
 log = logging.getLogger(__name__)
 
 
-class DuplicateOrderError(IBKRError, ValueError):
-    """``record_pending`` for a cOID that is already in the order log: the order must not be sent."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(
-            f"client_order_id {client_order_id!r} is already in the order log; not sending it again"
-        )
-
-
-class UnknownOrderError(IBKRError, KeyError):
-    """An update for a cOID that the order log does not hold."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(f"client_order_id {client_order_id!r} is not in the order log")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+# DuplicateOrderError and UnknownOrderError live in errors.py (imported above; re-exported here).
 
 
 def _terms(row: IbkrOrderLog) -> dict[str, Any]:
@@ -277,7 +262,8 @@ class SqlOrderJournal:
                 row.aux_price = record.aux_price
                 row.order_type = record.order_type or row.order_type
                 row.tif = record.tif or row.tif
-                row.payload = {**record.payload, "cOID": row.client_order_id}
+                # The accepted terms under the original order's cOID (the wire key from convert).
+                row.payload = {**record.payload, WIRE_CLIENT_ORDER_ID: row.client_order_id}
                 if ibkr_status is not None:
                     row.ibkr_status = st.ibkr_word(ibkr_status)
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from attrs import define, evolve, field
+from attrs import asdict, define, evolve, field
 
 from ..journal import JournalEntry
 from ..masking import mask_account
@@ -52,6 +52,10 @@ class Decision:
     avg_fill_price: float | None = None
     ibkr_status: str | None = None
     evidence: dict[str, Any] = field(factory=dict)
+
+    def settlement(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`SettlingJournal.settle` (every field but the cOID)."""
+        return asdict(self, recurse=False, filter=lambda a, _v: a.name != "client_order_id")
 
 
 def _order_evidence(order: Order) -> dict[str, Any]:
@@ -372,15 +376,7 @@ class AsyncOrderSource(Protocol):
 
 def _settle_all(journal: SettlingJournal, decisions: Sequence[Decision]) -> None:
     for d in decisions:
-        journal.settle(
-            d.client_order_id,
-            status=d.status,
-            evidence=d.evidence,
-            order_id=d.order_id,
-            filled_quantity=d.filled_quantity,
-            avg_fill_price=d.avg_fill_price,
-            ibkr_status=d.ibkr_status,
-        )
+        journal.settle(d.client_order_id, **d.settlement())
 
 
 def _log_round(account: str, entries: int, live: int, fills: int) -> None:

@@ -206,8 +206,8 @@ async def test_an_exit_is_modified_alone_and_stays_attached(kind: str, group_sim
         _pin(group_sim, contract)
         result = await call(client.place_order(_bracket(contract, 195.0, 2, f"mod-{kind}"), contract))
         tp = result.legs[1]
-        terms = {"side": "sell", "qty": 2, "order_type": "limit", "limit_price": 212.0, "time_in_force": "gtc",
-                 "client_order_id": tp.client_order_id}  # fmt: skip
+        terms = {"side": "sell", "qty": 2, "order_type": "limit", "limit_price": 212.0,
+                 "time_in_force": "gtc", "client_order_id": tp.client_order_id}  # fmt: skip
         modified = await call(client.modify_order(tp.order_id, terms, contract))
         assert modified.order_id == tp.order_id
         book = {str(o["orderId"]): o for o in group_sim.admin.state()["orders"]}
