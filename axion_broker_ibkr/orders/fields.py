@@ -264,8 +264,9 @@ def check_order_keys(order: Mapping[str, Any]) -> tuple[str, ...]:
         if key in GROUP_ORDER_KEYS or key.strip().lower() in GROUP_ORDER_KEYS:
             fail(
                 key,
-                "makes this order a group (bracket, OCO or OTO): it is placed as one group "
-                "(translate_group / place_group), never as a single order without its other legs",
+                "makes this order a group (bracket, OCO or OTO): translate it with orders.groups."
+                "translate_group (client.place_order places it as one group), never as a single order "
+                "without its other legs",
             )
         if key in UNIMPLEMENTED_ORDER_KEYS or key.strip().lower() in UNIMPLEMENTED_ORDER_KEYS:
             fail(

@@ -219,3 +219,21 @@ async def test_an_exit_is_modified_alone_and_stays_attached(kind: str, group_sim
         assert row is not None and row.price == 212.0
     finally:
         await call(client.close())
+
+
+async def test_an_oto_sends_its_order_once_the_entry_fills(kind: str, group_sim: Any, store: Any) -> None:
+    client = _client(kind, group_sim, store.journal, auto_confirm=ALL)
+    try:
+        contract = await _contract(client, kind, "STK")
+        _pin(group_sim, contract)
+        oto = {"side": "buy", "qty": 1, "order_type": "limit", "limit_price": 196.0,
+               "client_order_id": f"oto-{kind}",
+               "then": [{"side": "sell", "qty": 1, "order_type": "limit", "limit_price": 204.0}]}  # fmt: skip
+        result = await call(client.place_order(oto, contract))
+        assert [leg.role for leg in result.legs] == ["entry", "then"]
+        assert [leg.ibkr_status for leg in result.legs] == ["Submitted", "PreSubmitted"]
+        group_sim.admin.fill(result.order_id)
+        book = {str(o["orderId"]): o["status"] for o in group_sim.admin.state()["orders"]}
+        assert book[result.legs[1].order_id] == "Submitted"  # working now that the entry filled
+    finally:
+        await call(client.close())
