@@ -377,6 +377,10 @@ def _oco(order: Mapping[str, Any], contract: Mapping[str, Any], options: Transla
             f.fail(
                 f"{field}.{qty_field}", f"must equal the group's quantity {quantity!r}, got {checked[4]!r}"
             )
+        if legs and payload.get("acctId") != legs[0].payload.get("acctId"):
+            f.fail(
+                f"{field}.account_id", "every order of an OCO group goes to one account (the first order's)"
+            )
         payload["isSingleGroup"] = True
         legs.append(GroupLeg(role="oco", field=field, client_order_id=payload[_COID], payload=payload))
     ids = [leg.client_order_id for leg in legs]

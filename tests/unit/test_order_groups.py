@@ -214,6 +214,13 @@ def test_oco_every_order_is_single_group_with_its_own_coid() -> None:
         ),
         ([{"side": "sell", "qty": 10, "order_type": "market", "take_profit": {}}, {}], "oco[0].take_profit"),
         ("nope", "oco"),
+        (
+            [
+                {"side": "sell", "qty": 10, "order_type": "market"},
+                {"side": "sell", "qty": 10, "order_type": "market", "account_id": "DU999"},
+            ],
+            "oco[1].account_id",
+        ),
     ],
 )
 def test_invalid_oco_names_the_order_and_field(oco: Any, field: str) -> None:
