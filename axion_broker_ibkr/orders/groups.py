@@ -25,8 +25,10 @@ Children's ``cOID`` -- a conflict settled from evidence: issue 15 asks that "eve
 derived from the group's", REFERENCE §4.1 says "Do not set on bracket children". IBKR's own OpenAPI
 spec (``OrderRequest.cOID``: "Please do not set this value for child orders when placing a bracket
 order"; the ``orders`` body: "Children orders will not have its own cOID ... they will have a parentId
-which must be equal to cOID of parent") and ibind's bracket example (``coid`` on the parent only,
-``parent_id`` on the children) agree with the reference, so children are sent without ``cOID``. Each
+which must be equal to cOID of parent"), IBKR Campus' "How to code a bracket order in the Web API" ("A
+single customer order Id (cOID) is sent with the parent and the same value is specified in parentId for
+the child order(s)") and ibind's bracket example (``coid`` on the parent only, ``parent_id`` on the
+children) agree with the reference, so children are sent without ``cOID``. Each
 leg still has a derived id (``<group>.tp``, ``<group>.sl``, ``<group>.t1``, ``<group>.o1`` ...) in
 :class:`GroupLeg` and the order log; the client matches children to their answers by position (the
 answer has one element per order, REFERENCE §4.2). The simulator accepts a child ``cOID`` too (tolerant
