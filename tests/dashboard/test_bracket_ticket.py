@@ -4,8 +4,11 @@ confirmed, placed as one group of three orders, each leg in the order log."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from axion_broker_ibkr.dashboard.bracket_ticket import bracket_order, confirm_legs, risk_reward
@@ -13,7 +16,7 @@ from axion_broker_ibkr.models import IBKRContract
 from axion_broker_ibkr.orders import TranslateOptions
 from axion_broker_ibkr.orders.groups import translate_group
 
-from .conftest import APP_TIMEOUT
+from .conftest import APP_TIMEOUT, RATE_SCALE, _point_page_at
 
 AAPL = IBKRContract(conid=265598, sec_type="STK", symbol="AAPL", exchange="SMART", currency="USD")
 ES = IBKRContract(
@@ -68,7 +71,19 @@ def _texts(at: AppTest) -> str:
     )
 
 
-def test_the_ticket_places_a_bracket_as_one_group(page: Any) -> None:
+@pytest.fixture
+def bracket_page(dash_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The page on this module's simulator with an order log of this test's own: simulators number
+    their orders alike, so rows left in a shared log would name other modules' orders."""
+    from axion_broker_ibkr.dashboard.factory import reset_sessions
+
+    _point_page_at(dash_sim, tmp_path / "bracket-orders.sqlite", monkeypatch, RATE_SCALE)
+    yield dash_sim
+    reset_sessions()
+
+
+def test_the_ticket_places_a_bracket_as_one_group(bracket_page: Any) -> None:
+    page = bracket_page
     from axion_broker_ibkr.store import open_store
 
     page.admin.set_price(265598, 190.0)  # frozen: every price stays inside IBKR's 3 % band
