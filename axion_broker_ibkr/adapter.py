@@ -305,9 +305,10 @@ class IBKRAdapter:
             await self.open_store()
         except StoreUnavailableError as exc:
             return self._result(coid, "rejected", f"not sent: {exc}")
+        head = _group_head(order)  # a group's contract is its entry's (an OCO's: its first order's)
         try:
             contract = await self.resolve(
-                str(order.get("symbol", "")), str(order.get("asset_type") or "stock"), _order_details(order)
+                str(head.get("symbol", "")), str(head.get("asset_type") or "stock"), _order_details(head)
             )
             # Never ``hold_questions``: the host's execute has no one to ask, so a question the policy
             # does not answer yes is declined at once (row ``declined``), as below.
@@ -438,6 +439,14 @@ def _currency(summary: Mapping[str, m.SummaryValue]) -> str | None:
         if value is not None and value.currency:
             return value.currency
     return None
+
+
+def _group_head(order: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The order dict that names a group's contract: the order itself, or an OCO's first order."""
+    members = order.get("oco")
+    if isinstance(members, list) and members and isinstance(members[0], Mapping):
+        return members[0]
+    return order
 
 
 def _order_details(order: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from .models import (
     Trade,
     WhatIf,
 )
+from .orders.groups import OrderGroup
 from .tls import certificate_failure
 
 T = TypeVar("T")
@@ -274,6 +275,11 @@ class AsyncIBKRClient(ClientBase):
         sent again. The result may hold a further question (``status="pending"``)."""
         async with self._order_lock:
             return await self._run(self._answer_op(client_order_id, yes))
+
+    async def order_group(self, order: Mapping[str, Any], contract: ContractLike) -> OrderGroup:
+        """The :class:`~axion_broker_ibkr.orders.groups.OrderGroup` :meth:`place_order` would send for a
+        group dict (bracket / OCO / OTO): every leg's CPAPI order, parent first; nothing is sent."""
+        return await self._run(self._group_op(order, contract))
 
     async def order_payload(self, order: Mapping[str, Any], contract: ContractLike) -> dict[str, Any]:
         """The CPAPI payload :meth:`place_order` would send for ``order`` (prices on the contract's

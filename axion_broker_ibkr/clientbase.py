@@ -12,7 +12,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,6 +53,7 @@ from .tls import pinned_context as pinned_context  # re-exported
 if TYPE_CHECKING:
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
+    from .orders.groups import OrderGroup
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -612,10 +613,63 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
+        from .orders.groups import is_group
+
+        if is_group(order):
+            return (yield from self._place_group_op(order, contract, confirm, hold))
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
         result, held = yield from orderflow.place_order_held(self.state, payload, cdict, ctx, hold=hold)
         self._keep(held)
         return _say_rules(result, cdict)
+
+    def _place_group_op(
+        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str], hold: bool
+    ) -> core.Op[m.OrderResult]:
+        """A bracket / OCO / OTO (:mod:`.orders.groups`): every leg validated, then one POST
+        (:mod:`.groupflow`). Raises before anything is sent, as :meth:`_prepare`."""
+        from .groupflow import place_group
+
+        if hold:
+            raise OrderValidationError(
+                "hold_questions",
+                "an order group's questions are answered at once under the question policy (confirm= / "
+                "auto_confirm); held questions are for single orders. Nothing was sent",
+            )
+        ctx, cdict, group = yield from self._prepare_group(order, contract, confirm)
+        result = yield from place_group(self.state, group, cdict, ctx)
+        return _say_rules(result, cdict)
+
+    def _prepare_group(
+        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
+    ) -> core.Op[tuple[orderflow.OrderContext, dict[str, Any], OrderGroup]]:
+        """:meth:`_prepare` for a group -> (context, contract mapping, :class:`OrderGroup`)."""
+        from .orders.groups import GROUP_KEYS, translate_group
+
+        members = order.get("oco")
+        head: Mapping[str, Any] = order
+        if isinstance(members, Sequence) and members and isinstance(members[0], Mapping):
+            head = members[0]  # an OCO's account, mode and contract rules are its first order's
+        head = {k: v for k, v in head.items() if k not in GROUP_KEYS}
+        if order.get("mode") is not None:
+            head = {**head, "mode": order["mode"]}
+        account = yield from self._account_op(_text(head.get("account_id")))
+        ctx = self._order_context(head, account, confirm)
+        cdict = orderflow.contract_mapping(contract)
+        # The entry's side's rules (IBKR answers per side): exits use the same contract's grid, and
+        # a resolved contract's ``sell_increment_rules`` when it carries them.
+        cdict = yield from self._with_rules_op(head, cdict)
+        plain = {k: v for k, v in order.items() if k != "mode"}
+        if isinstance(members, Sequence) and not isinstance(members, str):
+            plain["oco"] = [
+                {k: v for k, v in leg.items() if k != "mode"} if isinstance(leg, Mapping) else leg
+                for leg in members
+            ]
+        return ctx, cdict, translate_group(plain, cdict, self.translate_options(account))
+
+    def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[OrderGroup]:
+        """The group :meth:`place_order` would send for a group dict (nothing is sent)."""
+        _ctx, _cdict, group = yield from self._prepare_group(order, contract)
+        return group
 
     def _modify_op(
         self,

@@ -8,11 +8,14 @@ that are not ``"ibkr"`` so that ``firstresult`` hooks reach the right plugin.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import BROKER_NAME
+
+if TYPE_CHECKING:
+    from .orders.groups import OrderGroup
 
 hookimpl = pluggy.HookimplMarker("axion")
 
@@ -99,24 +102,31 @@ def axion_broker_resolve(
 @hookimpl
 def axion_broker_translate_order(
     broker: str, order: Mapping[str, Any], contract: Mapping[str, Any]
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | list[dict[str, Any]] | None:
     if broker != BROKER_NAME:
         return None
     # Imported on the first order, then kept: a ``from`` import of a package costs about a
     # microsecond a call, a sixth of a translation.
     translate = _TRANSLATE or _load_translate()
+    if (type(order) is dict or isinstance(order, Mapping)) and not translate[2].isdisjoint(order):
+        # a bracket / OCO / OTO: the whole `orders` array, parent first (HOST_CONTRACT §2)
+        return translate[3](order, contract, translate[1]()).payloads()
     return translate[0](order, contract, translate[1]())
 
 
-_TRANSLATE: tuple[Callable[..., dict[str, Any]], Callable[[], Any]] | None = None
+_Translate = tuple[
+    Callable[..., dict[str, Any]], Callable[[], Any], frozenset[str], Callable[..., "OrderGroup"]
+]
+_TRANSLATE: _Translate | None = None
 
 
-def _load_translate() -> tuple[Callable[..., dict[str, Any]], Callable[[], Any]]:
+def _load_translate() -> _Translate:
     global _TRANSLATE
+    from .orders.groups import GROUP_KEYS, translate_group
     from .orders.translate import translate_order
     from .translate_settings import translate_options  # env over the user config file, cached
 
-    _TRANSLATE = translate_order, translate_options
+    _TRANSLATE = translate_order, translate_options, GROUP_KEYS, translate_group
     return _TRANSLATE
 
 

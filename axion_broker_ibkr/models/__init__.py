@@ -50,6 +50,7 @@ from .market import (
 )
 from .orders import (
     CancelAck,
+    LegResult,
     LiveOrders,
     Order,
     OrderAck,
@@ -94,6 +95,7 @@ __all__ = [
     "IncrementRule",
     "Issuer",
     "LedgerEntry",
+    "LegResult",
     "LiveOrders",
     "Order",
     "OrderAck",

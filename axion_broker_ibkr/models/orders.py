@@ -227,6 +227,29 @@ class PendingQuestion:
         }
 
 
+@define(frozen=True, kw_only=True)
+class LegResult:
+    """One order of a group (bracket / OCO / OTO) as placed: its role, ids and status.
+
+    ``client_order_id`` is the leg's own (derived) id, the key of its order-log row; bracket and OTO
+    children do not carry it on the wire (IBKR links them by ``parentId``)."""
+
+    role: str  # "entry" | "take_profit" | "stop_loss" | "then" | "oco"
+    client_order_id: str
+    order_id: str | None
+    status: str
+    ibkr_status: str | None = None
+
+    def to_host(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "client_order_id": self.client_order_id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "ibkr_status": self.ibkr_status,
+        }
+
+
 @define(frozen=True, kw_only=True, repr=False)
 class OrderResult:
     """What place/modify returns: the host's vocabulary in ``status``, IBKR's in ``ibkr_status``.
@@ -250,6 +273,10 @@ class OrderResult:
     #: An IBKR question held for the caller (``status="pending"``, ``ibkr_status=None``): the order
     #: is not at IBKR until ``answer_question(client_order_id, True)``.
     question: PendingQuestion | None = None
+    #: An order group's id (the parent's cOID, or the OCO group's) and every leg, parent first;
+    #: the result's own ids and status are the parent's (an OCO's: its first order's).
+    group_id: str | None = None
+    legs: tuple[LegResult, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -284,6 +311,9 @@ class OrderResult:
         }
         if self.question is not None:
             out["question"] = self.question.to_host()
+        if self.legs:
+            out["group_id"] = self.group_id
+            out["legs"] = [leg.to_host() for leg in self.legs]
         return out
 
 

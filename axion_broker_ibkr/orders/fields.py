@@ -186,12 +186,16 @@ KNOWN_ORDER_KEYS: frozenset[str] = frozenset(
      "coupon", "name", "mode"}
 )  # fmt: skip
 
-#: Keys that carry an order meaning the plugin does not implement (brackets, OCO groups, chained
-#: orders, attached trailing exits). An order carrying one is refused, never sent without it: sending
-#: the entry alone would silently lose its exits.
+#: Keys that make an order dict a group (a bracket's ``take_profit`` / ``stop_loss``, ``oco``, OTO
+#: ``then``): translated by :func:`axion_broker_ibkr.orders.groups.translate_group` and placed in one
+#: POST; the single-order translator refuses them (sending the entry alone would lose its exits).
+GROUP_ORDER_KEYS: frozenset[str] = frozenset({"take_profit", "stop_loss", "oco", "then"})
+
+#: Keys that carry an order meaning the plugin does not implement (other spellings of groups, attached
+#: trailing exits). An order carrying one is refused, never sent without it.
 UNIMPLEMENTED_ORDER_KEYS: frozenset[str] = frozenset(
-    {"take_profit", "stop_loss", "oco", "then", "trailing", "bracket", "legs", "children", "parent_id",
-     "oca_group", "one_cancels_other", "exit", "exits", "attached", "order_class"}
+    {"trailing", "bracket", "legs", "children", "parent_id", "oca_group", "one_cancels_other", "exit",
+     "exits", "attached", "order_class"}
 )  # fmt: skip
 
 #: Unknown key -> the known key it is likely a typo of ("" when none): bounded memo.
@@ -245,8 +249,8 @@ def check_order_keys(order: Mapping[str, Any]) -> tuple[str, ...]:
     """Refuse keys the plugin would otherwise drop with a meaning attached, and return the other
     unknown keys (sorted; kept out of the payload, listed in the order-log row's transcript).
 
-    * a key of :data:`UNIMPLEMENTED_ORDER_KEYS` (``take_profit``, ``stop_loss``, ``oco`` ...) raises
-      naming it: the order is not sent rather than sent without its exits;
+    * a group key (:data:`GROUP_ORDER_KEYS`) or a key of :data:`UNIMPLEMENTED_ORDER_KEYS` (``bracket``,
+      ``legs`` ...) raises naming it: the order is not sent rather than sent without its exits;
     * a key one or two edits from a known key raises naming both spellings (a likely typo).
     """
     if KNOWN_ORDER_KEYS.issuperset(order):  # the common case: one C-level check
@@ -257,6 +261,13 @@ def check_order_keys(order: Mapping[str, Any]) -> tuple[str, ...]:
             continue
         if not isinstance(key, str):
             fail("order", f"order keys must be text, got {type(key).__name__} {key!r:.40}")
+        if key in GROUP_ORDER_KEYS or key.strip().lower() in GROUP_ORDER_KEYS:
+            fail(
+                key,
+                "makes this order a group (bracket, OCO or OTO): translate it with orders.groups."
+                "translate_group (client.place_order places it as one group), never as a single order "
+                "without its other legs",
+            )
         if key in UNIMPLEMENTED_ORDER_KEYS or key.strip().lower() in UNIMPLEMENTED_ORDER_KEYS:
             fail(
                 key,

@@ -246,6 +246,8 @@ class OrderEngine:
         for order in created:
             if order.parent_id is None:
                 self._activate(order)
+        # Children of a bracket / OTO stay PreSubmitted (held: accepted, not working) until the parent
+        # fills (REFERENCE §4.9: PreSubmitted = transmitted, not yet working at the venue).
         return [
             {"order_id": str(o.order_id), "order_status": o.status, "encrypt_message": "1"} for o in created
         ]
@@ -321,13 +323,25 @@ class OrderEngine:
             }
         )
 
-    def _request_cancel(self, order: Order) -> None:
-        """Cancels are acknowledged first (PendingCancel) and confirmed on the next market tick."""
+    def _request_cancel(self, order: Order, cascade: bool = True) -> None:
+        """Cancels are acknowledged first (PendingCancel) and confirmed on the next market tick.
+
+        Cancelling a parent cancels its children, and cancelling a bracket child cancels its siblings
+        (IBKR's OpenAPI ``orders`` note: "When you cancel a parent order, it will cancel all bracket
+        orders, when you cancel one child order, it will also cancel its sibling order"). A parent
+        that has partly filled keeps its children: they protect the filled part (sized to it)."""
         order.cancel_requested = True
         self._set_status(order, "PendingCancel")
-        for child in self.children(order):
-            if child.is_open:
-                self._request_cancel(child)
+        if not cascade:
+            return
+        if order.filled <= 0:
+            for child in self.children(order):
+                if child.is_open and not child.cancel_requested:
+                    self._request_cancel(child)
+        if order.parent_id is not None:
+            for sibling in self.children(self.orders[order.parent_id]):
+                if sibling is not order and sibling.is_open and not sibling.cancel_requested:
+                    self._request_cancel(sibling, cascade=False)
 
     def children(self, order: Order) -> list[Order]:
         return [o for o in self.orders.values() if o.parent_id == order.order_id]
@@ -365,7 +379,16 @@ class OrderEngine:
     def _active(self, order: Order) -> bool:
         if not order.is_open or order.status == "PendingCancel":
             return False
-        return order.parent_id is None or self.orders[order.parent_id].status == "Filled"
+        return order.parent_id is None or self.orders[order.parent_id].filled > 0
+
+    def fillable(self, order: Order) -> float:
+        """What may fill now. A bracket child covers only what its parent has filled, less what its
+        siblings already sold (IBKR activates the attached orders with the entry's partial fills)."""
+        if order.parent_id is None:
+            return order.remaining
+        parent = self.orders[order.parent_id]
+        covered = sum(o.filled for o in self.children(parent) if o.oca_group == order.oca_group)
+        return max(0.0, min(order.remaining, parent.filled - covered))
 
     def _match(self, order: Order) -> None:
         if not self._active(order):
@@ -397,7 +420,7 @@ class OrderEngine:
             (t.side == "BUY" and touch > limit) or (t.side == "SELL" and touch < limit)
         ):
             return
-        qty = min(order.remaining, size) if size > 0 else 0.0
+        qty = min(self.fillable(order), size) if size > 0 else 0.0
         if qty <= 0:
             return
         if t.side == "BUY":
@@ -456,15 +479,29 @@ class OrderEngine:
         self._emit("trade", execution)
         if order.remaining <= 1e-9:
             self._set_status(order, "Filled")
-            for child in self.children(order):
-                self._activate(child)
         else:
             self._emit("order", order)
         if order.oca_group:
-            for other in self.orders.values():
-                if other is not order and other.oca_group == order.oca_group and other.is_open:
-                    self._set_status(other, "Cancelled")
+            self._reduce_oca(order, qty)
+        for child in self.children(order):  # the entry's fills (partial too) activate its children
+            if child.is_open and not child.cancel_requested:
+                self._activate(child)
         return execution
+
+    def _reduce_oca(self, order: Order, qty: float) -> None:
+        """One-cancels-other with reduction: a fill of ``qty`` takes ``qty`` off every other open
+        order of the group; the others are cancelled once this one is filled or nothing is left."""
+        for other in self.orders.values():
+            if other is order or other.oca_group != order.oca_group or not other.is_open:
+                continue
+            if order.status == "Filled":
+                self._set_status(other, "Cancelled")
+                continue
+            other.ticket.quantity = max(other.filled, other.ticket.quantity - qty)
+            if other.remaining <= 1e-9:
+                self._set_status(other, "Cancelled")
+            else:
+                self._emit("order", other)
 
     def force_fill(
         self, order_id: int, quantity: float | None = None, price: float | None = None
@@ -480,7 +517,10 @@ class OrderEngine:
             if price is not None
             else (order.ticket.price or (q.ask if order.ticket.side == "BUY" else q.bid))
         )
-        return self.fill(order, quantity or order.remaining, fill_price)
+        fillable = self.fillable(order)
+        if fillable <= 0:
+            raise ValueError(f"order_id: order {order_id} is held until its parent fills")
+        return self.fill(order, min(quantity or fillable, fillable), fill_price)
 
     def visible(self, order: Order) -> bool:
         """Orders the current brokerage session knows: working ones, and those that finished in it."""

@@ -120,6 +120,10 @@ def live_order(order: Order, for_ws: bool = False) -> dict[str, Any]:
         out["avgPrice"] = fmt_price(inst, order.avg_price)
     if t.coid:
         out["order_ref"] = t.coid
+    if order.parent_id is not None:
+        # [unconfirmed] REFERENCE §4.8's field list has no parentId; the client's live-order model
+        # reads one (``Order.parent_id``) and also matches children by their terms, so both readings work.
+        out["parentId"] = order.parent_id
     return out
 
 

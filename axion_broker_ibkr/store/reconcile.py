@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from attrs import asdict, define, field
+from attrs import asdict, define, evolve, field
 
 from ..journal import JournalEntry
 from ..masking import mask_account
@@ -248,7 +248,56 @@ def reconcile(
                 },
             )
         decisions.append(decision)
-    return decisions
+    return _with_group_verdicts(ordered, decisions)
+
+
+def group_of(entry: JournalEntry) -> dict[str, Any] | None:
+    """The group record of an order-group leg's row (``groupflow.group_record``), else ``None``."""
+    for record in entry.transcript[:2]:
+        if isinstance(record, dict) and isinstance(record.get("group"), dict):
+            group: dict[str, Any] = record["group"]
+            return group
+    return None
+
+
+def _with_group_verdicts(entries: Sequence[JournalEntry], decisions: list[Decision]) -> list[Decision]:
+    """Each group leg's decision says what became of its group: ``complete`` (every leg decided this
+    round is at IBKR), ``broken`` (some legs are, some are not: nothing is re-sent, a human finishes
+    or cancels the group) or ``not_placed`` (no leg is at IBKR)."""
+    by_coid = {e.client_order_id: e for e in entries}
+    groups: dict[str, tuple[dict[str, Any], list[Decision]]] = {}
+    for d in decisions:
+        entry = by_coid.get(d.client_order_id)
+        group = group_of(entry) if entry is not None else None
+        if group is not None and group.get("id"):
+            groups.setdefault(str(group["id"]), (group, []))[1].append(d)
+    verdicts: dict[str, dict[str, Any]] = {}
+    for group_id, (group, legs) in groups.items():
+        missing = [d.client_order_id for d in legs if d.status == st.UNKNOWN_AT_BROKER]
+        present = [d.client_order_id for d in legs if d.status != st.UNKNOWN_AT_BROKER]
+        decided = {d.client_order_id for d in legs}
+        before = [c for c in group.get("legs") or [] if c not in decided]  # settled earlier
+        if not missing:
+            state, reason = "complete", "every leg settled this round is at IBKR"
+        elif present or before:
+            state = "broken"
+            reason = (
+                f"not at IBKR: {', '.join(missing)}; at IBKR or settled before: "
+                f"{', '.join(present + before)}. Nothing was re-sent: finish or cancel the group by hand"
+            )
+        else:
+            state, reason = "not_placed", "no leg of the group is at IBKR (the POST probably never left)"
+        verdict = {"id": group_id, "kind": group.get("kind"), "state": state, "reason": reason}
+        for d in legs:
+            verdicts[d.client_order_id] = verdict
+    if not verdicts:
+        return decisions
+    return [
+        evolve(d, evidence={**d.evidence, "group": verdicts[d.client_order_id]})
+        if d.client_order_id in verdicts
+        else d
+        for d in decisions
+    ]
 
 
 def _children_of(
@@ -256,14 +305,25 @@ def _children_of(
 ) -> list[Order]:
     if parent_order_id is None:
         return []
-    return [
+    alike = [
         o
         for o in live_orders
-        if o.parent_id is not None
-        and str(o.parent_id) == parent_order_id
-        and (o.side or "").upper()[:1] == entry.side.upper()[:1]
+        if (o.side or "").upper()[:1] == entry.side.upper()[:1]
         and (o.order_type or o.orig_order_type or "").upper().replace(" ", "")
         in {entry.order_type.upper(), _long_order_type(entry.order_type)}
+    ]
+    linked = [o for o in alike if o.parent_id is not None and str(o.parent_id) == parent_order_id]
+    if linked or not parent_order_id.isdigit():
+        return linked[:1]
+    # [unconfirmed] REFERENCE §4.8 lists no parentId in live orders: without one, a child is an order
+    # of the same conid, side and type with no order_ref, placed after its parent (a larger id).
+    return [
+        o
+        for o in alike
+        if o.parent_id is None
+        and not o.client_order_id
+        and o.conid == entry.conid
+        and (o.order_id or 0) > int(parent_order_id)
     ][:1]
 
 

@@ -16,8 +16,9 @@ async def test_ignored_keys_are_logged_and_refused_keys_send_nothing(kind: str, 
     try:
         order = await aapl_limit(client, 0.99, asset_type="stock")
         before = len(await call(client.live_orders()))
-        for bad in ({"limt_price": 1.0}, {"take_profit": {"limit_price": 999.0}}):
-            with pytest.raises(ValueError, match=r"limt_price|take_profit"):
+        # (take_profit / stop_loss make a bracket now: tests/client/test_groups_sim.py)
+        for bad in ({"limt_price": 1.0}, {"exits": [{"limit_price": 999.0}]}):
+            with pytest.raises(ValueError, match=r"limt_price|exits"):
                 await call(client.place_order({**order, **bad}, STOCK))
         assert len(await call(client.live_orders())) == before  # nothing was sent
         assert client.journal.entries() == []  # type: ignore[union-attr]  # and no row was written

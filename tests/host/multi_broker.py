@@ -161,7 +161,20 @@ class MultiBroker:
         )
         if payload is None:
             raise HostError(f"broker {broker!r} does not translate orders")
+        if isinstance(payload, list):
+            raise HostError(f"broker {broker!r} translated an order group; use translate_orders")
         return dict(payload)
+
+    def translate_orders(
+        self, broker: str, order: Mapping[str, Any], contract: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The hook's answer as a list: one payload, or an order group's whole array (HOST_CONTRACT §2)."""
+        payload = self.pm.hook.axion_broker_translate_order(
+            broker=broker, order=dict(order), contract=dict(contract)
+        )
+        if payload is None:
+            raise HostError(f"broker {broker!r} does not translate orders")
+        return [dict(p) for p in payload] if isinstance(payload, list) else [dict(payload)]
 
     async def place(self, broker: str, order: Mapping[str, Any]) -> dict[str, Any]:
         adapter = self.adapters[broker]

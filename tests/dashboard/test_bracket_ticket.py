@@ -1,0 +1,133 @@
+"""The bracket ticket (``dashboard/bracket_ticket.py``): its view-model (group dict, risk/reward, the
+exact legs in the confirm box) and the ticket under AppTest against the page's simulator: reviewed,
+confirmed, placed as one group of three orders, each leg in the order log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from axion_broker_ibkr.dashboard.bracket_ticket import bracket_order, confirm_legs, risk_reward
+from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.orders import TranslateOptions
+from axion_broker_ibkr.orders.groups import translate_group
+
+from .conftest import APP_TIMEOUT, RATE_SCALE, _point_page_at
+
+AAPL = IBKRContract(conid=265598, sec_type="STK", symbol="AAPL", exchange="SMART", currency="USD")
+ES = IBKRContract(
+    conid=495512563, sec_type="FUT", symbol="ES", exchange="CME", currency="USD", multiplier=50.0
+)
+
+
+def test_the_ticket_builds_a_bracket_and_shows_its_exact_legs_and_risk_reward() -> None:
+    order = bracket_order(side="buy", quantity=2.0, entry_type="limit", entry_price=188.0, take_profit=193.0,
+                          stop_loss=185.0, client_order_id="BT-1")  # fmt: skip
+    assert order["qty"] == 2 and order["take_profit"] == {"limit_price": 193.0}
+    group = translate_group(order, AAPL.to_host(), TranslateOptions(account_id="DU1234567"))
+    rr = risk_reward(group)
+    assert (rr.risk_per_unit, rr.reward_per_unit, rr.risk, rr.reward) == (3.0, 5.0, 6.0, 10.0)
+    assert rr.ratio is not None and round(rr.ratio, 2) == 1.67
+    head, lines = confirm_legs(group, AAPL)
+    assert head == "Bracket: BUY 2 AAPL, 3 orders"
+    assert lines[0].startswith("Entry: BUY 2 shares LIMIT limit 188.00 DAY (cOID BT-1")
+    assert lines[1].startswith(
+        "Take-profit: SELL 2 shares LIMIT limit 193.00 DAY (attached to BT-1; log id BT-1.tp"
+    )
+    assert lines[2].startswith(
+        "Stop-loss: SELL 2 shares STOP stop 185.00 DAY (attached to BT-1; log id BT-1.sl"
+    )
+    assert "risk 6.00 USD · reward 10.00 USD · risk/reward 1 : 1.67" in lines[-1]
+
+
+def test_risk_reward_uses_the_multiplier_and_a_market_entry_has_none() -> None:
+    opts = TranslateOptions(account_id="DU1234567", futures_operator="desk")
+    order = bracket_order(side="sell", quantity=1, entry_type="limit", entry_price=5900.0, take_profit=5880.0,
+                          stop_loss=5910.0, client_order_id="BT-2")  # fmt: skip
+    rr = risk_reward(translate_group(order, ES.to_host(), opts), ES.multiplier)
+    assert (rr.risk, rr.reward) == (500.0, 1000.0) and rr.ratio == 2.0
+    market = bracket_order(side="buy", quantity=1, entry_type="market", entry_price=None, take_profit=193.0,
+                           stop_loss=185.0, client_order_id="BT-3")  # fmt: skip
+    none = risk_reward(translate_group(market, AAPL.to_host(), opts))
+    assert none.risk is None and none.ratio is None
+
+
+def _script() -> None:
+    from axion_broker_ibkr.dashboard import bracket_ticket
+    from axion_broker_ibkr.dashboard.factory import get_session
+    from axion_broker_ibkr.models import IBKRContract
+
+    contract = IBKRContract(conid=265598, sec_type="STK", symbol="AAPL", exchange="SMART", currency="USD")
+    bracket_ticket.render(get_session(), contract)
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(
+        str(el.value) for kind in ("error", "success", "markdown", "caption") for el in getattr(at, kind)
+    )
+
+
+@pytest.fixture
+def bracket_page(dash_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The page on this module's simulator with an order log of this test's own: simulators number
+    their orders alike, so rows left in a shared log would name other modules' orders."""
+    from axion_broker_ibkr.dashboard.factory import reset_sessions
+
+    _point_page_at(dash_sim, tmp_path / "bracket-orders.sqlite", monkeypatch, RATE_SCALE)
+    yield dash_sim
+    reset_sessions()
+
+
+def test_the_ticket_places_a_bracket_as_one_group(bracket_page: Any) -> None:
+    page = bracket_page
+    from axion_broker_ibkr.store import open_store
+
+    page.admin.set_price(265598, 190.0)  # frozen: every price stays inside IBKR's 3 % band
+    before = len(page.admin.state()["orders"])
+    at = AppTest.from_function(_script, default_timeout=APP_TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.number_input(key="bracket_qty").set_value(2.0)
+    at.number_input(key="bracket_entry").set_value(188.0)
+    at.number_input(key="bracket_tp").set_value(193.0)
+    at.number_input(key="bracket_sl").set_value(185.0)
+    at.button(key="bracket_review").click().run()
+    assert not at.error, [e.value for e in at.error]
+    text = _texts(at)
+    assert "Confirm Bracket: BUY 2 AAPL, 3 orders" in text and "risk/reward 1 : 1.67" in text
+    assert len(page.admin.state()["orders"]) == before  # nothing sent by the review
+    at.button(key="bracket_confirm").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "placed: open" in at.success[0].value
+    legs = next(df.value for df in at.dataframe if "Leg" in df.value.columns)
+    assert list(legs["Leg"]) == ["Entry", "Take-profit", "Stop-loss"]
+    assert len(page.admin.state()["orders"]) == before + 3
+    store = open_store()
+    try:
+        for log_id in legs["Log id"]:
+            row = store.journal.get(str(log_id))
+            assert row is not None and row.status == "open"
+    finally:
+        store.close()
+
+
+def test_live_orders_show_each_group_together() -> None:
+    from axion_broker_ibkr.dashboard.bracket_ticket import grouped_live_order_rows
+    from axion_broker_ibkr.models import Order
+
+    orders = [
+        Order(order_id=10, client_order_id="B-1", side="BUY", status="Submitted"),
+        Order(order_id=11, parent_id=10, side="SELL", status="PreSubmitted"),
+        Order(order_id=12, parent_id=10, side="SELL", status="PreSubmitted"),
+        Order(order_id=13, client_order_id="single", side="BUY", status="Submitted"),
+        Order(order_id=14, client_order_id="O-1.o1", side="SELL", status="Submitted"),
+        Order(order_id=15, client_order_id="O-1.o2", side="SELL", status="PreSubmitted"),
+    ]
+    rows = grouped_live_order_rows(orders)
+    assert [(r["Order id"], r["Group"]) for r in rows] == [
+        (15, "OCO O-1"), (14, "OCO O-1"), (13, ""),
+        (10, "bracket 10"), (11, "bracket 10"), (12, "bracket 10"),
+    ]  # fmt: skip
