@@ -11,7 +11,8 @@ The async module is the one source. Its sync twin is produced by plain substitut
 4. anything still async (``async``, ``await``, ``asyncio``, ``Async...``) is an error naming the
    line: add a token to the table, or a paired primitive to ``axion_broker_ibkr/primitives.py``;
 5. a header saying the file is generated is prepended, and the text goes through ``ruff check
-   --select I --fix`` and ``ruff format`` (the project's pyproject settings).
+   --select I,F401 --fix`` (import order; imports only the async side used) and ``ruff format``
+   (the project's pyproject settings).
 
 Where the drivers really differ (threads vs the event loop), the difference lives in paired
 primitives (``axion_broker_ibkr/primitives.py``), never in the generated file.
@@ -41,7 +42,9 @@ TOKENS: list[tuple[str, str]] = [
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bhttpx\.AsyncHTTPTransport\b", "httpx.HTTPTransport"),
     (r"\bAsyncIBKRClient\b", "IBKRClient"),
+    (r"\bAsyncIBKRGateway\b", "IBKRGateway"),
     (r"\bAsyncSemaphores\b", "Semaphores"),
+    (r"\bAsyncRepeater\b", "Repeater"),
     (r"\barun_blocking\b", "run_blocking"),
     (r"\basyncio\.Lock\b", "threading.Lock"),
     (r"\basyncio\.sleep\b", "time.sleep"),
@@ -88,6 +91,29 @@ PAIRS: list[Pair] = [
                 '"""Asyncio client with the same method names as :class:`IBKRClient` (awaitable)."""',
                 '"""Synchronous client. Thread-safe for reads; orders are serialised (IBKR forbids '
                 'interleaving\n    another order while a question is pending)."""',
+            ),
+        ],
+    ),
+    Pair(
+        "axion_broker_ibkr/gateway_async.py",
+        "axion_broker_ibkr/gateway_sync.py",
+        exact=[
+            (
+                '"""``AsyncIBKRGateway``: health and keep-alive for an :class:`AsyncIBKRClient` (an asyncio '
+                "task).\n\nImport it from :mod:`axion_broker_ibkr.gateway`. This file is the one source: "
+                '``gateway_sync.py``\nis generated from it by ``scripts/unasync.py``."""',
+                '"""``IBKRGateway``: health and keep-alive for a synchronous :class:`IBKRClient` (a daemon '
+                'thread).\n\nImport it from :mod:`axion_broker_ibkr.gateway`."""',
+            ),
+            (
+                '"""Health and keep-alive for an :class:`AsyncIBKRClient` (keep-alive as an asyncio '
+                'task)."""',
+                '"""Health and keep-alive for a synchronous :class:`IBKRClient` (keep-alive on a daemon '
+                'thread)."""',
+            ),
+            (
+                "# listeners may block (a database write): a worker thread",
+                "# each listener runs here, on the keep-alive's thread",
             ),
         ],
     ),
@@ -166,7 +192,7 @@ def ruff(args: list[str], text: str, target: str) -> str:
 
 def generate(pair: Pair) -> str:
     text = substitute((ROOT / pair.source).read_text(encoding="utf-8"), pair)
-    text = ruff(["check", "--select", "I", "--fix", "--quiet"], text, pair.target)
+    text = ruff(["check", "--select", "I,F401", "--fix", "--quiet"], text, pair.target)
     return ruff(["format", "--quiet"], text, pair.target)
 
 
