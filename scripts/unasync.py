@@ -6,7 +6,7 @@ The async module is the one source. Its sync twin is produced by plain substitut
    alias such as ``AsyncIBKRClient.close``, whose sync counterpart the substitutions already give);
 2. ``EXACT`` texts (the docstrings that say "asyncio" vs "threads") are replaced; each must occur
    exactly once, so an edited docstring fails loudly instead of leaking into the sync file;
-3. ``TOKENS`` (regexes on word boundaries: ``async def`` -> ``def``, ``await `` -> ``,
+3. ``TOKENS`` (regexes on word boundaries: ``async def`` -> ``def``, ``await `` -> nothing,
    ``AsyncIBKRClient`` -> ``IBKRClient``, ``asyncio.sleep`` -> ``time.sleep``, ...);
 4. anything still async (``async``, ``await``, ``asyncio``, ``Async...``) is an error naming the
    line: add a token to the table, or a paired primitive to ``axion_broker_ibkr/primitives.py``;
