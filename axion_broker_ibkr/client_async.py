@@ -46,6 +46,7 @@ from .models import (
     WhatIf,
 )
 from .orders.groups import OrderGroup
+from .primitives import AsyncSemaphores, arun_blocking
 from .tls import certificate_failure
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ class AsyncIBKRClient(ClientBase):
         self._lock = asyncio.Lock()
         self._order_lock = asyncio.Lock()
         self._reauth_lock = asyncio.Lock()
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._semaphores = AsyncSemaphores()
 
     # ----------------------------------------------------------------------------- driving
 
@@ -70,27 +71,20 @@ class AsyncIBKRClient(ClientBase):
                 self._endpoint = await self._resolve_auto()
             if self._http is None:
                 if self._transport is None and self._ssl is None:
-                    await asyncio.to_thread(lambda: self.ssl_context)  # may fetch a pinned certificate
+                    await arun_blocking(lambda: self.ssl_context)  # may fetch a pinned certificate
                 self._http = httpx.AsyncClient(**self._http_kwargs())
             return self._http
 
     async def _resolve_auto(self) -> Endpoint:
         if self._transport is None:
-            listening = await asyncio.to_thread(self._gateway_listening)
-            return await asyncio.to_thread(self._choose_after_probe, listening)  # may start the simulator
+            listening = await arun_blocking(self._gateway_listening)
+            return await arun_blocking(self._choose_after_probe, listening)  # may start the simulator
         try:  # tests: a mock transport; any HTTP answer means something is listening
             async with httpx.AsyncClient(**self._probe_kwargs()) as probe:
                 await probe.post("/iserver/auth/status", json={})
         except httpx.TransportError:
             return self._choose_after_probe(False)
         return self._choose_after_probe(True)
-
-    def _semaphore(self, req: core.Request) -> asyncio.Semaphore | None:
-        limit = self.pacer.max_concurrent(req.method, req.path)
-        if limit is None:
-            return None
-        name, count = limit
-        return self._semaphores.setdefault(name, asyncio.Semaphore(count))
 
     async def _send(self, req: core.Request) -> core.Response:
         http = await self._client()
@@ -100,17 +94,14 @@ class AsyncIBKRClient(ClientBase):
             delay = self.pacer.reserve(req.method, req.path)
             if delay > 0:
                 await asyncio.sleep(delay)
-            sem = self._semaphore(req)
+            limit = self.pacer.max_concurrent(req.method, req.path)
             try:
-                if sem is not None:
-                    async with sem:
-                        raw = await http.request(req.method, req.path, params=req.params, json=req.json)
-                else:
+                async with self._semaphores.slot(limit):
                     raw = await http.request(req.method, req.path, params=req.params, json=req.json)
             except httpx.HTTPError as exc:
                 failure = certificate_failure(exc)
                 if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
-                    raise await asyncio.to_thread(self._untrusted, failure) from exc
+                    raise await arun_blocking(self._untrusted, failure) from exc
                 decision = self._decide_exception(req, exc, attempt)
             else:
                 resp = to_response(raw)
@@ -133,6 +124,7 @@ class AsyncIBKRClient(ClientBase):
             await self._run(self._session_op())
 
     async def _run(self, op: core.Op[T]) -> T:
+        """Drive one core operation to its result."""
         to_send: Any = None
         error: BaseException | None = None
         while True:
@@ -144,7 +136,7 @@ class AsyncIBKRClient(ClientBase):
             to_send, error = None, None
             try:
                 to_send = await self._execute(effect)
-            except Exception as exc:
+            except Exception as exc:  # thrown back into the operation, which may handle it
                 error = exc
 
     async def _execute(self, effect: core.Effect) -> Any:
@@ -155,7 +147,7 @@ class AsyncIBKRClient(ClientBase):
             return None
         if self.journal is None:
             return None
-        return await asyncio.to_thread(self._record, effect)
+        return await arun_blocking(self._record, effect)
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -163,8 +155,11 @@ class AsyncIBKRClient(ClientBase):
                 await self._http.aclose()
                 self._http = None
 
+    # unasync: async-only (the sync client's close() is aclose() above)
     async def close(self) -> None:
         await self.aclose()
+
+    # unasync: end
 
     async def __aenter__(self) -> AsyncIBKRClient:
         return self
@@ -173,6 +168,8 @@ class AsyncIBKRClient(ClientBase):
         await self.aclose()
 
     async def connect(self) -> core.StartupResult:
+        """Resolve the mode and run IBKR's start-up sequence (REFERENCE §1.7), ending with the
+        first tickle (``StartupResult.tickle``)."""
         return await self._run(self._session_op(tickle_after=True))
 
     # ----------------------------------------------------------------------------- session
@@ -376,4 +373,5 @@ class AsyncIBKRClient(ClientBase):
         return await self._run(core_secdef.bond_filters(self.state, issuer_id))
 
     async def run(self, op: core.Op[T]) -> T:
+        """Drive any core operation (e.g. the resolver's) through this client."""
         return await self._run(op)

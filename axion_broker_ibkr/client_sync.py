@@ -1,3 +1,5 @@
+# GENERATED FILE, do not edit: made from axion_broker_ibkr/client_async.py by scripts/unasync.py.
+# Edit client_async.py, then run `python scripts/unasync.py` (`--check` verifies; the test suite runs it).
 """``IBKRClient``: the synchronous driver of the I/O-free core (threads, ``time.sleep``).
 
 Import it from :mod:`axion_broker_ibkr.client`."""
@@ -46,6 +48,7 @@ from .models import (
     WhatIf,
 )
 from .orders.groups import OrderGroup
+from .primitives import Semaphores, run_blocking
 from .tls import certificate_failure
 
 T = TypeVar("T")
@@ -61,7 +64,7 @@ class IBKRClient(ClientBase):
         self._lock = threading.Lock()
         self._order_lock = threading.Lock()
         self._reauth_lock = threading.Lock()
-        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._semaphores = Semaphores()
 
     # ----------------------------------------------------------------------------- driving
 
@@ -70,26 +73,21 @@ class IBKRClient(ClientBase):
             if self._endpoint is None:
                 self._endpoint = self._resolve_auto()
             if self._http is None:
+                if self._transport is None and self._ssl is None:
+                    run_blocking(lambda: self.ssl_context)  # may fetch a pinned certificate
                 self._http = httpx.Client(**self._http_kwargs())
             return self._http
 
     def _resolve_auto(self) -> Endpoint:
         if self._transport is None:
-            return self._choose_after_probe(self._gateway_listening())
+            listening = run_blocking(self._gateway_listening)
+            return run_blocking(self._choose_after_probe, listening)  # may start the simulator
         try:  # tests: a mock transport; any HTTP answer means something is listening
             with httpx.Client(**self._probe_kwargs()) as probe:
                 probe.post("/iserver/auth/status", json={})
         except httpx.TransportError:
             return self._choose_after_probe(False)
         return self._choose_after_probe(True)
-
-    def _semaphore(self, req: core.Request) -> threading.BoundedSemaphore | None:
-        limit = self.pacer.max_concurrent(req.method, req.path)
-        if limit is None:
-            return None
-        name, count = limit
-        with self._lock:
-            return self._semaphores.setdefault(name, threading.BoundedSemaphore(count))
 
     def _send(self, req: core.Request) -> core.Response:
         http = self._client()
@@ -99,19 +97,14 @@ class IBKRClient(ClientBase):
             delay = self.pacer.reserve(req.method, req.path)
             if delay > 0:
                 time.sleep(delay)
-            sem = self._semaphore(req)
+            limit = self.pacer.max_concurrent(req.method, req.path)
             try:
-                if sem is not None:
-                    sem.acquire()
-                try:
+                with self._semaphores.slot(limit):
                     raw = http.request(req.method, req.path, params=req.params, json=req.json)
-                finally:
-                    if sem is not None:
-                        sem.release()
             except httpx.HTTPError as exc:
                 failure = certificate_failure(exc)
                 if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
-                    raise self._untrusted(failure) from exc
+                    raise run_blocking(self._untrusted, failure) from exc
                 decision = self._decide_exception(req, exc, attempt)
             else:
                 resp = to_response(raw)
@@ -155,7 +148,9 @@ class IBKRClient(ClientBase):
         if isinstance(effect, core.Sleep):
             time.sleep(effect.seconds)
             return None
-        return self._record(effect)
+        if self.journal is None:
+            return None
+        return run_blocking(self._record, effect)
 
     def close(self) -> None:
         with self._lock:
@@ -189,7 +184,8 @@ class IBKRClient(ClientBase):
         self._reauth()
 
     def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
-        return self._run(core.suppress_questions(self.config.suppress_questions if ids is None else ids))
+        ids = self.config.suppress_questions if ids is None else ids
+        return self._run(core.suppress_questions(ids))
 
     # ---------------------------------------------------------------------------- accounts
 
