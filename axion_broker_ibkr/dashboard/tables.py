@@ -1,30 +1,138 @@
-"""One way to draw a table on the page: view-model rows -> ``st.dataframe`` with money formatted."""
+"""One way to draw a table on the page: view-model rows -> ``st.dataframe``, formatted for a person.
+
+The view-models keep raw values (numbers stay numbers, ``None`` when IBKR sent nothing); the
+display is a pandas ``Styler`` over them: money with thousands separators and the row's currency,
+percentages with ``%`` in green/red, volumes grouped, prices with every digit IBKR sent, and an
+empty cell (never a literal ``None``/``nan``) where a value is missing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-#: Columns holding money: shown with thousands separators (the view-models keep raw floats).
+#: Columns holding money: shown with thousands separators and the row's ``Currency`` when it has one.
 MONEY_COLUMNS = frozenset(
     {
         "Cash", "Settled cash", "Cash in base", "Net liquidation", "Unrealized P&L", "Realized P&L",
         "Market value", "Daily P&L", "Excess liquidity", "Margin value", "Commission", "Net amount",
     }
 )  # fmt: skip
+#: Money columns whose sign is the news: green when positive, red when negative.
+SIGNED_COLUMNS = frozenset({"Unrealized P&L", "Realized P&L", "Daily P&L", "P&L", "Change", "Change %"})
+PERCENT_COLUMNS = frozenset({"Change %", "Percent", "Weight %"})
+VOLUME_COLUMNS = frozenset({"Volume", "volume", "Bid size", "Ask size"})
+QUANTITY_COLUMNS = frozenset({"Quantity", "Filled", "Remaining", "Size", "Positions"})
+PRICE_COLUMNS = frozenset(
+    {"Price", "Avg fill", "Avg cost", "Last", "Bid", "Ask", "High", "Low", "Spread", "Strike", "Rate to base"}
+)
+UP = "color: #06982d"
+DOWN = "color: #d62728"
 _ROW_PX = 35
+
+
+def missing(value: Any) -> bool:
+    """``None``, NaN and NaT: a value IBKR did not send (shown as an empty cell)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def money_text(value: Any, currency: str | None = None) -> str:
+    """``1234567.891, "USD"`` -> ``1,234,567.89 USD``; missing -> ``""``."""
+    if missing(value):
+        return ""
+    text = f"{float(value):,.2f}"
+    return f"{text} {currency}" if currency else text
+
+
+def percent_text(value: Any) -> str:
+    """``1.234`` (already in percent, as IBKR's field 83) -> ``+1.23%``; missing -> ``""``."""
+    if missing(value):
+        return ""
+    return f"{float(value):+.2f}%"
+
+
+def grouped_text(value: Any) -> str:
+    """``1234567`` -> ``1,234,567``; fractional sizes keep their digits (``0.5``)."""
+    if missing(value):
+        return ""
+    number = float(value)
+    if number == int(number):
+        return f"{int(number):,}"
+    return f"{number:,.10f}".rstrip("0").rstrip(".")
+
+
+def price_text(value: Any) -> str:
+    """Every digit of a price (no 4-significant-digit cut), thousands grouped; missing -> ``""``."""
+    if missing(value):
+        return ""
+    number = float(value)
+    if not math.isfinite(number):
+        return ""
+    text = f"{number:,.10f}".rstrip("0").rstrip(".")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def plain_text(value: Any) -> str:
+    if missing(value):
+        return ""
+    if isinstance(value, float):
+        return grouped_text(value)
+    return str(value)
+
+
+def sign_colour(value: Any) -> str:
+    if missing(value) or not isinstance(value, int | float):
+        return ""
+    return UP if value > 0 else DOWN if value < 0 else ""
+
+
+def _formatter(column: str) -> Callable[[Any], str]:
+    if column in PERCENT_COLUMNS:
+        return percent_text
+    if column in MONEY_COLUMNS:
+        return money_text
+    if column in VOLUME_COLUMNS or column in QUANTITY_COLUMNS:
+        return grouped_text
+    if column in PRICE_COLUMNS:
+        return price_text
+    return plain_text
+
+
+def styled(frame: pd.DataFrame) -> Any:
+    """The display of ``frame`` (a ``Styler``; the data underneath keep their raw values)."""
+    styler = frame.style
+    currencies = frame["Currency"] if "Currency" in frame.columns else None
+    for column in frame.columns:
+        fmt = _formatter(str(column))
+        if column in MONEY_COLUMNS and currencies is not None:
+            for ccy in currencies.dropna().unique():
+                rows = frame.index[currencies == ccy]
+                styler = styler.format(
+                    lambda v, c=str(ccy): money_text(v, c or None), subset=pd.IndexSlice[rows, [column]]
+                )
+            rest = frame.index[currencies.isna()]
+            if len(rest):
+                styler = styler.format(money_text, subset=pd.IndexSlice[rest, [column]])
+        else:
+            styler = styler.format(fmt, subset=[column])
+        if column in SIGNED_COLUMNS:
+            styler = styler.map(sign_colour, subset=[column])
+    return styler
 
 
 def table(rows: Sequence[dict[str, Any]], key: str, *, all_rows: bool = False) -> None:
     """Draw ``rows``; ``all_rows`` sizes the table so that no row needs scrolling."""
     frame = pd.DataFrame(list(rows))
-    config: dict[str, Any] = {
-        col: st.column_config.NumberColumn(format="localized")
-        for col in frame.columns
-        if col in MONEY_COLUMNS
-    }
     height: int | str = (len(frame) + 1) * _ROW_PX + 3 if all_rows else "auto"
-    st.dataframe(frame, hide_index=True, column_config=config, key=key, height=height)  # type: ignore[arg-type]
+    data = styled(frame) if len(frame) else frame
+    st.dataframe(data, hide_index=True, key=key, height=height)  # type: ignore[arg-type]

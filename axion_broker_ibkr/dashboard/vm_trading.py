@@ -4,6 +4,7 @@ search candidates, option/future chain choices, what-if preview rows, live order
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -276,19 +277,25 @@ def is_modifiable(order: Order) -> bool:
     return status_info(order.status).modifiable
 
 
+def order_name(order: Order) -> str:
+    """The contract of a live order in full (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``)."""
+    return describe_row(
+        order.sec_type, order.ticker or order.description1, order.description2, currency=order.cash_ccy
+    )
+
+
 def live_order_rows(orders: Iterable[Order]) -> list[Row]:
     """Live orders, newest first (by IBKR's order id), with the account masked."""
     ordered = sorted(orders, key=lambda o: o.order_id or 0, reverse=True)
     return [
         {
             "Order id": o.order_id,
-            "Symbol": describe_row(
-                o.sec_type, o.ticker or o.description1, o.description2, currency=o.cash_ccy
-            ),
+            "Symbol": order_name(o),
             "Type": o.sec_type or "",
             "Side": o.side or "",
             "Order": o.order_desc or o.order_type or "",
             "Quantity": o.total_size,
+            "Unit": quantity_unit(o.sec_type, o.total_size, _base_currency(o)),
             "Filled": o.filled_quantity,
             "Remaining": o.remaining_quantity,
             "Price": o.price,
@@ -306,13 +313,14 @@ def fill_rows(trades: Iterable[Trade]) -> list[Row]:
     ordered = sorted(trades, key=lambda t: t.trade_time_r or 0, reverse=True)
     return [
         {
-            "Time": t.trade_time or "",
+            "Time": fill_time(t),
             "Symbol": describe_row(
                 t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2
             ),
             "Type": t.sec_type or "",
             "Side": {"B": "BUY", "S": "SELL"}.get(t.side or "", t.side or ""),
             "Size": t.size,
+            "Unit": quantity_unit(t.sec_type, t.size, _trade_base(t)),
             "Price": t.price,
             "Commission": t.commission,
             "Net amount": t.net_amount,
@@ -322,6 +330,31 @@ def fill_rows(trades: Iterable[Trade]) -> list[Row]:
         }
         for t in ordered
     ]
+
+
+def fill_time(trade: Trade, tz: dt.tzinfo | None = None) -> str:
+    """An execution's time as a local date-time (``2026-12-03 14:05:07 CET``) from IBKR's epoch-ms
+    ``trade_time_r``; IBKR's ``trade_time`` text (UTC, ``20261203-13:05:07``) when that is absent."""
+    if trade.trade_time_r:
+        when = dt.datetime.fromtimestamp(trade.trade_time_r / 1000, tz=dt.UTC).astimezone(tz)
+        return when.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    text = trade.trade_time or ""
+    try:
+        when = dt.datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.UTC).astimezone(tz)
+    except ValueError:
+        return text
+    return when.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def _trade_base(trade: Trade) -> str | None:
+    symbol = trade.symbol or ""
+    return symbol.split(".", 1)[0] if "." in symbol else None
+
+
+def pacing_text(endpoint: str, interval: float, left: float) -> str:
+    """What the spinner says while IBKR's pacing holds a request back:
+    ``IBKR allows one live-orders request per 5 s; 3 s left``."""
+    return f"IBKR allows one {endpoint} request per {interval:g} s; {max(1, math.ceil(left))} s left"
 
 
 _ASSET_OF_SEC_TYPE = {sec: asset for sec, asset in SEC_TYPES.values()}

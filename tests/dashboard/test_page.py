@@ -131,10 +131,20 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     assert (modified["Quantity"], modified["Price"]) == (4, 186.0)
     at.button(key=f"orders_cancel_{oid}").click().run()
     _no_errors(at)
-    at.button(key="orders_refresh").click().run()
+    # No refresh button: the table follows the order stream, the cancel says how far it got,
+    # and the green banner of the placed order is gone.
+    assert "orders_refresh" not in [b.key for b in at.button]
+    notice = next(t for t in _texts(at).splitlines() if t.startswith(f"Cancel of order {oid}"))
+    assert "PendingCancel" in notice or "Cancelled" in notice
+    assert not any("Submitted" in s.value for s in at.success)
+    deadline = time.monotonic() + 10
+    while "Cancelled" not in notice and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+        notice = next(t for t in _texts(at).splitlines() if t.startswith(f"Cancel of order {oid}"))
     orders = _frame(at, "Remaining")
-    status = orders[orders["Order id"] == oid].iloc[0]["Status"]
-    assert status in {"Cancelled", "PendingCancel"}
+    assert orders[orders["Order id"] == oid].iloc[0]["Status"] == "Cancelled"
+    assert "Cancelled" in notice
 
 
 def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
@@ -300,7 +310,7 @@ async def test_trading_tab_modifies_an_option_order(page: Any) -> None:
     _no_errors(at)
     at.button(key="orders_modify_confirm").click().run()
     _no_errors(at)
-    at.button(key="orders_refresh").click().run()
+    at.run()  # the tables follow the stream: a rerun shows what it said
     orders = _frame(at, "Remaining")
     modified = orders[orders["Order id"] == oid].iloc[0]
     assert modified["Price"] == new_price
@@ -362,7 +372,7 @@ def test_modify_panel_takes_every_field_from_the_order_now_picked(page: Any) -> 
     assert "IBM" in text and "25,000" not in text.split("Confirm modify")[-1]
     at.button(key="orders_modify_confirm").click().run()
     _no_errors(at)
-    at.button(key="orders_refresh").click().run()
+    at.run()  # the tables follow the stream: a rerun shows what it said
     orders = _frame(at, "Remaining")
     bond = orders[orders["Order id"] == bond_id].iloc[0]
     assert (bond["Quantity"], bond["Price"]) == (10_000, pytest.approx(97.6))
