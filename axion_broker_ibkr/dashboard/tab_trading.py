@@ -15,6 +15,7 @@ import streamlit as st
 
 from ..errors import IBKRError, QuestionRefusedError
 from ..models import IBKRContract, OrderResult
+from ..naming import describe_contract
 from ..orders import new_client_order_id, translate_order
 from . import contract_finder, live, vm_trading
 from .errors_text import explain
@@ -29,6 +30,7 @@ LAST_ERROR = "trade_last_error"
 MODIFY_PENDING = "orders_modify_pending"
 CANCELLING = "orders_cancelling"
 LIVE_SEEN = "orders_live_seen"
+TICKET_QUOTE_EVERY = 1.0
 
 
 def _ticket_inputs(contract: IBKRContract) -> dict[str, Any]:
@@ -142,8 +144,26 @@ def _question(session: DashboardSession) -> None:
             st.rerun()
 
 
+def _ticket_quote(session: DashboardSession, contract: IBKRContract) -> None:
+    """Bid / ask / last of the picked contract, from the stream (a snapshot until its first frame)."""
+    try:
+        quote, source = live.quote(session, contract.conid)
+    except IBKRError as exc:
+        st.caption(f"No quote: {explain(exc)}")
+        return
+    cells = vm_trading.ticket_quote(quote)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Bid", cells["bid"])
+    c2.metric("Ask", cells["ask"])
+    c3.metric("Last", cells["last"])
+    c4.metric("Spread", cells["spread"])
+    where = "live from the stream" if source == "stream" else "snapshot (the stream has not sent it yet)"
+    st.caption(f"{describe_contract(contract)} · {where}{cells['note']}")
+
+
 def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
     st.markdown(f"**Contract:** {vm_trading.contract_label(contract)}")
+    st.fragment(run_every=TICKET_QUOTE_EVERY)(_ticket_quote)(session, contract)
     inputs = _ticket_inputs(contract)
     c1, c2 = st.columns(2)
     preview = c1.button("Preview (what-if)", key="trade_preview", icon=":material/preview:")

@@ -96,7 +96,16 @@ def sign_colour(value: Any) -> str:
     return UP if value > 0 else DOWN if value < 0 else ""
 
 
+def level_percent_text(value: Any) -> str:
+    """A level in percent (implied volatility): ``23.4`` -> ``23.40%``."""
+    return "" if missing(value) else f"{float(value):.2f}%"
+
+
 def _formatter(column: str) -> Callable[[Any], str]:
+    if column.endswith("IV %"):
+        return level_percent_text
+    if column.lower().endswith((" bid", " ask", " last")):
+        return price_text
     if column in PERCENT_COLUMNS:
         return percent_text
     if column in MONEY_COLUMNS:

@@ -17,13 +17,14 @@ from ..models import (
     FutureContract,
     IBKRContract,
     Order,
+    Quote,
     SecdefInfo,
     SecdefSearchResult,
     Trade,
     WhatIf,
     WhatIfChange,
 )
-from ..naming import describe_row
+from ..naming import describe_contract, describe_row
 from ..orders.status import status_info
 
 Row = dict[str, Any]
@@ -277,6 +278,26 @@ def is_modifiable(order: Order) -> bool:
     return status_info(order.status).modifiable
 
 
+def ticket_quote(quote: Quote | None) -> dict[str, str]:
+    """The ticket's bid / ask / last / spread cells (every digit, ``—`` when IBKR sent none) and a
+    note (``· last = previous close``, ``· halted``)."""
+    if quote is None or not quote.has_data:
+        return {"bid": "—", "ask": "—", "last": "—", "spread": "—", "note": " · waiting for data"}
+    spread = quote.ask - quote.bid if quote.ask is not None and quote.bid is not None else None
+    notes = []
+    if quote.last_is_close:
+        notes.append("last = previous close")
+    if quote.halted:
+        notes.append("halted")
+    return {
+        "bid": format_price(quote.bid),
+        "ask": format_price(quote.ask),
+        "last": format_price(quote.last),
+        "spread": format_price(round(spread, 10)) if spread is not None else "—",
+        "note": "".join(f" · {n}" for n in notes),
+    }
+
+
 def order_name(order: Order) -> str:
     """The contract of a live order in full (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``)."""
     return describe_row(
@@ -394,17 +415,70 @@ def ticket_for(
 
 
 def contract_label(contract: IBKRContract) -> str:
-    """``AAPL 20240105 195 C (OPT, conid 123)``: what the confirmation box names."""
-    parts = [contract.symbol]
-    if contract.sec_type == "CASH" and "." not in contract.symbol:
-        parts = [f"{contract.symbol}.{contract.currency}"]
-    if contract.expiry:
-        parts.append(contract.expiry)
-    if contract.strike is not None and contract.sec_type in {"OPT", "FOP"}:
-        parts.append(f"{contract.strike:g}")
-    if contract.right:
-        parts.append(contract.right)
-    return f"{' '.join(parts)} ({contract.sec_type}, conid {contract.conid})"
+    """``AAPL 2024-01-05 195 C (OPT, conid 123)``: the contract in full, as the ticket names it."""
+    return f"{describe_contract(contract)} ({contract.sec_type}, conid {contract.conid})"
+
+
+#: Snapshot fields of the option chain: last, bid, ask, implied vol of this option (REFERENCE §5).
+CHAIN_FIELDS: tuple[str, ...] = ("31", "84", "86", "7633")
+
+
+def _iv(quote: Quote | None) -> float | None:
+    """Field 7633 (implied vol of this option, ``"23.4%"``) as a number in percent; ``None`` if absent."""
+    if quote is None:
+        return None
+    text = str(quote.fields.get("7633") or "").strip().rstrip("%")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def chain_rows(
+    infos: Iterable[SecdefInfo],
+    quotes: Mapping[int, Quote],
+    expiry: str,
+    center: float | None = None,
+    width: int = 7,
+) -> list[Row]:
+    """One row per strike of ``expiry``: call bid/ask/last/IV | strike | put bid/ask/last/IV, the
+    ``width`` strikes each side of ``center`` (the strike picked); empty cells where IBKR sent none."""
+    by_strike: dict[float, dict[str, SecdefInfo]] = {}
+    for info in infos:
+        if info.conid is None or info.strike is None or (info.maturity_date or "") != expiry:
+            continue
+        by_strike.setdefault(float(info.strike), {})[(info.right or "").upper()[:1]] = info
+    strikes = sorted(by_strike)
+    if center is not None and strikes:
+        nearest = min(range(len(strikes)), key=lambda i: abs(strikes[i] - center))
+        strikes = strikes[max(0, nearest - width) : nearest + width + 1]
+    rows: list[Row] = []
+    for strike in strikes:
+        row: Row = {}
+        for right, label in (("C", "Call"), ("P", "Put")):
+            pick = by_strike[strike].get(right)
+            q = quotes.get(int(pick.conid)) if pick is not None and pick.conid is not None else None
+            row[f"{label} bid"] = q.bid if q else None
+            row[f"{label} ask"] = q.ask if q else None
+            row[f"{label} last"] = q.last if q else None
+            row[f"{label} IV %"] = _iv(q)
+            if right == "C":
+                row["Strike"] = strike
+        rows.append(row)
+    return rows
+
+
+def chain_conids(infos: Iterable[SecdefInfo], rows: Iterable[Row], expiry: str) -> list[int]:
+    """The conids of the options shown in ``rows`` (for the snapshot)."""
+    shown = {r["Strike"] for r in rows}
+    return [
+        int(i.conid)
+        for i in infos
+        if i.conid is not None
+        and i.strike is not None
+        and float(i.strike) in shown
+        and (i.maturity_date or "") == expiry
+    ]
 
 
 def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
@@ -552,8 +626,6 @@ def confirm_ticket(
 ) -> tuple[str, list[str]]:
     """The confirm box, computed from the translated ``payload`` the client will send (prices after
     tick rounding, the rounding shown when it moved a price): a headline and one line per term."""
-    from ..naming import describe_contract
-
     sec_type = contract.sec_type
     quantity = float(payload.get("quantity", payload.get("cashQty", 0)) or 0)
     base = contract.symbol.split(".", 1)[0] if "." in contract.symbol else contract.symbol
