@@ -1,0 +1,103 @@
+"""Issue 11 on the page (AppTest against the module's simulator): the ticket's quote, the option
+chain's quotes per strike, a watchlist of an option, a future and a bond, a modify previewed with a
+what-if, contracts named in full in live orders, and the Account tab following the P&L stream."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from .test_page import AAPL_CONID, _aapl_ticket, _app, _frame, _no_errors, _place_direct, _texts
+
+
+def test_ticket_shows_bid_ask_last_of_the_picked_contract(page: Any) -> None:
+    page.admin.set_price(AAPL_CONID, 190.0)
+    at = _aapl_ticket(185.0)
+    _no_errors(at)
+    metrics = {mt.label: mt.value for mt in at.metric}
+    assert {"Bid", "Ask", "Last", "Spread"} <= set(metrics)
+    assert float(metrics["Last"].replace(",", "")) == pytest.approx(190.0, rel=0.05)
+    assert float(metrics["Bid"].replace(",", "")) <= float(metrics["Ask"].replace(",", ""))
+
+
+def test_option_chain_shows_quotes_per_strike_of_the_picked_expiry(page: Any) -> None:
+    at = _app("Trading")
+    at.selectbox(key="trade_sectype").set_value("Option")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    strikes = at.selectbox(key="trade_opt_strike").options
+    at.selectbox(key="trade_opt_strike").set_value(strikes[len(strikes) // 2]).run()
+    _no_errors(at)
+    chain = _frame(at, "Call bid")
+    assert {"Call bid", "Call ask", "Call last", "Call IV %", "Strike", "Put bid", "Put last"} <= set(
+        chain.columns
+    )
+    assert len(chain) >= 3
+    assert chain["Strike"].is_monotonic_increasing
+    assert chain["Call last"].notna().any() and chain["Put bid"].notna().any()
+    assert "Option chain · expiry" in _texts(at)
+
+
+def _terms(page: Any) -> tuple[str, str, str]:
+    """Watchlist entries for the simulator's AAPL option, ES front month and IBM bond."""
+    from .seed import _client, multi_asset_conids
+
+    conids = multi_asset_conids(page.root_url, page.cert_fingerprint)
+    with _client(page.root_url, page.cert_fingerprint) as client:
+        opt = client.order_contract(conids["option"])
+        fut = client.order_contract(conids["future"])
+    e = str(opt.expiry)
+    option = f"AAPL {e[:4]}-{e[4:6]}-{e[6:8]} {opt.strike:g} {opt.right}"
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    f = str(fut.expiry)
+    future = f"ES {months[int(f[4:6]) - 1]} {f[:4]}"
+    return option, future, "IBM 3.3% 2029-05-15"
+
+
+def test_watchlist_quotes_an_option_a_future_and_a_bond(page: Any) -> None:
+    option, future, bond = _terms(page)
+    at = _app("Market Data")
+    at.text_input(key="md_watchlist").set_value(f"AAPL, {option}, {future}, {bond}").run()
+    _no_errors(at)
+    assert not [w.value for w in at.warning if "SIMULATOR" not in w.value]  # each entry resolved
+    quotes = _frame(at, "Spread")
+    assert list(quotes["Instrument"]) == ["AAPL", option, future, bond]
+    deadline = time.monotonic() + 10
+    while quotes["Last"].isna().any() and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        quotes = _frame(at, "Spread")
+    assert quotes["Last"].notna().all()
+
+
+def test_modify_previews_a_whatif_and_live_orders_name_contracts_in_full(page: Any) -> None:
+    from .seed import multi_asset_conids
+
+    conids = multi_asset_conids(page.root_url, page.cert_fingerprint)
+    page.admin.set_price(conids["bond"], 98.0)
+    bond_id = _place_direct(page, conids["bond"], "IBM", "BOND", "bond", 10_000, 97.5)
+    at = _app("Trading")
+    _no_errors(at)
+    orders = _frame(at, "Remaining")
+    assert "IBM 3.3% 2029-05-15" in set(orders["Symbol"])
+    at.selectbox(key="orders_pick").set_value(bond_id).run()
+    at.number_input(key=f"orders_price_{bond_id}").set_value(97.4)
+    at.button(key=f"orders_modify_{bond_id}").click().run()
+    _no_errors(at)
+    assert f"Confirm modify of order {bond_id}:" in _texts(at)
+    assert {"Amount", "Commission", "Total"} <= {mt.label for mt in at.metric}  # the what-if
+    at.button(key="orders_modify_abort").click().run()
+    at.button(key=f"orders_cancel_{bond_id}").click().run()
+    _no_errors(at)
+
+
+def test_account_tab_follows_the_pnl_stream(page: Any) -> None:
+    at = _app()
+    _no_errors(at)
+    deadline = time.monotonic() + 10
+    while "Live from IBKR's P&L stream." not in _texts(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert "Live from IBKR's P&L stream." in _texts(at)
+    assert _frame(at, "Daily P&L")["Account"].str.contains(r"\*\*\*").all()
