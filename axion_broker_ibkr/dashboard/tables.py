@@ -2,8 +2,8 @@
 
 The view-models keep raw values (numbers stay numbers, ``None`` when IBKR sent nothing); the
 display is a pandas ``Styler`` over them: money with thousands separators and the row's currency,
-percentages with ``%`` in green/red, volumes grouped, prices with every digit IBKR sent, and an
-empty cell (never a literal ``None``/``nan``) where a value is missing.
+percentages with ``%`` in green/red, volumes grouped, prices with every digit IBKR sent, and a
+dash (never a literal ``None``/``nan``) where a value is missing.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ QUANTITY_COLUMNS = frozenset({"Quantity", "Filled", "Remaining", "Size", "Positi
 PRICE_COLUMNS = frozenset(
     {"Price", "Avg fill", "Avg cost", "Last", "Bid", "Ask", "High", "Low", "Spread", "Strike", "Rate to base"}
 )
+#: What a cell IBKR sent no value for shows. Not "": Streamlit's grid then falls back to the raw
+#: null and draws a literal "None".
+EMPTY = "—"
 UP = "color: #06982d"
 DOWN = "color: #d62728"
 _ROW_PX = 35
 
 
 def missing(value: Any) -> bool:
-    """``None``, NaN and NaT: a value IBKR did not send (shown as an empty cell)."""
+    """``None``, NaN and NaT: a value IBKR did not send (shown as a dash)."""
     if value is None:
         return True
     try:
@@ -46,24 +49,24 @@ def missing(value: Any) -> bool:
 
 
 def money_text(value: Any, currency: str | None = None) -> str:
-    """``1234567.891, "USD"`` -> ``1,234,567.89 USD``; missing -> ``""``."""
+    """``1234567.891, "USD"`` -> ``1,234,567.89 USD``; missing -> ``—``."""
     if missing(value):
-        return ""
+        return EMPTY
     text = f"{float(value):,.2f}"
     return f"{text} {currency}" if currency else text
 
 
 def percent_text(value: Any) -> str:
-    """``1.234`` (already in percent, as IBKR's field 83) -> ``+1.23%``; missing -> ``""``."""
+    """``1.234`` (already in percent, as IBKR's field 83) -> ``+1.23%``; missing -> ``—``."""
     if missing(value):
-        return ""
+        return EMPTY
     return f"{float(value):+.2f}%"
 
 
 def grouped_text(value: Any) -> str:
     """``1234567`` -> ``1,234,567``; fractional sizes keep their digits (``0.5``)."""
     if missing(value):
-        return ""
+        return EMPTY
     number = float(value)
     if number == int(number):
         return f"{int(number):,}"
@@ -71,12 +74,12 @@ def grouped_text(value: Any) -> str:
 
 
 def price_text(value: Any) -> str:
-    """Every digit of a price (no 4-significant-digit cut), thousands grouped; missing -> ``""``."""
+    """Every digit of a price (no 4-significant-digit cut), thousands grouped; missing -> ``—``."""
     if missing(value):
-        return ""
+        return EMPTY
     number = float(value)
     if not math.isfinite(number):
-        return ""
+        return EMPTY
     text = f"{number:,.10f}".rstrip("0").rstrip(".")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
@@ -84,7 +87,7 @@ def price_text(value: Any) -> str:
 
 def plain_text(value: Any) -> str:
     if missing(value):
-        return ""
+        return EMPTY
     if isinstance(value, float):
         return grouped_text(value)
     return str(value)
@@ -98,7 +101,7 @@ def sign_colour(value: Any) -> str:
 
 def level_percent_text(value: Any) -> str:
     """A level in percent (implied volatility): ``23.4`` -> ``23.40%``."""
-    return "" if missing(value) else f"{float(value):.2f}%"
+    return EMPTY if missing(value) else f"{float(value):.2f}%"
 
 
 def _formatter(column: str) -> Callable[[Any], str]:

@@ -40,7 +40,7 @@ def test_tables_show_money_with_currency_percent_volume_and_no_none_cells() -> N
         "185.12",
         "25,000",
     ]
-    assert cells[1] == ["SAP", "", "3.00 EUR", "EUR", "", "", "5,850.25", "1"]
+    assert cells[1] == ["SAP", "—", "3.00 EUR", "EUR", "—", "—", "5,850.25", "1"]
     assert not any(c in {"None", "nan", "NaN"} for row in cells for c in row)
     styles = tables.styled(frame)._compute().ctx
     pnl = list(frame.columns).index("Unrealized P&L")
@@ -51,7 +51,7 @@ def test_price_text_keeps_every_digit() -> None:
     assert tables.price_text(185.12) == "185.12"
     assert tables.price_text(5850.3) == "5,850.30"
     assert tables.price_text(1.08525) == "1.08525"
-    assert tables.price_text(float("nan")) == "" and tables.price_text(None) == ""
+    assert tables.price_text(float("nan")) == "—" and tables.price_text(None) == "—"
     assert tables.grouped_text(0.5) == "0.5"
 
 
@@ -142,7 +142,7 @@ def test_chain_rows_put_calls_and_puts_of_one_expiry_around_the_strike() -> None
     assert 999 not in vm_trading.chain_conids(infos, rows, "20270115")
     assert sorted(vm_trading.chain_conids(infos, rows, "20270115")) == [104, 105, 106, 107, 108, 109]
     cells = _display(pd.DataFrame(rows))
-    assert cells[1][:4] == ["1.50", "1.60", "1.55", "23.40%"] and cells[1][5] == ""
+    assert cells[1][:4] == ["1.50", "1.60", "1.55", "23.40%"] and cells[1][5] == "—"
 
 
 def test_contracts_named_in_full_in_live_orders() -> None:
