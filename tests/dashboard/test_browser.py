@@ -472,9 +472,16 @@ def test_cancel_shows_cancelled_within_a_second_of_the_stream_in_chromium(
         if event.order_id == oid and event.order.status:
             said.setdefault(event.order.status, time.time())
 
+    class WebSocketOnly(AsyncIBKRClient):
+        """Listens to ``sor`` frames only: no REST rebuild, so the page's live-orders budget
+        (IBKR's 1 per 5 s, shared by every client of the account) stays the page's."""
+
+        async def live_orders(self, *args: Any, **kwargs: Any) -> list[Any]:
+            return []
+
     dash = trading_dashboard
     config = IBKRConfig(mode="sim", sim_url=dash.sim_url, ssl_verify=dash.sim_pin, gateway_host="127.0.0.1")
-    with SyncStreaming(partial(AsyncIBKRClient, config)) as listener:
+    with SyncStreaming(partial(WebSocketOnly, config)) as listener:
         listener.on(StreamChannel.ORDERS, on_order)
         listener.subscribe_orders()
         _trading_tab(page)
@@ -507,11 +514,12 @@ def test_option_future_and_bond_named_in_full_in_live_orders_in_chromium(
     try:
         admin.set_price(fut.conid, 5850.0)
         admin.set_price(bond.conid, 98.0)
-        admin.set_price(opt.conid, 10.0)
     finally:
         admin.close()
+    quote = other_platform.snapshot([opt.conid])[0]
+    opt_limit = round(float(quote.bid or quote.last) * 0.99, 2)  # inside IBKR's price band, not crossing
     ids = [
-        _place(other_platform, opt, "options", 1, 9.95),
+        _place(other_platform, opt, "options", 1, opt_limit),
         _place(other_platform, fut, "futures", 1, 5849.0),
         _place(other_platform, bond, "bond", 10_000, 97.5),
     ]
@@ -528,5 +536,5 @@ def test_option_future_and_bond_named_in_full_in_live_orders_in_chromium(
         expect(option).to_be_visible(timeout=UI_TIMEOUT)
     _shot(page, "live-orders-named-in-full")
     page.keyboard.press("Escape")
-    for oid in ids:
-        other_platform.cancel_order(oid)
+    for oid, contract in zip(ids, (opt, fut, bond), strict=True):
+        other_platform.cancel_order(oid, sec_type=contract.sec_type)
