@@ -120,11 +120,42 @@ def _formatter(column: str) -> Callable[[Any], str]:
     return plain_text
 
 
+def _as_text(frame: pd.DataFrame, column: Any) -> list[str]:
+    """A column's display text, cell by cell (money with its row's currency)."""
+    fmt = _formatter(str(column))
+    if column in MONEY_COLUMNS and "Currency" in frame.columns:
+        return [
+            money_text(v, None if missing(c) else str(c) or None)
+            for v, c in zip(frame[column], frame["Currency"], strict=True)
+        ]
+    return [fmt(v) for v in frame[column]]
+
+
+def prepared(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every column that has a missing value turned into its display text (a dash
+    where the value is missing). Streamlit's grid draws a null cell as a literal "None" whatever the
+    Styler says, so such a column is sent as text; complete columns stay numbers (they sort)."""
+    out = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values) and all(isinstance(v, str) for v in values):
+            continue
+        if values.map(missing).any():
+            out[column] = _as_text(frame, column)
+    return out
+
+
 def styled(frame: pd.DataFrame) -> Any:
-    """The display of ``frame`` (a ``Styler``; the data underneath keep their raw values)."""
+    """The display of ``frame`` (a ``Styler`` over :func:`prepared` data; complete numeric columns
+    keep their raw values underneath)."""
+    frame = prepared(frame)
     styler = frame.style
     currencies = frame["Currency"] if "Currency" in frame.columns else None
     for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):  # text (maybe made by prepared())
+            if column in SIGNED_COLUMNS:
+                styler = styler.map(_text_sign_colour, subset=[column])
+            continue
         fmt = _formatter(str(column))
         if column in MONEY_COLUMNS and currencies is not None:
             for ccy in currencies.dropna().unique():
@@ -140,6 +171,15 @@ def styled(frame: pd.DataFrame) -> Any:
         if column in SIGNED_COLUMNS:
             styler = styler.map(sign_colour, subset=[column])
     return styler
+
+
+def _text_sign_colour(value: Any) -> str:
+    text = str(value)
+    if text.startswith("-"):
+        return DOWN
+    if text.startswith("+") or (text[:1].isdigit() and text.strip("0.,% ")[:1].isdigit()):
+        return UP
+    return ""
 
 
 def table(rows: Sequence[dict[str, Any]], key: str, *, all_rows: bool = False) -> None:

@@ -210,7 +210,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             assert order_id is not None
             open_order = page.get_by_role("combobox", name="Open order")
             expect(open_order).to_have_value(
-                re.compile(rf"^{order_id.group(1)} · AAPL Buy 1 Limit 185"), timeout=UI_TIMEOUT
+                re.compile(rf"^{order_id.group(1)} · AAPL · Buy 1 Limit 185"), timeout=UI_TIMEOUT
             )
             _idle(page)
             _shot(page, "trading")
