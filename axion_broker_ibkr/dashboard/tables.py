@@ -23,6 +23,10 @@ MONEY_COLUMNS = frozenset(
     }
 )  # fmt: skip
 #: Money columns whose sign is the news: green when positive, red when negative.
+#: Money columns in the account's base currency whatever the row's currency (no row suffix).
+BASE_MONEY_COLUMNS = frozenset({"Cash in base"})
+#: Computed averages: at most 4 decimals (306.6909091 -> 306.6909), at least 2.
+AVERAGE_COLUMNS = frozenset({"Avg cost", "Avg fill"})
 SIGNED_COLUMNS = frozenset({"Unrealized P&L", "Realized P&L", "Daily P&L", "P&L", "Change", "Change %"})
 PERCENT_COLUMNS = frozenset({"Change %", "Percent", "Weight %"})
 VOLUME_COLUMNS = frozenset({"Volume", "volume", "Bid size", "Ask size"})
@@ -85,6 +89,18 @@ def price_text(value: Any) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
+def average_text(value: Any) -> str:
+    if missing(value):
+        return EMPTY
+    return price_text(round(float(value), 4))
+
+
+def _currency(value: Any) -> str | None:
+    """A row's ``Currency`` cell when it is a currency code (``USD``), not a label (``Total (base)``)."""
+    text = "" if missing(value) else str(value).strip()
+    return text if len(text) == 3 and text.isalpha() and text.isupper() else None
+
+
 def plain_text(value: Any) -> str:
     if missing(value):
         return EMPTY
@@ -105,6 +121,8 @@ def level_percent_text(value: Any) -> str:
 
 
 def _formatter(column: str) -> Callable[[Any], str]:
+    if column in AVERAGE_COLUMNS:
+        return average_text
     if column.endswith("IV %"):
         return level_percent_text
     if column.lower().endswith((" bid", " ask", " last")):
@@ -123,11 +141,8 @@ def _formatter(column: str) -> Callable[[Any], str]:
 def _as_text(frame: pd.DataFrame, column: Any) -> list[str]:
     """A column's display text, cell by cell (money with its row's currency)."""
     fmt = _formatter(str(column))
-    if column in MONEY_COLUMNS and "Currency" in frame.columns:
-        return [
-            money_text(v, None if missing(c) else str(c) or None)
-            for v, c in zip(frame[column], frame["Currency"], strict=True)
-        ]
+    if column in MONEY_COLUMNS and column not in BASE_MONEY_COLUMNS and "Currency" in frame.columns:
+        return [money_text(v, _currency(c)) for v, c in zip(frame[column], frame["Currency"], strict=True)]
     return [fmt(v) for v in frame[column]]
 
 
@@ -157,13 +172,14 @@ def styled(frame: pd.DataFrame) -> Any:
                 styler = styler.map(_text_sign_colour, subset=[column])
             continue
         fmt = _formatter(str(column))
-        if column in MONEY_COLUMNS and currencies is not None:
-            for ccy in currencies.dropna().unique():
-                rows = frame.index[currencies == ccy]
+        if column in MONEY_COLUMNS and column not in BASE_MONEY_COLUMNS and currencies is not None:
+            codes = currencies.map(_currency)
+            for ccy in codes.dropna().unique():
+                rows = frame.index[codes == ccy]
                 styler = styler.format(
-                    lambda v, c=str(ccy): money_text(v, c or None), subset=pd.IndexSlice[rows, [column]]
+                    lambda v, c=str(ccy): money_text(v, c), subset=pd.IndexSlice[rows, [column]]
                 )
-            rest = frame.index[currencies.isna()]
+            rest = frame.index[codes.isna()]
             if len(rest):
                 styler = styler.format(money_text, subset=pd.IndexSlice[rest, [column]])
         else:

@@ -153,3 +153,15 @@ def test_contracts_named_in_full_in_live_orders() -> None:
     ]
     names = [vm_trading.order_name(o) for o in orders]
     assert names == ["AAPL 2027-01-15 185 P", "ES Dec 2026", "IBM 3.3% 2029-05-15"]
+
+
+def test_cash_rows_label_rows_and_base_columns_carry_no_row_currency() -> None:
+    frame = pd.DataFrame(
+        [
+            {"Currency": "EUR", "Cash": 25000.0, "Cash in base": 27293.75, "Avg cost": 306.6909091},
+            {"Currency": "Total (base)", "Cash": 1027293.75, "Cash in base": 1027293.75, "Avg cost": 1.0},
+        ]
+    )
+    cells = _display(frame)
+    assert cells[0] == ["EUR", "25,000.00 EUR", "27,293.75", "306.6909"]
+    assert cells[1] == ["Total (base)", "1,027,293.75", "1,027,293.75", "1.00"]
