@@ -29,12 +29,16 @@ def _listen_port(text: str) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from .sim import serve
 
+    extra: dict[str, Any] = {}
+    if args.oauth:
+        extra = {"oauth": True, "oauth_dir": args.oauth}
     code: int = serve(
         host=args.host,
         port=args.port,
         seed=args.seed,
         logged_in=not args.logged_out,
         allow_remote=args.allow_remote,
+        **extra,
     )
     return code
 
@@ -107,6 +111,7 @@ def _fail(command: str, exc: BaseException) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    import datetime as dt
     import json
 
     from .dashboard.vm_gateway import health_state, status_rows
@@ -119,6 +124,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     except IBKRError as exc:
         return _fail("status", exc)
     rows = status_rows(status)
+    if status.mode == "oauth":
+        expires = status.oauth_token_expires_at
+        when = (
+            dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if expires else "—"
+        )
+        rows.append({"": "OAuth token expires", "Value": when})
+        rows.append({"": "OAuth refreshes", "Value": str(status.oauth_refreshes)})
     if args.json:
         print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
     else:
@@ -257,7 +269,7 @@ def _quote_type(symbol: str) -> str:
 
 
 def _add_client_commands(sub: Any) -> None:
-    modes = ("auto", "gateway", "sim")
+    modes = ("auto", "gateway", "sim", "oauth")
     dash = sub.add_parser(
         "dashboard",
         help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the port)",
@@ -341,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--logged-out", action="store_true", help="start with no SSO session (401 until /sim/login)"
     )
     sim.add_argument("--allow-remote", action="store_true", help="permit a non-loopback bind address")
+    sim.add_argument(
+        "--oauth",
+        metavar="DIR",
+        default=None,
+        help="play IBKR's OAuth 1.0a server: write a first-party credential set into DIR "
+        "(oauth.json, the two private keys, ca.pem) and accept only signed requests",
+    )
     sim.set_defaults(func=_cmd_sim)
 
     db = sub.add_parser("db", help="the plugin's database (order log, connections, contract cache)")
