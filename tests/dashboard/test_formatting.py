@@ -165,3 +165,46 @@ def test_cash_rows_label_rows_and_base_columns_carry_no_row_currency() -> None:
     cells = _display(frame)
     assert cells[0] == ["EUR", "25,000.00 EUR", "27,293.75", "306.6909"]
     assert cells[1] == ["Total (base)", "1,027,293.75", "1,027,293.75", "1.00"]
+
+
+def _paced_script() -> None:
+    import time as _time
+
+    import streamlit as st
+
+    from axion_broker_ibkr.dashboard import live
+    from axion_broker_ibkr.pacing import Pacer
+
+    class Client:
+        pacer = Pacer()
+
+    class Session:
+        client = Client()
+
+    said: list[str] = []
+    real = st.spinner  # live.py's st is this module
+
+    def spinner(text: str = "", **kwargs: object) -> object:
+        said.append(text)
+        return real(text)
+
+    setattr(st, "spinner", spinner)  # noqa: B010
+    try:
+        calls = []
+        for _ in range(2):  # the second call comes 0 s after the first: IBKR's 5 s rule holds it back
+            live.paced(Session(), "orders:live", lambda: calls.append(_time.monotonic()) or [], 0.0, 1.2)  # type: ignore[arg-type, func-returns-value]
+    finally:
+        setattr(st, "spinner", real)  # noqa: B010
+    st.write("said: " + " | ".join(said))
+    st.write(f"gap {calls[1] - calls[0]:.2f}")
+
+
+def test_a_paced_request_runs_under_a_spinner_that_names_the_wait() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_paced_script, default_timeout=30).run()
+    assert not at.exception, at.exception
+    texts = [str(m.value) for m in at.markdown]
+    assert any("IBKR allows one live-orders request per 5 s; 2 s left" in t for t in texts), texts
+    gap = float(next(t for t in texts if t.startswith("gap")).split()[1])
+    assert gap >= 1.1  # the page waited its margin over the rule before the second request
