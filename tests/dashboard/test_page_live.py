@@ -102,3 +102,24 @@ def test_account_tab_follows_the_pnl_stream(page: Any) -> None:
         at.run()
     assert "Live from IBKR's P&L stream." in _texts(at)
     assert _frame(at, "Daily P&L")["Account"].str.contains(r"\*\*\*").all()
+
+
+def test_without_a_stream_the_tabs_fall_back_to_paced_rest(
+    page_on_fresh_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from axion_broker_ibkr.streaming import SyncStreaming
+
+    def refuse(self: Any, connect_timeout: float | None = 30.0) -> Any:
+        raise ConnectionError("websocket refused")
+
+    monkeypatch.setattr(SyncStreaming, "start", refuse)
+    at = _app("Trading")
+    _no_errors(at)
+    assert "REST snapshot: streaming is not available (ConnectionError: websocket refused)" in _texts(at)
+    assert "orders_refresh" in [b.key for b in at.button]  # without the stream the trader refreshes
+    at.button(key="orders_refresh").click().run()
+    _no_errors(at)
+    at = _app()
+    _no_errors(at)
+    assert "REST snapshot." in _texts(at)  # the P&L table, from REST
+    assert _frame(at, "Daily P&L")["Account"].str.contains(r"\*\*\*").all()
