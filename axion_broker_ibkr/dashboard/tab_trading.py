@@ -22,7 +22,7 @@ from ..orders import new_client_order_id, translate_order
 from . import contract_finder, live, question_box, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
-from .state import invalidate
+from .state import cached, invalidate
 from .tables import table
 
 PENDING = "trade_pending"
@@ -427,6 +427,19 @@ def _await_modify(session: DashboardSession, oid: Any, payload: dict[str, Any]) 
         live.await_order(session, int(oid), done)
 
 
+def _log_names(session: DashboardSession, entries: list[Any]) -> dict[int, str]:
+    """Options, futures and bonds of the order log named in full from IBKR's definition of their
+    conid (the log keeps the conid and symbol only); cached for the session, failures left out."""
+    names: dict[int, str] = {}
+    for conid in {e.conid for e in entries if e.sec_type in vm_trading.NAMED_BY_CONTRACT}:
+        try:
+            contract = cached(f"contract:{conid}", partial(session.client.order_contract, conid), 3600.0)
+        except IBKRError:
+            continue
+        names[conid] = describe_contract(contract)
+    return names
+
+
 def _order_log(session: DashboardSession) -> None:
     order_log = session.order_log
     with st.expander("Order log (written before each order leaves)"):
@@ -444,7 +457,7 @@ def _order_log(session: DashboardSession) -> None:
             st.caption(f"Not updated from the stream ({session.streaming_error}); refresh to see fills.")
         entries = order_log.entries(limit=50)
         if entries:
-            table(vm_trading.order_log_rows(entries), "orders_log")
+            table(vm_trading.order_log_rows(entries, _log_names(session, entries)), "orders_log")
         else:
             st.caption("No orders logged yet.")
 

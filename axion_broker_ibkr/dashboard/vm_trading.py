@@ -481,12 +481,18 @@ def chain_conids(infos: Iterable[SecdefInfo], rows: Iterable[Row], expiry: str) 
     ]
 
 
-def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
-    """Order-log entries (newest first, as the journal gives them) with the account masked."""
+#: Security types whose order-log row needs the full contract to be named (the log keeps the conid).
+NAMED_BY_CONTRACT = frozenset({"OPT", "FOP", "FUT", "BOND"})
+
+
+def order_log_rows(entries: Iterable[JournalEntry], names: Mapping[int, str] | None = None) -> list[Row]:
+    """Order-log entries (newest first, as the journal gives them) with the account masked;
+    ``names``: conid -> the contract in full, for rows whose symbol alone does not name it."""
+    names = names or {}
     return [
         {
             "cOID": e.client_order_id,
-            "Symbol": describe_row(e.sec_type, e.symbol, currency=e.currency),
+            "Symbol": names.get(e.conid) or describe_row(e.sec_type, e.symbol, currency=e.currency),
             "Type": e.sec_type,
             "Side": e.side,
             "Order": e.order_type,

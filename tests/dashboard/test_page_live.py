@@ -123,3 +123,29 @@ def test_without_a_stream_the_tabs_fall_back_to_paced_rest(
     _no_errors(at)
     assert "REST snapshot." in _texts(at)  # the P&L table, from REST
     assert _frame(at, "Daily P&L")["Account"].str.contains(r"\*\*\*").all()
+
+
+def test_order_log_names_an_option_in_full(page: Any) -> None:
+    at = _app("Trading")
+    at.selectbox(key="trade_sectype").set_value("Option")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    strikes = at.selectbox(key="trade_opt_strike").options
+    at.selectbox(key="trade_opt_strike").set_value(strikes[len(strikes) // 2]).run()
+    at.button(key="trade_opt_use").click().run()
+    _no_errors(at)
+    bid = float(next(mt.value for mt in at.metric if mt.label == "Bid").replace(",", ""))
+    at.selectbox(key="trade_type").set_value("limit").run()
+    at.number_input(key="trade_limit").set_value(round(bid * 0.99, 2))
+    at.button(key="trade_review").click().run()
+    at.button(key="trade_confirm").click().run()
+    _no_errors(at)
+    placed = at.success[0].value
+    oid = int(placed.split()[1])
+    log = _frame(at, "Mode")
+    name = log.iloc[0]["Symbol"]
+    assert name.startswith("AAPL 20") and name[-1] in "CP" and len(name.split()) == 4, name
+    orders = _frame(at, "Remaining")
+    assert orders[orders["Order id"] == oid].iloc[0]["Symbol"] == name  # the same name in both tables
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    at.button(key=f"orders_cancel_{oid}").click().run()
+    _no_errors(at)
