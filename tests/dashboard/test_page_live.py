@@ -9,7 +9,18 @@ from typing import Any
 
 import pytest
 
+from .conftest import RATE_SCALE, _point_page_at
 from .test_page import AAPL_CONID, _aapl_ticket, _app, _frame, _no_errors, _place_direct, _texts
+
+
+@pytest.fixture
+def page(dash_sim: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """This module's own order log: the module's simulator numbers its orders from 1800000001
+    again, so a log shared with another module's simulator would hold two rows per order id."""
+    _point_page_at(
+        dash_sim, tmp_path_factory.getbasetemp() / "dashboard-live.sqlite", monkeypatch, RATE_SCALE
+    )
+    return dash_sim
 
 
 def test_ticket_shows_bid_ask_last_of_the_picked_contract(page: Any) -> None:
