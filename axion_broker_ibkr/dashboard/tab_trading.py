@@ -10,6 +10,7 @@ for the trader (``hold_questions``) and shown with the ticket it belongs to in t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -197,10 +198,13 @@ def _live_orders(session: DashboardSession) -> None:
     open_orders = [o for o in orders if vm_trading.is_open(o) and o.order_id is not None]
     if open_orders:
         by_id = {o.order_id: o for o in sorted(open_orders, key=lambda o: o.order_id or 0, reverse=True)}
+        names = _contract_names(session, ((o.conid, o.sec_type) for o in open_orders))
         oid = st.selectbox(
             "Open order",
             list(by_id),
-            format_func=lambda i: f"{i} · {vm_trading.order_name(by_id[i])} · {by_id[i].order_desc or ''}",
+            format_func=lambda i: (
+                f"{i} · {vm_trading.order_name(by_id[i], names)} · {by_id[i].order_desc or ''}"
+            ),
             key="orders_pick",
         )
         if oid is not None:
@@ -232,8 +236,9 @@ def _live_orders_table(session: DashboardSession) -> None:
     elif seen != signature:  # an order opened, closed or changed status: redraw the tab
         st.session_state[LIVE_SEEN] = signature
         st.rerun()
+    names = _contract_names(session, ((o.conid, o.sec_type) for o in orders))
     _cancel_notice(orders)
-    rows = vm_trading.live_order_rows(orders)
+    rows = vm_trading.live_order_rows(orders, names)
     if rows:
         table(rows, "orders_table")
     else:
@@ -263,7 +268,7 @@ def _cancel_notice(orders: list[Any]) -> None:
 
 def _fills_table(session: DashboardSession) -> None:
     trades, _ = live.trades(session)
-    fills = vm_trading.fill_rows(trades)
+    fills = vm_trading.fill_rows(trades, _contract_names(session, ((t.conid, t.sec_type) for t in trades)))
     if fills:
         table(fills, "fills_table")
     else:
@@ -279,7 +284,8 @@ def _cancel(session: DashboardSession, order: Any) -> None:
     last = st.session_state.get(LAST_RESULT)
     if last is not None and str(last.order_id) == str(oid):
         st.session_state.pop(LAST_RESULT, None)  # no green "Submitted" left over a cancelled order
-    st.session_state[CANCELLING] = {"order_id": oid, "name": vm_trading.order_name(order)}
+    names = _contract_names(session, [(order.conid, order.sec_type)])
+    st.session_state[CANCELLING] = {"order_id": oid, "name": vm_trading.order_name(order, names)}
     with st.spinner(f"Waiting for IBKR to acknowledge the cancel of order {oid}…"):
         live.await_order(session, int(oid), lambda o: o is None or o.status != order.status, timeout=1.5)
     st.toast(f"Cancel requested: {ack.msg or 'sent'}")
@@ -427,16 +433,19 @@ def _await_modify(session: DashboardSession, oid: Any, payload: dict[str, Any]) 
         live.await_order(session, int(oid), done)
 
 
-def _log_names(session: DashboardSession, entries: list[Any]) -> dict[int, str]:
-    """Options, futures and bonds of the order log named in full from IBKR's definition of their
-    conid (the log keeps the conid and symbol only); cached for the session, failures left out."""
+def _contract_names(session: DashboardSession, items: Iterable[tuple[Any, Any]]) -> dict[int, str]:
+    """(conid, sec type) pairs -> options, futures and bonds named in full from IBKR's definition
+    of the conid (``ES Dec 2026 (ESZ6)``; rows carry the conid but not every term); cached for the
+    session, failures left out (the row's own text names it then)."""
     names: dict[int, str] = {}
-    for conid in {e.conid for e in entries if e.sec_type in vm_trading.NAMED_BY_CONTRACT}:
+    for conid, sec_type in set(items):
+        if conid is None or sec_type not in vm_trading.NAMED_BY_CONTRACT:
+            continue
         try:
-            contract = cached(f"contract:{conid}", partial(session.client.order_contract, conid), 3600.0)
+            contract = cached(f"contract:{conid}", partial(session.client.order_contract, int(conid)), 3600.0)
         except IBKRError:
             continue
-        names[conid] = describe_contract(contract)
+        names[int(conid)] = describe_contract(contract)
     return names
 
 
@@ -457,7 +466,8 @@ def _order_log(session: DashboardSession) -> None:
             st.caption(f"Not updated from the stream ({session.streaming_error}); refresh to see fills.")
         entries = order_log.entries(limit=50)
         if entries:
-            table(vm_trading.order_log_rows(entries, _log_names(session, entries)), "orders_log")
+            names = _contract_names(session, ((e.conid, e.sec_type) for e in entries))
+            table(vm_trading.order_log_rows(entries, names), "orders_log")
         else:
             st.caption("No orders logged yet.")
 

@@ -298,20 +298,23 @@ def ticket_quote(quote: Quote | None) -> dict[str, str]:
     }
 
 
-def order_name(order: Order) -> str:
-    """The contract of a live order in full (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``)."""
+def order_name(order: Order, names: Mapping[int, str] | None = None) -> str:
+    """The contract of a live order in full (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``):
+    ``names`` (conid -> name from the contract's definition) first, else read from IBKR's text."""
+    if names and order.conid is not None and order.conid in names:
+        return names[order.conid]
     return describe_row(
         order.sec_type, order.ticker or order.description1, order.description2, currency=order.cash_ccy
     )
 
 
-def live_order_rows(orders: Iterable[Order]) -> list[Row]:
+def live_order_rows(orders: Iterable[Order], names: Mapping[int, str] | None = None) -> list[Row]:
     """Live orders, newest first (by IBKR's order id), with the account masked."""
     ordered = sorted(orders, key=lambda o: o.order_id or 0, reverse=True)
     return [
         {
             "Order id": o.order_id,
-            "Symbol": order_name(o),
+            "Symbol": order_name(o, names),
             "Type": o.sec_type or "",
             "Side": o.side or "",
             "Order": o.order_desc or o.order_type or "",
@@ -329,15 +332,15 @@ def live_order_rows(orders: Iterable[Order]) -> list[Row]:
     ]
 
 
-def fill_rows(trades: Iterable[Trade]) -> list[Row]:
-    """Recent executions, newest first."""
+def fill_rows(trades: Iterable[Trade], names: Mapping[int, str] | None = None) -> list[Row]:
+    """Recent executions, newest first; ``names``: conid -> the contract in full."""
+    names = names or {}
     ordered = sorted(trades, key=lambda t: t.trade_time_r or 0, reverse=True)
     return [
         {
             "Time": fill_time(t),
-            "Symbol": describe_row(
-                t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2
-            ),
+            "Symbol": (names.get(t.conid) if t.conid is not None else None)
+            or describe_row(t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2),
             "Type": t.sec_type or "",
             "Side": {"B": "BUY", "S": "SELL"}.get(t.side or "", t.side or ""),
             "Size": t.size,

@@ -208,3 +208,14 @@ def test_a_paced_request_runs_under_a_spinner_that_names_the_wait() -> None:
     assert any("IBKR allows one live-orders request per 5 s; 2 s left" in t for t in texts), texts
     gap = float(next(t for t in texts if t.startswith("gap")).split()[1])
     assert gap >= 1.1  # the page waited its margin over the rule before the second request
+
+
+def test_names_from_the_contract_definition_win_over_ibkrs_text() -> None:
+    order = m.Order(order_id=7, conid=42, sec_type="FUT", ticker="ES", description2="DEC 18 '26")
+    assert vm_trading.order_name(order) == "ES Dec 2026"
+    assert vm_trading.order_name(order, {42: "ES Dec 2026 (ESZ6)"}) == "ES Dec 2026 (ESZ6)"
+    assert (
+        vm_trading.live_order_rows([order], {42: "ES Dec 2026 (ESZ6)"})[0]["Symbol"] == "ES Dec 2026 (ESZ6)"
+    )
+    fill = m.Trade(conid=42, sec_type="FUT", symbol="ES", size=1.0)
+    assert vm_trading.fill_rows([fill], {42: "ES Dec 2026 (ESZ6)"})[0]["Symbol"] == "ES Dec 2026 (ESZ6)"
