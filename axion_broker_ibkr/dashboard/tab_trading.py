@@ -229,14 +229,8 @@ def _live_signature(orders: list[Any]) -> tuple[Any, ...]:
 
 def _live_orders_table(session: DashboardSession) -> None:
     orders, source = live.orders(session)
-    seen = st.session_state.get(LIVE_SEEN)
-    signature = _live_signature(orders)
-    if seen is None:
-        st.session_state[LIVE_SEEN] = signature
-    elif seen != signature:  # an order opened, closed or changed status: redraw the tab
-        st.session_state[LIVE_SEEN] = signature
-        st.rerun()
     names = _contract_names(session, ((o.conid, o.sec_type) for o in orders))
+    # Drawn first: the trader sees the stream's news at once, before the tab is redrawn below.
     _cancel_notice(orders)
     rows = vm_trading.live_order_rows(orders, names)
     if rows:
@@ -248,6 +242,13 @@ def _live_orders_table(session: DashboardSession) -> None:
     else:
         why = f" ({session.streaming_error})" if session.streaming_error else ""
         st.caption(f"REST snapshot: streaming is not available{why}. Press Refresh for news.")
+    seen = st.session_state.get(LIVE_SEEN)
+    signature = _live_signature(orders)
+    if seen is None:
+        st.session_state[LIVE_SEEN] = signature
+    elif seen != signature:  # an order opened, closed or changed status: the picker and banner too
+        st.session_state[LIVE_SEEN] = signature
+        st.rerun()
 
 
 def _cancel_notice(orders: list[Any]) -> None:
@@ -260,7 +261,7 @@ def _cancel_notice(orders: list[Any]) -> None:
     text = f"Cancel of order {asked['order_id']} ({asked['name']}): {status}"
     if status == "Cancelled":
         st.success(text, icon=":material/cancel:")
-    elif order is not None and not vm_trading.is_open(order):
+    elif order is not None and not vm_trading.is_live(order):
         st.warning(f"{text} (it ended before the cancel took effect)")
     else:
         st.info(f"{text} · waiting for IBKR to confirm", icon=":material/hourglass_top:")
@@ -286,8 +287,10 @@ def _cancel(session: DashboardSession, order: Any) -> None:
         st.session_state.pop(LAST_RESULT, None)  # no green "Submitted" left over a cancelled order
     names = _contract_names(session, [(order.conid, order.sec_type)])
     st.session_state[CANCELLING] = {"order_id": oid, "name": vm_trading.order_name(order, names)}
-    with st.spinner(f"Waiting for IBKR to acknowledge the cancel of order {oid}…"):
-        live.await_order(session, int(oid), lambda o: o is None or o.status != order.status, timeout=1.5)
+    with st.spinner(f"Waiting for IBKR to confirm the cancel of order {oid}…"):
+        # A quick Cancelled is drawn at once; a slow one shows PendingCancel (or the cancel asked
+        # for) now, and the live table follows the stream to Cancelled.
+        live.await_order(session, int(oid), lambda o: o is None or not vm_trading.is_live(o), timeout=0.5)
     st.toast(f"Cancel requested: {ack.msg or 'sent'}")
     st.rerun()
 

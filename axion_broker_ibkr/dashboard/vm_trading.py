@@ -270,6 +270,11 @@ def is_open(order: Order) -> bool:
     return info.cancellable or info.modifiable
 
 
+def is_live(order: Order) -> bool:
+    """IBKR is still working the order (``PendingCancel`` included: the cancel is not through yet)."""
+    return status_info(order.status).live
+
+
 def is_cancellable(order: Order) -> bool:
     return status_info(order.status).cancellable
 

@@ -219,3 +219,9 @@ def test_names_from_the_contract_definition_win_over_ibkrs_text() -> None:
     )
     fill = m.Trade(conid=42, sec_type="FUT", symbol="ES", size=1.0)
     assert vm_trading.fill_rows([fill], {42: "ES Dec 2026 (ESZ6)"})[0]["Symbol"] == "ES Dec 2026 (ESZ6)"
+
+
+def test_pending_cancel_is_live_but_not_open() -> None:
+    pending = m.Order(order_id=1, status="PendingCancel")
+    assert vm_trading.is_live(pending) and not vm_trading.is_open(pending)
+    assert not vm_trading.is_live(m.Order(order_id=1, status="Cancelled"))
