@@ -83,7 +83,13 @@ def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
             name = f"{symbol} {_MONTHS[int(expiry[4:6]) - 1]} {expiry[:4]}"
         return f"{name} ({local})" if local and local != symbol else name
     if sec_type == "BOND":
-        issuer = str(data.get("issuer") or "").strip() or (symbol.split()[0] if symbol else "")
+        issuer = str(data.get("issuer") or "").strip()
+        if not issuer or _ISSUER_ID.fullmatch(issuer):  # IBKR's issuer id (e1400789) is no name
+            issuer = symbol.split()[0] if symbol else issuer
+        text = str(data.get("description") or "").strip().upper()
+        bond = _BOND_RE.search(text) if text else None
+        if bond and data.get("coupon") in (None, ""):  # IBKR's "IBM 3.3 05/15/29" gives the coupon
+            data["coupon"] = _coupon(bond.group(1))
         parts = [issuer]
         if data.get("coupon") not in (None, ""):
             parts.append(f"{_number(data['coupon'])}%")
@@ -105,6 +111,7 @@ def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
 
 
 _MON = {m.upper(): i for i, m in enumerate(_MONTHS, start=1)}
+_ISSUER_ID = re.compile(r"e\d+")
 # IBKR's description texts (``description2`` of live orders, ``contractDesc`` of positions):
 # ``JAN 05 '24 195 Put``, ``DEC 18 '26``, ``T 4 1/4 11/15/34`` / ``IBM 3.3 05/15/29``.
 _DAY_RE = re.compile(r"\b([A-Z]{3}) (\d{1,2}) '(\d{2})\b")

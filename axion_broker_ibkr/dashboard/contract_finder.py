@@ -13,9 +13,12 @@ from typing import Any
 
 import streamlit as st
 
-from ..models import IBKRContract
+from ..errors import IBKRError
+from ..models import IBKRContract, SecdefInfo
 from . import vm_trading
 from .factory import DashboardSession
+from .state import cached
+from .tables import table
 
 PICKED = "trade_contract"
 _RESULTS = "trade_results"
@@ -146,8 +149,46 @@ def _option_chain(session: DashboardSession, symbol: str) -> None:
         return
     label = st.selectbox("Contract (expiry)", [c[0] for c in choices], key="trade_opt_contract")
     info = dict(choices)[label] if label else None
+    if info is not None and info.maturity_date:
+        _chain_table(session, und.conid, month, info.maturity_date, float(strike))
     if info is not None and st.button("Use this option", key="trade_opt_use"):
         st.session_state[PICKED] = vm_trading.contract_from_option(info, und.symbol)
+
+
+CHAIN_TTL = 5.0
+
+
+def _chain_infos(session: DashboardSession, conid: int, month: str) -> list[SecdefInfo]:
+    # [unconfirmed] whether /secdef/info answers for a month without a strike: the docs list
+    # strike as a parameter of OPT lookups and show one strike per call; the simulator (and, by
+    # the docs' wording "one month can return several expiries and both rights", IBKR) accept
+    # the month alone. An empty or refused answer leaves the chain out; the ticket still works.
+    try:
+        return session.client.secdef_info(conid=conid, sec_type="OPT", month=month)
+    except IBKRError:
+        return []
+
+
+def _chain_table(session: DashboardSession, conid: int, month: str, expiry: str, strike: float) -> None:
+    """Bid / ask / last / implied vol per strike of the picked expiry, calls and puts side by side."""
+    infos = cached(f"chain:{conid}:{month}", partial(_chain_infos, session, conid, month), 300.0)
+    rows = vm_trading.chain_rows(infos, {}, expiry, center=strike)
+    if not rows:
+        return
+    conids = vm_trading.chain_conids(infos, rows, expiry)
+    try:
+        with st.spinner(f"Quoting {len(conids)} options of {expiry}…"):
+            quotes = cached(
+                f"chain:quotes:{expiry}:{','.join(map(str, conids))}",
+                lambda: session.client.snapshot(conids, fields=vm_trading.CHAIN_FIELDS),
+                CHAIN_TTL,
+            )
+    except IBKRError as exc:
+        st.caption(f"No option quotes: {exc}")
+        quotes = []
+    rows = vm_trading.chain_rows(infos, {q.conid: q for q in quotes}, expiry, center=strike)
+    st.caption(f"Option chain · expiry {expiry[:4]}-{expiry[4:6]}-{expiry[6:8]} · snapshot")
+    table(rows, "trade_opt_chain")
 
 
 def render(session: DashboardSession) -> IBKRContract | None:

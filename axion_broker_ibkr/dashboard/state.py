@@ -45,6 +45,20 @@ def cached(name: str, loader: Callable[[], T], ttl: float, min_interval: float =
     return value
 
 
+def is_fresh(name: str, ttl: float) -> bool:
+    """``cached(name, ...)`` would answer from the cache now (no request, no wait)."""
+    hit = _store().get(name)
+    return hit is not None and time.monotonic() - hit[0] < ttl
+
+
+def wait_left(name: str, min_interval: float) -> float:
+    """Seconds ``cached(name, ..., min_interval=...)`` would still wait before its request."""
+    last = _last_calls().get(name)
+    if last is None:
+        return 0.0
+    return max(0.0, min_interval - (time.monotonic() - last))
+
+
 def _last_calls() -> dict[str, float]:
     if _LAST_KEY not in st.session_state:
         st.session_state[_LAST_KEY] = {}

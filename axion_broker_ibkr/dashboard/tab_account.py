@@ -5,33 +5,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from . import vm_account
+from . import live, vm_account
 from .factory import DashboardSession
 from .state import cached, invalidate
 from .tables import table
 
 #: Portfolio endpoints are paced by IBKR; the tab reuses what it fetched for this long.
 TTL = 15.0
+#: Positions follow the P&L stream, re-read at most this often while it moves.
+FOLLOW_TTL = 3.0
+FOLLOW_EVERY = 1.0
+PNL_SEEN = "acct_pnl_seen"
 
 
-def render(session: DashboardSession) -> None:
-    client = session.client
-    if st.button("Refresh account", key="acct_refresh", icon=":material/refresh:"):
-        invalidate("acct:")
-    summary = cached("acct:summary", client.account_summary, TTL)
-    ledger = cached("acct:ledger", client.ledger, TTL)
-    positions = cached("acct:positions", client.positions, TTL)
-    base = ledger["BASE"].currency if "BASE" in ledger and ledger["BASE"].currency != "BASE" else None
-    metrics = vm_account.headline_metrics(summary, base_currency=base)
-
-    cols = st.columns(4)
-    for i, metric in enumerate(metrics):
-        cols[i % 4].metric(metric.label, metric.text)
-
-    st.subheader("Cash by currency", anchor=False)
-    st.caption("From the ledger; each currency converted into the base currency at IBKR's rate.")
-    table(vm_account.cash_rows(ledger), "acct_cash")
-
+def _positions(session: DashboardSession) -> None:
+    """Positions and their P&L chart, following the P&L stream: when a ``spl`` frame moved the
+    account's P&L, positions are read again (at most every :data:`FOLLOW_TTL` seconds)."""
+    pnl = live.pnl(session)
+    signature = tuple(sorted((k, r.dpl, r.upl) for k, r in pnl.items())) if pnl else None
+    moved = signature is not None and signature != st.session_state.get(PNL_SEEN)
+    st.session_state[PNL_SEEN] = signature
+    positions = cached("acct:positions", session.client.positions, FOLLOW_TTL if moved else TTL)
     st.subheader("Positions", anchor=False)
     rows = vm_account.position_rows(positions)
     if rows:
@@ -47,6 +41,28 @@ def render(session: DashboardSession) -> None:
     else:
         st.caption("No P&L figures yet.")
 
+
+def render(session: DashboardSession) -> None:
+    client = session.client
+    if st.button("Refresh account", key="acct_refresh", icon=":material/refresh:"):
+        invalidate("acct:")
+    summary = cached("acct:summary", client.account_summary, TTL)
+    ledger = cached("acct:ledger", client.ledger, TTL)
+    base = ledger["BASE"].currency if "BASE" in ledger and ledger["BASE"].currency != "BASE" else None
+    metrics = vm_account.headline_metrics(summary, base_currency=base)
+
+    cols = st.columns(4)
+    for i, metric in enumerate(metrics):
+        cols[i % 4].metric(metric.label, metric.text)
+
+    st.subheader("Cash by currency", anchor=False)
+    st.caption("From the ledger; each currency converted into the base currency at IBKR's rate.")
+    table(vm_account.cash_rows(ledger), "acct_cash")
+
+    every = FOLLOW_EVERY if live.stream_of(session) is not None else None
+    st.fragment(run_every=every)(_positions)(session)
     with st.expander("P&L (partitioned, daily)"):
-        pnl = cached("acct:pnl", client.pnl, TTL, 5.5)
+        streamed = live.pnl(session)
+        pnl = streamed if streamed is not None else live.paced(session, "acct:pnl", client.pnl, TTL, 5.5)
         table(vm_account.pnl_partition_rows(pnl), "acct_pnl")
+        st.caption("Live from IBKR's P&L stream." if streamed is not None else "REST snapshot.")

@@ -29,7 +29,8 @@ def resolve_item(session: DashboardSession, item: vm_market.WatchItem) -> int:
     """Watchlist entry -> conid through the plugin's resolver (US listing for stocks, the pair for
     forex, the front month after IBKR's roll cut-offs for futures; cached in the order-log DB)."""
     resolver = ContractResolver(session.client, session.client.cache)
-    return resolver.resolve(item.symbol, _ASSET_TYPES[item.sec_type]).conid
+    details = dict(item.details) or None
+    return resolver.resolve(item.symbol, _ASSET_TYPES[item.sec_type], details).conid
 
 
 def _resolve_watchlist(
@@ -41,7 +42,7 @@ def _resolve_watchlist(
     for i, item in enumerate(items, start=1):
         try:
             conid: int | None = cached(
-                f"md:conid:{item.sec_type}:{item.symbol}", partial(resolve_item, session, item), RESOLVE_TTL
+                f"md:conid:{item.key}", partial(resolve_item, session, item), RESOLVE_TTL
             )
         except (LookupError, IBKRError, ValueError) as exc:
             st.warning(f"{item.label}: {explain(exc)}")
@@ -113,7 +114,8 @@ def _history(session: DashboardSession, labels: list[tuple[str, int | None]]) ->
 
 def render(session: DashboardSession) -> None:
     text = st.text_input(
-        "Watchlist (comma separated; EUR.USD is forex, ES:FUT the front-month future)",
+        "Watchlist (comma separated; EUR.USD is forex, ES:FUT the front-month future; options, futures "
+        "and bonds by their terms: AAPL 2027-01-15 185 P, ES Dec 2026, IBM 3.3% 2029-05-15)",
         value=vm_market.DEFAULT_WATCHLIST,
         key="md_watchlist",
     )

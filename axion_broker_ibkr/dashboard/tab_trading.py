@@ -10,14 +10,17 @@ for the trader (``hold_questions``) and shown with the ticket it belongs to in t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from ..errors import IBKRError, QuestionRefusedError
 from ..models import IBKRContract, OrderResult
+from ..naming import describe_contract
 from ..orders import new_client_order_id, translate_order
-from . import contract_finder, question_box, vm_trading
+from . import contract_finder, live, question_box, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
 from .state import cached, invalidate
@@ -28,9 +31,9 @@ QUESTION = question_box.QUESTION
 LAST_RESULT = "trade_last_result"
 LAST_ERROR = "trade_last_error"
 MODIFY_PENDING = "orders_modify_pending"
-ORDERS_TTL = 6.0
-#: IBKR allows one live-orders / trades request per 5 s; the page keeps a margin over it.
-ORDERS_SPACING = 5.5
+CANCELLING = "orders_cancelling"
+LIVE_SEEN = "orders_live_seen"
+TICKET_QUOTE_EVERY = 1.0
 
 
 def _ticket_inputs(contract: IBKRContract) -> dict[str, Any]:
@@ -88,13 +91,19 @@ def _send(session: DashboardSession, parked: dict[str, Any]) -> None:
     if result.question is not None:
         st.session_state[QUESTION] = question_box.park(parked, result)
         return
-    _settled(result)
+    _settled(result, session)
 
 
-def _settled(result: OrderResult) -> None:
+def _settled(result: OrderResult, session: DashboardSession | None = None) -> None:
+    """The order was placed: its banner, and (with ``session``) a short wait until the order stream
+    lists it, so the live-orders table drawn next shows it."""
     invalidate("orders:")
     st.session_state[LAST_RESULT] = result
     st.session_state.pop(LAST_ERROR, None)
+    st.session_state.pop(CANCELLING, None)
+    if session is not None and result.order_id is not None and str(result.order_id).isdigit():
+        with st.spinner(f"Waiting for order {result.order_id} on IBKR's order stream…"):
+            live.await_order(session, int(str(result.order_id)), lambda o: o is not None)
 
 
 def _failed(exc: Exception) -> None:
@@ -128,8 +137,26 @@ def _confirmation(session: DashboardSession) -> None:
             st.rerun()
 
 
+def _ticket_quote(session: DashboardSession, contract: IBKRContract) -> None:
+    """Bid / ask / last of the picked contract, from the stream (a snapshot until its first frame)."""
+    try:
+        quote, source = live.quote(session, contract.conid)
+    except IBKRError as exc:
+        st.caption(f"No quote: {explain(exc)}")
+        return
+    cells = vm_trading.ticket_quote(quote)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Bid", cells["bid"])
+    c2.metric("Ask", cells["ask"])
+    c3.metric("Last", cells["last"])
+    c4.metric("Spread", cells["spread"])
+    where = "live from the stream" if source == "stream" else "snapshot (the stream has not sent it yet)"
+    st.caption(f"{describe_contract(contract)} · {where}{cells['note']}")
+
+
 def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
     st.markdown(f"**Contract:** {vm_trading.contract_label(contract)}")
+    st.fragment(run_every=TICKET_QUOTE_EVERY)(_ticket_quote)(session, contract)
     inputs = _ticket_inputs(contract)
     c1, c2 = st.columns(2)
     preview = c1.button("Preview (what-if)", key="trade_preview", icon=":material/preview:")
@@ -157,34 +184,115 @@ def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
 
 
 def _live_orders(session: DashboardSession) -> None:
-    client = session.client
+    """Live orders and fills that follow the order/trade stream (no refresh needed); the picker
+    and its cancel/modify panel below them."""
     c1, c2 = st.columns([4, 1])
     c1.subheader("Live orders", anchor=False)
-    if c2.button("Refresh", key="orders_refresh", icon=":material/refresh:"):
+    orders, source = live.orders(session)
+    if source == "rest" and c2.button("Refresh", key="orders_refresh", icon=":material/refresh:"):
         invalidate("orders:")
-    orders = cached("orders:live", client.live_orders, ORDERS_TTL, ORDERS_SPACING)
-    rows = vm_trading.live_order_rows(orders)
-    if rows:
-        table(rows, "orders_table")
-    else:
-        st.caption("No live orders.")
+        orders, source = live.orders(session)
+    st.session_state[LIVE_SEEN] = None  # the fragment's first run in this script run records it
+    every = live.LIVE_EVERY if source == "stream" else None
+    st.fragment(run_every=every)(_live_orders_table)(session)
     open_orders = [o for o in orders if vm_trading.is_open(o) and o.order_id is not None]
     if open_orders:
-        by_id = {o.order_id: o for o in open_orders}
+        by_id = {o.order_id: o for o in sorted(open_orders, key=lambda o: o.order_id or 0, reverse=True)}
+        names = _contract_names(session, ((o.conid, o.sec_type) for o in open_orders))
         oid = st.selectbox(
             "Open order",
             list(by_id),
-            format_func=lambda i: f"{i} · {by_id[i].ticker or ''} {by_id[i].order_desc or ''}",
+            format_func=lambda i: (
+                f"{i} · {vm_trading.order_name(by_id[i], names)} · {by_id[i].order_desc or ''}"
+            ),
             key="orders_pick",
         )
         if oid is not None:
             _order_actions(session, by_id[oid])
     st.subheader("Recent fills", anchor=False)
-    fills = vm_trading.fill_rows(cached("orders:trades", client.trades, ORDERS_TTL, ORDERS_SPACING))
+    st.fragment(run_every=every)(_fills_table)(session)
+
+
+def _live_signature(orders: list[Any]) -> tuple[Any, ...]:
+    """What, when it changes, needs the whole tab drawn again (picker, banner): the open orders
+    and their statuses, and the status of the order the banner names."""
+    last = st.session_state.get(LAST_RESULT)
+    banner_id = str(last.order_id) if last is not None else None
+    return tuple(
+        sorted(
+            (int(o.order_id), o.status or "")
+            for o in orders
+            if o.order_id is not None and (vm_trading.is_open(o) or str(o.order_id) == banner_id)
+        )
+    )
+
+
+def _live_orders_table(session: DashboardSession) -> None:
+    orders, source = live.orders(session)
+    names = _contract_names(session, ((o.conid, o.sec_type) for o in orders))
+    # Drawn first: the trader sees the stream's news at once, before the tab is redrawn below.
+    _cancel_notice(orders)
+    rows = vm_trading.live_order_rows(orders, names)
+    if rows:
+        table(rows, "orders_table")
+    else:
+        st.caption("No live orders.")
+    if source == "stream":
+        st.caption("Live from IBKR's order stream.")
+    else:
+        why = f" ({session.streaming_error})" if session.streaming_error else ""
+        st.caption(f"REST snapshot: streaming is not available{why}. Press Refresh for news.")
+    seen = st.session_state.get(LIVE_SEEN)
+    signature = _live_signature(orders)
+    if seen is None:
+        st.session_state[LIVE_SEEN] = signature
+    elif seen != signature:  # an order opened, closed or changed status: the picker and banner too
+        st.session_state[LIVE_SEEN] = signature
+        st.rerun()
+
+
+def _cancel_notice(orders: list[Any]) -> None:
+    """The cancel the trader asked for, as the stream reports it: PendingCancel, then Cancelled."""
+    asked = st.session_state.get(CANCELLING)
+    if not asked:
+        return
+    order = next((o for o in orders if o.order_id == asked["order_id"]), None)
+    status = (order.status if order is not None else None) or "cancel requested"
+    text = f"Cancel of order {asked['order_id']} ({asked['name']}): {status}"
+    if status == "Cancelled":
+        st.success(text, icon=":material/cancel:")
+    elif order is not None and not vm_trading.is_live(order):
+        st.warning(f"{text} (it ended before the cancel took effect)")
+    else:
+        st.info(f"{text} · waiting for IBKR to confirm", icon=":material/hourglass_top:")
+
+
+def _fills_table(session: DashboardSession) -> None:
+    trades, _ = live.trades(session)
+    fills = vm_trading.fill_rows(trades, _contract_names(session, ((t.conid, t.sec_type) for t in trades)))
     if fills:
         table(fills, "fills_table")
     else:
         st.caption("No fills in the last days.")
+
+
+def _cancel(session: DashboardSession, order: Any) -> None:
+    """Ask IBKR to cancel; the banner of that order goes, the notice follows the stream."""
+    oid = order.order_id
+    with st.spinner(f"Cancelling order {oid}…"):
+        ack = session.client.cancel_order(oid, sec_type=order.sec_type)
+    invalidate("orders:")
+    last = st.session_state.get(LAST_RESULT)
+    if last is not None and str(last.order_id) == str(oid):
+        st.session_state.pop(LAST_RESULT, None)  # no green "Submitted" left over a cancelled order
+    names = _contract_names(session, [(order.conid, order.sec_type)])
+    st.session_state[CANCELLING] = {"order_id": oid, "name": vm_trading.order_name(order, names)}
+    with st.spinner(f"Waiting for IBKR to confirm the cancel of order {oid}…"):
+        # A quick Cancelled is drawn at once; a slow one shows PendingCancel (or the cancel asked
+        # for) now, and the live table follows the stream to Cancelled.
+        live.await_order(session, int(oid), lambda o: o is None or not vm_trading.is_live(o), timeout=0.5)
+    st.toast(f"Cancel requested: {ack.msg or 'sent'}")
+    st.rerun()
 
 
 def _order_actions(session: DashboardSession, order: Any) -> None:
@@ -201,10 +309,7 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             icon=":material/cancel:",
             disabled=not vm_trading.is_cancellable(order),
         ):
-            ack = session.client.cancel_order(order.order_id, sec_type=order.sec_type)
-            invalidate("orders:")
-            st.toast(f"Cancel requested: {ack.msg or 'sent'}")
-            st.rerun()
+            _cancel(session, order)
         qty = c2.number_input(
             f"New quantity ({terms.unit})", min_value=0.0, value=terms.quantity, key=f"orders_qty_{oid}"
         )
@@ -226,16 +331,7 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             if modified is None:
                 st.warning(f"The page modifies limit and market orders only, not {order.order_type!r}.")
                 return
-            # Like a new order: the exact payload (the client's translation) is confirmed first.
-            payload = session.client.order_payload(modified, contract)
-            summary, lines = vm_trading.confirm_ticket(modified, payload, contract)
-            st.session_state[MODIFY_PENDING] = {
-                "order_id": oid,
-                "order": modified,
-                "contract": contract,
-                "summary": summary,
-                "lines": lines,
-            }
+            _park_modify(session, oid, modified, contract)
             st.rerun()
     except IBKRError as exc:
         st.error(explain(exc), icon=":material/error:")
@@ -249,6 +345,7 @@ def _modify_confirmation(session: DashboardSession, oid: Any) -> None:
     with st.container(border=True):
         st.markdown(f"**Confirm modify of order {oid}:** {parked['summary']}")
         st.markdown("\n".join(f"- {line}" for line in parked["lines"]))
+        _modify_whatif(parked.get("whatif"), parked.get("whatif_error"))
         c1, c2 = st.columns(2)
         if c1.button(
             "Confirm modify",
@@ -269,12 +366,90 @@ def _modify_confirmation(session: DashboardSession, oid: Any) -> None:
                     st.session_state[QUESTION] = question_box.park(parked, result, kind="modify")
                 else:
                     st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+                    _await_modify(session, oid, parked["payload"])
             finally:
                 invalidate("orders:")
             st.rerun()
         if c2.button("Discard", key="orders_modify_abort"):
             st.session_state.pop(MODIFY_PENDING, None)
             st.rerun()
+
+
+def _park_modify(
+    session: DashboardSession, oid: Any, modified: dict[str, Any], contract: IBKRContract
+) -> None:
+    """Like a new order: the exact payload (the client's translation: tick grid, account) and
+    IBKR's what-if of the new terms are shown before "Confirm modify" sends anything."""
+    payload = session.client.order_payload(modified, contract)
+    summary, lines = vm_trading.confirm_ticket(modified, payload, contract)
+    whatif, whatif_error = None, None
+    try:
+        with st.spinner(f"Asking IBKR for a what-if of the modified order {oid}…"):
+            whatif = session.client.whatif(modified, contract)
+    except IBKRError as exc:  # the preview failing does not hide the confirm box; it says why
+        whatif_error = explain(exc)
+    st.session_state[MODIFY_PENDING] = {
+        "order_id": oid,
+        "order": modified,
+        "contract": contract,
+        "payload": payload,
+        "summary": summary,
+        "lines": lines,
+        "whatif": whatif,
+        "whatif_error": whatif_error,
+    }
+
+
+def _modify_whatif(whatif: Any, error: str | None) -> None:
+    """The what-if of the modified terms (IBKR previews them as an order of those terms)."""
+    if error:
+        st.warning(f"What-if not available: {error}")
+    if whatif is None:
+        return
+    if whatif.error:
+        st.error(f"IBKR: {whatif.error}")
+    head = vm_trading.whatif_headline(whatif)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Amount", head["amount"] or "—")
+    c2.metric("Commission", head["commission"] or "—")
+    c3.metric("Total", head["total"] or "—")
+    rows = vm_trading.whatif_rows(whatif)
+    if rows:
+        table(rows, "orders_modify_whatif")
+    code, text = vm_trading.split_warning(whatif.warn)
+    if text:
+        st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
+
+
+def _await_modify(session: DashboardSession, oid: Any, payload: dict[str, Any]) -> None:
+    """Until the stream shows the new quantity and price (at most 2 s), so the table drawn next does."""
+    qty = payload.get("quantity")
+    price = payload.get("price")
+
+    def done(order: Any) -> bool:
+        if order is None:
+            return False
+        same_qty = qty is None or order.total_size == float(qty)
+        return same_qty and (price is None or order.price == float(price))
+
+    with st.spinner(f"Waiting for IBKR's order stream to show the modified order {oid}…"):
+        live.await_order(session, int(oid), done)
+
+
+def _contract_names(session: DashboardSession, items: Iterable[tuple[Any, Any]]) -> dict[int, str]:
+    """(conid, sec type) pairs -> options, futures and bonds named in full from IBKR's definition
+    of the conid (``ES Dec 2026 (ESZ6)``; rows carry the conid but not every term); cached for the
+    session, failures left out (the row's own text names it then)."""
+    names: dict[int, str] = {}
+    for conid, sec_type in set(items):
+        if conid is None or sec_type not in vm_trading.NAMED_BY_CONTRACT:
+            continue
+        try:
+            contract = cached(f"contract:{conid}", partial(session.client.order_contract, int(conid)), 3600.0)
+        except IBKRError:
+            continue
+        names[int(conid)] = describe_contract(contract)
+    return names
 
 
 def _order_log(session: DashboardSession) -> None:
@@ -294,9 +469,26 @@ def _order_log(session: DashboardSession) -> None:
             st.caption(f"Not updated from the stream ({session.streaming_error}); refresh to see fills.")
         entries = order_log.entries(limit=50)
         if entries:
-            table(vm_trading.order_log_rows(entries), "orders_log")
+            names = _contract_names(session, ((e.conid, e.sec_type) for e in entries))
+            table(vm_trading.order_log_rows(entries, names), "orders_log")
         else:
             st.caption("No orders logged yet.")
+
+
+def _result_banner(session: DashboardSession, last: OrderResult) -> None:
+    """The order just sent, with its status as the stream reports it now: green while it is
+    working, a plain notice once it was cancelled or filled (never a stale "Submitted")."""
+    text = f"Order {last.order_id} ({last.client_order_id}): {last.status}"
+    current = None
+    stream = live.stream_of(session) if last.order_id is not None else None
+    if stream is not None and str(last.order_id).isdigit():
+        current = stream.order(int(str(last.order_id)))
+    status = (current.status if current is not None else None) or last.ibkr_status
+    text += f"{' · ' + status if status else ''} [{last.mode}]"
+    if current is not None and not vm_trading.is_open(current):
+        st.info(text)
+    else:
+        st.success(text)
 
 
 def render(session: DashboardSession) -> None:
@@ -304,17 +496,14 @@ def render(session: DashboardSession) -> None:
         st.error(f"Orders cannot be sent from this page: {session.order_log.error}", icon=":material/block:")
     st.subheader("Order entry", anchor=False)
     contract = contract_finder.render(session)
-    asking = question_box.render(session, on_result=_settled, on_error=_failed)
+    asking = question_box.render(session, on_result=partial(_settled, session=session), on_error=_failed)
     _confirmation(session)
     failure = st.session_state.get(LAST_ERROR)
     if failure:
         st.error(failure, icon=":material/error:")
     last = st.session_state.get(LAST_RESULT)
     if last is not None and not failure:
-        st.success(
-            f"Order {last.order_id} ({last.client_order_id}): {last.status}"
-            f"{' · ' + last.ibkr_status if last.ibkr_status else ''} [{last.mode}]"
-        )
+        _result_banner(session, last)
     # While IBKR's question is open the box shows its own ticket; no fresh one (another order
     # request would invalidate the pending question at IBKR, REFERENCE §4.3).
     if contract is not None and not st.session_state.get(PENDING) and not asking:

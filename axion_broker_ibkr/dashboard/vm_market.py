@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,46 +21,115 @@ Row = dict[str, Any]
 BARS: tuple[str, ...] = ("5min", "15min", "30min", "1h", "4h", "1d", "1w")
 PERIODS: tuple[str, ...] = ("1d", "1w", "1m", "3m", "6m", "1y")
 #: Asset keywords of a watchlist entry -> CPAPI secType.
-_WATCH_TYPES = {"STK": "STK", "CASH": "CASH", "FX": "CASH", "FUT": "FUT"}
+_WATCH_TYPES = {"STK": "STK", "CASH": "CASH", "FX": "CASH", "FUT": "FUT", "OPT": "OPT", "BOND": "BOND"}
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+# The watchlist takes contracts as the page names them: ``AAPL 2027-01-15 185 P``,
+# ``ES Dec 2026`` (or ``ES 202612``), ``IBM 3.3% 2029-05-15`` (or IBKR's ``IBM 3.3 05/15/29``).
+_OPTION_RE = re.compile(r"^([A-Z0-9.]+) (\d{4})-?(\d{2})-?(\d{2}) (\d+(?:\.\d+)?) ?(C|P|CALL|PUT)$")
+_FUTURE_RE = re.compile(r"^([A-Z0-9]+) (?:(" + "|".join(_MONTH_NAMES) + r") (\d{4})|(\d{4})(\d{2}))$")
+_BOND_RE = re.compile(r"^([A-Z0-9.-]+) (\d+(?:\.\d+)?)% (\d{4})-(\d{2})-(\d{2})$")
+_BOND_IBKR_RE = re.compile(r"^([A-Z0-9.-]+) (\d+(?:\.\d+)?(?: \d+/\d+)?) (\d{2})/(\d{2})/(\d{2,4})$")
 
 
 @define(frozen=True, kw_only=True)
 class WatchItem:
-    """One watchlist entry: ``AAPL``, ``EUR.USD`` (forex), ``ES:FUT`` (front-month future)."""
+    """One watchlist entry: ``AAPL``, ``EUR.USD`` (forex), ``ES:FUT`` (front-month future), an
+    option / dated future / bond by its terms (``details``: the resolver's expiry, strike, right,
+    coupon, maturity)."""
 
     symbol: str
     sec_type: str
+    details: tuple[tuple[str, Any], ...] = ()
+    name: str | None = None  # the contract in full, when the entry gave its terms
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return self.symbol if self.sec_type == "STK" else f"{self.symbol} ({self.sec_type})"
+
+    @property
+    def key(self) -> str:
+        """Identity of the entry (the cache key of its resolved conid)."""
+        return f"{self.sec_type}:{self.symbol}:{self.details}"
 
 
 DEFAULT_WATCHLIST = "AAPL, MSFT, EUR.USD, ES:FUT"
 
 
-def parse_watchlist(text: str) -> list[WatchItem]:
-    """``"AAPL, EUR.USD, ES:FUT"`` -> items. A pair with a dot is forex; ``SYM:TYPE`` names the type.
+def _dated(entry: str) -> WatchItem | None:
+    """An option, dated future or bond given by its terms; ``None`` when ``entry`` is none of them."""
+    if m := _OPTION_RE.match(entry):
+        sym, y, mo, d, strike, right = m.groups()
+        _check_date(entry, int(y), int(mo), int(d))
+        details: tuple[tuple[str, Any], ...] = (
+            ("expiry", f"{y}{mo}{d}"),
+            ("right", right[0]),
+            ("strike", float(strike)),
+        )
+        name = f"{sym} {y}-{mo}-{d} {float(strike):g} {right[0]}"
+        return WatchItem(symbol=sym, sec_type="OPT", details=details, name=name)
+    if m := _FUTURE_RE.match(entry):
+        sym, mon, year, y2, mo2 = m.groups()
+        month = _MONTH_NAMES.index(mon) + 1 if mon else int(mo2)
+        year = year or y2
+        if not 1 <= month <= 12:
+            raise ValueError(f"watchlist entry {entry!r}: month {month} out of range")
+        name = f"{sym} {_MONTH_NAMES[month - 1].title()} {year}"
+        return WatchItem(symbol=sym, sec_type="FUT", details=(("expiry", f"{year}{month:02d}"),), name=name)
+    if m := _BOND_RE.match(entry):
+        sym, coupon, y, mo, d = m.groups()
+        _check_date(entry, int(y), int(mo), int(d))
+        bond_details: tuple[tuple[str, Any], ...] = (("coupon", float(coupon)), ("maturity", f"{y}{mo}{d}"))
+        return WatchItem(
+            symbol=sym, sec_type="BOND", details=bond_details, name=f"{sym} {float(coupon):g}% {y}-{mo}-{d}"
+        )
+    if m := _BOND_IBKR_RE.match(entry):  # the resolver reads IBKR's description form itself
+        return WatchItem(symbol=entry, sec_type="BOND", name=entry)
+    return None
 
-    Raises ``ValueError`` naming the entry for an unknown type; duplicates are dropped.
+
+def _check_date(entry: str, year: int, month: int, day: int) -> None:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        raise ValueError(
+            f"watchlist entry {entry!r}: {year:04d}-{month:02d}-{day:02d} is not a date"
+        ) from None
+
+
+def parse_watchlist(text: str) -> list[WatchItem]:
+    """``"AAPL, EUR.USD, ES:FUT, AAPL 2027-01-15 185 P, ES Dec 2026, IBM 3.3% 2029-05-15"`` -> items.
+
+    A pair with a dot is forex; ``SYM:TYPE`` names the type (STK, FX, FUT, OPT, BOND); options,
+    dated futures and bonds are given by their terms. Raises ``ValueError`` naming the entry for an
+    unknown type or an impossible date; duplicates are dropped.
     """
     items: list[WatchItem] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for raw in text.replace(";", ",").replace("\n", ",").split(","):
-        entry = raw.strip().upper()
+        entry = " ".join(raw.strip().upper().split())
         if not entry:
             continue
-        symbol, sep, kind = entry.partition(":")
-        if sep:
-            if kind not in _WATCH_TYPES:
-                raise ValueError(f"watchlist entry {entry!r}: unknown type {kind!r} (use STK, FX, FUT)")
-            sec_type = _WATCH_TYPES[kind]
-        else:
-            sec_type = "CASH" if "." in symbol else "STK"
-        key = (symbol, sec_type)
-        if key not in seen:
-            seen.add(key)
-            items.append(WatchItem(symbol=symbol, sec_type=sec_type))
+        item = _dated(entry)
+        if item is None:
+            symbol, sep, kind = entry.partition(":")
+            if sep:
+                if kind not in _WATCH_TYPES:
+                    raise ValueError(
+                        f"watchlist entry {entry!r}: unknown type {kind!r} (use STK, FX, FUT, OPT, BOND)"
+                    )
+                sec_type = _WATCH_TYPES[kind]
+                if sec_type == "OPT":
+                    raise ValueError(
+                        f"watchlist entry {entry!r}: an option needs its terms, e.g. 'AAPL 2027-01-15 185 P'"
+                    )
+            else:
+                sec_type = "CASH" if "." in symbol else "STK"
+            item = WatchItem(symbol=symbol.strip(), sec_type=sec_type)
+        if item.key not in seen:
+            seen.add(item.key)
+            items.append(item)
     return items
 
 

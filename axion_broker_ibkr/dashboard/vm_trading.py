@@ -4,6 +4,7 @@ search candidates, option/future chain choices, what-if preview rows, live order
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,13 +17,14 @@ from ..models import (
     FutureContract,
     IBKRContract,
     Order,
+    Quote,
     SecdefInfo,
     SecdefSearchResult,
     Trade,
     WhatIf,
     WhatIfChange,
 )
-from ..naming import describe_row
+from ..naming import describe_contract, describe_row
 from ..orders.status import status_info, status_label
 
 Row = dict[str, Any]
@@ -268,6 +270,11 @@ def is_open(order: Order) -> bool:
     return info.cancellable or info.modifiable
 
 
+def is_live(order: Order) -> bool:
+    """IBKR is still working the order (``PendingCancel`` included: the cancel is not through yet)."""
+    return status_info(order.status).live
+
+
 def is_cancellable(order: Order) -> bool:
     return status_info(order.status).cancellable
 
@@ -276,19 +283,48 @@ def is_modifiable(order: Order) -> bool:
     return status_info(order.status).modifiable
 
 
-def live_order_rows(orders: Iterable[Order]) -> list[Row]:
+def ticket_quote(quote: Quote | None) -> dict[str, str]:
+    """The ticket's bid / ask / last / spread cells (every digit, ``—`` when IBKR sent none) and a
+    note (``· last = previous close``, ``· halted``)."""
+    if quote is None or not quote.has_data:
+        return {"bid": "—", "ask": "—", "last": "—", "spread": "—", "note": " · waiting for data"}
+    spread = quote.ask - quote.bid if quote.ask is not None and quote.bid is not None else None
+    notes = []
+    if quote.last_is_close:
+        notes.append("last = previous close")
+    if quote.halted:
+        notes.append("halted")
+    return {
+        "bid": format_price(quote.bid),
+        "ask": format_price(quote.ask),
+        "last": format_price(quote.last),
+        "spread": format_price(round(spread, 10)) if spread is not None else "—",
+        "note": "".join(f" · {n}" for n in notes),
+    }
+
+
+def order_name(order: Order, names: Mapping[int, str] | None = None) -> str:
+    """The contract of a live order in full (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``):
+    ``names`` (conid -> name from the contract's definition) first, else read from IBKR's text."""
+    if names and order.conid is not None and order.conid in names:
+        return names[order.conid]
+    return describe_row(
+        order.sec_type, order.ticker or order.description1, order.description2, currency=order.cash_ccy
+    )
+
+
+def live_order_rows(orders: Iterable[Order], names: Mapping[int, str] | None = None) -> list[Row]:
     """Live orders, newest first (by IBKR's order id), with the account masked."""
     ordered = sorted(orders, key=lambda o: o.order_id or 0, reverse=True)
     return [
         {
             "Order id": o.order_id,
-            "Symbol": describe_row(
-                o.sec_type, o.ticker or o.description1, o.description2, currency=o.cash_ccy
-            ),
+            "Symbol": order_name(o, names),
             "Type": o.sec_type or "",
             "Side": o.side or "",
             "Order": o.order_desc or o.order_type or "",
             "Quantity": o.total_size,
+            "Unit": quantity_unit(o.sec_type, o.total_size, _base_currency(o)),
             "Filled": o.filled_quantity,
             "Remaining": o.remaining_quantity,
             "Price": o.price,
@@ -301,18 +337,19 @@ def live_order_rows(orders: Iterable[Order]) -> list[Row]:
     ]
 
 
-def fill_rows(trades: Iterable[Trade]) -> list[Row]:
-    """Recent executions, newest first."""
+def fill_rows(trades: Iterable[Trade], names: Mapping[int, str] | None = None) -> list[Row]:
+    """Recent executions, newest first; ``names``: conid -> the contract in full."""
+    names = names or {}
     ordered = sorted(trades, key=lambda t: t.trade_time_r or 0, reverse=True)
     return [
         {
-            "Time": t.trade_time or "",
-            "Symbol": describe_row(
-                t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2
-            ),
+            "Time": fill_time(t),
+            "Symbol": (names.get(t.conid) if t.conid is not None else None)
+            or describe_row(t.sec_type, t.symbol or t.contract_description_1, t.contract_description_2),
             "Type": t.sec_type or "",
             "Side": {"B": "BUY", "S": "SELL"}.get(t.side or "", t.side or ""),
             "Size": t.size,
+            "Unit": quantity_unit(t.sec_type, t.size, _trade_base(t)),
             "Price": t.price,
             "Commission": t.commission,
             "Net amount": t.net_amount,
@@ -322,6 +359,31 @@ def fill_rows(trades: Iterable[Trade]) -> list[Row]:
         }
         for t in ordered
     ]
+
+
+def fill_time(trade: Trade, tz: dt.tzinfo | None = None) -> str:
+    """An execution's time as a local date-time (``2026-12-03 14:05:07 CET``) from IBKR's epoch-ms
+    ``trade_time_r``; IBKR's ``trade_time`` text (UTC, ``20261203-13:05:07``) when that is absent."""
+    if trade.trade_time_r:
+        when = dt.datetime.fromtimestamp(trade.trade_time_r / 1000, tz=dt.UTC).astimezone(tz)
+        return when.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    text = trade.trade_time or ""
+    try:
+        when = dt.datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.UTC).astimezone(tz)
+    except ValueError:
+        return text
+    return when.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def _trade_base(trade: Trade) -> str | None:
+    symbol = trade.symbol or ""
+    return symbol.split(".", 1)[0] if "." in symbol else None
+
+
+def pacing_text(endpoint: str, interval: float, left: float) -> str:
+    """What the spinner says while IBKR's pacing holds a request back:
+    ``IBKR allows one live-orders request per 5 s; 3 s left``."""
+    return f"IBKR allows one {endpoint} request per {interval:g} s; {max(1, math.ceil(left))} s left"
 
 
 _ASSET_OF_SEC_TYPE = {sec: asset for sec, asset in SEC_TYPES.values()}
@@ -361,25 +423,84 @@ def ticket_for(
 
 
 def contract_label(contract: IBKRContract) -> str:
-    """``AAPL 20240105 195 C (OPT, conid 123)``: what the confirmation box names."""
-    parts = [contract.symbol]
-    if contract.sec_type == "CASH" and "." not in contract.symbol:
-        parts = [f"{contract.symbol}.{contract.currency}"]
-    if contract.expiry:
-        parts.append(contract.expiry)
-    if contract.strike is not None and contract.sec_type in {"OPT", "FOP"}:
-        parts.append(f"{contract.strike:g}")
-    if contract.right:
-        parts.append(contract.right)
-    return f"{' '.join(parts)} ({contract.sec_type}, conid {contract.conid})"
+    """``AAPL 2024-01-05 195 C (OPT, conid 123)``: the contract in full, as the ticket names it."""
+    return f"{describe_contract(contract)} ({contract.sec_type}, conid {contract.conid})"
 
 
-def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
-    """Order-log entries (newest first, as the journal gives them) with the account masked."""
+#: Snapshot fields of the option chain: last, bid, ask, implied vol of this option (REFERENCE §5).
+CHAIN_FIELDS: tuple[str, ...] = ("31", "84", "86", "7633")
+
+
+def _iv(quote: Quote | None) -> float | None:
+    """Field 7633 (implied vol of this option, ``"23.4%"``) as a number in percent; ``None`` if absent."""
+    if quote is None:
+        return None
+    text = str(quote.fields.get("7633") or "").strip().rstrip("%")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def chain_rows(
+    infos: Iterable[SecdefInfo],
+    quotes: Mapping[int, Quote],
+    expiry: str,
+    center: float | None = None,
+    width: int = 7,
+) -> list[Row]:
+    """One row per strike of ``expiry``: call bid/ask/last/IV | strike | put bid/ask/last/IV, the
+    ``width`` strikes each side of ``center`` (the strike picked); empty cells where IBKR sent none."""
+    by_strike: dict[float, dict[str, SecdefInfo]] = {}
+    for info in infos:
+        if info.conid is None or info.strike is None or (info.maturity_date or "") != expiry:
+            continue
+        by_strike.setdefault(float(info.strike), {})[(info.right or "").upper()[:1]] = info
+    strikes = sorted(by_strike)
+    if center is not None and strikes:
+        nearest = min(range(len(strikes)), key=lambda i: abs(strikes[i] - center))
+        strikes = strikes[max(0, nearest - width) : nearest + width + 1]
+    rows: list[Row] = []
+    for strike in strikes:
+        row: Row = {}
+        for right, label in (("C", "Call"), ("P", "Put")):
+            pick = by_strike[strike].get(right)
+            q = quotes.get(int(pick.conid)) if pick is not None and pick.conid is not None else None
+            row[f"{label} bid"] = q.bid if q else None
+            row[f"{label} ask"] = q.ask if q else None
+            row[f"{label} last"] = q.last if q else None
+            row[f"{label} IV %"] = _iv(q)
+            if right == "C":
+                row["Strike"] = strike
+        rows.append(row)
+    return rows
+
+
+def chain_conids(infos: Iterable[SecdefInfo], rows: Iterable[Row], expiry: str) -> list[int]:
+    """The conids of the options shown in ``rows`` (for the snapshot)."""
+    shown = {r["Strike"] for r in rows}
+    return [
+        int(i.conid)
+        for i in infos
+        if i.conid is not None
+        and i.strike is not None
+        and float(i.strike) in shown
+        and (i.maturity_date or "") == expiry
+    ]
+
+
+#: Security types whose order-log row needs the full contract to be named (the log keeps the conid).
+NAMED_BY_CONTRACT = frozenset({"OPT", "FOP", "FUT", "BOND"})
+
+
+def order_log_rows(entries: Iterable[JournalEntry], names: Mapping[int, str] | None = None) -> list[Row]:
+    """Order-log entries (newest first, as the journal gives them) with the account masked;
+    ``names``: conid -> the contract in full, for rows whose symbol alone does not name it."""
+    names = names or {}
     return [
         {
             "cOID": e.client_order_id,
-            "Symbol": describe_row(e.sec_type, e.symbol, currency=e.currency),
+            "Symbol": names.get(e.conid) or describe_row(e.sec_type, e.symbol, currency=e.currency),
             "Type": e.sec_type,
             "Side": e.side,
             "Order": e.order_type,
@@ -519,8 +640,6 @@ def confirm_ticket(
 ) -> tuple[str, list[str]]:
     """The confirm box, computed from the translated ``payload`` the client will send (prices after
     tick rounding, the rounding shown when it moved a price): a headline and one line per term."""
-    from ..naming import describe_contract
-
     sec_type = contract.sec_type
     quantity = float(payload.get("quantity", payload.get("cashQty", 0)) or 0)
     base = contract.symbol.split(".", 1)[0] if "." in contract.symbol else contract.symbol

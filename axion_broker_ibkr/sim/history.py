@@ -86,6 +86,56 @@ def check_bar(bar: str, period_s: int, period: str) -> int:
     raise HistoryError(400, f"Bad Request: period '{period}' too long")
 
 
+#: Security types that trade every day of the week (no weekend gap in their history).
+SEVEN_DAY_TYPES = frozenset({"CRYPTO"})
+#: Security types with a Sunday-evening to Friday-evening week (UTC hours of the weekend break,
+#: roughly 17:00 New York): forex on IDEALPRO, CME futures and their options.
+SUNDAY_OPEN_TYPES = frozenset({"CASH", "FUT", "FOP"})
+_WEEK_CLOSE_UTC = 22  # Friday 22:00 UTC .. Sunday 22:00 UTC closed
+
+
+def trades_at(inst: Instrument, start_s: float, bar_s: int) -> bool:
+    """Whether a bar starting at ``start_s`` (UTC seconds) lies in a session of ``inst``'s market.
+
+    Daily bars: Monday to Friday (a forex/futures Sunday evening belongs to Monday's trading day,
+    as in IBKR's daily bars); crypto every day. Intraday bars: stocks, options and bonds Monday to
+    Friday; forex and futures from Sunday 22:00 to Friday 22:00 UTC. Weekly and longer bars: always.
+    """
+    if inst.sec_type in SEVEN_DAY_TYPES or bar_s >= 7 * 86400:
+        return True
+    when = dt.datetime.fromtimestamp(start_s, tz=dt.UTC)
+    weekday = when.weekday()  # Monday 0 .. Sunday 6
+    if bar_s >= 86400 or inst.sec_type not in SUNDAY_OPEN_TYPES:
+        return weekday < 5
+    if weekday == 5:
+        return False
+    if weekday == 4:
+        return when.hour < _WEEK_CLOSE_UTC
+    if weekday == 6:
+        return when.hour >= _WEEK_CLOSE_UTC
+    return True
+
+
+def _session_starts(inst: Instrument, last_start: int, bar_s: int, slots: int) -> list[int]:
+    """The bar starts of the window (``slots`` bars of ``bar_s`` back from ``last_start``) that
+    fall in the market's sessions, newest first. A window with none (a stock's 1-day window on a
+    Sunday) reaches back to the last session instead, as IBKR answers with the last trading day."""
+    window = [last_start - k * bar_s for k in range(slots)]
+    starts = [s for s in window if trades_at(inst, s, bar_s)]
+    if starts:
+        return starts
+    start = last_start - slots * bar_s
+    limit = slots + 8 * 86400 // bar_s  # a long weekend or a holiday week at most
+    while len(starts) < slots and limit > 0:
+        if trades_at(inst, start, bar_s):
+            starts.append(start)
+        elif starts:
+            break  # the last session is complete
+        start -= bar_s
+        limit -= 1
+    return starts or window
+
+
 def build_history(
     market: Market, inst: Instrument, bar: str, period: str, outside_rth: bool, start_time: str | None
 ) -> dict[str, Any]:
@@ -101,16 +151,16 @@ def build_history(
             end_s = dt.datetime.strptime(start_time, "%Y%m%d-%H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
         except ValueError as exc:
             raise HistoryError(400, f"Bad Request: invalid startTime '{start_time}'") from exc
-    count = min(MAX_BARS, max(1, period_s // bar_s))
+    slots = min(MAX_BARS, max(1, period_s // bar_s))
     last_start = int(end_s // bar_s) * bar_s
+    starts = _session_starts(inst, last_start, bar_s, slots)
     rng = random.Random(f"{market.seed}:{inst.conid}:{bar}:{last_start}")
     price = market.last(inst.conid)
     step_vol = 0.00017 * math.sqrt(min(bar_s, 86400))
     digits = decimals_for(inst)
     bars: list[dict[str, Any]] = []
     close = price
-    for k in range(count):
-        start = last_start - k * bar_s
+    for start in starts:
         move = rng.gauss(0.0, step_vol)
         open_ = close / math.exp(move)
         high = max(open_, close) * (1 + abs(rng.gauss(0, step_vol / 2)))

@@ -56,7 +56,7 @@ def _free_port() -> int:
 class Dashboard:
     """``axion-ibkr dashboard`` in a child process, with the simulator it started."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AXION_IBKR_")}
         env.update(
@@ -66,6 +66,7 @@ class Dashboard:
                 "AXION_IBKR_GATEWAY_PORT": str(_free_port()),  # nothing listens there
                 "AXION_IBKR_DATABASE_URL": f"sqlite:///{tmp / 'orders.sqlite'}",
                 "HOME": str(tmp),
+                **(extra_env or {}),
             }
         )
         self.stderr_path = tmp / "dashboard.stderr"
@@ -209,7 +210,7 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             assert order_id is not None
             open_order = page.get_by_role("combobox", name="Open order")
             expect(open_order).to_have_value(
-                re.compile(rf"^{order_id.group(1)} · AAPL Buy 1 Limit 185"), timeout=UI_TIMEOUT
+                re.compile(rf"^{order_id.group(1)} · AAPL · Buy 1 Limit 185"), timeout=UI_TIMEOUT
             )
             _idle(page)
             _shot(page, "trading")
@@ -231,3 +232,309 @@ def test_dashboard_in_chromium(dashboard: Dashboard, tmp_path: Path) -> None:
             context.close()
     for name in ("account", "trading", "market-data", "gateway"):
         assert (ARTIFACTS / f"dashboard-{name}.png").stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------------------------------------
+# Issue 11 scenarios: what is sent is what is shown, contracts named in full, live state.
+# One dashboard (with a futures operator) serves them all; each scenario is its own test, so
+# ``-k`` runs one. Screenshots go to test-artifacts/ as above.
+
+OPERATOR = "trader-7"
+
+
+@pytest.fixture(scope="module")
+def trading_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    if not CHROMIUM.exists():
+        skip_or_fail("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    tmp = tmp_path_factory.mktemp("trading-dashboard")
+    dash = Dashboard(tmp, {"AXION_IBKR_FUTURES_OPERATOR": OPERATOR})
+    try:
+        yield dash
+    finally:
+        dash.stop()
+
+
+@pytest.fixture
+def browser_page(trading_dashboard: Dashboard, tmp_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1900},
+        )
+        try:
+            page = context.new_page()
+            page.goto(trading_dashboard.url, wait_until="domcontentloaded")
+            page.get_by_text("SIMULATOR", exact=False).first.wait_for(timeout=UI_TIMEOUT)
+            yield page
+        finally:
+            context.close()
+
+
+def _direct_client(dash: Dashboard) -> Any:
+    """Another client on the simulator's account (a trader's other platform), futures-capable. It
+    keeps well inside the gateway's 10 requests/s, which it shares with the page."""
+    from axion_broker_ibkr.client import IBKRClient
+    from axion_broker_ibkr.config import IBKRConfig
+
+    config = IBKRConfig(
+        mode="sim",
+        sim_url=dash.sim_url,
+        ssl_verify=dash.sim_pin,
+        gateway_host="127.0.0.1",
+        futures_operator=OPERATOR,
+        database_url="memory",
+        max_requests_per_minute=20,
+    )
+    return IBKRClient(config)
+
+
+@pytest.fixture(scope="module")
+def other_platform(trading_dashboard: Dashboard) -> Iterator[Any]:
+    with _direct_client(trading_dashboard) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def contracts(trading_dashboard: Dashboard, other_platform: Any) -> dict[str, Any]:
+    """Full contracts of the simulator's AAPL stock, ES front month, an AAPL call, IBM bond, EUR.USD."""
+    from .seed import multi_asset_conids
+
+    conids = {**multi_asset_conids(trading_dashboard.sim_url, trading_dashboard.sim_pin), "stock": 265598}
+    time.sleep(1.5)  # that lookup's burst out of the gateway's per-second budget
+    return {kind: other_platform.order_contract(conid) for kind, conid in conids.items()}
+
+
+def _place(client: Any, contract: Any, asset: str, qty: float, limit: float) -> int:
+    order: dict[str, Any] = {"symbol": contract.symbol, "asset_type": asset, "side": "buy", "qty": qty,
+                             "order_type": "limit", "limit_price": limit, "time_in_force": "day"}  # fmt: skip
+    if asset == "options":
+        order.update(option_type={"C": "call", "P": "put"}[contract.right], strike=contract.strike,
+                     expiration=contract.expiry)  # fmt: skip
+    result = client.place_order(order, contract)
+    assert result.order_id is not None, result
+    return int(result.order_id)
+
+
+def _trading_tab(page: Any) -> None:
+    page.get_by_role("tab", name="Trading").click()
+    page.get_by_label("Symbol", exact=True).wait_for(timeout=UI_TIMEOUT)
+    _idle(page)
+
+
+def _pick(page: Any, label: str, option: str | re.Pattern[str]) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).first.click()
+    _idle(page)
+
+
+def _pick_contract(page: Any, sec_label: str, symbol: str) -> None:
+    from playwright.sync_api import expect
+
+    if sec_label != "Stock / ETF":
+        _pick(page, "Security type", sec_label)
+    box = page.get_by_label("Symbol", exact=True)
+    box.fill(symbol)
+    box.press("Enter")
+    _idle(page)
+    page.get_by_role("button", name="Search").click()
+    use = page.get_by_role("button", name="Use this contract")
+    expect(use).to_be_visible(timeout=UI_TIMEOUT)
+    use.click()
+    expect(page.get_by_label("Limit price", exact=True)).to_be_visible(timeout=UI_TIMEOUT)
+    _idle(page)
+
+
+def _fill(page: Any, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    _idle(page)
+
+
+def test_confirm_box_shows_exact_prices_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any, contracts: dict[str, Any]
+) -> None:
+    """185.12 stays 185.12; an ES limit of 5850.30 is shown as sent, 5,850.25, with the rounding."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    admin = trading_dashboard.admin()
+    try:
+        admin.set_price(265598, 190.0)
+        admin.set_price(contracts["future"].conid, 5850.0)
+    finally:
+        admin.close()
+    _trading_tab(page)
+    _pick_contract(page, "Stock / ETF", "AAPL")
+    quote = page.get_by_text(re.compile(r"live from the stream|snapshot \(the stream"))
+    expect(quote.first).to_be_visible(timeout=UI_TIMEOUT)
+    _fill(page, "Limit price", "185.12")
+    page.get_by_role("button", name="Review order…").click()
+    headline = page.get_by_text("BUY 1 share AAPL LIMIT 185.12 DAY", exact=False)
+    expect(headline).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("Limit price: 185.12", exact=True)).to_be_visible()
+    expect(page.get_by_text("Account: DU***567", exact=True)).to_be_visible()
+    _idle(page)
+    _shot(page, "confirm-185.12")
+    page.get_by_role("button", name="Discard").click()
+    _idle(page)
+
+    _pick_contract(page, "Future", "ES")
+    _fill(page, "Limit price", "5850.30")
+    page.get_by_role("button", name="Review order…").click()
+    # Streamlit's Markdown draws "->" as an arrow.
+    rounded = page.get_by_text(
+        re.compile(r"^Limit price: 5,850\.25 \(tick rounding: 5850\.30 (->|→) 5850\.25\)$")
+    )
+    expect(rounded).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("Quantity: 1 contract", exact=True)).to_be_visible()
+    _idle(page)
+    _shot(page, "confirm-es-tick-rounded")
+    page.get_by_role("button", name="Discard").click()
+    _idle(page)
+
+
+def test_modify_after_picking_another_order_sends_the_picked_terms_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any, contracts: dict[str, Any], other_platform: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    admin = trading_dashboard.admin()
+    try:
+        admin.set_price(contracts["forex"].conid, 1.08)
+        admin.set_price(contracts["bond"].conid, 98.0)
+    finally:
+        admin.close()
+    fx_id = _place(other_platform, contracts["forex"], "forex", 25_000, 1.079)
+    bond_id = _place(other_platform, contracts["bond"], "bond", 10_000, 97.5)
+    _trading_tab(page)
+    _pick(page, "Open order", re.compile(rf"^{fx_id} · "))
+    expect(page.get_by_text("25,000 EUR", exact=False).first).to_be_visible(timeout=UI_TIMEOUT)
+    _pick(page, "Open order", re.compile(rf"^{bond_id} · "))
+    expect(page.get_by_text("10,000 face value", exact=False).first).to_be_visible(timeout=UI_TIMEOUT)
+    _fill(page, "New limit price", "97.6")
+    page.get_by_role("button", name="Modify order…").click()
+    box = page.get_by_text(f"Confirm modify of order {bond_id}:", exact=False)
+    expect(box).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("Quantity: 10,000 face value", exact=True)).to_be_visible()
+    expect(page.get_by_text("Limit price: 97.60", exact=True)).to_be_visible()
+    expect(page.get_by_text("Commission").first).to_be_visible()  # the modify's what-if
+    _idle(page)
+    _shot(page, "modify-picked-order")
+    page.get_by_role("button", name="Confirm modify").click()
+    _idle(page)
+    time.sleep(5.5)  # IBKR's pacing of live orders (the page's stream may just have read them)
+    live = {int(o.order_id or 0): o for o in other_platform.live_orders()}
+    for oid in (fx_id, bond_id):
+        other_platform.cancel_order(oid)
+    assert (live[bond_id].total_size, live[bond_id].price) == (10_000, pytest.approx(97.6))
+    assert (live[fx_id].total_size, live[fx_id].price) == (25_000, pytest.approx(1.079))
+
+
+_WATCH_NOTICE = """oid => { window.__seen = {};
+  new MutationObserver(() => {
+    const text = document.body.innerText;
+    for (const s of ['PendingCancel', 'Cancelled']) {
+      if (!window.__seen[s] && text.includes(`Cancel of order ${oid} (AAPL): ${s}`))
+        window.__seen[s] = Date.now();
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def test_cancel_shows_cancelled_within_a_second_of_the_stream_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any, contracts: dict[str, Any], other_platform: Any
+) -> None:
+    from functools import partial
+
+    from playwright.sync_api import expect
+
+    from axion_broker_ibkr.client import AsyncIBKRClient
+    from axion_broker_ibkr.config import IBKRConfig
+    from axion_broker_ibkr.streaming import StreamChannel, SyncStreaming
+
+    page = browser_page
+    admin = trading_dashboard.admin()
+    try:
+        admin.set_price(265598, 190.0)
+    finally:
+        admin.close()
+    stock = contracts["stock"]
+    oid = _place(other_platform, stock, "stock", 1, 185.0)
+    said: dict[str, float] = {}
+
+    def on_order(event: Any) -> None:
+        if event.order_id == oid and event.order.status:
+            said.setdefault(event.order.status, time.time())
+
+    class WebSocketOnly(AsyncIBKRClient):
+        """Listens to ``sor`` frames only: no REST rebuild, so the page's live-orders budget
+        (IBKR's 1 per 5 s, shared by every client of the account) stays the page's."""
+
+        async def live_orders(self, *args: Any, **kwargs: Any) -> list[Any]:
+            return []
+
+    dash = trading_dashboard
+    config = IBKRConfig(mode="sim", sim_url=dash.sim_url, ssl_verify=dash.sim_pin, gateway_host="127.0.0.1")
+    with SyncStreaming(partial(WebSocketOnly, config)) as listener:
+        listener.on(StreamChannel.ORDERS, on_order)
+        listener.subscribe_orders()
+        _trading_tab(page)
+        _pick(page, "Open order", re.compile(rf"^{oid} · "))
+        # The browser notes when the notice first says PendingCancel and when it says Cancelled.
+        page.evaluate(_WATCH_NOTICE, oid)
+        page.get_by_role("button", name="Cancel order").click()
+        done = page.get_by_text(f"Cancel of order {oid} (AAPL): Cancelled", exact=False)
+        expect(done).to_be_visible(timeout=UI_TIMEOUT)
+        seen = page.evaluate("() => window.__seen")
+        _idle(page)
+        _shot(page, "cancel-cancelled")
+    assert "Cancelled" in said, said
+    lag = seen["Cancelled"] / 1000 - said["Cancelled"]
+    log.info("stream said %s; the page showed Cancelled %.3f s after the stream", said, lag)
+    assert lag < 1.0, (said, seen)
+    assert not page.get_by_text(re.compile(rf"Order {oid} .*Submitted")).count()  # no stale banner
+
+
+def test_option_future_and_bond_named_in_full_in_live_orders_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any, contracts: dict[str, Any], other_platform: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from axion_broker_ibkr.naming import describe_contract
+
+    page = browser_page
+    opt, fut, bond = contracts["option"], contracts["future"], contracts["bond"]
+    admin = trading_dashboard.admin()
+    try:
+        admin.set_price(fut.conid, 5850.0)
+        admin.set_price(bond.conid, 98.0)
+    finally:
+        admin.close()
+    quote = other_platform.snapshot([opt.conid])[0]
+    opt_limit = round(float(quote.bid or quote.last) * 0.99, 2)  # inside IBKR's price band, not crossing
+    ids = [
+        _place(other_platform, opt, "options", 1, opt_limit),
+        _place(other_platform, fut, "futures", 1, 5849.0),
+        _place(other_platform, bond, "bond", 10_000, 97.5),
+    ]
+    e = str(opt.expiry)
+    names = [
+        f"AAPL {e[:4]}-{e[4:6]}-{e[6:8]} {opt.strike:g} {opt.right}",
+        describe_contract({"sec_type": "FUT", "symbol": "ES", "expiry": fut.expiry}),  # ES Mon YYYY
+        "IBM 3.3% 2029-05-15",
+    ]
+    _trading_tab(page)
+    page.get_by_role("combobox", name="Open order").click()
+    for oid, name in zip(ids, names, strict=True):
+        option = page.get_by_role("option", name=re.compile(rf"^{oid} · {re.escape(name)}"))
+        expect(option).to_be_visible(timeout=UI_TIMEOUT)
+    _shot(page, "live-orders-named-in-full")
+    page.keyboard.press("Escape")
+    for oid, contract in zip(ids, (opt, fut, bond), strict=True):
+        other_platform.cancel_order(oid, sec_type=contract.sec_type)

@@ -40,3 +40,12 @@ def test_future_bond_forex_stock() -> None:
 def test_unknown_parts_are_left_out() -> None:
     assert "None" not in describe_contract({"sec_type": "OPT", "symbol": "AAPL"})
     assert describe_contract({"secType": "FUT", "symbol": "ES"}) == "ES"
+
+
+def test_bond_from_order_contract_uses_the_symbol_not_the_issuer_id() -> None:
+    from axion_broker_ibkr.models import IBKRContract
+    from axion_broker_ibkr.naming import describe_contract
+
+    bond = IBKRContract(conid=560002001, sec_type="BOND", symbol="IBM", description="IBM IBM 3.3 05/15/29",
+                        local_symbol="IBM", maturity="20290515", issuer="e1400789")  # fmt: skip
+    assert describe_contract(bond) == "IBM 3.3% 2029-05-15"

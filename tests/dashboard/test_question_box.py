@@ -232,10 +232,15 @@ def test_a_modifications_question_is_answered_in_the_box(page: Any) -> None:
     at.button(key="trade_question_yes").click().run()
     _no_errors(at)
     assert not any("IBKR asks" in w.value for w in at.warning)
-    at.button(key="orders_refresh").click().run()
-    orders = at.dataframe
-    rows = next(df.value for df in orders if "Remaining" in df.value.columns)
-    row = rows[rows["Order id"] == oid].iloc[0]
+    # The live orders follow the order stream (no refresh button): rerun until it shows the modify.
+    deadline = time.monotonic() + 10
+    while True:
+        at.run()
+        rows = next(df.value for df in at.dataframe if "Remaining" in df.value.columns)
+        row = rows[rows["Order id"] == oid].iloc[0]
+        if row["Price"] == 153.0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     assert row["Price"] == 153.0
     at.selectbox(key="orders_pick").set_value(oid).run()
     at.button(key=f"orders_cancel_{oid}").click().run()

@@ -475,7 +475,7 @@ def test_ticket_for_refuses_unknown_sec_type() -> None:
             m.IBKRContract(
                 conid=3, sec_type="OPT", symbol="AAPL", expiry="20240105", strike=195.0, right="C"
             ),
-            "AAPL 20240105 195 C (OPT, conid 3)",
+            "AAPL 2024-01-05 195 C (OPT, conid 3)",
         ),
     ],
 )

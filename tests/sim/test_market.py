@@ -3,6 +3,7 @@ snapshots, history rules and contract discovery flows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -232,13 +233,15 @@ def test_history_rules(fsim: SimServer, api: httpx.Client) -> None:
         return api.get("/iserver/marketdata/history", params={"conid": AAPL, "bar": bar, "period": period})
 
     week = history("1d", "1w").json()
-    assert len(week["data"]) == 7
-    assert week["points"] == 7
+    assert len(week["data"]) == 5  # a stock's daily bars: no Saturday or Sunday
+    assert week["points"] == 5
     assert [b["t"] for b in week["data"]] == sorted(b["t"] for b in week["data"])
     assert week["barLength"] == 86400
     fsim.admin.set_price(AAPL, 201.0)
     assert history("1h", "1d").json()["data"][-1]["c"] == 201.0  # the last bar ends at the last price
-    assert len(history("10min", "1w").json()["data"]) == 1000  # 1008 bars, capped at 1000
+    intraday = history("10min", "1w").json()["data"]  # 1000 slots (the cap), ~5/7 on weekdays
+    assert 700 <= len(intraday) <= 720
+    assert {dt.datetime.fromtimestamp(b["t"] / 1000, tz=dt.UTC).weekday() for b in intraday} <= set(range(5))
     wrong_step = history("1min", "1y")
     assert wrong_step.status_code == 500
     assert "1min" in wrong_step.json()["error"]
@@ -388,3 +391,45 @@ def test_expired_options_leave_the_chain_and_name_search_resets_it(
     later = months()
     assert first[0] not in later
     assert len(later) < len(first)
+
+
+def _instrument(sec_type: str) -> Any:
+    from axion_broker_ibkr.sim.universe import Instrument
+
+    return Instrument(1, "X", sec_type, "USD", "SMART", "NASDAQ", "X", 10.0)
+
+
+@pytest.mark.parametrize(
+    ("sec_type", "when", "bar_s", "open_"),
+    [
+        ("STK", "2026-12-05 15:00", 86400, False),  # Saturday
+        ("STK", "2026-12-06 00:00", 86400, False),  # Sunday
+        ("STK", "2026-12-04 00:00", 86400, True),  # Friday
+        ("STK", "2026-12-06 23:00", 3600, False),  # Sunday evening: no stock session
+        ("CASH", "2026-12-06 23:00", 3600, True),  # forex opens Sunday evening (New York 17:00)
+        ("CASH", "2026-12-06 12:00", 3600, False),
+        ("CASH", "2026-12-04 23:00", 3600, False),  # Friday after the close
+        ("CASH", "2026-12-06 00:00", 86400, False),  # daily forex bars: Monday to Friday
+        ("FUT", "2026-12-06 22:00", 3600, True),
+        ("CRYPTO", "2026-12-05 12:00", 86400, True),  # crypto trades every day
+        ("CRYPTO", "2026-12-06 03:00", 3600, True),
+        ("STK", "2026-12-06 00:00", 7 * 86400, True),  # weekly bars are never dropped
+    ],
+)
+def test_history_sessions_leave_out_weekends_where_the_market_is_closed(
+    sec_type: str, when: str, bar_s: int, open_: bool
+) -> None:
+    from axion_broker_ibkr.sim.history import trades_at
+
+    start = dt.datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC).timestamp()
+    assert trades_at(_instrument(sec_type), start, bar_s) is open_
+
+
+def test_history_window_on_a_weekend_answers_the_last_session() -> None:
+    from axion_broker_ibkr.sim.history import _session_starts
+
+    sunday = int(dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC).timestamp()) // 3600 * 3600
+    starts = _session_starts(_instrument("STK"), sunday, 3600, 24)
+    days = {dt.datetime.fromtimestamp(s, tz=dt.UTC).date() for s in starts}
+    assert days == {dt.date(2026, 12, 4)}  # Friday's bars, not an empty answer
+    assert len(starts) == 24
