@@ -44,6 +44,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .errors import ConfigError
     from .store.engine import display_url, make_engine, resolve_database_url
     from .store.migrate import ensure_schema
@@ -61,6 +63,10 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
         return 2
     try:
         ensure_schema(engine)
+    except SQLAlchemyError as exc:  # unreachable server, bad credentials, read-only file ...
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"axion-ibkr db upgrade: cannot open {display_url(url)}: {reason}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     print(f"ibkr tables at head in {display_url(url)}")
@@ -71,12 +77,33 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 # dashboard, status, resolve, quote (client-side commands)
 
 
+def _interrupt_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, systemd, a container stop) into KeyboardInterrupt, as Ctrl-C does.
+
+    The launcher stops Streamlit and the simulator it started (and removes the simulator's temporary
+    directory, which holds its private key) on KeyboardInterrupt; a SIGTERM with Python's default
+    handler ends this process at once and leaves both behind.
+    """
+    import signal
+    import threading
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .dashboard.launcher import run_dashboard
 
-    return run_dashboard(
-        port=args.port, address=args.address, mode=args.mode, sim_port=args.sim_port, seed=args.seed
-    )
+    _interrupt_on_sigterm()
+    try:
+        return run_dashboard(
+            port=args.port, address=args.address, mode=args.mode, sim_port=args.sim_port, seed=args.seed
+        )
+    except KeyboardInterrupt:  # interrupted before Streamlit ran (e.g. while the simulator started)
+        return 130
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -279,7 +306,9 @@ def _add_client_commands(sub: Any) -> None:
     dash.add_argument("--port", type=_port, default=8501, help="Streamlit port (default 8501)")
     dash.add_argument("--address", default="127.0.0.1", help="Streamlit bind address (default loopback)")
     dash.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
-    dash.add_argument("--sim-port", type=int, default=0, help="simulator port when one is started (0 = free)")
+    dash.add_argument(
+        "--sim-port", type=_listen_port, default=0, help="simulator port when one is started (0 = free)"
+    )
     dash.add_argument("--seed", type=int, default=0, help="seed of the simulated market")
     dash.set_defaults(func=_cmd_dashboard)
 
