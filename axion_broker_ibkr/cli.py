@@ -137,6 +137,19 @@ def _fail(command: str, exc: BaseException) -> int:
     return 2
 
 
+def _oauth_headline(status: Any) -> tuple[str, str] | None:
+    """The headline for OAuth mode, where there is no gateway to start and no browser to log in
+    with: the Gateway tab's sentences ("Log in through the browser", "Start it (or `axion-ibkr
+    sim`)") would send the trader the wrong way, so say what IBKR's Web API answered instead."""
+    if status.mode != "oauth" or status.healthy:
+        return None
+    if not status.reachable:
+        return "error", f"IBKR's Web API at {status.url} does not answer: {status.message}"
+    if not status.sso_session and status.message:
+        return "error", status.message  # e.g. the live session token was refused, and why
+    return None
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
@@ -161,7 +174,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
     else:
-        level, sentence = health_state(status)
+        level, sentence = _oauth_headline(status) or health_state(status)
         print(f"{level.upper()}: {sentence}")
         for row in rows:
             print(f"  {row['']:<20} {row['Value']}")
@@ -224,7 +237,10 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
             mode = client.mode
     except (IBKRError, ValueError) as exc:
         return _fail("resolve", exc)
-    print(json.dumps({**contract.to_host(), "mode": mode}, indent=2))
+    from .naming import describe_contract
+
+    # ``name``: the contract as a trader reads it (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``).
+    print(json.dumps({"name": describe_contract(contract), **contract.to_host(), "mode": mode}, indent=2))
     return 0
 
 
@@ -233,6 +249,7 @@ def _cmd_quote(args: argparse.Namespace) -> int:
 
     from .errors import IBKRError
     from .masking import mask_text
+    from .naming import describe_contract
 
     failed: dict[str, str] = {}
     try:
@@ -260,6 +277,7 @@ def _cmd_quote(args: argparse.Namespace) -> int:
                 "symbol": symbol,
                 "conid": contract.conid,
                 "sec_type": contract.sec_type,
+                "name": describe_contract(contract),
                 "bid": q.bid if q else None,
                 "ask": q.ask if q else None,
                 "last": q.last if q else None,
@@ -271,13 +289,13 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'symbol':<12} {'conid':>10} {'bid':>12} {'ask':>12} {'last':>12}   [{mode}]")
+        print(f"{'symbol':<12} {'conid':>10} {'bid':>12} {'ask':>12} {'last':>12}  contract   [{mode}]")
         for r in rows:
             if "error" in r:
                 print(f"{r['symbol']:<12} {'—':>10} {r['error']}")
                 continue
             cells = [f"{r[k]:>12,.6g}" if r[k] is not None else f"{'—':>12}" for k in ("bid", "ask", "last")]
-            print(f"{r['symbol']:<12} {r['conid']:>10} {' '.join(cells)}")
+            print(f"{r['symbol']:<12} {r['conid']:>10} {' '.join(cells)}  {r['name']}")
     for symbol, reason in failed.items():
         print(f"axion-ibkr quote: {symbol}: {reason}", file=sys.stderr)
     if not failed:
@@ -410,7 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:  # `axion-ibkr resolve ES | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 
