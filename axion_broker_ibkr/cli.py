@@ -1,4 +1,4 @@
-"""The ``axion-ibkr`` command: sim, dashboard, status, resolve, quote, db upgrade."""
+"""The ``axion-ibkr`` command: sim, dashboard, status, trust, resolve, quote, db upgrade."""
 
 from __future__ import annotations
 
