@@ -197,6 +197,21 @@ def _cmd_trust(args: argparse.Namespace) -> int:
     except (IBKRError, ValueError) as exc:
         return _fail("trust", exc)
     print(f"the gateway at {host}:{port} presents the certificate {shown}")
+    from .userconfig import gateway_pin
+
+    before = gateway_pin(host, port)
+    if before == shown:
+        print(f"{host}:{port} is already trusted with this certificate; nothing changed")
+        return 0
+    if (
+        before is not None
+    ):  # as SSH's known hosts: a changed certificate is said loudly, never replaced quietly
+        print(
+            f"WARNING: {host}:{port} was trusted with a DIFFERENT certificate ({before}); trusting "
+            "replaces that pin. Do so only if you know why the gateway's certificate changed "
+            "(a reinstalled gateway makes a new one).",
+            file=sys.stderr,
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             print("axion-ibkr trust: not a terminal; pass --yes to trust it without asking", file=sys.stderr)
