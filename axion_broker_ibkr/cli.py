@@ -96,6 +96,7 @@ def _interrupt_on_sigterm() -> None:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .dashboard.launcher import run_dashboard
+    from .errors import IBKRError
 
     _interrupt_on_sigterm()
     try:
@@ -104,6 +105,15 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:  # interrupted before Streamlit ran (e.g. while the simulator started)
         return 130
+    except (IBKRError, ValueError) as exc:  # a bad AXION_IBKR_* setting or user config file
+        return _fail("dashboard", exc)
+    except OSError as exc:  # Streamlit runs in a child: only the simulator binds here
+        reason = exc.strerror or str(exc)
+        print(
+            f"axion-ibkr dashboard: cannot start the simulator on port {args.sim_port}: {reason}",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _client(args: argparse.Namespace) -> Any:

@@ -130,3 +130,17 @@ def _sim_dir_of(sim_port: int) -> Path:
         except (OSError, ValueError):
             continue
     raise AssertionError("no temporary directory holds the simulator's certificate")
+
+
+def test_dashboard_with_a_bad_setting_or_a_taken_simulator_port_is_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "AXION_IBKR_CONFIG_FILE": str(tmp_path / "config.toml")}
+    bad = _run("dashboard", env={**env, "AXION_IBKR_GATEWAY_PORT": "abc"})
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "axion-ibkr dashboard: invalid IBKR config 'gateway_port'" in bad.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = _run("dashboard", "--mode", "sim", "--sim-port", str(port), env=env)
+    assert busy.returncode == 2 and "Traceback" not in busy.stderr
+    assert f"cannot start the simulator on port {port}" in busy.stderr
