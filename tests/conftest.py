@@ -4,15 +4,47 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.procs import SESSION_MARK, kill, marked_processes
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Every process the tests start inherits this mark, so that the session-end check can find any
+# left behind (also after it was re-parented to init).
+os.environ[SESSION_MARK] = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+LEFTOVER_GRACE = 5.0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a process started by the tests outlives them (then kill it): the suite
+    must leave no Streamlit server, simulator or browser behind."""
+    mark = os.environ[SESSION_MARK]
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    left = marked_processes(mark, exclude=(os.getpid(),))
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = marked_processes(mark, exclude=(os.getpid(),))
+    if not left:
+        return
+    lines = "\n".join(f"  pid {pid}: {cmd[:200]}" for pid, cmd in left)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"PROCESSES LEFT BEHIND BY THE TESTS (now killed):\n{lines}"
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        sys.stderr.write(message + "\n")
+    kill([pid for pid, _ in left])
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def skip_or_fail(reason: str) -> None:

@@ -30,6 +30,16 @@ def _resolve(exc: e.ResolveError) -> str:
     return text
 
 
+def _invalid(exc: e.OrderValidationError) -> str:
+    if exc.field == "futures_operator":  # say where the trader sets it (issue 11 item 4)
+        return (
+            "Futures orders need a futures operator (CME Rule 536-B extOperator), and none is set. "
+            "Set it under Your settings on the Gateway tab (saved in your config file), or as "
+            "futures_operator in the host config / AXION_IBKR_FUTURES_OPERATOR. Nothing was sent."
+        )
+    return f"The order is not valid: {exc}"
+
+
 def _rejected(exc: BaseException) -> str:
     text = str(exc)
     return text if text.startswith("IBKR rejected") else f"IBKR rejected the order: {text}"
@@ -45,6 +55,8 @@ _EXPLAINERS: tuple[tuple[type[BaseException], Callable[[BaseException], str]], .
      "Gateway tab and try again."),
     (e.RateLimitedError, lambda x: "IBKR's pacing limit was reached; the plugin is backing off. Wait a "
      "few seconds and try again (retrying at once makes IBKR block longer)."),
+    (e.UntrustedCertificateError, lambda x: "The gateway's certificate is not trusted yet, so nothing was "
+     "asked or sent. Compare its fingerprint (shown above the tabs) and press Trust this gateway."),
     (e.GatewayConnectionError, lambda x: f"The gateway does not answer: {x}"),
     (e.QuestionRefusedError, lambda x: f"IBKR asked for a confirmation that was not given: {x}"),
     (e.OrderRejectedError, lambda x: _rejected(x)),
@@ -52,7 +64,7 @@ _EXPLAINERS: tuple[tuple[type[BaseException], Callable[[BaseException], str]], .
      f"orders before trying again. ({x})"),
     (e.LiveTradingNotAllowedError, lambda x: f"Live trading is not enabled for this account: {x}"),
     (e.ModeError, lambda x: f"Not allowed in this mode: {x}"),
-    (e.OrderValidationError, lambda x: f"The order is not valid: {x}"),
+    (e.OrderValidationError, lambda x: _invalid(x)),  # type: ignore[arg-type]
     (e.ResolveError, lambda x: _resolve(x)),  # type: ignore[arg-type]
     (e.ConfigError, lambda x: f"Configuration problem: {x}"),
     (e.GatewayError, lambda x: _gateway(x)),  # type: ignore[arg-type]

@@ -292,3 +292,15 @@ def reset_sessions() -> None:
             session.close()
         except Exception:
             log.exception("closing a dashboard session failed")
+
+
+def apply_settings(changes: Mapping[str, Any]) -> int:
+    """Give every open session (its config and its client's) these settings now, without reconnecting
+    (the Gateway tab's per-user settings: a new start-up sequence would spend IBKR's 1-per-5-s budget
+    of ``/portfolio/accounts`` and restart the stream). Returns how many sessions were updated."""
+    with _opened_lock:
+        sessions = list(_opened)
+    for session in sessions:
+        session.config = evolve(session.config, **changes)
+        session.client.config = evolve(session.client.config, **changes)
+    return len(sessions)

@@ -8,11 +8,14 @@ the certificate pin in ``ssl_verify``), which :func:`~axion_broker_ibkr.dashboar
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +110,52 @@ def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def _signals_stop(fired: list[int]) -> Iterator[None]:
+    """While the dashboard runs, SIGTERM and SIGHUP stop it as Ctrl-C does (``KeyboardInterrupt``
+    in the main thread; the signal is appended to ``fired``). Python's default would end the
+    process at once, leaving Streamlit running and the simulator's private key in its temporary
+    directory. A second signal during the shutdown is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if not fired:
+            fired.append(signum)
+            raise KeyboardInterrupt
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stop_child(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
+    """Stop the Streamlit child and everything in its process group: SIGTERM, then SIGKILL after
+    ``timeout`` seconds. Returns its exit status."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+    returncode = proc.wait()
+    _signal_group(proc, signal.SIGKILL)  # anything the child left behind in its group
+    return returncode
+
+
+def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.name == "posix":
+            os.killpg(proc.pid, sig)
+        elif proc.poll() is None:
+            proc.send_signal(sig)
+
+
 def run_dashboard(
     *,
     port: int = 8501,
@@ -116,7 +165,9 @@ def run_dashboard(
     seed: int = 0,
     extra_args: Sequence[str] = (),
 ) -> int:
-    """Run the dashboard until Streamlit exits (Ctrl-C stops both it and the simulator)."""
+    """Run the dashboard until Streamlit exits. Ctrl-C, SIGTERM and SIGHUP stop Streamlit (its
+    whole process group) and the simulator this command started, whose temporary directory (it
+    holds the simulator's private key) is removed; the exit status is then 128 + the signal."""
     env = dict(os.environ)
     if mode:
         env["AXION_IBKR_MODE"] = mode
@@ -124,29 +175,38 @@ def run_dashboard(
     plan = plan_launch(config, env)
     log.warning("%s", plan.reason)
     sim: Any = None
+    proc: subprocess.Popen[Any] | None = None
     child_env = plan.env
-    try:
-        if plan.start_sim:
-            from ..sim import SimServer
-
-            sim = SimServer(host="127.0.0.1", port=sim_port, seed=seed)
-            sim.start()
-            child_env = sim_env(
-                env, root_url=sim.root_url, fingerprint=sim.cert_fingerprint, fallback=config.mode == "auto"
-            )
-            log.warning("simulator listening at %s (certificate %s)", sim.root_url, sim.cert_fingerprint)
-        cmd = [*streamlit_command(port, address), *extra_args]
-        log.warning("dashboard at http://%s:%d", address, port)
-        proc = subprocess.Popen(cmd, env=child_env)
+    fired: list[int] = []
+    with _signals_stop(fired):
         try:
+            if plan.start_sim:
+                from ..sim import SimServer
+
+                sim = SimServer(host="127.0.0.1", port=sim_port, seed=seed)
+                sim.start()
+                child_env = sim_env(
+                    env,
+                    root_url=sim.root_url,
+                    fingerprint=sim.cert_fingerprint,
+                    fallback=config.mode == "auto",
+                )
+                log.warning("simulator listening at %s (certificate %s)", sim.root_url, sim.cert_fingerprint)
+            cmd = [*streamlit_command(port, address), *extra_args]
+            log.warning("dashboard at http://%s:%d", address, port)
+            # Its own process group: Ctrl-C and signals reach this process, which stops the whole
+            # group, so no Streamlit server outlives the command.
+            group: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
+            proc = subprocess.Popen(cmd, env=child_env, **group)
             return proc.wait()
         except KeyboardInterrupt:
-            proc.terminate()
+            signum = fired[0] if fired else int(signal.SIGINT)
+            log.warning("%s: stopping the dashboard", signal.Signals(signum).name)
+            return 128 + signum
+        finally:
             try:
-                return proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                return proc.wait()
-    finally:
-        if sim is not None:
-            sim.stop()
+                if proc is not None:
+                    stop_child(proc)
+            finally:
+                if sim is not None:
+                    sim.stop()  # removes its temporary directory (certificate and private key)

@@ -36,6 +36,7 @@ def render() -> None:
         )
         return
     _banner(session)
+    tab_gateway.render_page_notice(session)  # an untrusted certificate: the fingerprint and "Trust"
     tabs = st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
     for tab, draw in zip(tabs, _RENDERERS, strict=True):
         with tab:

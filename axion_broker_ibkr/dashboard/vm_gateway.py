@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from attrs import define
@@ -146,3 +147,257 @@ def login_instructions(status: GatewayStatus) -> str:
         "IBKR resets the SSO session once a day (around midnight in your region), so expect this daily. "
         "A session held by TWS or IBKR Mobile under the same user name shows up as *competing*."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Health first, in plain words (issue 11 item 4)
+
+#: Stream channels by the name a trader knows them by (the WebSocket topic in brackets).
+CHANNEL_NAMES: dict[str, str] = {
+    "quote": "Quotes (smd)",
+    "orders": "Orders (sor)",
+    "trades": "Fills (str)",
+    "pnl": "P&L (spl)",
+    "depth": "Market depth (sbd)",
+    "system": "System messages",
+}
+
+
+@define(frozen=True, kw_only=True)
+class Pacing:
+    """What the page's pacer says: ``blocked_for`` seconds of a 429 back-off left, ``sent``
+    requests so far, ``per_minute`` this client's budget (``max_requests_per_minute``)."""
+
+    blocked_for: float
+    sent: int
+    per_minute: int
+
+
+def _yes_no(flag: bool, yes: str, no: str) -> str:
+    return yes if flag else no
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.0f} min"
+
+
+def pacing_text(pacing: Pacing) -> str:
+    """Pacing headroom in one sentence."""
+    if pacing.blocked_for > 0:
+        return (
+            f"Backing off after IBKR answered 429 (too many requests): {_seconds(pacing.blocked_for)} left; "
+            "nothing is sent until then."
+        )
+    return (
+        f"Within limits: no back-off; this page may send up to {pacing.per_minute} requests a minute "
+        f"(IBKR allows 600) plus IBKR's per-endpoint limits; {pacing.sent} sent so far."
+    )
+
+
+def stream_state_text(entry: Mapping[str, Any]) -> str:
+    """One channel of ``IBKRStreaming.health()`` (``state``, ``last_message_age``, ``resubscribes``)."""
+    state = str(entry.get("state") or "unknown")
+    age = entry.get("last_message_age")
+    resubs = int(entry.get("resubscribes") or 0)
+    last = "no message yet" if age is None else f"last message {_seconds(float(age))} ago"
+    words = {
+        "live": f"live, {last}",
+        "silent": f"silent ({last}); the subscription is re-sent",
+        "polling": "socket down: polling over REST until it is back",
+        "down": f"down ({last})",
+    }.get(state, f"{state} ({last})")
+    if resubs:
+        words += f"; re-subscribed {resubs} time{'s' if resubs != 1 else ''}"
+    return words
+
+
+def stream_health_fallback(stats: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-channel health from ``IBKRStreaming.stats()`` for a stream without ``health()``:
+    a subscribed channel is ``live`` while the socket is connected, else ``down``."""
+    connected = bool(stats.get("connected"))
+    out: dict[str, dict[str, Any]] = {}
+    for sub in stats.get("subscriptions") or ():
+        channel = str(sub.get("channel"))
+        entry = out.setdefault(channel, {"state": "down", "last_message_age": None, "resubscribes": 0})
+        if connected and sub.get("active"):
+            entry["state"] = "live"
+        entry["resubscribes"] += max(0, int(sub.get("sends") or 0) - 1)
+    return out
+
+
+def health_rows(
+    status: GatewayStatus,
+    *,
+    pacing: Pacing,
+    stream: Mapping[str, Mapping[str, Any]] | None,
+    stream_note: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[Row]:
+    """The Gateway tab's health table, one plain sentence per line, in the order a trader reads it.
+
+    ``stream``: ``IBKRStreaming.health()`` (channel -> state), ``None`` when no stream runs; then
+    ``stream_note`` says why (not started yet, or the error that stopped it).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    where = {"sim": "the embedded simulator", "oauth": "IBKR's Web API (OAuth)"}.get(
+        status.mode, "the Client Portal Gateway"
+    )
+    rows: list[Row] = [
+        {"": "Gateway", "Value": f"{where} at {status.url} ({status.mode} mode)"},
+    ]
+    if not status.trusted:
+        fp = status.certificate_fingerprint or "unreadable"
+        rows.append({"": "Certificate", "Value": f"not trusted (fingerprint {fp})"})
+    rows += [
+        {"": "Reachable", "Value": _yes_no(status.reachable, "yes, it answers", "no, nothing answers")},
+        {
+            "": "Logged in",
+            "Value": _yes_no(status.sso_session, "yes (SSO session)", "no: log in (see below)"),
+        },
+        {
+            "": "Connected",
+            "Value": _yes_no(status.connected, "yes, linked to IBKR's servers", "no link to IBKR's servers"),
+        },
+        {
+            "": "Authenticated",
+            "Value": _yes_no(
+                status.authenticated, "yes, the brokerage session is open", "no brokerage session"
+            ),
+        },
+        {
+            "": "Competing session",
+            "Value": _yes_no(status.competing, "yes: another platform holds the brokerage session", "none"),
+        },
+        {"": "Account", "Value": mask_account(status.selected_account) or "none selected"},
+        {"": "Last tickle", "Value": _ago(status.last_tickle, now)},
+        {"": "Pacing", "Value": pacing_text(pacing)},
+    ]
+    rows += oauth_rows(status, now=now)
+    if stream is None:
+        rows.append({"": "Stream", "Value": stream_note or "not started"})
+    elif not stream:
+        rows.append({"": "Stream", "Value": "connected, no channel subscribed yet"})
+    else:
+        for channel in sorted(stream):
+            label = CHANNEL_NAMES.get(channel, channel)
+            rows.append({"": f"Stream: {label}", "Value": stream_state_text(stream[channel])})
+    return rows
+
+
+def oauth_rows(status: GatewayStatus, *, now: dt.datetime | None = None) -> list[Row]:
+    """OAuth token expiry and refreshes, when the status carries them (mode ``oauth``)."""
+    expires = getattr(status, "oauth_token_expires_at", None)
+    refreshes = int(getattr(status, "oauth_refreshes", 0) or 0)
+    if expires is None and not refreshes:
+        return []
+    now = now or dt.datetime.now(dt.UTC)
+    if expires is None:
+        text = "no token"
+    else:
+        left = float(expires) - now.timestamp()
+        when = dt.datetime.fromtimestamp(float(expires), dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text = f"expires {when} (in {_seconds(left)})" if left > 0 else f"expired at {when}"
+    return [
+        {"": "OAuth token", "Value": f"{text}; refreshed {refreshes} time{'s' if refreshes != 1 else ''}"}
+    ]
+
+
+def action_outcome(action: str, before: GatewayStatus, after: GatewayStatus) -> tuple[str, str]:
+    """(level, sentence) saying what Re-authenticate (``reauth``) or Take over (``takeover``) did."""
+    what = "Re-authenticate" if action == "reauth" else "Take over"
+    if after.healthy:
+        if action == "takeover":
+            done = (
+                "took the brokerage session over: the other platform (TWS, IBKR Mobile) was logged out"
+                if before.competing
+                else "no other platform held the session; the brokerage session is open"
+            )
+        else:
+            done = (
+                "opened the brokerage session again"
+                if not before.authenticated
+                else "the brokerage session was already open and has been re-opened"
+            )
+        return "success", f"{what}: {done} ({after.reauthentications} re-authentication(s) so far)."
+    _level, why = health_state(after)
+    return "error", f"{what} did not open the session: {mask_text(why)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-user settings (the user config file)
+
+#: The per-user settings the page edits: key -> (label, help).
+USER_SETTINGS: dict[str, tuple[str, str]] = {
+    "futures_operator": (
+        "Futures operator (CME Rule 536-B extOperator)",
+        "Who is responsible for futures orders; futures orders are refused without it.",
+    ),
+    "auto_confirm": (
+        "Questions answered yes without asking (auto_confirm)",
+        "IBKR question ids, comma separated (o163, o354, ...): answered yes in this user's own orders only.",
+    ),
+    "manual_orders": (
+        "Manual orders (manualIndicator)",
+        "Marks orders as entered by a person. The page always sends its own orders as manual; this "
+        "setting applies to the adapter and the command line.",
+    ),
+}
+
+
+def parse_setting(key: str, raw: Any) -> Any:
+    """The value to save for ``key`` (``None`` removes it), checked as IBKRConfig checks it.
+
+    Raises :class:`~axion_broker_ibkr.errors.ConfigError` naming the key on a bad value.
+    """
+    from ..config import IBKRConfig
+
+    if key not in USER_SETTINGS:
+        raise KeyError(key)
+    if key == "manual_orders":
+        value: Any = True if raw else None  # off is the default: nothing to keep in the file
+    elif key == "auto_confirm":
+        parts = raw if isinstance(raw, list | tuple) else str(raw or "").split(",")
+        value = [p.strip().lower() for p in parts if str(p).strip()] or None
+    else:
+        value = str(raw or "").strip() or None
+    if value is not None:
+        IBKRConfig(**{key: value})  # the same checks as every other way in (ConfigError names the key)
+    return value
+
+
+def setting_text(key: str, value: Any) -> str:
+    """A setting's value as the page's text input shows it."""
+    if value is None:
+        return ""
+    if key == "auto_confirm":
+        return ", ".join(value)
+    return str(value)
+
+
+def display_path(path: Path, home: Path | None = None) -> str:
+    """``path`` for the page: under the home directory as ``~/...`` (no user name on screenshots)."""
+    home = home or Path.home()
+    try:
+        return "~/" + path.relative_to(home).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def setting_source(key: str, env: Mapping[str, str], file_values: Mapping[str, Any]) -> str:
+    """Where the page's value of ``key`` comes from (environment > user file > default)."""
+    from ..config import ENV_PREFIX
+
+    name = ENV_PREFIX + key.upper()
+    if name in env:
+        return f"environment ({name}, wins over the file)"
+    if key in file_values:
+        return "your config file"
+    return "default"
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>#+!|$~"})
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown literally in Streamlit markdown (``DU***567`` is not emphasis)."""
+    return text.translate(_MD_SPECIAL)

@@ -42,8 +42,11 @@ def dash_sim() -> Iterator[Any]:
 def _point_page_at(sim: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch, rate_scale: float) -> None:
     import os
 
+    from axion_broker_ibkr.userconfig import ENV_VAR as USER_CONFIG_FILE
+
     for name in list(os.environ):
-        if name.startswith("AXION_IBKR_"):
+        # The test's own user config file stays (tests/conftest.py): never the developer's file.
+        if name.startswith("AXION_IBKR_") and name != USER_CONFIG_FILE:
             monkeypatch.delenv(name)
     for name, value in page_env(sim, db_path, rate_scale).items():
         monkeypatch.setenv(name, value)
