@@ -345,7 +345,8 @@ def _add_client_commands(sub: Any) -> None:
         "dashboard",
         help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the port)",
         description="Start the Streamlit page. In auto mode (default) the embedded simulator is "
-        "started when no Client Portal Gateway answers at AXION_IBKR_GATEWAY_HOST:PORT.",
+        "started when nothing accepts a connection at AXION_IBKR_GATEWAY_HOST:PORT (anything "
+        "listening there is the gateway, trusted or not).",
     )
     dash.add_argument("--port", type=_port, default=8501, help="Streamlit port (default 8501)")
     dash.add_argument("--address", default="127.0.0.1", help="Streamlit bind address (default loopback)")
@@ -455,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade.set_defaults(func=_cmd_db_upgrade)
 
     _add_client_commands(sub)
+    for subparsers in (sub, db_sub):  # `axion-ibkr sim --help` says what sim is, as the list does
+        for action in subparsers._choices_actions:
+            command = subparsers.choices[action.dest]
+            if command.description is None and action.help:
+                command.description = action.help[0].upper() + action.help[1:] + "."
     return parser
 
 

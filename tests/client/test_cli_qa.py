@@ -110,3 +110,15 @@ def test_a_closed_pipe_is_not_a_traceback(on_sim: Any) -> None:
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+@pytest.mark.parametrize("command", ["sim", "status", "trust", "resolve", "quote", "db", "dashboard"])
+def test_every_command_help_says_what_the_command_does(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    description = text.split("\n\n")[1]  # argparse: usage, blank line, description
+    assert not description.lstrip().startswith(("positional arguments", "options")), text
