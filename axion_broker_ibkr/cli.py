@@ -1,4 +1,4 @@
-"""The ``axion-ibkr`` command: sim, dashboard, status, resolve, quote, db upgrade."""
+"""The ``axion-ibkr`` command: sim, dashboard, status, trust, resolve, quote, db upgrade."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .errors import ConfigError
     from .store.engine import display_url, make_engine, resolve_database_url
     from .store.migrate import ensure_schema
@@ -62,6 +64,10 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
         return 2
     try:
         ensure_schema(engine)
+    except SQLAlchemyError as exc:  # unreachable server, bad credentials, read-only file ...
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"axion-ibkr db upgrade: cannot open {display_url(url)}: {reason}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     print(f"ibkr tables at head in {display_url(url)}")
@@ -72,12 +78,43 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 # dashboard, status, resolve, quote (client-side commands)
 
 
+def _interrupt_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, systemd, a container stop) into KeyboardInterrupt, as Ctrl-C does.
+
+    The launcher stops Streamlit and the simulator it started (and removes the simulator's temporary
+    directory, which holds its private key) on KeyboardInterrupt; a SIGTERM with Python's default
+    handler ends this process at once and leaves both behind.
+    """
+    import signal
+    import threading
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .dashboard.launcher import run_dashboard
+    from .errors import IBKRError
 
-    return run_dashboard(
-        port=args.port, address=args.address, mode=args.mode, sim_port=args.sim_port, seed=args.seed
-    )
+    _interrupt_on_sigterm()
+    try:
+        return run_dashboard(
+            port=args.port, address=args.address, mode=args.mode, sim_port=args.sim_port, seed=args.seed
+        )
+    except KeyboardInterrupt:  # interrupted before Streamlit ran (e.g. while the simulator started)
+        return 130
+    except (IBKRError, ValueError) as exc:  # a bad AXION_IBKR_* setting or user config file
+        return _fail("dashboard", exc)
+    except OSError as exc:  # Streamlit runs in a child: only the simulator binds here
+        reason = exc.strerror or str(exc)
+        print(
+            f"axion-ibkr dashboard: cannot start the simulator on port {args.sim_port}: {reason}",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -111,6 +148,19 @@ def _fail(command: str, exc: BaseException) -> int:
     return 2
 
 
+def _oauth_headline(status: Any) -> tuple[str, str] | None:
+    """The headline for OAuth mode, where there is no gateway to start and no browser to log in
+    with: the Gateway tab's sentences ("Log in through the browser", "Start it (or `axion-ibkr
+    sim`)") would send the trader the wrong way, so say what IBKR's Web API answered instead."""
+    if status.mode != "oauth" or status.healthy:
+        return None
+    if not status.reachable:
+        return "error", f"IBKR's Web API at {status.url} does not answer: {status.message}"
+    if not status.sso_session and status.message:
+        return "error", status.message  # e.g. the live session token was refused, and why
+    return None
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
@@ -135,7 +185,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
     else:
-        level, sentence = health_state(status)
+        level, sentence = _oauth_headline(status) or health_state(status)
         print(f"{level.upper()}: {sentence}")
         for row in rows:
             print(f"  {row['']:<20} {row['Value']}")
@@ -158,6 +208,21 @@ def _cmd_trust(args: argparse.Namespace) -> int:
     except (IBKRError, ValueError) as exc:
         return _fail("trust", exc)
     print(f"the gateway at {host}:{port} presents the certificate {shown}")
+    from .userconfig import gateway_pin
+
+    before = gateway_pin(host, port)
+    if before == shown:
+        print(f"{host}:{port} is already trusted with this certificate; nothing changed")
+        return 0
+    if (
+        before is not None
+    ):  # as SSH's known hosts: a changed certificate is said loudly, never replaced quietly
+        print(
+            f"WARNING: {host}:{port} was trusted with a DIFFERENT certificate ({before}); trusting "
+            "replaces that pin. Do so only if you know why the gateway's certificate changed "
+            "(a reinstalled gateway makes a new one).",
+            file=sys.stderr,
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             print("axion-ibkr trust: not a terminal; pass --yes to trust it without asking", file=sys.stderr)
@@ -198,7 +263,10 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
             mode = client.mode
     except (IBKRError, ValueError) as exc:
         return _fail("resolve", exc)
-    print(json.dumps({**contract.to_host(), "mode": mode}, indent=2))
+    from .naming import describe_contract
+
+    # ``name``: the contract as a trader reads it (``AAPL 2027-01-15 185 P``, ``ES Dec 2026 (ESZ6)``).
+    print(json.dumps({"name": describe_contract(contract), **contract.to_host(), "mode": mode}, indent=2))
     return 0
 
 
@@ -207,6 +275,7 @@ def _cmd_quote(args: argparse.Namespace) -> int:
 
     from .errors import IBKRError
     from .masking import mask_text
+    from .naming import describe_contract
 
     failed: dict[str, str] = {}
     try:
@@ -234,6 +303,7 @@ def _cmd_quote(args: argparse.Namespace) -> int:
                 "symbol": symbol,
                 "conid": contract.conid,
                 "sec_type": contract.sec_type,
+                "name": describe_contract(contract),
                 "bid": q.bid if q else None,
                 "ask": q.ask if q else None,
                 "last": q.last if q else None,
@@ -245,13 +315,13 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'symbol':<12} {'conid':>10} {'bid':>12} {'ask':>12} {'last':>12}   [{mode}]")
+        print(f"{'symbol':<12} {'conid':>10} {'bid':>12} {'ask':>12} {'last':>12}  contract   [{mode}]")
         for r in rows:
             if "error" in r:
                 print(f"{r['symbol']:<12} {'—':>10} {r['error']}")
                 continue
             cells = [f"{r[k]:>12,.6g}" if r[k] is not None else f"{'—':>12}" for k in ("bid", "ask", "last")]
-            print(f"{r['symbol']:<12} {r['conid']:>10} {' '.join(cells)}")
+            print(f"{r['symbol']:<12} {r['conid']:>10} {' '.join(cells)}  {r['name']}")
     for symbol, reason in failed.items():
         print(f"axion-ibkr quote: {symbol}: {reason}", file=sys.stderr)
     if not failed:
@@ -275,12 +345,15 @@ def _add_client_commands(sub: Any) -> None:
         "dashboard",
         help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the port)",
         description="Start the Streamlit page. In auto mode (default) the embedded simulator is "
-        "started when no Client Portal Gateway answers at AXION_IBKR_GATEWAY_HOST:PORT.",
+        "started when nothing accepts a connection at AXION_IBKR_GATEWAY_HOST:PORT (anything "
+        "listening there is the gateway, trusted or not).",
     )
     dash.add_argument("--port", type=_port, default=8501, help="Streamlit port (default 8501)")
     dash.add_argument("--address", default="127.0.0.1", help="Streamlit bind address (default loopback)")
     dash.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
-    dash.add_argument("--sim-port", type=int, default=0, help="simulator port when one is started (0 = free)")
+    dash.add_argument(
+        "--sim-port", type=_listen_port, default=0, help="simulator port when one is started (0 = free)"
+    )
     dash.add_argument("--seed", type=int, default=0, help="seed of the simulated market")
     dash.set_defaults(func=_cmd_dashboard)
 
@@ -383,13 +456,24 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade.set_defaults(func=_cmd_db_upgrade)
 
     _add_client_commands(sub)
+    for subparsers in (sub, db_sub):  # `axion-ibkr sim --help` says what sim is, as the list does
+        for action in subparsers._choices_actions:
+            command = subparsers.choices[action.dest]
+            if command.description is None and action.help:
+                command.description = action.help[0].upper() + action.help[1:] + "."
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:  # `axion-ibkr resolve ES | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 

@@ -89,14 +89,22 @@ def axion_broker_resolve(
         from .adapter import IBKRAdapter
 
         if isinstance(adapter, IBKRAdapter):
-            return (await adapter.resolve(symbol, asset_type, details)).to_host()
+            return _named((await adapter.resolve(symbol, asset_type, details)).to_host())
         owner = IBKRAdapter.from_config({})  # no adapter yet: one from AXION_IBKR_* for this lookup
         try:
-            return (await owner.resolve(symbol, asset_type, details)).to_host()
+            return _named((await owner.resolve(symbol, asset_type, details)).to_host())
         finally:
             await owner.disconnect()
 
     return resolve()
+
+
+def _named(contract: dict[str, Any]) -> dict[str, Any]:
+    """The contract dict with ``name``, the contract as a trader reads it (``AAPL 2027-01-15 185 P``,
+    ``ES Dec 2026 (ESZ6)``), for a host to show instead of a bare symbol."""
+    from .naming import describe_contract
+
+    return {**contract, "name": describe_contract(contract)}
 
 
 @hookimpl

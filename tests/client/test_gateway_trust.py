@@ -154,3 +154,21 @@ def test_adapter_says_certificate_not_trusted_and_never_uses_the_simulator(
 def test_trust_gateway_refuses_a_remote_host() -> None:
     with pytest.raises(ConfigError, match="gateway_host"):
         trust_gateway("192.0.2.10", 5000, timeout=0.2)
+
+
+def test_trust_says_when_it_replaces_a_different_pin_and_when_nothing_changes(
+    real_gateway: Any, capsys: Any, user_config_file: Path
+) -> None:
+    from axion_broker_ibkr.userconfig import save_gateway_pin
+
+    port = _port(real_gateway)
+    old = "sha256:" + "ab" * 32
+    save_gateway_pin("127.0.0.1", port, old)
+    assert main(["trust", "--yes", "--host", "127.0.0.1", "--port", str(port)]) == 0
+    captured = capsys.readouterr()
+    assert "DIFFERENT certificate" in captured.err and old in captured.err
+    assert gateway_pin("127.0.0.1", port) == real_gateway.cert_fingerprint
+
+    assert main(["trust", "--host", "127.0.0.1", "--port", str(port)]) == 0  # no question: same pin
+    captured = capsys.readouterr()
+    assert "already trusted" in captured.out and "DIFFERENT" not in captured.err
