@@ -86,6 +86,11 @@ SESSION_PATHS = frozenset(
     {"/iserver/auth/status", "/iserver/auth/ssodh/init", "/tickle", "/iserver/reauthenticate",
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
+#: The start-up sequence's account reads. They are also the FIRST call of most operations
+#: (``core.ensure_accounts`` before a secdef search, an order, a snapshot), so after IBKR dropped the
+#: brokerage session (the nightly reset, a timeout) a "no bridge" answer to one of them re-opens the
+#: session, except while the start-up sequence itself is running (it would re-enter itself).
+ACCOUNT_SESSION_PATHS = frozenset({"/iserver/accounts", "/portfolio/accounts"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -201,6 +206,9 @@ class ClientBase:
         #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
         #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
         self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
+        #: True while the start-up sequence runs after a lost session (its own account reads must
+        #: not trigger another re-authentication).
+        self._rebuilding_session = False
         #: Orders whose IBKR question is held for the caller (``hold_questions=True``), by cOID (or,
         #: for a modification of an order the log does not know, by IBKR order id).
         self._held: dict[str, orderflow.HeldOrder] = {}
@@ -402,7 +410,10 @@ class ClientBase:
             isinstance(error, BrokerageSessionError)
             and (req.idempotent or isinstance(error, SessionPreconditionError))
             and not reauthed
-            and req.path not in SESSION_PATHS
+            and (
+                req.path not in SESSION_PATHS
+                or (req.path in ACCOUNT_SESSION_PATHS and not self._rebuilding_session)
+            )
         ):
             return Decision("reauth")
         return Decision("raise", error=error)
