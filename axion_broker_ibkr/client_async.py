@@ -121,11 +121,7 @@ class AsyncIBKRClient(ClientBase):
         async with self._reauth_lock:
             self._note_reauth()
             self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
-            self._rebuilding_session = True
-            try:
-                await self._run(self._session_op())
-            finally:
-                self._rebuilding_session = False
+            await self._run(self._session_op())
 
     async def _run(self, op: core.Op[T]) -> T:
         """Drive one core operation to its result."""

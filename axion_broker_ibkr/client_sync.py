@@ -124,11 +124,7 @@ class IBKRClient(ClientBase):
         with self._reauth_lock:
             self._note_reauth()
             self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
-            self._rebuilding_session = True
-            try:
-                self._run(self._session_op())
-            finally:
-                self._rebuilding_session = False
+            self._run(self._session_op())
 
     def _run(self, op: core.Op[T]) -> T:
         """Drive one core operation to its result."""

@@ -765,13 +765,21 @@ class ClientBase:
         )
 
     def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
-        return core.open_session(
-            self.state,
-            take_over=takes_over_competing(self.config),
-            # Session-wide suppression only when configured as such; auto_confirm answers per order.
-            suppress=self.config.suppress_questions,
-            tickle_after=tickle_after,
-        )
+        """IBKR's start-up sequence; while it runs, its own account reads never re-authenticate
+        (it waits out "no bridge" itself)."""
+        self._rebuilding_session = True
+        try:
+            return (
+                yield from core.open_session(
+                    self.state,
+                    take_over=takes_over_competing(self.config),
+                    # Session-wide suppression only when configured as such; auto_confirm answers per order.
+                    suppress=self.config.suppress_questions,
+                    tickle_after=tickle_after,
+                )
+            )
+        finally:
+            self._rebuilding_session = False
 
     def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:
         account = yield from self._account_op(account_id)
