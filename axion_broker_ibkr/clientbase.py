@@ -38,6 +38,7 @@ from .journal import ContractCache, ModificationRef, OrderJournal, require_order
 from .masking import is_paper_account, mask_account, mask_text
 from .orders.fields import check_order_keys
 from .pacing import Pacer, RetryPolicy
+from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
 from .tls import config_ssl_context as config_ssl_context  # re-exported
 from .tls import (
@@ -174,11 +175,9 @@ class ClientBase:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config if config is not None else IBKRConfig.from_env()
-        self.pacer = (
-            pacer
-            if pacer is not None
-            else Pacer(self.config.max_requests_per_minute, rate_limit_backoff=self.config.rate_limit_backoff)
-        )
+        #: The pacer was built here (its store follows the endpoint), not handed in by the caller.
+        self._own_pacer = pacer is None
+        self.pacer = pacer if pacer is not None else self._default_pacer()
         self.retry = retry if retry is not None else RetryPolicy(max_attempts=self.config.max_attempts)
         self.journal = journal
         self.cache = cache
@@ -198,6 +197,21 @@ class ClientBase:
             self._endpoint = self._configured_endpoint()
         elif self.config.mode == "sim":
             self._endpoint = self._sim_endpoint("sim mode")
+
+    def _default_pacer(self) -> Pacer:
+        """A pacer whose budget is shared with every process pacing the same gateway (config
+        ``pacing_store``); the embedded simulator of ``sim`` mode is this process's own."""
+        cfg = self.config
+        if cfg.mode == "sim" and not cfg.sim_url:
+            store: PacingStore = MemoryStore()
+        else:
+            if cfg.mode == "sim" and cfg.sim_url:
+                parts = urlsplit(cfg.sim_url)
+                host, port = parts.hostname or "localhost", parts.port or 443
+            else:
+                host, port = cfg.gateway_host, cfg.gateway_port
+            store = open_pacing_store(cfg, host, port)
+        return Pacer(cfg.max_requests_per_minute, rate_limit_backoff=cfg.rate_limit_backoff, store=store)
 
     @property
     def journal(self) -> OrderJournal | None:
@@ -226,6 +240,9 @@ class ClientBase:
             # Tests: a mock transport stands for the simulator too.
             return Endpoint("sim", "https://127.0.0.1:1", self.config.base_path, reason, fallback)
         self._sim = embedded_sim()
+        if self._own_pacer and self.pacer.store.name != "memory":
+            # ``auto`` fell back to this process's own simulator: no other process shares it.
+            self.pacer.use_store(MemoryStore())
         if self._sim.cert_path is None:
             raise ModeError("the embedded simulator has no TLS certificate yet")
         self._ssl = context_trusting(Path(self._sim.cert_path).read_text(encoding="ascii"))

@@ -26,6 +26,10 @@ COMPETING_POLICIES: tuple[str, ...] = ("wait", "take_over")
 #: The one competing-session default (config, keep-alive and stream): leave the other platform's
 #: session alone and report it; taking over logs the trader out of TWS / IBKR Mobile.
 DEFAULT_COMPETING_POLICY = "wait"
+#: Where the pacer keeps its budget: ``auto`` (the file store where the platform has file locks,
+#: else ``memory``), ``memory`` (this process only), ``file`` (every process of this machine),
+#: ``postgres`` (every process on every machine whose order log is that PostgreSQL database).
+PACING_STORES = ("auto", "memory", "file", "postgres")
 ENV_PREFIX = "AXION_IBKR_"
 #: IBKR's documented ceiling for a Client Portal Gateway user: 10 requests per second (REFERENCE §7).
 MAX_REQUESTS_PER_MINUTE = 600
@@ -269,6 +273,10 @@ class IBKRConfig:
     #: Snapshot: how long to keep asking for conids that came back without data.
     snapshot_timeout: float = field(default=5.0, validator=_check_range(0.0, 60.0))
     database_url: str | None = None
+    #: One pacing budget per gateway shared by every process (:mod:`axion_broker_ibkr.pacing`).
+    pacing_store: str = field(default="auto", validator=_check_choice(PACING_STORES))
+    #: ``file`` store: the directory of its state files (default: the user data directory).
+    pacing_dir: str | None = None
 
     def __attrs_post_init__(self) -> None:
         verify = self.ssl_verify
@@ -408,6 +416,8 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "keepalive_interval": _to_float,
     "snapshot_timeout": _to_float,
     "database_url": _to_opt_str,
+    "pacing_store": _to_str,
+    "pacing_dir": _to_opt_str,
 }
 
 

@@ -39,6 +39,16 @@ def user_config_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     return path
 
 
+@pytest.fixture(autouse=True)
+def pacing_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's clients share a pacing budget (the default ``file`` store) of their own, in a
+    directory of the test's (subprocesses inherit it through ``AXION_IBKR_PACING_DIR``)."""
+    path = tmp_path_factory.mktemp("pacing")
+    monkeypatch.setenv("AXION_IBKR_PACING_DIR", str(path))
+    monkeypatch.delenv("AXION_IBKR_PACING_STORE", raising=False)
+    return path
+
+
 @pytest.fixture
 def fixture_json() -> Any:
     return load_fixture
