@@ -11,6 +11,7 @@ import atexit
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from .errors import (
     LiveTradingNotAllowedError,
     ModeError,
     OrderValidationError,
+    ResetWindowError,
     SessionPreconditionError,
 )
 from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
@@ -51,6 +53,7 @@ from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
     from .orders import TranslateOptions
+    from .resets import Hold, ResetSchedule
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -80,6 +83,8 @@ SESSION_PATHS = frozenset(
     {"/iserver/auth/status", "/iserver/auth/ssodh/init", "/tickle", "/iserver/reauthenticate",
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
+#: Answers that say whether the brokerage session is authenticated.
+_AUTH_PATHS = frozenset({"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -190,6 +195,12 @@ class ClientBase:
         #: the certificate seen at connect with ``ssl_verify=False``); ``None`` otherwise.
         self.trusted_fingerprint: str | None = None
         self.reauthentications = 0
+        #: The gateway's clock minus ours (from its Date header), and when (gateway time) the
+        #: brokerage session was last seen authenticated: the reset guard reads both.
+        self._server_offset = 0.0
+        self._server_date: str | None = None
+        self.session_seen_at: float | None = None
+        self._resets: ResetSchedule | None = None
         #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
         #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
         self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
@@ -340,9 +351,63 @@ class ClientBase:
 
     # ----------------------------------------------------------------------------- decisions
 
+    def _note_server(self, req: core.Request, raw: httpx.Response, resp: core.Response) -> None:
+        """Keep the gateway's clock (its Date header: IBKR's resets are on the server's time) and
+        when the brokerage session was last seen authenticated (the reset guard's "it is back")."""
+        date = raw.headers.get("date")
+        if date and date != self._server_date:
+            self._server_date = date
+            try:
+                self._server_offset = parsedate_to_datetime(date).timestamp() + 0.5 - time.time()
+            except (TypeError, ValueError):
+                pass
+        if req.path in _AUTH_PATHS and isinstance(resp.data, Mapping):
+            data: Any = resp.data
+            if req.path == "/tickle":
+                data = (data.get("iserver") or {}).get("authStatus") or {}
+            if isinstance(data, Mapping) and data.get("authenticated") is True and not data.get("competing"):
+                self.session_seen_at = self.server_time()
+
+    def server_time(self) -> float:
+        """The gateway's present (epoch seconds), from the Date of its last answer (1 s grain)."""
+        return time.time() + self._server_offset
+
+    def _reset_hold(self) -> Hold | None:
+        from . import resets
+
+        cfg = self.config
+        minutes = resets.DEFAULT_HOLD_MINUTES if cfg.reset_hold_minutes is None else cfg.reset_hold_minutes
+        if minutes <= 0:
+            return None
+        if self._resets is None or self._resets.timezone != cfg.reset_timezone:
+            self._resets = resets.ResetSchedule(timezone=cfg.reset_timezone)
+        return self._resets.hold(self.server_time(), hold_minutes=minutes, session_back_at=self.session_seen_at)
+
+    def _reset_guard_op(self) -> core.Op[None]:
+        """Before an order or modification: hold it around IBKR's reset / maintenance windows
+        (:class:`ResetWindowError`, nothing sent, nothing logged). Once a window is over, the
+        start-up sequence is run again; if the session is back, the order goes out."""
+        hold = self._reset_hold()
+        if hold is not None and hold.over:
+            try:
+                yield from core.auth_status()  # the Date header and the session's state, fresh
+                hold = self._reset_hold()
+                if hold is not None:
+                    self.state.reset()
+                    yield from self._session_op()
+                    self.session_seen_at = self.server_time()
+                    hold = None
+            except GatewayError:
+                hold = self._reset_hold() or hold
+        if hold is not None:
+            log.warning("%s", hold.message)
+            raise ResetWindowError(hold.message, retry_at=hold.retry_at, window=hold.window.describe())
+        return None
+
     def _decide_response(
         self, req: core.Request, raw: httpx.Response, resp: core.Response, attempt: int, reauthed: bool
     ) -> Decision:
+        self._note_server(req, raw, resp)
         if core.is_success(req, resp):
             return Decision("return")
         error = core.error_for(req, resp, login_url=self.login_url)
@@ -568,6 +633,7 @@ class ClientBase:
         contract: ContractLike,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
+        yield from self._reset_guard_op()
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
         result = yield from orderflow.place_order(self.state, payload, cdict, ctx)
         return _say_rules(result, cdict)
@@ -580,6 +646,7 @@ class ClientBase:
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
         named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
+        yield from self._reset_guard_op()
         if contract is None:
             contract = yield from self._order_contract_op(order_id, order)
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)

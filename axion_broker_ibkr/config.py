@@ -103,6 +103,12 @@ def _to_float(key: str, value: Any) -> float:
     raise ConfigError(key, f"expected a number, got {value!r}")
 
 
+def _to_opt_float(key: str, value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _to_float(key, value)
+
+
 def _to_opt_str(key: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -211,6 +217,20 @@ def _check_host(_inst: Any, attribute: Any, value: str) -> None:
         raise ConfigError(attribute.name, f"not a host name or address: {value!r}")
 
 
+def _check_timezone(_inst: Any, attribute: Any, value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(attribute.name, f"not an IANA time zone such as America/New_York: {value!r}") from None
+
+
+def _check_hold_minutes(_inst: Any, attribute: Any, value: float | None) -> None:
+    if value is not None and not 0 <= value <= 120:
+        raise ConfigError(attribute.name, f"must be between 0 and 120 minutes; got {value!r}")
+
+
 def _check_url(_inst: Any, attribute: Any, value: str | None) -> None:
     if value is not None and not re.fullmatch(r"https://[^/\s]+", value):
         raise ConfigError(attribute.name, f"must look like 'https://127.0.0.1:5000' (no path); got {value!r}")
@@ -277,6 +297,12 @@ class IBKRConfig:
     pacing_store: str = field(default="auto", validator=_check_choice(PACING_STORES))
     #: ``file`` store: the directory of its state files (default: the user data directory).
     pacing_dir: str | None = None
+    #: The time zone of the gateway's server region: IBKR's daily reset (about 01:00 local) and
+    #: Saturday maintenance are in it (:mod:`axion_broker_ibkr.resets`).
+    reset_timezone: str = field(default="America/New_York", validator=_check_timezone)
+    #: Orders are held from this many minutes before a reset until the session is back (0: never;
+    #: ``None``: :data:`axion_broker_ibkr.resets.DEFAULT_HOLD_MINUTES`).
+    reset_hold_minutes: float | None = field(default=None, validator=_check_hold_minutes)
 
     def __attrs_post_init__(self) -> None:
         verify = self.ssl_verify
@@ -418,6 +444,8 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "database_url": _to_opt_str,
     "pacing_store": _to_str,
     "pacing_dir": _to_opt_str,
+    "reset_timezone": _to_str,
+    "reset_hold_minutes": _to_opt_float,
 }
 
 

@@ -49,6 +49,15 @@ def pacing_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_reset_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders are not held around IBKR's 01:00 reset unless a test asks (``reset_hold_minutes``):
+    the suite must not depend on the hour it runs at."""
+    from axion_broker_ibkr import resets
+
+    monkeypatch.setattr(resets, "DEFAULT_HOLD_MINUTES", 0.0)
+
+
 @pytest.fixture
 def fixture_json() -> Any:
     return load_fixture

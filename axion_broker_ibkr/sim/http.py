@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from email.utils import formatdate
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,13 @@ def _missing_length(request: Request) -> bool:
 
 def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        response = await answer(request)
+        # The gateway's clock is the simulated one (``/sim/advance_clock``); clients read the
+        # server's time from Date (uvicorn's own Date header is switched off).
+        response.headers["date"] = formatdate(api.state.clock.now(), usegmt=True)
+        return response
+
+    async def answer(request: Request) -> Response:
         state = api.state
         rel = request.url.path
         for prefix in (API_PREFIX, LEGACY_PREFIX):

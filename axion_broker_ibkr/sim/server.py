@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from ..errors import ConfigError
+from ..resets import ResetSchedule
 from .admin import SimAdmin
 from .app import build_app
 from .http import Api
@@ -113,11 +114,14 @@ class SimServer:
         idle_timeout: float = 360.0,
         penalty_seconds: float = 1.0,
         penalty_strikes: int = 3,
+        resets: ResetSchedule | None = None,
     ) -> None:
         """``penalty_seconds``: how long a client that keeps exceeding the limits (``penalty_strikes``
         429 answers within a minute) gets 429 on everything; IBKR's length is 10-15 minutes
         (``pacing.IBKR_PENALTY_SECONDS``), the default is a short box so tests meet the consequence
-        without waiting; 0 switches the box off."""
+        without waiting; 0 switches the box off. ``resets``: IBKR's nightly reset and Saturday
+        maintenance on the simulated clock (``None``, the default: no scheduled outages; the
+        standalone ``axion-ibkr sim`` turns them on)."""
         check_bind(host, allow_remote)
         if rate_scale <= 0:
             raise ConfigError("rate_scale", "must be positive")
@@ -133,7 +137,7 @@ class SimServer:
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.state = SimState(
-            seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout
+            seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout, resets=resets
         )
         self.state.pacer.penalty_seconds = penalty_seconds
         self.state.pacer.penalty_strikes = penalty_strikes
@@ -166,6 +170,7 @@ class SimServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=1,
+            date_header=False,  # the simulator sets Date from its own clock (http.wrap)
         )
         self._server = _Uvicorn(config)
         self._thread = threading.Thread(
@@ -263,6 +268,7 @@ def serve(
     # A standalone simulator stands in for a real gateway: IBKR's penalty length unless told otherwise
     # (SimServer's own default is the short one the tests use).
     kwargs.setdefault("penalty_seconds", IBKR_PENALTY_SECONDS)
+    kwargs.setdefault("resets", ResetSchedule())  # and IBKR's nightly reset / Saturday maintenance
     try:
         server = SimServer(
             host=host, port=port, seed=seed, logged_in=logged_in, allow_remote=allow_remote, **kwargs
