@@ -8,6 +8,7 @@ re-exported by :mod:`axion_broker_ibkr.client`) do.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import ssl
 import threading
@@ -357,10 +358,8 @@ class ClientBase:
         date = raw.headers.get("date")
         if date and date != self._server_date:
             self._server_date = date
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 self._server_offset = parsedate_to_datetime(date).timestamp() + 0.5 - time.time()
-            except (TypeError, ValueError):
-                pass
         if req.path in _AUTH_PATHS and isinstance(resp.data, Mapping):
             data: Any = resp.data
             if req.path == "/tickle":
@@ -381,7 +380,8 @@ class ClientBase:
             return None
         if self._resets is None or self._resets.timezone != cfg.reset_timezone:
             self._resets = resets.ResetSchedule(timezone=cfg.reset_timezone)
-        return self._resets.hold(self.server_time(), hold_minutes=minutes, session_back_at=self.session_seen_at)
+        seen = self.session_seen_at
+        return self._resets.hold(self.server_time(), hold_minutes=minutes, session_back_at=seen)
 
     def _reset_guard_op(self) -> core.Op[None]:
         """Before an order or modification: hold it around IBKR's reset / maintenance windows

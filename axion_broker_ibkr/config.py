@@ -223,7 +223,7 @@ def _check_timezone(_inst: Any, attribute: Any, value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConfigError(attribute.name, f"not an IANA time zone such as America/New_York: {value!r}") from None
+        raise ConfigError(attribute.name, f"not an IANA time zone (America/New_York): {value!r}") from None
 
 
 def _check_hold_minutes(_inst: Any, attribute: Any, value: float | None) -> None:

@@ -87,16 +87,16 @@ class ResetSchedule:
         today = dt.datetime.fromtimestamp(now, tz).date()
         out: list[Window] = []
         daily, saturday = _hhmm(self.daily_at), _hhmm(self.saturday_at)
+        zone = self.timezone
         for offset in (-1, 0, 1):
             day = today + dt.timedelta(days=offset)
             if self.daily_minutes > 0:
                 start = dt.datetime.combine(day, daily, tz).timestamp()
-                out.append(Window("IBKR's daily reset", start, start + self.daily_minutes * 60, self.timezone))
+                out.append(Window("IBKR's daily reset", start, start + self.daily_minutes * 60, zone))
             if self.saturday_minutes > 0 and day.weekday() == 5:
                 start = dt.datetime.combine(day, saturday, tz).timestamp()
-                out.append(
-                    Window("IBKR's Saturday maintenance", start, start + self.saturday_minutes * 60, self.timezone)
-                )
+                end = start + self.saturday_minutes * 60
+                out.append(Window("IBKR's Saturday maintenance", start, end, zone))
         return sorted(out, key=lambda w: w.start)
 
     def active(self, now: float) -> Window | None:

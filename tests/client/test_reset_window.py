@@ -48,7 +48,7 @@ def _move_to(sim: SimServer, hour: int, minute: int) -> None:
 def _client(sim: SimServer) -> IBKRClient:
     config = IBKRConfig(
         mode="sim", sim_url=sim.root_url, ssl_verify=sim.cert_fingerprint, reset_timezone=ZONE,
-        reset_hold_minutes=5, auto_confirm=("o354", "o163", "o10151"),
+        reset_hold_minutes=5, auto_confirm=("o354", "o163", "o10151"), max_requests_per_minute=600,
     )  # fmt: skip
     return IBKRClient(config, journal=MemoryJournal())
 
@@ -134,3 +134,47 @@ def test_reset_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="reset_hold_minutes"):
         IBKRConfig(reset_hold_minutes=-1)
     assert IBKRConfig.from_env({"AXION_IBKR_RESET_HOLD_MINUTES": "0"}).reset_hold_minutes == 0
+
+
+def test_the_keepalive_survives_the_saturday_maintenance(reset_sim: SimServer) -> None:
+    now = reset_sim.state.clock.now()
+    local = dt.datetime.fromtimestamp(now, ZoneInfo(ZONE))
+    days = (5 - local.weekday()) % 7 or 7
+    target = (local + dt.timedelta(days=days)).replace(hour=23, minute=10, second=0, microsecond=0)
+    with _client(reset_sim) as client:
+        gateway = IBKRGateway(client)
+        assert gateway.start(keepalive=False).authenticated
+        reset_sim.admin.advance_clock(target.timestamp() - now)  # Saturday 23:10
+        assert not gateway.tick().authenticated
+        assert reset_sim.state.outage is not None
+        assert reset_sim.state.outage.kind == "IBKR's Saturday maintenance"
+        with pytest.raises(ResetWindowError, match="Saturday maintenance"):
+            client.place_order(_order("sat"), STOCK)
+        reset_sim.admin.advance_clock(55 * 60)  # Sunday 00:05
+        assert gateway.tick().authenticated
+        assert client.place_order(_order("sun"), STOCK).order_id
+
+
+async def test_the_host_gets_a_clear_rejection_and_no_order_log_row(reset_sim: SimServer) -> None:
+    """The adapter through the reference host: a held order is ``rejected`` with the reason, not sent,
+    and the order log has no row for it."""
+    from tests.host.multi_broker import MultiBroker
+    from tests.plugin.test_adapter_via_host import host_config
+
+    _move_to(reset_sim, 0, 57)
+    host = MultiBroker()
+    config = host_config(reset_sim, database_url="memory", reset_timezone=ZONE, reset_hold_minutes=5,
+                         auto_confirm=["o354", "o10151"])  # fmt: skip
+    adapter = host.adapter("ibkr", config)
+    try:
+        assert await adapter.connect()
+        order = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "market", "asset_type": "stock",
+                 "client_order_id": "host-0057"}  # fmt: skip
+        execution = await host.execute("ibkr", order)
+        result = execution.result
+        assert result["status"] == "rejected"
+        assert "daily reset" in result["message"] and "nothing was sent" in result["message"]
+        assert "host-0057" not in _sim_orders(reset_sim)
+        assert adapter.client.journal.entries() == []
+    finally:
+        await adapter.disconnect()
