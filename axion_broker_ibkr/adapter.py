@@ -34,6 +34,7 @@ from .errors import (
     OrderStateUnknownError,
     QuestionRefusedError,
 )
+from .errors import StoreUnavailableError as StoreUnavailableError  # re-exported
 from .gateway import AsyncIBKRGateway
 from .journal import ContractCache, MemoryJournal, OrderJournal
 from .masking import mask_account, mask_text
@@ -64,10 +65,6 @@ _ASSET_CLASS = {
 _ORDER_DETAILS = {"expiration": "expiry", "expiry": "expiry", "strike": "strike", "option_type": "right",
                   "right": "right", "exchange": "exchange", "currency": "currency", "issuer": "issuer",
                   "maturity": "maturity"}  # fmt: skip
-
-
-class StoreUnavailableError(IBKRError, RuntimeError):
-    """The plugin's database (the order log) cannot be opened; no order is sent without it."""
 
 
 def open_order_store(database_url: str | None) -> Store:
@@ -312,6 +309,8 @@ class IBKRAdapter:
             contract = await self.resolve(
                 str(order.get("symbol", "")), str(order.get("asset_type") or "stock"), _order_details(order)
             )
+            # Never ``hold_questions``: the host's execute has no one to ask, so a question the policy
+            # does not answer yes is declined at once (row ``declined``), as below.
             result = await self.client.place_order(order, contract)
         except OrderStateUnknownError as exc:
             return self._result(exc.client_order_id, "pending", f"state unknown, not re-sent: {exc}")

@@ -30,6 +30,9 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     from .resets import ResetSchedule
     from .sim import serve
 
+    extra: dict[str, Any] = {}
+    if args.oauth:
+        extra = {"oauth": True, "oauth_dir": args.oauth}
     code: int = serve(
         host=args.host,
         port=args.port,
@@ -37,6 +40,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         logged_in=not args.logged_out,
         allow_remote=args.allow_remote,
         resets=None if args.no_resets else ResetSchedule(timezone=args.reset_timezone),
+        **extra,
     )
     return code
 
@@ -109,6 +113,7 @@ def _fail(command: str, exc: BaseException) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    import datetime as dt
     import json
 
     from .dashboard.vm_gateway import health_state, status_rows
@@ -121,6 +126,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     except IBKRError as exc:
         return _fail("status", exc)
     rows = status_rows(status)
+    if status.mode == "oauth":
+        expires = status.oauth_token_expires_at
+        when = (
+            dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if expires else "—"
+        )
+        rows.append({"": "OAuth token expires", "Value": when})
+        rows.append({"": "OAuth refreshes", "Value": str(status.oauth_refreshes)})
     if args.json:
         print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
     else:
@@ -259,7 +271,7 @@ def _quote_type(symbol: str) -> str:
 
 
 def _add_client_commands(sub: Any) -> None:
-    modes = ("auto", "gateway", "sim")
+    modes = ("auto", "gateway", "sim", "oauth")
     dash = sub.add_parser(
         "dashboard",
         help="open the IBKR page in Streamlit (starts the simulator when nothing listens on the port)",
@@ -350,6 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--reset-timezone", default="America/New_York", help="the simulated server region's time zone"
+    )
+    sim.add_argument(
+        "--oauth",
+        metavar="DIR",
+        default=None,
+        help="play IBKR's OAuth 1.0a server: write a first-party credential set into DIR "
+        "(oauth.json, the two private keys, ca.pem) and accept only signed requests",
     )
     sim.set_defaults(func=_cmd_sim)
 

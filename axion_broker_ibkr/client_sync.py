@@ -232,12 +232,31 @@ class IBKRClient(ClientBase):
         return self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
 
     def place_order(
-        self, order: Mapping[str, Any], contract: ContractLike, *, confirm: Iterable[str] = ()
+        self,
+        order: Mapping[str, Any],
+        contract: ContractLike,
+        *,
+        confirm: Iterable[str] = (),
+        hold_questions: bool = False,
     ) -> OrderResult:
         """Place ``order``. An IBKR question is answered "yes" only when all its message ids are in
-        ``auto_confirm`` (config) or ``confirm`` (this order: ids the trader has confirmed)."""
+        ``auto_confirm`` (config) or ``confirm`` (this order: ids the trader has confirmed). Any
+        other question is declined (:class:`~axion_broker_ibkr.errors.QuestionRefusedError`, row
+        ``declined``), unless ``hold_questions``: then it is held for the caller, neither answered
+        nor declined (result ``status="pending"``, ``question`` set, row ``awaiting_answer``) until
+        :meth:`answer_question`."""
         with self._order_lock:
-            return self._run(self._place_op(order, contract, confirm))
+            return self._run(self._place_op(order, contract, confirm, hold_questions))
+
+    def answer_question(self, client_order_id: str, yes: bool) -> OrderResult:
+        """Answer the question held for order ``client_order_id`` (``hold_questions=True``): yes
+        continues the same order (same cOID, same order-log row), no declines it (row ``declined``,
+        question ids and text kept). After the reply window (``PendingQuestion.expires_at``) a yes
+        places the same ticket again under a new cOID whose row links the first (which becomes
+        ``declined``, "question expired"). For a modification, the modification is continued or
+        sent again. The result may hold a further question (``status="pending"``)."""
+        with self._order_lock:
+            return self._run(self._answer_op(client_order_id, yes))
 
     def order_payload(self, order: Mapping[str, Any], contract: ContractLike) -> dict[str, Any]:
         """The CPAPI payload :meth:`place_order` would send for ``order`` (prices on the contract's
@@ -255,12 +274,15 @@ class IBKRClient(ClientBase):
         contract: ContractLike | None = None,
         *,
         confirm: Iterable[str] = (),
+        hold_questions: bool = False,
     ) -> OrderResult:
         """Modify live order ``order_id`` to the terms of ``order``. Without ``contract`` the
         order's own contract is used (its conid from ``order["conid"]`` or IBKR's order status,
-        then IBKR's definition of that conid: strike, right, expiry, multiplier)."""
+        then IBKR's definition of that conid: strike, right, expiry, multiplier). Questions as for
+        :meth:`place_order`; a held one is answered with :meth:`answer_question` (the order's cOID,
+        or its order id when the order log does not know the order)."""
         with self._order_lock:
-            return self._run(self._modify_op(order_id, order, contract, confirm))
+            return self._run(self._modify_op(order_id, order, contract, confirm, hold_questions))
 
     def cancel_order(
         self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None

@@ -33,6 +33,7 @@ from .errors import (
     GatewayUnavailableError,
     LiveTradingNotAllowedError,
     ModeError,
+    OAuthError,
     OrderValidationError,
     ResetWindowError,
     SessionPreconditionError,
@@ -53,6 +54,7 @@ from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
+    from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .resets import Hold, ResetSchedule
     from .sim import SimServer
@@ -73,9 +75,12 @@ class _MaskAccounts(logging.Filter):
         return True
 
 
-_HTTPX_LOG = logging.getLogger("httpx")
-if not any(isinstance(f, _MaskAccounts) for f in _HTTPX_LOG.filters):
-    _HTTPX_LOG.addFilter(_MaskAccounts())
+# httpx logs request URLs; httpcore and websockets (DEBUG) log request lines and headers, which in
+# oauth mode carry the access token (``?oauth_token=``) and the signed Authorization header.
+for _name in ("httpx", "httpcore.http11", "httpcore.connection", "websockets.client", "websockets"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _MaskAccounts) for f in _logger.filters):
+        _logger.addFilter(_MaskAccounts())
 
 USER_AGENT = "axion-broker-ibkr/0.1"
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -205,10 +210,19 @@ class ClientBase:
         #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
         #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
         self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
+        #: Orders whose IBKR question is held for the caller (``hold_questions=True``), by cOID (or,
+        #: for a modification of an order the log does not know, by IBKR order id).
+        self._held: dict[str, orderflow.HeldOrder] = {}
+        #: Epoch seconds now: a held question's reply window is measured with it (tests move it).
+        self.clock: Callable[[], float] = time.time
+        #: ``oauth`` mode: the live session token that signs every request
+        self._oauth: OAuthSession | None = None
         if self.config.mode == "gateway" or (self.config.mode == "sim" and self.config.sim_url):
             self._endpoint = self._configured_endpoint()
         elif self.config.mode == "sim":
             self._endpoint = self._sim_endpoint("sim mode")
+        elif self.config.mode == "oauth":
+            self._endpoint = self._oauth_endpoint("oauth mode")
 
     def _default_pacer(self) -> Pacer:
         """A pacer whose budget is shared with every process pacing the same gateway (config
@@ -261,6 +275,28 @@ class ClientBase:
         self.trusted_fingerprint = None
         return Endpoint("sim", self._sim.root_url, self.config.base_path, reason, fallback)
 
+    def _oauth_endpoint(self, reason: str) -> Endpoint:
+        """IBKR's Web API with OAuth 1.0a: the credentials are loaded (and checked) now; the live
+        session token is obtained with the first request (:class:`~.oauth.session.OAuthAuth`)."""
+        from .oauth.credentials import credentials_from_config
+        from .oauth.session import OAuthSession
+
+        url = self.config.oauth_base_url
+        parts = urlsplit(url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        self._oauth = OAuthSession(credentials_from_config(self.config), url)
+        return Endpoint("oauth", root, parts.path, reason)
+
+    @property
+    def oauth_token_expires_at(self) -> float | None:
+        """``oauth`` mode: when the live session token expires (epoch seconds, IBKR's clock)."""
+        return self._oauth.expires_at if self._oauth is not None else None
+
+    @property
+    def oauth_refreshes(self) -> int:
+        """``oauth`` mode: how many times the live session token was replaced by a new one."""
+        return self._oauth.refreshes if self._oauth is not None else 0
+
     def _gateway_listening(self) -> bool:
         """The ``auto`` probe (:mod:`axion_broker_ibkr.probe`): does anything accept a TCP
         connection at the configured gateway address? Blocking."""
@@ -275,6 +311,10 @@ class ClientBase:
         if listening:
             log.info("auto mode: using the IBKR gateway at %s", cfg.gateway_root)
             return Endpoint("gateway", cfg.gateway_root, cfg.base_path, reason)
+        if cfg.oauth_configured:
+            # Credentials mean a real account: never the simulator (a bad credential is an error).
+            log.info("auto mode: no gateway at %s -> OAuth 1.0a at %s", cfg.gateway_root, cfg.oauth_base_url)
+            return self._oauth_endpoint(f"{reason}; OAuth credentials are configured")
         log.warning(
             "auto mode: nothing accepts connections at %s -> using the embedded SIMULATOR; "
             "nothing here reaches a real account",
@@ -301,6 +341,10 @@ class ClientBase:
 
     @property
     def ws_url(self) -> str:
+        if self._endpoint is not None and self._oauth is not None:
+            from .oauth.session import oauth_ws_url
+
+            return oauth_ws_url(self._endpoint.ws_url, self._oauth.credentials.access_token)
         return (
             self._endpoint.ws_url
             if self._endpoint is not None
@@ -410,6 +454,16 @@ class ClientBase:
         self._note_server(req, raw, resp)
         if core.is_success(req, resp):
             return Decision("return")
+        if resp.status_code == 401 and self._oauth is not None:
+            body = resp.data if isinstance(resp.data, dict) else {}
+            said = mask_text(str(body.get("error") or "no reason given"))
+            return Decision(
+                "raise",
+                error=OAuthError(
+                    f"IBKR refused the OAuth-signed request {req.method} {mask_text(req.path)}: {said}",
+                    status=401,
+                ),
+            )
         error = core.error_for(req, resp, login_url=self.login_url)
         if resp.status_code == 429:
             backoff = self.pacer.penalize(retry_after(raw))
@@ -500,6 +554,10 @@ class ClientBase:
             kwargs["transport"] = self._transport
         else:
             kwargs["verify"] = self.ssl_context
+        if self._oauth is not None:
+            from .oauth.session import OAuthAuth
+
+            kwargs["auth"] = OAuthAuth(self._oauth)
         return kwargs
 
     def _probe_kwargs(self) -> dict[str, Any]:
@@ -548,6 +606,7 @@ class ClientBase:
             max_rounds=self.config.max_question_rounds,
             confirm=orderflow.confirm_ids(confirm),
             ignored_keys=check_order_keys(order),
+            clock=lambda: self.clock(),
         )
 
     def translate_options(self, account_id: str | None = None) -> TranslateOptions:
@@ -632,10 +691,12 @@ class ClientBase:
         order: Mapping[str, Any],
         contract: ContractLike,
         confirm: Iterable[str] = (),
+        hold: bool = False,
     ) -> core.Op[m.OrderResult]:
         yield from self._reset_guard_op()
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        result = yield from orderflow.place_order(self.state, payload, cdict, ctx)
+        result, held = yield from orderflow.place_order_held(self.state, payload, cdict, ctx, hold=hold)
+        self._keep(held)
         return _say_rules(result, cdict)
 
     def _modify_op(
@@ -644,16 +705,45 @@ class ClientBase:
         order: Mapping[str, Any],
         contract: ContractLike | None,
         confirm: Iterable[str] = (),
+        hold: bool = False,
     ) -> core.Op[m.OrderResult]:
         named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
         yield from self._reset_guard_op()
         if contract is None:
             contract = yield from self._order_contract_op(order_id, order)
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        result = yield from orderflow.modify_order(
-            self.state, order_id, payload, ctx, contract=cdict, coid=named
+        result, held = yield from orderflow.modify_order_held(
+            self.state, order_id, payload, ctx, contract=cdict, coid=named, hold=hold
         )
+        self._keep(held)
         return _say_rules(result, cdict)
+
+    def _keep(self, held: orderflow.HeldOrder | None) -> None:
+        if held is not None:
+            self._held[held.client_order_id or str(held.order_id)] = held
+
+    def held_question(self, client_order_id: str) -> m.PendingQuestion | None:
+        """The question held for order ``client_order_id`` (``hold_questions=True``), if any."""
+        held = self._held.get(client_order_id)
+        return None if held is None else held.question
+
+    def _answer_op(self, client_order_id: str, yes: bool) -> core.Op[m.OrderResult]:
+        """:meth:`answer_question`: the held order is taken first (a second answer finds nothing)."""
+        from .orders import new_client_order_id
+
+        if not isinstance(yes, bool):
+            raise OrderValidationError("yes", f"expected True or False, got {yes!r}")
+        held = self._held.pop(str(client_order_id), None)
+        if held is None:
+            raise OrderValidationError(
+                "client_order_id",
+                f"no IBKR question is held for order {client_order_id!r} (already answered, never asked, "
+                "or asked in another process: the order log says what became of it)",
+            )
+        yield from core.ensure_accounts(self.state)
+        result, again = yield from orderflow.answer(self.state, held, yes, new_coid=new_client_order_id)
+        self._keep(again)
+        return _say_rules(result, held.contract)
 
     def _order_contract_op(self, order_id: str | int, order: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
         """The contract of a live order from its own terms: the order's conid (the order dict's

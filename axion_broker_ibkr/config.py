@@ -19,9 +19,22 @@ from attrs import define, field, fields
 
 from .errors import ConfigError
 
-MODES: tuple[str, ...] = ("gateway", "sim", "auto")
+MODES: tuple[str, ...] = ("gateway", "sim", "auto", "oauth")
 #: Modes the configuration already names but the client does not implement yet.
-RESERVED_MODES: tuple[str, ...] = ("oauth",)
+RESERVED_MODES: tuple[str, ...] = ()
+#: IBKR's Web API for OAuth 1.0a users (no gateway).
+DEFAULT_OAUTH_BASE_URL = "https://api.ibkr.com/v1/api"
+#: The credentials that may be given one by one instead of in an ``oauth_credentials`` file.
+OAUTH_KEYS: tuple[str, ...] = (
+    "oauth_consumer_key",
+    "oauth_access_token",
+    "oauth_access_token_secret",
+    "oauth_dh_prime",
+    "oauth_dh_generator",
+    "oauth_realm",
+    "oauth_encryption_key_file",
+    "oauth_signature_key_file",
+)
 COMPETING_POLICIES: tuple[str, ...] = ("wait", "take_over")
 #: The one competing-session default (config, keep-alive and stream): leave the other platform's
 #: session alone and report it; taking over logs the trader out of TWS / IBKR Mobile.
@@ -33,6 +46,8 @@ PACING_STORES = ("auto", "memory", "file", "postgres")
 ENV_PREFIX = "AXION_IBKR_"
 #: IBKR's documented ceiling for a Client Portal Gateway user: 10 requests per second (REFERENCE §7).
 MAX_REQUESTS_PER_MINUTE = 600
+#: IBKR's documented ceiling for direct (OAuth) access: 50 requests per second per user (REFERENCE §7).
+MAX_OAUTH_REQUESTS_PER_MINUTE = 3000
 _QUESTION_ID_RE = re.compile(r"^[op]\d+$")
 _FINGERPRINT_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -231,6 +246,14 @@ def _check_hold_minutes(_inst: Any, attribute: Any, value: float | None) -> None
         raise ConfigError(attribute.name, f"must be between 0 and 120 minutes; got {value!r}")
 
 
+def _check_oauth_url(_inst: Any, attribute: Any, value: str) -> None:
+    if not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*[^/\s?#])?", value):
+        raise ConfigError(
+            attribute.name,
+            f"must look like 'https://api.ibkr.com/v1/api' (https, no trailing '/'); got {value!r}",
+        )
+
+
 def _check_url(_inst: Any, attribute: Any, value: str | None) -> None:
     if value is not None and not re.fullmatch(r"https://[^/\s]+", value):
         raise ConfigError(attribute.name, f"must look like 'https://127.0.0.1:5000' (no path); got {value!r}")
@@ -263,7 +286,8 @@ class IBKRConfig:
     #: ``sim`` mode: attach to a simulator already running at this URL instead of starting one.
     sim_url: str | None = field(default=None, validator=_check_url)
     account_id: str | None = field(default=None, validator=_check_account)
-    max_requests_per_minute: int = field(default=50, validator=_check_range(1, MAX_REQUESTS_PER_MINUTE))
+    #: up to 600 (10/s, a gateway's ceiling); in ``oauth`` mode up to 3000 (IBKR's 50/s for direct access)
+    max_requests_per_minute: int = field(default=50, validator=_check_range(1, MAX_OAUTH_REQUESTS_PER_MINUTE))
     request_timeout: float = field(default=15.0, validator=_check_positive)
     connect_timeout: float = field(default=5.0, validator=_check_positive)
     #: ``auto`` mode: how long the configured gateway gets to answer before the simulator is used.
@@ -303,8 +327,30 @@ class IBKRConfig:
     #: Orders are held from this many minutes before a reset until the session is back (0: never;
     #: ``None``: :data:`axion_broker_ibkr.resets.DEFAULT_HOLD_MINUTES`).
     reset_hold_minutes: float | None = field(default=None, validator=_check_hold_minutes)
+    #: ``oauth`` mode: IBKR's Web API (``AXION_IBKR_OAUTH_BASE_URL``); ``ssl_verify`` applies to it.
+    oauth_base_url: str = field(default=DEFAULT_OAUTH_BASE_URL, validator=_check_oauth_url)
+    #: ``oauth`` mode: a JSON credentials file (``consumer_key``, ``access_token``,
+    #: ``access_token_secret``, ``dh_prime``, ``dh_generator``, ``realm``, ``encryption_key_file``,
+    #: ``signature_key_file``; key paths relative to the file). The ``oauth_*`` keys below give the
+    #: same one by one (and override the file's values).
+    oauth_credentials: str | None = None
+    oauth_consumer_key: str | None = None
+    oauth_access_token: str | None = field(default=None, repr=False)
+    oauth_access_token_secret: str | None = field(default=None, repr=False)
+    oauth_dh_prime: str | None = field(default=None, repr=False)
+    oauth_dh_generator: int | None = None
+    oauth_realm: str | None = None
+    oauth_encryption_key_file: str | None = None
+    oauth_signature_key_file: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.mode != "oauth" and self.max_requests_per_minute > MAX_REQUESTS_PER_MINUTE:
+            raise ConfigError(
+                "max_requests_per_minute",
+                f"must be between 1 and {MAX_REQUESTS_PER_MINUTE} for a gateway (IBKR's 10/s); "
+                f"up to {MAX_OAUTH_REQUESTS_PER_MINUTE} only in mode 'oauth'; "
+                f"got {self.max_requests_per_minute}",
+            )
         verify = self.ssl_verify
         if verify is False:
             remote = [h for h in self._tls_hosts() if not is_loopback(h)]
@@ -323,17 +369,32 @@ class IBKRConfig:
                         "certificate pinning is only allowed for a loopback gateway, "
                         f"not {self.gateway_host!r}; give a CA bundle path instead",
                     )
+                oauth_host = urlsplit(self.oauth_base_url).hostname or ""
+                if self.mode == "oauth" and not is_loopback(oauth_host):
+                    raise ConfigError(
+                        "ssl_verify",
+                        f"certificate pinning is not allowed for {oauth_host!r} (oauth_base_url); "
+                        "give a CA bundle path, or true for the system's trust store",
+                    )
             elif not Path(verify).is_file():
                 raise ConfigError("ssl_verify", f"CA bundle {verify!r} does not exist")
         if self.futures_operator is not None and not self.futures_operator.strip():
             raise ConfigError("futures_operator", "must not be blank")
 
     def _tls_hosts(self) -> list[str]:
-        """The hosts this configuration may open TLS to: the gateway, and an attached simulator."""
+        """The hosts this configuration may open TLS to: the gateway, an attached simulator, and
+        IBKR's Web API in ``oauth`` mode."""
         hosts = [self.gateway_host]
         if self.sim_url:
             hosts.append(urlsplit(self.sim_url).hostname or self.sim_url)
+        if self.mode == "oauth":
+            hosts.append(urlsplit(self.oauth_base_url).hostname or self.oauth_base_url)
         return hosts
+
+    @property
+    def oauth_configured(self) -> bool:
+        """OAuth credentials are given (a file, or the consumer key one by one)."""
+        return bool(self.oauth_credentials or self.oauth_consumer_key)
 
     # ----------------------------------------------------------------------------------------
 
@@ -446,6 +507,16 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "pacing_dir": _to_opt_str,
     "reset_timezone": _to_str,
     "reset_hold_minutes": _to_opt_float,
+    "oauth_base_url": _to_str,
+    "oauth_credentials": _to_opt_str,
+    "oauth_consumer_key": _to_opt_str,
+    "oauth_access_token": _to_opt_str,
+    "oauth_access_token_secret": _to_opt_str,
+    "oauth_dh_prime": _to_opt_str,
+    "oauth_dh_generator": lambda key, value: None if value is None else _to_int(key, value),
+    "oauth_realm": _to_opt_str,
+    "oauth_encryption_key_file": _to_opt_str,
+    "oauth_signature_key_file": _to_opt_str,
 }
 
 

@@ -26,6 +26,7 @@ The lookups are I/O-free operations (:mod:`axion_broker_ibkr.core` style) driven
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -608,10 +609,17 @@ def sec_type_for(asset_type: str) -> str:
 
 
 class _ResolverBase:
+    #: Whether the persistent cache (SQLite/PostgreSQL) is read and written inside the operation.
+    #: The async resolver reads and writes it in a worker thread around the operation instead, so
+    #: a cache lookup never blocks the event loop; the operation then sees the in-memory front only.
+    _persist_inline = True
+
     def __init__(self, cache: ContractCache | None = None, *, today: dt.date | None = None) -> None:
         self.memory = MemoryContractCache()
         self.cache = cache
         self._today = today
+        #: Contracts resolved by the operation and not yet written to ``cache`` (async resolver).
+        self._unsaved: list[tuple[str, m.IBKRContract, dt.datetime | None]] = []
 
     @property
     def today(self) -> dt.date:
@@ -619,7 +627,7 @@ class _ResolverBase:
 
     def _cached(self, key: str) -> m.IBKRContract | None:
         hit = self.memory.get(key)
-        if hit is None and self.cache is not None:
+        if hit is None and self.cache is not None and self._persist_inline:
             hit = self.cache.get(key)
             if hit is not None:
                 self.memory.put(key, hit, expires_at(hit))
@@ -629,7 +637,16 @@ class _ResolverBase:
         when = expires_at(contract, roll=roll)
         self.memory.put(key, contract, when)
         if self.cache is not None:
-            self.cache.put(key, contract, when)
+            if self._persist_inline:
+                self.cache.put(key, contract, when)
+            else:
+                self._unsaved.append((key, contract, when))
+
+    @staticmethod
+    def _key(symbol: str, asset_type: str, details: Mapping[str, Any] | None) -> str:
+        sec_type = sec_type_for(asset_type)
+        sym = symbol.strip().upper() if sec_type == "CASH" else core_secdef.clean_symbol(symbol)
+        return cache_key(sec_type, sym, _details(details))
 
     def _op(
         self, state: core.SessionState, symbol: str, asset_type: str, details: Mapping[str, Any] | None
@@ -700,7 +717,11 @@ class ContractResolver(_ResolverBase):
 
 
 class AsyncContractResolver(_ResolverBase):
-    """Resolver over an :class:`AsyncIBKRClient`."""
+    """Resolver over an :class:`AsyncIBKRClient`. The persistent cache is read (before the
+    operation, for the keys the in-memory front does not hold) and written (after it) in a worker
+    thread: a SQLite lookup never blocks the event loop."""
+
+    _persist_inline = False
 
     def __init__(
         self, client: AsyncIBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
@@ -711,9 +732,41 @@ class AsyncContractResolver(_ResolverBase):
     async def resolve(
         self, symbol: str, asset_type: str = "stock", details: Mapping[str, Any] | None = None
     ) -> m.IBKRContract:
-        return await self.client.run(self._op(self.client.state, symbol, asset_type, details))
+        await self._warm([self._key(symbol, asset_type, details)])
+        try:
+            return await self.client.run(self._op(self.client.state, symbol, asset_type, details))
+        finally:
+            await self._save()
 
     async def resolve_stocks(
         self, symbols: Sequence[str], details: Mapping[str, Any] | None = None
     ) -> dict[str, m.IBKRContract]:
-        return await self.client.run(self._many_op(self.client.state, symbols, details))
+        await self._warm([self._key(s, "STK", details) for s in symbols])
+        try:
+            return await self.client.run(self._many_op(self.client.state, symbols, details))
+        finally:
+            await self._save()
+
+    async def _warm(self, keys: Sequence[str]) -> None:
+        """Copy the persistent cache's entries for ``keys`` into the in-memory front (in a thread)."""
+        cache = self.cache
+        missing = [key for key in dict.fromkeys(keys) if self.memory.get(key) is None]
+        if cache is None or not missing:
+            return
+        hits = await asyncio.to_thread(lambda: [(key, cache.get(key)) for key in missing])
+        for key, hit in hits:
+            if hit is not None:
+                self.memory.put(key, hit, expires_at(hit))
+
+    async def _save(self) -> None:
+        """Write what the operation resolved to the persistent cache (in a thread)."""
+        cache, unsaved = self.cache, self._unsaved
+        if cache is None or not unsaved:
+            return
+        self._unsaved = []
+
+        def write() -> None:
+            for key, contract, when in unsaved:
+                cache.put(key, contract, when)
+
+        await asyncio.to_thread(write)

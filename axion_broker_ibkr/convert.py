@@ -407,12 +407,77 @@ DEFAULT_QUOTE_FIELDS: tuple[str, ...] = (
 _META_KEYS = {"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"}
 
 
-def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Quote:
-    """Build (or merge onto ``base``) a :class:`Quote` from a snapshot row or an ``smd`` frame.
+#: The Quote attributes a merge carries over (all but ``conid`` and ``fields``).
+QUOTE_VALUE_ATTRS: tuple[str, ...] = (
+    *QUOTE_NUMERIC_FIELDS.values(), *QUOTE_TEXT_FIELDS.values(),
+    "last_is_close", "halted", "conidex", "updated", "server_id",
+)  # fmt: skip
 
-    A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value
-    is ``None``, never zero. Field 7762 (full-precision volume) wins over 87 when both are present.
-    """
+
+_QUOTE_NUMBER_NAMES = {**QUOTE_NUMERIC_FIELDS, "7762": "volume"}
+
+
+def _quote_number(conid: int, key: str, value: Any) -> float | None:
+    try:
+        return parse_number(value)
+    except ValueError as exc:
+        raise WireFormatError(
+            f"Quote {conid}: field {key} ({_QUOTE_NUMBER_NAMES.get(key, key)}): {exc}"
+        ) from exc
+
+
+def merge_quote(
+    conid: int,
+    data: Mapping[str, Any],
+    values: dict[str, Any],
+    fields: dict[str, str],
+    number: Callable[[int, str, Any], float | None] = _quote_number,
+) -> dict[str, str]:
+    """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
+    ``values`` (Quote attribute -> value) and ``fields`` (field id -> text) in place; returns the
+    field ids (-> text) that ``data`` carried.
+
+    A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value is
+    ``None``, never zero; ``31`` says by its prefix whether the last price is a close (``C``) or the
+    contract is halted (``H``); field 7762 (full-precision volume) wins over 87. ``number`` parses a
+    numeric field (``(conid, field id, value)``; a stream passes one that remembers texts). A bad
+    value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
+    copies unchanged (merge into copies)."""
+    changed: dict[str, str] = {}
+    for key, value in data.items():
+        if key in _META_KEYS or value is None:
+            continue
+        text = value if value.__class__ is str else str(value)
+        fields[key] = changed[key] = text
+        attr = QUOTE_NUMERIC_FIELDS.get(key)
+        if attr is not None:
+            values[attr] = number(conid, key, value)
+            if key == "31":
+                prefix = text.strip()[:1]
+                values["last_is_close"] = prefix == "C"
+                values["halted"] = prefix == "H"
+        elif key in QUOTE_TEXT_FIELDS:
+            values[QUOTE_TEXT_FIELDS[key]] = text
+    if ("7762" in changed or "87" in changed) and "7762" in fields:
+        values["volume"] = number(conid, "7762", fields["7762"])  # 7762 wins over 87
+    conidex = data.get("conidEx", data.get("conidex"))
+    if conidex is not None:
+        values["conidex"] = str(conidex)
+    updated = data.get("_updated")
+    if updated is not None:
+        try:
+            values["updated"] = _parse_int(updated)
+        except ValueError as exc:
+            raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
+    server_id = data.get("server_id", data.get("6119"))
+    if server_id is not None:
+        values["server_id"] = str(server_id)
+    return changed
+
+
+def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Quote:
+    """Build (or merge onto ``base``) a :class:`Quote` from a snapshot row or an ``smd`` frame,
+    by :func:`merge_quote` (the rule the stream's quote book applies too)."""
     raw_conid = data.get("conid", base.conid if base is not None else None)
     if raw_conid is None:
         raise WireFormatError("Quote: field 'conid' is missing")
@@ -420,46 +485,14 @@ def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Q
         conid = _parse_int(raw_conid)
     except ValueError as exc:
         raise WireFormatError(f"Quote: field 'conid': {exc}") from exc
-    values: dict[str, Any] = {}
-    fields: dict[str, str] = dict(base.fields) if base is not None else {}
-    if base is not None:
-        for name in (*QUOTE_NUMERIC_FIELDS.values(), *QUOTE_TEXT_FIELDS.values()):
-            values[name] = getattr(base, name)
-        values["last_is_close"] = base.last_is_close
-        values["halted"] = base.halted
-    for key, value in data.items():
-        if key in _META_KEYS or value is None:
-            continue
-        text = value if isinstance(value, str) else str(value)
-        fields[key] = text
-        attr = QUOTE_NUMERIC_FIELDS.get(key)
-        if attr is not None:
-            try:
-                values[attr] = parse_number(value)
-            except ValueError as exc:
-                raise WireFormatError(f"Quote {conid}: field {key} ({attr}): {exc}") from exc
-            if key == "31":
-                prefix = text.strip()[:1]
-                values["last_is_close"] = prefix == "C"
-                values["halted"] = prefix == "H"
-        elif key in QUOTE_TEXT_FIELDS:
-            values[QUOTE_TEXT_FIELDS[key]] = text
-    if "7762" in fields:
-        try:
-            values["volume"] = parse_number(fields["7762"])
-        except ValueError as exc:
-            raise WireFormatError(f"Quote {conid}: field 7762 (volume): {exc}") from exc
-    conidex = data.get("conidEx", data.get("conidex", base.conidex if base is not None else None))
-    updated = data.get("_updated", base.updated if base is not None else None)
-    server_id = data.get("server_id", data.get("6119", base.server_id if base is not None else None))
-    return m.Quote(
-        conid=conid,
-        conidex=None if conidex is None else str(conidex),
-        updated=None if updated is None else _parse_int(updated),
-        server_id=None if server_id is None else str(server_id),
-        fields=fields,
-        **values,
-    )
+    if base is None:
+        values: dict[str, Any] = {}
+        fields: dict[str, str] = {}
+    else:
+        values = {name: getattr(base, name) for name in QUOTE_VALUE_ATTRS}
+        fields = dict(base.fields)
+    merge_quote(conid, data, values, fields)
+    return m.Quote(conid=conid, fields=fields, **values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -534,6 +567,8 @@ CPAPI_ORDER_WIRE_NAMES: dict[str, str] = {
     "manual_indicator": "manualIndicator",
     "ext_operator": "extOperator",
 }
+#: The order payload's client order id key (IBKR's idempotency key), for readers outside this module.
+WIRE_CLIENT_ORDER_ID = CPAPI_ORDER_WIRE_NAMES["client_order_id"]
 
 
 _JSON_SCALARS: frozenset[Any] = frozenset(

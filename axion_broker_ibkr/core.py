@@ -35,6 +35,8 @@ from .errors import (
     SessionPreconditionError,
     WireFormatError,
 )
+from .errors import NotSentError as NotSentError  # re-exported (it lives in errors.py)
+from .errors import UntrustedCertificateError as UntrustedCertificateError  # re-exported
 from .journal import JournalEntry, Modification, ModificationRef
 from .masking import mask_text
 from .orders.status import FILTER_CODES, IBKR_STATUSES, status_info
@@ -504,19 +506,3 @@ def open_session(
         except GatewayError as exc:  # the session is open; a missed tickle is retried by the keep-alive
             log.warning("start-up tickle failed: %s", mask_text(str(exc)))
     return StartupResult(status=status, accounts=accts, initialized=initialized, tickle=first_tickle)
-
-
-class NotSentError(GatewayUnavailableError):
-    """The request never reached the gateway (connection refused, TLS failure, pool timeout).
-
-    For an order this is unambiguous: it was not placed."""
-
-
-class UntrustedCertificateError(NotSentError):
-    """The gateway's TLS certificate is not trusted (self-signed, another pin, changed since the
-    first use). ``fingerprint`` is the presented certificate's SHA-256 (hex), when it could be read;
-    the message names it and the setting that pins it. Nothing was sent."""
-
-    def __init__(self, message: str, *, fingerprint: str | None = None) -> None:
-        super().__init__(message)
-        self.fingerprint = fingerprint

@@ -13,8 +13,8 @@ from .core import Op, SessionState, _call, _get, _post, ensure_accounts
 from .errors import (
     CompetingSessionError,
     ContractNotFoundError,
+    GatewayConnectionError,
     GatewayError,
-    GatewayUnavailableError,
     NotAuthenticatedError,
     RateLimitedError,
     WireFormatError,
@@ -79,7 +79,7 @@ def rules_or_none(
     static table and the order result says so. A lost session is not "no rules": it raises."""
     try:
         rules = yield from contract_rules(state, conid, is_buy=is_buy, exchange=exchange)
-    except (NotAuthenticatedError, CompetingSessionError, GatewayUnavailableError, RateLimitedError):
+    except (NotAuthenticatedError, CompetingSessionError, GatewayConnectionError, RateLimitedError):
         raise
     except (GatewayError, WireFormatError):
         return None

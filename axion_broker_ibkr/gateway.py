@@ -33,8 +33,8 @@ from .core import UntrustedCertificateError
 from .errors import (
     BrokerageSessionError,
     CompetingSessionError,
+    GatewayConnectionError,
     GatewayError,
-    GatewayUnavailableError,
     NotAuthenticatedError,
 )
 from .masking import mask_text
@@ -115,8 +115,10 @@ class _GatewayBase:
             last_checked=now,
             last_tickle=self.last_tickle,
             reauthentications=client.reauthentications,
-            login_url=client.login_url,
+            login_url=None if client.mode == "oauth" else client.login_url,
             selected_account=client.account_id,
+            oauth_token_expires_at=getattr(client, "oauth_token_expires_at", None),
+            oauth_refreshes=getattr(client, "oauth_refreshes", 0),
         )
         if auth is not None:
             info = auth.server_info
@@ -153,7 +155,7 @@ class _GatewayBase:
             )
         elif isinstance(error, BrokerageSessionError):
             status = evolve(status, reachable=True, sso_session=True, connected=True, message=str(error))
-        elif isinstance(error, GatewayUnavailableError):
+        elif isinstance(error, GatewayConnectionError):  # not reached, or no usable answer
             status = evolve(status, message=str(error))
         elif error is not None:
             status = evolve(status, reachable=True, message=mask_text(str(error)))

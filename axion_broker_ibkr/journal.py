@@ -16,11 +16,12 @@ from attrs import define, evolve, field
 
 from .errors import JournalProtocolError, ModificationMismatchError
 from .models import IBKRContract
-from .orders.status import LOG_TERMINAL
+from .orders.status import LOG_AWAITING_ANSWER, LOG_TERMINAL
 
-#: Modification statuses (``ibkr_order_modifications.status``): ``pending_submit`` until settled.
-#: Order-log statuses of a row whose order may not have reached the broker (reconciliation settles them).
-UNSETTLED: frozenset[str] = frozenset({"pending_submit", "submitted_unconfirmed"})
+#: Order-log statuses of a row whose order may not have reached the broker (reconciliation settles
+#: them). ``awaiting_answer``: a question held for the caller; reconciliation declines it once its
+#: reply window is over (see :func:`axion_broker_ibkr.store.reconcile.reconcile`).
+UNSETTLED: frozenset[str] = frozenset({"pending_submit", "submitted_unconfirmed", LOG_AWAITING_ANSWER})
 #: Statuses no later event may move an order out of (a fill or a cancel is not undone): the status
 #: vocabulary's non-live order-log statuses (filled, canceled, rejected, expired) and declined.
 TERMINAL: frozenset[str] = LOG_TERMINAL
@@ -36,11 +37,17 @@ def next_status(current: str, proposed: str) -> str:
     return proposed
 
 
+#: Modification statuses (``ibkr_order_modifications.status``): ``pending_submit`` until settled;
+#: ``awaiting_answer`` while IBKR's question about it is held for the caller (settled again later).
 MODIFICATION_PENDING = "pending_submit"
 MODIFICATION_ACCEPTED = "accepted"
+MODIFICATION_AWAITING = LOG_AWAITING_ANSWER
 MODIFICATION_STATUSES: frozenset[str] = frozenset(
-    {MODIFICATION_PENDING, MODIFICATION_ACCEPTED, "rejected", "refused", "not_sent", "unknown_at_broker"}
-)
+    {
+        MODIFICATION_PENDING, MODIFICATION_ACCEPTED, MODIFICATION_AWAITING, "rejected", "refused",
+        "not_sent", "unknown_at_broker",
+    }
+)  # fmt: skip
 
 
 @define(frozen=True, kw_only=True)
@@ -63,6 +70,9 @@ class JournalEntry:
     tif: str | None = None
     payload: dict[str, Any] = field(factory=dict)
     parent_client_order_id: str | None = None
+    #: The first order of a question that expired before it was answered yes: this order is the
+    #: same ticket placed again under a new cOID (``answer_question`` after the reply window).
+    linked_client_order_id: str | None = None
     # Settled afterwards:
     status: str = "pending_submit"
     order_id: str | None = None

@@ -5,6 +5,23 @@ from __future__ import annotations
 import re
 
 _ACCOUNT_RE = re.compile(r"\b(DU|DF|U|F|I)(\d{3,})\b")
+#: ``oauth_token=...`` in a URL (the OAuth WebSocket) or an Authorization header's parameters
+_OAUTH_PARAM_RE = re.compile(r'(oauth_(?:token|signature|nonce)=)"?([^"&\s,]+)"?')
+#: Registered secrets, longest first. An immutable tuple replaced on write, so readers never see
+#: it change under them and the module needs no lock (it stays I/O- and thread-free).
+_SECRETS: tuple[str, ...] = ()
+
+
+def register_secret(value: str | None) -> None:
+    """A secret (OAuth token, access token secret, prepend) that :func:`mask_text` blanks out
+    wherever it appears; values shorter than 8 characters are not registered (too common)."""
+    global _SECRETS
+    if not value or len(value) < 8:
+        return
+    # Two threads registering at once may each replace the tuple; the loop re-checks, so a lost
+    # write is redone by the thread whose secret is missing.
+    while value not in _SECRETS:
+        _SECRETS = tuple(sorted({*_SECRETS, value}, key=len, reverse=True))
 
 
 def mask_account(account_id: str | None) -> str:
@@ -28,7 +45,12 @@ def mask_token(token: str | None) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Mask every account id that appears in free text (error messages, log lines)."""
+    """Mask every account id, OAuth parameter value and registered secret in free text (error
+    messages, log lines)."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    text = _OAUTH_PARAM_RE.sub(lambda m: m.group(1) + "***", text)
     return _ACCOUNT_RE.sub(lambda m: mask_account(m.group(0)), text)
 
 

@@ -45,7 +45,7 @@ _EXPLAINERS: tuple[tuple[type[BaseException], Callable[[BaseException], str]], .
      "Gateway tab and try again."),
     (e.RateLimitedError, lambda x: "IBKR's pacing limit was reached; the plugin is backing off. Wait a "
      "few seconds and try again (retrying at once makes IBKR block longer)."),
-    (e.GatewayUnavailableError, lambda x: f"The gateway does not answer: {x}"),
+    (e.GatewayConnectionError, lambda x: f"The gateway does not answer: {x}"),
     (e.QuestionRefusedError, lambda x: f"IBKR asked for a confirmation that was not given: {x}"),
     (e.OrderRejectedError, lambda x: _rejected(x)),
     (e.OrderStateUnknownError, lambda x: f"The order's fate is unknown; it was NOT re-sent. Check live "

@@ -3,8 +3,9 @@ with cancel/modify, recent fills.
 
 Nothing here sends an order on a single click: "Review order" validates the ticket locally and
 parks it (with a fresh cOID) under ``trade_pending``; only "Confirm and send" sends it, and it
-pops the parked order first, so a double click cannot send it twice. A question IBKR asks is
-shown with IBKR's text and needs its own "Yes, send it" before the order goes out again.
+pops the parked order first, so a double click cannot send it twice. A question IBKR asks is held
+for the trader (``hold_questions``) and shown with the ticket it belongs to in the question box
+(:mod:`.question_box`); its "Yes" answers IBKR for that same order (same cOID, one log row).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import streamlit as st
 from ..errors import IBKRError, QuestionRefusedError
 from ..models import IBKRContract, OrderResult
 from ..orders import new_client_order_id, translate_order
-from . import contract_finder, vm_trading
+from . import contract_finder, question_box, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
 from .state import cached, invalidate
 from .tables import table
 
 PENDING = "trade_pending"
-QUESTION = "trade_question"
+QUESTION = question_box.QUESTION
 LAST_RESULT = "trade_last_result"
 LAST_ERROR = "trade_last_error"
 MODIFY_PENDING = "orders_modify_pending"
@@ -69,17 +70,14 @@ def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRCon
         st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
 
 
-def _send(session: DashboardSession, parked: dict[str, Any], confirm: tuple[str, ...] = ()) -> None:
-    """Send a parked ticket; ``confirm``: the IBKR question ids the trader answered "yes" to on the
-    page (for this order only; the client's ``auto_confirm`` is not widened)."""
+def _send(session: DashboardSession, parked: dict[str, Any]) -> None:
+    """Send a parked ticket. A question IBKR asks is held for the trader (nothing is at IBKR yet;
+    the row is ``awaiting_answer``) and parked with this ticket for the question box."""
     order, contract = parked["order"], parked["contract"]
     try:
-        result: OrderResult = session.client.place_order(order, contract, confirm=confirm)
-    except QuestionRefusedError as exc:
-        # IBKR asked; the flow answered "no" (the order was discarded at IBKR, nothing is pending)
-        # and the order log settled this cOID as rejected with the question in its transcript.
-        text = vm_trading.question_text(exc.transcript, exc.message)
-        st.session_state[QUESTION] = {**parked, "message": text, "ids": tuple(exc.message_ids)}
+        result: OrderResult = session.client.place_order(order, contract, hold_questions=True)
+    except QuestionRefusedError as exc:  # held questions never land here; a question loop does
+        st.session_state[LAST_ERROR] = explain(exc)
         return
     except IBKRError as exc:
         # Rejected, refused before sending, or state unknown (never re-sent): the trader reads why.
@@ -87,8 +85,21 @@ def _send(session: DashboardSession, parked: dict[str, Any], confirm: tuple[str,
         return
     finally:
         invalidate("orders:")
+    if result.question is not None:
+        st.session_state[QUESTION] = question_box.park(parked, result)
+        return
+    _settled(result)
+
+
+def _settled(result: OrderResult) -> None:
+    invalidate("orders:")
     st.session_state[LAST_RESULT] = result
     st.session_state.pop(LAST_ERROR, None)
+
+
+def _failed(exc: Exception) -> None:
+    invalidate("orders:")
+    st.session_state[LAST_ERROR] = explain(exc)
 
 
 def _confirmation(session: DashboardSession) -> None:
@@ -114,28 +125,6 @@ def _confirmation(session: DashboardSession) -> None:
             st.rerun()
         if c2.button("Discard", key="trade_abort"):
             st.session_state.pop(PENDING, None)
-            st.rerun()
-
-
-def _question(session: DashboardSession) -> None:
-    q = st.session_state.get(QUESTION)
-    if not q:
-        return
-    with st.container(border=True):
-        st.warning(f"IBKR asks ({', '.join(q['ids']) or 'question'}): {q['message']}")
-        st.caption("The order was not sent. Answer yes to send it again with this question accepted.")
-        c1, c2 = st.columns(2)
-        if c1.button(
-            "Yes, send it", key="trade_question_yes", type="primary", disabled=not session.order_log.can_send
-        ):
-            st.session_state.pop(QUESTION, None)
-            # The reviewed ticket again, under a new cOID (the first one is settled as rejected),
-            # answering yes to exactly the questions the trader just read.
-            fresh = {**q, "order": {**q["order"], "client_order_id": new_client_order_id()}}
-            _send(session, fresh, confirm=q["ids"])
-            st.rerun()
-        if c2.button("No, drop it", key="trade_question_no"):
-            st.session_state.pop(QUESTION, None)
             st.rerun()
 
 
@@ -270,11 +259,16 @@ def _modify_confirmation(session: DashboardSession, oid: Any) -> None:
             st.session_state.pop(MODIFY_PENDING, None)  # first: a second click finds nothing to send
             try:
                 with st.spinner(f"Modifying order {oid}…"):
-                    result = session.client.modify_order(oid, parked["order"], parked["contract"])
+                    result = session.client.modify_order(
+                        oid, parked["order"], parked["contract"], hold_questions=True
+                    )
             except IBKRError as exc:
                 st.session_state[LAST_ERROR] = explain(exc)
             else:
-                st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+                if result.question is not None:  # answered in the question box, for this modification
+                    st.session_state[QUESTION] = question_box.park(parked, result, kind="modify")
+                else:
+                    st.toast(f"Modify sent: {result.ibkr_status or result.status}")
             finally:
                 invalidate("orders:")
             st.rerun()
@@ -310,7 +304,7 @@ def render(session: DashboardSession) -> None:
         st.error(f"Orders cannot be sent from this page: {session.order_log.error}", icon=":material/block:")
     st.subheader("Order entry", anchor=False)
     contract = contract_finder.render(session)
-    _question(session)
+    asking = question_box.render(session, on_result=_settled, on_error=_failed)
     _confirmation(session)
     failure = st.session_state.get(LAST_ERROR)
     if failure:
@@ -321,7 +315,9 @@ def render(session: DashboardSession) -> None:
             f"Order {last.order_id} ({last.client_order_id}): {last.status}"
             f"{' · ' + last.ibkr_status if last.ibkr_status else ''} [{last.mode}]"
         )
-    if contract is not None and not st.session_state.get(PENDING):
+    # While IBKR's question is open the box shows its own ticket; no fresh one (another order
+    # request would invalidate the pending question at IBKR, REFERENCE §4.3).
+    if contract is not None and not st.session_state.get(PENDING) and not asking:
         try:
             _ticket(session, contract)
         except Exception as exc:

@@ -23,7 +23,7 @@ from ..models import (
     WhatIfChange,
 )
 from ..naming import describe_row
-from ..orders.status import status_info
+from ..orders.status import status_info, status_label
 
 Row = dict[str, Any]
 
@@ -293,7 +293,7 @@ def live_order_rows(orders: Iterable[Order]) -> list[Row]:
             "Remaining": o.remaining_quantity,
             "Price": o.price,
             "Avg fill": o.avg_price,
-            "Status": o.status or "",
+            "Status": status_label(o.status),  # one spelling with the order log (orders.status)
             "cOID": o.client_order_id or "",
             "Account": mask_account(o.account or o.acct),
         }
@@ -385,7 +385,7 @@ def order_log_rows(entries: Iterable[JournalEntry]) -> list[Row]:
             "Order": e.order_type,
             "Quantity": e.quantity,
             "Price": e.price,
-            "Status": e.status,
+            "Status": status_label(e.status),
             "Order id": e.order_id or "",
             "Filled": e.filled_quantity,
             "Mode": e.mode,

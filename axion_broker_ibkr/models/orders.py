@@ -203,6 +203,30 @@ class Trade:
     liquidation_trade: str | None = None
 
 
+@define(frozen=True)
+class PendingQuestion:
+    """An IBKR question held for the caller (``place_order(..., hold_questions=True)``): neither
+    answered nor declined yet. ``reply_id`` is IBKR's ``/iserver/reply/{id}``; ``message_ids`` and
+    ``messages`` are index-aligned (REFERENCE §4.3); ``asked_at``/``expires_at`` are epoch seconds
+    (the window in which the same order can still be answered, ``orderflow.REPLY_WINDOW_S``).
+    Answer it with ``client.answer_question(client_order_id, yes)``."""
+
+    reply_id: str
+    message_ids: tuple[str, ...]
+    messages: tuple[str, ...]
+    asked_at: float
+    expires_at: float
+
+    def to_host(self) -> dict[str, Any]:
+        return {
+            "reply_id": self.reply_id,
+            "message_ids": list(self.message_ids),
+            "messages": list(self.messages),
+            "asked_at": self.asked_at,
+            "expires_at": self.expires_at,
+        }
+
+
 @define(frozen=True, kw_only=True, repr=False)
 class OrderResult:
     """What place/modify returns: the host's vocabulary in ``status``, IBKR's in ``ibkr_status``.
@@ -223,13 +247,18 @@ class OrderResult:
     fee: float | None = None
     message: str = ""
     transcript: list[dict[str, Any]] = field(factory=list)
+    #: An IBKR question held for the caller (``status="pending"``, ``ibkr_status=None``): the order
+    #: is not at IBKR until ``answer_question(client_order_id, True)``.
+    question: PendingQuestion | None = None
 
     def __repr__(self) -> str:
         return (
             f"OrderResult(order_id={self.order_id!r}, client_order_id={self.client_order_id!r}, "
             f"status={self.status!r}, ibkr_status={self.ibkr_status!r}, mode={self.mode!r}, "
             f"account_id={mask_account(self.account_id)!r}, fill_qty={self.fill_qty!r}, "
-            f"fill_price={self.fill_price!r}, message={self.message!r})"
+            f"fill_price={self.fill_price!r}, message={self.message!r}"
+            + (f", question={self.question.message_ids!r}" if self.question is not None else "")
+            + ")"
         )
 
     def to_host(self) -> dict[str, Any]:
@@ -238,7 +267,7 @@ class OrderResult:
         Every number the host reads with ``float()`` is a float: ``fill_price``/``fee`` are 0.0
         when IBKR has not reported one, and ``fill_price_known``/``fee_known`` say which it is.
         """
-        return {
+        out: dict[str, Any] = {
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
             "status": self.status,
@@ -253,6 +282,9 @@ class OrderResult:
             "account_id": self.account_id,
             "transcript": list(self.transcript),
         }
+        if self.question is not None:
+            out["question"] = self.question.to_host()
+        return out
 
 
 def host_number(value: Any) -> float:

@@ -75,6 +75,10 @@ class GatewayStatus:
     #: (``trusted=False``; ``axion-ibkr trust`` pins it), else ``None``.
     certificate_fingerprint: str | None = None
     trusted: bool = True
+    #: ``oauth`` mode: when the live session token expires (epoch seconds, IBKR's clock), and how
+    #: many times it was replaced by a new one; ``None`` / 0 in the other modes.
+    oauth_token_expires_at: float | None = None
+    oauth_refreshes: int = 0
 
     @property
     def healthy(self) -> bool:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from axion_broker_ibkr.errors import ConfigError
+
+if TYPE_CHECKING:
+    from axion_broker_ibkr.config import IBKRConfig
 
 _REQUIRED = (
     "consumer_key",
@@ -90,4 +96,75 @@ def load_credentials_file(path: str | os.PathLike[str]) -> OAuthCredentials:
         realm=data["realm"],
         encryption_key=_load_key(base / data["encryption_key_file"], f"{where}.encryption_key_file"),
         signature_key=_load_key(base / data["signature_key_file"], f"{where}.signature_key_file"),
+    )
+
+
+def _where(key: str) -> str:
+    return f"config key {key} (or AXION_IBKR_{key.upper()})"
+
+
+def credentials_from_config(config: IBKRConfig) -> OAuthCredentials:
+    """The OAuth credentials an :class:`~axion_broker_ibkr.config.IBKRConfig` names: the
+    ``oauth_credentials`` file, with any ``oauth_*`` key given one by one overriding it, or the
+    ``oauth_*`` keys alone. Every missing or malformed value names the key and where it was read."""
+    base: OAuthCredentials | None = None
+    if config.oauth_credentials:
+        base = load_credentials_file(config.oauth_credentials)
+    elif not config.oauth_consumer_key:
+        raise ConfigError(
+            "oauth_credentials",
+            "mode 'oauth' needs OAuth credentials: set oauth_credentials (AXION_IBKR_OAUTH_CREDENTIALS) "
+            "to the credentials JSON file, or the oauth_* keys one by one",
+        )
+
+    def text(key: str, current: str | None) -> str:
+        value: str | None = getattr(config, key)
+        if value:
+            return value
+        if current is not None:
+            return current
+        raise ConfigError(key, f"missing: set {_where(key)} or put it in the oauth_credentials file")
+
+    def key_file(key: str, current: rsa.RSAPrivateKey | None) -> rsa.RSAPrivateKey:
+        path: str | None = getattr(config, key)
+        if path:
+            return _load_key(Path(path).expanduser(), key)
+        if current is not None:
+            return current
+        raise ConfigError(key, f"missing: set {_where(key)} to the PEM file")
+
+    prime_text = config.oauth_dh_prime
+    if prime_text:
+        try:
+            prime = int(prime_text, 16)
+        except ValueError as exc:
+            raise ConfigError("oauth_dh_prime", f"not hex ({_where('oauth_dh_prime')})") from exc
+    elif base is not None:
+        prime = base.dh_prime
+    else:
+        raise ConfigError("oauth_dh_prime", f"missing: set {_where('oauth_dh_prime')} (hex)")
+    generator = config.oauth_dh_generator or (base.dh_generator if base is not None else 2)
+    if generator < 2:
+        raise ConfigError("oauth_dh_generator", "must be an integer >= 2")
+    consumer = text("oauth_consumer_key", base.consumer_key if base else None)
+    if not re.fullmatch(r"[A-Za-z0-9]{1,32}", consumer):
+        raise ConfigError(
+            "oauth_consumer_key", "must be letters/digits (IBKR's are 9 letters, e.g. TESTCONS)"
+        )
+    secret = text("oauth_access_token_secret", base.access_token_secret if base else None)
+    try:
+        base64.b64decode(secret, validate=True)
+    except ValueError as exc:
+        raise ConfigError(
+            "oauth_access_token_secret", "is not base64 (copy it again from IBKR's page)"
+        ) from exc
+    return OAuthCredentials(
+        consumer_key=consumer,
+        access_token=text("oauth_access_token", base.access_token if base else None),
+        access_token_secret=secret,
+        dh_prime=prime,
+        dh_generator=generator,
+        realm=config.oauth_realm or (base.realm if base else "limited_poa"),
+        encryption_key=key_file("oauth_encryption_key_file", base.encryption_key if base else None),
+        signature_key=key_file("oauth_signature_key_file", base.signature_key if base else None),
     )

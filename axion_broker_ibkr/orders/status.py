@@ -110,7 +110,52 @@ FILTER_CODES: frozenset[str] = frozenset(i.filter for i in _TABLE if i.filter is
 #: ``declined`` is the plugin's own: IBKR asked a question (``o163`` ...) that was not answered yes,
 #: so the order was never placed (IBKR did not refuse it; it is not ``rejected``).
 LOG_DECLINED = "declined"
+#: The plugin's own too: IBKR asked a question that the caller holds (``hold_questions=True``) and has
+#: not answered yet. IBKR holds *no* order for it (a question is asked before an order exists); the
+#: row leaves it on the answer (the same row), ``declined`` on no or when the question expired.
+LOG_AWAITING_ANSWER = "awaiting_answer"
 LOG_TERMINAL: frozenset[str] = frozenset({i.log for i in _TABLE if not i.live} | {LOG_DECLINED})
+
+#: Every order-log status (``ibkr_order_log.status``), in the order a row passes through them:
+#: the unsettled ones (row written before the POST; POST sent without a usable answer), the question
+#: held for the caller, the vocabulary's own log words, and ``unknown_at_broker`` (reconciliation).
+LOG_STATUSES: tuple[str, ...] = (
+    "pending_submit",
+    "submitted_unconfirmed",
+    LOG_AWAITING_ANSWER,
+    *dict.fromkeys(i.log for i in _TABLE),
+    "partially_filled",
+    LOG_DECLINED,
+    "unknown_at_broker",
+)
+
+#: How the page spells an order-log status that is not an IBKR word (IBKR's words are shown in
+#: IBKR's own canonical spelling, :attr:`StatusInfo.ibkr`: ``Cancelled``, never ``canceled``).
+_LOG_LABELS: dict[str, str] = {
+    "pending_submit": "Pending submit",
+    "submitted_unconfirmed": "Sent, unconfirmed",
+    LOG_AWAITING_ANSWER: "Awaiting answer",
+    "pending": "Pending",
+    "open": "Open",
+    "partially_filled": "Partially filled",
+    LOG_DECLINED: "Declined",
+    "unknown_at_broker": "Unknown at broker",
+}
+
+
+def status_label(status: str | None) -> str:
+    """The one spelling the page shows for a status, whether it is IBKR's word in any of IBKR's
+    spellings (``Canceled``, ``cancelled``, ``Pre Submitted`` -> ``Cancelled``, ``PreSubmitted``) or
+    an order-log word (``canceled`` -> ``Cancelled``, ``declined`` -> ``Declined``). ``""`` for none."""
+    text = status.strip() if isinstance(status, str) else ""
+    if not text:
+        return ""
+    label = _LOG_LABELS.get(text)
+    if label is not None:
+        return label
+    found = _BY_KEY.get(_key(text))
+    return found.ibkr if found is not None else text
+
 
 #: Unknown statuses map here (documented above): it claims no fill and keeps the host watching.
 SAFE_STATUS = "pending"

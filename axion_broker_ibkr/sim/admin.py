@@ -275,7 +275,10 @@ def admin_routes(api: Api) -> list[Route]:
 
     async def state(request: Request) -> Response:
         sockets = [conn.describe() for conn in list(api.connections)]
-        return JSONResponse({**api.state.snapshot_state(), "websockets": sockets})
+        extra: dict[str, Any] = {"websockets": sockets}
+        if api.state.oauth is not None:  # tokens issued / live, never the tokens themselves
+            extra["oauth"] = api.state.oauth.state()
+        return JSONResponse({**api.state.snapshot_state(), **extra})
 
     return [Route("/sim/state", state, methods=["GET"]), Route("/sim/{name}", post, methods=["POST"])]
 

@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from . import routes_contracts, routes_marketdata, routes_orders, routes_portfolio, routes_session
 from .admin import admin_routes
-from .http import API_PREFIX, Api, routes
+from .clock import SimClock
+from .http import API_PREFIX, Api, routes, signed_urls
+from .oauth import LST_PATH, OAuthRefused
 from .state import SimState
 from .ws import websocket_endpoint
 
@@ -56,8 +59,21 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
     async def root(request: Request) -> Response:
         return PlainTextResponse("axion-broker-ibkr Client Portal Gateway simulator: Client login succeeds\n")
 
+    async def live_session_token(request: Request) -> Response:
+        oauth = api.state.oauth
+        if oauth is None:
+            return JSONResponse({"error": "OAuth is not served by this simulator"}, status_code=404)
+        try:
+            answer = oauth.live_session_token(
+                request.method, signed_urls(request), request.headers.get("authorization"), request.url.query
+            )
+        except OAuthRefused as refused:
+            return JSONResponse(refused.body(), status_code=refused.status)
+        return JSONResponse(answer)
+
     all_routes: list[BaseRoute] = [
         WebSocketRoute(API_PREFIX + "/ws", ws),
+        Route(API_PREFIX + LST_PATH, live_session_token, methods=["POST"]),
         *routes(api, endpoints),
         *admin_routes(api),
         Route("/", root, methods=["GET"]),
@@ -77,7 +93,9 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = Starlette(routes=all_routes, lifespan=lifespan, middleware=[Middleware(MarkSimulator)])
+    app = Starlette(
+        routes=all_routes, lifespan=lifespan, middleware=[Middleware(MarkSimulator, clock=state.clock)]
+    )
     return app, api
 
 
@@ -86,10 +104,13 @@ SIMULATOR_HEADER = (b"x-axion-simulator", b"axion-broker-ibkr")
 
 class MarkSimulator:
     """Adds ``X-Axion-Simulator`` to every HTTP answer, so a client can tell it is not talking to a
-    real gateway (the real one never sends it) and refuse to send a live order here."""
+    real gateway (the real one never sends it) and refuse to send a live order here; and the
+    ``Date`` header from the simulator's clock (as a server's own clock, which an OAuth client reads
+    to judge when its live session token expires; uvicorn's own Date header is switched off)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, clock: SimClock | None = None) -> None:
         self.app = app
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,7 +119,10 @@ class MarkSimulator:
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), SIMULATOR_HEADER]}
+                extra = [SIMULATOR_HEADER]
+                if self.clock is not None:
+                    extra.append((b"date", formatdate(self.clock.now(), usegmt=True).encode()))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.app(scope, receive, marked)

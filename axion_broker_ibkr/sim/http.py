@@ -11,13 +11,13 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .oauth import OAuthRefused
 from .state import SimState
 
 API_PREFIX = "/v1/api"
@@ -83,6 +83,28 @@ async def read_body(request: Request) -> tuple[Any, Response | None]:
         return None, error("Bad Request: body is not valid JSON", 400)
 
 
+def signed_urls(request: Request) -> list[str]:
+    """The URLs (without query) a client may have signed: as addressed in ``Host``, and as the
+    socket it reached (ibind sends ``Host: api.ibkr.com`` whatever its base URL is)."""
+    path = request.url.path
+    urls: list[str] = []
+    host = request.headers.get("host")
+    if host:
+        urls.append(f"https://{host}{path}")
+    server = request.scope.get("server")
+    if server:
+        name, port = server[0], server[1]
+        name = f"[{name}]" if ":" in str(name) else str(name)
+        urls.append(f"https://{name}:{port}{path}")
+        if is_loopback_name(str(server[0])):
+            urls.append(f"https://localhost:{port}{path}")
+    return list(dict.fromkeys(urls))
+
+
+def is_loopback_name(host: str) -> bool:
+    return host in {"127.0.0.1", "::1", "localhost"}
+
+
 def _missing_length(request: Request) -> bool:
     headers = request.headers
     return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "").lower()
@@ -90,13 +112,6 @@ def _missing_length(request: Request) -> bool:
 
 def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        response = await answer(request)
-        # The gateway's clock is the simulated one (``/sim/advance_clock``); clients read the
-        # server's time from Date (uvicorn's own Date header is switched off).
-        response.headers["date"] = formatdate(api.state.clock.now(), usegmt=True)
-        return response
-
-    async def answer(request: Request) -> Response:
         state = api.state
         rel = request.url.path
         for prefix in (API_PREFIX, LEGACY_PREFIX):
@@ -105,6 +120,17 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 break
         if request.method in {"POST", "PUT"} and _missing_length(request):
             return Response(status_code=411)  # REFERENCE §0: a POST must carry a body / Content-Length
+        if state.oauth is not None:
+            # api.ibkr.com: nothing is answered without a valid OAuth signature (sim/oauth.py).
+            try:
+                state.oauth.check(
+                    request.method,
+                    signed_urls(request),
+                    request.headers.get("authorization"),
+                    request.url.query,
+                )
+            except OAuthRefused as refused:
+                return JSONResponse(refused.body(), status_code=refused.status)
         if state.faults.latency_ms:
             with contextlib.suppress(TimeoutError):  # a stopping server does not wait out the latency
                 await asyncio.wait_for(api.stopping.wait(), state.faults.latency_ms / 1000)

@@ -23,6 +23,7 @@ from ..resets import ResetSchedule
 from .admin import SimAdmin
 from .app import build_app
 from .http import Api
+from .oauth import DEFAULT_TOKEN_LIFETIME_S, SimOAuth
 from .pacing import IBKR_PENALTY_SECONDS
 from .state import SimState
 from .tls import generate_certificate
@@ -115,13 +116,23 @@ class SimServer:
         penalty_seconds: float = 1.0,
         penalty_strikes: int = 3,
         resets: ResetSchedule | None = None,
+        oauth: bool = False,
+        oauth_dir: str | Path | None = None,
+        oauth_token_lifetime: float = DEFAULT_TOKEN_LIFETIME_S,
+        oauth_consumer_key: str | None = None,
     ) -> None:
         """``penalty_seconds``: how long a client that keeps exceeding the limits (``penalty_strikes``
         429 answers within a minute) gets 429 on everything; IBKR's length is 10-15 minutes
         (``pacing.IBKR_PENALTY_SECONDS``), the default is a short box so tests meet the consequence
         without waiting; 0 switches the box off. ``resets``: IBKR's nightly reset and Saturday
         maintenance on the simulated clock (``None``, the default: no scheduled outages; the
-        standalone ``axion-ibkr sim`` turns them on)."""
+        standalone ``axion-ibkr sim`` turns them on).
+
+        ``oauth=True``: the simulator plays api.ibkr.com with OAuth 1.0a (``sim/oauth.py``): at start
+        it writes a first-party credential set into ``oauth_dir`` (default: a directory of its own,
+        removed at stop) as ``oauth.json`` + two private keys + ``ca.pem`` (``oauth_credentials``
+        names the JSON), and answers ``/v1/api`` only when signed with a live session token that
+        lives ``oauth_token_lifetime`` simulated seconds."""
         check_bind(host, allow_remote)
         if rate_scale <= 0:
             raise ConfigError("rate_scale", "must be positive")
@@ -141,6 +152,15 @@ class SimServer:
         )
         self.state.pacer.penalty_seconds = penalty_seconds
         self.state.pacer.penalty_strikes = penalty_strikes
+        if oauth_token_lifetime <= 0:
+            raise ConfigError("oauth_token_lifetime", "must be positive")
+        if oauth:
+            self.state.oauth = SimOAuth(
+                self.state.clock, consumer_key=oauth_consumer_key, token_lifetime=oauth_token_lifetime
+            )
+        self.oauth_dir = Path(oauth_dir) if oauth_dir is not None else None
+        #: ``oauth=True``: the credentials file written at start (``oauth.json``)
+        self.oauth_credentials: Path | None = None
         self._tmp: Path | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -157,6 +177,9 @@ class SimServer:
         self._tmp = Path(tempfile.mkdtemp(prefix="axion-ibkr-sim-"))
         extra = () if is_loopback(self.host) else (self.host,)
         self.cert_path, key_path, self.cert_fingerprint = generate_certificate(self._tmp, extra)
+        if self.state.oauth is not None:
+            directory = self.oauth_dir or self._tmp / "oauth"
+            self.oauth_credentials = self.state.oauth.write_credentials(directory, self.cert_path)
         sock = listening_socket(self.host)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
@@ -170,7 +193,7 @@ class SimServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=1,
-            date_header=False,  # the simulator sets Date from its own clock (http.wrap)
+            date_header=False,  # MarkSimulator sends Date from the simulator's clock
         )
         self._server = _Uvicorn(config)
         self._thread = threading.Thread(
@@ -279,6 +302,13 @@ def serve(
         return 2
     log.info("REST %s  WebSocket %s", server.base_url, server.ws_url)
     log.info("certificate %s (%s)", server.cert_path, server.cert_fingerprint)
+    if server.oauth_credentials is not None:
+        log.info(
+            "OAuth 1.0a: credentials %s (set oauth_credentials to it, oauth_base_url=%s, ssl_verify=%s)",
+            server.oauth_credentials,
+            server.base_url,
+            server.oauth_credentials.parent / "ca.pem",
+        )
     log.info("admin paths under %s/sim/ ; Ctrl-C to stop", server.root_url)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)

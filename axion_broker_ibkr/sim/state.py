@@ -12,6 +12,7 @@ from ..resets import ResetSchedule, Window
 from .accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position, ledger
 from .clock import SimClock
 from .market import Market
+from .oauth import SimOAuth
 from .orders import OrderEngine
 from .pacing import Pacer
 from .session import SMD_EXPIRY_S, Session
@@ -66,6 +67,8 @@ class SimState:
         self.clock = clock or SimClock()
         self.pacer = Pacer(scale=rate_scale)
         self.listeners: list[Callable[[str, Any], None]] = []
+        #: set by ``SimServer(oauth=True)``: the simulator then plays IBKR's OAuth server
+        self.oauth: SimOAuth | None = None
         self._build(logged_in)
 
     def _build(self, logged_in: bool) -> None:

@@ -456,6 +456,11 @@ async def _bind(api: Api, ws: WebSocket, conn: Connection) -> bool:
             await ws.close(code=CLOSE_INVALID_SESSION)
             return False
         return True
+    if api.state.oauth is not None:
+        # api.ibkr.com has no local gateway session to fall back on: the socket needs the session.
+        await ws.send_text(json.dumps({"error": "invalid session"}))
+        await ws.close(code=CLOSE_INVALID_SESSION)
+        return False
     # Variant 3 of REFERENCE §6.1: through the local gateway, clients without cookie or session
     # frame are bound to the gateway's own session; their first frame is a normal message.
     conn.handle(first)
@@ -466,6 +471,13 @@ async def websocket_endpoint(api: Api, ws: WebSocket, heartbeat_interval: float)
     state = api.state
     if not state.session.sso:
         await ws.close(code=1008)  # no SSO session: the upgrade is refused
+        return
+    oauth = state.oauth
+    if oauth is not None and not secrets.compare_digest(
+        ws.query_params.get("oauth_token", ""), oauth.access_token
+    ):
+        # REFERENCE §6.1: wss://api.ibkr.com/v1/api/ws?oauth_token=<access token> (+ the api cookie)
+        await ws.close(code=1008)
         return
     await ws.accept()
     conn = Connection(api, ws, heartbeat_interval)

@@ -17,8 +17,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..convert import WIRE_CLIENT_ORDER_ID
+from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
+from ..errors import UnknownOrderError as UnknownOrderError  # re-exported
 from ..journal import (
     MODIFICATION_ACCEPTED,
     MODIFICATION_PENDING,
@@ -37,25 +40,7 @@ from .models import IbkrOrderFill, IbkrOrderLog, IbkrOrderModification, utcnow
 log = logging.getLogger(__name__)
 
 
-class DuplicateOrderError(IBKRError, ValueError):
-    """``record_pending`` for a cOID that is already in the order log: the order must not be sent."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(
-            f"client_order_id {client_order_id!r} is already in the order log; not sending it again"
-        )
-
-
-class UnknownOrderError(IBKRError, KeyError):
-    """An update for a cOID that the order log does not hold."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(f"client_order_id {client_order_id!r} is not in the order log")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+# DuplicateOrderError and UnknownOrderError live in errors.py (imported above; re-exported here).
 
 
 def _terms(row: IbkrOrderLog) -> dict[str, Any]:
@@ -89,6 +74,7 @@ def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
         tif=row.tif,
         payload=dict(row.payload or {}),
         parent_client_order_id=row.parent_client_order_id,
+        linked_client_order_id=row.linked_client_order_id,
         status=row.status,
         order_id=row.order_id,
         filled_quantity=float(row.filled_quantity or 0.0),
@@ -117,6 +103,7 @@ class SqlOrderJournal:
             log_id=entry.client_order_id,
             client_order_id=entry.client_order_id,
             parent_client_order_id=entry.parent_client_order_id,
+            linked_client_order_id=entry.linked_client_order_id,
             account_id=entry.account_id,
             mode=entry.mode,
             order_id=entry.order_id,
@@ -267,7 +254,7 @@ class SqlOrderJournal:
             if message is not None:
                 record.message = message
             if ibkr_status is not None:
-                record.ibkr_status = ibkr_status[:32]
+                record.ibkr_status = st.ibkr_word(ibkr_status)
             if status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
                 row = self._row(session, record.client_order_id, for_update=True)
                 row.quantity = record.quantity
@@ -275,9 +262,10 @@ class SqlOrderJournal:
                 row.aux_price = record.aux_price
                 row.order_type = record.order_type or row.order_type
                 row.tif = record.tif or row.tif
-                row.payload = {**record.payload, "cOID": row.client_order_id}
+                # The accepted terms under the original order's cOID (the wire key from convert).
+                row.payload = {**record.payload, WIRE_CLIENT_ORDER_ID: row.client_order_id}
                 if ibkr_status is not None:
-                    row.ibkr_status = ibkr_status[:32]
+                    row.ibkr_status = st.ibkr_word(ibkr_status)
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
 
     # -- Beyond the protocol --------------------------------------------------------------------
@@ -341,7 +329,7 @@ class SqlOrderJournal:
             if avg_fill_price is not None:
                 row.avg_fill_price = avg_fill_price
             if ibkr_status is not None:
-                row.ibkr_status = ibkr_status
+                row.ibkr_status = st.ibkr_word(ibkr_status)
         log.info("order log: %s reconciled -> %s", client_order_id, status)
 
     def apply_order(self, order: Order) -> bool:
@@ -361,7 +349,7 @@ class SqlOrderJournal:
             if order.avg_price is not None and order.avg_price > 0:
                 row.avg_fill_price = order.avg_price
             if order.status:
-                row.ibkr_status = order.status[:32]
+                row.ibkr_status = st.ibkr_word(order.status)
                 total = order.total_size or float(row.quantity)
                 proposed = host_order_status(order.status, float(row.filled_quantity or 0.0), total)
                 row.status = next_status(row.status, proposed)

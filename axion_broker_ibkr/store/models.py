@@ -148,7 +148,8 @@ class IbkrConnectionEvent(Base):
 class IbkrOrderLog(Base):
     """The write-ahead order log: one row per order, keyed by its cOID (``client_order_id``).
 
-    The row is committed with status ``pending_submit`` before the order POST leaves; the reply,
+    The row is committed with status ``pending_submit`` before the order POST leaves (``awaiting_answer``
+    while an IBKR question about it is held for the caller: no order at IBKR yet); the reply,
     streaming events and start-up reconciliation settle it afterwards. ``log_id`` is the host's
     name for the row's stable public id (HOST_CONTRACT §5); here it equals the cOID.
     """
@@ -161,6 +162,10 @@ class IbkrOrderLog(Base):
     parent_client_order_id: Mapped[str | None] = mapped_column(
         String(64), ForeignKey("ibkr_order_log.client_order_id"), index=True
     )
+    #: The first order of an IBKR question that expired before it was answered yes; this row is the
+    #: same ticket placed again under its own cOID (ibkr_0005). Not a foreign key: the linked row is
+    #: always written first, and a plain indexed column adds to both backends without a table rebuild.
+    linked_client_order_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
     mode: Mapped[str] = mapped_column(String(16))
     order_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -218,7 +223,8 @@ class IbkrOrderModification(Base):
     log, e.g. placed from TWS: the instruction is still recorded, by IBKR ``order_id``). The
     terms are the requested ones; ``previous`` holds the row's terms before it (what the row
     keeps when the modification is rejected, refused, not sent or lost). ``status``:
-    ``pending_submit`` -> ``accepted`` | ``rejected`` | ``refused`` | ``not_sent`` | ``unknown_at_broker``.
+    ``pending_submit`` -> ``accepted`` | ``rejected`` | ``refused`` | ``not_sent`` | ``unknown_at_broker``
+    (``awaiting_answer`` in between while IBKR's question about it is held for the caller).
     """
 
     __tablename__ = "ibkr_order_modifications"

@@ -8,16 +8,26 @@ Matching is by cOID (IBKR's ``order_ref``), else by IBKR order id when the reply
 one. Bracket children carry no cOID at IBKR (REFERENCE §3: "do not set on bracket children"), so a
 child is matched through its parent's IBKR order id, side and order type. Nothing is ever re-sent
 here: an order the broker does not know ends ``unknown_at_broker`` and waits for a human.
+
+``awaiting_answer`` rows (an IBKR question held for a caller, ``hold_questions=True``) are matched
+like the others first: a yes may have placed the order just before a crash. Unmatched, IBKR holds
+no order for them (a question comes before the order exists), so they are never
+``unknown_at_broker``. The decision: a row whose reply window (the held question's
+``expires_at``, ``orderflow.REPLY_WINDOW_S``) is over is settled ``declined`` with "question not
+answered before restart"; a row still inside its window is left as it is, because the process
+that asked may be alive and about to answer it (the page and a host process share one order log),
+and a later reconciliation settles it once the window is over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from attrs import define, field
+from attrs import asdict, define, field
 
 from ..journal import JournalEntry
 from ..masking import mask_account
@@ -36,12 +46,16 @@ class Decision:
     """How one unsettled row ends, and the evidence for it."""
 
     client_order_id: str
-    status: str  # open | filled | canceled | rejected | unknown_at_broker
+    status: str  # open | filled | canceled | rejected | unknown_at_broker | declined
     order_id: str | None = None
     filled_quantity: float | None = None
     avg_fill_price: float | None = None
     ibkr_status: str | None = None
     evidence: dict[str, Any] = field(factory=dict)
+
+    def settlement(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`SettlingJournal.settle` (every field but the cOID)."""
+        return asdict(self, recurse=False, filter=lambda a, _v: a.name != "client_order_id")
 
 
 def _order_evidence(order: Order) -> dict[str, Any]:
@@ -129,11 +143,54 @@ def _decide(entry: JournalEntry, orders: Sequence[Order], trades: Sequence[Trade
     )
 
 
+#: The reason an unanswered held question's row is settled ``declined`` at start-up.
+NOT_ANSWERED = "question not answered before restart"
+
+
+def question_expires_at(entry: JournalEntry) -> float | None:
+    """When the question held for ``entry`` stops being answerable (its transcript's last held
+    question record), ``None`` when the row does not say."""
+    for record in reversed(entry.transcript):
+        if isinstance(record, dict) and record.get("held") and record.get("expires_at") is not None:
+            try:
+                return float(record["expires_at"])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _unanswered(entry: JournalEntry, now: float) -> Decision | None:
+    """An ``awaiting_answer`` row that no broker order matched: ``declined`` once its window is
+    over (or unknown), ``None`` (left alone) while it may still be answered."""
+    expires_at = question_expires_at(entry)
+    if expires_at is not None and now < expires_at:
+        log.info("order log: %s awaits an answer for %.0f s more; left as it is", entry.client_order_id,
+                 expires_at - now)  # fmt: skip
+        return None
+    return Decision(
+        client_order_id=entry.client_order_id,
+        status=st.DECLINED,
+        evidence={
+            "matched_by": None,
+            "previous_status": entry.status,
+            "reason": NOT_ANSWERED,
+            "question_expires_at": expires_at,
+            "note": "an unanswered IBKR question means IBKR holds no order; none carries this cOID",
+        },
+    )
+
+
 def reconcile(
-    entries: Iterable[JournalEntry], live_orders: Sequence[Order], trades: Sequence[Trade]
+    entries: Iterable[JournalEntry],
+    live_orders: Sequence[Order],
+    trades: Sequence[Trade],
+    *,
+    now: float | None = None,
 ) -> list[Decision]:
-    """Decide how every unsettled entry ends, from the gateway's live orders and executions."""
+    """Decide how every unsettled entry ends, from the gateway's live orders and executions
+    (``now``: epoch seconds, for the reply window of ``awaiting_answer`` rows; see the module)."""
     entries = list(entries)
+    clock = time.time() if now is None else now
     orders_by_ref: dict[str, list[Order]] = {}
     orders_by_id: dict[str, list[Order]] = {}
     for o in live_orders:
@@ -170,6 +227,11 @@ def reconcile(
             decision = _decide(entry, orders, fills, how)
             if decision.order_id:
                 broker_ids[coid] = decision.order_id
+        elif entry.status == st.AWAITING_ANSWER:
+            unanswered = _unanswered(entry, clock)
+            if unanswered is None:
+                continue
+            decision = unanswered
         else:
             decision = Decision(
                 client_order_id=coid,
@@ -254,15 +316,7 @@ class AsyncOrderSource(Protocol):
 
 def _settle_all(journal: SettlingJournal, decisions: Sequence[Decision]) -> None:
     for d in decisions:
-        journal.settle(
-            d.client_order_id,
-            status=d.status,
-            evidence=d.evidence,
-            order_id=d.order_id,
-            filled_quantity=d.filled_quantity,
-            avg_fill_price=d.avg_fill_price,
-            ibkr_status=d.ibkr_status,
-        )
+        journal.settle(d.client_order_id, **d.settlement())
 
 
 def _log_round(account: str, entries: int, live: int, fills: int) -> None:
@@ -299,7 +353,8 @@ def reconcile_with_client(
 ) -> list[Decision]:
     """Fetch live orders and the last 7 days of executions per account, settle every unsettled row
     of the client's mode (and, with ``recheck_unknown``, look again for ``unknown_at_broker`` rows),
-    and return the decisions. Rows of another mode are left alone: a simulator's answer says
+    and return the decisions (``awaiting_answer`` rows: see the module docstring). Rows of another
+    mode are left alone: a simulator's answer says
     nothing about a real gateway's orders, and the reverse."""
     entries = [e for e in journal.unsettled(include_unknown=recheck_unknown) if e.mode == client.mode]
     decisions: list[Decision] = []

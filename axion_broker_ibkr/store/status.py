@@ -4,14 +4,15 @@
 (POST sent, no usable reply) are *unsettled*: start-up reconciliation settles them. The rest come
 from the reply, the stream or reconciliation, in the host's words (``open``, ``partially_filled``,
 ``filled``, ``canceled``, ``rejected``, ``expired``, ``pending``) plus ``unknown_at_broker`` and
-``declined`` (IBKR asked a question that was not answered yes: never placed, not refused).
+``declined`` (IBKR asked a question that was not answered yes: never placed, not refused) and
+``awaiting_answer`` (a question held for the caller: unsettled too; no order at IBKR yet).
 """
 
 from __future__ import annotations
 
 from ..journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
 from ..journal import UNSETTLED as UNSETTLED
-from ..orders.status import LOG_DECLINED, status_info
+from ..orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED, status_info
 
 PENDING_SUBMIT = "pending_submit"
 SUBMITTED_UNCONFIRMED = "submitted_unconfirmed"
@@ -21,6 +22,8 @@ CANCELED = "canceled"
 REJECTED = "rejected"
 #: IBKR asked a question that was not answered yes: never placed, not refused by IBKR.
 DECLINED = LOG_DECLINED
+#: A question held for the caller (``hold_questions=True``), not answered yet: IBKR holds no order.
+AWAITING_ANSWER = LOG_AWAITING_ANSWER
 UNKNOWN_AT_BROKER = "unknown_at_broker"
 # The host's other words (orders.status.HOST_STATUSES), written by the client and by stream events:
 PENDING = "pending"
@@ -36,3 +39,11 @@ def log_status_from_ibkr(ibkr_status: str | None) -> str | None:
     any of IBKR's spellings), ``None`` when the word is unknown or missing."""
     info = status_info(ibkr_status)
     return info.log if info.known else None
+
+
+def ibkr_word(ibkr_status: str) -> str:
+    """IBKR's status word as the ``ibkr_status`` column keeps it: IBKR's canonical spelling from
+    the vocabulary (``Canceled``/``cancelled`` -> ``Cancelled``, ``Pre Submitted`` -> ``PreSubmitted``),
+    the text as given when the word is unknown; at most 32 characters (the column's width)."""
+    info = status_info(ibkr_status)
+    return (info.ibkr if info.known else ibkr_status.strip())[:32]

@@ -346,7 +346,7 @@ class IBKRStreaming:
             raise ConnectionError("tickle returned no session token")
         url = self.client.ws_url
         headers = {"Cookie": "api=" + json.dumps({"session": session}, separators=(",", ":"))}
-        log.info("opening %s (session %s)", url, mask_token(session))
+        log.info("opening %s (session %s)", mask_text(url), mask_token(session))  # oauth: ?oauth_token=***
         self._session_ready.clear()
         ws = await connect(
             url,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -110,30 +111,31 @@ def router() -> Router:
 SIM_SCALE = 100.0
 
 
-@pytest.fixture(scope="module")
-def fast_sim() -> Any:
-    """A simulator shared by a module's read-mostly tests (rate_scale 100)."""
+@contextmanager
+def running_sim(seed: int) -> Iterator[Any]:
+    """A simulator on a free port with pacing allowances scaled by :data:`SIM_SCALE`."""
     from axion_broker_ibkr.sim import SimServer
 
-    server = SimServer(port=0, seed=5, rate_scale=SIM_SCALE)
+    server = SimServer(port=0, seed=seed, rate_scale=SIM_SCALE)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def fast_sim() -> Iterator[Any]:
+    """A simulator shared by a module's read-mostly tests (rate_scale 100)."""
+    with running_sim(seed=5) as server:
+        yield server
 
 
 @pytest.fixture
-def fault_sim() -> Any:
+def fault_sim() -> Iterator[Any]:
     """A simulator of this test's own, for fault injection through the admin paths."""
-    from axion_broker_ibkr.sim import SimServer
-
-    server = SimServer(port=0, seed=13, rate_scale=SIM_SCALE)
-    server.start()
-    try:
+    with running_sim(seed=13) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def sim_config(sim: Any, **config: Any) -> IBKRConfig:
@@ -159,3 +161,16 @@ def sim_client(kind: str, sim: Any, **config: Any) -> IBKRClient | AsyncIBKRClie
     )
     client.state.poll_interval = 0.05
     return client
+
+
+#: AAPL as a resolved stock contract (what the sim tests order against).
+AAPL_STOCK: dict[str, Any] = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}
+
+
+async def aapl_limit(client: IBKRClient | AsyncIBKRClient, bid_factor: float, **keys: Any) -> dict[str, Any]:
+    """A host order dict: buy 1 AAPL at ``bid_factor`` x the simulator's current bid (0.95: far
+    enough to draw IBKR's o163 price question; 0.99: near enough to rest without one)."""
+    quote = (await call(client.snapshot([265598])))[0]
+    order = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
+             "limit_price": round(quote.bid * bid_factor, 2)}  # fmt: skip
+    return {**order, **keys}

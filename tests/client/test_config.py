@@ -59,7 +59,10 @@ def test_keyword_lists_are_normalised() -> None:
     ("kwargs", "key"),
     [
         ({"mode": "paper"}, "mode"),
-        ({"mode": "oauth"}, "mode"),
+        ({"oauth_base_url": "http://api.ibkr.com/v1/api"}, "oauth_base_url"),
+        ({"oauth_base_url": "https://api.ibkr.com/v1/api/"}, "oauth_base_url"),
+        ({"mode": "oauth", "ssl_verify": PIN}, "ssl_verify"),
+        ({"mode": "oauth", "ssl_verify": False}, "ssl_verify"),
         ({"gateway_port": 0}, "gateway_port"),
         ({"max_requests_per_minute": 601}, "max_requests_per_minute"),
         ({"max_requests_per_minute": 0}, "max_requests_per_minute"),

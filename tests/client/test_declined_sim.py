@@ -10,17 +10,14 @@ import pytest
 from axion_broker_ibkr.errors import QuestionRefusedError
 from axion_broker_ibkr.journal import TERMINAL, next_status
 from axion_broker_ibkr.store.status import DECLINED
-from tests.client.conftest import call, sim_client
-
-STOCK = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}
+from tests.client.conftest import AAPL_STOCK as STOCK
+from tests.client.conftest import aapl_limit, call, sim_client
 
 
 async def test_a_question_not_answered_yes_is_logged_declined(kind: str, fast_sim: Any) -> None:
     client = sim_client(kind, fast_sim)
     try:
-        quote = (await call(client.snapshot([265598])))[0]
-        far = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
-               "limit_price": round(quote.bid * 0.95, 2), "client_order_id": "far-1"}  # fmt: skip
+        far = await aapl_limit(client, 0.95, client_order_id="far-1")
         with pytest.raises(QuestionRefusedError) as info:
             await call(client.place_order(far, STOCK))
         assert info.value.message_ids == ["o163"]

@@ -14,19 +14,13 @@ import pytest
 from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver
 from axion_broker_ibkr.errors import OrderValidationError
 from axion_broker_ibkr.models import IBKRContract
-from tests.client.conftest import SIM_SCALE, call, sim_client
+from tests.client.conftest import call, running_sim, sim_client
 
 
 @pytest.fixture(scope="module")
 def modify_sim() -> Iterator[Any]:
-    from axion_broker_ibkr.sim import SimServer
-
-    server = SimServer(port=0, seed=13, rate_scale=SIM_SCALE)
-    server.start()
-    try:
+    with running_sim(seed=13) as server:  # one simulator for the module's orders
         yield server
-    finally:
-        server.stop()
 
 
 def _book_price(sim: Any, order_id: str) -> float:

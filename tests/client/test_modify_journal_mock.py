@@ -14,7 +14,12 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.errors import GatewayUnavailableError, JournalProtocolError, OrderRejectedError
+from axion_broker_ibkr.errors import (
+    GatewayUnavailableError,
+    JournalProtocolError,
+    NotSentError,
+    OrderRejectedError,
+)
 from axion_broker_ibkr.journal import JournalEntry, MemoryJournal, Modification, ModificationRef, OrderJournal
 from axion_broker_ibkr.models import IBKRContract
 from axion_broker_ibkr.store import Store, open_store
@@ -168,7 +173,7 @@ async def test_an_order_missing_from_the_log_is_still_recorded(
             "rejected",
             "Filled",
         ),
-        (httpx.ConnectError("refused"), GatewayUnavailableError, "not_sent", "refused"),
+        (httpx.ConnectError("refused"), NotSentError, "not_sent", "refused"),
         (httpx.ReadTimeout("late"), GatewayUnavailableError, "unknown_at_broker", "NOT re-sent"),
     ],
     ids=["rejected", "not-sent", "lost"],

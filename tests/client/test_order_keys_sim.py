@@ -7,17 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.client.conftest import call, sim_client
-
-STOCK = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}
+from tests.client.conftest import AAPL_STOCK as STOCK
+from tests.client.conftest import aapl_limit, call, sim_client
 
 
 async def test_ignored_keys_are_logged_and_refused_keys_send_nothing(kind: str, fast_sim: Any) -> None:
     client = sim_client(kind, fast_sim)
     try:
-        quote = (await call(client.snapshot([265598])))[0]
-        order = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
-                 "limit_price": round(quote.bid * 0.99, 2), "asset_type": "stock"}  # fmt: skip
+        order = await aapl_limit(client, 0.99, asset_type="stock")
         before = len(await call(client.live_orders()))
         for bad in ({"limt_price": 1.0}, {"take_profit": {"limit_price": 999.0}}):
             with pytest.raises(ValueError, match=r"limt_price|take_profit"):

@@ -190,7 +190,7 @@ def test_trading_tab_lists_the_in_memory_order_log(page: Any, monkeypatch: pytes
         assert len(logs) == 1, "the in-memory log is listed like the database one"
         (row,) = logs[0].to_dict("records")
         assert (row["Symbol"], row["Side"], row["Quantity"], row["Price"]) == ("AAPL", "BUY", 2.0, 185.0)
-        assert (row["Order id"], row["Status"], row["Mode"]) == (order_id, "open", "sim")
+        assert (row["Order id"], row["Status"], row["Mode"]) == (order_id, "Open", "sim")
         assert row["cOID"] in placed and row["Account"] == "DU***567"
         get_session().client.cancel_order(order_id)
     finally:

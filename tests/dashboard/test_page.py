@@ -137,36 +137,7 @@ def test_trading_tab_places_lists_and_cancels_an_order(page: Any) -> None:
     assert status in {"Cancelled", "PendingCancel"}
 
 
-def test_ibkr_question_needs_its_own_confirmation(page: Any) -> None:
-    page.admin.set_price(AAPL_CONID, 190.0)
-    at = _aapl_ticket(150.0, qty=1.0)  # 21 % under the market: IBKR asks o163
-    at.button(key="trade_review").click().run()
-    at.button(key="trade_confirm").click().run()
-    _no_errors(at)
-    question = next(w.value for w in at.warning if "IBKR asks" in w.value)
-    assert "o163" in question
-    assert "Percentage constraint" in question
-    assert not at.success, "nothing may be placed before the question is answered"
-    store = _order_store()
-    log = store.journal
-    # a question not answered yes is "declined", not IBKR refusing the order
-    (first,) = [e for e in log.entries() if e.price == 150.0 and e.status == "declined"]
-    assert first.transcript[0]["message_ids"] == ["o163"] and first.transcript[0]["answer"] is False
-    at.button(key="trade_question_yes").click().run()
-    _no_errors(at)
-    placed = at.success[0].value
-    assert ": open" in placed
-    order_id = int(placed.split()[1])
-    second = next(e for e in log.entries() if e.order_id == str(order_id))
-    assert second.client_order_id != first.client_order_id  # the reviewed ticket under a new cOID
-    assert [(t["answer"], t["confirmed_by_caller"]) for t in second.transcript] == [(True, ["o163"])]
-    assert not any("IBKR asks" in w.value for w in at.warning)  # answered: the question is gone
-    store.close()
-    orders = _frame(at, "Remaining")
-    assert orders[orders["Order id"] == order_id].iloc[0]["Price"] == 150.0
-    at.selectbox(key="orders_pick").set_value(order_id).run()
-    at.button(key=f"orders_cancel_{order_id}").click().run()
-    _no_errors(at)
+# IBKR's questions on the Trading tab (held, answered for the same order): test_question_box.py
 
 
 def test_futures_ticket_without_operator_is_refused_on_the_page(page: Any) -> None:

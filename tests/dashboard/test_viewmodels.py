@@ -494,7 +494,7 @@ def test_order_log_rows_mask_account_and_text() -> None:
     row = vm_trading.order_log_rows([entry])[0]
     assert row["Account"] == "DU***567"
     assert row["Message"] == "account DU***567 lacks funds"
-    assert row["Status"] == "rejected"
+    assert row["Status"] == "Rejected"  # the vocabulary's one spelling (orders.status)
 
 
 def test_question_text_prefers_ibkrs_wording() -> None:

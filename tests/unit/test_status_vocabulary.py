@@ -103,3 +103,19 @@ def test_the_settlement_rule_never_reopens_a_terminal_row() -> None:
         assert next_status(done, "open") == done
     assert next_status("pending", "open") == "open"
     assert next_status("filled", "canceled") == "filled"
+
+
+def test_the_page_spells_every_status_once() -> None:
+    """One spelling on the page for IBKR's words (any of IBKR's spellings) and the log's words."""
+    from axion_broker_ibkr.orders.status import LOG_STATUSES, status_label
+
+    for word in ("Cancelled", "Canceled", "cancelled", "canceled", "CANCELLED"):
+        assert status_label(word) == "Cancelled"
+    assert status_label("Pre Submitted") == status_label("pre_submitted") == "PreSubmitted"
+    assert status_label("filled") == status_label("Filled") == "Filled"
+    assert status_label("declined") == "Declined"
+    assert status_label("awaiting_answer") == "Awaiting answer"
+    assert status_label(None) == status_label("") == ""
+    assert {"awaiting_answer", "declined", "canceled", "open", "pending_submit"} <= set(LOG_STATUSES)
+    assert len(set(LOG_STATUSES)) == len(LOG_STATUSES)
+    assert all(status_label(s) and status_label(s) != s for s in LOG_STATUSES)

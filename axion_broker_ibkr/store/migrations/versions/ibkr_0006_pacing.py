@@ -1,10 +1,10 @@
 """pacing: one gateway's shared pacing budget (pacing_store = "postgres")
 
 Revision ID: ibkr_0006
-Revises: ibkr_0004
+Revises: ibkr_0005
 Create Date: 2026-12-03
 
-(Other branches add ibkr_0005 on ibkr_0004 too; the integrator chains them.)
+(After ibkr_0005, the question links.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "ibkr_0006"
-down_revision: str | None = "ibkr_0004"
+down_revision: str | None = "ibkr_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

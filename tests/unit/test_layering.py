@@ -1,0 +1,192 @@
+"""Import-graph rules that are true today and must stay true (issue 13 items 5 and 7).
+
+Read from the source (``ast``), so an import inside a function counts as much as one at the top:
+
+* the I/O-free core (the operations, the order flow, the order translator, the wire layer, the
+  models, the stream's decoder and merged state) imports no ``httpx``/``asyncio``/``threading``/
+  ``sqlalchemy``/``websockets``; for the modules listed in ``PURE`` that holds for everything they
+  reach inside the package too;
+* nothing outside the wire layer spells a wire name (``cOID``, ``conidEx``, ``conidex``,
+  ``orderType``, ``orderId``) as a string, except the modules listed in ``WIRE_NAME_OFFENDERS``:
+  a ratchet, so a new offender fails and a fixed one must be struck from the list.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "axion_broker_ibkr"
+SRC = Path(__file__).resolve().parents[2] / PACKAGE
+FORBIDDEN = frozenset({"httpx", "asyncio", "threading", "sqlalchemy", "websockets"})
+
+#: The I/O-free core: no forbidden import in the module itself.
+IO_FREE: tuple[str, ...] = (
+    "core", "core_market", "core_secdef", "orderflow", "convert", "errors", "masking", "naming",
+    "orders", "orders.core", "orders.fields", "orders.model", "orders.plan", "orders.prices",
+    "orders.rules", "orders.status", "orders.translate",
+    "models", "models.accounts", "models.contracts", "models.market", "models.orders", "models.session",
+    "streaming.decode", "streaming.state", "streaming.events",
+)  # fmt: skip
+#: ... and for these, in nothing importing them runs inside the package either (parent packages
+#: included). Not here: ``core``/``orderflow`` reach ``journal``, whose ``MemoryJournal`` uses
+#: ``threading``; ``streaming.*`` run ``streaming/__init__``, which imports the socket client.
+PURE: tuple[str, ...] = (
+    "convert", "errors", "masking", "naming", "orders", "orders.translate", "orders.core",
+    "orders.status", "models",
+)  # fmt: skip
+
+#: The wire layer: where IBKR's JSON names are written and read.
+WIRE_LAYER = ("convert",)
+WIRE_NAMES = frozenset({"cOID", "conidEx", "conidex", "orderType", "orderId"})
+#: Modules outside the wire layer that still spell a wire name (issue 13: to move behind convert).
+WIRE_NAME_OFFENDERS: dict[str, frozenset[str]] = {
+    "clientbase": frozenset({"cOID"}),
+    "dashboard.vm_trading": frozenset({"cOID", "orderType"}),
+    "journal": frozenset({"cOID"}),
+    "orderflow": frozenset({"cOID", "conidex", "orderType"}),
+    "orders.core": frozenset({"cOID", "conidex", "orderType"}),
+    "streaming.decode": frozenset({"orderId"}),
+    "streaming.state": frozenset({"conidEx", "conidex"}),
+}
+
+
+def _path(module: str) -> Path | None:
+    base = SRC.joinpath(*module.split(".")) if module else SRC
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def _all_modules() -> list[str]:
+    out = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        if parts and parts[0] == "sim":  # the simulator speaks the wire on the other side
+            continue
+        if "migrations" in parts:
+            continue
+        out.append(".".join(parts))
+    return out
+
+
+@cache
+def _tree(module: str) -> ast.Module:
+    path = _path(module)
+    assert path is not None, module
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _imports(module: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(external top-level packages, package-internal modules) that ``module`` imports anywhere."""
+    path = _path(module)
+    assert path is not None, module
+    is_package = path.name == "__init__.py"
+    external: set[str] = set()
+    internal: set[str] = set()
+    for node in ast.walk(_tree(module)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top == PACKAGE:
+                    internal.add(alias.name.removeprefix(PACKAGE).lstrip("."))
+                else:
+                    external.add(top)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                top = (node.module or "").split(".")[0]
+                if top != PACKAGE:
+                    external.add(top)
+                    continue
+                base = (node.module or "").removeprefix(PACKAGE).lstrip(".")
+            else:
+                parts = module.split(".") if module else []
+                if not is_package:
+                    parts = parts[:-1]
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            internal.add(base)
+            for alias in node.names:  # ``from . import convert``: a submodule
+                sub = f"{base}.{alias.name}" if base else alias.name
+                if _path(sub) is not None:
+                    internal.add(sub)
+    return frozenset(external), frozenset(m for m in internal if _path(m) is not None)
+
+
+def _parents(module: str) -> list[str]:
+    """The packages Python imports first (``a.b.c`` runs ``a/__init__`` and ``a/b/__init__``)."""
+    parts = module.split(".") if module else []
+    return [".".join(parts[:i]) for i in range(len(parts))]
+
+
+def _reach(module: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(_imports(current)[1])
+        todo.extend(_parents(current))
+    return seen
+
+
+def test_the_lists_name_real_modules() -> None:
+    for module in (*IO_FREE, *PURE, *WIRE_LAYER, *WIRE_NAME_OFFENDERS):
+        assert _path(module) is not None, module
+
+
+@pytest.mark.parametrize("module", IO_FREE)
+def test_the_io_free_core_imports_no_io_library(module: str) -> None:
+    assert not (_imports(module)[0] & FORBIDDEN), (
+        f"{module} imports {sorted(_imports(module)[0] & FORBIDDEN)}"
+    )
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_modules_reach_no_io_library_inside_the_package(module: str) -> None:
+    offenders = {m: sorted(_imports(m)[0] & FORBIDDEN) for m in _reach(module) if _imports(m)[0] & FORBIDDEN}
+    assert not offenders, f"{module} reaches {offenders}"
+
+
+def test_the_core_reaches_threading_only_through_the_memory_journal() -> None:
+    # Known today (issue 13 item 7 splits journal.py): the order flow's data classes share a module
+    # with MemoryJournal. Any other path to an I/O library from the core fails here.
+    for module in ("core", "orderflow", "core_market", "core_secdef"):
+        offenders = {m for m in _reach(module) if _imports(m)[0] & FORBIDDEN}
+        assert offenders == {"journal"}, (module, offenders)
+        assert _imports("journal")[0] & FORBIDDEN == {"threading"}
+
+
+def _wire_names(module: str) -> frozenset[str]:
+    return frozenset(
+        node.value
+        for node in ast.walk(_tree(module))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in WIRE_NAMES
+    )
+
+
+def test_wire_names_are_spelled_only_in_the_wire_layer() -> None:
+    found = {
+        module: names
+        for module in _all_modules()
+        if module not in WIRE_LAYER and (names := _wire_names(module))
+    }
+    new = {m: sorted(n - WIRE_NAME_OFFENDERS.get(m, frozenset())) for m, n in found.items()}
+    new = {m: n for m, n in new.items() if n}
+    assert not new, f"wire names outside the wire layer (use convert's tables): {new}"
+    fixed = {m: sorted(n - found.get(m, frozenset())) for m, n in WIRE_NAME_OFFENDERS.items()}
+    fixed = {m: n for m, n in fixed.items() if n}
+    assert not fixed, f"no longer spelled there: strike them from WIRE_NAME_OFFENDERS: {fixed}"
+
+
+def test_the_wire_layer_holds_the_names() -> None:
+    assert _wire_names("convert") >= {"cOID", "conidEx", "conidex", "orderType", "orderId"}
