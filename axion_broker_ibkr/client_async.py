@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import core, core_market, core_secdef
-from .clientbase import ClientBase, ContractLike, Endpoint, to_response
+from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, to_response
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .models import (
@@ -89,6 +89,18 @@ class AsyncIBKRClient(ClientBase):
         name, count = limit
         return self._semaphores.setdefault(name, asyncio.Semaphore(count))
 
+    async def _lease(self, req: core.Request) -> tuple[str, str] | None:
+        """A concurrency slot shared with every process pacing this gateway (waits for one)."""
+        cap = self._concurrency(req)
+        if cap is None:
+            return None
+        name, limit = cap
+        while True:  # polled: the slot may be another process's (no event crosses processes)
+            token = self.pacer.try_acquire(name, limit, self._lease_ttl)
+            if token is not None:
+                return name, token
+            await asyncio.sleep(LEASE_POLL_S)
+
     async def _send(self, req: core.Request) -> core.Response:
         http = await self._client()
         attempt, reauthed = 0, False
@@ -101,7 +113,12 @@ class AsyncIBKRClient(ClientBase):
             try:
                 if sem is not None:
                     async with sem:
-                        raw = await http.request(req.method, req.path, params=req.params, json=req.json)
+                        lease = await self._lease(req)
+                        try:
+                            raw = await http.request(req.method, req.path, params=req.params, json=req.json)
+                        finally:
+                            if lease is not None:
+                                self.pacer.release(*lease)
                 else:
                     raw = await http.request(req.method, req.path, params=req.params, json=req.json)
             except httpx.HTTPError as exc:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import core, core_market, core_secdef
-from .clientbase import ClientBase, ContractLike, Endpoint, to_response
+from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, to_response
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .models import (
@@ -88,6 +88,16 @@ class IBKRClient(ClientBase):
         with self._lock:
             return self._semaphores.setdefault(name, threading.BoundedSemaphore(count))
 
+    def _lease(self, req: core.Request) -> tuple[str, str] | None:
+        """A concurrency slot shared with every process pacing this gateway (waits for one)."""
+        cap = self._concurrency(req)
+        if cap is None:
+            return None
+        name, limit = cap
+        while (token := self.pacer.try_acquire(name, limit, self._lease_ttl)) is None:
+            time.sleep(LEASE_POLL_S)
+        return name, token
+
     def _send(self, req: core.Request) -> core.Response:
         http = self._client()
         attempt, reauthed = 0, False
@@ -100,9 +110,12 @@ class IBKRClient(ClientBase):
             try:
                 if sem is not None:
                     sem.acquire()
+                lease = self._lease(req) if sem is not None else None
                 try:
                     raw = http.request(req.method, req.path, params=req.params, json=req.json)
                 finally:
+                    if lease is not None:
+                        self.pacer.release(*lease)
                     if sem is not None:
                         sem.release()
             except httpx.HTTPError as exc:

@@ -90,6 +90,8 @@ SESSION_PATHS = frozenset(
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
 #: Answers that say whether the brokerage session is authenticated.
+#: How often a request waits for a concurrency slot another process holds (seconds).
+LEASE_POLL_S = 0.02
 _AUTH_PATHS = frozenset({"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
@@ -395,6 +397,15 @@ class ClientBase:
         return accts.selected_account or (accts.accounts[0] if accts.accounts else None)
 
     # ----------------------------------------------------------------------------- decisions
+
+    def _concurrency(self, req: core.Request) -> tuple[str, int] | None:
+        """``(rule, cap)`` for an endpoint IBKR caps by concurrency (history), else ``None``."""
+        return self.pacer.max_concurrent(req.method, req.path)
+
+    @property
+    def _lease_ttl(self) -> float:
+        """How long a concurrency slot is held at most (a request cannot take longer)."""
+        return self.config.request_timeout + 5.0
 
     def _note_server(self, req: core.Request, raw: httpx.Response, resp: core.Response) -> None:
         """Keep the gateway's clock (its Date header: IBKR's resets are on the server's time) and

@@ -23,7 +23,10 @@ wait (capped exponential back-off with jitter). Order POSTs are never retried by
 from __future__ import annotations
 
 import bisect
+import itertools
+import os
 import random
+import secrets
 import re
 import threading
 from collections.abc import Callable
@@ -128,6 +131,8 @@ class Pacer:
         self._backoff_base = rate_limit_backoff / scale
         self._max_backoff = max(max_backoff / scale, self._backoff_base)
         self._sent_lock = threading.Lock()
+        self._lease_ids = itertools.count(1)
+        self._lease_tag = secrets.token_hex(4)  # several pacers in one process: distinct tokens
         self.sent = 0  # requests this process booked so far (for status pages and benchmarks)
 
     # ----------------------------------------------------------------------------------------
@@ -252,6 +257,33 @@ class Pacer:
             return backoff
 
         return self._store.update(block)
+
+    def try_acquire(self, name: str, limit: int, ttl: float) -> str | None:
+        """Take one of ``limit`` concurrent slots of endpoint rule ``name`` (history: 5 for the
+        whole gateway, every process sharing the store included). Returns a lease token for
+        :meth:`release`, or ``None`` when all are taken. A lease lapses after ``ttl`` seconds, so a
+        process that died holding one does not keep it."""
+        token = f"{os.getpid()}.{self._lease_tag}.{next(self._lease_ids)}"
+
+        def take(state: PacingState) -> str | None:
+            now = self._clock()
+            live = {t: e for t, e in state.leases.get(name, {}).items() if e > now}
+            if len(live) >= limit:
+                state.leases[name] = live
+                return None
+            live[token] = now + ttl
+            state.leases[name] = live
+            return token
+
+        return self._store.update(take)
+
+    def release(self, name: str, token: str) -> None:
+        """Give back a slot taken with :meth:`try_acquire`."""
+
+        def give(state: PacingState) -> None:
+            state.leases.get(name, {}).pop(token, None)
+
+        self._store.update(give)
 
     @property
     def blocked_for(self) -> float:

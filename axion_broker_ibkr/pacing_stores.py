@@ -74,16 +74,19 @@ class PacingState:
     strikes: int = 0  # 429s in a row (the back-off doubles on each)
     next_at: dict[str, float] = field(factory=dict)  # endpoint rule -> earliest next send
     held: list[float] = field(factory=list)  # sorted global slots held by endpoint-delayed sends
+    #: concurrency-capped endpoints (history): rule -> {lease token: expiry}
+    leases: dict[str, dict[str, float]] = field(factory=dict)
 
     def clear(self) -> None:
         self.tat = self.blocked_until = 0.0
         self.strikes = 0
         self.next_at = {}
         self.held = []
+        self.leases = {}
 
     def to_json(self) -> bytes:
         data = {"v": FORMAT, "tat": self.tat, "blocked": self.blocked_until, "strikes": self.strikes,
-                "next": self.next_at, "held": self.held}  # fmt: skip
+                "next": self.next_at, "held": self.held, "leases": self.leases}  # fmt: skip
         return json.dumps(data, separators=(",", ":")).encode("ascii")
 
     @classmethod
@@ -102,13 +105,20 @@ class PacingState:
                 strikes=int(data.get("strikes", 0)),
                 next_at={str(k): float(v) for k, v in nxt.items()},
                 held=sorted(float(v) for v in data.get("held") or ()),
+                leases={
+                    str(name): {str(t): float(e) for t, e in tokens.items()}
+                    for name, tokens in (data.get("leases") or {}).items()
+                },
             )
         except (ValueError, TypeError, AttributeError):
             log.debug("pacing state unreadable; starting over")
             return cls()
 
     def copy(self) -> PacingState:
-        return PacingState(self.tat, self.blocked_until, self.strikes, dict(self.next_at), list(self.held))
+        leases = {name: dict(tokens) for name, tokens in self.leases.items()}
+        return PacingState(
+            self.tat, self.blocked_until, self.strikes, dict(self.next_at), list(self.held), leases
+        )
 
 
 class PacingStore(Protocol):

@@ -93,6 +93,24 @@ def test_a_429_seen_by_one_pacer_blocks_every_pacer_of_the_gateway(tmp_path: Pat
     assert b.reserve("GET", "/iserver/accounts") == 0.0
 
 
+def test_history_slots_are_counted_for_the_whole_gateway(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = state_file(tmp_path, "localhost", 5000)
+    a = Pacer(600, clock=clock, store=FileStore(path))
+    b = Pacer(600, clock=clock, store=FileStore(path))
+    assert a.max_concurrent("GET", "/iserver/marketdata/history") == ("history", 5)
+    tokens = [a.try_acquire("history", 5, ttl=20) for _ in range(3)]
+    tokens += [b.try_acquire("history", 5, ttl=20) for _ in range(2)]
+    assert None not in tokens and len(set(tokens)) == 5
+    assert b.try_acquire("history", 5, ttl=20) is None  # five in flight, from both processes
+    a.release("history", str(tokens[0]))
+    again = b.try_acquire("history", 5, ttl=20)
+    assert again is not None
+    assert a.try_acquire("history", 5, ttl=20) is None
+    clock.now += 21  # a process that died holding slots does not keep them
+    assert a.try_acquire("history", 5, ttl=20) is not None
+
+
 def test_localhost_and_loopback_are_one_gateway_and_ports_are_not(tmp_path: Path) -> None:
     assert gateway_key("localhost", 5000) == gateway_key("127.0.0.1", 5000) == "127.0.0.1:5000"
     assert state_file(tmp_path, "localhost", 5000) == state_file(tmp_path, "127.0.0.1", 5000)
@@ -230,6 +248,63 @@ def test_processes_pacing_alone_meet_429s(paced_sim: SimServer, pacing_dir: Path
     too_many, done = _run_processes(paced_sim, "memory", pacing_dir, procs=4, calls=60)
     assert too_many > 0
     assert min(done) < 60
+
+
+def _history_worker(url: str, pin: str, pacing_dir: str, store: str, go: Any, out: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from axion_broker_ibkr.client import IBKRClient
+    from axion_broker_ibkr.config import IBKRConfig
+    from axion_broker_ibkr.errors import RateLimitedError
+
+    config = IBKRConfig(
+        mode="sim", sim_url=url, ssl_verify=pin, pacing_dir=pacing_dir, pacing_store=store,
+        max_requests_per_minute=600,
+    )  # fmt: skip
+    with IBKRClient(config) as client:
+        client.accounts()
+        go.wait()
+
+        def one(_: int) -> bool:
+            try:
+                client.history(265598, bar="1d", period="1w")
+                return True
+            except RateLimitedError:
+                return False
+
+        with ThreadPoolExecutor(4) as pool:  # four at once in this process (its own cap is 5)
+            out.put(sum(pool.map(one, range(8))))
+
+
+def _history_run(sim: SimServer, store: str, pacing_dir: Path) -> int:
+    sim.admin.config(history_delay_ms=400)  # each answer takes a while, as IBKR's history farm does
+    ctx = mp.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    args = (sim.root_url, sim.cert_fingerprint, str(pacing_dir), store, go, out)
+    procs = [ctx.Process(target=_history_worker, args=args) for _ in range(2)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + 60
+    while sim.state.pacer.counts.get("/iserver/accounts", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.set()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    return sum(results)
+
+
+def test_processes_share_the_history_concurrency_cap(fresh_sim: SimServer, pacing_dir: Path) -> None:
+    """IBKR allows 5 history requests at once per gateway: two processes with four threads each
+    never have more than five out together, so none is refused."""
+    assert _history_run(fresh_sim, "file", pacing_dir) == 16
+    assert fresh_sim.state.pacer.too_many.get("/iserver/marketdata/history", 0) == 0
+
+
+def test_history_caps_per_process_exceed_the_gateways(fresh_sim: SimServer, pacing_dir: Path) -> None:
+    """The control: with a budget per process, eight at once meet the gateway's refusal."""
+    _history_run(fresh_sim, "memory", pacing_dir)
+    assert fresh_sim.state.pacer.too_many.get("/iserver/marketdata/history", 0) > 0
 
 
 def _blocked_worker(url: str, pin: str, pacing_dir: str, out: Any) -> None:
