@@ -106,6 +106,11 @@ class Decision:
     error: Exception | None = None
 
 
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "localhost", parts.port or 443
+
+
 def to_response(resp: httpx.Response) -> core.Response:
     try:
         data = resp.json() if resp.content else None
@@ -234,8 +239,9 @@ class ClientBase:
             store: PacingStore = MemoryStore()
         else:
             if cfg.mode == "sim" and cfg.sim_url:
-                parts = urlsplit(cfg.sim_url)
-                host, port = parts.hostname or "localhost", parts.port or 443
+                host, port = _host_port(cfg.sim_url)
+            elif cfg.mode == "oauth":
+                host, port = _host_port(cfg.oauth_base_url)  # IBKR paces the account's Web API
             else:
                 host, port = cfg.gateway_host, cfg.gateway_port
             store = open_pacing_store(cfg, host, port)
@@ -287,6 +293,9 @@ class ClientBase:
         parts = urlsplit(url)
         root = f"{parts.scheme}://{parts.netloc}"
         self._oauth = OAuthSession(credentials_from_config(self.config), url)
+        if self._own_pacer and self.config.mode != "oauth":
+            # ``auto`` chose OAuth: the budget is the Web API's, not the local gateway's.
+            self.pacer.use_store(open_pacing_store(self.config, *_host_port(url)))
         return Endpoint("oauth", root, parts.path, reason)
 
     @property

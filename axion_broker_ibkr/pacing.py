@@ -26,8 +26,8 @@ import bisect
 import itertools
 import os
 import random
-import secrets
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING

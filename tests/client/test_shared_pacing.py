@@ -159,6 +159,15 @@ def test_the_client_shares_its_gateways_budget_by_default(paced_sim: SimServer, 
         assert own.pacer.store.name == "memory"
 
 
+def test_oauth_mode_paces_the_web_apis_budget(pacing_dir: Path) -> None:
+    from tests.client.test_oauth_sim import oauth_config
+
+    with SimServer(port=0, seed=5, oauth=True) as sim, IBKRClient(oauth_config(sim)) as client:
+        assert isinstance(client.pacer.store, FileStore)
+        assert client.pacer.store.path == state_file(pacing_dir, "127.0.0.1", sim.port)
+        assert client.auth_status().authenticated
+
+
 def test_the_sql_store_shares_a_row_per_gateway(tmp_path: Path) -> None:
     """The ``postgres`` store's table and locking, on SQLite (PostgreSQL: tests/store, when set)."""
     from axion_broker_ibkr.store import make_engine
