@@ -80,7 +80,7 @@ def _worker(
         return delay
 
     pacer.reserve = timed_reserve  # type: ignore[method-assign]
-    deadline = time.monotonic() + 90.0
+    deadline = time.monotonic() + 60.0
     with IBKRClient(config, pacer=pacer) as client:
         client.accounts()  # the session's precondition, before the clock starts
         go.wait()

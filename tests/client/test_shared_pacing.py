@@ -129,6 +129,24 @@ def test_an_unreadable_or_stale_state_starts_over(tmp_path: Path) -> None:
     assert pacer.reserve("GET", "/iserver/accounts") == 0.0  # ...booking does, and starts over
 
 
+def test_a_shorter_state_over_a_longer_one_reads_back(tmp_path: Path) -> None:
+    path = state_file(tmp_path, "localhost", 5000)
+    a, b = FileStore(path), FileStore(path)
+
+    def grow(state: PacingState) -> None:
+        state.next_at = {f"rule{i}": 1000.0 + i for i in range(40)}
+
+    def shrink(state: PacingState) -> None:
+        state.next_at = {"tickle": 5.0}
+        state.strikes = 2
+
+    a.update(grow)
+    size = path.stat().st_size
+    b.update(shrink)  # padded, not truncated: the file keeps its size and stays valid JSON
+    assert path.stat().st_size == size
+    assert a.read() == PacingState(strikes=2, next_at={"tickle": 5.0})
+
+
 def test_config_chooses_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(open_pacing_store(IBKRConfig(pacing_store="memory"), "localhost", 5000), MemoryStore)
     auto = open_pacing_store(IBKRConfig(pacing_dir=str(tmp_path)), "localhost", 5000)
