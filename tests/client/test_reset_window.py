@@ -178,3 +178,29 @@ async def test_the_host_gets_a_clear_rejection_and_no_order_log_row(reset_sim: S
         assert adapter.client.journal.entries() == []
     finally:
         await adapter.disconnect()
+
+
+async def test_the_async_client_holds_orders_and_modifications_too(reset_sim: SimServer) -> None:
+    from axion_broker_ibkr.client import AsyncIBKRClient
+
+    _move_to(reset_sim, 0, 50)
+    config = _client(reset_sim).config
+    client = AsyncIBKRClient(config, journal=MemoryJournal())
+    try:
+        await client.connect()
+        quote = (await client.snapshot([265598]))[0]
+        resting = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit",
+                   "limit_price": round(quote.bid * 0.98, 2), "client_order_id": "rest-1"}  # fmt: skip
+        placed = await client.place_order(resting, STOCK)
+        assert placed.order_id
+        reset_sim.admin.advance_clock(8 * 60)  # 00:58
+        await client.tickle()
+        with pytest.raises(ResetWindowError, match="begins in"):
+            await client.place_order(_order("async-0058"), STOCK)
+        with pytest.raises(ResetWindowError, match="daily reset"):
+            await client.modify_order(str(placed.order_id), {**resting, "qty": 2}, STOCK)
+        assert "async-0058" not in _sim_orders(reset_sim)
+        order = reset_sim.state.engine.orders[int(str(placed.order_id))]
+        assert order.ticket.quantity == 1  # the modification was not sent
+    finally:
+        await client.close()
