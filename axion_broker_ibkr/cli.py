@@ -41,6 +41,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
         resets=None if args.no_resets else ResetSchedule(timezone=args.reset_timezone),
         **extra,
+        sor_mode=args.sor_mode,
     )
     return code
 
@@ -369,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="play IBKR's OAuth 1.0a server: write a first-party credential set into DIR "
         "(oauth.json, the two private keys, ca.pem) and accept only signed requests",
+    )
+    sim.add_argument(
+        "--sor-mode",
+        choices=("stops_after_filter", "silent", "unaffected"),
+        default="stops_after_filter",
+        help="websocket order updates: muted by a filtered live-orders call until force=true (default), "
+        "never sent (as a build 10.46 gateway), or unaffected by filters",
     )
     sim.set_defaults(func=_cmd_sim)
 

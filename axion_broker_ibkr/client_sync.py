@@ -19,6 +19,7 @@ from .models import (
     Account,
     AuthStatus,
     BondFilter,
+    BrokerageSummary,
     CancelAck,
     ContractInfo,
     ContractRules,
@@ -38,6 +39,7 @@ from .models import (
     SecdefSearchResult,
     StockInstrument,
     Strikes,
+    SummarySection,
     SummaryValue,
     Tickle,
     Trade,
@@ -214,6 +216,17 @@ class IBKRClient(ClientBase):
 
     def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]:
         return self._run(self._with_account(account_id, lambda a: core.account_summary(self.state, a)))
+
+    def brokerage_summary(self, account_id: str | None = None) -> BrokerageSummary:
+        """``/iserver/account/{acct}/summary``: the brokerage side's account figures."""
+        return self._run(self._with_account(account_id, lambda a: core.brokerage_summary(self.state, a)))
+
+    def brokerage_summary_section(self, section: str, account_id: str | None = None) -> SummarySection:
+        """``/iserver/account/{acct}/summary/{section}``: ``available_funds``, ``balances``,
+        ``margins`` or ``market_value`` (segment -> label -> IBKR's text)."""
+        return self._run(
+            self._with_account(account_id, lambda a: core.brokerage_summary_section(self.state, a, section))
+        )
 
     def ledger(self, account_id: str | None = None) -> dict[str, LedgerEntry]:
         return self._run(self._with_account(account_id, lambda a: core.ledger(self.state, a)))

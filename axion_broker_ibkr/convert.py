@@ -159,6 +159,24 @@ RENAMES: dict[type[Any], dict[str, str]] = {
         "brokerage_access": "brokerageAccess",
     },
     m.SummaryValue: {"is_null": "isNull"},
+    m.CashBalance: {"settled_cash": "settledCash"},
+    m.BrokerageSummary: {
+        "account_type": "accountType",
+        "sma": "SMA",
+        "buying_power": "buyingPower",
+        "available_funds": "availableFunds",
+        "excess_liquidity": "excessLiquidity",
+        "net_liquidation_value": "netLiquidationValue",
+        "equity_with_loan_value": "equityWithLoanValue",
+        "reg_t_loan": "regTLoan",
+        "securities_gvp": "securitiesGVP",
+        "total_cash_value": "totalCashValue",
+        "accrued_interest": "accruedInterest",
+        "reg_t_margin": "regTMargin",
+        "initial_margin": "initialMargin",
+        "maintenance_margin": "maintenanceMargin",
+        "cash_balances": "cashBalances",
+    },
     m.Position: {
         "account_id": "acctId",
         "contract_desc": "contractDesc",
@@ -399,18 +417,89 @@ QUOTE_NUMERIC_FIELDS: dict[str, str] = {
 }
 #: field id -> Quote attribute, for text fields.
 QUOTE_TEXT_FIELDS: dict[str, str] = {"55": "symbol", "7051": "company_name", "6509": "availability"}
-#: fields the client asks for by default.
+#: fields the client asks for by default (6070 sec type and 7221 listing exchange say whether the
+#: sizes are a US stock's, shown in lots of 100: :func:`size_lot`).
 DEFAULT_QUOTE_FIELDS: tuple[str, ...] = (
     "31", "84", "86", "88", "85", "7059", "87", "7762", "70", "71", "7295", "7741", "82", "83", "55", "6509",
+    "6070", "7221",
 )  # fmt: skip
 
+#: Listing exchanges (field 7221, the part before any ``.``: ``NASDAQ.NMS``) of US stocks.
+US_LISTING_EXCHANGES: frozenset[str] = frozenset(
+    {"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "BYX", "IEX", "NYSENAT", "PINK", "OTC", "CHX", "PSX", "BEX",
+     "EDGEA", "EDGX", "LTSE", "MEMX", "PEARL", "ISE", "DRCTEDGE"}
+)  # fmt: skip
+
+#: Size fields IBKR shows divided by 100 for US stocks -> Quote attribute. Settled by IBKR's field
+#: list as ibind 0.2.2 carries it (``ibkr_definitions.py``, fields 85 and 88: "For US stocks, the
+#: number displayed is divided by 100"); REFERENCE §5.2 marks the current docs as silent, so a quote
+#: whose security type or listing exchange is not known keeps IBKR's numbers (``size_lot`` None).
+#: 7059 (last size) carries no such remark and is never scaled.
+LOT_SIZE_FIELDS: tuple[tuple[str, str], ...] = (("88", "bid_size"), ("85", "ask_size"))
+
+
+def size_lot(fields: Mapping[str, str]) -> float | None:
+    """The factor from IBKR's displayed sizes to shares: 100 for a US stock, 1 for anything else,
+    ``None`` when fields 6070/7221 have not said which."""
+    sec_type = fields.get("6070")
+    if sec_type is None:
+        return None
+    if sec_type.strip().upper() != "STK":
+        return 1.0
+    exchange = fields.get("7221")
+    if exchange is None:
+        return None
+    return 100.0 if exchange.strip().upper().split(".")[0] in US_LISTING_EXCHANGES else 1.0
+
+
+def apply_size_lot(values: dict[str, Any], fields: Mapping[str, str]) -> None:
+    """Set ``values["size_lot"]`` and, for a US stock, the bid/ask sizes in shares (from the raw texts)."""
+    lot = size_lot(fields)
+    values["size_lot"] = lot
+    if lot is not None and lot != 1.0:
+        for key, attr in LOT_SIZE_FIELDS:
+            text = fields.get(key)
+            if text is not None:
+                number = parse_number(text)
+                values[attr] = None if number is None else number * lot
+
+
 _META_KEYS = {"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"}
+
+
+def summary_amount(text: str | float | None) -> tuple[float | None, str | None]:
+    """A brokerage-summary section value -> (number, currency): ``"1,112,961 USD"`` -> (1112961.0,
+    "USD"), ``"0.00"`` -> (0.0, None); text that is not an amount (``"Unlimited"``, ``"@ 16:00:00"``)
+    -> (None, None)."""
+    if text is None or isinstance(text, bool):
+        return None, None
+    if isinstance(text, int | float):
+        return float(text), None
+    number, _, currency = text.strip().partition(" ")
+    try:
+        value = parse_number(number)
+    except ValueError:
+        return None, None
+    ccy = currency.strip()
+    return value, (ccy if ccy.isalpha() and ccy.isupper() and len(ccy) == 3 else None)
+
+
+def summary_section(data: Any, path: str) -> m.SummarySection:
+    """``/iserver/account/{acct}/summary/{section}``: segment -> label -> text (values as sent,
+    numbers written as text)."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    out: m.SummarySection = {}
+    for segment, values in data.items():
+        if isinstance(values, Mapping):
+            out[str(segment)] = {str(k): "" if v is None else str(v) for k, v in values.items()}
+    return out
 
 
 #: The Quote attributes a merge carries over (all but ``conid`` and ``fields``).
 QUOTE_VALUE_ATTRS: tuple[str, ...] = (
     *QUOTE_NUMERIC_FIELDS.values(), *QUOTE_TEXT_FIELDS.values(),
-    "last_is_close", "halted", "conidex", "updated", "server_id",
+    "last_is_close", "halted", "conidex", "updated", "server_id", "size_lot",
 )  # fmt: skip
 
 
@@ -472,6 +561,10 @@ def merge_quote(
     server_id = data.get("server_id", data.get("6119"))
     if server_id is not None:
         values["server_id"] = str(server_id)
+    try:  # US stock bid/ask sizes in shares (issue 16.4): from the merged texts, every merge
+        apply_size_lot(values, fields)
+    except ValueError as exc:
+        raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
     return changed
 
 
@@ -569,6 +662,8 @@ CPAPI_ORDER_WIRE_NAMES: dict[str, str] = {
 }
 #: The order payload's client order id key (IBKR's idempotency key), for readers outside this module.
 WIRE_CLIENT_ORDER_ID = CPAPI_ORDER_WIRE_NAMES["client_order_id"]
+#: IBKR's order id key in answers and notices (``ntf`` order notices, reply acks), for readers outside.
+WIRE_ORDER_ID = "orderId"
 
 
 _JSON_SCALARS: frozenset[Any] = frozenset(

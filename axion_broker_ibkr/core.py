@@ -26,6 +26,7 @@ from attrs import define, evolve, field
 from . import convert
 from . import models as m
 from .errors import (
+    ArgumentError,
     BrokerageSessionError,
     CompetingSessionError,
     GatewayError,
@@ -141,12 +142,19 @@ class SessionState:
 # Status -> exception (one function, used by both clients)
 
 
+#: A real gateway's answer for a path it does not serve (404, text/html; see sim/http.py).
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
 def error_text(data: Any, text: str) -> str:
     if isinstance(data, Mapping):
         for key in ("error", "message", "detail"):
             if data.get(key):
                 return str(data[key])
-    return text.strip()[:300]
+    stripped = text.strip()
+    if stripped.startswith("<"):  # an HTML page ("<html><body><h1>Resource not found</h1>...")
+        stripped = " ".join(_HTML_TAG.sub(" ", stripped).split())
+    return stripped[:300]
 
 
 def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
@@ -179,6 +187,11 @@ def error_for(req: Request, resp: Response, *, login_url: str) -> GatewayError:
         return CompetingSessionError(f"another platform holds the brokerage session ({message})", **kwargs)
     if status >= 500:
         return GatewayUnavailableError(f"gateway error: {message or 'no details'}", **kwargs)
+    if status == 404 and resp.data is None:
+        return GatewayError(
+            f"the gateway does not serve this path ({message or 'not found'}); its version may not have it",
+            **kwargs,
+        )
     return GatewayError(f"gateway refused the request: {message or 'no details'}", **kwargs)
 
 
@@ -292,6 +305,30 @@ def account_summary(state: SessionState, account_id: str) -> Op[dict[str, m.Summ
     yield from _ensure_portfolio(state)
     data = yield from _call(_get(f"/portfolio/{account_id}/summary"))
     return convert.structure_map(data, m.SummaryValue)
+
+
+#: Sub-paths of ``/iserver/account/{acct}/summary`` (REFERENCE §2, IBKR's OpenAPI).
+SUMMARY_SECTIONS = ("available_funds", "balances", "margins", "market_value")
+
+
+def brokerage_summary(state: SessionState, account_id: str) -> Op[m.BrokerageSummary]:
+    """``GET /iserver/account/{acct}/summary`` (brokerage session; ``/iserver/accounts`` first)."""
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/account/{account_id}/summary"))
+    if not isinstance(data, Mapping):
+        raise WireFormatError("/iserver/account/{acct}/summary: expected a JSON object")
+    return convert.structure(data, m.BrokerageSummary)
+
+
+def brokerage_summary_section(state: SessionState, account_id: str, section: str) -> Op[m.SummarySection]:
+    """``GET /iserver/account/{acct}/summary/{section}``, ``section`` one of :data:`SUMMARY_SECTIONS`."""
+    if section not in SUMMARY_SECTIONS:
+        raise ArgumentError(
+            "section", f"{section!r} is not a summary section (one of {', '.join(SUMMARY_SECTIONS)})"
+        )
+    yield from ensure_accounts(state)
+    data = yield from _call(_get(f"/iserver/account/{account_id}/summary/{section}"))
+    return convert.summary_section(data, f"/iserver/account/{{acct}}/summary/{section}")
 
 
 def ledger(state: SessionState, account_id: str) -> Op[dict[str, m.LedgerEntry]]:

@@ -58,6 +58,15 @@ class OrderValidationError(IBKRError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+class ArgumentError(IBKRError, ValueError):
+    """A client method's argument is invalid; ``field`` names it. Nothing was sent."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
 class UnsupportedAssetError(OrderValidationError):
     """The asset type is not tradable through IBKR by this plugin (crypto, mutual funds, ...)."""
 
@@ -303,3 +312,7 @@ def delivery_of(exc: BaseException) -> Delivery | None:
     failure), which the order flow lets propagate untouched."""
     value = getattr(exc, "delivery", None)
     return value if value in DELIVERIES else None
+
+
+class SubscriptionError(IBKRError, ValueError):
+    """A streaming subscription request is invalid; the message names the offending argument."""

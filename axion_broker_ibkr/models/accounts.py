@@ -126,9 +126,20 @@ class LedgerEntry:
     endofbundle: int | None = None
 
 
+def _no_multiplier(value: float | None) -> float | None:
+    """IBKR writes "no multiplier" (a stock) as ``null`` (its documented example) or ``0.0`` (the
+    secdef form, ibind's recorded response): both read as ``None``."""
+    return None if value == 0 else value
+
+
 @define(frozen=True, kw_only=True)
 class Position:
-    """One row of ``GET /portfolio/{acct}/positions/{page}``."""
+    """One row of ``GET /portfolio/{acct}/positions/{page}``.
+
+    ``strike`` comes as a number (IBKR's documented example) or as text (``"0"``, ``"217.5"``: the
+    secdef form real gateways send once security definitions are cached, as ibind's recorded
+    response shows); both read as a float. ``multiplier`` is ``None`` for contracts without one.
+    """
 
     account_id: str | None = None
     conid: int | None = None
@@ -144,7 +155,7 @@ class Position:
     exchs: Any = None
     expiry: str | None = None
     put_or_call: str | None = None
-    multiplier: float | None = None
+    multiplier: float | None = field(default=None, converter=_no_multiplier)
     strike: float | None = None
     exercise_style: str | None = None
     con_exch_map: list[Any] | None = None
@@ -155,6 +166,47 @@ class Position:
     name: str | None = None
     listing_exchange: str | None = None
     country_code: str | None = None
+
+
+@define(frozen=True, kw_only=True)
+class CashBalance:
+    """One ``cashBalances`` entry of the brokerage summary; the base-currency aggregate's
+    ``currency`` reads ``"Total (in USD)"``."""
+
+    currency: str | None = None
+    balance: float | None = None
+    settled_cash: float | None = None
+
+
+@define(frozen=True, kw_only=True)
+class BrokerageSummary:
+    """``GET /iserver/account/{acct}/summary``: the brokerage side's at-a-glance account figures
+    (IBKR's OpenAPI model; money in the account's base currency)."""
+
+    account_type: str | None = None
+    status: str | None = None
+    balance: float | None = None
+    sma: float | None = None
+    buying_power: float | None = None
+    available_funds: float | None = None
+    excess_liquidity: float | None = None
+    net_liquidation_value: float | None = None
+    equity_with_loan_value: float | None = None
+    reg_t_loan: float | None = None
+    securities_gvp: float | None = None
+    total_cash_value: float | None = None
+    accrued_interest: float | None = None
+    reg_t_margin: float | None = None
+    initial_margin: float | None = None
+    maintenance_margin: float | None = None
+    cash_balances: list[CashBalance] = field(factory=list)
+
+
+#: ``GET /iserver/account/{acct}/summary/{section}``: segment (``total``, ``securities``,
+#: ``commodities``, ``Crypto at Paxos``; for ``market_value`` a currency or ``Total (in USD)``) ->
+#: IBKR's label -> IBKR's display text (``"1,112,961 USD"``, ``"Unlimited"``), kept as sent; read a
+#: money text with :func:`axion_broker_ibkr.convert.summary_amount`.
+SummarySection = dict[str, dict[str, str]]
 
 
 @define(frozen=True, kw_only=True)

@@ -14,6 +14,14 @@ class Quote:
     ``last_is_close`` is set when IBKR prefixed the last price with ``C`` (previous close),
     ``halted`` when it prefixed ``H``. ``fields`` keeps every raw field id -> text received.
     ``has_data`` is false for a pre-flight answer (only conid/conidEx).
+
+    Sizes: ``bid_size``/``ask_size`` are in **shares** (units of the contract) when ``size_lot`` is
+    set: IBKR shows a US stock's bid/ask sizes (fields 88/85) divided by 100, and the client
+    multiplies them back (``size_lot`` 100.0; 1.0 for every other contract). ``size_lot`` is
+    ``None`` when the quote did not carry its security type (6070) and listing exchange (7221);
+    the sizes are then IBKR's displayed numbers. ``fields`` keeps IBKR's texts unchanged.
+    ``last_size`` (7059) is never scaled. ``change`` (82) and ``change_pct`` (83) read IBKR's
+    forms ``"+1.25"`` / ``"-0.40"`` and ``"+0.84%"`` / ``"0.84"``; ``change_pct`` is in percent.
     """
 
     conid: int
@@ -21,6 +29,7 @@ class Quote:
     last: float | None = None
     bid: float | None = None
     ask: float | None = None
+    #: Shares bid / offered (see the class notes: in shares when ``size_lot`` is set).
     bid_size: float | None = None
     ask_size: float | None = None
     last_size: float | None = None
@@ -36,6 +45,8 @@ class Quote:
     symbol: str | None = None
     company_name: str | None = None
     availability: str | None = None
+    #: Factor applied to IBKR's displayed bid/ask sizes (100.0 US stock, 1.0 other, None unknown).
+    size_lot: float | None = None
     last_is_close: bool = False
     halted: bool = False
     updated: int | None = None

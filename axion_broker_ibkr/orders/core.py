@@ -31,7 +31,6 @@ from .plan import PLANS, Plan, check_order_type, explain_refusal
 from .prices import contract_grid, first_tick, round_to_grid
 from .rules import (
     ASSET_TO_SEC_TYPE,
-    CLOSE_RULE_WORDS,
     FX_EXCHANGE,
     MAX_CLIENT_ORDER_ID,
     MAX_PRICE,
@@ -201,9 +200,9 @@ def check_contract_rules(
     its order types, the order types it fills outside regular hours, its TIFs and its size increment.
 
     IBKR names order types in lower-case words (``limit``, ``stop_limit``, ``trailing_stop``,
-    ``marketonclose``), which are the host's words; on-the-close orders are ``marketonclose`` /
-    ``limitonclose``. Without rules the static table (``orders/rules.py``) alone decides."""
-    word = CLOSE_RULE_WORDS[order_type] if tif == "cls" else order_type
+    ``midprice``), which are the host's words. Without rules the static table (``orders/rules.py``)
+    alone decides."""
+    word = order_type
     listed = contract.get("order_types")
     if listed:
         types = {w.lower() for w in _word_list(listed, "contract.order_types")}

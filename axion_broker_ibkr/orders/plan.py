@@ -14,7 +14,6 @@ from typing import Final, NamedTuple, NoReturn
 from .fields import fail
 from .rules import (
     AUCTION_TIFS,
-    CLOSE_ORDER_TYPES,
     ORDER_TYPES,
     ORDER_TYPES_BY_SEC_TYPE,
     OUTSIDE_RTH_ORDER_TYPES,
@@ -28,7 +27,7 @@ from .rules import (
 class Plan(NamedTuple):
     """How an order of one accepted combination is checked and written."""
 
-    #: ``orderType`` on the wire (``MOC``/``LOC`` for TIF ``cls``).
+    #: ``orderType`` on the wire.
     wire_type: str
     #: ``tif`` on the wire.
     wire_tif: str
@@ -52,7 +51,7 @@ def _plan(sec_type: str, order_type: str, tif: str) -> Plan:
     kind = ORDER_TYPES[order_type]
     quantity = QUANTITIES[sec_type]
     return Plan(
-        wire_type=CLOSE_ORDER_TYPES[order_type] if tif == "cls" else kind.wire,
+        wire_type=kind.wire,
         wire_tif=TIFS[tif].wire,
         limit=kind.limit,
         stop=kind.stop,

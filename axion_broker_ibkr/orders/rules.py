@@ -12,8 +12,8 @@ Sources (IBKR's Client Portal Web API reference, whose examples are copied into 
 * ``examples/contract_rules.json``: ``tifTypes`` ``"IOC/MARKET,LIMIT,..."``, ``"OPG/LIMIT,MARKET"``,
   ``"GTC/o"``, ``"DAY/o"`` (``o`` read as "all order types" [unconfirmed]) and ``orderTypesOutside``
   ``limit, stop_limit, lit, trailing_stop_limit, relative`` (what may fill outside regular hours).
-* §10: wire codes for market/limit on close (``MOC``/``LOC``) are **[unconfirmed]**; whether ``GTD``
-  needs an extra expiry field is **[unconfirmed]**.
+* §10: wire codes for market/limit on close (``MOC``/``LOC``) are **[unconfirmed]**, so TIF ``cls``
+  is refused (issue 16.3); whether ``GTD`` needs an extra expiry field is **[unconfirmed]**.
 """
 
 from __future__ import annotations
@@ -72,23 +72,32 @@ ORDER_TYPES: Final[dict[str, OrderTypeRule]] = {
     "trailing_stop_limit": OrderTypeRule(
         "TRAILLMT", limit=True, stop=True, stop_required=True, trailing=True
     ),
+    # Issue 16.3, settled by REFERENCE §4.1 (IBKR's order ticket lists MIDPRICE, "price: MIDPRICE: price
+    # cap") and examples/contract_rules.json (orderTypes "midprice"; "IOC/...,MIDPRICE,..."). Whether
+    # the cap may be left out is not documented, so it is required (in ``limit_price``). Not a host
+    # order type of HOST_CONTRACT §4: an extra word the plugin takes.
+    "midprice": OrderTypeRule("MIDPRICE", limit=True, stop=False, stop_required=False, trailing=False),
 }
+
+#: Order types IBKR takes for US stocks only (IBKR's Midprice order is an equity order type;
+#: contract_rules.json lists ``midprice`` for a stock).
+_STOCK_ONLY: Final = frozenset({"midprice"})
 
 #: Host order types each security type takes. Bonds: market and limit only (IBKR's bond desk
 #: documentation was not in the reference; stop types are refused rather than guessed).
 ORDER_TYPES_BY_SEC_TYPE: Final[dict[str, frozenset[str]]] = {
     "STK": frozenset(ORDER_TYPES),
-    "OPT": frozenset(ORDER_TYPES),
-    "FUT": frozenset(ORDER_TYPES),
-    "CASH": frozenset(ORDER_TYPES),
+    "OPT": frozenset(ORDER_TYPES) - _STOCK_ONLY,
+    "FUT": frozenset(ORDER_TYPES) - _STOCK_ONLY,
+    "CASH": frozenset(ORDER_TYPES) - _STOCK_ONLY,
     "BOND": frozenset({"market", "limit"}),
 }
 
 #: ``orderTypesOutside`` of contract_rules.json: order types that may fill outside regular hours.
 OUTSIDE_RTH_ORDER_TYPES: Final = frozenset({"limit", "stop_limit", "trailing_stop_limit"})
 
-#: Auction TIFs: an opening/closing auction order cannot also fill outside regular hours.
-AUCTION_TIFS: Final = frozenset({"opg", "cls"})
+#: Auction TIFs: an opening auction order cannot also fill outside regular hours.
+AUCTION_TIFS: Final = frozenset({"opg"})
 
 
 class TifRule(NamedTuple):
@@ -103,24 +112,16 @@ _ALL_SEC = frozenset(SEC_TYPES)
 _ALL_TYPES = frozenset(ORDER_TYPES)
 _MKT_LMT = frozenset({"market", "limit"})
 
-#: Host TIF -> rule. ``cls`` (on the close) is written as order type MOC/LOC with ``tif: "DAY"``:
-#: the codes are IBKR's TWS names, **[unconfirmed]** for the CPAPI wire (REFERENCE §10); an order
-#: IBKR does not understand is rejected by IBKR, never altered.
+#: Host TIF -> rule. ``cls`` (on the close) is refused (:data:`REFUSED_TIFS`).
 TIFS: Final[dict[str, TifRule]] = {
     "day": TifRule("DAY", _ALL_SEC, _ALL_TYPES),
     "gtc": TifRule("GTC", _ALL_SEC, _ALL_TYPES),
-    # contract_rules.json: "IOC/MARKET,LIMIT,...". CASH takes IOC on IDEALPRO.
-    "ioc": TifRule("IOC", _ALL_SEC, _MKT_LMT),
+    # contract_rules.json: "IOC/MARKET,LIMIT,RELATIVE,MARKETONCLOSE,MIDPRICE,...". CASH takes IOC on
+    # IDEALPRO.
+    "ioc": TifRule("IOC", _ALL_SEC, _MKT_LMT | {"midprice"}),
     # Opening auction: "OPG/LIMIT,MARKET"; an equity auction only.
     "opg": TifRule("OPG", frozenset({"STK"}), _MKT_LMT),
 }
-
-#: On-the-close order types (TIF ``cls``): host order type -> wire order type [unconfirmed codes].
-CLOSE_ORDER_TYPES: Final[dict[str, str]] = {"market": "MOC", "limit": "LOC"}
-
-#: On-the-close order types as IBKR's contract rules name them (``orderTypes`` of
-#: contract_rules.json: ``marketonclose``, ``limitonclose``).
-CLOSE_RULE_WORDS: Final[dict[str, str]] = {"market": "marketonclose", "limit": "limitonclose"}
 
 #: TIFs the host may send that are refused, with the reason.
 REFUSED_TIFS: Final[dict[str, str]] = {

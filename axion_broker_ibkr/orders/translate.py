@@ -24,7 +24,7 @@ from . import fields as f
 from .core import asset_type_to_sec_type, check_host, contract_identity, new_client_order_id, write_payload
 from .model import CPAPIOrder, OrderIntent, TranslateOptions, options_from_env
 from .plan import PLANS
-from .rules import CLOSE_ORDER_TYPES, FX_EXCHANGE, ORDER_TYPES, SIDES, WIRE_TIFS
+from .rules import FX_EXCHANGE, ORDER_TYPES, SIDES, WIRE_TIFS
 
 __all__ = [
     "asset_type_to_sec_type",
@@ -41,7 +41,6 @@ _unstructure_order, _structure_order = convert.register_sending_model(
 _PYTHON_NAMES = {wire: name for name, wire in convert.CPAPI_ORDER_WIRE_NAMES.items()}
 
 _WIRE_ORDER_TYPES = {rule.wire: name for name, rule in ORDER_TYPES.items()}
-_WIRE_CLOSE_TYPES = {wire: name for name, wire in CLOSE_ORDER_TYPES.items()}
 _WIRE_SIDES = {"BUY": "buy", "SELL": "sell"}
 
 
@@ -145,8 +144,6 @@ def intent_from_payload(payload: Mapping[str, Any], contract: Mapping[str, Any])
 
     order_type = _WIRE_ORDER_TYPES.get(wire.order_type)
     tif = WIRE_TIFS.get(wire.tif)
-    if order_type is None and wire.order_type in _WIRE_CLOSE_TYPES and wire.tif == "DAY":
-        order_type, tif = _WIRE_CLOSE_TYPES[wire.order_type], "cls"
     if order_type is None:
         f.fail("payload.orderType", f"unknown order type {wire.order_type!r:.40}")
     if tif is None:

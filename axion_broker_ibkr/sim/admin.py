@@ -18,6 +18,8 @@ from starlette.routing import Route
 
 from .accounts import Position
 from .http import Api
+from .state import SOR_MODES
+from .ws_frames import blt_frame, ntf_frame
 
 AdminHandler = Callable[[Api, dict[str, Any]], Awaitable[Any]]
 ADMIN: dict[str, AdminHandler] = {}
@@ -121,6 +123,40 @@ async def _close_ws(api: Api, data: dict[str, Any]) -> Any:
     return {"closed": True}
 
 
+@admin("websockets")
+async def _websockets(api: Api, data: dict[str, Any]) -> Any:
+    """``{"up": false}``: open sockets close and new upgrades are refused (REST keeps answering)."""
+    up = data.get("up", True)
+    if not isinstance(up, bool):
+        raise AdminError(f"up: {up!r} is not true/false")
+    api.state.faults.websockets = up
+    if not up:
+        api.state.emit("close_websockets", None)
+    return {"websockets": up}
+
+
+@admin("notify")
+async def _notify(api: Api, data: dict[str, Any]) -> Any:
+    """Send an ``ntf`` notification to every socket (``text`` required; ``title``, ``url``)."""
+    text = data.get("text")
+    if not isinstance(text, str) or not text:
+        raise AdminError("text: a notification text is required")
+    frame = ntf_frame(api.state.next_ntf_id(), text, str(data.get("title", "")), str(data.get("url", "")))
+    api.state.emit("ntf", frame)
+    return frame
+
+
+@admin("bulletin")
+async def _bulletin(api: Api, data: dict[str, Any]) -> Any:
+    """Send a ``blt`` bulletin to every socket (``message`` required)."""
+    message = data.get("message")
+    if not isinstance(message, str) or not message:
+        raise AdminError("message: a bulletin text is required")
+    frame = blt_frame(api.state.next_ntf_id(), message)
+    api.state.emit("blt", frame)
+    return frame
+
+
 @admin("stop_heartbeats")
 async def _stop_hb(api: Api, data: dict[str, Any]) -> Any:
     api.state.faults.heartbeats = False
@@ -206,6 +242,11 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         state.faults.positions_secdefs_cached = cached
     if "history_delay_ms" in data:
         state.faults.history_delay_s = max(0.0, _number(data, "history_delay_ms") / 1000)
+    if "unsubscribe_unknown_status" in data:
+        status = int(_number(data, "unsubscribe_unknown_status"))
+        if status not in (404, 500):
+            raise AdminError("unsubscribe_unknown_status: 404 (ibind's reading) or 500 (the docs)")
+        state.faults.unsubscribe_unknown_status = status
     if "idle_timeout" in data:
         state.idle_timeout = _number(data, "idle_timeout")
     if "rate_scale" in data:
@@ -226,7 +267,19 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         if ttl <= 0:
             raise AdminError("smd_ttl_s: must be positive")
         state.smd_ttl_s = ttl
+    if "sor_mode" in data:
+        mode = data["sor_mode"]
+        if mode not in SOR_MODES:
+            raise AdminError(f"sor_mode: {mode!r} is not one of {list(SOR_MODES)}")
+        state.sor_mode = mode
+    if "order_notifications" in data:
+        notify = data["order_notifications"]
+        if not isinstance(notify, bool):
+            raise AdminError(f"order_notifications: {notify!r} is not true/false")
+        state.order_notifications = notify
     return {
+        "sor_mode": state.sor_mode,
+        "order_notifications": state.order_notifications,
         "positions_page_size": state.faults.positions_page_size,
         "positions_secdefs_cached": state.faults.positions_secdefs_cached,
         "idle_timeout": state.idle_timeout,
@@ -235,6 +288,7 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         "penalty_seconds": state.pacer.penalty_seconds,
         "penalty_strikes": state.pacer.penalty_strikes,
         "smd_ttl_s": state.smd_ttl_s,
+        "unsubscribe_unknown_status": state.faults.unsubscribe_unknown_status,
     }
 
 
@@ -330,6 +384,15 @@ class SimAdmin:
 
     def close_websockets(self) -> Any:
         return self.call("close_websockets")
+
+    def websockets(self, up: bool = True) -> Any:
+        return self.call("websockets", up=up)
+
+    def notify(self, text: str, title: str = "", url: str = "") -> Any:
+        return self.call("notify", text=text, title=title, url=url)
+
+    def bulletin(self, message: str) -> Any:
+        return self.call("bulletin", message=message)
 
     def stop_heartbeats(self) -> Any:
         return self.call("stop_heartbeats")

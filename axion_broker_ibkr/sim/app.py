@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 from . import routes_contracts, routes_marketdata, routes_orders, routes_portfolio, routes_session
 from .admin import admin_routes
 from .clock import SimClock
-from .http import API_PREFIX, Api, routes, signed_urls
+from .http import API_PREFIX, Api, not_found, routes, signed_urls
 from .oauth import LST_PATH, OAuthRefused
 from .state import SimState
 from .ws import websocket_endpoint
@@ -93,8 +93,14 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def unknown_route(request: Request, exc: Exception) -> Response:
+        return not_found()  # a real gateway's answer for a path it does not serve (sim/http.py)
+
     app = Starlette(
-        routes=all_routes, lifespan=lifespan, middleware=[Middleware(MarkSimulator, clock=state.clock)]
+        routes=all_routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MarkSimulator, clock=state.clock)],
+        exception_handlers={404: unknown_route},
     )
     return app, api
 

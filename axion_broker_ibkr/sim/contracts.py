@@ -240,14 +240,19 @@ def contract_rules(inst: Instrument, market: Market, accounts: list[str]) -> dic
         "costReport": False,
         "canTradeAcctIds": list(accounts),
         "error": None,
+        # IBKR's Midprice order is an equity order type (contract_rules.json, a stock, lists "midprice").
         "orderTypes": [
-            "limit",
-            "midprice",
-            "market",
-            "stop",
-            "stop_limit",
-            "trailing_stop",
-            "trailing_stop_limit",
+            t
+            for t in (
+                "limit",
+                "midprice",
+                "market",
+                "stop",
+                "stop_limit",
+                "trailing_stop",
+                "trailing_stop_limit",
+            )
+            if t != "midprice" or inst.sec_type == "STK"
         ],
         "ibAlgoTypes": ["limit", "stop_limit", "trailing_stop_limit"],
         "fraqTypes": [],

@@ -10,14 +10,30 @@ from .universe import Instrument
 Render = Callable[[Instrument, Quote], str | None]
 
 
+def _signed(text: str) -> str:
+    return text if text.startswith("-") or text.strip("0.") == "" else "+" + text
+
+
 def _change(inst: Instrument, q: Quote) -> str:
-    return fmt_price(inst, q.last - q.prior_close)
+    # Field 82 as gateways send it: signed text, "+1.25" / "-0.40" (captured snapshot rows in public
+    # clients' recorded responses show "82":"+1.25"); zero unsigned.
+    return _signed(fmt_price(inst, q.last - q.prior_close))
 
 
 def _change_pct(inst: Instrument, q: Quote) -> str:
+    # Field 83: signed percent text with a "%" ("+0.84%", "-0.19%") as captured rows show; the
+    # gateway-bundled doc's plain number (REFERENCE §5.1) is read by the client too.
     if not q.prior_close:
-        return "0.00"
-    return f"{(q.last - q.prior_close) / q.prior_close * 100:.2f}"
+        return "0.00%"
+    return _signed(f"{(q.last - q.prior_close) / q.prior_close * 100:.2f}") + "%"
+
+
+def _lot_size(inst: Instrument, value: float) -> str:
+    # Fields 85/88: IBKR's field list (as ibind's ibkr_definitions.py carries it): "For US stocks,
+    # the number displayed is divided by 100". The book keeps shares; the field shows lots.
+    if inst.sec_type == "STK" and inst.is_us:
+        return fmt_size(value / 100)
+    return fmt_size(value)
 
 
 def _mark(inst: Instrument, q: Quote) -> str:
@@ -44,10 +60,10 @@ FIELDS: dict[str, Render] = {
     "82": _change,
     "83": _change_pct,
     "84": lambda i, q: fmt_price(i, q.bid),
-    "85": lambda i, q: fmt_size(q.ask_size),
+    "85": lambda i, q: _lot_size(i, q.ask_size),
     "86": lambda i, q: fmt_price(i, q.ask),
     "87": lambda i, q: fmt_volume(q.volume),
-    "88": lambda i, q: fmt_size(q.bid_size),
+    "88": lambda i, q: _lot_size(i, q.bid_size),
     "201": lambda i, q: i.right,
     "6004": lambda i, q: i.exchange,
     "6008": lambda i, q: str(i.conid),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .oauth import OAuthRefused
@@ -60,6 +60,16 @@ class Endpoint:
     layer: str = "iserver"  # "iserver" (brokerage session), "sso" (read-only session)
     needs_accounts: bool = False  # /iserver/accounts must have been called in this brokerage session
     needs_portfolio: bool = False  # /portfolio/accounts must have been called first
+
+
+#: What a real gateway answers for a path it does not serve: 404, ``text/html``, this body (a capture
+#: in areed1192/interactive-broker-python-api issue #29: ``/v1/portal/fundamentals/landing/...`` ->
+#: ``Content-Type: text/html;charset=utf-8``, ``<html><body><h1>Resource not found</h1></body></html>``).
+NOT_FOUND_HTML = "<html><body><h1>Resource not found</h1></body></html>"
+
+
+def not_found() -> Response:
+    return HTMLResponse(NOT_FOUND_HTML, status_code=404)
 
 
 def reply(body: Any, status: int = 200) -> Response:
@@ -144,6 +154,8 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         if too_many:
             return error(too_many, 429)
         if not state.session.sso:
+            # REFERENCE §1.6/§8: 401 with an empty body (areed1192/interactive-broker-python-api #16:
+            # "nothing in the response body"), on every path.
             return Response(status_code=401)
         state.touch()
         if ep.layer == "iserver" and not state.session.authenticated:

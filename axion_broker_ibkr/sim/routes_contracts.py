@@ -84,7 +84,14 @@ async def secdef_info(api: Api, request: Request, body: Any) -> Response:
     if conid is None or not sec_type:
         return error("Bad Request: conid and sectype are required", 400)
     if sec_type in {"OPT", "FUT"} and conid not in state.session.searched:
-        return reply([])
+        # REFERENCE §3.2: /secdef/search must run for the underlying first. What a real gateway
+        # answers otherwise is undocumented; the simulator says so explicitly (its own choice)
+        # rather than an empty list that reads as "no such contract".
+        return error(
+            f"Bad Request: search for the underlying first (/iserver/secdef/search for conid {conid} "
+            "in this session) before /iserver/secdef/info",
+            400,
+        )
     month = (q.get("month") or "").upper()
     if sec_type == "OPT":
         strike = q.get("strike")

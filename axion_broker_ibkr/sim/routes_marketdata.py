@@ -84,16 +84,21 @@ async def history(api: Api, request: Request, body: Any) -> Response:
 
 
 async def unsubscribe(api: Api, request: Request, body: Any) -> Response:
-    conid_value = body_dict(body).get("conid")
+    # The documented body {"conid": ...}; ibind 0.2.2 sends the conid as a query parameter
+    # (marketdata_unsubscribe: params={'conid': ...}), which real gateways evidently take: both.
+    conid_value = body_dict(body).get("conid", request.query_params.get("conid"))
     try:
         conid = int(str(conid_value))
     except ValueError:
         return error("Bad Request: conid required", 400)
     streams = api.state.session.md_streams
     if conid not in streams:
-        # [conflict] docs: 500 {"error":"unknown"}; ibind treats 404 as "nothing to unsubscribe".
-        # The simulator answers the documented 500.
-        return error("unknown", 500)
+        # [conflict] REFERENCE §5.4/§8: the docs answer 500 {"error":"unknown"}; ibind's
+        # marketdata_unsubscribe skips a 404 as "no such subscription in the first place" (what its
+        # users' gateways answer). Default: the documented 500; /sim/config
+        # unsubscribe_unknown_status=404 gives ibind's reading. The client takes both.
+        status = api.state.faults.unsubscribe_unknown_status
+        return error("unknown", 500) if status == 500 else Response(status_code=404)
     del streams[conid]
     return reply({"success": True})
 

@@ -136,7 +136,9 @@ async def live_orders(api: Api, request: Request, body: Any) -> Response:
         s.live_orders_primed = True
         return reply({"orders": [], "snapshot": True})  # the documented "call it twice" pre-flight
     if filters:
-        s.sor_suppressed = True  # a filtered request silences sor until a force=true call
+        state.ws_counts["filtered_live_orders"] += 1
+        if state.sor_mode == "stops_after_filter":
+            s.sor_suppressed = True  # a filtered request silences sor until a force=true call
     account = request.query_params.get("accountId") or s.selected_account
     wanted = {FILTER_CODES[f] for f in filters if FILTER_CODES[f]}
     orders = [

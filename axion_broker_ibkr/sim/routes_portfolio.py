@@ -7,15 +7,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .accounts import ledger, pnl_row, summary
+from .accounts import SUMMARY_SECTIONS, brokerage_section, brokerage_summary, ledger, pnl_row, summary
 from .contracts import trsrv_secdef
-from .http import Api, Endpoint, error, reply
+from .http import Api, Endpoint, error, not_found, reply
 from .wire import position_row
 
 #: Keys a ``/portfolio/{acct}/positions/{page}`` row gains once the gateway has the security
-#: definitions cached (REFERENCE §2), taken from the ``/trsrv/secdef`` record. The keys both have
-#: (``strike`` is a float in a row but a string in a secdef, ``multiplier``, ``expiry``...) keep the
-#: row's own form. ``pageSize`` is added separately: the page size actually in force.
+#: definitions cached (REFERENCE §2), taken from the ``/trsrv/secdef`` record. ``pageSize`` is added
+#: separately: the page size actually in force.
 SECDEF_ROW_KEYS = (
     "time",
     "chineseName",
@@ -36,6 +35,13 @@ SECDEF_ROW_KEYS = (
     "displayRule",
     "isEventContract",
 )
+
+#: Keys a row then carries in the secdef's form (issue 16.6): ibind 0.2.2's recorded positions
+#: response from a real gateway (``test/integration/client/ibkr_responses.py``, SPY with the secdef
+#: keys) has ``"strike": "0"`` (text) and ``"multiplier": 0.0``, where IBKR's documented example
+#: (``examples/portfolio_positions.json``, no secdef keys) has ``"strike": 0.0`` and ``"multiplier":
+#: null``. The client reads both forms.
+SECDEF_FORM_KEYS = ("strike", "multiplier")
 
 
 def _account(api: Api, request: Request) -> str | Response:
@@ -66,6 +72,26 @@ async def account_summary(api: Api, request: Request, body: Any) -> Response:
         return acct
     state = api.state
     return reply(summary(state.accounts[acct], state.market, state.clock.now_ms()))
+
+
+async def iserver_summary(api: Api, request: Request, body: Any) -> Response:
+    """``/iserver/account/{acct}/summary`` (brokerage side; shapes: see :mod:`.accounts`)."""
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    state = api.state
+    return reply(brokerage_summary(state.accounts[acct], state.market))
+
+
+async def iserver_summary_section(api: Api, request: Request, body: Any) -> Response:
+    acct = _account(api, request)
+    if isinstance(acct, Response):
+        return acct
+    section = str(request.path_params.get("section", ""))
+    if section not in SUMMARY_SECTIONS:
+        return not_found()
+    state = api.state
+    return reply(brokerage_section(state.accounts[acct], state.market, section))
 
 
 async def account_ledger(api: Api, request: Request, body: Any) -> Response:
@@ -104,7 +130,7 @@ async def positions(api: Api, request: Request, body: Any) -> Response:
         universe = api.state.universe
         for row in rows:
             secdef = trsrv_secdef(universe.by_conid[row["conid"]])
-            row.update({key: secdef[key] for key in SECDEF_ROW_KEYS})
+            row.update({key: secdef[key] for key in SECDEF_ROW_KEYS + SECDEF_FORM_KEYS})
             row["pageSize"] = size
     return reply(rows)
 
@@ -180,6 +206,10 @@ async def exchange_rate(api: Api, request: Request, body: Any) -> Response:
 
 
 ENDPOINTS = [
+    Endpoint(("GET",), "/iserver/account/{acct}/summary", iserver_summary, needs_accounts=True),
+    Endpoint(
+        ("GET",), "/iserver/account/{acct}/summary/{section}", iserver_summary_section, needs_accounts=True
+    ),
     Endpoint(("GET",), "/portfolio/accounts", portfolio_accounts, layer="sso"),
     Endpoint(("GET",), "/portfolio/subaccounts", subaccounts, layer="sso"),
     Endpoint(("GET",), "/portfolio/{acct}/meta", meta, layer="sso", needs_portfolio=True),

@@ -25,7 +25,7 @@ from .app import build_app
 from .http import Api
 from .oauth import DEFAULT_TOKEN_LIFETIME_S, SimOAuth
 from .pacing import IBKR_PENALTY_SECONDS
-from .state import SimState
+from .state import SOR_MODES, SimState
 from .tls import generate_certificate
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ class SimServer:
         oauth_dir: str | Path | None = None,
         oauth_token_lifetime: float = DEFAULT_TOKEN_LIFETIME_S,
         oauth_consumer_key: str | None = None,
+        sor_mode: str = "stops_after_filter",
+        order_notifications: bool = True,
     ) -> None:
         """``penalty_seconds``: how long a client that keeps exceeding the limits (``penalty_strikes``
         429 answers within a minute) gets 429 on everything; IBKR's length is 10-15 minutes
@@ -132,7 +134,13 @@ class SimServer:
         it writes a first-party credential set into ``oauth_dir`` (default: a directory of its own,
         removed at stop) as ``oauth.json`` + two private keys + ``ca.pem`` (``oauth_credentials``
         names the JSON), and answers ``/v1/api`` only when signed with a live session token that
-        lives ``oauth_token_lifetime`` simulated seconds."""
+        lives ``oauth_token_lifetime`` simulated seconds.
+
+
+        ``sor_mode``: ``stops_after_filter`` (a filtered live-orders call mutes ``sor`` until a
+        ``force=true`` call, REFERENCE §4.8), ``silent`` (no ``sor`` frames at all, as a build 10.46
+        capture shows) or ``unaffected``; ``order_notifications``: ``ntf`` frames for order status
+        changes."""
         check_bind(host, allow_remote)
         if rate_scale <= 0:
             raise ConfigError("rate_scale", "must be positive")
@@ -144,12 +152,16 @@ class SimServer:
             raise ConfigError("penalty_seconds", "must not be negative")
         if penalty_strikes < 1:
             raise ConfigError("penalty_strikes", "must be at least 1")
+        if sor_mode not in SOR_MODES:
+            raise ConfigError("sor_mode", f"{sor_mode!r} is not one of {list(SOR_MODES)}")
         self.host = host
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.state = SimState(
             seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout, resets=resets
         )
+        self.state.sor_mode = sor_mode
+        self.state.order_notifications = order_notifications
         self.state.pacer.penalty_seconds = penalty_seconds
         self.state.pacer.penalty_strikes = penalty_strikes
         if oauth_token_lifetime <= 0:

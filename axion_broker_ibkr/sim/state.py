@@ -20,6 +20,13 @@ from .universe import Universe
 from .wire import live_order, trade
 
 log = logging.getLogger(__name__)
+#: ``sor`` behaviours (issue 16.2):
+#: ``stops_after_filter`` (default) -- REFERENCE §4.8 and ibind #129: a filtered
+#: ``/iserver/account/orders`` call mutes ``sor`` updates until a ``force=true`` call;
+#: ``silent`` -- a capture from a real gateway (build 10.46): no ``sor`` frame at all, while orders
+#: were placed and cancelled (only ``ntf`` frames came);
+#: ``unaffected`` -- the simulator's own choice for comparison: filtered calls change nothing.
+SOR_MODES = ("stops_after_filter", "silent", "unaffected")
 USER_NAME = "simuser1"
 USER_ID = 123456789
 SERVER_INFO = {"serverName": "AxionSim1", "serverVersion": "Build 10.25.0p (axion-broker-ibkr simulator)"}
@@ -40,6 +47,11 @@ class Faults:
     #: position rows carry the security-definition keys and ``pageSize`` (REFERENCE §2)
     positions_secdefs_cached: bool = True
     history_delay_s: float = 0.02
+    #: status for unsubscribing a conid without a stream: 500 (the docs) or 404 (ibind's reading)
+    unsubscribe_unknown_status: int = 500
+    #: ``False``: the websocket upgrade is refused (REST keeps answering), as when a proxy or the
+    #: gateway's websocket side is down; clients must fall back to REST polling
+    websockets: bool = True
 
 
 class SimState:
@@ -65,6 +77,12 @@ class SimState:
         #: a websocket ``smd`` subscription stops this many sim seconds after the client last sent it
         self.smd_ttl_s = float(SMD_EXPIRY_S)
         self.clock = clock or SimClock()
+        #: how ``sor`` behaves (see :data:`SOR_MODES`); survives ``reset``, like ``smd_ttl_s``
+        self.sor_mode = "stops_after_filter"
+        #: order status changes are announced with ``ntf`` frames (the build 10.46 capture: ``sor``
+        #: silent, only ``ntf`` frames came while orders were placed and cancelled)
+        self.order_notifications = True
+        self.ntf_seq = 0
         self.pacer = Pacer(scale=rate_scale)
         self.listeners: list[Callable[[str, Any], None]] = []
         #: set by ``SimServer(oauth=True)``: the simulator then plays IBKR's OAuth server
@@ -314,5 +332,15 @@ class SimState:
                 "timeout_next_order": self.faults.timeout_next_order,
                 "stall_s": self.faults.stall_s,
                 "heartbeats": self.faults.heartbeats,
+                "websockets": self.faults.websockets,
+            },
+            "sor": {
+                "mode": self.sor_mode,
+                "suppressed": self.session.sor_suppressed,
+                "order_notifications": self.order_notifications,
             },
         }
+
+    def next_ntf_id(self) -> str:
+        self.ntf_seq += 1
+        return str(self.ntf_seq)

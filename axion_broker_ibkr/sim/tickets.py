@@ -15,6 +15,13 @@ PRICE_CONSTRAINT = 0.03
 #: Marketable limit prices further than this from the last price are rejected outright.
 PRICE_REJECT = 0.5
 
+#: Question texts, IBKR's words where known (clients match them by text, e.g. ibind's QuestionType
+#: substrings): o163 is IBKR's documented example (examples/order_reply_question.json, the " \n"
+#: included); o354 and o403 as ibind 0.2.2 records them (ibkr_utils.py, from users' gateways; o354's
+#: "Are you sure" follows a newline here, as in every other IBKR question). o10151's exact wording is
+#: not published (IBKR's docs and ibind only describe it: "warns about risks with market orders"):
+#: the text below is the simulator's own, built on IBKR's phrasing of the stop-order question
+#: o10331 ("You are about to submit a stop order. ...").
 QUESTION_TEXT = {
     "o163": 'The following order "{desc}" price exceeds \nthe Percentage constraint of 3%.\n'
     "Are you sure you want to submit this order?",
@@ -133,6 +140,9 @@ def parse_ticket(universe: Universe, raw: Any, default_account: str, accounts: t
     order_type = str(raw.get("orderType") or "").upper()
     if order_type not in ORDER_TYPES:
         raise TicketError(f"Bad Request: unsupported orderType {raw.get('orderType')!r}", 400)
+    if order_type == "MIDPRICE" and inst.sec_type != "STK":
+        # The contract's rules do not list midprice (sim/contracts.py); the wording is the simulator's.
+        raise TicketError(f"MIDPRICE orders are not supported for {inst.sec_type} contracts")
     tif = str(raw.get("tif") or "DAY").upper()
     if tif not in TIFS:
         raise TicketError(f"Bad Request: unsupported tif {raw.get('tif')!r}", 400)

@@ -21,14 +21,24 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .accounts import ledger, pnl_row, summary
 from .fields import render_fields
+from .history import HistoryError, build_history
 from .http import Api
 from .market import fmt_price, fmt_size
 from .state import USER_NAME
-from .wire import live_order, trade
-from .ws_frames import SLD_NAMES, parse_message, session_from_cookie, ssd_key
+from .wire import live_order, order_description, trade
+from .ws_frames import (
+    SLD_NAMES,
+    ntf_frame,
+    order_notice_text,
+    parse_message,
+    session_from_cookie,
+    ssd_key,
+)
 
 log = logging.getLogger(__name__)
-BROKERAGE_TOPICS = {"smd", "sbd", "sor", "str"}
+BROKERAGE_TOPICS = {"smd", "smh", "sbd", "sor", "str"}
+#: Streaming history subscriptions one socket may hold (REFERENCE §6.3: "max 5 concurrent").
+MAX_SMH = 5
 SMD_DEFAULT_FIELDS = ["31", "84", "86", "85", "88", "7059", "6509"]
 SPL_INTERVAL_S = 1.0
 #: close code for a socket whose client presented another session token (policy violation).
@@ -46,12 +56,15 @@ class Connection:
         self.smd_renewed: dict[int, float] = {}  # conid -> sim time the client last (re)sent smd
         self.sor = False
         self.sor_sent: dict[int, dict[str, Any]] = {}
+        self.ntf_status: dict[int, str] = {}  # order id -> status last announced with ntf
         self.str_sub = False
         self.spl = False
         self.sld: dict[str, tuple[list[str], list[str]]] = {}  # acct -> (keys, fields)
         self.sld_sent: dict[str, dict[str, Any]] = {}
         self.ssd: dict[str, tuple[list[str], list[str]]] = {}
         self.sbd: dict[tuple[str, int], str] = {}
+        self.smh: dict[str, int] = {}  # serverId -> conid
+        self.smh_counter = 0
         self.closing = False
         self.close_code = 1001
         self.next_sld = 0.0
@@ -89,10 +102,14 @@ class Connection:
             self.close()
         elif kind == "sts":
             self.send({"topic": "sts", "args": obj})
-        elif (
-            kind == "order" and self.sor and not state.session.sor_suppressed and state.session.authenticated
-        ):
-            self._send_order(obj)
+        elif kind == "order" and state.session.authenticated:
+            if self.sor and self._sor_flows():
+                self._send_order(obj)
+            self._notify_order(obj)
+        elif kind == "ntf" and state.session.authenticated:
+            self.send(obj)  # admin /sim/notify (ntf and blt need the brokerage session, REFERENCE §6.1)
+        elif kind == "blt" and state.session.authenticated:
+            self.send(obj)
         elif kind == "trade" and self.str_sub and state.session.authenticated:
             self.send({"topic": "str", "args": [trade(obj, for_ws=True)]})
         elif kind == "market":
@@ -103,6 +120,23 @@ class Connection:
                 self._send_smd(conid)
             for (acct, conid), topic in list(self.sbd.items()):
                 self._send_sbd(acct, conid, topic)
+
+    def _sor_flows(self) -> bool:
+        """Whether ``sor`` frames are sent at all now (``state.sor_mode``, see ``SOR_MODES``)."""
+        state = self.api.state
+        if state.sor_mode == "silent":
+            return False
+        return state.sor_mode == "unaffected" or not state.session.sor_suppressed
+
+    def _notify_order(self, order: Any) -> None:
+        """An ``ntf`` when an order's status changes (whether or not ``sor`` is subscribed: ``ntf``
+        is unsolicited). Issue 16.2: the build 10.46 capture shows only ``ntf`` frames for orders."""
+        state = self.api.state
+        if not state.order_notifications or self.ntf_status.get(order.order_id) == order.status:
+            return
+        self.ntf_status[order.order_id] = order.status
+        title, text = order_notice_text(order.order_id, order_description(order), order.status)
+        self.send(ntf_frame(state.next_ntf_id(), text, title))
 
     def _expire_smd(self) -> None:
         """Drop quote subscriptions not renewed by the client within ``smd_ttl_s`` (silently)."""
@@ -219,9 +253,9 @@ class Connection:
 
     def _send_spl(self) -> None:
         state = self.api.state
+        # The same row as REST P&L: ``el`` (REFERENCE §2, the REST example) and ``uel`` (§6.3, the
+        # spl field list) both; readers of either form find theirs (issue 16.6).
         rows = {f"{a}.Core": pnl_row(acc, state.market) for a, acc in state.accounts.items()}
-        for row in rows.values():
-            row["uel"] = row.pop("el")
         self.send({"topic": "spl", "args": rows})
 
     def _send_sld(self, acct: str) -> None:
@@ -347,12 +381,53 @@ class Connection:
             with contextlib.suppress(ValueError):
                 self._drop_smd(int(t.split("@")[0]))
 
+    def _on_smh(self, targets: list[str], args: dict[str, Any]) -> None:
+        """Streaming history (REFERENCE §6.3): the history object as REST answers it, plus ``serverId``
+        and ``topic``, sent once; the subscription holds one of 5 slots until ``umh+{serverId}``.
+        The simulator sends no later bar updates (the reference documents one answer)."""
+        conid_text = targets[0].split("@")[0] if targets else ""
+        inst = self.api.state.universe.get(int(conid_text)) if conid_text.isdigit() else None
+        if inst is None:
+            self.send({"error": f"smh: unknown conid {conid_text!r}", "topic": f"smh+{conid_text}"})
+            return
+        topic = f"smh+{targets[0]}"
+        if len(self.smh) >= MAX_SMH:
+            # Simulator's own wording: the limit is documented, the gateway's answer to a sixth is not.
+            self.send({"error": f"smh: at most {MAX_SMH} concurrent history subscriptions", "topic": topic})
+            return
+        try:
+            data = build_history(
+                self.api.state.market,
+                inst,
+                str(args.get("bar") or "1d"),
+                str(args.get("period") or "1d"),
+                # REFERENCE §6.3 spells it outsideRth; ibind 0.2.2 sends outside_rth: both.
+                bool(args.get("outsideRth", args.get("outside_rth", False))),
+                None,
+            )
+        except HistoryError as exc:
+            self.send({"error": exc.message, "topic": topic})
+            return
+        self.smh_counter += 1
+        server_id = f"{inst.conid % 100000}{self.smh_counter:03d}"
+        self.smh[server_id] = inst.conid
+        data.pop("serverid", None)
+        self.send({**data, "serverId": server_id, "topic": topic})
+
+    def _on_umh(self, targets: list[str], args: dict[str, Any]) -> None:
+        server_id = targets[0] if targets else ""
+        if self.smh.pop(server_id, None) is None:
+            self.send({"error": f"umh: no history subscription {server_id!r}"})
+            return
+        # ibind's websocket client reads the id back from this topic-less message (REFERENCE §6.3).
+        self.send({"message": f"Unsubscribed {server_id}"})
+
     def _on_sor(self, targets: list[str], args: dict[str, Any]) -> None:
         self.sor = True
         self.sor_sent.clear()
         state = self.api.state
         orders = [o for o in state.engine.orders.values() if state.engine.visible(o)]
-        if orders and not state.session.sor_suppressed:
+        if orders and self._sor_flows():
             full = [live_order(o, for_ws=True) for o in orders]
             for o, f in zip(orders, full, strict=True):
                 self.sor_sent[o.order_id] = f
@@ -478,6 +553,9 @@ async def websocket_endpoint(api: Api, ws: WebSocket, heartbeat_interval: float)
     ):
         # REFERENCE §6.1: wss://api.ibkr.com/v1/api/ws?oauth_token=<access token> (+ the api cookie)
         await ws.close(code=1008)
+        return
+    if not state.faults.websockets:
+        await ws.close(code=1013)  # fault /sim/websockets {"up": false}: refused, REST still answers
         return
     await ws.accept()
     conn = Connection(api, ws, heartbeat_interval)

@@ -110,3 +110,26 @@ def parse_message(text: str) -> tuple[str, list[str], dict[str, Any]]:
             args = loaded
     topic = parts[0] if parts else ""
     return topic, parts[1:], args
+
+
+def ntf_frame(notice_id: str, text: str, title: str = "", url: str = "") -> dict[str, Any]:
+    """An ``ntf`` notification.
+
+    Shape: IBKR's WebSocket documentation (REFERENCE §6.3, unsolicited topics):
+    ``{"topic":"ntf","args":{"id","text","title","url"}}``; public clients' fixtures built from the
+    docs use the same object form. What a real gateway writes into ``text``/``title`` for an order
+    event is not documented (REFERENCE §10), so the wording below is the simulator's own; clients
+    should not depend on it beyond "mentions the order".
+    """
+    return {"topic": "ntf", "args": {"id": notice_id, "text": text, "title": title, "url": url}}
+
+
+def blt_frame(bulletin_id: str, message: str) -> dict[str, Any]:
+    """A ``blt`` bulletin; shape from IBKR's WebSocket documentation (REFERENCE §6.3):
+    ``{"topic":"blt","args":{"id","message"}}``."""
+    return {"topic": "blt", "args": {"id": bulletin_id, "message": message}}
+
+
+def order_notice_text(order_id: int, description: str, status: str) -> tuple[str, str]:
+    """(title, text) of the simulator's ``ntf`` for an order status change (its own wording)."""
+    return f"Order {status}", f"Order {order_id} ({description}): {status}"

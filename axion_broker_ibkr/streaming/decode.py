@@ -75,12 +75,16 @@ class FrameDecoder:
         self.counts: Counter[str] = Counter()
         self.unknown_topics: Counter[str] = Counter()
         self.last_error: str | None = None
+        #: topic of the frame decoded last (``None`` for a frame without one): the stream's
+        #: watchdog counts a frame of a topic as a sign of life even when it changed nothing
+        self.last_topic: str | None = None
         self._handlers: dict[str, Callable[[str, dict[str, Any]], list[StreamEvent]]] = {
             "smd": self._smd,
             "sor": self._sor,
             "str": self._str,
             "sbd": self._sbd,
             "spl": self._spl,
+            "smh": self._smh,
             "sys": self._system,
             "sts": self._sts,
             "act": self._unsolicited,
@@ -95,6 +99,7 @@ class FrameDecoder:
     def feed(self, text: str | bytes) -> list[StreamEvent]:
         """Decode one frame; returns the events it produced (possibly none)."""
         self.counts["frames"] += 1
+        self.last_topic = None
         try:
             data = json.loads(text)
         except ValueError:
@@ -104,6 +109,7 @@ class FrameDecoder:
         topic = data.get("topic")
         if not isinstance(topic, str):
             return self._topicless(data)
+        self.last_topic = topic
         handler = self._handlers.get(topic[:3])
         if handler is None or (topic[:3] == "sys" and topic != "system"):
             self.unknown_topics[topic.partition("+")[0]] += 1
@@ -215,6 +221,15 @@ class FrameDecoder:
             events.append(PnLEvent(key=str(key), row=row, changed=value))
         self.counts["pnl"] += len(events)
         return events
+
+    def _smh(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
+        # Streaming history (REFERENCE §6.3): one history object as REST answers it; decoded to a
+        # History on the system channel (kind "smh"); no channel of its own (issue 16.6).
+        if "error" in data:
+            return [SystemEvent(kind="error", data=data)]
+        self.counts["smh"] += 1
+        fields = {k: v for k, v in data.items() if k != "topic"}
+        return [SystemEvent(kind="smh", data=convert.parse_history(fields))]
 
     def _system(self, topic: str, data: dict[str, Any]) -> list[StreamEvent]:
         if "hb" in data:

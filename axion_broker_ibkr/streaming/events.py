@@ -115,6 +115,7 @@ class SystemEvent:
 
     ``kind`` is one of ``"system"`` (``username`` on connect, ``heartbeat`` epoch ms later),
     ``"sts"`` (``auth``), ``"act"``, ``"ntf"``, ``"blt"``, ``"error"`` (``data`` holds the payload),
+    ``"smh"`` (``data`` is the :class:`~axion_broker_ibkr.models.History` of a streaming-history frame),
     or ``"state"`` (``state`` holds the connection state of the stream).
     """
 

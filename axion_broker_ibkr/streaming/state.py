@@ -53,55 +53,23 @@ class QuoteBook:
         self._numbers: dict[str, object] = {}
 
     def apply(self, conid: int, data: Mapping[str, Any]) -> tuple[m.Quote, dict[str, str]]:
-        """Merge one ``smd`` frame; returns the merged quote and the field ids (-> text) it changed.
+        """Merge one ``smd`` frame by :func:`convert.merge_quote` (the snapshot's rule too); returns
+        the merged quote and the field ids (-> text) it changed.
 
         On a bad value nothing is merged (``WireFormatError`` names the conid and field).
         """
         stored = self._values.get(conid)
-        if stored is None:
-            quote = convert.quote_from_wire(data if "conid" in data else {**data, "conid": conid})
-            values = {a: getattr(quote, a) for a in _QUOTE_ATTRS}
-            values["fields"] = dict(quote.fields)
-            self._values[conid] = values
-            self._quotes[conid] = quote
-            return quote, {k: v for k, v in quote.fields.items() if k in data}
-        values = dict(stored)
-        fields: dict[str, str] = dict(values["fields"])
-        changed: dict[str, str] = {}
-        for key, value in data.items():
-            if key in _QUOTE_META or value is None:
-                continue
-            text = value if value.__class__ is str else str(value)
-            fields[key] = changed[key] = text
-            attr = _NUMERIC.get(key)
-            if attr is not None:
-                values[attr] = (
-                    self._parse(conid, key, value) if value.__class__ is str else _number(conid, key, value)
-                )
-                if key == "31":
-                    prefix = text.strip()[:1]
-                    values["last_is_close"] = prefix == "C"
-                    values["halted"] = prefix == "H"
-            elif key in _TEXT:
-                values[_TEXT[key]] = text
-        if ("7762" in changed or "87" in changed) and "7762" in fields:
-            values["volume"] = self._parse(conid, "7762", fields["7762"])  # 7762 wins over 87
-        conidex = data.get("conidEx", data.get("conidex"))
-        if conidex is not None:
-            values["conidex"] = str(conidex)
-        updated = data.get("_updated")
-        if updated is not None:
-            values["updated"] = (
-                updated if updated.__class__ is int else int(convert.converter.structure(updated, int))
-            )
-        server_id = data.get("server_id", data.get("6119"))
-        if server_id is not None:
-            values["server_id"] = str(server_id)
+        values = {} if stored is None else dict(stored)
+        fields: dict[str, str] = dict(values.pop("fields", {}))
+        changed = convert.merge_quote(conid, data, values, fields, self._number)
+        quote = m.Quote(conid=conid, fields=fields, **values)
         values["fields"] = fields
-        quote = m.Quote(conid=conid, **values)
         self._values[conid] = values
         self._quotes[conid] = quote
         return quote, changed
+
+    def _number(self, conid: int, key: str, value: Any) -> float | None:
+        return self._parse(conid, key, value) if value.__class__ is str else _number(conid, key, value)
 
     def _parse(self, conid: int, key: str, text: str) -> float | None:
         """:func:`convert.parse_number` of a quote text, remembered: prices and sizes repeat a lot."""

@@ -6,6 +6,17 @@ fresh ``/tickle`` session, open the socket (``api`` cookie and a ``{"session": .
 rebuild order state from ``/iserver/account/orders``, back-fill
 trades, re-send every active subscription, then read frames until the socket closes, goes silent,
 or reports an auth loss (``sts``). Then back off (capped, jittered) and start again.
+
+Beside it runs the per-topic watchdog (:mod:`.watchdog`): a quote, order or P&L subscription that
+has been quiet past its expected interval is re-sent; while the socket is down, subscribed topics
+are polled over REST (snapshots, live orders, P&L) at the rate IBKR allows each endpoint (the
+client's pacer has the limits); and while orders are working and ``sor`` is quiet, live orders are
+polled too, because real gateways have been seen to deliver no ``sor`` at all (a build 10.46
+capture) or to stop ``sor`` after a filtered ``/iserver/account/orders`` call (ibind #129). The
+stream itself never sends a filtered live-orders call (the client filters locally), and when a poll
+finds a change ``sor`` did not deliver, it clears the gateway's filter state with one ``force=true``
+call (at most once a minute, backing off while it does not help) and re-sends ``sor``.
+Order-related ``ntf`` frames trigger a live-orders refresh at once.
 """
 
 from __future__ import annotations
@@ -19,26 +30,42 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from .. import convert
 from .. import models as m
 from ..config import takes_over_competing
 from ..errors import CompetingSessionError, NotAuthenticatedError
 from ..masking import mask_account, mask_text, mask_token
+from ..orders.status import status_info
 from .consumers import Callback, Dispatcher, EventStream
 from .decode import FrameDecoder
-from .events import QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent
+from .events import PnLEvent, QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent
 from .liveness import Backoff, Clock, Liveness
 from .protocol import StreamClient
 from .subscriptions import Registry, Subscription, SubscriptionError, quote_subscription
+from .watchdog import (
+    WATCHED,
+    PollingClient,
+    TopicWatch,
+    is_order_notice,
+    poll_interval,
+    quiet_for,
+    topic_state,
+)
 
 log = logging.getLogger(__name__)
 
 #: seconds a connection must hold before the reconnect back-off starts again from its base.
 STABLE_AFTER = 10.0
+#: a ``force=true`` live-orders call (it resets the gateway's order cache) at most this often; the
+#: interval doubles up to ``FORCE_MAX`` while forcing does not bring ``sor`` back (a gateway whose
+#: ``sor`` is silent anyway), and starts over when a ``sor`` frame arrives.
+FORCE_EVERY = 60.0
+FORCE_MAX = 900.0
 #: the gateway is local: never route it through an HTTP(S)_PROXY (``proxy`` exists from websockets 15).
 _NO_PROXY: dict[str, Any] = {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
 
@@ -59,6 +86,15 @@ class IBKRStreaming:
     ``tickle_interval=None`` leaves the REST keep-alive to someone else (e.g. ``IBKRGateway``).
     ``orders_resync``: while ORDERS is subscribed, order state is re-read from REST this often
     (``None``: only at (re)connect), so a ``sor`` feed that went quiet cannot hide a change for long.
+
+    Watchdog (see :meth:`health`): ``quote_silence``, ``orders_silence`` and ``pnl_silence`` are
+    the expected intervals after which a quiet subscription is re-sent (``orders_silence`` counts
+    only while an order is working; ``sor`` is quiet by nature otherwise). ``poll_while_down``:
+    poll subscribed topics over REST once the socket has been down ``poll_after`` seconds (a quick
+    reconnect costs no REST calls, and the client's own session healing is not raced);
+    ``quote_poll_interval`` is the slowest quotes are polled then (orders and P&L follow the
+    pacer's per-endpoint interval). An order-related ``ntf`` re-reads live orders after
+    ``ntf_grace`` seconds unless ``sor`` spoke around the notice (then ``sor`` has the change).
     """
 
     def __init__(
@@ -72,6 +108,12 @@ class IBKRStreaming:
         smd_refresh: float = 600.0,
         quote_silence: float = 60.0,
         orders_resync: float | None = 120.0,
+        orders_silence: float = 15.0,
+        pnl_silence: float = 30.0,
+        poll_while_down: bool = True,
+        poll_after: float = 5.0,
+        ntf_grace: float = 1.0,
+        quote_poll_interval: float = 1.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         compete: bool | None = None,
@@ -87,6 +129,16 @@ class IBKRStreaming:
             raise ValueError(f"tic_interval: IBKR needs a tic at least once a minute, got {tic_interval}")
         if smd_refresh >= 900:
             raise ValueError(f"smd_refresh: must be below IBKR's 15-minute smd expiry, got {smd_refresh}")
+        for name, value in (
+            ("quote_silence", quote_silence),
+            ("orders_silence", orders_silence),
+            ("pnl_silence", pnl_silence),
+            ("quote_poll_interval", quote_poll_interval),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name}: must be a positive number of seconds, got {value}")
+        if poll_after < 0:
+            raise ValueError(f"poll_after: must not be negative, got {poll_after}")
         self.client = client
         self.queue_size = queue_size
         self.compete = _compete_policy(client) if compete is None else compete
@@ -95,6 +147,12 @@ class IBKRStreaming:
         self.smd_refresh = smd_refresh
         self.quote_silence = quote_silence
         self.orders_resync = orders_resync
+        self.orders_silence = orders_silence
+        self.pnl_silence = pnl_silence
+        self.poll_while_down = poll_while_down
+        self.poll_after = poll_after
+        self.ntf_grace = ntf_grace
+        self.quote_poll_interval = quote_poll_interval
         self._last_resync = 0.0
         self.tick = tick
         self.clock = clock
@@ -112,6 +170,19 @@ class IBKRStreaming:
         self._quote_targets: dict[int, str] = {}
         self._ws: ClientConnection | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.watch: dict[StreamChannel, TopicWatch] = {
+            StreamChannel.QUOTE: TopicWatch(channel=StreamChannel.QUOTE, expected=quote_silence),
+            StreamChannel.ORDERS: TopicWatch(channel=StreamChannel.ORDERS, expected=orders_silence),
+            StreamChannel.PNL: TopicWatch(channel=StreamChannel.PNL, expected=pnl_silence),
+        }
+        self._down_since: float | None = clock()
+        self._orders_live_since: float | None = None
+        self._orders_refreshing = False
+        self._orders_again = False
+        self._force_next = False
+        self._last_force: float | None = None
+        self._force_every = FORCE_EVERY
         self._connected = asyncio.Event()
         self._session_ready = asyncio.Event()
         self._kick: asyncio.Future[str] | None = None
@@ -131,11 +202,18 @@ class IBKRStreaming:
         if self._runner is None:
             self._closing = False
             self._runner = asyncio.create_task(self._run(), name="ibkr-stream")
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watchdog(), name="ibkr-stream-watchdog")
 
     async def stop(self) -> None:
         """Close the socket, stop every task, end every ``events()`` iterator."""
         self._closing = True
         self._kick_now("stopped")
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -288,8 +366,28 @@ class IBKRStreaming:
             "quotes_tracked": len(self.decoder.quotes),
             "orders_tracked": len(self.decoder.orders),
             "trades_seen": len(self.decoder.trades),
+            "health": self.health(),
             **dict(self.counters),
         }
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Per subscribed channel (``quote``, ``orders``, ``pnl``): ``state`` (``live``, ``silent``,
+        ``polling``, ``down``), ``last_message_age`` (seconds since the last update by socket or REST
+        poll, ``None`` before the first) and ``resubscribes`` (re-sends by the watchdog)."""
+        now = self.clock()
+        connected = self.connected
+        out: dict[str, dict[str, Any]] = {}
+        for channel in WATCHED:
+            if not self.registry.active(channel):
+                continue
+            watch = self.watch[channel]
+            silent = connected and self._silent(channel, now)
+            out[channel.value] = {
+                "state": topic_state(connected, silent, watch, self._down_since),
+                "last_message_age": watch.age(now),
+                "resubscribes": watch.resubscribes,
+            }
+        return out
 
     # ------------------------------------------------------------------------- internal: run
 
@@ -309,6 +407,10 @@ class IBKRStreaming:
                     self._set_state("waiting_for_login")  # 401: a human must log in to the gateway
                 log.warning("stream connection failed: %s", self.last_error)
             finally:
+                if self._connected.is_set() or self._down_since is None:
+                    self._down_since = self.clock()
+                    for watch in self.watch.values():
+                        watch.next_poll = 0.0  # poll at once: the socket just went away
                 self._connected.clear()
                 self.connected_since = None
                 await self._close_ws()
@@ -379,6 +481,7 @@ class IBKRStreaming:
             await self._resubscribe()
             self._connected.set()
             self.connected_since = self.clock()
+            self._down_since = None
             self._set_state("connected")
             done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             first = done.pop()
@@ -408,6 +511,15 @@ class IBKRStreaming:
         recorded frames. Returns how many events the frame produced.
         """
         events = self.decoder.feed(frame)
+        topic = self.decoder.last_topic
+        if topic is not None and topic[:3] in {"sor", "spl"}:
+            # a frame of the topic is a sign of life even when it changed nothing (a sor replay)
+            channel = StreamChannel.ORDERS if topic[:3] == "sor" else StreamChannel.PNL
+            if channel is StreamChannel.ORDERS:
+                self._force_every = FORCE_EVERY  # sor speaks: forcing helped (or was not needed)
+            now = self.clock()
+            self.registry.mark_data(channel, "", now)
+            self.watch[channel].heard(now)
         for event in events:
             self._on_event(event)
         self.liveness.frame()
@@ -417,7 +529,9 @@ class IBKRStreaming:
         if isinstance(event, QuoteEvent):
             target = self._quote_targets.get(event.conid)
             if target is not None:
-                self.registry.mark_data(StreamChannel.QUOTE, target, self.clock())
+                now = self.clock()
+                self.registry.mark_data(StreamChannel.QUOTE, target, now)
+                self.watch[StreamChannel.QUOTE].heard(now)
         elif isinstance(event, SystemEvent):
             self._on_system(event)
         self._dispatch(event)
@@ -436,6 +550,12 @@ class IBKRStreaming:
                 reason = "competing session" if auth.competing else "auth lost"
                 log.warning("gateway reports %s over the websocket", reason)
                 self._kick_now(reason)
+        elif event.kind == "ntf":
+            # notifications reach consumers as SYSTEM events; an order-related one means an order
+            # changed, whatever sor says (a build 10.46 gateway sent only ntf for orders)
+            if is_order_notice(event.data) and self.registry.get(StreamChannel.ORDERS) is not None:
+                self.counters["order_notices"] += 1
+                self._request_orders_refresh()
         elif event.kind == "act" and isinstance(event.data, dict):
             selected = event.data.get("selectedAccount")
             if isinstance(selected, str) and selected:
@@ -465,16 +585,179 @@ class IBKRStreaming:
                 self.liveness.tickled()
                 self.dispatcher.spawn(self._tickle())
             if self.connected:
-                for sub in self.registry.due_quote_refresh(
-                    self.clock(), self.smd_refresh, self.quote_silence
-                ):
+                now = self.clock()
+                for sub in self.registry.due_quote_refresh(now, self.smd_refresh, self.quote_silence):
                     self.counters["quote_refreshes"] += 1
+                    if quiet_for(now, sub.sent_at, sub.last_data) >= self.quote_silence:
+                        self.watch[StreamChannel.QUOTE].resubscribes += 1  # silent, not just due
                     await self._send_sub(sub)
+                for channel in (StreamChannel.ORDERS, StreamChannel.PNL):
+                    quiet = self.registry.get(channel)
+                    if (
+                        quiet is not None
+                        and quiet.sent_at is not None
+                        and self._silent(channel, now, since_resend=True)
+                    ):
+                        self.watch[channel].resubscribes += 1
+                        self.counters[f"{channel.value}_resubscribes"] += 1
+                        log.info("%s quiet for %.1fs: subscription re-sent", channel.value,
+                                 quiet_for(now, quiet.sent_at, quiet.last_data))  # fmt: skip
+                        await self._send_sub(quiet)
                 if self._resync_due():
                     # safety net for a quiet sor (ibind: it stops after a filtered /orders call)
                     self._last_resync = self.clock()
                     self.counters["order_resyncs"] += 1
                     self.dispatcher.spawn(self._rebuild_orders())
+
+    # ------------------------------------------------------------------- internal: watchdog
+
+    def _silent(self, channel: StreamChannel, now: float, *, since_resend: bool = False) -> bool:
+        """Whether a subscribed topic has been quiet on the open socket past its expected interval.
+
+        Quiet is counted from its last frame (or its first send on this socket); with
+        ``since_resend`` from its last re-send as well, which is when a re-send is due again.
+        """
+
+        def quiet(sub: Subscription, since: float | None = None) -> float:
+            sent = sub.sent_at if since_resend else sub.first_sent_at
+            return quiet_for(now, sent, sub.last_data, since)
+
+        if channel is StreamChannel.QUOTE:
+            return any(
+                s.sent_at is not None and quiet(s) >= self.quote_silence
+                for s in self.registry.active(StreamChannel.QUOTE)
+            )
+        sub = self.registry.get(channel)
+        if sub is None or sub.sent_at is None:
+            return False
+        if channel is StreamChannel.PNL:
+            return quiet(sub) >= self.pnl_silence
+        if self._orders_live_since is None:
+            return False  # no working order: sor has nothing to say
+        return quiet(sub, self._orders_live_since) >= self.orders_silence
+
+    def _track_working_orders(self, now: float) -> None:
+        working = any(status_info(o.status).live for o in self.decoder.orders.snapshot().values() if o.status)
+        if not working:
+            self._orders_live_since = None
+        elif self._orders_live_since is None:
+            self._orders_live_since = now
+
+    async def _watchdog(self) -> None:
+        """REST fallback per topic: everything subscribed while the socket is down; live orders
+        while orders are working and ``sor`` is quiet on an open socket."""
+        while True:
+            await asyncio.sleep(self.tick)
+            now = self.clock()
+            self._track_working_orders(now)
+            connected = self.connected
+            for channel in WATCHED:
+                if not self.registry.active(channel):
+                    continue
+                if connected:
+                    wanted = channel is StreamChannel.ORDERS and self._silent(channel, now)
+                else:
+                    down = self._down_since
+                    wanted = (
+                        self.poll_while_down
+                        and down is not None
+                        and now - down >= self.poll_after
+                        and (channel is StreamChannel.ORDERS or isinstance(self.client, PollingClient))
+                    )
+                watch = self.watch[channel]
+                if wanted and not watch.busy and now >= watch.next_poll:
+                    watch.busy = True
+                    watch.next_poll = now + self._poll_interval(channel)
+                    self.dispatcher.spawn(self._poll(channel))
+
+    def _poll_interval(self, channel: StreamChannel) -> float:
+        floor = self.quote_poll_interval if channel is StreamChannel.QUOTE else self.tick
+        return poll_interval(self.client, channel, floor)
+
+    async def _poll(self, channel: StreamChannel) -> None:
+        watch = self.watch[channel]
+        ok = False
+        try:
+            if channel is StreamChannel.QUOTE:
+                ok = await self._poll_quotes()
+            elif channel is StreamChannel.ORDERS:
+                ok = await self._rebuild_orders(source="poll")
+            else:
+                ok = await self._poll_pnl()
+        finally:
+            watch.busy = False
+            watch.polled(self.clock(), ok)
+            self.counters[f"{channel.value}_polls" if ok else f"{channel.value}_poll_errors"] += 1
+
+    def _poll_failed_log(self, channel: StreamChannel) -> None:
+        """A failing poll is a warning once; repeats (the gateway is gone too) are debug lines."""
+        level = logging.DEBUG if self.watch[channel].poll_failed else logging.WARNING
+        log.log(level, "%s poll failed: %s", channel.value, self.last_error)
+
+    async def _poll_quotes(self) -> bool:
+        client = self.client
+        subs = self.registry.active(StreamChannel.QUOTE)
+        if not subs or not isinstance(client, PollingClient):
+            return False
+        conids = [int(s.target.partition("@")[0]) for s in subs]
+        fields = list(dict.fromkeys(f for s in subs for f in s.fields))
+        try:
+            quotes = await client.snapshot(conids, fields)
+        except Exception as exc:
+            self.last_error = mask_text(f"snapshot: {exc}")[:300]
+            self._poll_failed_log(StreamChannel.QUOTE)
+            return False
+        for quote in quotes:
+            if not quote.fields:
+                continue  # pre-flight answer: nothing yet
+            merged, changed = self.decoder.quotes.apply(quote.conid, {**quote.fields, "conid": quote.conid})
+            if changed:
+                self._dispatch(QuoteEvent(conid=quote.conid, quote=merged, changed=changed))
+        return True
+
+    async def _poll_pnl(self) -> bool:
+        client = self.client
+        if not isinstance(client, PollingClient):
+            return False
+        try:
+            rows = await client.pnl()
+        except Exception as exc:
+            self.last_error = mask_text(f"pnl: {exc}")[:300]
+            self._poll_failed_log(StreamChannel.PNL)
+            return False
+        for key, row in rows.items():
+            wire = {k: v for k, v in convert.unstructure(row).items() if v is not None}
+            old = self.decoder.pnl.get(key)
+            merged = self.decoder.pnl.apply(key, wire)
+            if merged != old:
+                self._dispatch(PnLEvent(key=key, row=merged, changed=wire))
+        return True
+
+    def _request_orders_refresh(self) -> None:
+        """Re-read live orders for an order notice (coalesced: a notice during a refresh runs one
+        more after it)."""
+        if self._orders_refreshing:
+            self._orders_again = True
+            return
+        self._orders_refreshing = True
+        self.dispatcher.spawn(self._orders_refresh_loop(self.clock()))
+
+    async def _orders_refresh_loop(self, noticed_at: float) -> None:
+        try:
+            while True:
+                self._orders_again = False
+                await asyncio.sleep(self.ntf_grace)
+                sor = self.registry.get(StreamChannel.ORDERS)
+                heard = sor.last_data if sor is not None else None
+                if heard is not None and heard >= noticed_at - self.ntf_grace:
+                    self.counters["order_notices_sor_had"] += 1  # sor spoke around the notice
+                else:
+                    await self._rebuild_orders(source="ntf")
+                if not self._orders_again:
+                    return
+                noticed_at = self.clock()
+        finally:
+            self._orders_refreshing = False
 
     def _resync_due(self) -> bool:
         return (
@@ -510,18 +793,51 @@ class IBKRStreaming:
         for sub in subs:
             await self._send_sub(sub)
 
-    async def _rebuild_orders(self) -> None:
+    async def _rebuild_orders(self, source: str = "rebuild") -> bool:
+        """Read ``/iserver/account/orders`` (never filtered: a filtered call can stop ``sor``) and
+        merge it; ``True`` when the call answered. ``source`` says why (rebuild, poll, ntf)."""
         self._last_resync = self.clock()
+        force = self._force_next and isinstance(self.client, PollingClient)
+        self._force_next = False
         try:
-            orders = await self.client.live_orders()
+            if force:
+                self._last_force = self.clock()
+                self.counters["order_force_refreshes"] += 1
+                orders = await cast("PollingClient", self.client).live_orders(force=True)
+            else:
+                orders = await self.client.live_orders()
         except Exception as exc:
             self.counters["order_rebuild_errors"] += 1
             self.last_error = mask_text(f"live orders: {exc}")[:300]
             log.warning("could not rebuild order state: %s", self.last_error)
-            return
+            return False
         self.counters["order_rebuilds"] += 1
-        for event in self.decoder.orders.rebuild(orders):
+        events = self.decoder.orders.rebuild(orders)
+        now = self.clock()
+        if events:
+            self.watch[StreamChannel.ORDERS].heard(now)
+        sor = self.registry.get(StreamChannel.ORDERS)
+        if events and source != "rebuild" and self.connected and sor is not None and sor.sent_at is not None:
+            # REST knew of a change that sor did not bring: sor may be muted by someone's filtered
+            # call (cleared only by force=true, REFERENCE §4.8); clear it, then re-send sor.
+            self.counters["changes_sor_missed"] += len(events)
+            if force:
+                self.watch[StreamChannel.ORDERS].resubscribes += 1
+                await self._send_sub(sor)
+            elif isinstance(self.client, PollingClient) and (
+                self._last_force is None or now - self._last_force >= self._force_every
+            ):
+                if self._last_force is not None and (sor.last_data or 0.0) < self._last_force:
+                    # no sor frame since the last force: it did not bring sor back
+                    self._force_every = min(self._force_every * 2, FORCE_MAX)
+                self._force_next = True  # the next read clears the mute: start it now
+                self.dispatcher.spawn(self._rebuild_orders(source="unmute"))
+        elif force and sor is not None and self.connected:
+            self.watch[StreamChannel.ORDERS].resubscribes += 1
+            await self._send_sub(sor)
+        for event in events:
             self._dispatch(event)
+        return True
 
     async def _backfill_trades(self, days: int) -> None:
         try:
@@ -541,6 +857,8 @@ class IBKRStreaming:
     async def _send_sub(self, sub: Subscription) -> None:
         if await self._send(sub.subscribe_frame()):
             sub.sent_at = self.clock()
+            if sub.first_sent_at is None:
+                sub.first_sent_at = sub.sent_at
             sub.sends += 1
             self.counters["subscribe_frames"] += 1
 

@@ -13,12 +13,10 @@ from collections.abc import Iterable, Sequence
 from attrs import define, field
 
 from ..convert import DEFAULT_QUOTE_FIELDS
-from ..errors import IBKRError
+from ..errors import SubscriptionError
 from .events import StreamChannel
 
-
-class SubscriptionError(IBKRError, ValueError):
-    """A subscription request is invalid; the message names the offending argument."""
+__all__ = ["Registry", "Subscription", "SubscriptionError", "quote_subscription"]
 
 
 def _compact(obj: object) -> str:
@@ -36,6 +34,7 @@ class Subscription:
     exchange: str | None = None
     days: int = 1
     sent_at: float | None = None  # clock time of the last (re)send
+    first_sent_at: float | None = None  # clock time of the first send on the current socket
     last_data: float | None = None  # clock time of the last frame for it
     sends: int = 0
 
@@ -132,4 +131,5 @@ class Registry:
         """Mark subscriptions as not sent (a new socket carries none of them)."""
         for sub in subs if subs is not None else self._subs.values():
             sub.sent_at = None
+            sub.first_sent_at = None
             sub.last_data = None

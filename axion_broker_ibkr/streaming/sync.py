@@ -163,6 +163,13 @@ class SyncStreaming:
     async def _stats(self) -> dict[str, Any]:
         return self.stream.stats()
 
+    def health(self) -> dict[str, dict[str, Any]]:
+        """:meth:`IBKRStreaming.health`, read on the stream's thread."""
+        return self._call(self._health())
+
+    async def _health(self) -> dict[str, dict[str, Any]]:
+        return self.stream.health()
+
     def quote(self, conid: int) -> m.Quote | None:
         return self.stream.quote(conid)
 

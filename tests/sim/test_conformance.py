@@ -148,11 +148,6 @@ REST_CASES: dict[str, tuple[Request, set[str], set[str]]] = {
     "tickle": (lambda c: c.post("/tickle", json={}).json(), set(), set()),
     "iserver_accounts": (lambda c: c.get("/iserver/accounts").json(), set(), set()),
     "portfolio_accounts": (lambda c: c.get("/portfolio/accounts").json(), set(), set()),
-    "portfolio_positions": (
-        lambda c: c.get(f"/portfolio/{ACCT}/positions/0").json(),
-        {*SECDEF_ROW_KEYS, "pageSize"},  # REFERENCE §2: once security definitions are cached
-        set(),
-    ),
     "pnl_partitioned": (
         lambda c: c.get("/iserver/account/pnl/partitioned").json(),
         {"uel"},  # REFERENCE §9 (spl): unrounded excess liquidity, absent from the REST example
@@ -201,11 +196,133 @@ REST_CASES: dict[str, tuple[Request, set[str], set[str]]] = {
 }
 
 
+def _reply(client: httpx.Client) -> Any:
+    question = _question(client)
+    return client.post(f"/iserver/reply/{question[0]['id']}", json={"confirmed": True}).json()
+
+
+def _modify(client: httpx.Client) -> Any:
+    _suppressed(client)
+    price = round(_last(client, AAPL) * 0.99, 2)
+    order = {"conid": AAPL, "side": "BUY", "orderType": "LMT", "price": price, "quantity": 1, "tif": "DAY"}
+    placed = client.post(f"/iserver/account/{ACCT}/orders", json={"orders": [order]}).json()
+    oid = placed[0]["order_id"]
+    return client.post(
+        f"/iserver/account/{ACCT}/order/{oid}", json={**order, "price": round(price - 0.05, 2)}
+    ).json()
+
+
+def _unsubscribe(client: httpx.Client) -> Any:
+    client.get("/iserver/marketdata/snapshot", params={"conids": AAPL, "fields": "31"})
+    return client.post("/iserver/marketdata/unsubscribe", json={"conid": AAPL}).json()
+
+
+def _summary_section(section: str) -> Request:
+    return lambda c: c.get(f"/iserver/account/{ACCT}/summary/{section}").json()
+
+
+#: endpoint the client uses without an IBKR example file -> (documented answer in
+#: fixtures/cpapi/documented/ or an example it shares a shape with, request, extra keys, nullable)
+DOCUMENTED_CASES: dict[str, tuple[str, Request, set[str], set[str]]] = {
+    "portfolio_summary": (
+        "documented/portfolio_summary",
+        lambda c: c.get(f"/portfolio/{ACCT}/summary").json(),
+        set(),
+        {"value", "currency"},
+    ),
+    "trsrv_secdef": (
+        "documented/trsrv_secdef",
+        lambda c: c.get("/trsrv/secdef", params={"conids": AAPL}).json(),
+        set(),
+        set(),
+    ),
+    "iserver_account_summary": (
+        "documented/iserver_account_summary",
+        lambda c: c.get(f"/iserver/account/{ACCT}/summary").json(),
+        set(),
+        set(),
+    ),
+    **{
+        f"iserver_summary_{section}": (
+            f"documented/iserver_summary_{section}",
+            _summary_section(section),
+            set(),
+            set(),
+        )
+        for section in ("available_funds", "balances", "margins", "market_value")
+    },
+    "marketdata_unsubscribe": ("documented/marketdata_unsubscribe", _unsubscribe, set(), set()),
+    "marketdata_unsubscribeall": (
+        "documented/marketdata_unsubscribeall",
+        lambda c: c.get("/iserver/marketdata/unsubscribeall").json(),
+        set(),
+        set(),
+    ),
+    "switch_account": (
+        "documented/switch_account",
+        lambda c: c.post("/iserver/account", json={"acctId": ACCT}).json(),
+        set(),
+        set(),
+    ),
+    "questions_suppress": (
+        "documented/questions_suppress",
+        lambda c: c.post("/iserver/questions/suppress", json={"messageIds": ["o163"]}).json(),
+        set(),
+        set(),
+    ),
+    "ssodh_init": (
+        "iserver_auth_status",
+        lambda c: c.post("/iserver/auth/ssodh/init", json={"publish": True, "compete": True}).json(),
+        set(),
+        set(),
+    ),
+    "reply": ("order_submit_response", _reply, set(), set()),
+    "modify": ("order_submit_response", _modify, set(), set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_CASES))
+def test_documented_answer_shapes(api: httpx.Client, name: str) -> None:
+    fixture, request, extra, nullable = DOCUMENTED_CASES[name]
+    expected, answer = load_fixture(fixture), request(api)
+    if name == "iserver_summary_market_value":  # keyed by currency: each one the documented labels
+        assert set(answer) >= {"USD", "EUR", "Total (in USD)"}
+        assert all(set(v) == set(expected["EUR"]) for v in answer.values())
+        answer = {k: answer[k] for k in ("EUR", "Total (in USD)")}
+    if name.startswith("iserver_summary_"):  # exactly the documented labels, no more
+        errors = shape_errors(expected, answer)
+        assert errors == [] and all(set(answer[k]) == set(expected[k]) for k in expected)
+        return
+    if name == "portfolio_summary":  # keyed by metric name: every value has the documented shape
+        assert {"netliquidation", "availablefunds-s", "accountcode"} <= set(answer)
+        expected, answer = {"summary": expected}, {"summary": answer}
+        errors = shape_errors(expected, answer, nullable=nullable, maps={"summary"})
+    else:
+        errors = shape_errors(expected, answer, extra=extra, nullable=nullable)
+    assert errors == []
+
+
 @pytest.mark.parametrize("name", sorted(REST_CASES))
 def test_rest_answer_has_the_example_shape(fsim: SimServer, api: httpx.Client, name: str) -> None:
     request, extra, nullable = REST_CASES[name]
     answer = request(api)
     assert shape_errors(load_fixture(name), answer, extra=extra, nullable=nullable) == []
+
+
+def test_positions_have_the_example_shape_in_both_forms(fsim: SimServer, api: httpx.Client) -> None:
+    """Without cached security definitions a row is the documented example's (strike a number,
+    multiplier null for a stock); with them it gains the secdef keys and takes their form for
+    strike (text) and multiplier (0.0), as ibind's recorded real-gateway response shows (issue 16.6)."""
+    example = load_fixture("portfolio_positions")
+    fsim.admin.config(positions_secdefs_cached=False)
+    plain = api.get(f"/portfolio/{ACCT}/positions/0").json()
+    assert shape_errors(example, plain) == []
+    fsim.admin.config(positions_secdefs_cached=True)
+    cached = api.get(f"/portfolio/{ACCT}/positions/0").json()
+    documented = [{**row, "strike": 0.0, "multiplier": None} for row in cached]
+    assert shape_errors(example, documented, extra={*SECDEF_ROW_KEYS, "pageSize"}) == []
+    stocks = [row for row in cached if row["assetClass"] == "STK"]
+    assert stocks and all(row["strike"] == "0" and row["multiplier"] == 0.0 for row in stocks)
 
 
 def test_ledger_has_the_example_shape_for_every_currency(api: httpx.Client) -> None:
@@ -307,3 +424,10 @@ async def test_ws_sld_frames_have_the_example_shape(make_sim: Callable[..., SimS
         shape_errors(example, {"result": seen[0]["result"] + seen[1]["result"], "topic": seen[1]["topic"]})
         == []
     )
+
+
+async def test_ws_spl_frame_has_the_documented_shape(fsim: SimServer) -> None:
+    frame = await _ws_frames(fsim, ["spl+{}"], lambda f: f.get("topic") == "spl")
+    # the doc sample is partial; the field list adds nl, uel, mv; el as the REST rows (issue 16.6)
+    extra = {"nl", "el", "uel", "mv"}
+    assert shape_errors(load_fixture("documented/ws_spl"), frame, extra=extra, maps={"args"}) == []

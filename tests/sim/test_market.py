@@ -185,7 +185,9 @@ def test_positions_are_paged(fsim: SimServer, api: httpx.Client) -> None:
 def test_position_rows_carry_secdef_keys_only_once_cached(fsim: SimServer, api: httpx.Client) -> None:
     spy = next(r for r in api.get(f"/portfolio/{ACCT}/positions/0").json() if r["contractDesc"] == "SPY")
     assert (spy["pageSize"], spy["ticker"], spy["listingExchange"], spy["isUS"]) == (100, "SPY", "ARCA", True)
-    assert spy["strike"] == 0.0  # the row's own float, not the secdef's string "0"
+    # With the secdef keys a row takes the secdef's strike text and multiplier 0.0, as ibind's recorded
+    # real-gateway response shows (issue 16.6); the documented example without them has 0.0 / null.
+    assert (spy["strike"], spy["multiplier"]) == ("0", 0.0)
     assert fsim.admin.config(positions_secdefs_cached=False)["positions_secdefs_cached"] is False
     plain = api.get(f"/portfolio/{ACCT}/positions/0").json()
     assert plain and not [r for r in plain if {"pageSize", "ticker", "isUS"} & r.keys()]

@@ -165,7 +165,8 @@ async def test_str_spl_sld_and_sbd(fsim: SimServer) -> None:
         await ws.send(f"sld+{ACCT}+{{}}")
         await ws.send(f"sbd+{ACCT}+{IBM}")
         spl = await until(ws, topic("spl"))
-        assert set(spl["args"][f"{ACCT}.Core"]) == {"rowType", "dpl", "nl", "upl", "uel", "mv"}
+        # el (the REST form) and uel (the spl field list) both (issue 16.6)
+        assert set(spl["args"][f"{ACCT}.Core"]) == {"rowType", "dpl", "nl", "upl", "el", "uel", "mv"}
         sld = await until(ws, topic(f"sld+{ACCT}"))
         assert {e["key"] for e in sld["result"]} >= {"LedgerListBASE", "LedgerListUSD", "LedgerListEUR"}
         ladder = await until(ws, topic(f"sbd+{ACCT}+{IBM}"))

@@ -335,7 +335,7 @@ def test_models_package_re_exports_each_class_once_and_its_annotations_resolve()
                 defined[name] = short
                 assert getattr(m, name) is obj
                 assert set(typing.get_type_hints(obj)) >= {f.name for f in attrs.fields(obj)}
-    assert set(defined) | {"OrderReply"} == set(m.__all__)
+    assert set(defined) | {"OrderReply", "SummarySection"} == set(m.__all__)  # the two type aliases
     assert m.OrderReply == m.orders.OrderReply
     assert c.structure({"serverInfo": {"serverName": "JifN19053"}}, m.IServerAccounts) == (
         m.IServerAccounts(server_info=m.ServerInfo(server_name="JifN19053"))

@@ -65,7 +65,7 @@ def translate_order_from(intent: OrderIntent, contract: dict[str, Any]) -> dict[
         ({"conidex": "265598@SMART"}, "payload.conid"),
         ({"conid": 8314}, "payload.conid"),
         ({"secType": "265598:OPT"}, "payload.secType"),
-        ({"orderType": "MIDPRICE"}, "payload.orderType"),
+        ({"orderType": "MOC"}, "payload.orderType"),  # on-close codes are not read back (16.3)
         ({"tif": "PAX"}, "payload.tif"),
         ({"side": "HOLD"}, "payload.side"),
         ({"parentId": "Parent"}, "payload.parentId"),
