@@ -243,6 +243,7 @@ class SqlPacingStore:
 
     def __init__(self, engine: Engine, gateway: str, *, own_engine: bool = False) -> None:
         from sqlalchemy import insert, select, update
+        from sqlalchemy.exc import IntegrityError
 
         from .store.models import IbkrPacing
 
@@ -255,9 +256,12 @@ class SqlPacingStore:
         self._insert = insert(IbkrPacing)
         self._update = update(IbkrPacing).where(IbkrPacing.gateway == gateway)
         self._lock = threading.Lock()
-        with engine.begin() as conn:
-            if conn.execute(self._select).first() is None:
-                conn.execute(self._insert.values(gateway=gateway, state=PacingState().to_json().decode()))
+        try:
+            with engine.begin() as conn:
+                if conn.execute(self._select).first() is None:
+                    conn.execute(self._insert.values(gateway=gateway, state=PacingState().to_json().decode()))
+        except IntegrityError:
+            pass  # another process created the row at the same moment: it is there now
 
     def update(self, fn: Callable[[PacingState], T]) -> T:
         with self._lock, self.engine.begin() as conn:
