@@ -43,9 +43,13 @@ def user_config_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 def pacing_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's clients share a pacing budget (the default ``file`` store) of their own, in a
     directory of the test's (subprocesses inherit it through ``AXION_IBKR_PACING_DIR``)."""
+    from axion_broker_ibkr import pacing_stores
+
     path = tmp_path_factory.mktemp("pacing")
     monkeypatch.setenv("AXION_IBKR_PACING_DIR", str(path))
     monkeypatch.delenv("AXION_IBKR_PACING_STORE", raising=False)
+    # ... and in this process even when a test clears the AXION_IBKR_* environment
+    monkeypatch.setattr(pacing_stores, "default_pacing_dir", lambda: path)
     return path
 
 

@@ -223,20 +223,24 @@ def _worker(url: str, pin: str, store: str, pacing_dir: str, calls: int, go: Any
     host, port = url.rsplit("//", 1)[1].rsplit(":", 1)
     pacer = Pacer(600, scale=SCALE, store=open_pacing_store(config, host, int(port)))
     done = 0
-    with IBKRClient(config, pacer=pacer) as client:
-        client.accounts()
-        go.wait()
-        try:
-            for i in range(calls):
-                if i % 10 == 3:
-                    client.tickle()
-                elif i % 4 == 0:
-                    client.snapshot([265598], ["31"])
-                else:
-                    client.contract_info(265598)
-                done += 1
-        except RateLimitedError:
-            pass
+    try:
+        with IBKRClient(config, pacer=pacer) as client:
+            client.accounts()
+            go.wait()
+            try:
+                for i in range(calls):
+                    if i % 10 == 3:
+                        client.tickle()
+                    elif i % 4 == 0:
+                        client.snapshot([265598], ["31"])
+                    else:
+                        client.contract_info(265598)
+                    done += 1
+            except RateLimitedError:
+                pass
+    except Exception as exc:  # reported to the test instead of leaving it waiting
+        out.put(f"worker failed: {exc!r}")
+        return
     out.put(done)
 
 
@@ -254,7 +258,7 @@ def _run_processes(
         time.sleep(0.05)
     before = sim.state.pacer.state()["too_many_requests_total"]
     go.set()
-    done = [out.get(timeout=120) for _ in workers]
+    done = [out.get(timeout=90) for _ in workers]
     for w in workers:
         w.join(timeout=30)
         assert w.exitcode == 0
@@ -315,7 +319,7 @@ def _history_run(sim: SimServer, store: str, pacing_dir: Path) -> int:
     while sim.state.pacer.counts.get("/iserver/accounts", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     go.set()
-    results = [out.get(timeout=120) for _ in procs]
+    results = [out.get(timeout=90) for _ in procs]
     for p in procs:
         p.join(timeout=30)
     return sum(results)
