@@ -419,3 +419,20 @@ def test_account_tab_names_positions_in_full_with_a_description(page_on_fresh_si
     assert "IBM 3.3% 2029-05-15" in names
     for symbol, description in by_asset.values():
         assert description != symbol  # a description, not the symbol twice
+
+
+def test_account_tab_works_after_an_sso_relogin_without_any_user_action(page_on_fresh_sim: Any) -> None:
+    # Issue 12 item 2: the page's client runs IBKR's start-up sequence again by itself; the trader
+    # never sees "Please query /portfolio/accounts first" and never has to press Re-authenticate.
+    first = _app()
+    _no_errors(first)
+    assert {m.label for m in first.metric} >= {"Net liquidation", "Buying power"}
+    page_on_fresh_sim.admin.logout()
+    page_on_fresh_sim.admin.login()
+    at = _app()  # the same page session (its client and stream), a fresh view of the tab
+    _no_errors(at)
+    text = _texts(at)
+    assert "query" not in text.lower(), text
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Net liquidation"].endswith("USD")

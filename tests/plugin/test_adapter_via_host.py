@@ -238,3 +238,27 @@ async def test_rules_come_back_from_the_contract_cache_table(scaled_sim: Any, tm
         assert _rules_requests(scaled_sim) == asked  # the grid came from the cache table
     finally:
         await second.disconnect()
+
+
+async def test_the_adapter_keeps_working_after_an_sso_relogin(fresh_sim: Any) -> None:
+    # Issue 12 item 2: after a logout + login at the gateway (a new brokerage session that has not
+    # asked /iserver/accounts or /portfolio/accounts yet), the host's next calls work with no user
+    # action and no IBKR precondition message reaches it.
+    host = MultiBroker()
+    adapter = host.adapter("ibkr", host_config(fresh_sim, database_url="memory", auto_confirm=["o163"]))
+    try:
+        assert await adapter.connect() is True
+        before = await adapter.get_account()
+        fresh_sim.admin.logout()
+        fresh_sim.admin.login()
+        after = await adapter.get_account()
+        assert after["account_id"] == before["account_id"] and after["equity"] > 0
+        positions = await adapter.get_positions()
+        assert isinstance(positions, list)
+        order = {"symbol": "AAPL", "side": "buy", "qty": 1, "order_type": "limit", "limit_price": 100.0,
+                 "time_in_force": "day", "asset_type": "stock"}  # fmt: skip
+        placed = await host.place("ibkr", order)
+        assert placed["status"] not in ("rejected", "error"), placed
+        assert "query" not in str(placed.get("message", "")).lower()
+    finally:
+        await adapter.disconnect()
