@@ -31,7 +31,18 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     extra: dict[str, Any] = {}
     if args.oauth:
-        extra = {"oauth": True, "oauth_dir": args.oauth}
+        from pathlib import Path
+
+        from .errors import ConfigError
+        from .sim.oauth import check_credentials_dir
+
+        if not args.force:  # checked again where the set is written; refused here in one line
+            try:
+                check_credentials_dir(Path(args.oauth).expanduser())
+            except ConfigError as exc:
+                print(f"axion-ibkr sim: {exc.reason}", file=sys.stderr)
+                return 2
+        extra = {"oauth": True, "oauth_dir": args.oauth, "oauth_force": args.force}
     code: int = serve(
         host=args.host,
         port=args.port,
@@ -432,7 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=None,
         help="play IBKR's OAuth 1.0a server: write a first-party credential set into DIR "
-        "(oauth.json, the two private keys, ca.pem) and accept only signed requests",
+        "(oauth.json, the two private keys, ca.pem) and accept only signed requests; a credential set "
+        "in DIR the simulator did not write is refused (see --force)",
+    )
+    sim.add_argument(
+        "--force",
+        action="store_true",
+        help="with --oauth: overwrite a credential set in DIR even if the simulator did not write it",
     )
     sim.add_argument(
         "--sor-mode",
