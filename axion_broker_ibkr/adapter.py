@@ -404,7 +404,9 @@ class IBKRAdapter:
         * anything else -> a stock (``AAPL``, ``BRK.B``, ``eur.usd``).
         """
         asset_type = quote_asset_type(symbol)
-        contract = await self.resolve(symbol.strip() if asset_type == "forex" else symbol, asset_type, {})
+        wanted = symbol.strip() if asset_type == "forex" else symbol
+        # A quote reads no contract rules: not fetched (two paced requests); an order fetches them.
+        contract = await self.resolver.resolve(wanted, asset_type, {}, rules=False)
         quotes = await self.client.snapshot([contract.conid])
         q = quotes[0]
         stamp = (

@@ -257,10 +257,13 @@ def _details(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-def _resolve(client: Any, symbol: str, asset_type: str, details: dict[str, Any]) -> Any:
+def _resolve(
+    client: Any, symbol: str, asset_type: str, details: dict[str, Any], *, rules: bool = True
+) -> Any:
     from .contracts import ContractResolver
 
-    return ContractResolver(client, cache=client.cache).resolve(symbol, asset_type, details)
+    resolver = ContractResolver(client, cache=client.cache)
+    return resolver.resolve(symbol, asset_type, details, rules=rules)
 
 
 def _cmd_resolve(args: argparse.Namespace) -> int:
@@ -294,7 +297,9 @@ def _cmd_quote(args: argparse.Namespace) -> int:
             contracts: dict[str, Any] = {}
             for symbol in args.symbols:
                 try:
-                    contracts[symbol] = _resolve(client, symbol, args.type or _quote_type(symbol), {})
+                    # a quote reads no contract rules: not fetched (two paced requests per symbol)
+                    kind = args.type or _quote_type(symbol)
+                    contracts[symbol] = _resolve(client, symbol, kind, {}, rules=False)
                 except (IBKRError, ValueError) as exc:  # this symbol fails; the others are quoted
                     failed[symbol] = mask_text(str(exc))
             conids = [c.conid for c in contracts.values()]
