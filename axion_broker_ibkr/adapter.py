@@ -67,6 +67,75 @@ _ORDER_DETAILS = {"expiration": "expiry", "expiry": "expiry", "strike": "strike"
                   "maturity": "maturity"}  # fmt: skip
 
 
+def _position_figures(p: m.Position) -> dict[str, float | None]:
+    """Market value, cost basis, unrealised P&L and entry price of one position, in the position's
+    currency, such that ``market_value - cost_basis == unrealized_pnl`` for every asset class.
+
+    What IBKR's ``/portfolio/{acct}/positions`` fields mean (REFERENCE.md §2):
+
+    * ``position``: shares (STK), contracts (OPT/FOP/FUT), base-currency units (CASH), **face value** (BOND).
+    * ``mktPrice`` / ``avgPrice``: the price as quoted, per unit without the multiplier: per share, per
+      option share (premium), per future point, per unit of the base currency, and for bonds in
+      **percent of face** (98.35 means 98.35 % of par).
+    * ``avgCost``: ``avgPrice`` times the multiplier (per contract for OPT/FUT; for bonds the same
+      percent figure as ``avgPrice``), so ``avgCost * position`` is the cost only where the price is
+      per unit of ``position`` (STK, CASH, OPT/FUT with the multiplier): not for bonds (off by 100x).
+    * ``mktValue``: ``position * mktPrice * multiplier`` (bonds: ``/ 100``). For futures the readings
+      differ: the notional in TWS's portfolio view, the variation-margin P&L where it is settled to
+      cash daily (this project's simulator) -- so for futures it is not read; the notional is
+      computed from ``mktPrice`` instead (tolerant of both readings).
+    * ``unrealizedPnl``: ``(mktPrice - avgPrice) * position * multiplier`` (bonds ``/ 100``): IBKR's
+      figure is kept as the P&L, and the cost basis is what makes the figures add up.
+    """
+    qty = p.position or 0.0
+    kind = (p.asset_class or "").upper()
+    factor = (p.multiplier or 1.0) if kind in ("OPT", "FOP", "FUT") else 1.0
+    if kind == "BOND":
+        factor = 0.01  # prices are percent of face; ``position`` is the face value
+    value: float | None = p.mkt_value
+    if kind == "FUT" or value is None:
+        value = None if p.mkt_price is None else qty * p.mkt_price * factor
+    pnl = p.unrealized_pnl
+    if pnl is None and value is not None and p.avg_price is not None:
+        pnl = value - qty * p.avg_price * factor
+    cost = None if value is None or pnl is None else value - pnl
+    return {"market_value": value, "cost_basis": cost, "unrealized_pnl": pnl, "avg_entry_price": p.avg_price,
+            "avg_price": p.avg_price, "market_price": p.mkt_price}  # fmt: skip
+
+
+def position_dict(p: m.Position, mode: str) -> dict[str, Any]:
+    """One position as the host's aggregator reads it (HOST_CONTRACT §4).
+
+    ``name`` is the contract in full (``naming.describe_row``: ``AAPL 2027-01-15 185 P``, ``ES Dec
+    2026 (ESZ6)``, ``T 4.25% 2034-11-15 (...)``). ``symbol`` is what the host groups positions by
+    across brokers, so it must not collide: stocks and ETFs keep their plain ticker (``AAPL``, as
+    other brokers report it); every other asset class uses ``name`` -- an AAPL option is not
+    ``AAPL`` and a Treasury (IBKR's ticker ``T``) is not AT&T's ``T``.
+    """
+    from .naming import describe_row
+
+    kind = (p.asset_class or "").upper()
+    ticker = p.ticker or (p.contract_desc or "").split(" ")[0] or str(p.conid)
+    name = describe_row(kind, ticker, p.contract_desc, expiry=p.expiry, strike=p.strike, right=p.put_or_call,
+                        multiplier=p.multiplier, currency=p.currency, conid=p.conid)  # fmt: skip
+    name = name or p.contract_desc or ticker
+    figures = _position_figures(p)
+    qty = p.position or 0.0
+    return {
+        "symbol": ticker if kind in ("STK", "") else name,
+        "name": name,
+        "qty": host_number(qty),
+        # The host's aggregator float()s these: numbers always (0.0 when unknown, listed in ``unknown``).
+        **{key: host_number(value) for key, value in figures.items()},
+        "unknown": sorted(key for key, value in figures.items() if value is None),
+        "asset_type": _ASSET_CLASS.get(kind, kind.lower()),
+        "sec_type": kind or None,
+        "currency": p.currency,
+        "conid": p.conid,
+        "mode": mode,
+    }
+
+
 def open_order_store(database_url: str | None) -> Store:
     """Open the plugin's database for the order log (``AXION_IBKR_DATABASE_URL``, else
     ``database_url``, else SQLite in the user data directory; created and migrated on first use).
@@ -277,27 +346,7 @@ class IBKRAdapter:
 
     async def get_positions(self) -> list[dict[str, Any]]:
         rows = await self.client.positions(await self._account())
-        out = []
-        for p in rows:
-            qty = p.position or 0.0
-            cost = None if p.avg_cost is None else p.avg_cost * qty
-            figures = {"market_value": p.mkt_value, "cost_basis": cost, "unrealized_pnl": p.unrealized_pnl,
-                       "avg_entry_price": p.avg_price, "avg_price": p.avg_price,
-                       "market_price": p.mkt_price}  # fmt: skip
-            # The host's aggregator float()s these: numbers always (0.0 when unknown, listed in ``unknown``).
-            out.append(
-                {
-                    "symbol": p.ticker or p.contract_desc or str(p.conid),
-                    "qty": host_number(qty),
-                    **{key: host_number(value) for key, value in figures.items()},
-                    "unknown": sorted(key for key, value in figures.items() if value is None),
-                    "asset_type": _ASSET_CLASS.get(p.asset_class or "", (p.asset_class or "").lower()),
-                    "currency": p.currency,
-                    "conid": p.conid,
-                    "mode": self.client.mode,
-                }
-            )
-        return out
+        return [position_dict(p, self.client.mode) for p in rows]
 
     async def place_order(self, order: dict[str, Any]) -> dict[str, Any]:
         coid = order.get("client_order_id")
@@ -355,7 +404,9 @@ class IBKRAdapter:
         * anything else -> a stock (``AAPL``, ``BRK.B``, ``eur.usd``).
         """
         asset_type = quote_asset_type(symbol)
-        contract = await self.resolve(symbol.strip() if asset_type == "forex" else symbol, asset_type, {})
+        wanted = symbol.strip() if asset_type == "forex" else symbol
+        # A quote reads no contract rules: not fetched (two paced requests); an order fetches them.
+        contract = await self.resolver.resolve(wanted, asset_type, {}, rules=False)
         quotes = await self.client.snapshot([contract.conid])
         q = quotes[0]
         stamp = (

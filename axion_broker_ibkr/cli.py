@@ -32,7 +32,18 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     extra: dict[str, Any] = {}
     if args.oauth:
-        extra = {"oauth": True, "oauth_dir": args.oauth}
+        from pathlib import Path
+
+        from .errors import ConfigError
+        from .sim.oauth import check_credentials_dir
+
+        if not args.force:  # checked again where the set is written; refused here in one line
+            try:
+                check_credentials_dir(Path(args.oauth).expanduser())
+            except ConfigError as exc:
+                print(f"axion-ibkr sim: {exc.reason}", file=sys.stderr)
+                return 2
+        extra = {"oauth": True, "oauth_dir": args.oauth, "oauth_force": args.force}
     code: int = serve(
         host=args.host,
         port=args.port,
@@ -248,10 +259,13 @@ def _details(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-def _resolve(client: Any, symbol: str, asset_type: str, details: dict[str, Any]) -> Any:
+def _resolve(
+    client: Any, symbol: str, asset_type: str, details: dict[str, Any], *, rules: bool = True
+) -> Any:
     from .contracts import ContractResolver
 
-    return ContractResolver(client, cache=client.cache).resolve(symbol, asset_type, details)
+    resolver = ContractResolver(client, cache=client.cache)
+    return resolver.resolve(symbol, asset_type, details, rules=rules)
 
 
 def _cmd_resolve(args: argparse.Namespace) -> int:
@@ -285,7 +299,9 @@ def _cmd_quote(args: argparse.Namespace) -> int:
             contracts: dict[str, Any] = {}
             for symbol in args.symbols:
                 try:
-                    contracts[symbol] = _resolve(client, symbol, args.type or _quote_type(symbol), {})
+                    # a quote reads no contract rules: not fetched (two paced requests per symbol)
+                    kind = args.type or _quote_type(symbol)
+                    contracts[symbol] = _resolve(client, symbol, kind, {}, rules=False)
                 except (IBKRError, ValueError) as exc:  # this symbol fails; the others are quoted
                     failed[symbol] = mask_text(str(exc))
             conids = [c.conid for c in contracts.values()]
@@ -442,7 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=None,
         help="play IBKR's OAuth 1.0a server: write a first-party credential set into DIR "
-        "(oauth.json, the two private keys, ca.pem) and accept only signed requests",
+        "(oauth.json, the two private keys, ca.pem) and accept only signed requests; a credential set "
+        "in DIR the simulator did not write is refused (see --force)",
+    )
+    sim.add_argument(
+        "--force",
+        action="store_true",
+        help="with --oauth: overwrite a credential set in DIR even if the simulator did not write it",
     )
     sim.add_argument(
         "--sor-mode",

@@ -12,11 +12,14 @@
 
 Nothing is guessed: no match raises :class:`~axion_broker_ibkr.errors.ContractNotFoundError`, several
 raise :class:`~axion_broker_ibkr.errors.AmbiguousContractError`; both list the candidates.
-Every single resolution also fetches the contract's own rules (``/iserver/contract/rules``, a buy's
-and a sell's: tick grid, size increment, order types, TIFs) and carries them on the contract
-(:func:`~axion_broker_ibkr.core_secdef.with_contract_rules`); the bulk ``resolve_stocks`` does not
-(one request per 100 symbols), and the clients fetch a bulk-resolved contract's rules when it is
-first traded. Results are cached in memory, then in the optional
+``resolve`` also fetches the contract's own rules (``/iserver/contract/rules``, a buy's and a
+sell's: tick grid, size increment, order types, TIFs) and carries them on the contract
+(:func:`~axion_broker_ibkr.core_secdef.with_contract_rules`), but only then: ``resolve(...,
+rules=False)`` (quotes, the watchlist: nothing there reads the rules) and the bulk
+``resolve_stocks`` skip those two paced requests per contract, and the contract is cached without
+them; a later ``resolve`` by the same resolver fetches them once and caches them, and the clients
+fetch the rules of a contract that has none when an order on it is translated or previewed.
+Results are cached in memory, then in the optional
 :class:`~axion_broker_ibkr.journal.ContractCache`
 (the database); derivatives expire at their expiry (a front-month future at its roll cut-off).
 
@@ -618,6 +621,13 @@ class _ResolverBase:
         self.memory = MemoryContractCache()
         self.cache = cache
         self._today = today
+        #: Keys this resolver cached without asking IBKR for their rules (``rules=False``): a later
+        #: ``resolve`` asks then. A contract another process cached without rules is returned as
+        #: it is (IBKR may have had none); the clients fetch the rules when an order on it is
+        #: translated or previewed.
+        self._rules_skipped: set[str] = set()
+        #: Roll cut-offs of the front-month futures this resolver found (their cache expiry).
+        self._rolls: dict[str, dt.date] = {}
         #: Contracts resolved by the operation and not yet written to ``cache`` (async resolver).
         self._unsaved: list[tuple[str, m.IBKRContract, dt.datetime | None]] = []
 
@@ -634,6 +644,8 @@ class _ResolverBase:
         return hit
 
     def _store(self, key: str, contract: m.IBKRContract, roll: dt.date | None = None) -> None:
+        if roll is not None:
+            self._rolls[key] = roll
         when = expires_at(contract, roll=roll)
         self.memory.put(key, contract, when)
         if self.cache is not None:
@@ -649,15 +661,27 @@ class _ResolverBase:
         return cache_key(sec_type, sym, _details(details))
 
     def _op(
-        self, state: core.SessionState, symbol: str, asset_type: str, details: Mapping[str, Any] | None
+        self,
+        state: core.SessionState,
+        symbol: str,
+        asset_type: str,
+        details: Mapping[str, Any] | None,
+        rules: bool = True,
     ) -> core.Op[m.IBKRContract]:
         sec_type = sec_type_for(asset_type)
         d = _details(details)
         sym = symbol.strip().upper() if sec_type == "CASH" else core_secdef.clean_symbol(symbol)
         key = cache_key(sec_type, sym, d)
         hit = self._cached(key)
-        if hit is not None:
+        if hit is not None and (not rules or key not in self._rules_skipped):
             return hit
+        if hit is not None and (hit.sec_type != "FUT" or key in self._rolls):
+            # Cached without its rules (a quote resolved it): fetch them now, keep its expiry (a
+            # front month's roll cut-off is known only to the resolver that found it; else below).
+            contract = yield from core_secdef.with_contract_rules(state, hit)
+            self._rules_skipped.discard(key)
+            self._store(key, contract, self._rolls.get(key))
+            return contract
         roll: dt.date | None = None
         if sec_type == "STK":
             contract = (yield from stocks_op(state, [sym], d))[sym]
@@ -669,8 +693,12 @@ class _ResolverBase:
             contract, roll = yield from future_op(state, sym, d, self.today)
         else:
             contract = yield from bond_op(state, sym, d)
-        if contract.rules_source is None:
+        if rules and contract.rules_source is None:
             contract = yield from core_secdef.with_contract_rules(state, contract)
+        elif contract.rules_source is None:
+            self._rules_skipped.add(key)
+        else:
+            self._rules_skipped.discard(key)
         self._store(key, contract, roll)
         return contract
 
@@ -705,9 +733,15 @@ class ContractResolver(_ResolverBase):
         self.client = client
 
     def resolve(
-        self, symbol: str, asset_type: str = "stock", details: Mapping[str, Any] | None = None
+        self,
+        symbol: str,
+        asset_type: str = "stock",
+        details: Mapping[str, Any] | None = None,
+        *,
+        rules: bool = True,
     ) -> m.IBKRContract:
-        return self.client.run(self._op(self.client.state, symbol, asset_type, details))
+        """The contract; with IBKR's rules for it unless ``rules=False`` (quotes, watchlists)."""
+        return self.client.run(self._op(self.client.state, symbol, asset_type, details, rules))
 
     def resolve_stocks(
         self, symbols: Sequence[str], details: Mapping[str, Any] | None = None
@@ -730,11 +764,17 @@ class AsyncContractResolver(_ResolverBase):
         self.client = client
 
     async def resolve(
-        self, symbol: str, asset_type: str = "stock", details: Mapping[str, Any] | None = None
+        self,
+        symbol: str,
+        asset_type: str = "stock",
+        details: Mapping[str, Any] | None = None,
+        *,
+        rules: bool = True,
     ) -> m.IBKRContract:
+        """The contract; with IBKR's rules for it unless ``rules=False`` (quotes, watchlists)."""
         await self._warm([self._key(symbol, asset_type, details)])
         try:
-            return await self.client.run(self._op(self.client.state, symbol, asset_type, details))
+            return await self.client.run(self._op(self.client.state, symbol, asset_type, details, rules))
         finally:
             await self._save()
 

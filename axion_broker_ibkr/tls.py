@@ -99,7 +99,8 @@ def pinned_context(host: str, port: int, fingerprint: str, timeout: float) -> ss
         raise UntrustedCertificateError(
             f"{UNTRUSTED}: {host}:{port} presented sha256:{got}, not the pinned sha256:{fingerprint}; "
             "refusing to connect (a different gateway, or a new certificate: if you trust it, re-pin it "
-            f"with {PIN_SETTING}=sha256:{got})",
+            f"with `{TRUST_COMMAND} --host {host} --port {port}` (saves the new pin in your config file) "
+            f"or {PIN_SETTING}=sha256:{got})",
             fingerprint=got,
         )
     return context_trusting(pem)

@@ -30,7 +30,8 @@ def resolve_item(session: DashboardSession, item: vm_market.WatchItem) -> int:
     forex, the front month after IBKR's roll cut-offs for futures; cached in the order-log DB)."""
     resolver = ContractResolver(session.client, session.client.cache)
     details = dict(item.details) or None
-    return resolver.resolve(item.symbol, _ASSET_TYPES[item.sec_type], details).conid
+    # A watchlist quotes, it does not trade: the contract rules are not fetched here.
+    return resolver.resolve(item.symbol, _ASSET_TYPES[item.sec_type], details, rules=False).conid
 
 
 def _resolve_watchlist(

@@ -45,6 +45,48 @@ class OAuthCredentials:
         return f"OAuthCredentials(consumer_key={self.consumer_key!r}, realm={self.realm!r}, secrets=***)"
 
 
+#: IBKR's consumer keys are nine letters A-Z (chosen on the self-service portal); ``TESTCONS``
+#: (eight) is IBKR's own published test consumer and is accepted as it is.
+_CONSUMER_KEY = re.compile(r"[A-Z]{9}|TESTCONS")
+
+
+def _consumer_key(value: str, key: str, where: str) -> str:
+    """The consumer key, checked before anything is sent to IBKR (a wrong one only shows up there
+    as a bare ``invalid consumer``)."""
+    if not _CONSUMER_KEY.fullmatch(value):
+        raise ConfigError(
+            key,
+            f"{value!r} is not a consumer key ({where}): IBKR's are nine letters A-Z, e.g. ABCDEFGHI "
+            "(the test consumer TESTCONS is accepted too)",
+        )
+    return value
+
+
+def parse_dh_prime(text: str) -> int:
+    """``dh_prime`` as one line of hex (``openssl asn1parse``'s form, optional ``0x``) or as the
+    colon-separated listing of ``openssl dhparam -text`` (``00:c4:…``, over several lines, with or
+    without the ``prime:`` / ``P:`` label and the ``generator`` line after it). ValueError if neither."""
+    body = text.strip()
+    label = re.search(r"^\s*(?:prime|P)\s*:", body, re.IGNORECASE | re.MULTILINE)
+    if label:  # the listing: the hex lines under the label, up to the next labelled line
+        lines: list[str] = []
+        for line in body[label.end() :].splitlines():
+            if lines and not re.fullmatch(r"[0-9A-Fa-f:\s]*", line):
+                break
+            lines.append(line)
+        body = "".join(lines)
+    body = "".join(body.split())
+    if ":" in body:
+        groups = body.strip(":").split(":")
+        if not all(re.fullmatch(r"[0-9A-Fa-f]{2}", g) for g in groups):
+            raise ValueError("not colon-separated hex bytes")
+        body = "".join(groups)
+    body = body.removeprefix("0x").removeprefix("0X")
+    if not body or not re.fullmatch(r"[0-9A-Fa-f]+", body):
+        raise ValueError("not hex")
+    return int(body, 16)
+
+
 def _check_private(path: Path, key: str) -> None:
     if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
         raise ConfigError(key, f"{path} is readable by group/others; chmod 600 it")
@@ -64,8 +106,9 @@ def _load_key(path: Path, key: str) -> rsa.RSAPrivateKey:
 
 
 def load_credentials_file(path: str | os.PathLike[str]) -> OAuthCredentials:
-    """Read ``oauth_credentials``; key file paths are relative to the JSON file."""
-    p = Path(path)
+    """Read ``oauth_credentials``; key file paths are relative to the JSON file (``~`` is expanded
+    in both)."""
+    p = Path(path).expanduser()
     where = "oauth_credentials"
     if not p.is_file():
         raise ConfigError(where, f"file not found: {p}")
@@ -79,10 +122,13 @@ def load_credentials_file(path: str | os.PathLike[str]) -> OAuthCredentials:
     for name in _REQUIRED:
         if not isinstance(data.get(name), str) or not data[name]:
             raise ConfigError(f"{where}.{name}", f"missing or not a string in {p}")
+    _consumer_key(data["consumer_key"], f"{where}.consumer_key", f"in {p}")
     try:
-        prime = int(data["dh_prime"], 16)
+        prime = parse_dh_prime(data["dh_prime"])
     except ValueError as exc:
-        raise ConfigError(f"{where}.dh_prime", f"not hex in {p}") from exc
+        raise ConfigError(
+            f"{where}.dh_prime", f"not hex (one line, or openssl's colon-separated form) in {p}"
+        ) from exc
     gen = data.get("dh_generator", 2)
     if not isinstance(gen, int) or isinstance(gen, bool) or gen < 2:
         raise ConfigError(f"{where}.dh_generator", f"must be an integer >= 2 in {p}")
@@ -94,8 +140,12 @@ def load_credentials_file(path: str | os.PathLike[str]) -> OAuthCredentials:
         dh_prime=prime,
         dh_generator=gen,
         realm=data["realm"],
-        encryption_key=_load_key(base / data["encryption_key_file"], f"{where}.encryption_key_file"),
-        signature_key=_load_key(base / data["signature_key_file"], f"{where}.signature_key_file"),
+        encryption_key=_load_key(
+            base / Path(data["encryption_key_file"]).expanduser(), f"{where}.encryption_key_file"
+        ),
+        signature_key=_load_key(
+            base / Path(data["signature_key_file"]).expanduser(), f"{where}.signature_key_file"
+        ),
     )
 
 
@@ -136,9 +186,12 @@ def credentials_from_config(config: IBKRConfig) -> OAuthCredentials:
     prime_text = config.oauth_dh_prime
     if prime_text:
         try:
-            prime = int(prime_text, 16)
+            prime = parse_dh_prime(prime_text)
         except ValueError as exc:
-            raise ConfigError("oauth_dh_prime", f"not hex ({_where('oauth_dh_prime')})") from exc
+            raise ConfigError(
+                "oauth_dh_prime",
+                f"not hex, one line or openssl's colon-separated form ({_where('oauth_dh_prime')})",
+            ) from exc
     elif base is not None:
         prime = base.dh_prime
     else:
@@ -147,10 +200,11 @@ def credentials_from_config(config: IBKRConfig) -> OAuthCredentials:
     if generator < 2:
         raise ConfigError("oauth_dh_generator", "must be an integer >= 2")
     consumer = text("oauth_consumer_key", base.consumer_key if base else None)
-    if not re.fullmatch(r"[A-Za-z0-9]{1,32}", consumer):
-        raise ConfigError(
-            "oauth_consumer_key", "must be letters/digits (IBKR's are 9 letters, e.g. TESTCONS)"
-        )
+    _consumer_key(
+        consumer,
+        "oauth_consumer_key",
+        _where("oauth_consumer_key") if config.oauth_consumer_key else f"in {config.oauth_credentials}",
+    )
     secret = text("oauth_access_token_secret", base.access_token_secret if base else None)
     try:
         base64.b64decode(secret, validate=True)

@@ -40,6 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ..errors import ConfigError
 from ..oauth import base_string, int_to_java_bytes, parse_authorization_header, unquote_signature
 from .clock import SimClock
 
@@ -64,6 +65,30 @@ CREDENTIALS_FILE = "oauth.json"
 ENCRYPTION_KEY_FILE = "private_encryption.pem"
 SIGNATURE_KEY_FILE = "private_signature.pem"
 CA_FILE = "ca.pem"
+#: The mark the simulator puts in the ``oauth.json`` it writes: only a set so marked is overwritten
+#: without ``force`` (a real credential set, private keys included, is never silently replaced).
+WRITTEN_BY_KEY = "written_by"
+WRITTEN_BY = "axion-ibkr sim"
+
+
+def check_credentials_dir(directory: Path) -> None:
+    """Raise :class:`ConfigError` (``oauth_dir``) when ``directory`` holds any file of a credential
+    set (``oauth.json``, the two private keys, ``ca.pem``) that the simulator did not write, i.e.
+    when there is no ``oauth.json`` carrying the simulator's mark beside them."""
+    names = (CREDENTIALS_FILE, ENCRYPTION_KEY_FILE, SIGNATURE_KEY_FILE, CA_FILE)
+    present = [name for name in names if (directory / name).exists()]
+    if not present:
+        return
+    try:
+        marked = json.loads((directory / CREDENTIALS_FILE).read_text()).get(WRITTEN_BY_KEY) == WRITTEN_BY
+    except (OSError, ValueError, AttributeError):
+        marked = False
+    if not marked:
+        raise ConfigError(
+            "oauth_dir",
+            f"{directory} already holds {', '.join(present)} not written by the simulator; refusing to "
+            "overwrite a credential set (choose an empty directory, or pass --force)",
+        )
 
 
 class OAuthRefused(Exception):
@@ -136,8 +161,12 @@ class SimOAuth:
 
     # -- the credential set ------------------------------------------------------------------
 
-    def write_credentials(self, directory: Path, ca_cert: Path | None) -> Path:
-        """``oauth.json`` + the two private keys (0600) + ``ca.pem``; returns the JSON's path."""
+    def write_credentials(self, directory: Path, ca_cert: Path | None, *, force: bool = False) -> Path:
+        """``oauth.json`` + the two private keys (0600) + ``ca.pem``; returns the JSON's path. Refuses
+        (:class:`ConfigError`, nothing written) when ``directory`` holds a set the simulator did not
+        write, unless ``force``."""
+        if not force:
+            check_credentials_dir(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _write_private(directory / ENCRYPTION_KEY_FILE, _private_pem(self._encryption_private))
         _write_private(directory / SIGNATURE_KEY_FILE, _private_pem(self._signature_private))
@@ -150,6 +179,7 @@ class SimOAuth:
             "realm": self.realm,
             "encryption_key_file": ENCRYPTION_KEY_FILE,
             "signature_key_file": SIGNATURE_KEY_FILE,
+            WRITTEN_BY_KEY: WRITTEN_BY,
         }
         path = directory / CREDENTIALS_FILE
         _write_private(path, (json.dumps(data, indent=2) + "\n").encode())

@@ -118,6 +118,7 @@ class SimServer:
         resets: ResetSchedule | None = None,
         oauth: bool = False,
         oauth_dir: str | Path | None = None,
+        oauth_force: bool = False,
         oauth_token_lifetime: float = DEFAULT_TOKEN_LIFETIME_S,
         oauth_consumer_key: str | None = None,
         sor_mode: str = "stops_after_filter",
@@ -133,8 +134,9 @@ class SimServer:
         ``oauth=True``: the simulator plays api.ibkr.com with OAuth 1.0a (``sim/oauth.py``): at start
         it writes a first-party credential set into ``oauth_dir`` (default: a directory of its own,
         removed at stop) as ``oauth.json`` + two private keys + ``ca.pem`` (``oauth_credentials``
-        names the JSON), and answers ``/v1/api`` only when signed with a live session token that
-        lives ``oauth_token_lifetime`` simulated seconds.
+        names the JSON; a set in ``oauth_dir`` the simulator did not write is refused with a
+        :class:`ConfigError` unless ``oauth_force``), and answers ``/v1/api`` only when signed with a
+        live session token that lives ``oauth_token_lifetime`` simulated seconds.
 
 
         ``sor_mode``: ``stops_after_filter`` (a filtered live-orders call mutes ``sor`` until a
@@ -170,7 +172,8 @@ class SimServer:
             self.state.oauth = SimOAuth(
                 self.state.clock, consumer_key=oauth_consumer_key, token_lifetime=oauth_token_lifetime
             )
-        self.oauth_dir = Path(oauth_dir) if oauth_dir is not None else None
+        self.oauth_dir = Path(oauth_dir).expanduser() if oauth_dir is not None else None
+        self.oauth_force = oauth_force
         #: ``oauth=True``: the credentials file written at start (``oauth.json``)
         self.oauth_credentials: Path | None = None
         self._tmp: Path | None = None
@@ -191,7 +194,14 @@ class SimServer:
         self.cert_path, key_path, self.cert_fingerprint = generate_certificate(self._tmp, extra)
         if self.state.oauth is not None:
             directory = self.oauth_dir or self._tmp / "oauth"
-            self.oauth_credentials = self.state.oauth.write_credentials(directory, self.cert_path)
+            try:
+                self.oauth_credentials = self.state.oauth.write_credentials(
+                    directory, self.cert_path, force=self.oauth_force
+                )
+            except ConfigError:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = None
+                raise
         sock = listening_socket(self.host)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]

@@ -63,7 +63,7 @@ def test_status_in_oauth_mode_with_a_refused_token_says_why_not_log_in_with_a_br
         creds = tmp_path / "oauth"
         shutil.copytree(sim.oauth_credentials.parent, creds)
         data = json.loads((creds / "oauth.json").read_text())
-        data["consumer_key"] = "NOTACONS"  # not registered with the simulator: "invalid consumer"
+        data["consumer_key"] = "NOTACONSX"  # well formed, not registered: "invalid consumer"
         (creds / "oauth.json").write_text(json.dumps(data))
         (creds / "oauth.json").chmod(0o600)
         monkeypatch.setenv("AXION_IBKR_OAUTH_CREDENTIALS", str(creds / "oauth.json"))

@@ -186,7 +186,9 @@ def test_the_sim_writes_a_complete_private_credential_set(oauth_sim: SimServer) 
     assert path is not None and path.name == "oauth.json"
     data = json.loads(path.read_text())
     assert set(data) == {"consumer_key", "access_token", "access_token_secret", "dh_prime", "dh_generator",
-                         "realm", "encryption_key_file", "signature_key_file"}  # fmt: skip
+                         "realm", "encryption_key_file", "signature_key_file",
+                         "written_by"}  # fmt: skip
+    assert data["written_by"] == "axion-ibkr sim"  # the mark that lets it rewrite its own set
     assert len(data["consumer_key"]) == 9 and data["consumer_key"].isalpha()
     for name in (data["encryption_key_file"], data["signature_key_file"]):
         pem = path.parent / name

@@ -111,6 +111,8 @@ async def test_wrong_pin_names_the_presented_certificate(kind: str, fast_sim: An
         await call(client.auth_status())
     assert f"AXION_IBKR_SSL_VERIFY={fast_sim.cert_fingerprint}" in str(info.value)
     assert "not the pinned sha256:" + "0" * 64 in str(info.value)
+    # the command that re-pins it is named too, for this gateway
+    assert f"axion-ibkr trust --host 127.0.0.1 --port {_port(fast_sim)}" in str(info.value)
 
 
 async def test_auto_mode_untrusted_gateway_is_the_gateway_not_a_fallback(kind: str, fast_sim: Any) -> None:
