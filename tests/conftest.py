@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -25,10 +26,23 @@ os.environ[SESSION_MARK] = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 LEFTOVER_GRACE = 5.0
 
 
+def _stop_multiprocessing_helpers() -> None:
+    """multiprocessing's resource tracker (started by the spawn-based pacing tests) lives until the
+    pytest process exits; stop it now, as interpreter exit would, so the leftover check below sees
+    only processes a test really left behind."""
+    import multiprocessing.resource_tracker as tracker
+
+    stop = getattr(tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        with contextlib.suppress(Exception):
+            stop()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a process started by the tests outlives them (then kill it): the suite
     must leave no Streamlit server, simulator or browser behind."""
     mark = os.environ[SESSION_MARK]
+    _stop_multiprocessing_helpers()
     deadline = time.monotonic() + LEFTOVER_GRACE
     left = marked_processes(mark, exclude=(os.getpid(),))
     while left and time.monotonic() < deadline:
