@@ -20,7 +20,7 @@ from ..errors import IBKRError, QuestionRefusedError
 from ..models import IBKRContract, OrderResult
 from ..naming import describe_contract
 from ..orders import new_client_order_id, translate_order
-from . import contract_finder, live, question_box, vm_trading
+from . import bracket_ticket, contract_finder, live, question_box, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
 from .state import cached, invalidate
@@ -232,7 +232,8 @@ def _live_orders_table(session: DashboardSession) -> None:
     names = _contract_names(session, ((o.conid, o.sec_type) for o in orders))
     # Drawn first: the trader sees the stream's news at once, before the tab is redrawn below.
     _cancel_notice(orders)
-    rows = vm_trading.live_order_rows(orders, names)
+    # Each bracket / OCO group together (parent, then its attached orders), with a Group column.
+    rows = bracket_ticket.grouped_live_order_rows(orders, names)
     if rows:
         table(rows, "orders_table")
     else:
@@ -491,6 +492,18 @@ def _result_banner(session: DashboardSession, last: OrderResult) -> None:
         st.success(text)
 
 
+def _bracket(session: DashboardSession, contract: IBKRContract) -> None:
+    """The bracket ticket for the picked contract, below the single ticket; open while a bracket is
+    parked for confirmation or its result / error is shown."""
+    keys = (bracket_ticket.PENDING, bracket_ticket.LAST_RESULT, bracket_ticket.LAST_ERROR)
+    busy = any(st.session_state.get(k) for k in keys)
+    with st.expander("Bracket order (entry + take-profit + stop-loss)", expanded=busy):
+        try:
+            bracket_ticket.render(session, contract)
+        except Exception as exc:
+            st.error(explain(exc))
+
+
 def render(session: DashboardSession) -> None:
     if session.order_log.error:
         st.error(f"Orders cannot be sent from this page: {session.order_log.error}", icon=":material/block:")
@@ -511,6 +524,8 @@ def render(session: DashboardSession) -> None:
             _ticket(session, contract)
         except Exception as exc:
             st.error(explain(exc))
+    if contract is not None and not asking:
+        _bracket(session, contract)
     st.divider()
     _live_orders(session)
     _order_log(session)
