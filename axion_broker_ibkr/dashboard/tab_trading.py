@@ -197,13 +197,17 @@ def _live_orders(session: DashboardSession) -> None:
     st.fragment(run_every=every)(_live_orders_table)(session)
     open_orders = [o for o in orders if vm_trading.is_open(o) and o.order_id is not None]
     if open_orders:
-        by_id = {o.order_id: o for o in sorted(open_orders, key=lambda o: o.order_id or 0, reverse=True)}
+        # In the live table's order (newest first, a group's legs after their parent), with the group.
+        grouped = bracket_ticket.grouped_live_order_rows(open_orders)
+        groups = {row["Order id"]: row["Group"] for row in grouped}
+        by_id = {o.order_id: o for o in open_orders}
         names = _contract_names(session, ((o.conid, o.sec_type) for o in open_orders))
         oid = st.selectbox(
             "Open order",
-            list(by_id),
+            [row["Order id"] for row in grouped],
             format_func=lambda i: (
                 f"{i} · {vm_trading.order_name(by_id[i], names)} · {by_id[i].order_desc or ''}"
+                + (f" · {groups[i]}" if groups.get(i) else "")
             ),
             key="orders_pick",
         )

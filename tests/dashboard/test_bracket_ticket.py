@@ -179,6 +179,13 @@ def test_a_bracket_from_the_trading_tab_is_logged_as_one_group_and_listed_togeth
     assert set(mine["Group"]) == {f"bracket {ids[0]}"}
     positions = [list(live_rows["Order id"].astype(str)).index(i) for i in ids]
     assert positions == list(range(positions[0], positions[0] + 3))  # side by side in the table
+    # The open-order picker follows the table: the legs after their parent, each naming its group.
+    picks = [o for o in at.selectbox(key="orders_pick").options if o.split(" · ")[0] in ids]
+    assert [o.split(" · ")[0] for o in picks] == ids
+    assert all(
+        o.startswith(f"{i} · AAPL · ") and o.endswith(f" · bracket {ids[0]}")
+        for i, o in zip(ids, picks, strict=True)
+    )
     # Cancelling the parent from the page cancels the whole group (nothing left working).
     at.selectbox(key="orders_pick").set_value(int(ids[0])).run()
     at.button(key=f"orders_cancel_{ids[0]}").click().run()
