@@ -621,3 +621,22 @@ def test_bracket_placed_from_the_page_is_shown_as_one_group_in_chromium(
     assert everything[first : first + 3] == ids  # parent, take-profit, stop-loss side by side
     _shot(page, "bracket-live-orders")
     other_platform.cancel_order(int(ids[0]))  # the parent's cancel takes the group with it
+
+
+def test_daily_candles_have_no_weekend_gaps_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any
+) -> None:
+    """A month of AAPL's daily bars (trading days only) drawn on the category axis: the chart draws
+    (Vega accepts the spec) and the screenshot shows the bars side by side, no weekend gaps."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.get_by_role("tab", name="Market Data").click()
+    load = page.get_by_role("button", name="Load chart")
+    expect(load).to_be_visible(timeout=UI_TIMEOUT)
+    _pick(page, "Period", "1m")
+    _pick(page, "Bar", re.compile(r"^1d$"))
+    load.click()
+    expect(page.get_by_text(re.compile(r"^\d+ bars$"))).to_be_visible(timeout=UI_TIMEOUT)
+    _charts_drawn(page, 1)
+    _shot(page, "candles-daily")
