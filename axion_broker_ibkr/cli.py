@@ -27,6 +27,7 @@ def _listen_port(text: str) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
+    from .resets import ResetSchedule
     from .sim import serve
 
     extra: dict[str, Any] = {}
@@ -38,6 +39,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         seed=args.seed,
         logged_in=not args.logged_out,
         allow_remote=args.allow_remote,
+        resets=None if args.no_resets else ResetSchedule(timezone=args.reset_timezone),
         **extra,
         sor_mode=args.sor_mode,
     )
@@ -427,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--logged-out", action="store_true", help="start with no SSO session (401 until /sim/login)"
     )
     sim.add_argument("--allow-remote", action="store_true", help="permit a non-loopback bind address")
+    sim.add_argument(
+        "--no-resets",
+        action="store_true",
+        help="no nightly reset (01:00 server time) and no Saturday maintenance on the simulated clock",
+    )
+    sim.add_argument(
+        "--reset-timezone", default="America/New_York", help="the simulated server region's time zone"
+    )
     sim.add_argument(
         "--oauth",
         metavar="DIR",

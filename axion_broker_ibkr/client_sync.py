@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import core, core_market, core_secdef
-from .clientbase import ClientBase, ContractLike, Endpoint, to_response
+from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, to_response
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .models import (
@@ -89,6 +89,18 @@ class IBKRClient(ClientBase):
             return self._choose_after_probe(False)
         return self._choose_after_probe(True)
 
+    def _lease(self, req: core.Request) -> tuple[str, str] | None:
+        """A concurrency slot shared with every process pacing this gateway (waits for one)."""
+        cap = self._concurrency(req)
+        if cap is None:
+            return None
+        name, limit = cap
+        while True:  # polled: the slot may be another process's (no event crosses processes)
+            token = self.pacer.try_acquire(name, limit, self._lease_ttl)
+            if token is not None:
+                return name, token
+            time.sleep(LEASE_POLL_S)
+
     def _send(self, req: core.Request) -> core.Response:
         http = self._client()
         attempt, reauthed = 0, False
@@ -100,7 +112,12 @@ class IBKRClient(ClientBase):
             limit = self.pacer.max_concurrent(req.method, req.path)
             try:
                 with self._semaphores.slot(limit):
-                    raw = http.request(req.method, req.path, params=req.params, json=req.json)
+                    lease = self._lease(req) if limit is not None else None
+                    try:
+                        raw = http.request(req.method, req.path, params=req.params, json=req.json)
+                    finally:
+                        if lease is not None:
+                            self.pacer.release(*lease)
             except httpx.HTTPError as exc:
                 failure = certificate_failure(exc)
                 if failure is not None:  # never heals by retrying: say which certificate, and how to pin it

@@ -8,6 +8,7 @@ re-exported by :mod:`axion_broker_ibkr.client`) do.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import ssl
 import threading
@@ -34,12 +35,14 @@ from .errors import (
     ModeError,
     OAuthError,
     OrderValidationError,
+    ResetWindowError,
     SessionPreconditionError,
 )
 from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
 from .orders.fields import check_order_keys
 from .pacing import Pacer, RetryPolicy
+from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
 from .tls import config_ssl_context as config_ssl_context  # re-exported
 from .tls import (
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .orders.groups import OrderGroup
+    from .resets import Hold, ResetSchedule
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -86,6 +90,15 @@ SESSION_PATHS = frozenset(
     {"/iserver/auth/status", "/iserver/auth/ssodh/init", "/tickle", "/iserver/reauthenticate",
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
+#: The start-up sequence's account reads. They are also the FIRST call of most operations
+#: (``core.ensure_accounts`` before a secdef search, an order, a snapshot), so after IBKR dropped the
+#: brokerage session (the nightly reset, a timeout) a "no bridge" answer to one of them re-opens the
+#: session, except while the start-up sequence itself is running (it would re-enter itself).
+ACCOUNT_SESSION_PATHS = frozenset({"/iserver/accounts", "/portfolio/accounts"})
+#: Answers that say whether the brokerage session is authenticated.
+#: How often a request waits for a concurrency slot another process holds (seconds).
+LEASE_POLL_S = 0.02
+_AUTH_PATHS = frozenset({"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -97,6 +110,11 @@ class Decision:
     action: str
     delay: float = 0.0
     error: Exception | None = None
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "localhost", parts.port or 443
 
 
 def to_response(resp: httpx.Response) -> core.Response:
@@ -181,11 +199,9 @@ class ClientBase:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config if config is not None else IBKRConfig.from_env()
-        self.pacer = (
-            pacer
-            if pacer is not None
-            else Pacer(self.config.max_requests_per_minute, rate_limit_backoff=self.config.rate_limit_backoff)
-        )
+        #: The pacer was built here (its store follows the endpoint), not handed in by the caller.
+        self._own_pacer = pacer is None
+        self.pacer = pacer if pacer is not None else self._default_pacer()
         self.retry = retry if retry is not None else RetryPolicy(max_attempts=self.config.max_attempts)
         self.journal = journal
         self.cache = cache
@@ -198,9 +214,18 @@ class ClientBase:
         #: the certificate seen at connect with ``ssl_verify=False``); ``None`` otherwise.
         self.trusted_fingerprint: str | None = None
         self.reauthentications = 0
+        #: The gateway's clock minus ours (from its Date header), and when (gateway time) the
+        #: brokerage session was last seen authenticated: the reset guard reads both.
+        self._server_offset = 0.0
+        self._server_date: str | None = None
+        self.session_seen_at: float | None = None
+        self._resets: ResetSchedule | None = None
         #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
         #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
         self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
+        #: True while the start-up sequence runs after a lost session (its own account reads must
+        #: not trigger another re-authentication).
+        self._rebuilding_session = False
         #: Orders whose IBKR question is held for the caller (``hold_questions=True``), by cOID (or,
         #: for a modification of an order the log does not know, by IBKR order id).
         self._held: dict[str, orderflow.HeldOrder] = {}
@@ -214,6 +239,22 @@ class ClientBase:
             self._endpoint = self._sim_endpoint("sim mode")
         elif self.config.mode == "oauth":
             self._endpoint = self._oauth_endpoint("oauth mode")
+
+    def _default_pacer(self) -> Pacer:
+        """A pacer whose budget is shared with every process pacing the same gateway (config
+        ``pacing_store``); the embedded simulator of ``sim`` mode is this process's own."""
+        cfg = self.config
+        if cfg.mode == "sim" and not cfg.sim_url:
+            store: PacingStore = MemoryStore()
+        else:
+            if cfg.mode == "sim" and cfg.sim_url:
+                host, port = _host_port(cfg.sim_url)
+            elif cfg.mode == "oauth":
+                host, port = _host_port(cfg.oauth_base_url)  # IBKR paces the account's Web API
+            else:
+                host, port = cfg.gateway_host, cfg.gateway_port
+            store = open_pacing_store(cfg, host, port)
+        return Pacer(cfg.max_requests_per_minute, rate_limit_backoff=cfg.rate_limit_backoff, store=store)
 
     @property
     def journal(self) -> OrderJournal | None:
@@ -242,6 +283,9 @@ class ClientBase:
             # Tests: a mock transport stands for the simulator too.
             return Endpoint("sim", "https://127.0.0.1:1", self.config.base_path, reason, fallback)
         self._sim = embedded_sim()
+        if self._own_pacer and self.pacer.store.name != "memory":
+            # ``auto`` fell back to this process's own simulator: no other process shares it.
+            self.pacer.use_store(MemoryStore())
         if self._sim.cert_path is None:
             raise ModeError("the embedded simulator has no TLS certificate yet")
         self._ssl = context_trusting(Path(self._sim.cert_path).read_text(encoding="ascii"))
@@ -258,6 +302,9 @@ class ClientBase:
         parts = urlsplit(url)
         root = f"{parts.scheme}://{parts.netloc}"
         self._oauth = OAuthSession(credentials_from_config(self.config), url)
+        if self._own_pacer and self.config.mode != "oauth":
+            # ``auto`` chose OAuth: the budget is the Web API's, not the local gateway's.
+            self.pacer.use_store(open_pacing_store(self.config, *_host_port(url)))
         return Endpoint("oauth", root, parts.path, reason)
 
     @property
@@ -369,9 +416,71 @@ class ClientBase:
 
     # ----------------------------------------------------------------------------- decisions
 
+    def _concurrency(self, req: core.Request) -> tuple[str, int] | None:
+        """``(rule, cap)`` for an endpoint IBKR caps by concurrency (history), else ``None``."""
+        return self.pacer.max_concurrent(req.method, req.path)
+
+    @property
+    def _lease_ttl(self) -> float:
+        """How long a concurrency slot is held at most (a request cannot take longer)."""
+        return self.config.request_timeout + 5.0
+
+    def _note_server(self, req: core.Request, raw: httpx.Response, resp: core.Response) -> None:
+        """Keep the gateway's clock (its Date header: IBKR's resets are on the server's time) and
+        when the brokerage session was last seen authenticated (the reset guard's "it is back")."""
+        date = raw.headers.get("date")
+        if date and date != self._server_date:
+            self._server_date = date
+            with contextlib.suppress(TypeError, ValueError):
+                self._server_offset = parsedate_to_datetime(date).timestamp() + 0.5 - time.time()
+        if req.path in _AUTH_PATHS and isinstance(resp.data, Mapping):
+            data: Any = resp.data
+            if req.path == "/tickle":
+                data = (data.get("iserver") or {}).get("authStatus") or {}
+            if isinstance(data, Mapping) and data.get("authenticated") is True and not data.get("competing"):
+                self.session_seen_at = self.server_time()
+
+    def server_time(self) -> float:
+        """The gateway's present (epoch seconds), from the Date of its last answer (1 s grain)."""
+        return time.time() + self._server_offset
+
+    def _reset_hold(self) -> Hold | None:
+        from . import resets
+
+        cfg = self.config
+        minutes = resets.DEFAULT_HOLD_MINUTES if cfg.reset_hold_minutes is None else cfg.reset_hold_minutes
+        if minutes <= 0:
+            return None
+        if self._resets is None or self._resets.timezone != cfg.reset_timezone:
+            self._resets = resets.ResetSchedule(timezone=cfg.reset_timezone)
+        seen = self.session_seen_at
+        return self._resets.hold(self.server_time(), hold_minutes=minutes, session_back_at=seen)
+
+    def _reset_guard_op(self) -> core.Op[None]:
+        """Before an order or modification: hold it around IBKR's reset / maintenance windows
+        (:class:`ResetWindowError`, nothing sent, nothing logged). Once a window is over, the
+        start-up sequence is run again; if the session is back, the order goes out."""
+        hold = self._reset_hold()
+        if hold is not None and hold.over:
+            try:
+                yield from core.auth_status()  # the Date header and the session's state, fresh
+                hold = self._reset_hold()
+                if hold is not None:
+                    self.state.reset()
+                    yield from self._session_op()
+                    self.session_seen_at = self.server_time()
+                    hold = None
+            except GatewayError:
+                hold = self._reset_hold() or hold
+        if hold is not None:
+            log.warning("%s", hold.message)
+            raise ResetWindowError(hold.message, retry_at=hold.retry_at, window=hold.window.describe())
+        return None
+
     def _decide_response(
         self, req: core.Request, raw: httpx.Response, resp: core.Response, attempt: int, reauthed: bool
     ) -> Decision:
+        self._note_server(req, raw, resp)
         if core.is_success(req, resp):
             return Decision("return")
         if resp.status_code == 401 and self._oauth is not None:
@@ -402,7 +511,10 @@ class ClientBase:
             isinstance(error, BrokerageSessionError)
             and (req.idempotent or isinstance(error, SessionPreconditionError))
             and not reauthed
-            and req.path not in SESSION_PATHS
+            and (
+                req.path not in SESSION_PATHS
+                or (req.path in ACCOUNT_SESSION_PATHS and not self._rebuilding_session)
+            )
         ):
             return Decision("reauth")
         return Decision("raise", error=error)
@@ -613,6 +725,7 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
+        yield from self._reset_guard_op()
         from .orders.groups import is_group
 
         if is_group(order):
@@ -680,6 +793,7 @@ class ClientBase:
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
         named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
+        yield from self._reset_guard_op()
         if contract is None:
             contract = yield from self._order_contract_op(order_id, order)
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
@@ -754,13 +868,21 @@ class ClientBase:
         )
 
     def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
-        return core.open_session(
-            self.state,
-            take_over=takes_over_competing(self.config),
-            # Session-wide suppression only when configured as such; auto_confirm answers per order.
-            suppress=self.config.suppress_questions,
-            tickle_after=tickle_after,
-        )
+        """IBKR's start-up sequence; while it runs, its own account reads never re-authenticate
+        (it waits out "no bridge" itself)."""
+        self._rebuilding_session = True
+        try:
+            return (
+                yield from core.open_session(
+                    self.state,
+                    take_over=takes_over_competing(self.config),
+                    # Session-wide suppression only when configured as such; auto_confirm answers per order.
+                    suppress=self.config.suppress_questions,
+                    tickle_after=tickle_after,
+                )
+            )
+        finally:
+            self._rebuilding_session = False
 
     def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:
         account = yield from self._account_op(account_id)

@@ -39,6 +39,10 @@ COMPETING_POLICIES: tuple[str, ...] = ("wait", "take_over")
 #: The one competing-session default (config, keep-alive and stream): leave the other platform's
 #: session alone and report it; taking over logs the trader out of TWS / IBKR Mobile.
 DEFAULT_COMPETING_POLICY = "wait"
+#: Where the pacer keeps its budget: ``auto`` (the file store where the platform has file locks,
+#: else ``memory``), ``memory`` (this process only), ``file`` (every process of this machine),
+#: ``postgres`` (every process on every machine whose order log is that PostgreSQL database).
+PACING_STORES = ("auto", "memory", "file", "postgres")
 ENV_PREFIX = "AXION_IBKR_"
 #: IBKR's documented ceiling for a Client Portal Gateway user: 10 requests per second (REFERENCE §7).
 MAX_REQUESTS_PER_MINUTE = 600
@@ -112,6 +116,12 @@ def _to_float(key: str, value: Any) -> float:
         except ValueError:
             pass
     raise ConfigError(key, f"expected a number, got {value!r}")
+
+
+def _to_opt_float(key: str, value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _to_float(key, value)
 
 
 def _to_opt_str(key: str, value: Any) -> str | None:
@@ -222,6 +232,20 @@ def _check_host(_inst: Any, attribute: Any, value: str) -> None:
         raise ConfigError(attribute.name, f"not a host name or address: {value!r}")
 
 
+def _check_timezone(_inst: Any, attribute: Any, value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(attribute.name, f"not an IANA time zone (America/New_York): {value!r}") from None
+
+
+def _check_hold_minutes(_inst: Any, attribute: Any, value: float | None) -> None:
+    if value is not None and not 0 <= value <= 120:
+        raise ConfigError(attribute.name, f"must be between 0 and 120 minutes; got {value!r}")
+
+
 def _check_oauth_url(_inst: Any, attribute: Any, value: str) -> None:
     if not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*[^/\s?#])?", value):
         raise ConfigError(
@@ -293,6 +317,16 @@ class IBKRConfig:
     #: Snapshot: how long to keep asking for conids that came back without data.
     snapshot_timeout: float = field(default=5.0, validator=_check_range(0.0, 60.0))
     database_url: str | None = None
+    #: One pacing budget per gateway shared by every process (:mod:`axion_broker_ibkr.pacing`).
+    pacing_store: str = field(default="auto", validator=_check_choice(PACING_STORES))
+    #: ``file`` store: the directory of its state files (default: the user data directory).
+    pacing_dir: str | None = None
+    #: The time zone of the gateway's server region: IBKR's daily reset (about 01:00 local) and
+    #: Saturday maintenance are in it (:mod:`axion_broker_ibkr.resets`).
+    reset_timezone: str = field(default="America/New_York", validator=_check_timezone)
+    #: Orders are held from this many minutes before a reset until the session is back (0: never;
+    #: ``None``: :data:`axion_broker_ibkr.resets.DEFAULT_HOLD_MINUTES`).
+    reset_hold_minutes: float | None = field(default=None, validator=_check_hold_minutes)
     #: ``oauth`` mode: IBKR's Web API (``AXION_IBKR_OAUTH_BASE_URL``); ``ssl_verify`` applies to it.
     oauth_base_url: str = field(default=DEFAULT_OAUTH_BASE_URL, validator=_check_oauth_url)
     #: ``oauth`` mode: a JSON credentials file (``consumer_key``, ``access_token``,
@@ -469,6 +503,10 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "keepalive_interval": _to_float,
     "snapshot_timeout": _to_float,
     "database_url": _to_opt_str,
+    "pacing_store": _to_str,
+    "pacing_dir": _to_opt_str,
+    "reset_timezone": _to_str,
+    "reset_hold_minutes": _to_opt_float,
     "oauth_base_url": _to_str,
     "oauth_credentials": _to_opt_str,
     "oauth_consumer_key": _to_opt_str,

@@ -153,6 +153,20 @@ class RateLimitedError(GatewayError):
     """HTTP 429: IBKR's pacing was exceeded; the client backs off instead of retrying."""
 
 
+class ResetWindowError(GatewayError):
+    """An order (or modification) held because IBKR's daily reset or Saturday maintenance is
+    about to begin, under way, or just over without the brokerage session back. Nothing was sent
+    and nothing was logged; ``retry_at`` (epoch seconds, the gateway's clock) says when to try
+    again, ``window`` names the outage (``delivery="not_sent"``: a check before the POST)."""
+
+    delivery: Delivery = "not_sent"
+
+    def __init__(self, message: str, *, retry_at: float, window: str) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+        self.window = window
+
+
 class GatewayConnectionError(GatewayError):
     """No usable answer from the gateway: it could not be reached (:class:`NotSentError`), or it
     did not answer in time / dropped the connection / answered 5xx (:class:`GatewayUnavailableError`).

@@ -1,5 +1,11 @@
 """Pacing and retry: small policy objects shared by every call of one client.
 
+The pacer's *state* (the booked slots, the 429 back-off) lives in a store
+(:mod:`axion_broker_ibkr.pacing_stores`): IBKR counts requests per gateway, not per process, so
+by default (config ``pacing_store = "auto"``) every process on the machine that talks to the same
+gateway ``host:port`` books its slots in one small file-locked state file, and a 429 seen by one
+process backs off all of them.
+
 :class:`Pacer` applies, *before* a request leaves, a global budget (a GCRA token bucket:
 ``max_requests_per_minute`` with a short burst, never above IBKR's 10 requests/second) plus
 IBKR's per-endpoint table (REFERENCE §7): minimum intervals and, for history, a concurrency cap.
@@ -16,15 +22,22 @@ wait (capped exponential back-off with jitter). Order POSTs are never retried by
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import os
 import random
 import re
+import secrets
 import threading
-import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from attrs import define, field
 
 from .errors import RateLimitedError
+
+if TYPE_CHECKING:
+    from .pacing_stores import PacingState, PacingStore
 
 #: IBKR's documented ceiling through the gateway.
 MAX_PER_SECOND = 10.0
@@ -69,16 +82,18 @@ IBKR_ENDPOINT_RULES: tuple[EndpointRule, ...] = (
 )
 
 
-@define
-class _RuleState:
-    next_at: float = 0.0
-
-
 class Pacer:
-    """Global + per-endpoint pacing for one client (thread-safe; also used by the async client).
+    """Global + per-endpoint pacing for one gateway (thread-safe; also used by the async client).
 
     ``reserve(method, path)`` books the next slot and returns how many seconds to wait before
     sending. ``scale`` multiplies every allowance (tests only; keep the default 1.0 otherwise).
+
+    ``store`` holds the budget (:mod:`axion_broker_ibkr.pacing_stores`): by default this process's
+    memory; a :class:`~axion_broker_ibkr.pacing_stores.FileStore` or
+    :class:`~axion_broker_ibkr.pacing_stores.SqlPacingStore` shares one budget, and one 429
+    back-off, between every process that paces the same gateway (each books its slots there).
+    ``clock`` defaults to the store's clock (a system-wide monotonic clock, wall time for a
+    database shared between machines).
     """
 
     def __init__(
@@ -89,31 +104,55 @@ class Pacer:
         rules: tuple[EndpointRule, ...] = IBKR_ENDPOINT_RULES,
         rate_limit_backoff: float = 60.0,
         max_backoff: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        store: PacingStore | None = None,
     ) -> None:
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
         if max_requests_per_minute <= 0:
             raise ValueError(f"max_requests_per_minute must be > 0, got {max_requests_per_minute!r}")
+        from .pacing_stores import MemoryStore
+
         self.scale = scale
         self.rules = rules
-        self._clock = clock
+        self._store: PacingStore = store if store is not None else MemoryStore()
+        self._fixed_clock = clock
+        self._clock = clock if clock is not None else self._store.clock
         per_second = min(max_requests_per_minute / 60.0, MAX_PER_SECOND)
         self._interval = SAFETY / (per_second * scale)
         # Burst: up to 10 s worth of budget, but a burst plus one second at the steady rate must
         # still fit IBKR's 10 requests in any one-second window (so: no burst at 10/s).
         self.burst = max(1, min(int(max_requests_per_minute / 6), int(MAX_PER_SECOND - per_second)))
         self._tolerance = (self.burst - 1) * self._interval
-        self._tat = 0.0  # GCRA theoretical arrival time
-        self._rule_state: dict[str, _RuleState] = {r.name: _RuleState() for r in rules}
-        self._lock = threading.Lock()
-        self._blocked_until = 0.0
+        self._intervals = {r.name: SAFETY * r.min_interval / scale for r in rules if r.min_interval > 0}
+        # Anything booked further ahead than this is not ours (another boot's monotonic clock,
+        # a state file from an old run): such a state is started over.
+        self._horizon = 2 * 3600.0 + max(self._intervals.values(), default=0.0)
         self._backoff_base = rate_limit_backoff / scale
         self._max_backoff = max(max_backoff / scale, self._backoff_base)
-        self._strikes = 0
-        self.sent = 0  # requests booked so far (for status pages and benchmarks)
+        self._sent_lock = threading.Lock()
+        self._lease_ids = itertools.count(1)
+        self._lease_tag = secrets.token_hex(4)  # several pacers in one process: distinct tokens
+        self.sent = 0  # requests this process booked so far (for status pages and benchmarks)
 
     # ----------------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> PacingStore:
+        """Where the budget lives (``store.name``: ``memory``, ``file``, ``postgres``)."""
+        return self._store
+
+    def use_store(self, store: PacingStore) -> None:
+        """Move this pacer's bookings to ``store`` (e.g. the client found that ``auto`` means its
+        own embedded simulator, which no other process talks to). The old store is closed."""
+        old, self._store = self._store, store
+        if self._fixed_clock is None:
+            self._clock = store.clock
+        if old is not store:
+            old.close()
+
+    def close(self) -> None:
+        self._store.close()
 
     def rule_for(self, method: str, path: str) -> EndpointRule | None:
         for rule in self.rules:
@@ -127,53 +166,130 @@ class Pacer:
             return None
         return rule.name, rule.max_concurrent
 
+    def _fresh(self, state: PacingState, now: float) -> None:
+        ahead = max([state.tat, state.blocked_until, *state.next_at.values(), *state.held], default=0.0) - now
+        if ahead > self._horizon:
+            state.clear()
+
     def reserve(self, method: str, path: str) -> float:
         """Book a slot for one request; return the delay (s) to wait before sending it.
 
-        Raises :class:`RateLimitedError` while the client is backing off after a 429.
+        Raises :class:`RateLimitedError` while the gateway's clients are backing off after a 429
+        (seen by this process or, with a shared store, by any other).
         """
-        with self._lock:
+        rule = self.rule_for(method, path)
+        interval = self._intervals.get(rule.name, 0.0) if rule is not None else 0.0
+        name = rule.name if rule is not None else ""
+
+        def book(state: PacingState) -> tuple[float, float]:
             now = self._clock()
-            if now < self._blocked_until:
-                raise RateLimitedError(
-                    f"backing off after HTTP 429 for another {self._blocked_until - now:.1f} s "
-                    "(IBKR puts clients that keep sending into a 10-15 min penalty box)",
-                    status_code=429,
-                    method=method,
-                    path=path,
-                )
-            tat = max(self._tat, now)
-            send_at = max(now, tat - self._tolerance)
-            rule = self.rule_for(method, path)
-            if rule is not None and rule.min_interval > 0:
-                send_at = max(send_at, self._rule_state[rule.name].next_at)
-                self._rule_state[rule.name].next_at = send_at + SAFETY * rule.min_interval / self.scale
-            self._tat = max(tat, send_at) + self._interval
+            self._fresh(state, now)
+            if now < state.blocked_until:
+                return -1.0, state.blocked_until - now
+            return self._book(state, now, name, interval) - now, 0.0
+
+        delay, blocked = self._store.update(book)
+        if delay < 0:
+            raise RateLimitedError(
+                f"backing off after HTTP 429 for another {blocked:.1f} s "
+                "(IBKR puts clients that keep sending into a 10-15 min penalty box)",
+                status_code=429,
+                method=method,
+                path=path,
+            )
+        with self._sent_lock:
             self.sent += 1
-            return send_at - now
+        return delay
+
+    def _book(self, state: PacingState, now: float, name: str, interval: float) -> float:
+        """Book one send time in ``state`` and return it.
+
+        The global budget is a GCRA sweep (``tat``). A request that its endpoint's own minimum
+        interval holds back beyond the sweep (the second live-orders call of a session, a queued
+        ``/tickle``) does not drag the sweep forward with it (that would idle the whole gateway
+        until then): it *holds* one global slot at its own send time (``held``), which the sweep
+        steps over when it gets there. So every two sends stay at least one interval apart.
+        """
+        step, tol = self._interval, self._tolerance
+        held = state.held
+        tat = state.tat
+        while held and held[0] <= now:  # held slots already sent: count them into the sweep
+            tat = max(tat, held.pop(0)) + step
+        if interval > 0:
+            send_at = max(now, tat - tol, state.next_at.get(name, 0.0))
+            if send_at > max(now, tat - tol):  # waits for its endpoint: hold a slot of its own
+                for h in held:  # (sorted) keep a full interval from the other held slots
+                    if h > send_at - step and h < send_at + step:
+                        send_at = h + step
+                bisect.insort(held, send_at)
+                state.next_at[name] = send_at + interval
+                state.tat = tat
+                return send_at
+        send_at = max(now, tat - tol)
+        while held and held[0] < send_at + step:  # the sweep reaches a held slot: step over it
+            tat = max(tat, held.pop(0)) + step
+            send_at = max(now, tat - tol)
+        if interval > 0:
+            send_at = max(send_at, state.next_at.get(name, 0.0))
+            state.next_at[name] = send_at + interval
+        state.tat = max(tat, send_at) + step
+        return send_at
 
     def penalize(self, retry_after: float | None = None) -> float:
-        """Record an HTTP 429: block this client's traffic; returns the back-off in seconds.
+        """Record an HTTP 429: block the gateway's traffic (every process sharing the store);
+        returns the back-off in seconds.
 
         ``Retry-After`` wins when IBKR sends one; otherwise the back-off doubles on each repeat. A
         429 that comes longer than the longest back-off after the last block ended starts over.
         """
-        with self._lock:
-            if self._clock() - self._blocked_until > self._max_backoff:
-                self._strikes = 0
-            self._strikes += 1
+
+        def block(state: PacingState) -> float:
+            now = self._clock()
+            self._fresh(state, now)
+            if now - state.blocked_until > self._max_backoff:
+                state.strikes = 0
+            state.strikes += 1
             if retry_after is not None and retry_after > 0:
                 backoff = retry_after / self.scale
             else:
-                backoff = min(self._backoff_base * 2 ** (self._strikes - 1), self._max_backoff)
-            self._blocked_until = max(self._blocked_until, self._clock() + backoff)
+                backoff = min(self._backoff_base * 2 ** (state.strikes - 1), self._max_backoff)
+            state.blocked_until = max(state.blocked_until, now + backoff)
             return backoff
+
+        return self._store.update(block)
+
+    def try_acquire(self, name: str, limit: int, ttl: float) -> str | None:
+        """Take one of ``limit`` concurrent slots of endpoint rule ``name`` (history: 5 for the
+        whole gateway, every process sharing the store included). Returns a lease token for
+        :meth:`release`, or ``None`` when all are taken. A lease lapses after ``ttl`` seconds, so a
+        process that died holding one does not keep it."""
+        token = f"{os.getpid()}.{self._lease_tag}.{next(self._lease_ids)}"
+
+        def take(state: PacingState) -> str | None:
+            now = self._clock()
+            live = {t: e for t, e in state.leases.get(name, {}).items() if e > now}
+            if len(live) >= limit:
+                state.leases[name] = live
+                return None
+            live[token] = now + ttl
+            state.leases[name] = live
+            return token
+
+        return self._store.update(take)
+
+    def release(self, name: str, token: str) -> None:
+        """Give back a slot taken with :meth:`try_acquire`."""
+
+        def give(state: PacingState) -> None:
+            state.leases.get(name, {}).pop(token, None)
+
+        self._store.update(give)
 
     @property
     def blocked_for(self) -> float:
         """Seconds left of the current 429 back-off (0 when traffic may flow)."""
-        with self._lock:
-            return max(0.0, self._blocked_until - self._clock())
+        state = self._store.read()
+        return max(0.0, state.blocked_until - self._clock())
 
 
 @define(frozen=True)

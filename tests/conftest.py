@@ -71,6 +71,29 @@ def user_config_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     return path
 
 
+@pytest.fixture(autouse=True)
+def pacing_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's clients share a pacing budget (the default ``file`` store) of their own, in a
+    directory of the test's (subprocesses inherit it through ``AXION_IBKR_PACING_DIR``)."""
+    from axion_broker_ibkr import pacing_stores
+
+    path = tmp_path_factory.mktemp("pacing")
+    monkeypatch.setenv("AXION_IBKR_PACING_DIR", str(path))
+    monkeypatch.delenv("AXION_IBKR_PACING_STORE", raising=False)
+    # ... and in this process even when a test clears the AXION_IBKR_* environment
+    monkeypatch.setattr(pacing_stores, "default_pacing_dir", lambda: path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_reset_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders are not held around IBKR's 01:00 reset unless a test asks (``reset_hold_minutes``):
+    the suite must not depend on the hour it runs at."""
+    from axion_broker_ibkr import resets
+
+    monkeypatch.setattr(resets, "DEFAULT_HOLD_MINUTES", 0.0)
+
+
 @pytest.fixture
 def fixture_json() -> Any:
     return load_fixture

@@ -44,6 +44,9 @@ async def ssodh_init(api: Api, request: Request, body: Any) -> Response:
     if data.get("publish") is not True:
         return error("publish must be true", 500)
     s = state.session
+    if state.check_outage() is not None:
+        status = state.auth_status()  # "fail" names the window; the session stays down
+        return reply(status)
     if s.competing and not data.get("compete"):
         status = state.auth_status()
         status["fail"] = "Another session holds the brokerage session; use compete=true to take it over"
@@ -56,7 +59,7 @@ async def ssodh_init(api: Api, request: Request, body: Any) -> Response:
 async def reauthenticate(api: Api, request: Request, body: Any) -> Response:
     state = api.state
     s = state.session
-    if not s.competing and not s.brokerage:
+    if not s.competing and not s.brokerage and state.check_outage() is None:
         s.open_brokerage(state.clock.now())
         state.emit("sts", {"authenticated": True})
     return reply({"message": "triggered"})

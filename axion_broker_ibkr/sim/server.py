@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from ..errors import ConfigError
+from ..resets import ResetSchedule
 from .admin import SimAdmin
 from .app import build_app
 from .http import Api
@@ -114,6 +115,7 @@ class SimServer:
         idle_timeout: float = 360.0,
         penalty_seconds: float = 1.0,
         penalty_strikes: int = 3,
+        resets: ResetSchedule | None = None,
         oauth: bool = False,
         oauth_dir: str | Path | None = None,
         oauth_token_lifetime: float = DEFAULT_TOKEN_LIFETIME_S,
@@ -124,7 +126,9 @@ class SimServer:
         """``penalty_seconds``: how long a client that keeps exceeding the limits (``penalty_strikes``
         429 answers within a minute) gets 429 on everything; IBKR's length is 10-15 minutes
         (``pacing.IBKR_PENALTY_SECONDS``), the default is a short box so tests meet the consequence
-        without waiting; 0 switches the box off.
+        without waiting; 0 switches the box off. ``resets``: IBKR's nightly reset and Saturday
+        maintenance on the simulated clock (``None``, the default: no scheduled outages; the
+        standalone ``axion-ibkr sim`` turns them on).
 
         ``oauth=True``: the simulator plays api.ibkr.com with OAuth 1.0a (``sim/oauth.py``): at start
         it writes a first-party credential set into ``oauth_dir`` (default: a directory of its own,
@@ -154,7 +158,7 @@ class SimServer:
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.state = SimState(
-            seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout
+            seed=seed, logged_in=logged_in, rate_scale=rate_scale, idle_timeout=idle_timeout, resets=resets
         )
         self.state.sor_mode = sor_mode
         self.state.order_notifications = order_notifications
@@ -299,6 +303,7 @@ def serve(
     # A standalone simulator stands in for a real gateway: IBKR's penalty length unless told otherwise
     # (SimServer's own default is the short one the tests use).
     kwargs.setdefault("penalty_seconds", IBKR_PENALTY_SECONDS)
+    kwargs.setdefault("resets", ResetSchedule())  # and IBKR's nightly reset / Saturday maintenance
     try:
         server = SimServer(
             host=host, port=port, seed=seed, logged_in=logged_in, allow_remote=allow_remote, **kwargs

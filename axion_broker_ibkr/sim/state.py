@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..resets import ResetSchedule, Window
 from .accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position, ledger
 from .clock import SimClock
 from .market import Market
@@ -63,8 +64,14 @@ class SimState:
         rate_scale: float = 1.0,
         idle_timeout: float = 360.0,
         clock: SimClock | None = None,
+        resets: ResetSchedule | None = None,
     ) -> None:
         self.seed = seed
+        #: IBKR's nightly reset and Saturday maintenance (``None``: the session never goes down
+        #: on a schedule); in a window the brokerage session drops and cannot be opened again.
+        self.resets = resets
+        self.outage: Window | None = None
+        self.outages_seen = 0
         self.initial_logged_in = logged_in
         self.idle_timeout = idle_timeout
         #: a websocket ``smd`` subscription stops this many sim seconds after the client last sent it
@@ -144,14 +151,46 @@ class SimState:
         self.emit("market", None)
 
     def advance(self, seconds: float) -> None:
+        before = self.clock.now()
         self.clock.advance(seconds)
+        self._crossed_outages(before, self.clock.now())
         self.tick(seconds, force=True)
 
+    def _crossed_outages(self, before: float, after: float) -> None:
+        """A clock jump over a whole window still took the session down (as the real reset would)."""
+        if self.resets is None:
+            return
+        for window in self.resets.windows(after):
+            if before < window.start and window.end <= after and window != self.outage:
+                self.outages_seen += 1
+                log.info("simulated %s passed during a clock jump", window.describe())
+                if self.session.brokerage:
+                    self.session.drop_brokerage()
+                    self.emit("sts", {"authenticated": False})
+
     def check_idle(self) -> None:
+        self.check_outage()
         s = self.session
         if s.brokerage and self.clock.now() - s.last_activity > self.idle_timeout:
             s.drop_brokerage(timed_out=True)
             self.emit("sts", {"authenticated": False})
+
+    def check_outage(self) -> Window | None:
+        """Enter or leave a scheduled outage at the simulated present; returns the active one."""
+        if self.resets is None:
+            return None
+        window = self.resets.active(self.clock.now())
+        if window is not None and window != self.outage:
+            self.outage = window
+            self.outages_seen += 1
+            log.info("simulated %s: the brokerage session goes down", window.describe())
+            if self.session.brokerage:
+                self.session.drop_brokerage()
+                self.emit("sts", {"authenticated": False})
+        elif window is None and self.outage is not None:
+            log.info("simulated %s is over", self.outage.describe())
+            self.outage = None
+        return window
 
     def touch(self) -> None:
         """A request reached the gateway: the brokerage session stays alive."""
@@ -162,6 +201,7 @@ class SimState:
 
     def auth_status(self) -> dict[str, Any]:
         s = self.session
+        outage = self.check_outage()
         if s.timed_out and not s.brokerage:
             # The v1 docs' timed-out/logged-out variant (examples/iserver_auth_status_unauthenticated.json).
             return {"authenticated": False, "competing": False, "connected": False, "MAC": MAC}
@@ -173,7 +213,8 @@ class SimState:
             "MAC": MAC,
             "serverInfo": dict(SERVER_INFO),
             "hardware_info": "3b0679ee|12:B:B3:23:BF:A0",
-            "fail": "",
+            # [unconfirmed] what a real gateway says during the reset is undocumented.
+            "fail": f"{outage.describe()} in progress" if outage is not None else "",
         }
 
     def iserver_accounts(self) -> dict[str, Any]:
@@ -257,6 +298,11 @@ class SimState:
         """``GET /sim/state``: orders, positions, cash, sessions and request counts."""
         return {
             "clock": {"now_ms": self.clock.now_ms(), "offset_s": self.clock.offset},
+            "resets": {
+                "enabled": self.resets is not None,
+                "outage": self.outage.describe() if self.outage is not None else None,
+                "outages_seen": self.outages_seen,
+            },
             "session": {
                 "sso": self.session.sso,
                 "brokerage": self.session.brokerage,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -280,6 +281,17 @@ class IbkrContractCache(Base):
     rules: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
+class IbkrPacing(Base):
+    """One gateway's shared pacing budget (``pacing_store = "postgres"``; ibkr_0006): the
+    :class:`~axion_broker_ibkr.pacing_stores.PacingState` as JSON text, epoch-second times."""
+
+    __tablename__ = "ibkr_pacing"
+
+    gateway: Mapped[str] = mapped_column(String(300), primary_key=True)  # host:port
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 #: Every table of the plugin (Alembic's ``include_object`` keeps to these).

@@ -55,3 +55,21 @@ def test_precondition_answers_are_classified() -> None:
     for text in ("Please query /accounts first", "Please query /portfolio/accounts first"):
         error = core.error_for(req, core.Response(400, {"error": text}, ""), login_url="https://x/")
         assert isinstance(error, SessionPreconditionError)
+
+
+async def test_a_derivative_search_heals_after_ibkr_dropped_the_brokerage_session(
+    kind: str, fault_sim: Any
+) -> None:
+    # QA: after a timed-out brokerage session (as after IBKR's nightly reset) the first call of a
+    # futures/option/bond lookup is /iserver/accounts (core.ensure_accounts), one of the start-up
+    # sequence's own paths; its "no bridge" answer must re-open the session, not reach the trader.
+    client = sim_client(kind, fault_sim)
+    try:
+        assert await call(client.search("ES", "FUT"))
+        fault_sim.admin.drop_brokerage(timed_out=True)
+        client.state.reset()  # a fresh process / new session: the lookup starts with /iserver/accounts
+        results = await call(client.search("ES", "FUT"))
+        assert results
+        assert client.reauthentications == 1
+    finally:
+        await call(client.close())
