@@ -9,11 +9,10 @@ bracket" sends it, popping the parked group first so a double click cannot send 
 questions are answered under the question policy (``auto_confirm``) for every leg at once; one the policy
 does not answer yes declines the whole group (nothing is placed) and the page says which.
 
-Wiring (the Trading tab is edited elsewhere): in ``tab_trading.render``, after the single ticket for the
-chosen contract, call ``bracket_ticket.render(session, contract)`` (for example in an
-``st.expander("Bracket order")``); it uses its own ``bracket_*`` widget and session keys. For groups shown
-together in live orders, ``tab_trading._live_orders`` draws ``grouped_live_order_rows(orders)`` instead of
-``vm_trading.live_order_rows(orders)`` (same columns plus ``Group``).
+Wiring: ``tab_trading.render`` shows :func:`render` for the chosen contract below the single ticket (in
+the expander "Bracket order (entry + take-profit + stop-loss)"); it uses its own ``bracket_*`` widget and
+session keys. The live-orders table draws :func:`grouped_live_order_rows` (``vm_trading.live_order_rows``'
+columns plus ``Group``), so a group's legs are shown together.
 """
 
 from __future__ import annotations
@@ -179,11 +178,18 @@ def _leg_row(leg: LegResult) -> dict[str, Any]:
     }
 
 
-def grouped_live_order_rows(orders: Iterable[Order]) -> list[dict[str, Any]]:
+def grouped_live_order_rows(
+    orders: Iterable[Order], names: Mapping[int, str] | None = None
+) -> list[dict[str, Any]]:
     """``vm_trading.live_order_rows`` with each group shown together: a parent (newest first), then
-    its attached orders, each row with a ``Group`` column (``bracket <parent id>`` on the parent and
-    its children, ``OCO <first cOID's group>`` for orders whose cOIDs share a group prefix ``<id>.oN``)."""
+    its attached orders, each row with a ``Group`` column after the order id (``bracket <parent id>``
+    on the parent and its children, ``OCO <first cOID's group>`` for orders whose cOIDs share a group
+    prefix ``<id>.oN``);
+    ``names``: conid -> the contract in full, as for ``live_order_rows``."""
     from .vm_trading import live_order_rows
+
+    def rows_of(some: list[Order]) -> list[dict[str, Any]]:
+        return live_order_rows(some, names)
 
     items = list(orders)
     children: dict[int, list[Order]] = {}
@@ -203,9 +209,11 @@ def grouped_live_order_rows(orders: Iterable[Order]) -> list[dict[str, Any]]:
         for kid in kids:
             ordered.append(kid)
             labels.append(label)
-    rows = [dict(row) for row in _unsorted_rows(ordered, live_order_rows)]
-    for row, label in zip(rows, labels, strict=True):
-        row["Group"] = label
+    rows: list[dict[str, Any]] = []
+    for row, label in zip(_unsorted_rows(ordered, rows_of), labels, strict=True):
+        # Group next to the order id: the first thing a trader reads on a row.
+        order_id = row.pop("Order id")
+        rows.append({"Order id": order_id, "Group": label, **row})
     return rows
 
 
@@ -242,6 +250,22 @@ def _inputs() -> dict[str, Any]:
             "time_in_force": tif or "day"}  # fmt: skip
 
 
+def _await_legs(session: Any, result: OrderResult) -> None:
+    """Until IBKR's order stream lists every placed leg (at most 2 s each), so the live-orders table
+    drawn next shows the group together. Without a stream: returns at once."""
+    import streamlit as st
+
+    from . import live
+
+    ids = [int(str(leg.order_id)) for leg in result.legs if str(leg.order_id or "").isdigit()]
+    if not ids:
+        return
+    what = f"the {len(ids)} orders of bracket {result.group_id}"
+    with st.spinner(f"Waiting for {what} on IBKR's order stream…"):
+        for oid in ids:
+            live.await_order(session, oid, lambda o: o is not None)
+
+
 def render(session: Any, contract: IBKRContract) -> None:
     """The bracket ticket for ``contract`` (a ``DashboardSession``: ``client``, ``order_log``, ``mode``)."""
     import streamlit as st
@@ -249,6 +273,7 @@ def render(session: Any, contract: IBKRContract) -> None:
     from ..errors import IBKRError
     from ..orders import new_client_order_id
     from .errors_text import explain
+    from .state import invalidate
     from .tables import table
 
     inputs = _inputs()
@@ -280,12 +305,14 @@ def render(session: Any, contract: IBKRContract) -> None:
                 st.session_state.pop(PENDING, None)  # first: a second click finds nothing to send
                 try:
                     with st.spinner("Sending…"):
-                        st.session_state[LAST_RESULT] = session.client.place_order(
-                            parked["order"], parked["contract"]
-                        )
+                        result = session.client.place_order(parked["order"], parked["contract"])
+                    st.session_state[LAST_RESULT] = result
                     st.session_state.pop(LAST_ERROR, None)
+                    _await_legs(session, result)
                 except (IBKRError, ValueError) as exc:
                     st.session_state[LAST_ERROR] = explain(exc)
+                finally:
+                    invalidate("orders:")  # a REST live-orders list is read again
                 st.rerun()
             if c2.button("Discard", key="bracket_abort"):
                 st.session_state.pop(PENDING, None)

@@ -20,7 +20,7 @@ from ..errors import IBKRError, QuestionRefusedError
 from ..models import IBKRContract, OrderResult
 from ..naming import describe_contract
 from ..orders import new_client_order_id, translate_order
-from . import contract_finder, live, question_box, vm_trading
+from . import bracket_ticket, contract_finder, live, question_box, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
 from .state import cached, invalidate
@@ -197,13 +197,17 @@ def _live_orders(session: DashboardSession) -> None:
     st.fragment(run_every=every)(_live_orders_table)(session)
     open_orders = [o for o in orders if vm_trading.is_open(o) and o.order_id is not None]
     if open_orders:
-        by_id = {o.order_id: o for o in sorted(open_orders, key=lambda o: o.order_id or 0, reverse=True)}
+        # In the live table's order (newest first, a group's legs after their parent), with the group.
+        grouped = bracket_ticket.grouped_live_order_rows(open_orders)
+        groups = {row["Order id"]: row["Group"] for row in grouped}
+        by_id = {o.order_id: o for o in open_orders}
         names = _contract_names(session, ((o.conid, o.sec_type) for o in open_orders))
         oid = st.selectbox(
             "Open order",
-            list(by_id),
+            [row["Order id"] for row in grouped],
             format_func=lambda i: (
                 f"{i} · {vm_trading.order_name(by_id[i], names)} · {by_id[i].order_desc or ''}"
+                + (f" · {groups[i]}" if groups.get(i) else "")
             ),
             key="orders_pick",
         )
@@ -232,7 +236,8 @@ def _live_orders_table(session: DashboardSession) -> None:
     names = _contract_names(session, ((o.conid, o.sec_type) for o in orders))
     # Drawn first: the trader sees the stream's news at once, before the tab is redrawn below.
     _cancel_notice(orders)
-    rows = vm_trading.live_order_rows(orders, names)
+    # Each bracket / OCO group together (parent, then its attached orders), with a Group column.
+    rows = bracket_ticket.grouped_live_order_rows(orders, names)
     if rows:
         table(rows, "orders_table")
     else:
@@ -491,6 +496,18 @@ def _result_banner(session: DashboardSession, last: OrderResult) -> None:
         st.success(text)
 
 
+def _bracket(session: DashboardSession, contract: IBKRContract) -> None:
+    """The bracket ticket for the picked contract, below the single ticket; open while a bracket is
+    parked for confirmation or its result / error is shown."""
+    keys = (bracket_ticket.PENDING, bracket_ticket.LAST_RESULT, bracket_ticket.LAST_ERROR)
+    busy = any(st.session_state.get(k) for k in keys)
+    with st.expander("Bracket order (entry + take-profit + stop-loss)", expanded=busy):
+        try:
+            bracket_ticket.render(session, contract)
+        except Exception as exc:
+            st.error(explain(exc))
+
+
 def render(session: DashboardSession) -> None:
     if session.order_log.error:
         st.error(f"Orders cannot be sent from this page: {session.order_log.error}", icon=":material/block:")
@@ -511,6 +528,8 @@ def render(session: DashboardSession) -> None:
             _ticket(session, contract)
         except Exception as exc:
             st.error(explain(exc))
+    if contract is not None and not asking:
+        _bracket(session, contract)
     st.divider()
     _live_orders(session)
     _order_log(session)

@@ -159,14 +159,22 @@ def future_choices(
         if f.conid is not None and (f.expiration_date is None or f.expiration_date >= today)
     ]
     live.sort(key=lambda f: f.expiration_date or dt.date.max)
-    return [
-        (
-            f"{f.symbol or ''} {f.expiration_date.isoformat() if f.expiration_date else '?'} "
-            f"· conid {f.conid}",
-            f,
-        )
-        for f in live
-    ]
+    return [(_future_label(f), f) for f in live]
+
+
+def _future_label(future: FutureContract) -> str:
+    """``ES Dec 2026 · expires 2026-12-18 · conid 775661296``: the contract month named as
+    ``describe_contract`` names it everywhere else (``/trsrv/futures`` gives no local symbol, so
+    the ``(ESZ6)`` part comes once the picked contract's definition is read)."""
+    expiry = future.expiration_date
+    name = describe_contract(
+        {
+            "sec_type": "FUT",
+            "symbol": future.symbol or "",
+            "expiry": expiry.strftime("%Y%m%d") if expiry else None,
+        }
+    )
+    return f"{name} · expires {expiry.isoformat() if expiry else '?'} · conid {future.conid}"
 
 
 def contract_from_option(info: SecdefInfo, underlying: str) -> IBKRContract:

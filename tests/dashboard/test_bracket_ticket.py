@@ -131,3 +131,64 @@ def test_live_orders_show_each_group_together() -> None:
         (15, "OCO O-1"), (14, "OCO O-1"), (13, ""),
         (10, "bracket 10"), (11, "bracket 10"), (12, "bracket 10"),
     ]  # fmt: skip
+
+
+def test_a_bracket_from_the_trading_tab_is_logged_as_one_group_and_listed_together(
+    bracket_page: Any,
+) -> None:
+    """The Trading tab shows the bracket ticket for the picked contract; a bracket sent from it
+    leaves three legs in the order log under one group id, and live orders list them together."""
+    from axion_broker_ibkr.store import open_store
+
+    from .test_page import AAPL_CONID, _app, _frame, _no_errors
+
+    page = bracket_page
+    page.admin.set_price(AAPL_CONID, 190.0)  # frozen: every price stays inside IBKR's 3 % band
+    at = _app("Trading")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    at.button(key="trade_search").click().run()
+    at.button(key="trade_use").click().run()
+    _no_errors(at)
+    assert any(e.label == "Bracket order (entry + take-profit + stop-loss)" for e in at.expander)
+    at.number_input(key="bracket_qty").set_value(2.0)
+    at.number_input(key="bracket_entry").set_value(188.0)
+    at.number_input(key="bracket_tp").set_value(193.0)
+    at.number_input(key="bracket_sl").set_value(185.0)
+    at.button(key="bracket_review").click().run()
+    _no_errors(at)
+    assert "Confirm Bracket: BUY 2 AAPL, 3 orders" in _texts(at)
+    at.button(key="bracket_confirm").click().run()
+    _no_errors(at)
+    legs = _frame(at, "Leg")
+    assert list(legs["Leg"]) == ["Entry", "Take-profit", "Stop-loss"]
+    ids = [str(i) for i in legs["Order id"]]
+
+    store = open_store()
+    try:
+        rows = [store.journal.get(str(log_id)) for log_id in legs["Log id"]]
+    finally:
+        store.close()
+    assert all(r is not None for r in rows)
+    groups = {r.transcript[0]["group"]["id"] for r in rows if r is not None}
+    assert len(groups) == 1
+    assert [r.order_id for r in rows if r is not None] == ids
+
+    live_rows = _frame(at, "Group")
+    mine = live_rows[live_rows["Order id"].astype(str).isin(ids)]
+    assert list(mine["Order id"].astype(str)) == ids  # parent, then its take-profit and stop-loss
+    assert set(mine["Group"]) == {f"bracket {ids[0]}"}
+    positions = [list(live_rows["Order id"].astype(str)).index(i) for i in ids]
+    assert positions == list(range(positions[0], positions[0] + 3))  # side by side in the table
+    # The open-order picker follows the table: the legs after their parent, each naming its group.
+    picks = [o for o in at.selectbox(key="orders_pick").options if o.split(" · ")[0] in ids]
+    assert [o.split(" · ")[0] for o in picks] == ids
+    assert all(
+        o.startswith(f"{i} · AAPL · ") and o.endswith(f" · bracket {ids[0]}")
+        for i, o in zip(ids, picks, strict=True)
+    )
+    # Cancelling the parent from the page cancels the whole group (nothing left working).
+    at.selectbox(key="orders_pick").set_value(int(ids[0])).run()
+    at.button(key=f"orders_cancel_{ids[0]}").click().run()
+    _no_errors(at)
+    sim_orders = {str(o["orderId"]): o for o in page.admin.state()["orders"]}
+    assert {sim_orders[i]["status"] for i in ids} == {"Cancelled"}

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, skip_or_fail
+from tests.procs import stop_tree
 
 from .seed import seed_portfolio
 
@@ -110,13 +111,13 @@ class Dashboard:
         return SimAdmin(self.sim_url, verify=ctx)
 
     def stop(self) -> None:
-        self.proc.terminate()
+        """SIGTERM the dashboard, then kill whatever of its tree (Streamlit, the simulator) is left."""
         try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._stderr.close()
+            left = stop_tree(self.proc)
+            if left:
+                log.warning("dashboard left processes behind after SIGTERM, killed: %s", left)
+        finally:
+            self._stderr.close()
 
 
 @pytest.fixture
@@ -538,3 +539,104 @@ def test_option_future_and_bond_named_in_full_in_live_orders_in_chromium(
     page.keyboard.press("Escape")
     for oid, contract in zip(ids, (opt, fut, bond), strict=True):
         other_platform.cancel_order(oid, sec_type=contract.sec_type)
+
+
+# ------------------------------------------------------------------------------------------------
+# Issue 15 (the page): a bracket placed from the Trading tab, shown as one group in live orders.
+
+
+def _grid_rows(page: Any, column: str) -> list[list[str]]:
+    """The rows (cell texts) of the table whose header has ``column``, from the data grid's
+    accessible table: Streamlit draws the cells on a canvas and mirrors the cells in view inside
+    it for screen readers, once the grid has been scrolled into view."""
+    header = page.locator('th[role="columnheader"]', has_text=re.compile(rf"^{re.escape(column)}$"))
+    grid = page.get_by_test_id("stDataFrame").filter(has=header)
+    for candidate in page.get_by_test_id("stDataFrame").all():
+        if not grid.count() and candidate.is_visible():
+            candidate.scroll_into_view_if_needed()
+            page.wait_for_timeout(200)
+    if not grid.count():
+        return []
+    rows = grid.first.locator('tbody tr[role="row"]').all()
+    return [[c.strip() for c in row.locator('td[role="gridcell"]').all_text_contents()] for row in rows]
+
+
+def test_bracket_placed_from_the_page_is_shown_as_one_group_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any, other_platform: Any
+) -> None:
+    """Entry 188, take-profit 193, stop-loss 185 for 2 AAPL: the confirm box lists the three legs and
+    the risk/reward; after sending, live orders show the three orders together as one group."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    admin = trading_dashboard.admin()
+    try:
+        admin.set_price(265598, 190.0)  # frozen: every leg stays inside IBKR's price band
+    finally:
+        admin.close()
+    _trading_tab(page)
+    _pick_contract(page, "Stock / ETF", "AAPL")
+    bracket = page.get_by_test_id("stExpander").filter(
+        has_text="Bracket order (entry + take-profit + stop-loss)"
+    )
+    bracket.locator("summary").click()
+    for label, value in (("Quantity", "2"), ("Entry price", "188"), ("Take-profit (limit)", "193"),
+                         ("Stop-loss (stop)", "185")):  # fmt: skip
+        box = bracket.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        _idle(page)
+    bracket.get_by_role("button", name="Review bracket…").click()
+    expect(page.get_by_text("Confirm Bracket: BUY 2 AAPL, 3 orders")).to_be_visible(timeout=UI_TIMEOUT)
+    legs = (
+        r"^Entry: BUY 2 shares LIMIT limit 188\.00 DAY \(cOID (\S+);",
+        r"^Take-profit: SELL 2 shares LIMIT limit 193\.00 DAY \(attached to (\S+);",
+        r"^Stop-loss: SELL 2 shares STOP stop 185\.00 DAY \(attached to (\S+);",
+    )
+    for leg in legs:
+        expect(page.get_by_text(re.compile(leg))).to_be_visible()
+    expect(page.get_by_text("Risk/reward: risk 6.00 USD · reward 10.00 USD · risk/reward 1 : 1.67",
+                            exact=True)).to_be_visible()  # fmt: skip
+    expect(page.get_by_text("Account: DU***567", exact=True).first).to_be_visible()
+    _idle(page)
+    _shot(page, "bracket-confirm")
+
+    page.get_by_role("button", name="Confirm and send bracket").click()
+    placed = page.get_by_text(re.compile(r"^Bracket \S+ placed: open$"))
+    expect(placed).to_be_visible(timeout=UI_TIMEOUT)
+    _idle(page)
+    ids = [row[1] for row in _grid_rows(page, "Leg")]  # Leg, Order id, Status, IBKR status, Log id
+    assert len(ids) == 3 and all(i.isdigit() for i in ids), ids
+    group = f"bracket {ids[0]}"
+    deadline = time.monotonic() + UI_TIMEOUT / 1000
+    shown: list[list[str]] = []
+    while time.monotonic() < deadline:  # the live table follows the order stream
+        shown = [row for row in _grid_rows(page, "Group") if row and row[0] in ids]
+        if len(shown) == 3:
+            break
+        page.wait_for_timeout(250)
+    assert [row[:2] for row in shown] == [[ids[0], group], [ids[1], group], [ids[2], group]], shown
+    everything = [row[0] for row in _grid_rows(page, "Group")]
+    first = everything.index(ids[0])
+    assert everything[first : first + 3] == ids  # parent, take-profit, stop-loss side by side
+    _shot(page, "bracket-live-orders")
+    other_platform.cancel_order(int(ids[0]))  # the parent's cancel takes the group with it
+
+
+def test_daily_candles_have_no_weekend_gaps_in_chromium(
+    trading_dashboard: Dashboard, browser_page: Any
+) -> None:
+    """A month of AAPL's daily bars (trading days only) drawn on the category axis: the chart draws
+    (Vega accepts the spec) and the screenshot shows the bars side by side, no weekend gaps."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.get_by_role("tab", name="Market Data").click()
+    load = page.get_by_role("button", name="Load chart")
+    expect(load).to_be_visible(timeout=UI_TIMEOUT)
+    _pick(page, "Period", "1m")
+    _pick(page, "Bar", re.compile(r"^1d$"))
+    load.click()
+    expect(page.get_by_text(re.compile(r"^\d+ bars$"))).to_be_visible(timeout=UI_TIMEOUT)
+    _charts_drawn(page, 1)
+    _shot(page, "candles-daily")

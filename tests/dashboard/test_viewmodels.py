@@ -160,6 +160,11 @@ def test_future_choices_drop_expired_and_put_front_month_first() -> None:
     ]
     choices = vm_trading.future_choices(futures, today=dt.date(2024, 6, 1))
     assert [f.conid for _, f in choices] == [2, 3]
+    # Named as everywhere else (issue 11): the contract month, not "ES 20241220".
+    assert [label for label, _ in choices] == [
+        "ES Dec 2024 · expires 2024-12-20 · conid 2",
+        "ES Mar 2025 · expires 2025-03-21 · conid 3",
+    ]
 
 
 def test_host_order_sets_only_the_prices_the_type_uses() -> None:
@@ -296,6 +301,23 @@ def test_candle_rows_sorted_and_chart_layers() -> None:
     assert marks == ["rule", "bar"]
     assert spec["layer"][0]["encoding"]["y"]["field"] == "low"
     assert spec["layer"][1]["encoding"]["y2"]["field"] == "close"
+
+
+def test_candle_chart_draws_daily_bars_without_weekend_gaps() -> None:
+    """Daily stock bars Thu, Fri, Mon: three categories side by side, no Saturday or Sunday drawn."""
+    from axion_broker_ibkr.dashboard.charts import bar_labels, candle_chart
+
+    days = [dt.datetime(2026, 11, d, 14, 30, tzinfo=dt.UTC) for d in (26, 27, 30)]
+    rows = [{"time": t, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10} for t in days]
+    spec = candle_chart(rows, "AAPL 1d").to_dict()
+    x = spec["layer"][0]["encoding"]["x"]
+    assert (x["field"], x["type"]) == ("bar", "ordinal")
+    assert x["sort"] == ["2026-11-26", "2026-11-27", "2026-11-30"]
+    values = next(iter(spec["datasets"].values()))
+    assert [v["bar"] for v in values] == ["2026-11-26", "2026-11-27", "2026-11-30"]
+    # Intraday bars keep their time; two bars of one date are never one category.
+    hours = [dt.datetime(2026, 11, 27, h, 0, tzinfo=dt.UTC) for h in (14, 15)]
+    assert bar_labels(hours) == ["2026-11-27 14:00", "2026-11-27 15:00"]
 
 
 def test_merge_quotes_keeps_watchlist_order() -> None:
