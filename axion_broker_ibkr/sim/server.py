@@ -231,6 +231,9 @@ class SimServer:
                 self.stop()
                 raise RuntimeError("the simulator did not start")
             time.sleep(0.01)
+        # The TLS context holds the private key now: remove its file at once, so that a simulator
+        # killed without stop() (SIGKILL, a crashed test) leaves no private key on disk.
+        key_path.unlink(missing_ok=True)
         log.info("IBKR gateway simulator listening on %s", self.root_url)
         return self
 

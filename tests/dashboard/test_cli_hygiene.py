@@ -96,7 +96,7 @@ def test_sigterm_to_dashboard_stops_streamlit_and_the_simulator_and_removes_its_
                 pass
             assert time.monotonic() < deadline, "Streamlit never answered"
             time.sleep(0.5)
-        assert (sim_dir / "key.pem").exists()
+        assert (sim_dir / "cert.pem").exists()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 15

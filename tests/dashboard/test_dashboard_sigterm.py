@@ -87,7 +87,7 @@ def test_sigterm_stops_streamlit_and_the_simulator_and_removes_its_key(tmp_path:
         children = descendants(proc.pid)
         assert children, "Streamlit runs as a child of the dashboard command"
         sim_dirs = list(tmpdir.glob("axion-ibkr-sim-*"))
-        assert len(sim_dirs) == 1 and (sim_dirs[0] / "key.pem").exists()
+        assert len(sim_dirs) == 1 and (sim_dirs[0] / "cert.pem").exists()
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 128 + signal.SIGTERM

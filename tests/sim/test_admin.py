@@ -120,3 +120,14 @@ def test_login_logout_via_admin(fsim: SimServer) -> None:
         assert client.post("/iserver/auth/status", json={}).status_code == 401
         fsim.admin.login(brokerage=False)
         assert client.post("/iserver/auth/status", json={}).json()["authenticated"] is False
+
+
+def test_a_running_simulator_keeps_no_private_key_on_disk() -> None:
+    # The key is in the TLS context once the server listens; a simulator killed without stop()
+    # must not leave it in the temporary directory.
+    from axion_broker_ibkr.sim import SimServer
+
+    with SimServer() as sim:
+        assert sim.cert_path is not None and sim.cert_path.exists()
+        assert not (sim.cert_path.parent / "key.pem").exists()
+        assert sim.admin.state()  # still serves TLS
