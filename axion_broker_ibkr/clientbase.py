@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import ssl
 import threading
 import time
@@ -759,6 +760,14 @@ class ClientBase:
             logged = yield core.FindOrder(order_id=str(order_id))
             if isinstance(logged, JournalEntry) and logged.conid == conid and logged.symbol:
                 contract = attrs.evolve(contract, local_symbol=logged.symbol)
+            else:  # not in this log: the description form of IBKR's own name (``T 4.25 11/15/34``)
+                from .contracts import _bond_description
+
+                found = re.search(r"(\d+(?:\.\d+)?)\s+\d\d/\d\d/\d\d\s*$", contract.description or "")
+                coupon = float(found.group(1)) if found else None
+                named = _bond_description(contract.symbol, coupon, contract.maturity) if found else None
+                if named:
+                    contract = attrs.evolve(contract, local_symbol=named, coupon=contract.coupon or coupon)
         return contract
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:

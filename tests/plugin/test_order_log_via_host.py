@@ -119,6 +119,15 @@ async def test_bond_order_modified_with_the_symbol_it_was_placed_with(fresh_sim:
         assert modified.status == "open", modified
         live = {str(o.order_id): o for o in await adapter.client.live_orders()}
         assert float(live[placed["order_id"]].price or 0) == 96.5
+        journal = adapter.client.journal
+        adapter.client.journal = None  # a process whose log does not know it: IBKR's own name form
+        try:
+            again = await adapter.client.modify_order(
+                placed["order_id"], {**order, "symbol": "T 4.25 11/15/34", "limit_price": 96.75}
+            )
+        finally:
+            adapter.client.journal = journal
+        assert again.status == "open", again
     finally:
         await adapter.disconnect()
 
