@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import re
 import ssl
 import threading
 import time
@@ -34,13 +35,15 @@ from .errors import (
     LiveTradingNotAllowedError,
     ModeError,
     OAuthError,
+    OrderRejectedError,
     OrderValidationError,
     ResetWindowError,
     SessionPreconditionError,
 )
-from .journal import ContractCache, ModificationRef, OrderJournal, require_order_journal
+from .journal import ContractCache, JournalEntry, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
 from .orders.fields import check_order_keys
+from .orders.status import status_info
 from .pacing import Pacer, RetryPolicy
 from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
@@ -543,7 +546,7 @@ class ClientBase:
             return Decision("retry", self.retry.delay(attempt))
         return Decision("raise", error=error)
 
-    def _record(self, effect: core.JournalEffect) -> ModificationRef | None:
+    def _record(self, effect: core.JournalEffect) -> ModificationRef | JournalEntry | None:
         """Write one journal effect (blocking; a no-op without a journal). An exception propagates
         into the order flow, which then does not send the order or modification (the record comes
         first)."""
@@ -553,6 +556,7 @@ class ClientBase:
         if isinstance(effect, core.RecordPending):
             journal.record_pending(effect.entry)
         elif isinstance(effect, core.RecordResult):
+            said = effect.ibkr_status
             journal.record_result(
                 effect.client_order_id,
                 status=effect.status,
@@ -561,7 +565,23 @@ class ClientBase:
                 message=effect.message,
                 filled_quantity=effect.filled_quantity,
                 avg_fill_price=effect.avg_fill_price,
+                # Only when IBKR said one: a journal written before this argument still works.
+                **({} if said is None else {"ibkr_status": status_info(said).ibkr}),
             )
+        elif isinstance(effect, core.FindOrder):
+            find = getattr(journal, "find_order", None)
+            found = find(effect.order_id) if callable(find) else None
+            return found if isinstance(found, JournalEntry) else None
+        elif isinstance(effect, core.RecordOrderStatus):
+            record = getattr(journal, "record_order_status", None)
+            if callable(record):
+                record(
+                    effect.order_id,
+                    effect.ibkr_status,
+                    filled_quantity=effect.filled_quantity,
+                    total_size=effect.total_size,
+                    avg_fill_price=effect.avg_fill_price,
+                )
         elif isinstance(effect, core.RecordModification):
             return journal.record_modification(effect.modification)
         else:
@@ -846,7 +866,23 @@ class ClientBase:
             conid = 0
         if conid <= 0:
             raise OrderValidationError("conid", f"the conid of order {order_id} is unknown ({raw!r})")
-        return (yield from order_contract(self.state, conid))
+        contract = yield from order_contract(self.state, conid)
+        if contract.sec_type == "BOND":
+            # IBKR's definition names a bond by its ticker (``T``); the plugin resolved and logged
+            # it by the description form (``US-T 4.25 11/15/34``). The order's own logged symbol
+            # is the one the caller was shown, so the order's contract answers to it.
+            logged = yield core.FindOrder(order_id=str(order_id))
+            if isinstance(logged, JournalEntry) and logged.conid == conid and logged.symbol:
+                contract = attrs.evolve(contract, local_symbol=logged.symbol)
+            else:  # not in this log: the description form of IBKR's own name (``T 4.25 11/15/34``)
+                from .contracts import _bond_description
+
+                found = re.search(r"(\d+(?:\.\d+)?)\s+\d\d/\d\d/\d\d\s*$", contract.description or "")
+                coupon = float(found.group(1)) if found else None
+                named = _bond_description(contract.symbol, coupon, contract.maturity) if found else None
+                if named:
+                    contract = attrs.evolve(contract, local_symbol=named, coupon=contract.coupon or coupon)
+        return contract
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
         ctx, _, payload = yield from self._prepare(order, contract)
@@ -855,17 +891,54 @@ class ClientBase:
     def _cancel_op(
         self, order_id: str | int, account_id: str | None, sec_type: str | None
     ) -> core.Op[m.CancelAck]:
+        """Cancel order ``order_id``. Without ``sec_type`` the order's own is used (its order-log
+        row, else IBKR's status of it) so a futures cancel carries ``manualIndicator`` and
+        ``extOperator``. After IBKR's acknowledgement the order's status is read once and written to
+        the order log (``Cancelled`` -> the vocabulary's cancelled log status); a status IBKR has not
+        settled yet (``PendingCancel``) is left to the stream and start-up reconciliation."""
         account = yield from self._account_op(account_id)
+        oid = str(order_id).strip()
+        if sec_type is None:
+            logged = yield core.FindOrder(order_id=oid)
+            if isinstance(logged, JournalEntry) and logged.sec_type:
+                sec_type = logged.sec_type
+        if sec_type is None:
+            status = yield from self._status_or_none(oid)
+            sec_type = None if status is None else status.sec_type
         futures = sec_type is not None and sec_type.upper() in ("FUT", "FOP")
-        return (
-            yield from core.cancel_order(
-                self.state,
-                account,
-                order_id,
-                futures_operator=self.config.futures_operator if futures else None,
-                manual_indicator=self.config.manual_orders,
-            )
+        ack = yield from core.cancel_order(
+            self.state,
+            account,
+            order_id,
+            futures_operator=self.config.futures_operator if futures else None,
+            manual_indicator=self.config.manual_orders,
         )
+        if self.journal is not None:
+            # IBKR acknowledges first (PendingCancel) and confirms shortly after: a few spaced reads.
+            after = yield from self._status_or_none(oid)
+            for _ in range(CANCEL_CONFIRM_READS - 1):
+                if after is None or not status_info(after.order_status).live:
+                    break
+                yield core.Sleep(CANCEL_CONFIRM_WAIT_S)
+                after = (yield from self._status_or_none(oid)) or after
+            if after is not None and after.order_status:
+                yield core.RecordOrderStatus(
+                    order_id=oid,
+                    ibkr_status=after.order_status,
+                    filled_quantity=after.cum_fill,
+                    total_size=after.total_size,
+                    avg_fill_price=after.average_price,
+                )
+        return ack
+
+    def _status_or_none(self, order_id: str) -> core.Op[m.OrderStatus | None]:
+        """IBKR's status of an order, ``None`` when it cannot be read (logged; nothing depends on it
+        but the futures fields of a cancel and the order log, which the stream also keeps)."""
+        try:
+            return (yield from core.order_status(self.state, order_id))
+        except (GatewayError, OrderRejectedError) as exc:
+            log.info("status of order %s could not be read: %s", order_id, mask_text(str(exc)))
+            return None
 
     def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
         """IBKR's start-up sequence; while it runs, its own account reads never re-authenticate
@@ -888,6 +961,12 @@ class ClientBase:
         account = yield from self._account_op(account_id)
         return (yield from make(account))
 
+
+#: Status reads after a cancel's acknowledgement, and the wait between them: IBKR answers
+#: ``PendingCancel`` first and ``Cancelled`` once the venue confirms (the stream, and start-up
+#: reconciliation from the live orders, settle the row when the confirmation comes later).
+CANCEL_CONFIRM_READS = 4
+CANCEL_CONFIRM_WAIT_S = 0.5
 
 #: What an order result says when the contract's own rules could not be had.
 STATIC_RULES_NOTE = (

@@ -90,6 +90,28 @@ class RecordResult:
     message: str | None = None
     filled_quantity: float | None = None
     avg_fill_price: float | None = None
+    #: IBKR's status word in the answer (``Submitted``, ``Filled``...), kept in ``ibkr_status``.
+    ibkr_status: str | None = None
+
+
+@define(frozen=True, kw_only=True)
+class FindOrder:
+    """Look up the order-log entry of IBKR order ``order_id``: the client sends back the
+    :class:`JournalEntry`, or ``None`` (no journal, or the order is not in the log)."""
+
+    order_id: str
+
+
+@define(frozen=True, kw_only=True)
+class RecordOrderStatus:
+    """IBKR's status of order ``order_id`` (a status read after a cancel): the order's row takes
+    the vocabulary's log status for it (never moved back out of a terminal one) and ``ibkr_status``."""
+
+    order_id: str
+    ibkr_status: str
+    filled_quantity: float | None = None
+    total_size: float | None = None
+    avg_fill_price: float | None = None
 
 
 @define(frozen=True)
@@ -115,7 +137,9 @@ class SettleModification:
     ibkr_status: str | None = None
 
 
-JournalEffect = RecordPending | RecordResult | RecordModification | SettleModification
+JournalEffect = (
+    RecordPending | RecordResult | RecordModification | SettleModification | FindOrder | RecordOrderStatus
+)
 Effect = Request | Sleep | JournalEffect
 Op = Generator[Effect, Any, T]
 

@@ -27,6 +27,22 @@ UNSETTLED: frozenset[str] = frozenset({"pending_submit", "submitted_unconfirmed"
 TERMINAL: frozenset[str] = LOG_TERMINAL
 
 
+def canonical_ibkr_status(ibkr_status: str) -> str:
+    """IBKR's status word as the log keeps it: the vocabulary's canonical spelling
+    (``Canceled`` -> ``Cancelled``), the text as given when unknown; at most 32 characters."""
+    from .orders.status import status_info
+
+    info = status_info(ibkr_status)
+    return (info.ibkr if info.known else ibkr_status.strip())[:32]
+
+
+def log_status_for(ibkr_status: str, filled: float, total: float) -> str:
+    """The order-log status IBKR's status word gives an order with ``filled`` of ``total`` done."""
+    from .orders import host_order_status
+
+    return host_order_status(ibkr_status, filled, total)
+
+
 def next_status(current: str, proposed: str) -> str:
     """The status a row takes when ``proposed`` arrives: a terminal status is never moved back to a
     working one, and a fill is final (a late ``canceled`` cannot undo it). Every journal uses this."""
@@ -80,6 +96,8 @@ class JournalEntry:
     avg_fill_price: float | None = None
     transcript: list[dict[str, Any]] = field(factory=list)
     message: str | None = None
+    #: IBKR's own status word, canonical spelling (``status_info(...).ibkr``); ``None`` until IBKR said one.
+    ibkr_status: str | None = None
 
 
 @define(frozen=True, kw_only=True)
@@ -181,7 +199,14 @@ class OrderJournal(Protocol):
         message: str | None = None,
         filled_quantity: float | None = None,
         avg_fill_price: float | None = None,
+        ibkr_status: str | None = None,
     ) -> None: ...
+
+    # Optional (the client uses them when present; a journal without them still works, but a
+    # cancel then leaves the row to the stream and start-up reconciliation):
+    #   find_order(order_id: str) -> JournalEntry | None   (the newest row with that IBKR order id)
+    #   record_order_status(order_id, ibkr_status, *, filled_quantity=None, total_size=None,
+    #                       avg_fill_price=None) -> bool  (IBKR's status read of that order)
 
     def get(self, client_order_id: str) -> JournalEntry | None: ...
 
@@ -259,10 +284,13 @@ class MemoryJournal:
         message: str | None = None,
         filled_quantity: float | None = None,
         avg_fill_price: float | None = None,
+        ibkr_status: str | None = None,
     ) -> None:
         with self._lock:
             old = self._entries[client_order_id]
             changes: dict[str, Any] = {"status": next_status(old.status, status)}
+            if ibkr_status is not None:
+                changes["ibkr_status"] = canonical_ibkr_status(ibkr_status)
             if order_id is not None:
                 changes["order_id"] = order_id
             if transcript is not None:
@@ -278,6 +306,37 @@ class MemoryJournal:
     def get(self, client_order_id: str) -> JournalEntry | None:
         with self._lock:
             return self._entries.get(client_order_id)
+
+    def find_order(self, order_id: str) -> JournalEntry | None:
+        """The newest entry with IBKR order id ``order_id``."""
+        with self._lock:
+            return self._match(None, str(order_id))
+
+    def record_order_status(
+        self,
+        order_id: str,
+        ibkr_status: str,
+        *,
+        filled_quantity: float | None = None,
+        total_size: float | None = None,
+        avg_fill_price: float | None = None,
+    ) -> bool:
+        """Apply IBKR's status of order ``order_id`` to its entry; whether one was found."""
+        with self._lock:
+            old = self._match(None, str(order_id))
+            if old is None:
+                return False
+            filled = max(old.filled_quantity, filled_quantity or 0.0)
+            proposed = log_status_for(ibkr_status, filled, total_size or old.quantity)
+            changes: dict[str, Any] = {
+                "status": next_status(old.status, proposed),
+                "ibkr_status": canonical_ibkr_status(ibkr_status),
+                "filled_quantity": filled,
+            }
+            if avg_fill_price is not None and avg_fill_price > 0:
+                changes["avg_fill_price"] = avg_fill_price
+            self._entries[old.client_order_id] = evolve(old, **changes)
+            return True
 
     def unsettled(self) -> list[JournalEntry]:
         with self._lock:

@@ -542,6 +542,7 @@ def _settle_place(
             order_id=result.order_id,
             transcript=transcript,
             message=result.message,
+            ibkr_status=result.ibkr_status,
         )
         return result, None
     if isinstance(outcome, Held):
@@ -566,6 +567,7 @@ def _settle_place(
         avg_fill_price=result.fill_price,
         transcript=transcript,
         message=result.message or None,
+        ibkr_status=result.ibkr_status,
     )
     return result, None
 
@@ -655,7 +657,7 @@ def answer(
                 result = _found_result(found, held.client_order_id, ctx, transcript)
                 yield core.RecordResult(
                     client_order_id=held.client_order_id, status=result.status, order_id=result.order_id,
-                    transcript=transcript, message=result.message,
+                    transcript=transcript, message=result.message, ibkr_status=result.ibkr_status,
                 )  # fmt: skip
                 return result, None
     # Expired (or gone at IBKR): the first order is over; the same ticket goes again, answering yes

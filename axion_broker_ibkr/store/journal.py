@@ -81,6 +81,7 @@ def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
         avg_fill_price=row.avg_fill_price,
         transcript=list(row.transcript or []),
         message=row.rejection_reason,
+        ibkr_status=row.ibkr_status,
     )
 
 
@@ -156,12 +157,16 @@ class SqlOrderJournal:
         message: str | None = None,
         filled_quantity: float | None = None,
         avg_fill_price: float | None = None,
+        ibkr_status: str | None = None,
     ) -> None:
         """Settle the row after the reply (or an ambiguous failure). The transcript replaces the
-        stored one; a filled quantity never decreases; a terminal status is not moved back."""
+        stored one; a filled quantity never decreases; a terminal status is not moved back;
+        ``ibkr_status`` (IBKR's word in the answer) is kept in its canonical spelling."""
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
             row.status = next_status(row.status, status)
+            if ibkr_status is not None:
+                row.ibkr_status = st.ibkr_word(ibkr_status)
             if order_id is not None:
                 row.order_id = str(order_id)
             if transcript is not None:
@@ -179,6 +184,37 @@ class SqlOrderJournal:
             row = session.scalar(select(IbkrOrderLog).where(IbkrOrderLog.client_order_id == client_order_id))
             return None if row is None else entry_from_row(row)
 
+    def find_order(self, order_id: str) -> JournalEntry | None:
+        """The newest row with IBKR order id ``order_id``."""
+        with self._sessions() as session:
+            row = session.scalar(
+                select(IbkrOrderLog)
+                .where(IbkrOrderLog.order_id == str(order_id))
+                .order_by(IbkrOrderLog.id.desc())
+                .limit(1)
+            )
+            return None if row is None else entry_from_row(row)
+
+    def record_order_status(
+        self,
+        order_id: str,
+        ibkr_status: str,
+        *,
+        filled_quantity: float | None = None,
+        total_size: float | None = None,
+        avg_fill_price: float | None = None,
+    ) -> bool:
+        """Apply IBKR's status of order ``order_id`` (a status read after a cancel) as a live-order
+        row would be (:meth:`apply_order`); whether a logged order was updated."""
+        order = Order(
+            order_id=int(order_id),
+            status=ibkr_status,
+            filled_quantity=filled_quantity,
+            total_size=total_size,
+            avg_price=avg_fill_price,
+        )
+        return self.apply_order(order)
+
     def unsettled(self, *, include_unknown: bool = False) -> list[JournalEntry]:
         """Rows still ``pending_submit`` / ``submitted_unconfirmed``, oldest first; with
         ``include_unknown`` also ``unknown_at_broker`` rows (to look for them again)."""
@@ -186,6 +222,17 @@ class SqlOrderJournal:
         stmt = (
             select(IbkrOrderLog)
             .where(IbkrOrderLog.status.in_(sorted(statuses)))
+            .order_by(IbkrOrderLog.created_at, IbkrOrderLog.id)
+        )
+        with self._sessions() as session:
+            return [entry_from_row(r) for r in session.scalars(stmt)]
+
+    def working(self) -> list[JournalEntry]:
+        """Rows still working at the broker (``open``, ``pending``, ``partially_filled``), oldest
+        first (start-up reconciliation checks them against IBKR's live orders and executions)."""
+        stmt = (
+            select(IbkrOrderLog)
+            .where(IbkrOrderLog.status.in_(sorted(st.WORKING)))
             .order_by(IbkrOrderLog.created_at, IbkrOrderLog.id)
         )
         with self._sessions() as session:
@@ -312,11 +359,14 @@ class SqlOrderJournal:
         avg_fill_price: float | None = None,
         ibkr_status: str | None = None,
     ) -> None:
-        """Record a reconciliation decision with its evidence (only if the row is still unsettled,
-        so a stream event that settled it meanwhile is not overwritten)."""
+        """Record a reconciliation decision with its evidence (only if the row is still unsettled
+        or working, so a stream event that settled it meanwhile is not overwritten)."""
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
-            if row.status not in st.UNSETTLED and row.status != st.UNKNOWN_AT_BROKER:
+            if row.status in st.WORKING:
+                # A working row moves on (never back out of a terminal status a stream event wrote).
+                status = next_status(row.status, status)
+            elif row.status not in st.UNSETTLED and row.status != st.UNKNOWN_AT_BROKER:
                 log.info("order log: %s already %s; reconciliation leaves it", client_order_id, row.status)
                 return
             row.status = status

@@ -1,4 +1,6 @@
-"""Start-up reconciliation: settle order-log rows left ``pending_submit`` / ``submitted_unconfirmed``.
+"""Start-up reconciliation: settle order-log rows left ``pending_submit`` / ``submitted_unconfirmed``,
+and move on rows still working (``open``, ``pending``, ``partially_filled``) that IBKR's live orders
+or executions say were cancelled, filled or rejected meanwhile (an unmatched working row is left).
 
 :func:`reconcile` is pure: given the unsettled entries and what the gateway reports (live orders,
 recent executions) it decides each row's status and records *why* (the evidence). The thin
@@ -223,6 +225,15 @@ def reconcile(
             orders = _children_of(entry, broker_ids.get(entry.parent_client_order_id), live_orders)
             fills = [t for o in orders for t in trades_by_id.get(str(o.order_id), [])]
             how = "parent_order_id"
+        if entry.status in st.WORKING:
+            # A row already settled as working (``open``...): IBKR's live orders and executions
+            # move it on (a cancel, a fill the stream missed while the process was down); without
+            # them it is left as it is (nothing proves it ended).
+            if orders or fills:
+                settled = _settle_working(entry, _decide(entry, orders, fills, how))
+                if settled is not None:
+                    decisions.append(settled)
+            continue
         if orders or fills:
             decision = _decide(entry, orders, fills, how)
             if decision.order_id:
@@ -249,6 +260,19 @@ def reconcile(
             )
         decisions.append(decision)
     return _with_group_verdicts(ordered, decisions)
+
+
+def _settle_working(entry: JournalEntry, decision: Decision) -> Decision | None:
+    """The decision for a working row, or ``None`` when IBKR says nothing new about it."""
+    status = decision.status
+    filled = decision.filled_quantity or 0.0
+    if status in (st.OPEN, st.PENDING) and _EPS < filled < entry.quantity - _EPS:
+        status = st.PARTIALLY_FILLED
+    if status == st.UNKNOWN_AT_BROKER:
+        return None
+    if status == entry.status and filled <= entry.filled_quantity + _EPS:
+        return None
+    return evolve(decision, status=status)
 
 
 def group_of(entry: JournalEntry) -> dict[str, Any] | None:
@@ -374,6 +398,13 @@ class AsyncOrderSource(Protocol):
     async def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]: ...
 
 
+def _working(journal: SettlingJournal) -> list[JournalEntry]:
+    """The journal's working rows (``open``, ``pending``, ``partially_filled``) when it can list
+    them (:meth:`SqlOrderJournal.working <axion_broker_ibkr.store.SqlOrderJournal.working>`)."""
+    working = getattr(journal, "working", None)
+    return list(working()) if callable(working) else []
+
+
 def _settle_all(journal: SettlingJournal, decisions: Sequence[Decision]) -> None:
     for d in decisions:
         journal.settle(d.client_order_id, **d.settlement())
@@ -395,6 +426,7 @@ async def reconcile_with_async_client(
     """:func:`reconcile_with_client` for :class:`~axion_broker_ibkr.client.AsyncIBKRClient`; the
     database work runs in a worker thread, off the event loop."""
     pending = await asyncio.to_thread(journal.unsettled, include_unknown=recheck_unknown)
+    pending += await asyncio.to_thread(_working, journal)
     entries = [e for e in pending if e.mode == client.mode]
     decisions: list[Decision] = []
     for account in sorted({e.account_id for e in entries}):
@@ -416,7 +448,8 @@ def reconcile_with_client(
     and return the decisions (``awaiting_answer`` rows: see the module docstring). Rows of another
     mode are left alone: a simulator's answer says
     nothing about a real gateway's orders, and the reverse."""
-    entries = [e for e in journal.unsettled(include_unknown=recheck_unknown) if e.mode == client.mode]
+    pending = journal.unsettled(include_unknown=recheck_unknown) + _working(journal)
+    entries = [e for e in pending if e.mode == client.mode]
     decisions: list[Decision] = []
     for account in sorted({e.account_id for e in entries}):
         mine = [e for e in entries if e.account_id == account]

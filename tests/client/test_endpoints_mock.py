@@ -153,6 +153,9 @@ async def test_order_status_and_trades(kind: str, router: Router) -> None:
 async def test_cancel_ack_and_refusal(kind: str, router: Router) -> None:
     router.fixture("DELETE", "/iserver/account/U1234567/order/987654", "order_cancel")
     router.on("DELETE", "/iserver/account/U1234567/order/1", {"error": "OrderID 1 doesn't exist"})
+    # Without sec_type (and no order log) the client reads the order's own first (futures fields).
+    router.on("GET", "/iserver/account/order/status/987654", {"order_id": 987654, "sec_type": "STK"})
+    router.on("GET", "/iserver/account/order/status/1", httpx.Response(400, json={"error": "no such order"}))
     client = make_client(kind, router)
     ack = await call(client.cancel_order("987654"))
     assert ack.order_id == 987654 and ack.msg == "Request was submitted"
@@ -160,6 +163,16 @@ async def test_cancel_ack_and_refusal(kind: str, router: Router) -> None:
 
     with pytest.raises(OrderRejectedError, match="doesn't exist"):
         await call(client.cancel_order(1))
+    assert "extOperator" not in router.calls[-1].url.params
+
+
+async def test_futures_cancel_finds_the_sec_type_itself(kind: str, router: Router) -> None:
+    router.on("GET", "/iserver/account/order/status/5", {"order_id": 5, "sec_type": "FUT"})
+    router.fixture("DELETE", "/iserver/account/U1234567/order/5", "order_cancel")
+    client = make_client(kind, router, futures_operator="desk-7")
+    await call(client.cancel_order(5))
+    params = router.calls[-1].url.params
+    assert params["extOperator"] == "desk-7" and params["manualIndicator"] == "false"
 
 
 async def test_futures_cancel_carries_the_compliance_fields(kind: str, router: Router) -> None:
