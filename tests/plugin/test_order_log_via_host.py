@@ -63,18 +63,24 @@ async def test_cancel_settles_row_and_placing_writes_ibkr_status(fresh_sim: Any,
         await adapter.disconnect()
 
 
+async def _place_resting_es(adapter: Any, host: MultiBroker) -> dict[str, Any]:
+    """An ES buy limit 1% under the last price, on the contract's 0.25 grid (it rests, unfilled)."""
+    es = await adapter.resolve("ES", "futures", {})
+    last = (await adapter.client.snapshot([es.conid]))[0].last
+    assert last
+    order = {"symbol": "ES", "side": "buy", "qty": 1, "order_type": "limit",
+             "limit_price": round(last * 0.99 * 4) / 4, "asset_type": "futures"}  # fmt: skip
+    placed: dict[str, Any] = await host.place("ibkr", order)
+    return placed
+
+
 async def test_futures_order_cancels_through_the_host(fresh_sim: Any, tmp_path: Path) -> None:
     db = tmp_path / "fut.sqlite"
     host = MultiBroker()
     adapter = host.adapter("ibkr", _config(fresh_sim, db, futures_operator="desk-1"))
     try:
         assert await adapter.connect()
-        es = await adapter.resolve("ES", "futures", {})
-        last = (await adapter.client.snapshot([es.conid]))[0].last
-        assert last
-        order = {"symbol": "ES", "side": "buy", "qty": 1, "order_type": "limit",
-                 "limit_price": round(last * 0.99 * 4) / 4, "asset_type": "futures"}  # fmt: skip
-        placed = await host.place("ibkr", order)
+        placed = await _place_resting_es(adapter, host)
         assert placed["status"] == "open", placed
         assert await adapter.cancel_order(placed["order_id"]) is True
         assert _row(db, placed["client_order_id"]).status == "canceled"
@@ -88,12 +94,7 @@ async def test_futures_cancel_without_a_log_row_reads_the_sec_type(fresh_sim: An
     adapter = host.adapter("ibkr", _config(fresh_sim, db, futures_operator="desk-1"))
     try:
         assert await adapter.connect()
-        es = await adapter.resolve("ES", "futures", {})
-        last = (await adapter.client.snapshot([es.conid]))[0].last
-        assert last
-        order = {"symbol": "ES", "side": "buy", "qty": 1, "order_type": "limit",
-                 "limit_price": round(last * 0.99 * 4) / 4, "asset_type": "futures"}  # fmt: skip
-        placed = await host.place("ibkr", order)
+        placed = await _place_resting_es(adapter, host)
         journal = adapter.client.journal
         adapter.client.journal = None  # as a process whose log does not know the order
         try:
