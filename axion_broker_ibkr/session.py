@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .contracts import AsyncContractResolver, ContractResolver
     from .gateway import AsyncIBKRGateway, IBKRGateway
     from .journal import Modification, ModificationRef
+    from .pacing import Pacer
     from .store import Store
     from .store.connections import ConnectionRecorder
     from .store.reconcile import Decision
@@ -187,7 +188,7 @@ class Started:
     changes."""
 
     status: m.GatewayStatus
-    order_log: OrderLog
+    order_log: OrderLog | None
     decisions: list[Decision] = field(factory=list)
     recorder: ConnectionRecorder | None = None
     unlisten: Callable[[], None] | None = None
@@ -199,28 +200,31 @@ def lifecycle_steps(
     gateway: IBKRGateway | AsyncIBKRGateway,
     *,
     order_log: OrderLog | None = None,
+    log_orders: bool = True,
     resolver: ContractResolver | AsyncContractResolver | None = None,
     keepalive: bool = True,
     require_log: bool = False,
     record: bool = False,
 ) -> Steps[Started]:
-    """Open the order log (unless given), connect and run the start-up sequence, reconcile.
+    """Open the order log (unless given, or ``log_orders=False``), connect and run the start-up
+    sequence, reconcile.
 
     ``require_log``: raise the log's :class:`StoreUnavailableError` before connecting when the
     database cannot be opened (the adapter); otherwise the session opens with a refusing log (the
     page). ``record``: keep ``ibkr_connections`` (connection, status changes, account sync)."""
-    if order_log is None:
+    if order_log is None and log_orders:
         order_log = yield blocking(open_order_log, config)
-    if require_log and order_log.failure is not None:
-        raise order_log.failure
-    attach(order_log, client, resolver)
+    if order_log is not None:
+        if require_log and order_log.failure is not None:
+            raise order_log.failure
+        attach(order_log, client, resolver)
     status: m.GatewayStatus = yield call(gateway.start, keepalive=keepalive)
     if status.healthy:
         log.info("IBKR connected [%s] account %s", status.mode, mask_account(status.selected_account))
     else:
         log.warning("IBKR gateway not healthy [%s]: %s", status.mode, mask_text(unhealthy_reason(status)))
     started = Started(status=status, order_log=order_log)
-    store = order_log.store
+    store = None if order_log is None else order_log.store
     if store is None:
         return started
     if record:
@@ -303,6 +307,87 @@ async def astart_session(
 ) -> Started:
     """:func:`lifecycle_steps` with an asyncio client (the adapter; blocking work in a thread)."""
     return await arun_steps(lifecycle_steps(config, client, gateway, **options))
+
+
+@define(kw_only=True, eq=False)
+class SyncSession:
+    """The sync face's session: a client, its gateway monitor and resolver, the order log (``None``
+    for a read-only one-shot session) and what the start-up did (``None`` when not started)."""
+
+    config: IBKRConfig
+    client: IBKRClient
+    gateway: IBKRGateway
+    resolver: ContractResolver
+    order_log: OrderLog | None = None
+    started: Started | None = None
+
+    def close(self) -> None:
+        """Stop the keep-alive, close the client, then the order log."""
+        try:
+            self.gateway.stop()
+            self.client.close()
+        finally:
+            if self.order_log is not None:
+                self.order_log.close()
+
+    def __enter__(self) -> SyncSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_sync_session(
+    config: IBKRConfig,
+    *,
+    pacer: Pacer | None = None,
+    order_log: OrderLog | None = None,
+    log_orders: bool = True,
+    start: bool = True,
+    keepalive: bool = True,
+) -> SyncSession:
+    """Build the synchronous client and run the lifecycle (the page; the CLI).
+
+    ``log_orders=False`` and ``start=False`` give a read-only one-shot session (the CLI's
+    ``status``, ``resolve``, ``quote``): no order log is opened (no database is created for a
+    quote) and no start-up sequence runs (it would spend IBKR's paced ``/portfolio/accounts``
+    budget); such a client has no journal, so it is not for orders."""
+    from .client import IBKRClient
+    from .contracts import ContractResolver
+    from .gateway import IBKRGateway
+
+    if order_log is None and log_orders:
+        order_log = open_order_log(config, who="IBKR session")
+    client = IBKRClient(
+        config,
+        pacer=pacer,
+        journal=None if order_log is None else order_log.journal,
+        cache=None if order_log is None else order_log.cache,
+    )
+    gateway = IBKRGateway(client)
+    session = SyncSession(
+        config=config,
+        client=client,
+        gateway=gateway,
+        resolver=ContractResolver(client, cache=client.cache),
+        order_log=order_log,
+    )
+    if not start:
+        return session
+    try:
+        session.started = start_session(
+            config,
+            client,
+            gateway,
+            order_log=order_log,
+            log_orders=log_orders,
+            resolver=session.resolver,
+            keepalive=keepalive,
+        )
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ..masking import mask_text
 from ..orders import TranslateOptions
 from ..pacing import Pacer
 from ..session import OrderLog as OrderLog  # re-exported: the page's order log is the session's
-from ..session import follow_order_stream, start_session
+from ..session import follow_order_stream, open_sync_session
 from ..session import open_order_log as session_open_order_log
 from .launcher import FALLBACK_ENV
 
@@ -153,21 +153,15 @@ def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
         pacer = Pacer(
             config.max_requests_per_minute, scale=float(scale), rate_limit_backoff=config.rate_limit_backoff
         )
+    # The session lifecycle: the order log, the start-up sequence (resolves auto mode, opens the
+    # session), the tickle keep-alive, then the rows a crash left pending are settled. A gateway
+    # that is not logged in is reported by the status and the Gateway tab, not raised.
     order_log = open_order_log(config)
-    client = IBKRClient(config, pacer=pacer, journal=order_log.journal, cache=order_log.cache)
-    try:
-        gateway = IBKRGateway(client)
-        # The session lifecycle: start-up sequence (resolves auto mode, opens the session), the
-        # tickle keep-alive, then the rows a crash left pending are settled. A gateway that is not
-        # logged in is reported by the status and the Gateway tab, not raised.
-        start_session(config, client, gateway, order_log=order_log, keepalive=True)
-    except Exception:
-        client.close()
-        order_log.close()
-        raise
+    opened = open_sync_session(config, pacer=pacer, order_log=order_log, keepalive=True)
+    client = opened.client
     fallback = env.get(FALLBACK_ENV) == "1" or client.is_fallback
     return DashboardSession(
-        config=config, client=client, fallback=fallback, gateway=gateway, order_log=order_log
+        config=config, client=client, fallback=fallback, gateway=opened.gateway, order_log=order_log
     )
 
 
