@@ -106,7 +106,7 @@ class AsyncIBKRClient(ClientBase):
 
     async def _attempt(self, req: core.Request) -> rp.Outcome:
         """Pace, lease and send once; httpx's answer or error becomes a plain value here."""
-        http = await self._client()
+        http = self._http if self._http is not None else await self._client()
         delay = self.pacer.reserve(req.method, req.path)
         if delay > 0:
             await asyncio.sleep(delay)

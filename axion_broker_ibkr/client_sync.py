@@ -109,7 +109,7 @@ class IBKRClient(ClientBase):
 
     def _attempt(self, req: core.Request) -> rp.Outcome:
         """Pace, lease and send once; httpx's answer or error becomes a plain value here."""
-        http = self._client()
+        http = self._http if self._http is not None else self._client()
         delay = self.pacer.reserve(req.method, req.path)
         if delay > 0:
             time.sleep(delay)

@@ -118,28 +118,28 @@ def answer_of(resp: httpx.Response) -> rp.Answer:
 
 
 #: httpx's transport errors -> :class:`~.requestpolicy.TransportFailure` kinds (subclasses first).
-_KINDS: tuple[tuple[type[httpx.HTTPError], str], ...] = (
-    (httpx.ConnectTimeout, rp.CONNECT_TIMEOUT),
-    (httpx.PoolTimeout, rp.POOL_TIMEOUT),
-    (httpx.ReadTimeout, rp.READ_TIMEOUT),
-    (httpx.WriteTimeout, rp.WRITE_TIMEOUT),
-    (httpx.TimeoutException, rp.TIMEOUT),
-    (httpx.ConnectError, rp.CONNECT),
-    (httpx.UnsupportedProtocol, rp.UNSUPPORTED_PROTOCOL),
-    (httpx.ReadError, rp.READ),
-    (httpx.WriteError, rp.WRITE),
-    (httpx.ProtocolError, rp.PROTOCOL),
+_KINDS: tuple[tuple[type[httpx.HTTPError], rp.FailureKind], ...] = (
+    (httpx.ConnectTimeout, "connect-timeout"),
+    (httpx.PoolTimeout, "pool-timeout"),
+    (httpx.ReadTimeout, "read-timeout"),
+    (httpx.WriteTimeout, "write-timeout"),
+    (httpx.TimeoutException, "timeout"),
+    (httpx.ConnectError, "connect"),
+    (httpx.UnsupportedProtocol, "unsupported-protocol"),
+    (httpx.ReadError, "read"),
+    (httpx.WriteError, "write"),
+    (httpx.ProtocolError, "protocol"),
 )
 
 
 def failure_of(exc: httpx.HTTPError) -> rp.TransportFailure:
     """The plain :class:`~.requestpolicy.TransportFailure` of an httpx error: a certificate that
     failed verification is ``certificate``, another TLS failure while connecting ``tls``."""
-    kind = next((k for cls, k in _KINDS if isinstance(exc, cls)), rp.OTHER)
+    kind: rp.FailureKind = next((k for cls, k in _KINDS if isinstance(exc, cls)), "other")
     if certificate_failure(exc) is not None:
-        kind = rp.CERTIFICATE
-    elif kind == rp.CONNECT and _tls_failure(exc):
-        kind = rp.TLS
+        kind = "certificate"
+    elif kind == "connect" and _tls_failure(exc):
+        kind = "tls"
     return rp.TransportFailure(kind=kind, name=type(exc).__name__, detail=str(exc), cause=exc)
 
 

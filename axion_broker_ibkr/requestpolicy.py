@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol, get_args
 
 from attrs import define, field
 
@@ -58,24 +58,15 @@ AUTH_PATHS = frozenset({"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/
 #: Transport failure kinds. A request that failed with one of :data:`NOT_SENT_KINDS` never left
 #: (the connection was refused or not made, the TLS handshake failed, no pool slot, a bad URL):
 #: ``delivery="not_sent"``. Any other kind may have reached the gateway: ``"ambiguous"``.
-CONNECT: Final = "connect"
-CONNECT_TIMEOUT: Final = "connect-timeout"
-POOL_TIMEOUT: Final = "pool-timeout"
-UNSUPPORTED_PROTOCOL: Final = "unsupported-protocol"
-TLS: Final = "tls"
-CERTIFICATE: Final = "certificate"
-READ_TIMEOUT: Final = "read-timeout"
-WRITE_TIMEOUT: Final = "write-timeout"
-TIMEOUT: Final = "timeout"
-READ: Final = "read"
-WRITE: Final = "write"
-PROTOCOL: Final = "protocol"
-OTHER: Final = "other"
-NOT_SENT_KINDS: Final = frozenset(
-    {CONNECT, CONNECT_TIMEOUT, POOL_TIMEOUT, UNSUPPORTED_PROTOCOL, TLS, CERTIFICATE}
+FailureKind = Literal[
+    "connect", "connect-timeout", "pool-timeout", "unsupported-protocol", "tls", "certificate",
+    "read-timeout", "write-timeout", "timeout", "read", "write", "protocol", "other",
+]  # fmt: skip
+KINDS: Final[frozenset[str]] = frozenset(get_args(FailureKind))
+NOT_SENT_KINDS: Final[frozenset[str]] = frozenset(
+    {"connect", "connect-timeout", "pool-timeout", "unsupported-protocol", "tls", "certificate"}
 )
-TIMEOUT_KINDS: Final = frozenset({READ_TIMEOUT, WRITE_TIMEOUT, TIMEOUT})
-KINDS: Final = NOT_SENT_KINDS | TIMEOUT_KINDS | frozenset({READ, WRITE, PROTOCOL, OTHER})
+TIMEOUT_KINDS: Final[frozenset[str]] = frozenset({"read-timeout", "write-timeout", "timeout"})
 
 
 @define(frozen=True, kw_only=True)
@@ -102,7 +93,7 @@ class TransportFailure:
     exception itself, opaque here: the driver chains the raised error to it and reads the
     certificate from it (:class:`Untrusted`); no decision looks at it."""
 
-    kind: str
+    kind: FailureKind
     name: str = ""
     detail: str = ""
     cause: BaseException | None = field(default=None, eq=False, repr=False)
@@ -266,7 +257,7 @@ def decide(
     """The retry rule: a pure function of the request, the attempt's outcome, the attempt number
     (1 for the first) and whether this request already re-authenticated once."""
     if isinstance(outcome, TransportFailure):
-        if outcome.kind == CERTIFICATE:  # never heals by retrying
+        if outcome.kind == "certificate":  # never heals by retrying
             return Decision("untrusted")
         if req.idempotent and policy.retry.should_retry(attempt, timeout=True):
             return Decision("retry", policy.retry.delay(attempt))
