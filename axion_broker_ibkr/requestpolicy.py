@@ -173,13 +173,16 @@ class Policy:
     rebuilding_session: bool = False
 
 
+Action = Literal["return", "retry", "reauth", "untrusted", "raise"]
+
+
 @define(frozen=True)
 class Decision:
     """What to do with one attempt's outcome: ``return``, ``retry`` (after ``delay``),
     ``reauth`` (open the brokerage session again, then retry), ``untrusted`` or ``raise``
     (``error``). ``penalize`` (an HTTP 429): tell the pacer first, with ``retry_after``."""
 
-    action: str
+    action: Action
     delay: float = 0.0
     error: Exception | None = None
     penalize: bool = False
@@ -255,7 +258,8 @@ def decide(
     req: core.Request, outcome: Outcome, attempt: int, policy: Policy, *, reauthed: bool = False
 ) -> Decision:
     """The retry rule: a pure function of the request, the attempt's outcome, the attempt number
-    (1 for the first) and whether this request already re-authenticated once."""
+    (1 for the first) and whether this request already re-authenticated once (a retry's delay
+    takes the rule's own jitter)."""
     if isinstance(outcome, TransportFailure):
         if outcome.kind == "certificate":  # never heals by retrying
             return Decision("untrusted")
