@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 from attrs import define
 
-from . import core, orderpath
+from . import core, orderpath, resets
 from . import models as m
 from .config import IBKRConfig, takes_over_competing
 from .errors import (
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .orders.groups import OrderGroup
-    from .resets import Hold, ResetSchedule
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -214,7 +213,7 @@ class ClientBase:
         self._server_offset = 0.0
         self._server_date: str | None = None
         self.session_seen_at: float | None = None
-        self._resets: ResetSchedule | None = None
+        self._resets: resets.ResetSchedule | None = None
         #: What the order path keeps for this client: held questions (``hold_questions=True``, by
         #: cOID, or by IBKR order id for a modification the log does not know) and the contract
         #: rules fetched for contracts traded without them (:class:`~.orderpath.OrderDesk`).
@@ -432,9 +431,7 @@ class ClientBase:
         """The gateway's present (epoch seconds), from the Date of its last answer (1 s grain)."""
         return time.time() + self._server_offset
 
-    def _reset_hold(self) -> Hold | None:
-        from . import resets
-
+    def _reset_hold(self) -> resets.Hold | None:
         cfg = self.config
         minutes = resets.DEFAULT_HOLD_MINUTES if cfg.reset_hold_minutes is None else cfg.reset_hold_minutes
         if minutes <= 0:

@@ -25,7 +25,8 @@ FORBIDDEN = frozenset({"httpx", "asyncio", "threading", "sqlalchemy", "websocket
 
 #: The I/O-free core: no forbidden import in the module itself.
 IO_FREE: tuple[str, ...] = (
-    "core", "core_market", "core_secdef", "orderflow", "groupflow", "orderpath", "convert", "errors", "masking", "naming",
+    "core", "core_market", "core_secdef", "orderflow", "groupflow", "orderpath", "convert", "errors",
+    "masking", "naming",
     "orders", "orders.core", "orders.fields", "orders.model", "orders.plan", "orders.prices",
     "orders.rules", "orders.status", "orders.translate",
     "models", "models.accounts", "models.contracts", "models.market", "models.orders", "models.session",
