@@ -1,5 +1,6 @@
-"""What the sync and async clients share besides the core: TLS, mode resolution, order preparation,
-the driver boundary of the request loop and the journal writes.
+"""What the sync and async clients share besides the core: TLS, mode resolution, the driver
+boundary of the request loop, and one-line delegations to the order path (:mod:`.orderpath`:
+order preparation, the checks that protect money, the journal writes).
 
 Nothing here performs HTTP; the two drivers (:mod:`.client_sync`, :mod:`.client_async`, both
 re-exported by :mod:`axion_broker_ibkr.client`) do. The request loop's decisions (retry, the 429
@@ -580,8 +581,9 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
-        guard = self._reset_guard_op()
-        return orderpath.modify(self._desk, order_id, order, contract, confirm, hold, guard=guard)
+        return orderpath.modify(
+            self._desk, order_id, order, contract, confirm, hold, guard=self._reset_guard_op()
+        )
 
     def held_question(self, client_order_id: str) -> m.PendingQuestion | None:
         """The question held for order ``client_order_id`` (``hold_questions=True``), if any."""
