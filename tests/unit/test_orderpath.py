@@ -5,7 +5,9 @@ read back through the wire layer; the settle fields are one value."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +203,21 @@ def test_one_settlement_settles_the_row() -> None:
     )  # fmt: skip
     assert orderflow.result_settlement(result, [], fills=False).filled_quantity is None
     assert orderpath.record(None, core.RecordResult("AX-1", settlement)) is None  # no log: nothing
+
+
+ORDER_PATH_MODULES = (
+    "orderpath", "orderflow", "orders/core", "journal", "clientbase", "dashboard/vm_trading",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ORDER_PATH_MODULES)
+def test_the_order_path_spells_no_ticket_key(module: str) -> None:
+    # The ticket's wire names that are not also plain words (conid, side, quantity, tif, price).
+    names = {w for w in convert.CPAPI_ORDER_WIRE_NAMES.values() if not w.islower()} | {"cashQty"}
+    source = (Path(orderpath.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
+    spelled = {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+    }
+    assert not spelled, f"{module} spells {sorted(spelled)}: read and write the ticket through convert"
