@@ -27,9 +27,10 @@ from attrs import evolve
 from . import convert, core, orderflow
 from . import models as m
 from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError
-from .journal import JournalEntry
+from .journal import JournalEntry, Settlement
 from .masking import mask_account
 from .orders.groups import GroupLeg, OrderGroup
+from .orders.status import host_order_status
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID
@@ -68,16 +69,12 @@ def _settle_all(
 ) -> core.Op[None]:
     for leg in legs:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=status,
-            transcript=[group_record(group, leg), *transcript],
-            message=message,
+            leg.client_order_id,
+            Settlement(status=status, transcript=[group_record(group, leg), *transcript], message=message),
         )
 
 
 def _leg_result(leg: GroupLeg, order_id: str | None, ibkr_status: str | None, filled: float) -> m.LegResult:
-    from .orders import host_order_status
-
     quantity = float(leg.payload.get("quantity") or 0.0)
     return m.LegResult(
         role=leg.role,
@@ -90,15 +87,13 @@ def _leg_result(leg: GroupLeg, order_id: str | None, ibkr_status: str | None, fi
 
 def _same_terms(leg: GroupLeg, order: m.Order) -> bool:
     """A live order that is this child: same conid, side and order type (request code or list word)."""
-    from .store.reconcile import _long_order_type
-
     payload = leg.payload
     kind = str(payload.get(_TYPE) or "").upper()
     listed = (order.order_type or order.orig_order_type or "").upper().replace(" ", "").replace("_", "")
     return (
         order.conid == payload.get("conid")
         and (order.side or "").upper()[:1] == str(payload.get("side") or "").upper()[:1]
-        and listed in {kind.replace("_", ""), _long_order_type(kind)}
+        and listed in {kind.replace("_", ""), convert.LISTED_ORDER_TYPES.get(kind, "")}
     )
 
 
@@ -156,7 +151,7 @@ def place_group(
     )  # fmt: skip
     path = f"/iserver/account/{ctx.account_id}/orders"
     try:
-        first = yield from orderflow._first_post(path, {"orders": group.payloads()})
+        first = yield from orderflow.first_post(path, {"orders": group.payloads()})
         acks = yield from orderflow.reply_loop(first, ctx, transcript, head.client_order_id)
     except IBKRError as exc:
         # As orderflow: what the rows say is a function of ``exc.delivery`` alone (not_sent /
@@ -181,8 +176,8 @@ def _settle_acks(
 ) -> core.Op[m.OrderResult]:
     head = group.legs[0]
     quantity = float(head.payload.get("quantity") or 0.0)
-    head_result = orderflow._ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
-    head_result = yield from orderflow._with_fills(state, head_result, quantity)
+    head_result = orderflow.ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
+    head_result = yield from orderflow.with_fills(state, head_result, quantity)
     found: dict[str, m.Order] = {}
     if len(acks) < len(group.legs):
         # [conflict] REFERENCE §4.2: one element per order, but some doc pages show a single object;
@@ -219,22 +214,26 @@ def _settle_acks(
                 status="pending", ibkr_status=None,
             )  # fmt: skip
             yield core.RecordResult(
-                client_order_id=leg.client_order_id,
-                status="submitted_unconfirmed",
-                transcript=[group_record(group, leg), *transcript],
-                message="IBKR's answer had no element for this order and it was not found; reconcile",
+                leg.client_order_id,
+                Settlement(
+                    status="submitted_unconfirmed",
+                    transcript=[group_record(group, leg), *transcript],
+                    message="IBKR's answer had no element for this order and it was not found; reconcile",
+                ),
             )
             legs.append(result)
             continue
         legs.append(result)
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=result.status,
-            order_id=result.order_id,
-            filled_quantity=filled,
-            avg_fill_price=price,
-            transcript=[group_record(group, leg), *transcript],
-            message=head_result.message or None if index == 0 else None,
+            leg.client_order_id,
+            Settlement(
+                status=result.status,
+                order_id=result.order_id,
+                filled_quantity=filled,
+                avg_fill_price=price,
+                transcript=[group_record(group, leg), *transcript],
+                message=head_result.message or None if index == 0 else None,
+            ),
         )
     return evolve(head_result, group_id=group.group_id, legs=tuple(legs))
 
@@ -253,7 +252,7 @@ def _lost_answer(
     )
     for leg in group.legs:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id, status="submitted_unconfirmed", message=str(exc)
+            leg.client_order_id, Settlement(status="submitted_unconfirmed", message=str(exc))
         )
     try:
         found = yield from _find_legs(state, group, ctx)
@@ -263,10 +262,12 @@ def _lost_answer(
     missing = [leg for leg in group.legs if leg.client_order_id not in found]
     for leg in missing:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=orderflow.UNKNOWN_AT_BROKER,
-            transcript=[group_record(group, leg), *transcript],
-            message=f"group {group.group_id}: state unknown after '{exc}'; NOT re-sent, reconcile first",
+            leg.client_order_id,
+            Settlement(
+                status=orderflow.UNKNOWN_AT_BROKER,
+                transcript=[group_record(group, leg), *transcript],
+                message=f"group {group.group_id}: state unknown after '{exc}'; NOT re-sent, reconcile first",
+            ),
         )
     if head.client_order_id not in found:
         raise OrderStateUnknownError(
@@ -288,15 +289,17 @@ def _lost_answer(
         result = _leg_result(leg, order_id, live.status, live.filled_quantity or 0.0)
         legs.append(result)
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=result.status,
-            order_id=order_id,
-            filled_quantity=live.filled_quantity or None,
-            avg_fill_price=live.avg_price if live.filled_quantity else None,
-            transcript=[group_record(group, leg), *transcript],
-            message="the answer to the group was lost; found at IBKR",
+            leg.client_order_id,
+            Settlement(
+                status=result.status,
+                order_id=order_id,
+                filled_quantity=live.filled_quantity or None,
+                avg_fill_price=live.avg_price if live.filled_quantity else None,
+                transcript=[group_record(group, leg), *transcript],
+                message="the answer to the group was lost; found at IBKR",
+            ),
         )
-    head_result = orderflow._found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
+    head_result = orderflow.found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
     if missing:
         lost = ", ".join(x.client_order_id for x in missing)
         head_result = evolve(head_result, message=f"{head_result.message}; not found (reconcile): {lost}")
