@@ -57,6 +57,7 @@ from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
+    from .groupflow import HeldGroup
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .orders.groups import OrderGroup
@@ -230,8 +231,9 @@ class ClientBase:
         #: not trigger another re-authentication).
         self._rebuilding_session = False
         #: Orders whose IBKR question is held for the caller (``hold_questions=True``), by cOID (or,
-        #: for a modification of an order the log does not know, by IBKR order id).
-        self._held: dict[str, orderflow.HeldOrder] = {}
+        #: for a modification of an order the log does not know, by IBKR order id; for a group, by
+        #: its parent's cOID).
+        self._held: dict[str, orderflow.HeldOrder | HeldGroup] = {}
         #: Epoch seconds now: a held question's reply window is measured with it (tests move it).
         self.clock: Callable[[], float] = time.time
         #: ``oauth`` mode: the live session token that signs every request
@@ -760,16 +762,13 @@ class ClientBase:
     ) -> core.Op[m.OrderResult]:
         """A bracket / OCO / OTO (:mod:`.orders.groups`): every leg validated, then one POST
         (:mod:`.groupflow`). Raises before anything is sent, as :meth:`_prepare`."""
-        from .groupflow import place_group
+        from .groupflow import place_group_held
 
-        if hold:
-            raise OrderValidationError(
-                "hold_questions",
-                "an order group's questions are answered at once under the question policy (confirm= / "
-                "auto_confirm); held questions are for single orders. Nothing was sent",
-            )
         ctx, cdict, group = yield from self._prepare_group(order, contract, confirm)
-        result = yield from place_group(self.state, group, cdict, ctx)
+        # With ``hold`` IBKR's question about the group is held like a single order's, under the
+        # parent's cOID (answer_question(parent cOID, yes) continues the group's reply loop).
+        result, held = yield from place_group_held(self.state, group, cdict, ctx, hold=hold)
+        self._keep(held)
         return _say_rules(result, cdict)
 
     def _prepare_group(
@@ -823,7 +822,7 @@ class ClientBase:
         self._keep(held)
         return _say_rules(result, cdict)
 
-    def _keep(self, held: orderflow.HeldOrder | None) -> None:
+    def _keep(self, held: orderflow.HeldOrder | HeldGroup | None) -> None:
         if held is not None:
             self._held[held.client_order_id or str(held.order_id)] = held
 
@@ -846,6 +845,16 @@ class ClientBase:
                 "or asked in another process: the order log says what became of it)",
             )
         yield from core.ensure_accounts(self.state)
+        if held.kind == "group":
+            from .groupflow import HeldGroup, answer_group
+
+            assert isinstance(held, HeldGroup)
+            group_result, regrouped = yield from answer_group(
+                self.state, held, yes, new_group_id=new_client_order_id
+            )
+            self._keep(regrouped)
+            return _say_rules(group_result, held.contract)
+        assert isinstance(held, orderflow.HeldOrder)
         result, again = yield from orderflow.answer(self.state, held, yes, new_coid=new_client_order_id)
         self._keep(again)
         return _say_rules(result, held.contract)

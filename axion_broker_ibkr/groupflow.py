@@ -19,17 +19,17 @@ every leg's id) and bracket / OTO children also in ``parent_client_order_id`` (t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from attrs import evolve
+from attrs import define, evolve
 
 from . import convert, core, orderflow
 from . import models as m
 from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError
 from .journal import JournalEntry
-from .masking import mask_account
-from .orders.groups import GroupLeg, OrderGroup
+from .masking import mask_account, mask_text
+from .orders.groups import GroupLeg, OrderGroup, regroup
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID
@@ -52,9 +52,13 @@ def group_record(group: OrderGroup, leg: GroupLeg) -> dict[str, Any]:
 
 
 def _entry(
-    group: OrderGroup, leg: GroupLeg, contract: Mapping[str, Any], ctx: orderflow.OrderContext
+    group: OrderGroup,
+    leg: GroupLeg,
+    contract: Mapping[str, Any],
+    ctx: orderflow.OrderContext,
+    linked: str | None = None,
 ) -> JournalEntry:
-    entry = orderflow.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx)
+    entry = orderflow.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx, linked)
     return evolve(
         entry,
         payload=dict(leg.payload),  # what is sent: children carry parentId, not a cOID
@@ -136,12 +140,30 @@ def place_group(
     state: core.SessionState, group: OrderGroup, contract: Mapping[str, Any], ctx: orderflow.OrderContext
 ) -> core.Op[m.OrderResult]:
     """Journal every leg, send the group in one POST, answer its questions, settle every leg."""
-    head = group.legs[0]
+    result, _held = yield from place_group_held(state, group, contract, ctx)
+    return result
+
+
+def place_group_held(
+    state: core.SessionState,
+    group: OrderGroup,
+    contract: Mapping[str, Any],
+    ctx: orderflow.OrderContext,
+    *,
+    hold: bool = False,
+    linked: OrderGroup | None = None,
+) -> core.Op[tuple[m.OrderResult, HeldGroup | None]]:
+    """:func:`place_group`; with ``hold`` a question the policy does not answer yes is held for the
+    caller, as a single order's (``orderflow.place_order_held``): every leg's row is
+    ``awaiting_answer`` and the :class:`HeldGroup` comes back for :func:`answer_group`. ``linked``:
+    the first group when this is its ticket placed again after its question expired (each leg's row
+    links the first group's leg in the same position)."""
     yield from core.ensure_accounts(state)
     written: list[GroupLeg] = []
-    for leg in group.legs:
+    for index, leg in enumerate(group.legs):
+        first_leg = None if linked is None else linked.legs[index].client_order_id
         try:
-            yield core.RecordPending(_entry(group, leg, contract, ctx))
+            yield core.RecordPending(_entry(group, leg, contract, ctx, first_leg))
         except Exception as exc:
             yield from _settle_all(
                 group, written, "rejected", [],
@@ -150,14 +172,42 @@ def place_group(
             raise
         written.append(leg)
     transcript: list[dict[str, Any]] = orderflow.ignored_keys_record(ctx)
+    if linked is not None:
+        transcript.append(
+            {"linked_group_id": linked.group_id, "note": "placed again: the first group's question expired"}
+        )
     log.info(
         "placing %s group %s (%d orders) on %s [%s]",
         group.kind, group.group_id, len(group.legs), mask_account(ctx.account_id), ctx.mode,
     )  # fmt: skip
     path = f"/iserver/account/{ctx.account_id}/orders"
+    first = orderflow._first_post(path, {"orders": group.payloads()})
+    settled = yield from _settle_group(state, group, contract, ctx, transcript, first, hold=hold)
+    assert settled is not None  # only a continuation finds the question gone
+    return settled
+
+
+def _settle_group(
+    state: core.SessionState,
+    group: OrderGroup,
+    contract: Mapping[str, Any],
+    ctx: orderflow.OrderContext,
+    transcript: list[dict[str, Any]],
+    first: core.Op[Any],
+    *,
+    hold: bool,
+    rounds: int = 0,
+) -> core.Op[tuple[m.OrderResult, HeldGroup | None] | None]:
+    """Run ``first`` (the group's POST, or the yes to its held question) and the reply loop, and
+    settle every leg's row. ``None``: ``first`` found the question gone (nothing settled)."""
+    head = group.legs[0]
     try:
-        first = yield from orderflow._first_post(path, {"orders": group.payloads()})
-        acks = yield from orderflow.reply_loop(first, ctx, transcript, head.client_order_id)
+        reply = yield from first
+        if reply is orderflow._GONE:
+            return None
+        outcome = yield from orderflow._reply_loop(
+            reply, ctx, transcript, head.client_order_id, hold=hold, rounds=rounds
+        )
     except IBKRError as exc:
         # As orderflow: what the rows say is a function of ``exc.delivery`` alone (not_sent /
         # refused: no leg is at IBKR, a question not answered yes is ``declined``; ambiguous: look).
@@ -166,10 +216,20 @@ def place_group(
             raise
         delivery, status = settled
         if delivery == AMBIGUOUS:
-            return (yield from _lost_answer(state, group, ctx, transcript, exc))
+            return (yield from _lost_answer(state, group, ctx, transcript, exc)), None
         yield from _settle_all(group, group.legs, status, transcript, orderflow.failure_message(exc))
         raise
-    return (yield from _settle_acks(state, group, ctx, transcript, acks))
+    if isinstance(outcome, orderflow.Held):
+        pending = orderflow._pending_question(outcome.question, ctx)
+        transcript.append(orderflow._held_record(outcome.question, pending, ctx))
+        message = _held_message(group, pending)
+        yield from _settle_all(group, group.legs, orderflow.AWAITING_ANSWER, transcript, message)
+        held = HeldGroup(
+            group=group, contract=dict(contract), ctx=ctx, question=pending, transcript=transcript,
+            rounds=outcome.rounds,
+        )  # fmt: skip
+        return held.result(message), held
+    return (yield from _settle_acks(state, group, ctx, transcript, outcome)), None
 
 
 def _settle_acks(
@@ -247,7 +307,6 @@ def _lost_answer(
     exc: IBKRError,
 ) -> core.Op[m.OrderResult]:
     """The POST's answer was lost: find every leg at IBKR (by cOID, then parent and terms); send nothing."""
-    head = group.legs[0]
     log.warning(
         "group %s: ambiguous failure (%s); looking for its legs among live orders", group.group_id, exc
     )
@@ -260,20 +319,35 @@ def _lost_answer(
     except GatewayError as lookup_exc:
         log.warning("group %s: live-order lookup failed too: %s", group.group_id, lookup_exc)
         found = {}
+    return (yield from _settle_found(group, ctx, transcript, found, str(exc), cause=exc))
+
+
+def _settle_found(
+    group: OrderGroup,
+    ctx: orderflow.OrderContext,
+    transcript: list[dict[str, Any]],
+    found: Mapping[str, m.Order],
+    what: str,
+    *,
+    cause: BaseException | None = None,
+) -> core.Op[m.OrderResult]:
+    """Settle every leg from what live orders show (``found``: leg cOID -> live order) after IBKR's
+    answer was lost (``what``: why); a leg not found is ``unknown_at_broker``, never re-sent."""
+    head = group.legs[0]
     missing = [leg for leg in group.legs if leg.client_order_id not in found]
     for leg in missing:
         yield core.RecordResult(
             client_order_id=leg.client_order_id,
             status=orderflow.UNKNOWN_AT_BROKER,
             transcript=[group_record(group, leg), *transcript],
-            message=f"group {group.group_id}: state unknown after '{exc}'; NOT re-sent, reconcile first",
+            message=f"group {group.group_id}: state unknown after '{what}'; NOT re-sent, reconcile first",
         )
     if head.client_order_id not in found:
         raise OrderStateUnknownError(
-            f"order group {group.group_id}: state unknown after '{exc}'; nothing was re-sent, reconcile "
+            f"order group {group.group_id}: state unknown after '{what}'; nothing was re-sent, reconcile "
             "before retrying",
             client_order_id=head.client_order_id,
-        ) from exc
+        ) from cause
     legs: list[m.LegResult] = []
     for leg in group.legs:
         live = found.get(leg.client_order_id)
@@ -301,3 +375,135 @@ def _lost_answer(
         lost = ", ".join(x.client_order_id for x in missing)
         head_result = evolve(head_result, message=f"{head_result.message}; not found (reconcile): {lost}")
     return evolve(head_result, group_id=group.group_id, legs=tuple(legs))
+
+
+# -- a group's IBKR question held for the caller (``hold_questions=True``) ------------------------
+
+
+@define(kw_only=True)
+class HeldGroup:
+    """A group whose IBKR question is held for the caller: what :func:`answer_group` needs to
+    continue the group's reply loop (IBKR's questions are about the whole request, REFERENCE §4.3),
+    or to place the same group again under new ids once the question expired. Kept by the client
+    under the parent's cOID (an OCO's: its first order's), as ``orderflow.HeldOrder``; never
+    persisted (every leg's row keeps the question)."""
+
+    group: OrderGroup
+    contract: dict[str, Any]
+    ctx: orderflow.OrderContext
+    question: m.PendingQuestion
+    transcript: list[dict[str, Any]]
+    rounds: int
+
+    kind = "group"
+    order_id: str | None = None
+
+    @property
+    def client_order_id(self) -> str:
+        return self.group.legs[0].client_order_id
+
+    def result(self, message: str, *, status: str = "pending") -> m.OrderResult:
+        """The group's result while (or once) its question is held / declined: no leg at IBKR."""
+        return m.OrderResult(
+            order_id=None,
+            client_order_id=self.client_order_id,
+            status=status,
+            ibkr_status=None,
+            mode=self.ctx.mode,
+            account_id=self.ctx.account_id,
+            transcript=list(self.transcript),
+            message=message,
+            question=self.question if status == "pending" else None,
+            group_id=self.group.group_id,
+            legs=tuple(
+                m.LegResult(role=leg.role, client_order_id=leg.client_order_id, order_id=None, status=status)
+                for leg in self.group.legs
+            ),
+        )
+
+
+def _held_message(group: OrderGroup, pending: m.PendingQuestion) -> str:
+    text = " / ".join(pending.messages) or "(no text)"
+    head = group.legs[0].client_order_id
+    return (
+        f"IBKR asks {', '.join(pending.message_ids) or 'a question'} before {group.kind} group "
+        f"{group.group_id} ({len(group.legs)} orders) is placed: {text!r}. Nothing is at IBKR yet; "
+        f"answer with answer_question({head!r}, yes) within {orderflow.REPLY_WINDOW_S:.0f} s (later, a "
+        "yes places the group again under new cOIDs)."
+    )
+
+
+def _answered(held: HeldGroup, yes: bool, **extra: Any) -> list[dict[str, Any]]:
+    """The transcript with the held question's record answered (by the caller)."""
+    transcript = list(held.transcript)
+    for index in range(len(transcript) - 1, -1, -1):
+        if transcript[index].get("held"):
+            record = dict(transcript[index])
+            record.update(answer=yes, answered_at=held.ctx.clock(), **extra)
+            if yes:
+                record["confirmed_by_caller"] = list(held.question.message_ids)
+            transcript[index] = record
+            break
+    return transcript
+
+
+def answer_group(
+    state: core.SessionState, held: HeldGroup, yes: bool, *, new_group_id: Callable[[], str]
+) -> core.Op[tuple[m.OrderResult, HeldGroup | None]]:
+    """Answer a group's held question, as ``orderflow.answer`` for one order: ``yes`` continues the
+    group's reply loop (same cOIDs, same rows: every leg written ``submitted_unconfirmed`` first);
+    no declines every leg (rows ``declined``, question kept). After the reply window (or when IBKR
+    says the question is gone and no leg is at IBKR) a yes places the same group again under
+    ``new_group_id()`` (every leg's id re-derived), each new row linking the first group's leg; the
+    first group's rows become ``declined`` ("question expired")."""
+    group, pending = held.group, held.question
+    expired = held.ctx.clock() >= pending.expires_at
+    text = " / ".join(pending.messages) or "(no text)"
+    if not yes:
+        transcript = _answered(held, False, expired=expired)
+        if not expired:
+            yield from orderflow._discard(pending.reply_id)
+        message = f"declined by the caller: IBKR asked {', '.join(pending.message_ids)}: {text!r}"
+        yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, message)
+        declined = HeldGroup(
+            group=group, contract=held.contract, ctx=held.ctx, question=pending, transcript=transcript,
+            rounds=held.rounds,
+        )  # fmt: skip
+        # The host's word for "not placed" is ``rejected`` (as for a single order's no).
+        return declined.result(mask_text(message), status="rejected"), None
+    ctx = evolve(held.ctx, confirm=held.ctx.confirm | frozenset(pending.message_ids))
+    transcript = _answered(held, True, expired=expired)
+    if not expired:
+        # Write-ahead: the yes may place the group; until IBKR answers, every row says so.
+        yield from _settle_all(
+            group, group.legs, "submitted_unconfirmed", transcript, "answering IBKR's question yes"
+        )
+        settled = yield from _settle_group(
+            state, group, held.contract, ctx, transcript, orderflow._continue(pending.reply_id, transcript),
+            hold=True, rounds=held.rounds,
+        )  # fmt: skip
+        if settled is not None:
+            return settled
+        # IBKR says the question is gone inside the window: before placing the group again, make
+        # sure none of its legs is at IBKR after all (never twice).
+        try:
+            found = yield from _find_legs(state, group, ctx)
+        except GatewayError as exc:
+            message = (
+                f"group {group.group_id}: IBKR's question is gone and live orders could not be read "
+                f"('{exc}'); the group was NOT sent again, reconcile before retrying"
+            )
+            yield from _settle_all(group, group.legs, orderflow.UNKNOWN_AT_BROKER, transcript, message)
+            raise OrderStateUnknownError(message, client_order_id=held.client_order_id) from exc
+        if found:
+            what = "IBKR's question was gone before the yes"
+            return (yield from _settle_found(group, ctx, transcript, found, what)), None
+    if expired:
+        window = f"{orderflow.REPLY_WINDOW_S:.0f} s"
+        reason = f"question expired: IBKR's reply window ({window}) was over before the yes"
+    else:
+        reason = "question expired at IBKR before the yes (its reply id is gone or was invalidated)"
+    yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, reason)
+    again = regroup(group, new_group_id())
+    log.info("group %s: question expired; placing it again as %s", group.group_id, again.group_id)
+    return (yield from place_group_held(state, again, held.contract, ctx, hold=True, linked=group))
