@@ -57,7 +57,7 @@ from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
-    from .groupflow import HeldGroup
+    from .groupflow import GroupModify, HeldGroup, LoggedLeg
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .orders.groups import OrderGroup
@@ -234,6 +234,8 @@ class ClientBase:
         #: for a modification of an order the log does not know, by IBKR order id; for a group, by
         #: its parent's cOID).
         self._held: dict[str, orderflow.HeldOrder | HeldGroup] = {}
+        #: A group modification's other legs, waiting for the answer to its first leg's question.
+        self._group_rest: dict[str, GroupModify] = {}
         #: Epoch seconds now: a held question's reply window is measured with it (tests move it).
         self.clock: Callable[[], float] = time.time
         #: ``oauth`` mode: the live session token that signs every request
@@ -816,10 +818,111 @@ class ClientBase:
         if contract is None:
             contract = yield from self._order_contract_op(order_id, order)
         ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
+        grouped = yield from self._group_modify_op(order_id, order, payload, ctx, cdict, hold)
+        if grouped is not None:
+            return grouped
         result, held = yield from orderflow.modify_order_held(
             self.state, order_id, payload, ctx, contract=cdict, coid=named, hold=hold
         )
         self._keep(held)
+        return _say_rules(result, cdict)
+
+    # -- order groups: a leg's quantity modified with the group kept consistent (groupflow) ------
+
+    def _group_legs(self, coid: str) -> tuple[dict[str, Any], list[LoggedLeg]] | None:
+        """The group record and every logged leg of the group order ``coid`` belongs to."""
+        from .groupflow import group_record_of, logged_leg
+
+        journal = self.journal
+        entry = journal.get(coid) if journal is not None else None
+        record = group_record_of(entry)
+        if journal is None or record is None:
+            return None
+        legs = [leg for c in record["legs"] if (e := journal.get(str(c))) and (leg := logged_leg(e))]
+        return record, legs
+
+    def _group_modify_op(
+        self,
+        order_id: str | int,
+        order: Mapping[str, Any],
+        payload: dict[str, Any],
+        ctx: orderflow.OrderContext,
+        cdict: dict[str, Any],
+        hold: bool,
+    ) -> core.Op[m.OrderResult | None]:
+        """A modification of a logged group leg that changes its quantity goes through
+        :func:`.groupflow.modify_group` (the entry's exits follow it; one exit alone is refused);
+        ``None`` for anything else (the single-order path)."""
+        from .groupflow import modify_group
+
+        logged = yield core.FindOrder(order_id=str(order_id).strip())
+        if not isinstance(logged, JournalEntry):
+            return None
+        found = self._group_legs(logged.client_order_id)
+        if found is None:
+            return None
+        record, legs = found
+        if float(payload.get("quantity") or 0.0) == float(logged.quantity):
+            return None  # price / terms only: one leg, as any order
+        changes = {logged.client_order_id: payload}
+        result, held, rest = yield from modify_group(
+            self.state, str(record["id"]), str(record["kind"]), legs, changes, ctx, contract=cdict,
+            hold=hold, orders={logged.client_order_id: order},
+        )  # fmt: skip
+        self._keep(held)
+        if held is not None and rest is not None:
+            self._group_rest[held.client_order_id or str(held.order_id)] = rest
+        return _say_rules(result, cdict)
+
+    def _modify_group_op(
+        self,
+        client_order_id: str,
+        changes: Mapping[str, Mapping[str, Any]],
+        contract: ContractLike | None,
+        confirm: Iterable[str] = (),
+    ) -> core.Op[m.OrderResult]:
+        """:meth:`modify_group`: every changed leg translated (nothing sent before all pass), the
+        quantities checked, then one modification per leg, entry first."""
+        from .groupflow import modify_group
+
+        yield from self._reset_guard_op()
+        found = self._group_legs(str(client_order_id))
+        if found is None:
+            raise OrderValidationError(
+                "client_order_id", f"{client_order_id!r} is not a leg of an order group in the order log"
+            )
+        record, legs = found
+        by_key = {leg.field: leg for leg in legs} | {leg.client_order_id: leg for leg in legs}
+        if not changes:
+            raise OrderValidationError("changes", "no leg is changed")
+        payloads: dict[str, dict[str, Any]] = {}
+        named: dict[str, Mapping[str, Any]] = {}
+        ctx: orderflow.OrderContext | None = None
+        cdict: dict[str, Any] = {}
+        for key, leg_order in changes.items():
+            leg = by_key.get(str(key))
+            if leg is None:
+                names = ", ".join(sorted(by_key))
+                raise OrderValidationError(
+                    f"changes[{key!r}]", f"not a leg of group {record['id']} (legs: {names})"
+                )
+            if leg.order_id is None:
+                raise OrderValidationError(leg.field, f"leg {leg.client_order_id} has no IBKR order id yet")
+            leg_contract = contract
+            if leg_contract is None:
+                leg_contract = yield from self._order_contract_op(leg.order_id, leg_order)
+            try:
+                leg_ctx, cdict, payload = yield from self._prepare(leg_order, leg_contract, confirm)
+            except OrderValidationError as exc:
+                raise OrderValidationError(f"{leg.field}.{exc.field}", exc.reason) from exc
+            ctx = ctx or leg_ctx
+            payloads[leg.client_order_id] = payload
+            named[leg.client_order_id] = leg_order
+        assert ctx is not None
+        result, _held, _rest = yield from modify_group(
+            self.state, str(record["id"]), str(record["kind"]), legs, payloads, ctx, contract=cdict,
+            orders=named,
+        )  # fmt: skip
         return _say_rules(result, cdict)
 
     def _keep(self, held: orderflow.HeldOrder | HeldGroup | None) -> None:
@@ -855,8 +958,18 @@ class ClientBase:
             self._keep(regrouped)
             return _say_rules(group_result, held.contract)
         assert isinstance(held, orderflow.HeldOrder)
+        rest = self._group_rest.pop(str(client_order_id), None)
         result, again = yield from orderflow.answer(self.state, held, yes, new_coid=new_client_order_id)
         self._keep(again)
+        if rest is not None:
+            if again is not None:  # IBKR asked again: the rest waits for that answer
+                self._group_rest[again.client_order_id or str(again.order_id)] = rest
+            elif yes and result.status != "rejected":
+                from .groupflow import finish_modify
+
+                first = [x for x in rest.legs if x.client_order_id == result.client_order_id]
+                done = yield from finish_modify(self.state, rest, [(first[0], result)] if first else [])
+                return _say_rules(done, held.contract)
         return _say_rules(result, held.contract)
 
     def _order_contract_op(self, order_id: str | int, order: Mapping[str, Any]) -> core.Op[m.IBKRContract]:

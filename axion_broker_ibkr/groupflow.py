@@ -26,10 +26,11 @@ from attrs import define, evolve
 
 from . import convert, core, orderflow
 from . import models as m
-from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError
+from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError, OrderValidationError
 from .journal import JournalEntry
 from .masking import mask_account, mask_text
 from .orders.groups import GroupLeg, OrderGroup, regroup
+from .orders.status import LOG_TERMINAL, status_info
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID
@@ -507,3 +508,318 @@ def answer_group(
     again = regroup(group, new_group_id())
     log.info("group %s: question expired; placing it again as %s", group.group_id, again.group_id)
     return (yield from place_group_held(state, again, held.contract, ctx, hold=True, linked=group))
+
+
+# -- modifying a leg of a group: quantities kept consistent ----------------------------------------
+
+#: Roles whose quantity follows the entry's (a bracket's exits: one OCA group of equal quantities).
+EXIT_ROLES = frozenset({"take_profit", "stop_loss"})
+
+
+@define(frozen=True, kw_only=True)
+class LoggedLeg:
+    """One leg of a logged group: its role and field (from its row's group record), its ids, its
+    current terms (the row's payload: the wire body as last accepted) and its order-log status."""
+
+    role: str
+    field: str
+    client_order_id: str
+    order_id: str | None
+    quantity: float
+    payload: dict[str, Any]
+    status: str
+
+    @property
+    def open(self) -> bool:
+        return self.status not in LOG_TERMINAL
+
+
+def group_record_of(entry: JournalEntry | None) -> dict[str, Any] | None:
+    """The group record of a logged order (``{"id", "kind", "role", "field", "legs"}``), or ``None``
+    for an order that is not a leg of a group."""
+    if entry is None:
+        return None
+    for record in entry.transcript or ():
+        group = record.get("group") if isinstance(record, Mapping) else None
+        if isinstance(group, Mapping) and isinstance(group.get("legs"), list):
+            return dict(group)
+    return None
+
+
+def logged_leg(entry: JournalEntry) -> LoggedLeg | None:
+    record = group_record_of(entry)
+    if record is None:
+        return None
+    return LoggedLeg(
+        role=str(record.get("role") or ""),
+        field=str(record.get("field") or record.get("role") or ""),
+        client_order_id=entry.client_order_id,
+        order_id=entry.order_id,
+        quantity=float(entry.quantity),
+        payload=dict(entry.payload),
+        status=entry.status,
+    )
+
+
+def _quantity_word(order: Mapping[str, Any] | None) -> str:
+    if order is not None and order.get("quantity") is not None and order.get("qty") is None:
+        return "quantity"
+    return "qty"
+
+
+def check_quantities(
+    kind: str,
+    legs: Sequence[LoggedLeg],
+    changes: Mapping[str, Mapping[str, Any]],
+    orders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> float | None:
+    """Refuse a modification that would leave the group's quantities inconsistent; pure.
+
+    ``changes``: leg cOID -> the new CPAPI body of that leg (translated); ``orders``: leg cOID -> the
+    caller's host dict (to name the field as the caller wrote it). Returns the entry's new quantity
+    when the entry's quantity changes (its exits are then resized to it), else ``None``.
+
+    Rules (IBKR keeps an OCA group's quantities equal: a bracket's exits are one, an OCO is one):
+    an exit changed with the entry must take the entry's new quantity; an exit's quantity changed
+    without the entry's needs every other open exit changed to the same quantity, and may not
+    exceed the entry's; an OCO order's quantity changes only with every other open order's. A
+    refusal is an :class:`OrderValidationError` naming the leg and field (``stop_loss.qty``)."""
+    by_coid = {leg.client_order_id: leg for leg in legs}
+    for coid in changes:
+        if coid not in by_coid:
+            raise OrderValidationError("client_order_id", f"{coid!r} is not a leg of this group")
+    orders = orders or {}
+
+    def new_qty(leg: LoggedLeg) -> float:
+        return float(changes[leg.client_order_id].get("quantity") or 0.0)
+
+    def changed(leg: LoggedLeg) -> bool:
+        return leg.client_order_id in changes and new_qty(leg) != leg.quantity
+
+    def where(leg: LoggedLeg) -> str:
+        return f"{leg.field}.{_quantity_word(orders.get(leg.client_order_id))}"
+
+    entry = next((leg for leg in legs if leg.role == "entry"), None)
+    if kind == "oco":
+        moved = [leg for leg in legs if changed(leg)]
+        for leg in moved:
+            for other in legs:
+                if other is leg or not other.open:
+                    continue
+                if other.client_order_id not in changes or new_qty(other) != new_qty(leg):
+                    raise OrderValidationError(
+                        where(leg),
+                        f"changing one OCO order's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) "
+                        f"would leave the group's quantities unequal ({other.field} keeps "
+                        f"{other.quantity:g}); IBKR keeps an OCA group's quantities equal: change every "
+                        "open order of the group to the same quantity (client.modify_group)",
+                    )
+        return None
+    exits = [leg for leg in legs if leg.role in EXIT_ROLES]
+    if entry is not None and changed(entry):
+        target = new_qty(entry)
+        for leg in exits:
+            if leg.client_order_id in changes and new_qty(leg) != target:
+                raise OrderValidationError(
+                    where(leg),
+                    f"must equal the entry's new quantity {target:g} (a bracket's exits follow its "
+                    f"entry), got {new_qty(leg):g}",
+                )
+        return target
+    for leg in exits:
+        if not changed(leg):
+            continue
+        if entry is not None and new_qty(leg) > entry.quantity:
+            raise OrderValidationError(
+                where(leg),
+                f"{new_qty(leg):g} exceeds the entry's quantity {entry.quantity:g} (an exit closes at "
+                "most what the entry opens)",
+            )
+        for other in exits:
+            if other is leg or not other.open:
+                continue
+            if other.client_order_id not in changes or new_qty(other) != new_qty(leg):
+                raise OrderValidationError(
+                    where(leg),
+                    f"changing one exit's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) would "
+                    f"leave the bracket's exits unequal ({other.field} keeps {other.quantity:g}); IBKR "
+                    f"keeps an OCA exit group's quantities equal: change {other.field} to the same "
+                    "quantity too (client.modify_group), or change the entry's quantity (its exits follow)",
+                )
+    return None
+
+
+@define(frozen=True, kw_only=True)
+class GroupModify:
+    """What is left of a group modification whose first leg's question is held for the caller:
+    the other changed legs and the exits to resize, done by :func:`finish_modify` once the held
+    question is answered yes and IBKR accepted the first leg's modification."""
+
+    group_id: str
+    legs: tuple[LoggedLeg, ...]
+    changes: dict[str, dict[str, Any]]
+    resize_to: float | None
+    ctx: orderflow.OrderContext
+    contract: dict[str, Any]
+
+
+def modify_group(
+    state: core.SessionState,
+    group_id: str,
+    kind: str,
+    legs: Sequence[LoggedLeg],
+    changes: Mapping[str, Mapping[str, Any]],
+    ctx: orderflow.OrderContext,
+    *,
+    contract: Mapping[str, Any],
+    hold: bool = False,
+    orders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> core.Op[tuple[m.OrderResult, orderflow.HeldOrder | None, GroupModify | None]]:
+    """Modify legs of one group (``changes``: leg cOID -> new CPAPI body), entry first, each leg's
+    modification recorded in the order log as a single order's (``orderflow.modify_order_held``).
+    When the entry's quantity changes, its open exits are resized to it afterwards (their other
+    terms kept). Returns (the first changed leg's result with every modified leg; the first leg's
+    held question, if ``hold`` and IBKR asked one; then what is left for :func:`finish_modify`).
+
+    Whether IBKR resizes a bracket's exits itself when the entry's quantity is modified is not
+    documented for the Client Portal API (TWS adjusts attached orders). Tolerant of both readings:
+    after the entry's modification the exits are read from live orders; an exit IBKR already shows
+    at the new size is not sent again (its row records the resize as IBKR's), any other is modified.
+    ``orders``: leg cOID -> the caller's host dict (a refusal names the field as the caller wrote it)."""
+    resize_to = check_quantities(kind, legs, changes, orders)
+    ordered = [leg for leg in legs if leg.client_order_id in changes]
+    if not ordered:
+        raise OrderValidationError("client_order_id", f"no leg of group {group_id} is changed")
+    for leg in ordered:
+        if leg.order_id is None:
+            raise OrderValidationError(
+                leg.field, f"leg {leg.client_order_id} has no IBKR order id yet (reconcile first)"
+            )
+    first = ordered[0]
+    assert first.order_id is not None
+    result, held = yield from orderflow.modify_order_held(
+        state, first.order_id, changes[first.client_order_id], ctx, contract=contract,
+        coid=first.client_order_id, hold=hold,
+    )  # fmt: skip
+    rest = GroupModify(
+        group_id=group_id, legs=tuple(legs),
+        changes={k: dict(v) for k, v in changes.items() if k != first.client_order_id},
+        resize_to=resize_to, ctx=ctx, contract=dict(contract),
+    )  # fmt: skip
+    if held is not None:
+        return _group_modified(group_id, [(first, result)]), held, rest
+    done = yield from finish_modify(state, rest, [(first, result)])
+    return done, None, None
+
+
+def finish_modify(
+    state: core.SessionState,
+    rest: GroupModify,
+    results: Sequence[tuple[LoggedLeg, m.OrderResult]] = (),
+) -> core.Op[m.OrderResult]:
+    """The other changed legs (questions under the policy), then the exits resized to the entry's
+    new quantity (:func:`resize_exits`); the result lists every modified leg."""
+    done = list(results)
+    if done and done[0][1].status == "rejected":
+        return _group_modified(rest.group_id, done)  # the first leg was not modified: nothing follows
+    for leg in rest.legs:
+        if leg.client_order_id not in rest.changes or leg.order_id is None:
+            continue
+        try:
+            result, _held = yield from orderflow.modify_order_held(
+                state, leg.order_id, rest.changes[leg.client_order_id], rest.ctx, contract=rest.contract,
+                coid=leg.client_order_id,
+            )  # fmt: skip
+        except IBKRError as exc:
+            log.warning("group %s: leg %s not modified: %s", rest.group_id, leg.client_order_id, exc)
+            result = _not_modified(leg, rest.ctx, exc)
+        done.append((leg, result))
+    if rest.resize_to is not None:
+        exits = [
+            leg
+            for leg in rest.legs
+            if leg.role in EXIT_ROLES and leg.open and leg.client_order_id not in rest.changes
+            and all(leg is not x for x, _ in done)
+        ]  # fmt: skip
+        if exits:
+            resized = yield from resize_exits(state, exits, rest.resize_to, rest.ctx, contract=rest.contract)
+            done.extend(resized)
+    if not done:
+        raise OrderValidationError("client_order_id", f"no leg of group {rest.group_id} is changed")
+    return _group_modified(rest.group_id, done)
+
+
+def _not_modified(leg: LoggedLeg, ctx: orderflow.OrderContext, exc: BaseException) -> m.OrderResult:
+    return m.OrderResult(
+        order_id=leg.order_id, client_order_id=leg.client_order_id, status="rejected",
+        mode=ctx.mode, account_id=ctx.account_id, message=mask_text(str(exc)),
+    )  # fmt: skip
+
+
+def _group_modified(group_id: str, results: Sequence[tuple[LoggedLeg, m.OrderResult]]) -> m.OrderResult:
+    head = results[0][1]
+    legs = tuple(
+        m.LegResult(
+            role=leg.role,
+            client_order_id=leg.client_order_id,
+            order_id=result.order_id or leg.order_id,
+            status=result.status,
+            ibkr_status=result.ibkr_status,
+        )
+        for leg, result in results
+    )
+    failed = [f"{leg.client_order_id} ({r.message})" for leg, r in results if r.status == "rejected"]
+    message = head.message
+    if failed:
+        message = (
+            f"{message}; NOT modified: {', '.join(failed)} -- the group's quantities are unequal until "
+            "these are modified again"
+        ).lstrip("; ")
+    return evolve(head, group_id=group_id, legs=legs, message=message)
+
+
+def resize_exits(
+    state: core.SessionState,
+    exits: Sequence[LoggedLeg],
+    quantity: float,
+    ctx: orderflow.OrderContext,
+    *,
+    contract: Mapping[str, Any],
+) -> core.Op[list[tuple[LoggedLeg, m.OrderResult]]]:
+    """Give each open exit ``quantity`` (every other term as last accepted), one modification each,
+    recorded in the order log. An exit that live orders already show at ``quantity`` (IBKR resized
+    it with its parent) is recorded as such and not sent; a failure is reported, not raised (the
+    entry is modified already: the result says which exit still needs it)."""
+    try:
+        live = yield from core.live_orders(state, ctx.account_id)
+    except GatewayError as exc:
+        log.info("resizing exits: live orders could not be read (%s); sending every resize", exc)
+        live = []
+    by_id = {str(o.order_id): o for o in live if o.order_id is not None}
+    out: list[tuple[LoggedLeg, m.OrderResult]] = []
+    for leg in exits:
+        body = {k: v for k, v in leg.payload.items() if k != _COID} | {"quantity": quantity}
+        shown = by_id.get(str(leg.order_id))
+        if shown is not None and not status_info(shown.status).live:
+            continue  # filled or cancelled meanwhile: nothing to resize
+        assert leg.order_id is not None
+        if shown is not None and shown.total_size is not None and float(shown.total_size) == quantity:
+            mod = orderflow.modification(leg.order_id, leg.client_order_id, body, contract, ctx)
+            ref = yield core.RecordModification(mod)
+            if ref is not None:
+                yield core.SettleModification(
+                    ref=ref, status="accepted", transcript=[],
+                    message="resized by IBKR with its parent (live orders show the new size); not sent",
+                    ibkr_status=shown.status,
+                )  # fmt: skip
+            out.append((leg, orderflow._found_result(shown, leg.client_order_id, ctx, [])))
+            continue
+        try:
+            result, _held = yield from orderflow.modify_order_held(
+                state, leg.order_id, body, ctx, contract=contract, coid=leg.client_order_id
+            )
+        except IBKRError as exc:
+            log.warning("group exit %s not resized: %s", leg.client_order_id, exc)
+            result = _not_modified(leg, ctx, exc)
+        out.append((leg, result))
+    return out
