@@ -235,3 +235,47 @@ async def test_an_oto_sends_its_order_once_the_entry_fills(kind: str, group_sim:
         assert book[result.legs[1].order_id] == "Submitted"  # working now that the entry filled
     finally:
         await call(client.close())
+
+
+async def test_a_lost_answer_mid_group_leaves_no_duplicate_and_a_settled_log_after_restart(
+    kind: str, group_sim: Any, tmp_path: Path
+) -> None:
+    """The group's answer is lost and live orders cannot be read either: nothing is re-sent, every
+    leg is ``unknown_at_broker``; after a restart, reconciliation settles every leg from IBKR's live
+    orders (children through their parent) and the group is complete, with three orders at IBKR."""
+    from axion_broker_ibkr.errors import OrderStateUnknownError
+
+    url = f"sqlite:///{tmp_path / 'restart.sqlite'}"
+    first = open_store(url)
+    client = _client(kind, group_sim, first.journal, auto_confirm=ALL, request_timeout=1.0)
+    coid = f"rs-{kind}"
+    coids = [coid, f"{coid}.tp", f"{coid}.sl"]
+    try:
+        contract = await _contract(client, kind, "STK")
+        _pin(group_sim, contract)
+        await call(client.live_orders())  # the pre-flight
+        group_sim.admin.timeout_next_order()
+        group_sim.admin.fail(status=503, count=50, path_prefix="/iserver/account/orders")
+        with pytest.raises(OrderStateUnknownError, match="nothing was re-sent"):
+            await call(client.place_order(_bracket(contract, AAPL_PRICE * 0.98, 1, coid), contract))
+        assert [first.journal.get(c).status for c in coids] == ["unknown_at_broker"] * 3
+    finally:
+        group_sim.admin.fail(status=503, count=0)
+        await call(client.close())
+        first.close()  # the process ends here
+
+    again = open_store(url)
+    restarted = IBKRClient(sim_config(group_sim), pacer=Pacer(600, scale=SIM_SCALE), retry=no_wait_retry())
+    try:
+        decisions = {d.client_order_id: d for d in again.reconcile(restarted)}
+        assert set(decisions) == set(coids)
+        assert all(d.status == "open" and d.order_id for d in decisions.values())
+        assert {d.evidence["group"]["state"] for d in decisions.values()} == {"complete"}
+        rows = [again.journal.get(c) for c in coids]
+        assert [r.status for r in rows] == ["open"] * 3
+        assert {r.order_id for r in rows} == {str(o["orderId"]) for o in group_sim.admin.state()["orders"]}
+        assert len(group_sim.admin.state()["orders"]) == 3  # exactly once, before and after the restart
+        assert again.reconcile(restarted) == []  # settled: nothing left to decide
+    finally:
+        restarted.close()
+        again.close()
