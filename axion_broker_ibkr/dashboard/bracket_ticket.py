@@ -181,6 +181,16 @@ def _leg_row(leg: LegResult) -> dict[str, Any]:
     }
 
 
+def modified_text(result: OrderResult) -> str:
+    """The page's note after a modification: IBKR's word for it and, for a leg of a group whose
+    quantity changed, every leg modified with it (an entry's exits follow its new quantity)."""
+    text = f"Modify sent: {result.ibkr_status or result.status}"
+    if result.group_id and len(result.legs) > 1:
+        legs = ", ".join(f"{leg.client_order_id} {leg.ibkr_status or leg.status}" for leg in result.legs)
+        text += f" · group {result.group_id} kept consistent: {legs}"
+    return text
+
+
 def grouped_live_order_rows(
     orders: Iterable[Order], names: Mapping[int, str] | None = None
 ) -> list[dict[str, Any]]:

@@ -240,3 +240,46 @@ def test_a_held_group_question_is_answered_in_the_question_box(bracket_page: Any
         assert [store.journal.get(c).status for c in coids] == ["open"] * 3
     finally:
         store.close()
+
+
+def test_a_new_entry_quantity_from_the_modify_panel_resizes_the_exits(bracket_page: Any) -> None:
+    """The Trading tab's modify panel on a bracket's entry: the client modifies the entry and resizes
+    its take-profit and stop-loss to the new quantity; the page says which legs it modified."""
+    from .test_page import AAPL_CONID
+
+    page = bracket_page
+    page.admin.set_price(AAPL_CONID, 190.0)
+    page.admin.config(children_follow_parent=False)  # the client resizes the exits itself
+    try:
+        _modify_the_entry(page)
+    finally:
+        page.admin.config(children_follow_parent=True)  # the simulator is shared by the module
+
+
+def _modify_the_entry(page: Any) -> None:
+    from .test_page import _app, _frame, _no_errors
+
+    at = _app("Trading")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    at.button(key="trade_search").click().run()
+    at.button(key="trade_use").click().run()
+    at.number_input(key="bracket_qty").set_value(2.0)
+    at.number_input(key="bracket_entry").set_value(188.0)
+    at.number_input(key="bracket_tp").set_value(193.0)
+    at.number_input(key="bracket_sl").set_value(185.0)
+    at.button(key="bracket_review").click().run()
+    at.button(key="bracket_confirm").click().run()
+    _no_errors(at)
+    legs = _frame(at, "Leg")
+    ids = [str(i) for i in legs["Order id"]]
+    oid = int(ids[0])
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    at.number_input(key=f"orders_qty_{oid}").set_value(3.0)
+    at.button(key=f"orders_modify_{oid}").click().run()
+    _no_errors(at)
+    at.button(key="orders_modify_confirm").click().run()
+    _no_errors(at)
+    book = {str(o["orderId"]): o for o in page.admin.state()["orders"]}
+    assert [float(book[i]["totalSize"]) for i in ids] == [3.0, 3.0, 3.0]
+    toast = " ".join(str(t.value) for t in at.toast)
+    assert "kept consistent" in toast and ".tp" in toast and ".sl" in toast
