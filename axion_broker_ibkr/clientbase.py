@@ -10,40 +10,32 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import attrs
 import httpx
 from attrs import define
 
-from . import core, orderflow
+from . import core, orderpath
 from . import models as m
 from .config import IBKRConfig, takes_over_competing
 from .errors import (
     BrokerageSessionError,
-    ConfigError,
     GatewayError,
     GatewayUnavailableError,
-    LiveTradingNotAllowedError,
     ModeError,
     OAuthError,
-    OrderRejectedError,
-    OrderValidationError,
     ResetWindowError,
     SessionPreconditionError,
 )
 from .journal import ContractCache, JournalEntry, ModificationRef, OrderJournal, require_order_journal
-from .masking import is_paper_account, mask_account, mask_text
-from .orders.fields import check_order_keys
-from .orders.status import status_info
+from .masking import mask_text
 from .pacing import Pacer, RetryPolicy
 from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
@@ -57,7 +49,6 @@ from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
-    from .groupflow import GroupModify, HeldGroup, LoggedLeg
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .orders.groups import OrderGroup
@@ -224,18 +215,13 @@ class ClientBase:
         self._server_date: str | None = None
         self.session_seen_at: float | None = None
         self._resets: ResetSchedule | None = None
-        #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
-        #: for contracts traded without rules (built by hand, bulk-resolved): fetched once per side.
-        self._contract_rules: dict[tuple[int, bool], dict[str, Any]] = {}
+        #: What the order path keeps for this client: held questions (``hold_questions=True``, by
+        #: cOID, or by IBKR order id for a modification the log does not know) and the contract
+        #: rules fetched for contracts traded without them (:class:`~.orderpath.OrderDesk`).
+        self._desk = orderpath.OrderDesk(state=self.state, settings=self._order_settings)
         #: True while the start-up sequence runs after a lost session (its own account reads must
         #: not trigger another re-authentication).
         self._rebuilding_session = False
-        #: Orders whose IBKR question is held for the caller (``hold_questions=True``), by cOID (or,
-        #: for a modification of an order the log does not know, by IBKR order id; for a group, by
-        #: its parent's cOID).
-        self._held: dict[str, orderflow.HeldOrder | HeldGroup] = {}
-        #: A group modification's other legs, waiting for the answer to its first leg's question.
-        self._group_rest: dict[str, GroupModify] = {}
         #: Epoch seconds now: a held question's reply window is measured with it (tests move it).
         self.clock: Callable[[], float] = time.time
         #: ``oauth`` mode: the live session token that signs every request
@@ -414,12 +400,7 @@ class ClientBase:
     @property
     def account_id(self) -> str | None:
         """The account orders go to: the configured one, else the gateway's selected account."""
-        if self.config.account_id:
-            return self.config.account_id
-        accts = self.state.accounts
-        if accts is None:
-            return None
-        return accts.selected_account or (accts.accounts[0] if accts.accounts else None)
+        return orderpath.default_account(self.config.account_id, self.state.accounts)
 
     # ----------------------------------------------------------------------------- decisions
 
@@ -551,52 +532,8 @@ class ClientBase:
         return Decision("raise", error=error)
 
     def _record(self, effect: core.JournalEffect) -> ModificationRef | JournalEntry | None:
-        """Write one journal effect (blocking; a no-op without a journal). An exception propagates
-        into the order flow, which then does not send the order or modification (the record comes
-        first)."""
-        journal = self.journal
-        if journal is None:
-            return None
-        if isinstance(effect, core.RecordPending):
-            journal.record_pending(effect.entry)
-        elif isinstance(effect, core.RecordResult):
-            said = effect.ibkr_status
-            journal.record_result(
-                effect.client_order_id,
-                status=effect.status,
-                order_id=effect.order_id,
-                transcript=effect.transcript,
-                message=effect.message,
-                filled_quantity=effect.filled_quantity,
-                avg_fill_price=effect.avg_fill_price,
-                # Only when IBKR said one: a journal written before this argument still works.
-                **({} if said is None else {"ibkr_status": status_info(said).ibkr}),
-            )
-        elif isinstance(effect, core.FindOrder):
-            find = getattr(journal, "find_order", None)
-            found = find(effect.order_id) if callable(find) else None
-            return found if isinstance(found, JournalEntry) else None
-        elif isinstance(effect, core.RecordOrderStatus):
-            record = getattr(journal, "record_order_status", None)
-            if callable(record):
-                record(
-                    effect.order_id,
-                    effect.ibkr_status,
-                    filled_quantity=effect.filled_quantity,
-                    total_size=effect.total_size,
-                    avg_fill_price=effect.avg_fill_price,
-                )
-        elif isinstance(effect, core.RecordModification):
-            return journal.record_modification(effect.modification)
-        else:
-            journal.settle_modification(
-                effect.ref,
-                status=effect.status,
-                transcript=effect.transcript,
-                message=effect.message,
-                ibkr_status=effect.ibkr_status,
-            )
-        return None
+        """Write one journal effect (blocking): :func:`.orderpath.record`."""
+        return orderpath.record(self.journal, effect)
 
     def _note_reauth(self) -> None:
         self.reauthentications += 1
@@ -627,120 +564,32 @@ class ClientBase:
         return kwargs
 
     # ------------------------------------------------------------------------------- orders
+    # The order path is :mod:`.orderpath` (account -> checks -> intent -> payload -> write-ahead
+    # log -> POST -> question/reply loop -> fills -> settle); these are its one-line delegations.
+
+    def _order_settings(self) -> orderpath.OrderSettings:
+        """What the order path reads from this client (called when an order is checked)."""
+        cfg = self.config
+        return orderpath.OrderSettings(
+            mode=self.mode, fallback=self.is_fallback, configured_account=cfg.account_id,
+            allow_live_trading=cfg.allow_live_trading, auto_confirm=frozenset(cfg.auto_confirm),
+            max_rounds=cfg.max_question_rounds, allow_fractional=cfg.allow_fractional,
+            futures_operator=cfg.futures_operator, manual_orders=cfg.manual_orders,
+            logged=self.journal is not None, clock=lambda: self.clock(),
+        )  # fmt: skip
 
     def _account_op(self, account_id: str | None) -> core.Op[str]:
-        if account_id:
-            return account_id
-        yield from core.ensure_accounts(self.state)
-        acct = self.account_id
-        if not acct:
-            raise GatewayError("the gateway reports no account; log in with a trading user")
-        return acct
-
-    def _order_context(
-        self, order: Mapping[str, Any], account_id: str, confirm: Iterable[str] = ()
-    ) -> orderflow.OrderContext:
-        wanted = order.get("mode")
-        if wanted is not None and wanted != self.mode:
-            raise ModeError(
-                f"the order is meant for mode {wanted!r} but this client is in mode {self.mode!r}"
-            )
-        if self.is_fallback and (self.config.account_id or order.get("account_id")):
-            raise ModeError(
-                f"the order names account {mask_account(account_id)}, which belongs to a real gateway, but "
-                "auto mode fell back to the simulator; it is not sent"
-            )
-        if not is_paper_account(account_id) and not self.config.allow_live_trading:
-            raise LiveTradingNotAllowedError(
-                f"account {mask_account(account_id)} is a live (non-paper) account; set allow_live_trading "
-                "to place orders on it"
-            )
-        return orderflow.OrderContext(
-            account_id=account_id,
-            mode=self.mode,
-            auto_confirm=frozenset(self.config.auto_confirm),
-            max_rounds=self.config.max_question_rounds,
-            confirm=orderflow.confirm_ids(confirm),
-            ignored_keys=check_order_keys(order),
-            clock=lambda: self.clock(),
-        )
+        return orderpath.account(self.state, self.config.account_id, account_id)
 
     def translate_options(self, account_id: str | None = None) -> TranslateOptions:
         """The options this client translates orders with (``account_id``: default :attr:`account_id`)."""
-        from .orders import TranslateOptions
-
-        return TranslateOptions(
-            account_id=account_id or self.account_id,
-            allow_fractional=self.config.allow_fractional,
-            futures_operator=self.config.futures_operator,
-            manual_orders=self.config.manual_orders,
-        )
-
-    def _translate(
-        self, order: Mapping[str, Any], contract: Mapping[str, Any], account_id: str
-    ) -> dict[str, Any]:
-        from .orders import new_client_order_id, translate_order
-
-        order = dict(order)
-        order.pop("mode", None)
-        if not order.get("client_order_id"):
-            order["client_order_id"] = new_client_order_id()
-        payload = dict(translate_order(order, contract, self.translate_options(account_id)))
-        if payload.get("cOID") != order["client_order_id"]:
-            raise ConfigError("orders", "the translator did not carry client_order_id into cOID")
-        return payload
-
-    def _prepare(
-        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
-    ) -> core.Op[tuple[orderflow.OrderContext, dict[str, Any], dict[str, Any]]]:
-        """What every order operation starts with: the account, the mode / live-account checks and
-        the translation -> (context, contract mapping, CPAPI payload). Raises before anything is sent."""
-        account = yield from self._account_op(_text(order.get("account_id")))
-        ctx = self._order_context(order, account, confirm)
-        cdict = orderflow.contract_mapping(contract)
-        cdict = yield from self._with_rules_op(order, cdict)
-        return ctx, cdict, self._translate(order, cdict, account)
-
-    def _with_rules_op(self, order: Mapping[str, Any], cdict: dict[str, Any]) -> core.Op[dict[str, Any]]:
-        """The contract dict with IBKR's rules for the order's side: as resolved (the resolver
-        fetches them with the contract), else fetched once per conid and side and kept here.
-        When IBKR gives none, ``rules_source`` stays ``None`` and the static table decides."""
-        if cdict.get("rules_source"):
-            return cdict
-        try:
-            conid = int(cdict.get("conid") or 0)
-        except (TypeError, ValueError):
-            return cdict  # the translator names the bad conid
-        side = order.get("side")
-        if conid <= 0 or not isinstance(side, str):
-            return cdict
-        is_buy = side.strip().lower() in ("buy", "buy_to_cover")
-        known = self._contract_rules.get((conid, is_buy))
-        if known is None:
-            from .core_secdef import rules_or_none
-            from .models.contracts import RULE_KEYS
-
-            exchange = cdict.get("exchange")
-            venue = exchange if isinstance(exchange, str) and exchange not in ("", "SMART") else None
-            rules = yield from rules_or_none(self.state, conid, is_buy=is_buy, exchange=venue)
-            if rules is None:
-                return cdict
-            host = m.IBKRContract(conid=conid, sec_type="STK", symbol="-").with_rules(rules).to_host()
-            known = {k: host[k] for k in RULE_KEYS}
-            known["tick_size"] = host["tick_size"]
-            self._contract_rules[(conid, is_buy)] = known
-        out = dict(cdict)
-        out.update({k: v for k, v in known.items() if k != "tick_size"})
-        out["sell_increment_rules"] = []  # these are the order's own side's rules
-        if out.get("tick_size") is None:
-            out["tick_size"] = known["tick_size"]
-        return out
+        return self._order_settings().translate_options(account_id or self.account_id)
 
     def _payload_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[dict[str, Any]]:
-        """The CPAPI payload :meth:`place_order` would send for ``order`` (same account, contract
-        rules and translation; nothing is sent): what a confirmation shows."""
-        _ctx, _cdict, payload = yield from self._prepare(order, contract)
-        return payload
+        return orderpath.payload(self._desk, order, contract)
+
+    def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[OrderGroup]:
+        return orderpath.group(self._desk, order, contract)
 
     def _place_op(
         self,
@@ -749,61 +598,7 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
-        yield from self._reset_guard_op()
-        from .orders.groups import is_group
-
-        if is_group(order):
-            return (yield from self._place_group_op(order, contract, confirm, hold))
-        ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        result, held = yield from orderflow.place_order_held(self.state, payload, cdict, ctx, hold=hold)
-        self._keep(held)
-        return _say_rules(result, cdict)
-
-    def _place_group_op(
-        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str], hold: bool
-    ) -> core.Op[m.OrderResult]:
-        """A bracket / OCO / OTO (:mod:`.orders.groups`): every leg validated, then one POST
-        (:mod:`.groupflow`). Raises before anything is sent, as :meth:`_prepare`."""
-        from .groupflow import place_group_held
-
-        ctx, cdict, group = yield from self._prepare_group(order, contract, confirm)
-        # With ``hold`` IBKR's question about the group is held like a single order's, under the
-        # parent's cOID (answer_question(parent cOID, yes) continues the group's reply loop).
-        result, held = yield from place_group_held(self.state, group, cdict, ctx, hold=hold)
-        self._keep(held)
-        return _say_rules(result, cdict)
-
-    def _prepare_group(
-        self, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
-    ) -> core.Op[tuple[orderflow.OrderContext, dict[str, Any], OrderGroup]]:
-        """:meth:`_prepare` for a group -> (context, contract mapping, :class:`OrderGroup`)."""
-        from .orders.groups import GROUP_KEYS, translate_group
-
-        members = order.get("oco")
-        head: Mapping[str, Any] = order
-        if isinstance(members, Sequence) and members and isinstance(members[0], Mapping):
-            head = members[0]  # an OCO's account, mode and contract rules are its first order's
-        head = {k: v for k, v in head.items() if k not in GROUP_KEYS}
-        if order.get("mode") is not None:
-            head = {**head, "mode": order["mode"]}
-        account = yield from self._account_op(_text(head.get("account_id")))
-        ctx = self._order_context(head, account, confirm)
-        cdict = orderflow.contract_mapping(contract)
-        # The entry's side's rules (IBKR answers per side): exits use the same contract's grid, and
-        # a resolved contract's ``sell_increment_rules`` when it carries them.
-        cdict = yield from self._with_rules_op(head, cdict)
-        plain = {k: v for k, v in order.items() if k != "mode"}
-        if isinstance(members, Sequence) and not isinstance(members, str):
-            plain["oco"] = [
-                {k: v for k, v in leg.items() if k != "mode"} if isinstance(leg, Mapping) else leg
-                for leg in members
-            ]
-        return ctx, cdict, translate_group(plain, cdict, self.translate_options(account))
-
-    def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[OrderGroup]:
-        """The group :meth:`place_order` would send for a group dict (nothing is sent)."""
-        _ctx, _cdict, group = yield from self._prepare_group(order, contract)
-        return group
+        return orderpath.place(self._desk, order, contract, confirm, hold, guard=self._reset_guard_op())
 
     def _modify_op(
         self,
@@ -813,66 +608,8 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
-        named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
-        yield from self._reset_guard_op()
-        if contract is None:
-            contract = yield from self._order_contract_op(order_id, order)
-        ctx, cdict, payload = yield from self._prepare(order, contract, confirm)
-        grouped = yield from self._group_modify_op(order_id, order, payload, ctx, cdict, hold)
-        if grouped is not None:
-            return grouped
-        result, held = yield from orderflow.modify_order_held(
-            self.state, order_id, payload, ctx, contract=cdict, coid=named, hold=hold
-        )
-        self._keep(held)
-        return _say_rules(result, cdict)
-
-    # -- order groups: a leg's quantity modified with the group kept consistent (groupflow) ------
-
-    def _group_legs(self, coid: str) -> tuple[dict[str, Any], list[LoggedLeg]] | None:
-        """The group record and every logged leg of the group order ``coid`` belongs to."""
-        from .groupflow import group_record_of, logged_leg
-
-        journal = self.journal
-        entry = journal.get(coid) if journal is not None else None
-        record = group_record_of(entry)
-        if journal is None or record is None:
-            return None
-        legs = [leg for c in record["legs"] if (e := journal.get(str(c))) and (leg := logged_leg(e))]
-        return record, legs
-
-    def _group_modify_op(
-        self,
-        order_id: str | int,
-        order: Mapping[str, Any],
-        payload: dict[str, Any],
-        ctx: orderflow.OrderContext,
-        cdict: dict[str, Any],
-        hold: bool,
-    ) -> core.Op[m.OrderResult | None]:
-        """A modification of a logged group leg that changes its quantity goes through
-        :func:`.groupflow.modify_group` (the entry's exits follow it; one exit alone is refused);
-        ``None`` for anything else (the single-order path)."""
-        from .groupflow import modify_group
-
-        logged = yield core.FindOrder(order_id=str(order_id).strip())
-        if not isinstance(logged, JournalEntry):
-            return None
-        found = self._group_legs(logged.client_order_id)
-        if found is None:
-            return None
-        record, legs = found
-        if float(payload.get("quantity") or 0.0) == float(logged.quantity):
-            return None  # price / terms only: one leg, as any order
-        changes = {logged.client_order_id: payload}
-        result, held, rest = yield from modify_group(
-            self.state, str(record["id"]), str(record["kind"]), legs, changes, ctx, contract=cdict,
-            hold=hold, orders={logged.client_order_id: order},
-        )  # fmt: skip
-        self._keep(held)
-        if held is not None and rest is not None:
-            self._group_rest[held.client_order_id or str(held.order_id)] = rest
-        return _say_rules(result, cdict)
+        guard = self._reset_guard_op()
+        return orderpath.modify(self._desk, order_id, order, contract, confirm, hold, guard=guard)
 
     def _modify_group_op(
         self,
@@ -881,186 +618,25 @@ class ClientBase:
         contract: ContractLike | None,
         confirm: Iterable[str] = (),
     ) -> core.Op[m.OrderResult]:
-        """:meth:`modify_group`: every changed leg translated (nothing sent before all pass), the
-        quantities checked, then one modification per leg, entry first."""
-        from .groupflow import modify_group
-
-        yield from self._reset_guard_op()
-        found = self._group_legs(str(client_order_id))
-        if found is None:
-            raise OrderValidationError(
-                "client_order_id", f"{client_order_id!r} is not a leg of an order group in the order log"
-            )
-        record, legs = found
-        by_key = {leg.field: leg for leg in legs} | {leg.client_order_id: leg for leg in legs}
-        if not changes:
-            raise OrderValidationError("changes", "no leg is changed")
-        payloads: dict[str, dict[str, Any]] = {}
-        named: dict[str, Mapping[str, Any]] = {}
-        ctx: orderflow.OrderContext | None = None
-        cdict: dict[str, Any] = {}
-        for key, leg_order in changes.items():
-            leg = by_key.get(str(key))
-            if leg is None:
-                names = ", ".join(sorted(by_key))
-                raise OrderValidationError(
-                    f"changes[{key!r}]", f"not a leg of group {record['id']} (legs: {names})"
-                )
-            if leg.order_id is None:
-                raise OrderValidationError(leg.field, f"leg {leg.client_order_id} has no IBKR order id yet")
-            leg_contract = contract
-            if leg_contract is None:
-                leg_contract = yield from self._order_contract_op(leg.order_id, leg_order)
-            try:
-                leg_ctx, cdict, payload = yield from self._prepare(leg_order, leg_contract, confirm)
-            except OrderValidationError as exc:
-                raise OrderValidationError(f"{leg.field}.{exc.field}", exc.reason) from exc
-            ctx = ctx or leg_ctx
-            payloads[leg.client_order_id] = payload
-            named[leg.client_order_id] = leg_order
-        assert ctx is not None
-        result, _held, _rest = yield from modify_group(
-            self.state, str(record["id"]), str(record["kind"]), legs, payloads, ctx, contract=cdict,
-            orders=named,
-        )  # fmt: skip
-        return _say_rules(result, cdict)
-
-    def _keep(self, held: orderflow.HeldOrder | HeldGroup | None) -> None:
-        if held is not None:
-            self._held[held.client_order_id or str(held.order_id)] = held
+        guard = self._reset_guard_op()
+        return orderpath.modify_group_order(
+            self._desk, client_order_id, changes, contract, confirm, guard=guard
+        )
 
     def held_question(self, client_order_id: str) -> m.PendingQuestion | None:
         """The question held for order ``client_order_id`` (``hold_questions=True``), if any."""
-        held = self._held.get(client_order_id)
-        return None if held is None else held.question
+        return self._desk.held_question(client_order_id)
 
     def _answer_op(self, client_order_id: str, yes: bool) -> core.Op[m.OrderResult]:
-        """:meth:`answer_question`: the held order is taken first (a second answer finds nothing)."""
-        from .orders import new_client_order_id
-
-        if not isinstance(yes, bool):
-            raise OrderValidationError("yes", f"expected True or False, got {yes!r}")
-        held = self._held.pop(str(client_order_id), None)
-        if held is None:
-            raise OrderValidationError(
-                "client_order_id",
-                f"no IBKR question is held for order {client_order_id!r} (already answered, never asked, "
-                "or asked in another process: the order log says what became of it)",
-            )
-        yield from core.ensure_accounts(self.state)
-        if held.kind == "group":
-            from .groupflow import HeldGroup, answer_group
-
-            assert isinstance(held, HeldGroup)
-            group_result, regrouped = yield from answer_group(
-                self.state, held, yes, new_group_id=new_client_order_id
-            )
-            self._keep(regrouped)
-            return _say_rules(group_result, held.contract)
-        assert isinstance(held, orderflow.HeldOrder)
-        rest = self._group_rest.pop(str(client_order_id), None)
-        result, again = yield from orderflow.answer(self.state, held, yes, new_coid=new_client_order_id)
-        self._keep(again)
-        if rest is not None:
-            if again is not None:  # IBKR asked again: the rest waits for that answer
-                self._group_rest[again.client_order_id or str(again.order_id)] = rest
-            elif yes and result.status != "rejected":
-                from .groupflow import finish_modify
-
-                first = [x for x in rest.legs if x.client_order_id == result.client_order_id]
-                done = yield from finish_modify(self.state, rest, [(first[0], result)] if first else [])
-                return _say_rules(done, held.contract)
-        return _say_rules(result, held.contract)
-
-    def _order_contract_op(self, order_id: str | int, order: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
-        """The contract of a live order from its own terms: the order's conid (the order dict's
-        ``conid``, else IBKR's status of ``order_id``), then IBKR's definition of that conid
-        (strike, right, expiry, multiplier: never the page's or the caller's guess)."""
-        from .core_secdef import order_contract
-
-        raw = order.get("conid")
-        if raw is None:
-            status = yield from core.order_status(self.state, order_id)
-            raw = status.conid
-        try:
-            conid = int(raw) if raw is not None and not isinstance(raw, bool) else 0
-        except (TypeError, ValueError):
-            conid = 0
-        if conid <= 0:
-            raise OrderValidationError("conid", f"the conid of order {order_id} is unknown ({raw!r})")
-        contract = yield from order_contract(self.state, conid)
-        if contract.sec_type == "BOND":
-            # IBKR's definition names a bond by its ticker (``T``); the plugin resolved and logged
-            # it by the description form (``US-T 4.25 11/15/34``). The order's own logged symbol
-            # is the one the caller was shown, so the order's contract answers to it.
-            logged = yield core.FindOrder(order_id=str(order_id))
-            if isinstance(logged, JournalEntry) and logged.conid == conid and logged.symbol:
-                contract = attrs.evolve(contract, local_symbol=logged.symbol)
-            else:  # not in this log: the description form of IBKR's own name (``T 4.25 11/15/34``)
-                from .contracts import _bond_description
-
-                found = re.search(r"(\d+(?:\.\d+)?)\s+\d\d/\d\d/\d\d\s*$", contract.description or "")
-                coupon = float(found.group(1)) if found else None
-                named = _bond_description(contract.symbol, coupon, contract.maturity) if found else None
-                if named:
-                    contract = attrs.evolve(contract, local_symbol=named, coupon=contract.coupon or coupon)
-        return contract
+        return orderpath.answer_held(self._desk, client_order_id, yes)
 
     def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
-        ctx, _, payload = yield from self._prepare(order, contract)
-        return (yield from orderflow.whatif(self.state, payload, ctx))
+        return orderpath.whatif_order(self._desk, order, contract)
 
     def _cancel_op(
         self, order_id: str | int, account_id: str | None, sec_type: str | None
     ) -> core.Op[m.CancelAck]:
-        """Cancel order ``order_id``. Without ``sec_type`` the order's own is used (its order-log
-        row, else IBKR's status of it) so a futures cancel carries ``manualIndicator`` and
-        ``extOperator``. After IBKR's acknowledgement the order's status is read once and written to
-        the order log (``Cancelled`` -> the vocabulary's cancelled log status); a status IBKR has not
-        settled yet (``PendingCancel``) is left to the stream and start-up reconciliation."""
-        account = yield from self._account_op(account_id)
-        oid = str(order_id).strip()
-        if sec_type is None:
-            logged = yield core.FindOrder(order_id=oid)
-            if isinstance(logged, JournalEntry) and logged.sec_type:
-                sec_type = logged.sec_type
-        if sec_type is None:
-            status = yield from self._status_or_none(oid)
-            sec_type = None if status is None else status.sec_type
-        futures = sec_type is not None and sec_type.upper() in ("FUT", "FOP")
-        ack = yield from core.cancel_order(
-            self.state,
-            account,
-            order_id,
-            futures_operator=self.config.futures_operator if futures else None,
-            manual_indicator=self.config.manual_orders,
-        )
-        if self.journal is not None:
-            # IBKR acknowledges first (PendingCancel) and confirms shortly after: a few spaced reads.
-            after = yield from self._status_or_none(oid)
-            for _ in range(CANCEL_CONFIRM_READS - 1):
-                if after is None or not status_info(after.order_status).live:
-                    break
-                yield core.Sleep(CANCEL_CONFIRM_WAIT_S)
-                after = (yield from self._status_or_none(oid)) or after
-            if after is not None and after.order_status:
-                yield core.RecordOrderStatus(
-                    order_id=oid,
-                    ibkr_status=after.order_status,
-                    filled_quantity=after.cum_fill,
-                    total_size=after.total_size,
-                    avg_fill_price=after.average_price,
-                )
-        return ack
-
-    def _status_or_none(self, order_id: str) -> core.Op[m.OrderStatus | None]:
-        """IBKR's status of an order, ``None`` when it cannot be read (logged; nothing depends on it
-        but the futures fields of a cancel and the order log, which the stream also keeps)."""
-        try:
-            return (yield from core.order_status(self.state, order_id))
-        except (GatewayError, OrderRejectedError) as exc:
-            log.info("status of order %s could not be read: %s", order_id, mask_text(str(exc)))
-            return None
+        return orderpath.cancel(self._desk, order_id, account_id, sec_type)
 
     def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
         """IBKR's start-up sequence; while it runs, its own account reads never re-authenticate
@@ -1082,28 +658,3 @@ class ClientBase:
     def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:
         account = yield from self._account_op(account_id)
         return (yield from make(account))
-
-
-#: Status reads after a cancel's acknowledgement, and the wait between them: IBKR answers
-#: ``PendingCancel`` first and ``Cancelled`` once the venue confirms (the stream, and start-up
-#: reconciliation from the live orders, settle the row when the confirmation comes later).
-CANCEL_CONFIRM_READS = 4
-CANCEL_CONFIRM_WAIT_S = 0.5
-
-#: What an order result says when the contract's own rules could not be had.
-STATIC_RULES_NOTE = (
-    "IBKR gave no contract rules for conid {conid}: checked against the plugin's static order "
-    "rules only (no tick grid unless the contract carries tick_size)"
-)
-
-
-def _say_rules(result: m.OrderResult, cdict: Mapping[str, Any]) -> m.OrderResult:
-    """The result, saying in ``message`` when the static rules stood in for the contract's own."""
-    if cdict.get("rules_source"):
-        return result
-    note = STATIC_RULES_NOTE.format(conid=cdict.get("conid"))
-    return attrs.evolve(result, message=f"{result.message}; {note}" if result.message else note)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)

@@ -703,3 +703,127 @@ def register_sending_model(cls: type[T], renames: Mapping[str, str]) -> tuple[St
         return structure_fn(data, cls)
 
     return unstructure_fn, structure_one
+
+
+# --------------------------------------------------------------------------------------------
+# The order ticket, written and read back (the order log) here: nothing outside this module
+# spells its keys.
+
+_TICKET = CPAPI_ORDER_WIRE_NAMES
+_K_COID, _K_TYPE, _K_SIDE, _K_QTY = (
+    _TICKET[k] for k in ("client_order_id", "order_type", "side", "quantity")
+)
+_K_TIF, _K_RTH, _K_SECTYPE, _K_CONID = (_TICKET[k] for k in ("tif", "outside_rth", "sec_type", "conid"))
+_K_CONIDEX, _K_ACCOUNT, _K_EXCHANGE = (_TICKET[k] for k in ("conidex", "account_id", "listing_exchange"))
+_K_PRICE, _K_AUX, _K_TRAIL_AMT, _K_TRAIL_TYPE = (
+    _TICKET[k] for k in ("price", "aux_price", "trailing_amount", "trailing_type")
+)
+_K_MANUAL, _K_OPERATOR = _TICKET["manual_indicator"], _TICKET["ext_operator"]
+#: The order ticket's order type key (request codes ``LMT``, ``STP_LIMIT`` ...).
+WIRE_ORDER_TYPE = _K_TYPE
+#: CPAPI's order-type request codes against the words IBKR's order lists use for them.
+LISTED_ORDER_TYPES: dict[str, str] = {
+    "LMT": "LIMIT", "MKT": "MARKET", "STP": "STOP", "STP_LIMIT": "STOPLIMIT",
+}  # fmt: skip
+
+
+def order_ticket(
+    client_order_id: str,
+    order_type: str,
+    side: str,
+    quantity: float,
+    tif: str,
+    outside_rth: bool,
+    sec_type: str,
+    conid: int,
+    *,
+    conidex: str | None,
+    account_id: str | None,
+    listing_exchange: str | None,
+    price: float | None,
+    aux_price: float | None,
+    trailing_amount: float | None,
+    trailing_type: str | None,
+    futures: bool,
+    manual_indicator: bool | None,
+    ext_operator: str | None,
+) -> dict[str, Any]:
+    """The CPAPI order ticket (REFERENCE §4.1) for values the translator decided: keys in
+    ``CPAPIOrder`` field order, fields without a value not sent; a ticket with ``conidex`` (forex:
+    ``conid@exchange``) names its contract by it alone; a futures ticket always carries
+    ``manualIndicator`` and ``extOperator`` (CME Rule 536-B)."""
+    ticket: dict[str, Any] = {
+        _K_COID: client_order_id,
+        _K_TYPE: order_type,
+        _K_SIDE: side,
+        _K_QTY: quantity,
+        _K_TIF: tif,
+        _K_RTH: outside_rth,
+        _K_SECTYPE: f"{conid}:{sec_type}",
+    }
+    if conidex is not None:
+        ticket[_K_CONIDEX] = conidex
+    else:
+        ticket[_K_CONID] = conid
+    if account_id is not None:
+        ticket[_K_ACCOUNT] = account_id
+    if listing_exchange:
+        ticket[_K_EXCHANGE] = listing_exchange
+    if price is not None:
+        ticket[_K_PRICE] = price
+    if aux_price is not None:
+        ticket[_K_AUX] = aux_price
+    if trailing_type is not None:
+        if trailing_amount is not None:
+            ticket[_K_TRAIL_AMT] = trailing_amount
+        ticket[_K_TRAIL_TYPE] = trailing_type
+    if futures:
+        ticket[_K_MANUAL] = manual_indicator
+        ticket[_K_OPERATOR] = ext_operator
+    return ticket
+
+
+@attrs.define(frozen=True, kw_only=True)
+class TicketTerms:
+    """An order ticket's terms as the order log keeps them (read back by :func:`ticket_terms`)."""
+
+    client_order_id: str | None
+    #: The ticket's conid as sent (``conid``), else the conid part of ``conidex``; ``None`` without either.
+    conid: Any
+    side: str
+    order_type: str
+    quantity: float
+    price: Any = None
+    aux_price: Any = None
+    listing_exchange: Any = None
+    tif: Any = None
+
+
+def ticket_terms(ticket: Mapping[str, Any]) -> TicketTerms:
+    """Read an order ticket (a new order's, or a modification's body) back for the order log."""
+    conid = ticket.get(_K_CONID)
+    if conid is None:
+        conidex = ticket.get(_K_CONIDEX)
+        conid = None if conidex is None else str(conidex).split("@")[0]
+    coid = ticket.get(_K_COID)
+    return TicketTerms(
+        client_order_id=None if coid is None else str(coid),
+        conid=conid,
+        side=str(ticket.get(_K_SIDE) or ""),
+        order_type=str(ticket.get(_K_TYPE) or ""),
+        quantity=float(ticket.get(_K_QTY) or 0.0),
+        price=ticket.get(_K_PRICE),
+        aux_price=ticket.get(_K_AUX),
+        listing_exchange=ticket.get(_K_EXCHANGE),
+        tif=ticket.get(_K_TIF),
+    )
+
+
+def with_client_order_id(ticket: Mapping[str, Any], client_order_id: str) -> dict[str, Any]:
+    """The ticket under ``client_order_id`` (a copy)."""
+    return {**ticket, _K_COID: client_order_id}
+
+
+def without_client_order_id(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    """The ticket without its cOID (a modification's body: the cOID names the original order)."""
+    return {k: v for k, v in ticket.items() if k != _K_COID}

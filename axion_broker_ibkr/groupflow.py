@@ -27,10 +27,10 @@ from attrs import define, evolve
 from . import convert, core, orderflow
 from . import models as m
 from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError, OrderValidationError
-from .journal import JournalEntry
+from .journal import JournalEntry, Settlement
 from .masking import mask_account, mask_text
 from .orders.groups import GroupLeg, OrderGroup, regroup
-from .orders.status import LOG_TERMINAL, status_info
+from .orders.status import LOG_TERMINAL, host_order_status, status_info
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID
@@ -73,16 +73,12 @@ def _settle_all(
 ) -> core.Op[None]:
     for leg in legs:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=status,
-            transcript=[group_record(group, leg), *transcript],
-            message=message,
+            leg.client_order_id,
+            Settlement(status=status, transcript=[group_record(group, leg), *transcript], message=message),
         )
 
 
 def _leg_result(leg: GroupLeg, order_id: str | None, ibkr_status: str | None, filled: float) -> m.LegResult:
-    from .orders import host_order_status
-
     quantity = float(leg.payload.get("quantity") or 0.0)
     return m.LegResult(
         role=leg.role,
@@ -95,15 +91,13 @@ def _leg_result(leg: GroupLeg, order_id: str | None, ibkr_status: str | None, fi
 
 def _same_terms(leg: GroupLeg, order: m.Order) -> bool:
     """A live order that is this child: same conid, side and order type (request code or list word)."""
-    from .store.reconcile import _long_order_type
-
     payload = leg.payload
     kind = str(payload.get(_TYPE) or "").upper()
     listed = (order.order_type or order.orig_order_type or "").upper().replace(" ", "").replace("_", "")
     return (
         order.conid == payload.get("conid")
         and (order.side or "").upper()[:1] == str(payload.get("side") or "").upper()[:1]
-        and listed in {kind.replace("_", ""), _long_order_type(kind)}
+        and listed in {kind.replace("_", ""), convert.LISTED_ORDER_TYPES.get(kind, "")}
     )
 
 
@@ -182,7 +176,7 @@ def place_group_held(
         group.kind, group.group_id, len(group.legs), mask_account(ctx.account_id), ctx.mode,
     )  # fmt: skip
     path = f"/iserver/account/{ctx.account_id}/orders"
-    first = orderflow._first_post(path, {"orders": group.payloads()})
+    first = orderflow.first_post(path, {"orders": group.payloads()})
     settled = yield from _settle_group(state, group, contract, ctx, transcript, first, hold=hold)
     assert settled is not None  # only a continuation finds the question gone
     return settled
@@ -242,8 +236,8 @@ def _settle_acks(
 ) -> core.Op[m.OrderResult]:
     head = group.legs[0]
     quantity = float(head.payload.get("quantity") or 0.0)
-    head_result = orderflow._ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
-    head_result = yield from orderflow._with_fills(state, head_result, quantity)
+    head_result = orderflow.ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
+    head_result = yield from orderflow.with_fills(state, head_result, quantity)
     found: dict[str, m.Order] = {}
     if len(acks) < len(group.legs):
         # [conflict] REFERENCE §4.2: one element per order, but some doc pages show a single object;
@@ -280,22 +274,26 @@ def _settle_acks(
                 status="pending", ibkr_status=None,
             )  # fmt: skip
             yield core.RecordResult(
-                client_order_id=leg.client_order_id,
-                status="submitted_unconfirmed",
-                transcript=[group_record(group, leg), *transcript],
-                message="IBKR's answer had no element for this order and it was not found; reconcile",
+                leg.client_order_id,
+                Settlement(
+                    status="submitted_unconfirmed",
+                    transcript=[group_record(group, leg), *transcript],
+                    message="IBKR's answer had no element for this order and it was not found; reconcile",
+                ),
             )
             legs.append(result)
             continue
         legs.append(result)
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=result.status,
-            order_id=result.order_id,
-            filled_quantity=filled,
-            avg_fill_price=price,
-            transcript=[group_record(group, leg), *transcript],
-            message=head_result.message or None if index == 0 else None,
+            leg.client_order_id,
+            Settlement(
+                status=result.status,
+                order_id=result.order_id,
+                filled_quantity=filled,
+                avg_fill_price=price,
+                transcript=[group_record(group, leg), *transcript],
+                message=head_result.message or None if index == 0 else None,
+            ),
         )
     return evolve(head_result, group_id=group.group_id, legs=tuple(legs))
 
@@ -313,7 +311,7 @@ def _lost_answer(
     )
     for leg in group.legs:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id, status="submitted_unconfirmed", message=str(exc)
+            leg.client_order_id, Settlement(status="submitted_unconfirmed", message=str(exc))
         )
     try:
         found = yield from _find_legs(state, group, ctx)
@@ -338,10 +336,12 @@ def _settle_found(
     missing = [leg for leg in group.legs if leg.client_order_id not in found]
     for leg in missing:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=orderflow.UNKNOWN_AT_BROKER,
-            transcript=[group_record(group, leg), *transcript],
-            message=f"group {group.group_id}: state unknown after '{what}'; NOT re-sent, reconcile first",
+            leg.client_order_id,
+            Settlement(
+                status=orderflow.UNKNOWN_AT_BROKER,
+                transcript=[group_record(group, leg), *transcript],
+                message=f"group {group.group_id}: state unknown after '{what}'; NOT re-sent, reconcile first",
+            ),
         )
     if head.client_order_id not in found:
         raise OrderStateUnknownError(
@@ -363,15 +363,17 @@ def _settle_found(
         result = _leg_result(leg, order_id, live.status, live.filled_quantity or 0.0)
         legs.append(result)
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=result.status,
-            order_id=order_id,
-            filled_quantity=live.filled_quantity or None,
-            avg_fill_price=live.avg_price if live.filled_quantity else None,
-            transcript=[group_record(group, leg), *transcript],
-            message="the answer to the group was lost; found at IBKR",
+            leg.client_order_id,
+            Settlement(
+                status=result.status,
+                order_id=order_id,
+                filled_quantity=live.filled_quantity or None,
+                avg_fill_price=live.avg_price if live.filled_quantity else None,
+                transcript=[group_record(group, leg), *transcript],
+                message="the answer to the group was lost; found at IBKR",
+            ),
         )
-    head_result = orderflow._found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
+    head_result = orderflow.found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
     if missing:
         lost = ", ".join(x.client_order_id for x in missing)
         head_result = evolve(head_result, message=f"{head_result.message}; not found (reconcile): {lost}")
@@ -559,6 +561,29 @@ def logged_leg(entry: JournalEntry) -> LoggedLeg | None:
         payload=dict(entry.payload),
         status=entry.status,
     )
+
+
+def group_legs(
+    *, order_id: str | None = None, client_order_id: str | None = None
+) -> core.Op[tuple[dict[str, Any], list[LoggedLeg]] | None]:
+    """The group record and every logged leg of the group that order ``order_id`` (IBKR's id) or
+    ``client_order_id`` (any leg's cOID) belongs to; ``None`` when the order log has no group for it
+    (no journal, not logged, or a single order)."""
+    entry: JournalEntry | None
+    if client_order_id is not None:
+        entry = yield core.FindEntry(client_order_id=client_order_id)
+    else:
+        entry = yield core.FindOrder(order_id=str(order_id))
+    record = group_record_of(entry if isinstance(entry, JournalEntry) else None)
+    if record is None:
+        return None
+    legs: list[LoggedLeg] = []
+    for coid in record["legs"]:
+        row = yield core.FindEntry(client_order_id=str(coid))
+        leg = logged_leg(row) if isinstance(row, JournalEntry) else None
+        if leg is not None:
+            legs.append(leg)
+    return record, legs
 
 
 def _quantity_word(order: Mapping[str, Any] | None) -> str:
@@ -807,12 +832,11 @@ def resize_exits(
             mod = orderflow.modification(leg.order_id, leg.client_order_id, body, contract, ctx)
             ref = yield core.RecordModification(mod)
             if ref is not None:
+                note = "resized by IBKR with its parent (live orders show the new size); not sent"
                 yield core.SettleModification(
-                    ref=ref, status="accepted", transcript=[],
-                    message="resized by IBKR with its parent (live orders show the new size); not sent",
-                    ibkr_status=shown.status,
-                )  # fmt: skip
-            out.append((leg, orderflow._found_result(shown, leg.client_order_id, ctx, [])))
+                    ref, Settlement(status="accepted", transcript=[], message=note, ibkr_status=shown.status)
+                )
+            out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))
             continue
         try:
             result, _held = yield from orderflow.modify_order_held(

@@ -11,6 +11,7 @@ from typing import Any
 
 from attrs import define, field
 
+from ..convert import WIRE_CLIENT_ORDER_ID, WIRE_ORDER_TYPE
 from ..journal import JournalEntry
 from ..masking import mask_account, mask_text
 from ..models import (
@@ -338,7 +339,7 @@ def live_order_rows(orders: Iterable[Order], names: Mapping[int, str] | None = N
             "Price": o.price,
             "Avg fill": o.avg_price,
             "Status": status_label(o.status),  # one spelling with the order log (orders.status)
-            "cOID": o.client_order_id or "",
+            WIRE_CLIENT_ORDER_ID: o.client_order_id or "",
             "Account": mask_account(o.account or o.acct),
         }
         for o in ordered
@@ -362,7 +363,7 @@ def fill_rows(trades: Iterable[Trade], names: Mapping[int, str] | None = None) -
             "Commission": t.commission,
             "Net amount": t.net_amount,
             "Exchange": t.exchange or "",
-            "cOID": t.client_order_id or "",
+            WIRE_CLIENT_ORDER_ID: t.client_order_id or "",
             "Account": mask_account(t.account or t.account_code),
         }
         for t in ordered
@@ -507,7 +508,7 @@ def order_log_rows(entries: Iterable[JournalEntry], names: Mapping[int, str] | N
     names = names or {}
     return [
         {
-            "cOID": e.client_order_id,
+            WIRE_CLIENT_ORDER_ID: e.client_order_id,
             "Symbol": names.get(e.conid) or describe_row(e.sec_type, e.symbol, currency=e.currency),
             "Type": e.sec_type,
             "Side": e.side,
@@ -654,7 +655,7 @@ def confirm_ticket(
     unit = quantity_unit(sec_type, quantity, base if sec_type == "CASH" else None)
     side = str(payload.get("side", order.get("side", ""))).upper()
     host_type = str(order.get("order_type", "")).upper().replace("_", " ")
-    wire_type = str(payload.get("orderType", ""))
+    wire_type = str(payload.get(WIRE_ORDER_TYPE, ""))
     kind = host_type if wire_type in ("", host_type) else f"{host_type} ({wire_type})"
     tif = str(payload.get("tif", order.get("time_in_force", ""))).upper()
     name = describe_contract(contract)
