@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from attrs import define, evolve
 
@@ -437,17 +437,10 @@ def _held_message(group: OrderGroup, pending: m.PendingQuestion) -> str:
 
 
 def _answered(held: HeldGroup, yes: bool, **extra: Any) -> list[dict[str, Any]]:
-    """The transcript with the held question's record answered (by the caller)."""
-    transcript = list(held.transcript)
-    for index in range(len(transcript) - 1, -1, -1):
-        if transcript[index].get("held"):
-            record = dict(transcript[index])
-            record.update(answer=yes, answered_at=held.ctx.clock(), **extra)
-            if yes:
-                record["confirmed_by_caller"] = list(held.question.message_ids)
-            transcript[index] = record
-            break
-    return transcript
+    """The transcript with the held question's record answered (by the caller): orderflow's step,
+    which reads only the attributes a :class:`HeldGroup` shares with a ``HeldOrder`` (transcript,
+    ctx, question)."""
+    return orderflow._answered(cast("orderflow.HeldOrder", held), yes, **extra)
 
 
 def answer_group(
@@ -624,21 +617,27 @@ def check_quantities(
     def where(leg: LoggedLeg) -> str:
         return f"{leg.field}.{_quantity_word(orders.get(leg.client_order_id))}"
 
+    def lagging(leg: LoggedLeg, members: Sequence[LoggedLeg]) -> LoggedLeg | None:
+        """An open member of ``leg``'s OCA group that does not change to ``leg``'s new quantity."""
+        for other in members:
+            if other is leg or not other.open:
+                continue
+            if other.client_order_id not in changes or new_qty(other) != new_qty(leg):
+                return other
+        return None
+
     entry = next((leg for leg in legs if leg.role == "entry"), None)
     if kind == "oco":
-        moved = [leg for leg in legs if changed(leg)]
-        for leg in moved:
-            for other in legs:
-                if other is leg or not other.open:
-                    continue
-                if other.client_order_id not in changes or new_qty(other) != new_qty(leg):
-                    raise OrderValidationError(
-                        where(leg),
-                        f"changing one OCO order's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) "
-                        f"would leave the group's quantities unequal ({other.field} keeps "
-                        f"{other.quantity:g}); IBKR keeps an OCA group's quantities equal: change every "
-                        "open order of the group to the same quantity (client.modify_group)",
-                    )
+        for leg in (x for x in legs if changed(x)):
+            other = lagging(leg, legs)
+            if other is not None:
+                raise OrderValidationError(
+                    where(leg),
+                    f"changing one OCO order's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) "
+                    f"would leave the group's quantities unequal ({other.field} keeps "
+                    f"{other.quantity:g}); IBKR keeps an OCA group's quantities equal: change every "
+                    "open order of the group to the same quantity (client.modify_group)",
+                )
         return None
     exits = [leg for leg in legs if leg.role in EXIT_ROLES]
     if entry is not None and changed(entry):
@@ -651,26 +650,22 @@ def check_quantities(
                     f"entry), got {new_qty(leg):g}",
                 )
         return target
-    for leg in exits:
-        if not changed(leg):
-            continue
+    for leg in (x for x in exits if changed(x)):
         if entry is not None and new_qty(leg) > entry.quantity:
             raise OrderValidationError(
                 where(leg),
                 f"{new_qty(leg):g} exceeds the entry's quantity {entry.quantity:g} (an exit closes at "
                 "most what the entry opens)",
             )
-        for other in exits:
-            if other is leg or not other.open:
-                continue
-            if other.client_order_id not in changes or new_qty(other) != new_qty(leg):
-                raise OrderValidationError(
-                    where(leg),
-                    f"changing one exit's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) would "
-                    f"leave the bracket's exits unequal ({other.field} keeps {other.quantity:g}); IBKR "
-                    f"keeps an OCA exit group's quantities equal: change {other.field} to the same "
-                    "quantity too (client.modify_group), or change the entry's quantity (its exits follow)",
-                )
+        other = lagging(leg, exits)
+        if other is not None:
+            raise OrderValidationError(
+                where(leg),
+                f"changing one exit's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) would "
+                f"leave the bracket's exits unequal ({other.field} keeps {other.quantity:g}); IBKR "
+                f"keeps an OCA exit group's quantities equal: change {other.field} to the same "
+                "quantity too (client.modify_group), or change the entry's quantity (its exits follow)",
+            )
     return None
 
 
