@@ -154,3 +154,28 @@ async def test_an_oco_order_quantity_changes_only_with_the_others(
     )
     assert [leg.client_order_id for leg in result.legs] == [f"{gid}.o1", f"{gid}.o2"]
     assert _sizes(group_sim, ids) == [2.0, 2.0]
+
+
+async def test_a_held_question_about_the_entry_resizes_the_exits_once_answered_yes(
+    kind: str, group_sim: Any, store: Any, group_client: Any
+) -> None:
+    """``hold_questions=True`` on an entry's quantity change: IBKR's question about the entry's
+    modification is held (nothing modified yet); the yes modifies the entry, then resizes its exits."""
+    journal = store.journal
+    group_sim.admin.config(children_follow_parent=False)
+    placer = group_client(auto_confirm=ALL)
+    coid = f"gh-{kind}"
+    contract, placed, order = await _placed(placer, kind, group_sim, coid)
+    ids = [str(leg.order_id) for leg in placed.legs]
+    trader = group_client(auto_confirm=["o354", "o10151", "o403"])  # o163 is asked of the trader
+    entry = {k: v for k, v in order.items() if k not in ("take_profit", "stop_loss")}
+    far = _terms(entry, qty=3, limit_price=190.0)  # 5 % under the market: o163
+    held = await call(trader.modify_order(ids[0], far, contract, hold_questions=True))
+    assert held.question is not None and held.question.message_ids == ("o163",)
+    assert _sizes(group_sim, ids) == [2.0, 2.0, 2.0]  # nothing modified while the question is open
+    done = await call(trader.answer_question(coid, True))
+    assert done.group_id == coid and [leg.client_order_id for leg in done.legs] == [
+        coid, f"{coid}.tp", f"{coid}.sl"
+    ]  # fmt: skip
+    assert _sizes(group_sim, ids) == [3.0, 3.0, 3.0]
+    assert [journal.get(c).quantity for c in (coid, f"{coid}.tp", f"{coid}.sl")] == [3.0, 3.0, 3.0]
