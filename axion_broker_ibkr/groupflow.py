@@ -762,7 +762,10 @@ def finish_modify(
             and all(leg is not x for x, _ in done)
         ]  # fmt: skip
         if exits:
-            resized = yield from resize_exits(state, exits, rest.resize_to, rest.ctx, contract=rest.contract)
+            entry = next((x for x in rest.legs if x.role == "entry"), None)
+            resized = yield from resize_exits(
+                state, exits, rest.resize_to, rest.ctx, contract=rest.contract, entry=entry
+            )
             done.extend(resized)
     if not done:
         raise OrderValidationError("client_order_id", f"no leg of group {rest.group_id} is changed")
@@ -805,23 +808,40 @@ def resize_exits(
     ctx: orderflow.OrderContext,
     *,
     contract: Mapping[str, Any],
+    entry: LoggedLeg | None = None,
 ) -> core.Op[list[tuple[LoggedLeg, m.OrderResult]]]:
     """Give each open exit ``quantity`` (every other term as last accepted), one modification each,
     recorded in the order log. An exit that live orders already show at ``quantity`` (IBKR resized
     it with its parent) is recorded as such and not sent; a failure is reported, not raised (the
-    entry is modified already: the result says which exit still needs it)."""
+    entry is modified already: the result says which exit still needs it).
+
+    [unconfirmed] How IBKR sizes a bracket's exits while the entry is partly filled: the simulator
+    keeps them at the entry's size (they cover what it has filled); the other reading sizes them to
+    the entry's fills. An exit that live orders show at exactly the ``entry``'s filled quantity,
+    below ``quantity``, is taken to be IBKR sizing it to the fills and is left to IBKR (not sent)."""
     try:
         live = yield from core.live_orders(state, ctx.account_id)
     except GatewayError as exc:
         log.info("resizing exits: live orders could not be read (%s); sending every resize", exc)
         live = []
     by_id = {str(o.order_id): o for o in live if o.order_id is not None}
+    entry_live = by_id.get(str(entry.order_id)) if entry is not None else None
+    fills = float(entry_live.filled_quantity or 0.0) if entry_live is not None else 0.0
     out: list[tuple[LoggedLeg, m.OrderResult]] = []
     for leg in exits:
         body = {k: v for k, v in leg.payload.items() if k != _COID} | {"quantity": quantity}
         shown = by_id.get(str(leg.order_id))
         if shown is not None and not status_info(shown.status).live:
             continue  # filled or cancelled meanwhile: nothing to resize
+        size = None if shown is None or shown.total_size is None else float(shown.total_size)
+        if shown is not None and 0.0 < fills < quantity and size == fills:
+            log.info(
+                "group exit %s: IBKR sizes it to the entry's fills (%g); left to IBKR",
+                leg.client_order_id,
+                fills,
+            )
+            out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))
+            continue
         assert leg.order_id is not None
         if shown is not None and shown.total_size is not None and float(shown.total_size) == quantity:
             mod = orderflow.modification(leg.order_id, leg.client_order_id, body, contract, ctx)

@@ -120,3 +120,27 @@ async def test_after_the_window_a_yes_places_the_group_again_linked_to_the_first
     assert journal.get(f"{new}.tp").parent_client_order_id == new
     assert journal.get(f"{new}.sl").payload["parentId"] == new
     assert len(_book(group_sim)) == 3  # the second group only; the first never reached IBKR
+
+
+async def test_a_question_invalidated_by_another_order_places_the_group_again_once(
+    kind: str, group_sim: Any, store: Any, group_client: Any
+) -> None:
+    """Another order request invalidates IBKR's pending question (REFERENCE §4.3): inside the window
+    a yes finds the question gone and no leg at IBKR, so the same group goes again, under new ids
+    linked to the first, exactly once."""
+    journal = store.journal
+    client = group_client(auto_confirm=OTHERS)
+    coid = f"gq-gone-{kind}"
+    contract, held = await _held_bracket(client, kind, group_sim, coid)
+    assert held.question is not None
+    other = group_client(auto_confirm=["o163", *OTHERS])  # another order, from another client
+    await call(
+        other.place_order({"side": "buy", "qty": 1, "order_type": "limit", "limit_price": 150.0}, contract)
+    )
+    again = await call(client.answer_question(coid, True))
+    new = again.group_id
+    assert new and new != coid and [leg.client_order_id for leg in again.legs] == _coids(new)
+    assert _statuses(journal, _coids(coid)) == ["declined"] * 3
+    assert "question expired at IBKR" in (journal.get(coid).message or "")
+    assert [journal.get(c).linked_client_order_id for c in _coids(new)] == _coids(coid)
+    assert len(_book(group_sim)) == 4  # the other order and the group's three, once
