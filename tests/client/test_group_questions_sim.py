@@ -36,22 +36,25 @@ def _book(sim: Any) -> list[dict[str, Any]]:
     return list(sim.admin.state()["orders"])
 
 
-async def _held_bracket(client: Any, kind: str, sim: Any, coid: str) -> tuple[Any, Any]:
+async def _held_bracket(make: Any, kind: str, sim: Any, coid: str) -> tuple[Any, Any, Any]:
+    """A client (every question but o163 auto-confirmed) and its bracket whose question is held:
+    ``(client, contract, held result)``."""
+    client = make(auto_confirm=OTHERS)
     contract = await _contract(client, kind, "STK")
     _pin(sim, contract)
     # 10 % under the market: the simulator asks o163 (price constraint) about the request.
     order = _bracket(contract, AAPL_PRICE * 0.9, 2, coid)
     held = await call(client.place_order(order, contract, hold_questions=True))
-    return contract, held
+    assert held.question is not None
+    return client, contract, held
 
 
 async def test_a_held_group_question_then_yes_places_the_same_group(
     kind: str, group_sim: Any, store: Any, group_client: Any
 ) -> None:
     journal = store.journal
-    client = group_client(auto_confirm=OTHERS)
     coid = f"gq-yes-{kind}"
-    _, held = await _held_bracket(client, kind, group_sim, coid)
+    client, _, held = await _held_bracket(group_client, kind, group_sim, coid)
     assert held.status == "pending" and held.order_id is None and held.ibkr_status is None
     assert isinstance(held.question, PendingQuestion) and held.question.message_ids == ("o163",)
     assert held.group_id == coid and [leg.client_order_id for leg in held.legs] == _coids(coid)
@@ -83,10 +86,8 @@ async def test_a_held_group_question_then_no_declines_every_leg(
     kind: str, group_sim: Any, store: Any, group_client: Any
 ) -> None:
     journal = store.journal
-    client = group_client(auto_confirm=OTHERS)
     coid = f"gq-no-{kind}"
-    _, held = await _held_bracket(client, kind, group_sim, coid)
-    assert held.question is not None
+    client, _, _held = await _held_bracket(group_client, kind, group_sim, coid)
     result = await call(client.answer_question(coid, False))
     assert result.status == "rejected" and "declined by the caller" in result.message
     assert [leg.status for leg in result.legs] == ["rejected"] * 3
@@ -101,10 +102,8 @@ async def test_after_the_window_a_yes_places_the_group_again_linked_to_the_first
     kind: str, group_sim: Any, store: Any, group_client: Any
 ) -> None:
     journal = store.journal
-    client = group_client(auto_confirm=OTHERS)
     coid = f"gq-late-{kind}"
-    _, held = await _held_bracket(client, kind, group_sim, coid)
-    assert held.question is not None
+    client, _, _held = await _held_bracket(group_client, kind, group_sim, coid)
     # The reply window passes, for IBKR (the simulator's clock) and for the client.
     group_sim.admin.call("advance_clock", seconds=REPLY_WINDOW_S + 5)
     client.clock = lambda: time.time() + REPLY_WINDOW_S + 5
@@ -129,10 +128,8 @@ async def test_a_question_invalidated_by_another_order_places_the_group_again_on
     a yes finds the question gone and no leg at IBKR, so the same group goes again, under new ids
     linked to the first, exactly once."""
     journal = store.journal
-    client = group_client(auto_confirm=OTHERS)
     coid = f"gq-gone-{kind}"
-    contract, held = await _held_bracket(client, kind, group_sim, coid)
-    assert held.question is not None
+    client, contract, _held = await _held_bracket(group_client, kind, group_sim, coid)
     other = group_client(auto_confirm=["o163", *OTHERS])  # another order, from another client
     await call(
         other.place_order({"side": "buy", "qty": 1, "order_type": "limit", "limit_price": 150.0}, contract)

@@ -5,7 +5,8 @@ fill cancels the stop), and cancelling the parent cancels the group."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +36,32 @@ def group_sim() -> Iterator[Any]:
         server.stop()
 
 
-def _statuses(adapter: Any, coids: list[str]) -> list[str | None]:
-    return [getattr(adapter.store.journal.get(c), "status", None) for c in coids]
-
-
-async def test_a_bracket_through_the_host_follows_the_stream(group_sim: Any, tmp_path: Path) -> None:
+@asynccontextmanager
+async def _streaming(sim: Any, tmp_path: Path, **config: Any) -> AsyncIterator[tuple[MultiBroker, Any, Any]]:
+    """The reference host with this plugin's adapter on ``sim`` (an SQLite order log of the test's
+    own) and its order stream started and subscribed: ``(host, adapter, stream)``."""
     host = MultiBroker()
     db = f"sqlite:///{tmp_path / 'log.sqlite'}"
-    adapter = host.adapter("ibkr", host_config(group_sim, database_url=db, auto_confirm=ALL))
+    adapter = host.adapter("ibkr", host_config(sim, database_url=db, auto_confirm=ALL, **config))
     assert await adapter.connect()
     stream = adapter.stream(**FAST)
     try:
         await stream.start()
         await stream.wait_connected(20)
         await stream.subscribe_orders()
+        yield host, adapter, stream
+    finally:
+        await stream.stop()
+        await adapter.disconnect()
+        await asyncio.sleep(0)
+
+
+def _statuses(adapter: Any, coids: list[str]) -> list[str | None]:
+    return [getattr(adapter.store.journal.get(c), "status", None) for c in coids]
+
+
+async def test_a_bracket_through_the_host_follows_the_stream(group_sim: Any, tmp_path: Path) -> None:
+    async with _streaming(group_sim, tmp_path) as (host, adapter, _stream):
         group_sim.admin.set_price(265598, 200.0)
         bracket = {"symbol": "AAPL", "asset_type": "stock", "side": "buy", "qty": 5, "order_type": "limit",
                    "limit_price": 195.0, "time_in_force": "gtc", "client_order_id": "HB-1",
@@ -93,10 +106,6 @@ async def test_a_bracket_through_the_host_follows_the_stream(group_sim: Any, tmp
         )
         assert bad["status"] == "rejected" and "stop_loss.stop_price" in bad["message"]
         assert adapter.store.journal.get("HB-3") is None  # nothing logged, nothing sent
-    finally:
-        await stream.stop()
-        await adapter.disconnect()
-        await asyncio.sleep(0)
 
 
 async def _host_bracket(adapter: Any, sim: Any, asset_type: str, coid: str, qty: float) -> dict[str, Any]:
@@ -133,16 +142,7 @@ async def test_a_bracket_on_each_asset_class_fills_and_settles_through_the_strea
 ) -> None:
     """Issue 15's done-when: a bracket on a stock, an option and a future is placed; its entry fills,
     its take-profit fills and the stop-loss is cancelled, in the order log and on the stream."""
-    host = MultiBroker()
-    db = f"sqlite:///{tmp_path / 'log.sqlite'}"
-    config = host_config(group_sim, database_url=db, auto_confirm=ALL, futures_operator="desk-1")
-    adapter = host.adapter("ibkr", config)
-    assert await adapter.connect()
-    stream = adapter.stream(**FAST)
-    try:
-        await stream.start()
-        await stream.wait_connected(20)
-        await stream.subscribe_orders()
+    async with _streaming(group_sim, tmp_path, futures_operator="desk-1") as (host, adapter, stream):
         coid = f"HA-{asset_type}"
         result = await host.place("ibkr", await _host_bracket(adapter, group_sim, asset_type, coid, 2))
         assert result["status"] == "open", result["message"]
@@ -163,10 +163,6 @@ async def test_a_bracket_on_each_asset_class_fills_and_settles_through_the_strea
             "stream settled",
         )
         assert [adapter.store.journal.get(c).filled_quantity for c in coids] == [2.0, 2.0, 0.0]
-    finally:
-        await stream.stop()
-        await adapter.disconnect()
-        await asyncio.sleep(0)
 
 
 async def test_a_partial_entry_fill_sizes_the_exits_in_the_log_and_on_the_stream(
@@ -174,16 +170,8 @@ async def test_a_partial_entry_fill_sizes_the_exits_in_the_log_and_on_the_stream
 ) -> None:
     """The simulator's reading (IBKR's is unconfirmed; the client takes IBKR's sizes either way): the
     exits keep the entry's size and cover what it has filled; one exit's fill reduces its sibling."""
-    host = MultiBroker()
-    db = f"sqlite:///{tmp_path / 'log.sqlite'}"
-    adapter = host.adapter("ibkr", host_config(group_sim, database_url=db, auto_confirm=ALL))
-    assert await adapter.connect()
-    stream = adapter.stream(**FAST)
-    journal = adapter.store.journal
-    try:
-        await stream.start()
-        await stream.wait_connected(20)
-        await stream.subscribe_orders()
+    async with _streaming(group_sim, tmp_path) as (host, adapter, stream):
+        journal = adapter.store.journal
         result = await host.place("ibkr", await _host_bracket(adapter, group_sim, "stock", "HP-1", 10))
         coids = [leg["client_order_id"] for leg in result["legs"]]
         ids = [int(leg["order_id"]) for leg in result["legs"]]
@@ -199,7 +187,3 @@ async def test_a_partial_entry_fill_sizes_the_exits_in_the_log_and_on_the_stream
         await asyncio.to_thread(group_sim.admin.tick)
         await until(lambda: _statuses(adapter, coids) == ["filled", "filled", "canceled"], "group settled")
         assert [journal.get(c).filled_quantity for c in coids[:2]] == [10.0, 10.0]
-    finally:
-        await stream.stop()
-        await adapter.disconnect()
-        await asyncio.sleep(0)
