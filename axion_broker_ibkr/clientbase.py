@@ -1,5 +1,6 @@
-"""What the sync and async clients share besides the core: TLS, mode resolution, order preparation,
-the driver boundary of the request loop and the journal writes.
+"""What the sync and async clients share besides the core: TLS, mode resolution, the driver
+boundary of the request loop, and one-line delegations to the order path (:mod:`.orderpath`:
+order preparation, the checks that protect money, the journal writes).
 
 Nothing here performs HTTP; the two drivers (:mod:`.client_sync`, :mod:`.client_async`, both
 re-exported by :mod:`axion_broker_ibkr.client`) do. The request loop's decisions (retry, the 429
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import core, orderpath
+from . import core, orderpath, resets
 from . import models as m
 from . import requestpolicy as rp
 from .config import IBKRConfig, takes_over_competing
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from .oauth.session import OAuthSession
     from .orders import TranslateOptions
     from .orders.groups import OrderGroup
-    from .resets import Hold, ResetSchedule
     from .sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
@@ -228,7 +228,7 @@ class ClientBase:
         self._server_offset = 0.0
         self._server_date: str | None = None
         self.session_seen_at: float | None = None
-        self._resets: ResetSchedule | None = None
+        self._resets: resets.ResetSchedule | None = None
         #: What the order path keeps for this client: held questions (``hold_questions=True``, by
         #: cOID, or by IBKR order id for a modification the log does not know) and the contract
         #: rules fetched for contracts traded without them (:class:`~.orderpath.OrderDesk`).
@@ -473,9 +473,7 @@ class ClientBase:
         """The gateway's present (epoch seconds), from the Date of its last answer (1 s grain)."""
         return time.time() + self._server_offset
 
-    def _reset_hold(self) -> Hold | None:
-        from . import resets
-
+    def _reset_hold(self) -> resets.Hold | None:
         cfg = self.config
         minutes = resets.DEFAULT_HOLD_MINUTES if cfg.reset_hold_minutes is None else cfg.reset_hold_minutes
         if minutes <= 0:
@@ -583,8 +581,9 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> core.Op[m.OrderResult]:
-        guard = self._reset_guard_op()
-        return orderpath.modify(self._desk, order_id, order, contract, confirm, hold, guard=guard)
+        return orderpath.modify(
+            self._desk, order_id, order, contract, confirm, hold, guard=self._reset_guard_op()
+        )
 
     def _modify_group_op(
         self,

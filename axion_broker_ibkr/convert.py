@@ -797,6 +797,10 @@ class TicketTerms:
     aux_price: Any = None
     listing_exchange: Any = None
     tif: Any = None
+    outside_rth: bool = False
+    account_id: Any = None
+    #: A cash-quantity ticket's amount (``cashQty``; the plugin sends none, a hand-built ticket may).
+    cash_quantity: Any = None
 
 
 def ticket_terms(ticket: Mapping[str, Any]) -> TicketTerms:
@@ -816,6 +820,9 @@ def ticket_terms(ticket: Mapping[str, Any]) -> TicketTerms:
         aux_price=ticket.get(_K_AUX),
         listing_exchange=ticket.get(_K_EXCHANGE),
         tif=ticket.get(_K_TIF),
+        outside_rth=bool(ticket.get(_K_RTH)),
+        account_id=ticket.get(_K_ACCOUNT),
+        cash_quantity=ticket.get("cashQty"),
     )
 
 

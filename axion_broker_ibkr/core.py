@@ -32,6 +32,7 @@ from .errors import (
     GatewayError,
     GatewayUnavailableError,
     NotAuthenticatedError,
+    OrderRejectedError,
     RateLimitedError,
     SessionPreconditionError,
     WireFormatError,
@@ -523,8 +524,6 @@ def cancel_order(
     )
     data = yield from _call(req)
     if isinstance(data, Mapping) and data.get("error"):
-        from .errors import OrderRejectedError
-
         raise OrderRejectedError(f"cancel of order {oid} refused by IBKR: {mask_text(str(data['error']))}")
     return convert.structure(data, m.CancelAck)
 

@@ -1,4 +1,5 @@
-"""The order flow, I/O-free: journal -> POST -> question/reply loop -> result (part of the core).
+"""The order flow, I/O-free: journal -> POST -> question/reply loop -> fills -> settle (part of the
+core). :mod:`.orderpath` runs the steps before it (account, checks, intent, payload) and calls it.
 
 * The journal entry is written (``RecordPending``) *before* the POST; if that raises, nothing is
   sent.

@@ -11,7 +11,7 @@ from typing import Any
 
 from attrs import define, field
 
-from ..convert import WIRE_CLIENT_ORDER_ID, WIRE_ORDER_TYPE
+from ..convert import WIRE_CLIENT_ORDER_ID, ticket_terms
 from ..journal import JournalEntry
 from ..masking import mask_account, mask_text
 from ..models import (
@@ -650,14 +650,15 @@ def confirm_ticket(
     """The confirm box, computed from the translated ``payload`` the client will send (prices after
     tick rounding, the rounding shown when it moved a price): a headline and one line per term."""
     sec_type = contract.sec_type
-    quantity = float(payload.get("quantity", payload.get("cashQty", 0)) or 0)
+    terms = ticket_terms(payload)  # the ticket read back through the wire layer
+    quantity = terms.quantity or float(terms.cash_quantity or 0)
     base = contract.symbol.split(".", 1)[0] if "." in contract.symbol else contract.symbol
     unit = quantity_unit(sec_type, quantity, base if sec_type == "CASH" else None)
-    side = str(payload.get("side", order.get("side", ""))).upper()
+    side = str(terms.side or order.get("side", "")).upper()
     host_type = str(order.get("order_type", "")).upper().replace("_", " ")
-    wire_type = str(payload.get(WIRE_ORDER_TYPE, ""))
+    wire_type = terms.order_type
     kind = host_type if wire_type in ("", host_type) else f"{host_type} ({wire_type})"
-    tif = str(payload.get("tif", order.get("time_in_force", ""))).upper()
+    tif = str(terms.tif if terms.tif is not None else order.get("time_in_force", "")).upper()
     name = describe_contract(contract)
     lines = [
         f"Side: {side}",
@@ -666,17 +667,17 @@ def confirm_ticket(
         f"Order type: {kind}",
     ]
     needs_limit, needs_stop = ORDER_TYPES.get(str(order.get("order_type", "")), (False, False))
-    if needs_limit or "price" in payload:
-        lines.append(_price_line("Limit price", order.get("limit_price"), payload.get("price")))
-    if needs_stop or "auxPrice" in payload:
-        lines.append(_price_line("Stop price", order.get("stop_price"), payload.get("auxPrice")))
+    if needs_limit or terms.price is not None:
+        lines.append(_price_line("Limit price", order.get("limit_price"), terms.price))
+    if needs_stop or terms.aux_price is not None:
+        lines.append(_price_line("Stop price", order.get("stop_price"), terms.aux_price))
     lines.append(f"Time in force: {tif}")
-    lines.append(f"Outside regular hours: {'yes' if payload.get('outsideRTH') else 'no'}")
-    lines.append(f"Account: {mask_account(payload.get('acctId')) or '—'}")
+    lines.append(f"Outside regular hours: {'yes' if terms.outside_rth else 'no'}")
+    lines.append(f"Account: {mask_account(terms.account_id) or '—'}")
     head = [side, _quantity_text(quantity, unit), name, host_type]
-    if payload.get("price") is not None:
-        head.append(format_price(float(payload["price"])))
-    if payload.get("auxPrice") is not None:
-        head.append(f"stop {format_price(float(payload['auxPrice']))}")
+    if terms.price is not None:
+        head.append(format_price(float(terms.price)))
+    if terms.aux_price is not None:
+        head.append(f"stop {format_price(float(terms.aux_price))}")
     head.append(tif)
     return " ".join(h for h in head if h), lines
