@@ -397,8 +397,7 @@ class HeldGroup:
     question: m.PendingQuestion
     transcript: list[dict[str, Any]]
     rounds: int
-
-    kind = "group"
+    #: Always ``None`` (nothing is at IBKR while the question is held); the desk keys by the cOID.
     order_id: str | None = None
 
     @property
