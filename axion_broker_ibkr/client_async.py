@@ -314,9 +314,33 @@ class AsyncIBKRClient(ClientBase):
         order's own contract is used (its conid from ``order["conid"]`` or IBKR's order status,
         then IBKR's definition of that conid: strike, right, expiry, multiplier). Questions as for
         :meth:`place_order`; a held one is answered with :meth:`answer_question` (the order's cOID,
-        or its order id when the order log does not know the order)."""
+        or its order id when the order log does not know the order). For a leg of an order group
+        whose quantity changes, the group stays consistent: a new entry quantity resizes its exits
+        (take-profit / stop-loss) to match; one exit's quantity alone is refused
+        (``OrderValidationError`` naming the leg and field; change every exit with
+        :meth:`modify_group`)."""
         async with self._order_lock:
             return await self._run(self._modify_op(order_id, order, contract, confirm, hold_questions))
+
+    async def modify_group(
+        self,
+        client_order_id: str,
+        changes: Mapping[str, Mapping[str, Any]],
+        contract: ContractLike | None = None,
+        *,
+        confirm: Iterable[str] = (),
+    ) -> OrderResult:
+        """Modify several legs of one order group at once: ``client_order_id`` is any leg's cOID
+        (the group's, ``<group>.tp`` ...), ``changes`` maps a leg (its field: ``entry``,
+        ``take_profit``, ``stop_loss``, ``then[0]``, ``oco[1]``; or its cOID) to its new full ticket,
+        as :meth:`modify_order` takes. Quantities stay consistent (an OCA group keeps equal
+        quantities): the exits follow a new entry quantity (those not named are resized), an exit's
+        quantity changes only with every other open exit's, an OCO order's only with every other
+        order's; else an ``OrderValidationError`` naming the leg and field, before anything is sent.
+        One modification per leg, entry first, each recorded in the order log; the result is the
+        first leg's, with ``legs`` listing every modified leg. Questions under the policy."""
+        async with self._order_lock:
+            return await self._run(self._modify_group_op(client_order_id, changes, contract, confirm))
 
     async def cancel_order(
         self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None

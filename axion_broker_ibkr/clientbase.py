@@ -585,6 +585,18 @@ class ClientBase:
             self._desk, order_id, order, contract, confirm, hold, guard=self._reset_guard_op()
         )
 
+    def _modify_group_op(
+        self,
+        client_order_id: str,
+        changes: Mapping[str, Mapping[str, Any]],
+        contract: ContractLike | None,
+        confirm: Iterable[str] = (),
+    ) -> core.Op[m.OrderResult]:
+        guard = self._reset_guard_op()
+        return orderpath.modify_group_order(
+            self._desk, client_order_id, changes, contract, confirm, guard=guard
+        )
+
     def held_question(self, client_order_id: str) -> m.PendingQuestion | None:
         """The question held for order ``client_order_id`` (``hold_questions=True``), if any."""
         return self._desk.held_question(client_order_id)

@@ -140,8 +140,22 @@ class SettleModification:
         return self.settlement.status
 
 
+@define(frozen=True, kw_only=True)
+class FindEntry:
+    """Look up the order-log row of cOID ``client_order_id`` (the legs of an order group, by their
+    derived ids): the client sends back the :class:`JournalEntry`, or ``None``."""
+
+    client_order_id: str
+
+
 JournalEffect = (
-    RecordPending | RecordResult | RecordModification | SettleModification | FindOrder | RecordOrderStatus
+    RecordPending
+    | RecordResult
+    | RecordModification
+    | SettleModification
+    | FindOrder
+    | FindEntry
+    | RecordOrderStatus
 )
 Effect = Request | Sleep | JournalEffect
 Op = Generator[Effect, Any, T]

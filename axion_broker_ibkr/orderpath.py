@@ -41,7 +41,15 @@ from .errors import (
     OrderRejectedError,
     OrderValidationError,
 )
-from .groupflow import place_group
+from .groupflow import (
+    GroupModify,
+    HeldGroup,
+    answer_group,
+    finish_modify,
+    group_legs,
+    modify_group,
+    place_group_held,
+)
 from .journal import JournalEntry, ModificationRef, OrderJournal
 from .masking import is_paper_account, mask_account, mask_text
 from .models.contracts import RULE_KEYS
@@ -110,12 +118,14 @@ class OrderDesk:
 
     state: core.SessionState
     settings: Callable[[], OrderSettings]
-    held: dict[str, HeldOrder] = field(factory=dict)
+    held: dict[str, HeldOrder | HeldGroup] = field(factory=dict)
+    #: A group modification's other legs, waiting for the answer to its first leg's question.
+    group_rest: dict[str, GroupModify] = field(factory=dict)
     #: ``(conid, is_buy)`` -> the rule keys of :data:`~axion_broker_ibkr.models.contracts.RULE_KEYS`
     #: (and ``tick_size``), fetched once per conid and side.
     contract_rules: dict[tuple[int, bool], dict[str, Any]] = field(factory=dict)
 
-    def keep(self, held: HeldOrder | None) -> None:
+    def keep(self, held: HeldOrder | HeldGroup | None) -> None:
         if held is not None:
             self.held[held.client_order_id or str(held.order_id)] = held
 
@@ -324,15 +334,12 @@ def place_group_order(
     desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str], hold: bool
 ) -> core.Op[m.OrderResult]:
     """A bracket / OCO / OTO (:mod:`.orders.groups`): every leg validated, then one POST
-    (:mod:`.groupflow`). Raises before anything is sent, as :func:`prepare`."""
-    if hold:
-        raise OrderValidationError(
-            "hold_questions",
-            "an order group's questions are answered at once under the question policy (confirm= / "
-            "auto_confirm); held questions are for single orders. Nothing was sent",
-        )
+    (:mod:`.groupflow`). Raises before anything is sent, as :func:`prepare`. With ``hold`` IBKR's
+    question about the group is held like a single order's, under the parent's cOID
+    (``answer_question(parent cOID, yes)`` continues the group's reply loop)."""
     ctx, cdict, found = yield from prepare_group(desk, order, contract, confirm)
-    result = yield from place_group(desk.state, found, cdict, ctx)
+    result, held = yield from place_group_held(desk.state, found, cdict, ctx, hold=hold)
+    desk.keep(held)
     return say_rules(result, cdict)
 
 
@@ -353,10 +360,95 @@ def modify(
     if contract is None:
         contract = yield from order_contract(desk.state, order_id, order)
     ctx, cdict, ticket = yield from prepare(desk, order, contract, confirm)
+    grouped = yield from modify_group_leg(desk, order_id, order, ticket, ctx, cdict, hold)
+    if grouped is not None:
+        return grouped
     result, held = yield from modify_order_held(
         desk.state, order_id, ticket, ctx, contract=cdict, coid=named, hold=hold
     )
     desk.keep(held)
+    return say_rules(result, cdict)
+
+
+def modify_group_leg(
+    desk: OrderDesk,
+    order_id: str | int,
+    order: Mapping[str, Any],
+    ticket: dict[str, Any],
+    ctx: OrderContext,
+    cdict: dict[str, Any],
+    hold: bool,
+) -> core.Op[m.OrderResult | None]:
+    """A modification of a logged order-group leg that changes its quantity goes through
+    :func:`.groupflow.modify_group` (an entry's exits follow it; one exit alone is refused naming
+    the leg and field); ``None`` for anything else (one order, as any)."""
+    found = yield from group_legs(order_id=str(order_id).strip())
+    if found is None:
+        return None
+    record, legs = found
+    leg = next((x for x in legs if x.order_id == str(order_id).strip()), None)
+    if leg is None or float(ticket.get("quantity") or 0.0) == leg.quantity:
+        return None  # price / terms only: one leg, as any order
+    result, held, rest = yield from modify_group(
+        desk.state, str(record["id"]), str(record["kind"]), legs, {leg.client_order_id: ticket}, ctx,
+        contract=cdict, hold=hold, orders={leg.client_order_id: order},
+    )  # fmt: skip
+    desk.keep(held)
+    if held is not None and rest is not None:
+        desk.group_rest[held.client_order_id or str(held.order_id)] = rest
+    return say_rules(result, cdict)
+
+
+def modify_group_order(
+    desk: OrderDesk,
+    client_order_id: str,
+    changes: Mapping[str, Mapping[str, Any]],
+    contract: ContractLike | None,
+    confirm: Iterable[str] = (),
+    *,
+    guard: core.Op[None] | None = None,
+) -> core.Op[m.OrderResult]:
+    """``modify_group``: every changed leg (by field or cOID) translated first (nothing is sent
+    before all pass), the group's quantities checked, then one modification per leg, entry first."""
+    if guard is not None:
+        yield from guard
+    found = yield from group_legs(client_order_id=str(client_order_id))
+    if found is None:
+        raise OrderValidationError(
+            "client_order_id", f"{client_order_id!r} is not a leg of an order group in the order log"
+        )
+    record, legs = found
+    by_key = {leg.field: leg for leg in legs} | {leg.client_order_id: leg for leg in legs}
+    if not changes:
+        raise OrderValidationError("changes", "no leg is changed")
+    tickets: dict[str, dict[str, Any]] = {}
+    named: dict[str, Mapping[str, Any]] = {}
+    ctx: OrderContext | None = None
+    cdict: dict[str, Any] = {}
+    for key, leg_order in changes.items():
+        leg = by_key.get(str(key))
+        if leg is None:
+            names = ", ".join(sorted(by_key))
+            raise OrderValidationError(
+                f"changes[{key!r}]", f"not a leg of group {record['id']} (legs: {names})"
+            )
+        if leg.order_id is None:
+            raise OrderValidationError(leg.field, f"leg {leg.client_order_id} has no IBKR order id yet")
+        leg_contract = contract
+        if leg_contract is None:
+            leg_contract = yield from order_contract(desk.state, leg.order_id, leg_order)
+        try:
+            leg_ctx, cdict, ticket = yield from prepare(desk, leg_order, leg_contract, confirm)
+        except OrderValidationError as exc:
+            raise OrderValidationError(f"{leg.field}.{exc.field}", exc.reason) from exc
+        ctx = ctx or leg_ctx
+        tickets[leg.client_order_id] = ticket
+        named[leg.client_order_id] = leg_order
+    assert ctx is not None
+    result, _held, _rest = yield from modify_group(
+        desk.state, str(record["id"]), str(record["kind"]), legs, tickets, ctx, contract=cdict,
+        orders=named,
+    )  # fmt: skip
     return say_rules(result, cdict)
 
 
@@ -372,8 +464,22 @@ def answer_held(desk: OrderDesk, client_order_id: str, yes: bool) -> core.Op[m.O
             "or asked in another process: the order log says what became of it)",
         )
     yield from core.ensure_accounts(desk.state)
+    if isinstance(held, HeldGroup):
+        group_result, regrouped = yield from answer_group(
+            desk.state, held, yes, new_group_id=new_client_order_id
+        )
+        desk.keep(regrouped)
+        return say_rules(group_result, held.contract)
+    rest = desk.group_rest.pop(str(client_order_id), None)
     result, again = yield from answer(desk.state, held, yes, new_coid=new_client_order_id)
     desk.keep(again)
+    if rest is not None:
+        if again is not None:  # IBKR asked again: the rest of the group waits for that answer
+            desk.group_rest[again.client_order_id or str(again.order_id)] = rest
+        elif yes and result.status != "rejected":
+            first = [x for x in rest.legs if x.client_order_id == result.client_order_id]
+            done = yield from finish_modify(desk.state, rest, [(first[0], result)] if first else [])
+            return say_rules(done, held.contract)
     return say_rules(result, held.contract)
 
 
@@ -522,6 +628,9 @@ def record(journal: OrderJournal | None, effect: core.JournalEffect) -> Modifica
             # Only when IBKR said one: a journal written before this argument still works.
             **({} if s.ibkr_status is None else {"ibkr_status": status_info(s.ibkr_status).ibkr}),
         )
+    elif isinstance(effect, core.FindEntry):
+        entry = journal.get(effect.client_order_id)
+        return entry if isinstance(entry, JournalEntry) else None
     elif isinstance(effect, core.FindOrder):
         find = getattr(journal, "find_order", None)
         found = find(effect.order_id) if callable(find) else None

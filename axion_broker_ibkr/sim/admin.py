@@ -277,7 +277,13 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         if not isinstance(notify, bool):
             raise AdminError(f"order_notifications: {notify!r} is not true/false")
         state.order_notifications = notify
+    if "children_follow_parent" in data:
+        follow = data["children_follow_parent"]
+        if not isinstance(follow, bool):
+            raise AdminError(f"children_follow_parent: {follow!r} is not true/false")
+        state.engine.children_follow_parent = follow
     return {
+        "children_follow_parent": state.engine.children_follow_parent,
         "sor_mode": state.sor_mode,
         "order_notifications": state.order_notifications,
         "positions_page_size": state.faults.positions_page_size,
