@@ -533,38 +533,47 @@ def merge_quote(
     value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
+    updated: Any = None
+    numeric, texts, meta = QUOTE_NUMERIC_FIELDS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS  # precomputed tables
     for key, value in data.items():
-        if key in _META_KEYS or value is None:
+        if value is None:
             continue
-        text = value if value.__class__ is str else str(value)
-        fields[key] = changed[key] = text
-        attr = QUOTE_NUMERIC_FIELDS.get(key)
+        attr = numeric.get(key)
         if attr is not None:
+            text = value if value.__class__ is str else str(value)
+            changed[key] = text
             values[attr] = number(conid, key, value)
             if key == "31":
                 prefix = text.strip()[:1]
                 values["last_is_close"] = prefix == "C"
                 values["halted"] = prefix == "H"
-        elif key in QUOTE_TEXT_FIELDS:
-            values[QUOTE_TEXT_FIELDS[key]] = text
+            continue
+        attr = meta.get(key)
+        if attr is None:  # a field: kept as text, named when it is one of the text fields
+            text = value if value.__class__ is str else str(value)
+            changed[key] = text
+            attr = texts.get(key)
+            if attr is not None:
+                values[attr] = text
+        elif attr == "updated":
+            updated = value  # read after the fields, so that a field's error is the one named
+        elif attr and QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
+            values[attr] = value if value.__class__ is str else str(value)
+    fields.update(changed)
     if ("7762" in changed or "87" in changed) and "7762" in fields:
         values["volume"] = number(conid, "7762", fields["7762"])  # 7762 wins over 87
-    conidex = data.get("conidEx", data.get("conidex"))
-    if conidex is not None:
-        values["conidex"] = str(conidex)
-    updated = data.get("_updated")
     if updated is not None:
         try:
-            values["updated"] = _parse_int(updated)
+            values["updated"] = updated if updated.__class__ is int else _parse_int(updated)
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
-    server_id = data.get("server_id", data.get("6119"))
-    if server_id is not None:
-        values["server_id"] = str(server_id)
-    try:  # US stock bid/ask sizes in shares (issue 16.4): from the merged texts, every merge
-        apply_size_lot(values, fields)
-    except ValueError as exc:
-        raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
+    # US stock bid/ask sizes in shares (issue 16.4), from the merged texts: again whenever a text
+    # it reads changed (the values of an earlier merge already hold the scaled sizes otherwise)
+    if "size_lot" not in values or not QUOTE_SIZE_LOT_KEYS.isdisjoint(changed):
+        try:
+            apply_size_lot(values, fields)
+        except ValueError as exc:
+            raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
     return changed
 
 
@@ -703,3 +712,20 @@ def register_sending_model(cls: type[T], renames: Mapping[str, str]) -> tuple[St
         return structure_fn(data, cls)
 
     return unstructure_fn, structure_one
+
+
+# --------------------------------------------------------------------------------------------
+# Constants added for the stream decoder (wire names spelled here only; issue 13 item 5)
+
+#: The field ids :func:`size_lot` / :func:`apply_size_lot` read: a merge re-scales only when one changed.
+QUOTE_SIZE_LOT_KEYS: frozenset[str] = frozenset({"6070", "7221", *(key for key, _ in LOT_SIZE_FIELDS)})
+#: Numeric quote field id -> the Quote attribute an error names (7762 is a second source of ``volume``).
+QUOTE_NUMBER_NAMES: dict[str, str] = _QUOTE_NUMBER_NAMES
+#: The frame keys that are not fields -> the Quote attribute they set ("" for none: conid, topic);
+#: the same keys as the merge's ``_META_KEYS``.
+QUOTE_META_ATTRS: dict[str, str] = {
+    "conid": "", "topic": "", "conidEx": "conidex", "conidex": "conidex", "_updated": "updated",
+    "server_id": "server_id", "6119": "server_id",
+}  # fmt: skip
+#: A meta key -> the spelling that wins when a frame carries both (even as null, as ``dict.get`` read it).
+QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id"}

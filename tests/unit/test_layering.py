@@ -49,8 +49,6 @@ WIRE_NAME_OFFENDERS: dict[str, frozenset[str]] = {
     "journal": frozenset({"cOID"}),
     "orderflow": frozenset({"cOID", "conidex", "orderType"}),
     "orders.core": frozenset({"cOID", "conidex", "orderType"}),
-    "streaming.decode": frozenset({"orderId"}),
-    "streaming.state": frozenset({"conidEx", "conidex"}),
 }
 
 
