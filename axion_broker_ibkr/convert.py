@@ -521,6 +521,7 @@ def merge_quote(
     values: dict[str, Any],
     fields: dict[str, str],
     number: Callable[[int, str, Any], float | None] = _quote_number,
+    remembered: dict[str, float | None] | None = None,
 ) -> dict[str, str]:
     """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
     ``values`` (Quote attribute -> value) and ``fields`` (field id -> text) in place; returns the
@@ -529,7 +530,8 @@ def merge_quote(
     A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value is
     ``None``, never zero; ``31`` says by its prefix whether the last price is a close (``C``) or the
     contract is halted (``H``); field 7762 (full-precision volume) wins over 87. ``number`` parses a
-    numeric field (``(conid, field id, value)``; a stream passes one that remembers texts). A bad
+    numeric field (``(conid, field id, value)``); ``remembered`` (a stream's) keeps the numbers of
+    the texts parsed before (prices and sizes repeat), up to ``QUOTE_NUMBERS_REMEMBERED``. A bad
     value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
@@ -540,9 +542,21 @@ def merge_quote(
             continue
         attr = numeric.get(key)
         if attr is not None:
-            text = value if value.__class__ is str else str(value)
+            if value.__class__ is str:
+                text = value
+                if remembered is None:
+                    values[attr] = number(conid, key, value)
+                else:
+                    found = remembered.get(value, remembered)  # the dict itself: not remembered
+                    if found is remembered:
+                        if len(remembered) >= QUOTE_NUMBERS_REMEMBERED:
+                            remembered.clear()
+                        found = remembered[value] = number(conid, key, value)
+                    values[attr] = found
+            else:
+                text = str(value)
+                values[attr] = number(conid, key, value)
             changed[key] = text
-            values[attr] = number(conid, key, value)
             if key == "31":
                 prefix = text.strip()[:1]
                 values["last_is_close"] = prefix == "C"
@@ -729,3 +743,5 @@ QUOTE_META_ATTRS: dict[str, str] = {
 }  # fmt: skip
 #: A meta key -> the spelling that wins when a frame carries both (even as null, as ``dict.get`` read it).
 QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id"}
+#: Distinct quote texts a stream's merge remembers the numbers of before it starts over.
+QUOTE_NUMBERS_REMEMBERED = 8192

@@ -7,14 +7,13 @@ value, so consumers never have to merge themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import attrs
 
 from .. import convert
 from .. import models as m
-from ..errors import WireFormatError
 from .events import OrderEvent, QuoteEvent, merged_quote_event
 
 
@@ -22,18 +21,6 @@ def _wire(obj: Any) -> dict[str, Any]:
     """Model -> wire-named dict without ``None`` values (``None`` means "not sent")."""
     data = convert.unstructure(obj)
     return {k: v for k, v in data.items() if v is not None}
-
-
-_MISS = object()
-_NUMBER_CACHE = 8192  # distinct quote texts remembered before the cache starts over
-
-
-def _number(conid: int, key: str, value: Any) -> float | None:
-    try:
-        return convert.parse_number(value)
-    except ValueError as exc:
-        attr = convert.QUOTE_NUMBER_NAMES.get(key, key)
-        raise WireFormatError(f"Quote {conid}: field {key} ({attr}): {exc}") from exc
 
 
 class QuoteBook:
@@ -48,8 +35,7 @@ class QuoteBook:
 
     def __init__(self) -> None:
         self._last: dict[int, QuoteEvent] = {}
-        self._numbers: dict[str, float | None] = {}
-        self._number = self._remembering_number()
+        self._numbers: dict[str, float | None] = {}  # quote text -> its number
 
     def merge(self, conid: int, data: Mapping[str, Any]) -> QuoteEvent:
         """Merge one ``smd`` frame (or snapshot row); returns its event (merged quote, the field
@@ -62,7 +48,7 @@ class QuoteBook:
         else:
             values = last.values.copy()  # type: ignore[union-attr]  # set on every event the book makes
             fields = last.fields.copy()  # type: ignore[union-attr]
-        changed = convert.merge_quote(conid, data, values, fields, self._number)
+        changed = convert.merge_quote(conid, data, values, fields, remembered=self._numbers)
         event = self._last[conid] = merged_quote_event(conid, changed, values, fields)
         return event
 
@@ -70,24 +56,6 @@ class QuoteBook:
         """:meth:`merge`, returning the merged :class:`Quote` and the field ids (-> text) it changed."""
         event = self.merge(conid, data)
         return event.quote, cast("dict[str, str]", event.changed)
-
-    def _remembering_number(self) -> Callable[[int, str, Any], float | None]:
-        """:func:`convert.parse_number` of a quote value, texts remembered (one dict look-up a hit)."""
-        numbers = self._numbers
-
-        def number(conid: int, key: str, value: Any) -> float | None:
-            if value.__class__ is not str:
-                return _number(conid, key, value)
-            found = numbers.get(value, _MISS)
-            if found is not _MISS:
-                return cast("float | None", found)
-            parsed = _number(conid, key, value)
-            if len(numbers) >= _NUMBER_CACHE:
-                numbers.clear()
-            numbers[value] = parsed
-            return parsed
-
-        return number
 
     def get(self, conid: int) -> m.Quote | None:
         last = self._last.get(conid)
