@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
 
 from . import core, core_market, core_secdef
-from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, to_response
+from . import requestpolicy as rp
+from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, failure_of
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .models import (
@@ -49,7 +50,6 @@ from .models import (
 )
 from .orders.groups import OrderGroup
 from .primitives import Semaphores, run_blocking
-from .tls import certificate_failure
 
 T = TypeVar("T")
 
@@ -102,40 +102,29 @@ class IBKRClient(ClientBase):
             time.sleep(LEASE_POLL_S)
 
     def _send(self, req: core.Request) -> core.Response:
-        http = self._client()
-        attempt, reauthed = 0, False
-        while True:
-            attempt += 1
-            delay = self.pacer.reserve(req.method, req.path)
-            if delay > 0:
-                time.sleep(delay)
-            limit = self.pacer.max_concurrent(req.method, req.path)
-            try:
-                with self._semaphores.slot(limit):
-                    lease = self._lease(req) if limit is not None else None
-                    try:
-                        raw = http.request(req.method, req.path, params=req.params, json=req.json)
-                    finally:
-                        if lease is not None:
-                            self.pacer.release(*lease)
-            except httpx.HTTPError as exc:
-                failure = certificate_failure(exc)
-                if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
-                    raise run_blocking(self._untrusted, failure) from exc
-                decision = self._decide_exception(req, exc, attempt)
-            else:
-                resp = to_response(raw)
-                decision = self._decide_response(req, raw, resp, attempt, reauthed)
-                if decision.action == "return":
-                    return resp
-            if decision.action == "retry":
-                time.sleep(decision.delay)
-            elif decision.action == "reauth":
-                reauthed = True
-                self._reauth()
-            else:
-                assert decision.error is not None
-                raise decision.error
+        """One request through :func:`~.requestpolicy.request_flow` (retries, 429, one
+        re-authentication): this driver only executes its steps."""
+        self._client()  # the mode is resolved first: the policy names the endpoint
+        return self._run(rp.request_flow(req, self._policy()))
+
+    def _attempt(self, req: core.Request) -> rp.Outcome:
+        """Pace, lease and send once; httpx's answer or error becomes a plain value here."""
+        http = self._http if self._http is not None else self._client()
+        delay = self.pacer.reserve(req.method, req.path)
+        if delay > 0:
+            time.sleep(delay)
+        limit = self.pacer.max_concurrent(req.method, req.path)
+        try:
+            with self._semaphores.slot(limit):
+                lease = self._lease(req) if limit is not None else None
+                try:
+                    raw = http.request(req.method, req.path, params=req.params, json=req.json)
+                finally:
+                    if lease is not None:
+                        self.pacer.release(*lease)
+        except httpx.HTTPError as exc:
+            return failure_of(exc)
+        return self._answered(req, raw)
 
     def _reauth(self) -> None:
         with self._reauth_lock:
@@ -143,8 +132,8 @@ class IBKRClient(ClientBase):
             self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
             self._run(self._session_op())
 
-    def _run(self, op: core.Op[T]) -> T:
-        """Drive one core operation to its result."""
+    def _run(self, op: Generator[Any, Any, T]) -> T:
+        """Drive one core operation (or one request's flow) to its result."""
         to_send: Any = None
         error: BaseException | None = None
         while True:
@@ -159,12 +148,20 @@ class IBKRClient(ClientBase):
             except Exception as exc:  # thrown back into the operation, which may handle it
                 error = exc
 
-    def _execute(self, effect: core.Effect) -> Any:
+    def _execute(self, effect: core.Effect | rp.Step) -> Any:
         if isinstance(effect, core.Request):
             return self._send(effect)
+        if isinstance(effect, rp.Send):
+            return self._attempt(effect.request)
         if isinstance(effect, core.Sleep):
             time.sleep(effect.seconds)
             return None
+        if isinstance(effect, rp.Penalize):
+            return self._penalize(effect)
+        if isinstance(effect, rp.Reauthenticate):
+            return self._reauth()
+        if isinstance(effect, rp.Untrusted):  # never heals by retrying: name the certificate, how to pin it
+            raise run_blocking(self._untrusted, effect) from effect.failure.cause
         if self.journal is None:
             return None
         return run_blocking(self._record, effect)

@@ -1,44 +1,40 @@
 """What the sync and async clients share besides the core: TLS, mode resolution, order preparation,
-the retry / re-authentication decisions and the journal writes.
+the driver boundary of the request loop and the journal writes.
 
 Nothing here performs HTTP; the two drivers (:mod:`.client_sync`, :mod:`.client_async`, both
-re-exported by :mod:`axion_broker_ibkr.client`) do.
+re-exported by :mod:`axion_broker_ibkr.client`) do. The request loop's decisions (retry, the 429
+back-off, one re-authentication, status -> exception) are :mod:`.requestpolicy`'s, over plain
+values: :func:`answer_of` and :func:`failure_of` convert httpx's objects into them.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
 import httpx
-from attrs import define
 
 from . import core, orderflow
 from . import models as m
+from . import requestpolicy as rp
 from .config import IBKRConfig, takes_over_competing
 from .errors import (
-    BrokerageSessionError,
     ConfigError,
     GatewayError,
-    GatewayUnavailableError,
     LiveTradingNotAllowedError,
     ModeError,
-    OAuthError,
     OrderRejectedError,
     OrderValidationError,
     ResetWindowError,
-    SessionPreconditionError,
 )
 from .journal import ContractCache, JournalEntry, ModificationRef, OrderJournal, require_order_journal
 from .masking import is_paper_account, mask_account, mask_text
@@ -47,12 +43,15 @@ from .orders.status import status_info
 from .pacing import Pacer, RetryPolicy
 from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
-from .tls import config_ssl_context as config_ssl_context  # re-exported
+from .requestpolicy import ACCOUNT_SESSION_PATHS as ACCOUNT_SESSION_PATHS  # re-exported
+from .requestpolicy import SESSION_PATHS as SESSION_PATHS  # re-exported
 from .tls import (
+    certificate_failure,
     config_trust,
     context_trusting,
     untrusted_error,
 )
+from .tls import config_ssl_context as config_ssl_context  # re-exported
 from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
@@ -88,31 +87,8 @@ for _name in ("httpx", "httpcore.http11", "httpcore.connection", "websockets.cli
 
 USER_AGENT = "axion-broker-ibkr/0.1"
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-#: Requests that (re)build the session: never trigger an automatic re-authentication themselves.
-SESSION_PATHS = frozenset(
-    {"/iserver/auth/status", "/iserver/auth/ssodh/init", "/tickle", "/iserver/reauthenticate",
-     "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
-)  # fmt: skip
-#: The start-up sequence's account reads. They are also the FIRST call of most operations
-#: (``core.ensure_accounts`` before a secdef search, an order, a snapshot), so after IBKR dropped the
-#: brokerage session (the nightly reset, a timeout) a "no bridge" answer to one of them re-opens the
-#: session, except while the start-up sequence itself is running (it would re-enter itself).
-ACCOUNT_SESSION_PATHS = frozenset({"/iserver/accounts", "/portfolio/accounts"})
-#: Answers that say whether the brokerage session is authenticated.
 #: How often a request waits for a concurrency slot another process holds (seconds).
 LEASE_POLL_S = 0.02
-_AUTH_PATHS = frozenset({"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init"})
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-@define(frozen=True)
-class Decision:
-    """What a client does with one attempt's outcome: ``return``, ``retry`` (after ``delay``),
-    ``reauth`` (open the brokerage session again, then retry) or ``raise``."""
-
-    action: str
-    delay: float = 0.0
-    error: Exception | None = None
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -120,27 +96,65 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "localhost", parts.port or 443
 
 
-def to_response(resp: httpx.Response) -> core.Response:
+# --------------------------------------------------------------------------------------------
+# The driver boundary: httpx's objects -> the request policy's plain values (nothing past here
+# reads an httpx.Response or httpx.HTTPError)
+
+
+def answer_of(resp: httpx.Response) -> rp.Answer:
+    """The plain :class:`~.requestpolicy.Answer` of an httpx response (JSON body parsed; the text
+    kept only when it is not JSON)."""
     try:
         data = resp.json() if resp.content else None
     except ValueError:
         data = None
-    return core.Response(resp.status_code, data, resp.text if data is None else "")
+    return rp.Answer(
+        status_code=resp.status_code,
+        headers=dict(resp.headers.items()),  # names lower-cased by httpx; repeats comma-joined
+        data=data,
+        text=resp.text if data is None else "",
+        received_at=time.time(),
+    )
 
 
-def retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            import datetime as dt
+#: httpx's transport errors -> :class:`~.requestpolicy.TransportFailure` kinds (subclasses first).
+_KINDS: tuple[tuple[type[httpx.HTTPError], rp.FailureKind], ...] = (
+    (httpx.ConnectTimeout, "connect-timeout"),
+    (httpx.PoolTimeout, "pool-timeout"),
+    (httpx.ReadTimeout, "read-timeout"),
+    (httpx.WriteTimeout, "write-timeout"),
+    (httpx.TimeoutException, "timeout"),
+    (httpx.ConnectError, "connect"),
+    (httpx.UnsupportedProtocol, "unsupported-protocol"),
+    (httpx.ReadError, "read"),
+    (httpx.WriteError, "write"),
+    (httpx.ProtocolError, "protocol"),
+)
 
-            return max(0.0, (parsedate_to_datetime(value) - dt.datetime.now(dt.UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
+
+def failure_of(exc: httpx.HTTPError) -> rp.TransportFailure:
+    """The plain :class:`~.requestpolicy.TransportFailure` of an httpx error: a certificate that
+    failed verification is ``certificate``, another TLS failure while connecting ``tls``."""
+    kind: rp.FailureKind = next((k for cls, k in _KINDS if isinstance(exc, cls)), "other")
+    if certificate_failure(exc) is not None:
+        kind = "certificate"
+    elif kind == "connect" and _tls_failure(exc):
+        kind = "tls"
+    return rp.TransportFailure(kind=kind, name=type(exc).__name__, detail=str(exc), cause=exc)
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether an ``ssl.SSLError`` is behind ``exc`` (httpx wraps it twice)."""
+    return any(isinstance(e, ssl.SSLError) for e in _causes(exc))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,8 +414,11 @@ class ClientBase:
         self._ssl, self.trusted_fingerprint = trust.context, trust.fingerprint
         return trust.context
 
-    def _untrusted(self, failure: ssl.SSLCertVerificationError) -> GatewayError:
+    def _untrusted(self, step: rp.Untrusted) -> GatewayError:
         """The error for a failed certificate verification (fetches the presented certificate)."""
+        failure = certificate_failure(step.failure.cause) if step.failure.cause is not None else None
+        if failure is None:  # a certificate failure made by hand (tests): nothing more to say
+            failure = ssl.SSLCertVerificationError(step.failure.detail or "certificate verify failed")
         host, port = self.peer
         return untrusted_error(
             host, port, failure, timeout=self.config.connect_timeout, trusted=self.trusted_fingerprint
@@ -428,20 +445,44 @@ class ClientBase:
         """How long a concurrency slot is held at most (a request cannot take longer)."""
         return self.config.request_timeout + 5.0
 
-    def _note_server(self, req: core.Request, raw: httpx.Response, resp: core.Response) -> None:
+    def _policy(self) -> rp.Policy:
+        """The request policy's view of this client, as values (taken when a request starts)."""
+        return rp.Policy(
+            retry=self.retry,
+            login_url=self.login_url,
+            base_url=self.base_url,
+            oauth=self._oauth is not None,
+            rebuilding_session=self._rebuilding_session,
+        )
+
+    def _answered(self, req: core.Request, raw: httpx.Response) -> rp.Answer:
+        """The driver boundary for an answer: the plain value, and the server facts it carries
+        recorded (:meth:`_note_server`)."""
+        answer = answer_of(raw)
+        self._note_server(req, answer)
+        return answer
+
+    def _note_server(self, req: core.Request, answer: rp.Answer) -> None:
         """Keep the gateway's clock (its Date header: IBKR's resets are on the server's time) and
         when the brokerage session was last seen authenticated (the reset guard's "it is back")."""
-        date = raw.headers.get("date")
+        date = answer.headers.get("date")
         if date and date != self._server_date:
             self._server_date = date
-            with contextlib.suppress(TypeError, ValueError):
-                self._server_offset = parsedate_to_datetime(date).timestamp() + 0.5 - time.time()
-        if req.path in _AUTH_PATHS and isinstance(resp.data, Mapping):
-            data: Any = resp.data
-            if req.path == "/tickle":
-                data = (data.get("iserver") or {}).get("authStatus") or {}
-            if isinstance(data, Mapping) and data.get("authenticated") is True and not data.get("competing"):
-                self.session_seen_at = self.server_time()
+            offset = rp.server_offset(answer)
+            if offset is not None:
+                self._server_offset = offset
+        if rp.says_authenticated(req, answer.response):
+            self.session_seen_at = self.server_time()
+
+    def _penalize(self, step: rp.Penalize) -> None:
+        """An HTTP 429 (the policy's :class:`~.requestpolicy.Penalize`): the pacer blocks traffic."""
+        backoff = self.pacer.penalize(step.retry_after)
+        log.warning(
+            "HTTP 429 on %s %s: pausing this client's traffic for %.1f s",
+            step.request.method,
+            mask_text(step.request.path),
+            backoff,
+        )
 
     def server_time(self) -> float:
         """The gateway's present (epoch seconds), from the Date of its last answer (1 s grain)."""
@@ -479,72 +520,6 @@ class ClientBase:
             log.warning("%s", hold.message)
             raise ResetWindowError(hold.message, retry_at=hold.retry_at, window=hold.window.describe())
         return None
-
-    def _decide_response(
-        self, req: core.Request, raw: httpx.Response, resp: core.Response, attempt: int, reauthed: bool
-    ) -> Decision:
-        self._note_server(req, raw, resp)
-        if core.is_success(req, resp):
-            return Decision("return")
-        if resp.status_code == 401 and self._oauth is not None:
-            body = resp.data if isinstance(resp.data, dict) else {}
-            said = mask_text(str(body.get("error") or "no reason given"))
-            return Decision(
-                "raise",
-                error=OAuthError(
-                    f"IBKR refused the OAuth-signed request {req.method} {mask_text(req.path)}: {said}",
-                    status=401,
-                ),
-            )
-        error = core.error_for(req, resp, login_url=self.login_url)
-        if resp.status_code == 429:
-            backoff = self.pacer.penalize(retry_after(raw))
-            log.warning(
-                "HTTP 429 on %s %s: pausing this client's traffic for %.1f s",
-                req.method,
-                mask_text(req.path),
-                backoff,
-            )
-            return Decision("raise", error=error)
-        if req.idempotent and self.retry.should_retry(attempt, status=resp.status_code):
-            return Decision("retry", self.retry.delay(attempt))
-        # A precondition refusal ("Please query /accounts first") did nothing: safe to re-run the
-        # start-up sequence and retry even for an order (same cOID).
-        if (
-            isinstance(error, BrokerageSessionError)
-            and (req.idempotent or isinstance(error, SessionPreconditionError))
-            and not reauthed
-            and (
-                req.path not in SESSION_PATHS
-                or (req.path in ACCOUNT_SESSION_PATHS and not self._rebuilding_session)
-            )
-        ):
-            return Decision("reauth")
-        return Decision("raise", error=error)
-
-    def _decide_exception(self, req: core.Request, exc: httpx.HTTPError, attempt: int) -> Decision:
-        where = f"{req.method} {mask_text(req.path)}"
-        if isinstance(exc, _NOT_SENT):
-            error: Exception = core.NotSentError(
-                f"could not reach the gateway at {self.base_url} ({type(exc).__name__}: {exc})",
-                method=req.method,
-                path=mask_text(req.path),
-            )
-        elif isinstance(exc, httpx.TimeoutException):
-            error = GatewayUnavailableError(
-                f"no answer in time from the gateway ({type(exc).__name__})",
-                method=req.method,
-                path=mask_text(req.path),
-            )
-        else:
-            error = GatewayUnavailableError(
-                f"connection to the gateway failed during {where}: {exc}",
-                method=req.method,
-                path=mask_text(req.path),
-            )
-        if req.idempotent and self.retry.should_retry(attempt, timeout=True):
-            return Decision("retry", self.retry.delay(attempt))
-        return Decision("raise", error=error)
 
     def _record(self, effect: core.JournalEffect) -> ModificationRef | JournalEntry | None:
         """Write one journal effect (blocking; a no-op without a journal). An exception propagates

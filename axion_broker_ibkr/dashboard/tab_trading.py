@@ -11,6 +11,7 @@ for the trader (``hold_questions``) and shown with the ticket it belongs to in t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -188,6 +189,8 @@ def _live_orders(session: DashboardSession) -> None:
     and its cancel/modify panel below them."""
     c1, c2 = st.columns([4, 1])
     c1.subheader("Live orders", anchor=False)
+    # Where a cancel pressed below says IBKR's answer at once, before the tab is drawn again.
+    notice = st.empty()
     orders, source = live.orders(session)
     if source == "rest" and c2.button("Refresh", key="orders_refresh", icon=":material/refresh:"):
         invalidate("orders:")
@@ -212,23 +215,39 @@ def _live_orders(session: DashboardSession) -> None:
             key="orders_pick",
         )
         if oid is not None:
-            _order_actions(session, by_id[oid])
+            _order_actions(session, by_id[oid], notice)
     st.subheader("Recent fills", anchor=False)
     st.fragment(run_every=every)(_fills_table)(session)
 
 
 def _live_signature(orders: list[Any]) -> tuple[Any, ...]:
-    """What, when it changes, needs the whole tab drawn again (picker, banner): the open orders
-    and their statuses, and the status of the order the banner names."""
+    """What, when it changes, needs the whole tab drawn again: the open orders with what the picker
+    and the cancel/modify panel show of them (description, price, size, whether cancel and modify
+    apply), and the status of the order the banner names. A mere status step that changes none of
+    that (PreSubmitted -> Submitted) redraws only the live table: redrawing the whole tab then
+    could cost the trader a price being typed into the modify panel."""
     last = st.session_state.get(LAST_RESULT)
     banner_id = str(last.order_id) if last is not None else None
-    return tuple(
-        sorted(
-            (int(o.order_id), o.status or "")
-            for o in orders
-            if o.order_id is not None and (vm_trading.is_open(o) or str(o.order_id) == banner_id)
+    rows = []
+    for o in orders:
+        if o.order_id is None:
+            continue
+        banner = str(o.order_id) == banner_id
+        if not (vm_trading.is_open(o) or banner):
+            continue
+        rows.append(
+            (
+                int(o.order_id),
+                (o.status or "") if banner else "",
+                vm_trading.is_open(o),
+                vm_trading.is_cancellable(o),
+                vm_trading.is_modifiable(o),
+                o.order_desc or "",
+                o.price,
+                o.total_size,
+            )
         )
-    )
+    return tuple(sorted(rows, key=lambda row: row[0]))
 
 
 def _live_orders_table(session: DashboardSession) -> None:
@@ -262,14 +281,18 @@ def _cancel_notice(orders: list[Any]) -> None:
     if not asked:
         return
     order = next((o for o in orders if o.order_id == asked["order_id"]), None)
+    _draw_cancel_notice(st.container(), asked, order)
+
+
+def _draw_cancel_notice(where: Any, asked: dict[str, Any], order: Any) -> None:
     status = (order.status if order is not None else None) or "cancel requested"
     text = f"Cancel of order {asked['order_id']} ({asked['name']}): {status}"
     if status == "Cancelled":
-        st.success(text, icon=":material/cancel:")
+        where.success(text, icon=":material/cancel:")
     elif order is not None and not vm_trading.is_live(order):
-        st.warning(f"{text} (it ended before the cancel took effect)")
+        where.warning(f"{text} (it ended before the cancel took effect)")
     else:
-        st.info(f"{text} · waiting for IBKR to confirm", icon=":material/hourglass_top:")
+        where.info(f"{text} · waiting for IBKR to confirm", icon=":material/hourglass_top:")
 
 
 def _fills_table(session: DashboardSession) -> None:
@@ -281,26 +304,40 @@ def _fills_table(session: DashboardSession) -> None:
         st.caption("No fills in the last days.")
 
 
-def _cancel(session: DashboardSession, order: Any) -> None:
-    """Ask IBKR to cancel; the banner of that order goes, the notice follows the stream."""
+def _cancel(session: DashboardSession, order: Any, notice: Any) -> None:
+    """Ask IBKR to cancel; the banner of that order goes, the notice follows the stream.
+
+    The cancel request runs beside the page: the client's ``cancel_order`` also reads the order's
+    status back for the order log (a few spaced reads while IBKR says PendingCancel), and the
+    trader should not wait for those when the stream has already said Cancelled."""
     oid = order.order_id
-    with st.spinner(f"Cancelling order {oid}…"):
-        ack = session.client.cancel_order(oid, sec_type=order.sec_type)
+    names = _contract_names(session, [(order.conid, order.sec_type)])
+    asked = {"order_id": oid, "name": vm_trading.order_name(order, names)}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibkr-page-cancel") as pool:
+        sent = pool.submit(session.client.cancel_order, oid, sec_type=order.sec_type)
+
+        def settled(latest: Any) -> bool:
+            failed = sent.done() and sent.exception() is not None
+            return failed or latest is None or not vm_trading.is_live(latest)
+
+        with st.spinner(f"Cancelling order {oid}; waiting for IBKR to confirm…"):
+            # The stream's Cancelled is drawn the moment it comes (into the notice slot above,
+            # before the tab is drawn again); a slow one shows PendingCancel after the redraw, and
+            # the live table follows the stream to Cancelled.
+            latest = live.await_order(session, int(oid), settled, timeout=1.5)
+            if latest is not None and not vm_trading.is_live(latest):
+                _draw_cancel_notice(notice, asked, latest)
+            ack = sent.result()  # IBKR's refusal is raised here, to the panel's error box
     invalidate("orders:")
     last = st.session_state.get(LAST_RESULT)
     if last is not None and str(last.order_id) == str(oid):
         st.session_state.pop(LAST_RESULT, None)  # no green "Submitted" left over a cancelled order
-    names = _contract_names(session, [(order.conid, order.sec_type)])
-    st.session_state[CANCELLING] = {"order_id": oid, "name": vm_trading.order_name(order, names)}
-    with st.spinner(f"Waiting for IBKR to confirm the cancel of order {oid}…"):
-        # A quick Cancelled is drawn at once; a slow one shows PendingCancel (or the cancel asked
-        # for) now, and the live table follows the stream to Cancelled.
-        live.await_order(session, int(oid), lambda o: o is None or not vm_trading.is_live(o), timeout=0.5)
+    st.session_state[CANCELLING] = asked
     st.toast(f"Cancel requested: {ack.msg or 'sent'}")
     st.rerun()
 
 
-def _order_actions(session: DashboardSession, order: Any) -> None:
+def _order_actions(session: DashboardSession, order: Any, notice: Any) -> None:
     # Every input is keyed by the picked order's id: picking another order shows that order's own
     # quantity, price, type and TIF, never the values typed or shown for the order picked before.
     oid = order.order_id
@@ -314,7 +351,7 @@ def _order_actions(session: DashboardSession, order: Any) -> None:
             icon=":material/cancel:",
             disabled=not vm_trading.is_cancellable(order),
         ):
-            _cancel(session, order)
+            _cancel(session, order, notice)
         qty = c2.number_input(
             f"New quantity ({terms.unit})", min_value=0.0, value=terms.quantity, key=f"orders_qty_{oid}"
         )

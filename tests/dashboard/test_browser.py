@@ -420,6 +420,8 @@ def test_modify_after_picking_another_order_sends_the_picked_terms_in_chromium(
     _pick(page, "Open order", re.compile(rf"^{bond_id} · "))
     expect(page.get_by_text("10,000 face value", exact=False).first).to_be_visible(timeout=UI_TIMEOUT)
     _fill(page, "New limit price", "97.6")
+    # What the trader typed stays in the box while the stream updates the live table.
+    expect(page.get_by_label("New limit price", exact=True)).to_have_value("97.6")
     page.get_by_role("button", name="Modify order…").click()
     box = page.get_by_text(f"Confirm modify of order {bond_id}:", exact=False)
     expect(box).to_be_visible(timeout=UI_TIMEOUT)
@@ -497,7 +499,7 @@ def test_cancel_shows_cancelled_within_a_second_of_the_stream_in_chromium(
         _shot(page, "cancel-cancelled")
     assert "Cancelled" in said, said
     lag = seen["Cancelled"] / 1000 - said["Cancelled"]
-    log.info("stream said %s; the page showed Cancelled %.3f s after the stream", said, lag)
+    log.info("stream said %s; the page showed Cancelled %.3f s after the stream (%s)", said, lag, seen)
     assert lag < 1.0, (said, seen)
     assert not page.get_by_text(re.compile(rf"Order {oid} .*Submitted")).count()  # no stale banner
 

@@ -25,7 +25,8 @@ FORBIDDEN = frozenset({"httpx", "asyncio", "threading", "sqlalchemy", "websocket
 
 #: The I/O-free core: no forbidden import in the module itself.
 IO_FREE: tuple[str, ...] = (
-    "core", "core_market", "core_secdef", "orderflow", "convert", "errors", "masking", "naming",
+    "core", "core_market", "core_secdef", "orderflow", "requestpolicy", "convert", "errors", "masking",
+    "naming",
     "orders", "orders.core", "orders.fields", "orders.model", "orders.plan", "orders.prices",
     "orders.rules", "orders.status", "orders.translate",
     "models", "models.accounts", "models.contracts", "models.market", "models.orders", "models.session",
@@ -158,7 +159,7 @@ def test_pure_modules_reach_no_io_library_inside_the_package(module: str) -> Non
 def test_the_core_reaches_threading_only_through_the_memory_journal() -> None:
     # Known today (issue 13 item 7 splits journal.py): the order flow's data classes share a module
     # with MemoryJournal. Any other path to an I/O library from the core fails here.
-    for module in ("core", "orderflow", "core_market", "core_secdef"):
+    for module in ("core", "orderflow", "core_market", "core_secdef", "requestpolicy"):
         offenders = {m for m in _reach(module) if _imports(m)[0] & FORBIDDEN}
         assert offenders == {"journal"}, (module, offenders)
         assert _imports("journal")[0] & FORBIDDEN == {"threading"}
