@@ -36,6 +36,8 @@ def parse_number(value: Any) -> float | None:
     ``"C168.42"`` (close), ``"H168.42"`` (halted), ``"12.5%"``. Empty text and ``None`` are ``None``.
     Raises ``ValueError`` for text that is not a number.
     """
+    if value.__class__ is str and value.replace(".", "", 1).isdecimal():
+        return float(value)  # the usual plain text ("319.05", "3200"): what the rules below make of it
     if value is None or isinstance(value, bool):
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
@@ -574,8 +576,10 @@ def merge_quote(
         elif attr and QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
             values[attr] = value if value.__class__ is str else str(value)
     fields.update(changed)
-    if ("7762" in changed or "87" in changed) and "7762" in fields:
-        values["volume"] = number(conid, "7762", fields["7762"])  # 7762 wins over 87
+    if ("7762" in changed or "87" in changed) and "7762" in fields:  # 7762 wins over 87
+        text = fields["7762"]
+        volume = remembered.get(text, remembered) if remembered is not None else remembered
+        values["volume"] = number(conid, "7762", text) if volume is remembered else volume
     if updated is not None:
         try:
             values["updated"] = updated if updated.__class__ is int else _parse_int(updated)
