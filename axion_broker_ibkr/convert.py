@@ -36,6 +36,8 @@ def parse_number(value: Any) -> float | None:
     ``"C168.42"`` (close), ``"H168.42"`` (halted), ``"12.5%"``. Empty text and ``None`` are ``None``.
     Raises ``ValueError`` for text that is not a number.
     """
+    if value.__class__ is str and value.replace(".", "", 1).isdecimal():
+        return float(value)  # the usual plain text ("319.05", "3200"): what the rules below make of it
     if value is None or isinstance(value, bool):
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
@@ -521,6 +523,7 @@ def merge_quote(
     values: dict[str, Any],
     fields: dict[str, str],
     number: Callable[[int, str, Any], float | None] = _quote_number,
+    remembered: dict[str, float | None] | None = None,
 ) -> dict[str, str]:
     """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
     ``values`` (Quote attribute -> value) and ``fields`` (field id -> text) in place; returns the
@@ -529,42 +532,66 @@ def merge_quote(
     A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value is
     ``None``, never zero; ``31`` says by its prefix whether the last price is a close (``C``) or the
     contract is halted (``H``); field 7762 (full-precision volume) wins over 87. ``number`` parses a
-    numeric field (``(conid, field id, value)``; a stream passes one that remembers texts). A bad
+    numeric field (``(conid, field id, value)``); ``remembered`` (a stream's) keeps the numbers of
+    the texts parsed before (prices and sizes repeat), up to ``QUOTE_NUMBERS_REMEMBERED``. A bad
     value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
+    updated: Any = None
+    numeric, texts, meta = QUOTE_NUMERIC_FIELDS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS  # precomputed tables
     for key, value in data.items():
-        if key in _META_KEYS or value is None:
+        if value is None:
             continue
-        text = value if value.__class__ is str else str(value)
-        fields[key] = changed[key] = text
-        attr = QUOTE_NUMERIC_FIELDS.get(key)
+        attr = numeric.get(key)
         if attr is not None:
-            values[attr] = number(conid, key, value)
+            if value.__class__ is str:
+                text = value
+                if remembered is None:
+                    values[attr] = number(conid, key, value)
+                else:
+                    found = remembered.get(value, remembered)  # the dict itself: not remembered
+                    if found is remembered:
+                        if len(remembered) >= QUOTE_NUMBERS_REMEMBERED:
+                            remembered.clear()
+                        found = remembered[value] = number(conid, key, value)
+                    values[attr] = found
+            else:
+                text = str(value)
+                values[attr] = number(conid, key, value)
+            changed[key] = text
             if key == "31":
                 prefix = text.strip()[:1]
                 values["last_is_close"] = prefix == "C"
                 values["halted"] = prefix == "H"
-        elif key in QUOTE_TEXT_FIELDS:
-            values[QUOTE_TEXT_FIELDS[key]] = text
-    if ("7762" in changed or "87" in changed) and "7762" in fields:
-        values["volume"] = number(conid, "7762", fields["7762"])  # 7762 wins over 87
-    conidex = data.get("conidEx", data.get("conidex"))
-    if conidex is not None:
-        values["conidex"] = str(conidex)
-    updated = data.get("_updated")
+            continue
+        attr = meta.get(key)
+        if attr is None:  # a field: kept as text, named when it is one of the text fields
+            text = value if value.__class__ is str else str(value)
+            changed[key] = text
+            attr = texts.get(key)
+            if attr is not None:
+                values[attr] = text
+        elif attr == "updated":
+            updated = value  # read after the fields, so that a field's error is the one named
+        elif attr and QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
+            values[attr] = value if value.__class__ is str else str(value)
+    fields.update(changed)
+    if ("7762" in changed or "87" in changed) and "7762" in fields:  # 7762 wins over 87
+        text = fields["7762"]
+        volume = remembered.get(text, remembered) if remembered is not None else remembered
+        values["volume"] = number(conid, "7762", text) if volume is remembered else volume
     if updated is not None:
         try:
-            values["updated"] = _parse_int(updated)
+            values["updated"] = updated if updated.__class__ is int else _parse_int(updated)
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
-    server_id = data.get("server_id", data.get("6119"))
-    if server_id is not None:
-        values["server_id"] = str(server_id)
-    try:  # US stock bid/ask sizes in shares (issue 16.4): from the merged texts, every merge
-        apply_size_lot(values, fields)
-    except ValueError as exc:
-        raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
+    # US stock bid/ask sizes in shares (issue 16.4), from the merged texts: again whenever a text
+    # it reads changed (the values of an earlier merge already hold the scaled sizes otherwise)
+    if "size_lot" not in values or not QUOTE_SIZE_LOT_KEYS.isdisjoint(changed):
+        try:
+            apply_size_lot(values, fields)
+        except ValueError as exc:
+            raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
     return changed
 
 
@@ -834,3 +861,21 @@ def with_client_order_id(ticket: Mapping[str, Any], client_order_id: str) -> dic
 def without_client_order_id(ticket: Mapping[str, Any]) -> dict[str, Any]:
     """The ticket without its cOID (a modification's body: the cOID names the original order)."""
     return {k: v for k, v in ticket.items() if k != _K_COID}
+
+
+# Constants added for the stream decoder (wire names spelled here only; issue 13 item 5)
+
+#: The field ids :func:`size_lot` / :func:`apply_size_lot` read: a merge re-scales only when one changed.
+QUOTE_SIZE_LOT_KEYS: frozenset[str] = frozenset({"6070", "7221", *(key for key, _ in LOT_SIZE_FIELDS)})
+#: Numeric quote field id -> the Quote attribute an error names (7762 is a second source of ``volume``).
+QUOTE_NUMBER_NAMES: dict[str, str] = _QUOTE_NUMBER_NAMES
+#: The frame keys that are not fields -> the Quote attribute they set ("" for none: conid, topic);
+#: the same keys as the merge's ``_META_KEYS``.
+QUOTE_META_ATTRS: dict[str, str] = {
+    "conid": "", "topic": "", "conidEx": "conidex", "conidex": "conidex", "_updated": "updated",
+    "server_id": "server_id", "6119": "server_id",
+}  # fmt: skip
+#: A meta key -> the spelling that wins when a frame carries both (even as null, as ``dict.get`` read it).
+QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id"}
+#: Distinct quote texts a stream's merge remembers the numbers of before it starts over.
+QUOTE_NUMBERS_REMEMBERED = 8192

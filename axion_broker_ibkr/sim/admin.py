@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import AdminError
 from .accounts import Position
 from .http import Api
 from .state import SOR_MODES
@@ -31,10 +32,6 @@ def admin(name: str) -> Callable[[AdminHandler], AdminHandler]:
         return fn
 
     return register
-
-
-class AdminError(ValueError):
-    """Bad admin input; the message names the field."""
 
 
 def _number(data: dict[str, Any], key: str, default: float | None = None) -> float:

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import TicketError
 from .accounts import Account
 from .clock import SimClock
 from .market import Market, round_to_tick
 from .session import Session
-from .tickets import Ticket, TicketError, check_price_reject, parse_ticket, questions_for
+from .tickets import Ticket, check_price_reject, parse_ticket, questions_for
 from .universe import Instrument
 
 OPEN_STATUSES = {"PreSubmitted", "Submitted", "PendingCancel"}

@@ -44,10 +44,7 @@ PURE: tuple[str, ...] = (
 WIRE_LAYER = ("convert",)
 WIRE_NAMES = frozenset({"cOID", "conidEx", "conidex", "orderType", "orderId"})
 #: Modules outside the wire layer that still spell a wire name (issue 13: to move behind convert).
-WIRE_NAME_OFFENDERS: dict[str, frozenset[str]] = {
-    "streaming.decode": frozenset({"orderId"}),
-    "streaming.state": frozenset({"conidEx", "conidex"}),
-}
+WIRE_NAME_OFFENDERS: dict[str, frozenset[str]] = {}
 
 
 def _path(module: str) -> Path | None:
