@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import AdminError
-from .accounts import Position
+from ...errors import AdminError
+from ..engine.accounts import Position
 from .http import Api
 from .state import SOR_MODES
 from .ws_frames import blt_frame, ntf_frame

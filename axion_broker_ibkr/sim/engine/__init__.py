@@ -1,0 +1,6 @@
+"""The simulator's market engine: the instrument universe, the clock, prices, paper accounts, the
+order engine (tickets, questions, matching), the brokerage session and historical bars.
+
+Nothing here speaks HTTP or WebSocket or imports the API layer (``sim.api``); the import graph is
+checked by ``tests/unit/test_sim_layers.py``.
+"""
