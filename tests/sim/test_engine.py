@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
+from axion_broker_ibkr.sim.api.account_views import ledger
 from axion_broker_ibkr.sim.api.state import SimState
-from axion_broker_ibkr.sim.engine.accounts import Account, ledger
+from axion_broker_ibkr.sim.engine.accounts import Account
 from axion_broker_ibkr.sim.engine.clock import SimClock
 from axion_broker_ibkr.sim.engine.market import Market, fmt_size, fmt_volume
 from axion_broker_ibkr.sim.engine.universe import Universe, stable_conid

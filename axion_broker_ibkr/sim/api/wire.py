@@ -6,11 +6,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from ...errors import TicketError
-from ..engine.accounts import Position, ledger, margin, position_value
+from ..engine.accounts import Position, margin, position_value
 from ..engine.market import Market, fmt_price
 from ..engine.orders import COMMISSION, Reply
 from ..engine.tickets import check_price_reject
 from ..engine.universe import Instrument
+from .account_views import ledger
 
 if TYPE_CHECKING:
     from ..engine.orders import Execution, Order, OrderEngine

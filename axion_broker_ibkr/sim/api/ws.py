@@ -20,9 +20,9 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ...errors import HistoryError
-from ..engine.accounts import ledger, pnl_row, summary
 from ..engine.history import build_history
 from ..engine.market import fmt_price, fmt_size
+from .account_views import ledger, pnl_row, summary
 from .fields import render_fields
 from .http import Api
 from .state import USER_NAME
