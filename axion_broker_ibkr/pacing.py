@@ -274,7 +274,11 @@ class Pacer:
         now = self._clock()
         if now < state.blocked_until:
             return 0
-        tat = max(state.tat, now)
+        tat = state.tat
+        for h in state.held:  # (sorted) held slots already sent count into the sweep, as in _book
+            if h <= now:
+                tat = max(tat, h) + self._interval
+        tat = max(tat, now)
         free = math.floor((now - tat + self._tolerance) / self._interval + 1e-9) + 1
         free -= sum(1 for h in state.held if now <= h < now + self._tolerance + self._interval)
         return max(0, min(self.burst, free))

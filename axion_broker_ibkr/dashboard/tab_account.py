@@ -70,8 +70,10 @@ def render(session: DashboardSession) -> None:
     client = session.client
     if st.button("Refresh account", key="acct_refresh", icon=":material/refresh:"):
         invalidate("acct:")
-    summary = cached("acct:summary", client.account_summary, TTL)
-    ledger = cached("acct:ledger", client.ledger, TTL)
+    # Refreshes: the last figures are kept (at most 30 s more) while the trader's actions need the
+    # request budget; "Refresh account" reads them again at once.
+    summary = live.refresh(session, "acct:summary", client.account_summary, TTL)
+    ledger = live.refresh(session, "acct:ledger", client.ledger, TTL)
     base = ledger["BASE"].currency if "BASE" in ledger and ledger["BASE"].currency != "BASE" else None
     metrics = vm_account.headline_metrics(summary, base_currency=base)
 

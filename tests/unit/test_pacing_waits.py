@@ -83,3 +83,16 @@ def test_nothing_is_told_outside_watch_waits_or_for_requests_that_do_not_wait() 
     with watch_waits(waits.append):
         pacer.reserve("GET", "/iserver/accounts")  # a free slot of the global budget: no wait
     assert waits == []
+
+
+def test_headroom_counts_a_held_slot_already_sent_into_the_sweep() -> None:
+    clock = Clock()
+    pacer = Pacer(50, clock=clock)
+    pacer.reserve("GET", "/iserver/account/orders")
+    assert pacer.reserve("GET", "/iserver/account/orders") > 5.0  # holds a slot 5 s ahead
+    for _ in range(7):
+        pacer.reserve("GET", "/iserver/accounts")
+    clock.now += 5.2  # the held request was sent; four intervals refilled, minus that send
+    assert pacer.headroom() == 3
+    assert pacer.reserve("GET", "/iserver/accounts") < 1e-9
+    assert pacer.headroom() == 2
