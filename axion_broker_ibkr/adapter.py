@@ -36,10 +36,21 @@ from .errors import (
 )
 from .errors import StoreUnavailableError as StoreUnavailableError  # re-exported
 from .gateway import AsyncIBKRGateway
-from .journal import ContractCache, MemoryJournal, OrderJournal
-from .masking import mask_account, mask_text
+from .journal import ContractCache, OrderJournal
+from .masking import mask_text
 from .models.orders import host_number
 from .pacing import Pacer
+from .session import MEMORY_DATABASE as MEMORY_DATABASE  # re-exported
+from .session import (
+    OrderLog,
+    astart_session,
+    attach,
+    follow_order_stream,
+    open_order_log,
+    start_order_stream,
+    unhealthy_reason,
+)
+from .session import open_order_store as open_order_store  # re-exported
 
 if TYPE_CHECKING:
     from .store import Store
@@ -47,9 +58,6 @@ if TYPE_CHECKING:
     from .streaming import IBKRStreaming
 
 log = logging.getLogger(__name__)
-
-#: ``database_url`` value that keeps the order log in memory (tests, throw-away sessions only).
-MEMORY_DATABASE = "memory"
 
 SUPPORTED_ASSETS: tuple[str, ...] = ("stock", "etf", "option", "options", "forex", "futures", "bond", "bonds")
 #: asset class of a position (IBKR) -> the host's asset type.
@@ -136,38 +144,21 @@ def position_dict(p: m.Position, mode: str) -> dict[str, Any]:
     }
 
 
-def open_order_store(database_url: str | None) -> Store:
-    """Open the plugin's database for the order log (``AXION_IBKR_DATABASE_URL``, else
-    ``database_url``, else SQLite in the user data directory; created and migrated on first use).
-    Raises :class:`StoreUnavailableError` naming the database when it cannot. Blocking."""
-    from .store import display_url, open_store, resolve_database_url
-
-    where = "the plugin's database"
-    try:
-        url = resolve_database_url({"database_url": database_url})
-        where = display_url(url)
-        store = open_store(url)
-    except Exception as exc:
-        raise StoreUnavailableError(
-            f"cannot open the IBKR order log at {where}: {type(exc).__name__}: {mask_text(str(exc))}; "
-            "no order is sent without it (fix the database, or set AXION_IBKR_DATABASE_URL / "
-            "database_url to a writable one)"
-        ) from exc
-    log.info("IBKR order log: %s", where)
-    return store
-
-
 def _amount(summary: Mapping[str, m.SummaryValue], key: str) -> float | None:
     value = summary.get(key)
     return None if value is None else value.amount
 
 
 class IBKRAdapter:
-    """Connected on demand: :meth:`connect` opens the order log, runs the gateway start-up sequence
-    and the keep-alive, and reconciles what a crash left pending.
+    """Connected on demand: :meth:`connect` runs the session lifecycle (:mod:`axion_broker_ibkr.session`):
+    opens the order log, runs the gateway start-up sequence and the keep-alive, reconciles what a
+    crash left pending, and follows the order stream when one can be had.
 
     ``journal``/``cache`` given: used as they are (no database is opened). Otherwise the database
     is opened on :meth:`connect` (or on the first order), ``database_url="memory"`` excepted.
+    ``follow_stream``: keep the order log current from an order stream (``sor``) on this adapter's
+    client after :meth:`connect` (default: when the client talks to a real socket, i.e. no test
+    ``transport``); without a stream, rows are settled by the next reconciliation, as before.
     """
 
     def __init__(
@@ -178,20 +169,28 @@ class IBKRAdapter:
         cache: ContractCache | None = None,
         pacer: Pacer | None = None,
         transport: Any = None,
+        follow_stream: bool | None = None,
     ) -> None:
         self.config = config
-        self._store: Store | None = None  # the database the adapter opened itself (closed on disconnect)
         self._recorder: ConnectionRecorder | None = None
         self._unfollow: list[Callable[[], None]] = []
         self._status_listener: Callable[[], None] | None = None
         self._store_lock = asyncio.Lock()
+        self._stream: IBKRStreaming | None = None
+        self.follow_stream = transport is None if follow_stream is None else follow_stream
         #: The database is the adapter's to open (no journal injected, no in-memory opt-out).
         self.uses_store = journal is None and config.database_url != MEMORY_DATABASE
-        if journal is None and not self.uses_store:
-            log.warning("IBKR adapter with database_url=%r: the order log is kept in memory only",
-                        MEMORY_DATABASE)  # fmt: skip
-            journal = MemoryJournal()
-        self.client = AsyncIBKRClient(config, journal=journal, cache=cache, pacer=pacer, transport=transport)
+        #: The order log: memory or injected now; the database once :meth:`open_store` opened it.
+        self._order_log: OrderLog | None = None
+        if not self.uses_store:
+            self._order_log = open_order_log(config, journal=journal, cache=cache, who="IBKR adapter")
+        self.client = AsyncIBKRClient(
+            config,
+            journal=None if self._order_log is None else self._order_log.journal,
+            cache=cache,
+            pacer=pacer,
+            transport=transport,
+        )
         self.gateway = AsyncIBKRGateway(self.client)
         self.resolver = AsyncContractResolver(self.client, cache=cache)
         self.last_error: str = ""
@@ -207,20 +206,27 @@ class IBKRAdapter:
     def store(self) -> Store | None:
         """The plugin's database once opened (``None`` before :meth:`connect`, or when a journal was
         injected / ``database_url="memory"``)."""
-        return self._store
+        return None if self._order_log is None else self._order_log.store
+
+    @property
+    def order_stream(self) -> IBKRStreaming | None:
+        """The order stream :meth:`connect` started (``None``: none could be had, or not asked)."""
+        return self._stream
 
     async def open_store(self) -> Store | None:
         """Open (once) the plugin's database and hand its journal and cache to the client and the
-        resolver. Raises :class:`StoreUnavailableError` naming the database when it cannot."""
+        resolver. Raises :class:`StoreUnavailableError` naming the database when it cannot (and
+        the client then refuses every order until it can)."""
         if not self.uses_store:
             return None
         async with self._store_lock:
-            if self._store is None:
-                self._store = await asyncio.to_thread(open_order_store, self.config.database_url)
-                self.client.journal = self._store.journal
-                self.client.cache = self._store.cache
-                self.resolver.cache = self._store.cache
-        return self._store
+            if self._order_log is None or self._order_log.failure is not None:
+                order_log = await asyncio.to_thread(open_order_log, self.config, who="IBKR adapter")
+                self._order_log = order_log
+                attach(order_log, self.client, self.resolver)
+            if self._order_log.failure is not None:
+                raise self._order_log.failure
+        return self._order_log.store
 
     # ----------------------------------------------------------------------------- protocol
 
@@ -237,71 +243,47 @@ class IBKRAdapter:
         return self.client.mode
 
     async def connect(self) -> bool:
-        """Open the order log (raises :class:`StoreUnavailableError` when it cannot), start the
-        gateway session and keep-alive, then settle pending rows and record the connection."""
-        store = await self.open_store()
-        status = await self.gateway.start()
-        self._connected = status.healthy
-        self.last_error = "" if status.healthy else (status.message or status.fail or "gateway not healthy")
-        if not status.healthy:
-            log.warning("IBKR connect failed [%s]: %s", status.mode, mask_text(self.last_error))
-        else:
-            log.info("IBKR connected [%s] account %s", status.mode, mask_account(status.selected_account))
-        if store is not None:
-            await self._after_connect(store, status)
-        return self._connected
-
-    async def _after_connect(self, store: Store, status: m.GatewayStatus) -> None:
-        from .store.connections import gateway_status_word, record_gateway_status
-        from .store.reconcile import reconcile_with_async_client
-
-        recorder = self._recorder_for(store)
-        try:
-            if status.healthy:
-                await asyncio.to_thread(recorder.connected, status=gateway_status_word(status))
-            else:
-                await asyncio.to_thread(record_gateway_status, recorder, status)
-        except Exception:  # bookkeeping: never stands between the trader and the gateway
-            log.exception("could not record the IBKR connection")
-        if not status.healthy:
-            return
+        """The session lifecycle: open the order log (raises :class:`StoreUnavailableError` when it
+        cannot), start the gateway session and keep-alive, settle pending rows, record the
+        connection, then follow the order stream (when one can be had)."""
+        await self.open_store()
+        assert self._order_log is not None
         if self._status_listener is not None:
             self._status_listener()
-        self._status_listener = self.gateway.add_listener(lambda s: record_gateway_status(recorder, s))
-        try:
-            decisions = await reconcile_with_async_client(store.journal, self.client)
-        except (IBKRError, OSError) as exc:
-            log.warning("order-log reconciliation failed (rows stay pending): %s", mask_text(str(exc)))
-        else:
-            if decisions:
-                log.info("reconciled %d order-log row(s) left pending", len(decisions))
-        await self._sync_account(recorder)
-
-    def _recorder_for(self, store: Store) -> ConnectionRecorder:
-        host, port = self.client.peer
-        recorder = store.connections(
-            mode=self.client.mode, gateway_host=host, gateway_port=port, account_id=self.client.account_id
+            self._status_listener = None
+        started = await astart_session(
+            self.config,
+            self.client,
+            self.gateway,
+            order_log=self._order_log,
+            resolver=self.resolver,
+            require_log=True,
+            record=True,
         )
-        self._recorder = recorder
-        return recorder
-
-    async def _sync_account(self, recorder: ConnectionRecorder) -> None:
-        """Net liquidation, buying power and position count into ``ibkr_connections``."""
-        from .store.connections import account_figures
-
-        try:
-            account = await self._account()
-            figures = account_figures(
-                await self.client.account_summary(account), await self.client.positions(account)
+        status = started.status
+        self._connected = status.healthy
+        self.last_error = "" if status.healthy else unhealthy_reason(status)
+        self._recorder = started.recorder
+        self._status_listener = started.unlisten
+        if status.healthy and self.follow_stream and self._stream is None:
+            opened = await start_order_stream(
+                self.client, self._order_log, connect_within=max(10.0, self.config.connect_timeout)
             )
-            await asyncio.to_thread(lambda: recorder.account_synced(account_id=account, **figures))
-        except Exception as exc:
-            log.warning("account sync not recorded: %s", mask_text(str(exc)))
+            if opened is not None:
+                self._stream, unfollow = opened
+                self._unfollow.append(unfollow)
+        return self._connected
 
     async def disconnect(self) -> None:
         for stop in self._unfollow:
             stop()
         self._unfollow.clear()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                await stream.stop()
+            except Exception:
+                log.exception("stopping the order stream failed")
         if self._status_listener is not None:
             self._status_listener()
             self._status_listener = None
@@ -314,9 +296,9 @@ class IBKRAdapter:
                 await asyncio.to_thread(recorder.disconnected, reason="disconnect requested")
             except Exception:
                 log.exception("could not record the IBKR disconnect")
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self.uses_store and self._order_log is not None:
+            self._order_log.close()
+            self._order_log = None
 
     async def get_account(self) -> dict[str, Any]:
         account_id = await self._account()
@@ -435,11 +417,9 @@ class IBKRAdapter:
         a host that runs its own :class:`~axion_broker_ibkr.streaming.IBKRStreaming` on
         :attr:`client` calls this after :meth:`connect`. Returns a function that stops following
         (:meth:`disconnect` stops it too). No-op without the database."""
-        if self._store is None:
+        if self._order_log is None or self._order_log.store is None:
             return lambda: None
-        from .store.follow import follow_stream
-
-        stop = follow_stream(self._store.journal, stream)
+        stop = follow_order_stream(self._order_log, stream)
         self._unfollow.append(stop)
         return stop
 

@@ -130,11 +130,13 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         return 2
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _session(args: argparse.Namespace) -> Any:
+    """The command's session (:func:`~axion_broker_ibkr.session.open_sync_session`), read-only and
+    one-shot: no order log is opened and no start-up sequence runs (the commands place no order)."""
     import os
 
-    from .client import IBKRClient
     from .config import IBKRConfig
+    from .session import open_sync_session
 
     env = dict(os.environ)
     if getattr(args, "mode", None):
@@ -151,7 +153,7 @@ def _client(args: argparse.Namespace) -> Any:
         if env.get("AXION_IBKR_MODE") == "sim":
             root = IBKRConfig.from_env(env).gateway_root
             env["AXION_IBKR_SIM_URL"] = root
-    return IBKRClient(IBKRConfig.from_env(env))
+    return open_sync_session(IBKRConfig.from_env(env), log_orders=False, start=False)
 
 
 def _fail(command: str, exc: BaseException) -> int:
@@ -180,11 +182,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     from .dashboard.vm_gateway import health_state, status_rows
     from .errors import IBKRError
-    from .gateway import IBKRGateway
 
     try:
-        with _client(args) as client:
-            status = IBKRGateway(client).check()
+        with _session(args) as session:
+            status = session.gateway.check()
     except IBKRError as exc:
         return _fail("status", exc)
     rows = status_rows(status)
@@ -259,24 +260,15 @@ def _details(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-def _resolve(
-    client: Any, symbol: str, asset_type: str, details: dict[str, Any], *, rules: bool = True
-) -> Any:
-    from .contracts import ContractResolver
-
-    resolver = ContractResolver(client, cache=client.cache)
-    return resolver.resolve(symbol, asset_type, details, rules=rules)
-
-
 def _cmd_resolve(args: argparse.Namespace) -> int:
     import json
 
     from .errors import IBKRError
 
     try:
-        with _client(args) as client:
-            contract = _resolve(client, args.symbol, args.type, _details(args))
-            mode = client.mode
+        with _session(args) as session:
+            contract = session.resolver.resolve(args.symbol, args.type, _details(args))
+            mode = session.client.mode
     except (IBKRError, ValueError) as exc:
         return _fail("resolve", exc)
     from .naming import describe_contract
@@ -295,13 +287,14 @@ def _cmd_quote(args: argparse.Namespace) -> int:
 
     failed: dict[str, str] = {}
     try:
-        with _client(args) as client:
+        with _session(args) as session:
+            client = session.client
             contracts: dict[str, Any] = {}
             for symbol in args.symbols:
                 try:
                     # a quote reads no contract rules: not fetched (two paced requests per symbol)
                     kind = args.type or _quote_type(symbol)
-                    contracts[symbol] = _resolve(client, symbol, kind, {}, rules=False)
+                    contracts[symbol] = session.resolver.resolve(symbol, kind, {}, rules=False)
                 except (IBKRError, ValueError) as exc:  # this symbol fails; the others are quoted
                     failed[symbol] = mask_text(str(exc))
             conids = [c.conid for c in contracts.values()]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
 
 from . import core, core_market, core_secdef
-from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, to_response
+from . import requestpolicy as rp
+from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, failure_of
 from .config import IBKRConfig
 from .convert import DEFAULT_QUOTE_FIELDS
 from .models import (
@@ -49,7 +50,6 @@ from .models import (
 )
 from .orders.groups import OrderGroup
 from .primitives import Semaphores, run_blocking
-from .tls import certificate_failure
 
 T = TypeVar("T")
 
@@ -102,40 +102,29 @@ class IBKRClient(ClientBase):
             time.sleep(LEASE_POLL_S)
 
     def _send(self, req: core.Request) -> core.Response:
-        http = self._client()
-        attempt, reauthed = 0, False
-        while True:
-            attempt += 1
-            delay = self.pacer.reserve(req.method, req.path)
-            if delay > 0:
-                time.sleep(delay)
-            limit = self.pacer.max_concurrent(req.method, req.path)
-            try:
-                with self._semaphores.slot(limit):
-                    lease = self._lease(req) if limit is not None else None
-                    try:
-                        raw = http.request(req.method, req.path, params=req.params, json=req.json)
-                    finally:
-                        if lease is not None:
-                            self.pacer.release(*lease)
-            except httpx.HTTPError as exc:
-                failure = certificate_failure(exc)
-                if failure is not None:  # never heals by retrying: say which certificate, and how to pin it
-                    raise run_blocking(self._untrusted, failure) from exc
-                decision = self._decide_exception(req, exc, attempt)
-            else:
-                resp = to_response(raw)
-                decision = self._decide_response(req, raw, resp, attempt, reauthed)
-                if decision.action == "return":
-                    return resp
-            if decision.action == "retry":
-                time.sleep(decision.delay)
-            elif decision.action == "reauth":
-                reauthed = True
-                self._reauth()
-            else:
-                assert decision.error is not None
-                raise decision.error
+        """One request through :func:`~.requestpolicy.request_flow` (retries, 429, one
+        re-authentication): this driver only executes its steps."""
+        self._client()  # the mode is resolved first: the policy names the endpoint
+        return self._run(rp.request_flow(req, self._policy()))
+
+    def _attempt(self, req: core.Request) -> rp.Outcome:
+        """Pace, lease and send once; httpx's answer or error becomes a plain value here."""
+        http = self._http if self._http is not None else self._client()
+        delay = self.pacer.reserve(req.method, req.path)
+        if delay > 0:
+            time.sleep(delay)
+        limit = self.pacer.max_concurrent(req.method, req.path)
+        try:
+            with self._semaphores.slot(limit):
+                lease = self._lease(req) if limit is not None else None
+                try:
+                    raw = http.request(req.method, req.path, params=req.params, json=req.json)
+                finally:
+                    if lease is not None:
+                        self.pacer.release(*lease)
+        except httpx.HTTPError as exc:
+            return failure_of(exc)
+        return self._answered(req, raw)
 
     def _reauth(self) -> None:
         with self._reauth_lock:
@@ -143,8 +132,8 @@ class IBKRClient(ClientBase):
             self.state.reset()  # a new brokerage session: accounts, order priming, searches start over
             self._run(self._session_op())
 
-    def _run(self, op: core.Op[T]) -> T:
-        """Drive one core operation to its result."""
+    def _run(self, op: Generator[Any, Any, T]) -> T:
+        """Drive one core operation (or one request's flow) to its result."""
         to_send: Any = None
         error: BaseException | None = None
         while True:
@@ -159,12 +148,20 @@ class IBKRClient(ClientBase):
             except Exception as exc:  # thrown back into the operation, which may handle it
                 error = exc
 
-    def _execute(self, effect: core.Effect) -> Any:
+    def _execute(self, effect: core.Effect | rp.Step) -> Any:
         if isinstance(effect, core.Request):
             return self._send(effect)
+        if isinstance(effect, rp.Send):
+            return self._attempt(effect.request)
         if isinstance(effect, core.Sleep):
             time.sleep(effect.seconds)
             return None
+        if isinstance(effect, rp.Penalize):
+            return self._penalize(effect)
+        if isinstance(effect, rp.Reauthenticate):
+            return self._reauth()
+        if isinstance(effect, rp.Untrusted):  # never heals by retrying: name the certificate, how to pin it
+            raise run_blocking(self._untrusted, effect) from effect.failure.cause
         if self.journal is None:
             return None
         return run_blocking(self._record, effect)
@@ -312,9 +309,33 @@ class IBKRClient(ClientBase):
         order's own contract is used (its conid from ``order["conid"]`` or IBKR's order status,
         then IBKR's definition of that conid: strike, right, expiry, multiplier). Questions as for
         :meth:`place_order`; a held one is answered with :meth:`answer_question` (the order's cOID,
-        or its order id when the order log does not know the order)."""
+        or its order id when the order log does not know the order). For a leg of an order group
+        whose quantity changes, the group stays consistent: a new entry quantity resizes its exits
+        (take-profit / stop-loss) to match; one exit's quantity alone is refused
+        (``OrderValidationError`` naming the leg and field; change every exit with
+        :meth:`modify_group`)."""
         with self._order_lock:
             return self._run(self._modify_op(order_id, order, contract, confirm, hold_questions))
+
+    def modify_group(
+        self,
+        client_order_id: str,
+        changes: Mapping[str, Mapping[str, Any]],
+        contract: ContractLike | None = None,
+        *,
+        confirm: Iterable[str] = (),
+    ) -> OrderResult:
+        """Modify several legs of one order group at once: ``client_order_id`` is any leg's cOID
+        (the group's, ``<group>.tp`` ...), ``changes`` maps a leg (its field: ``entry``,
+        ``take_profit``, ``stop_loss``, ``then[0]``, ``oco[1]``; or its cOID) to its new full ticket,
+        as :meth:`modify_order` takes. Quantities stay consistent (an OCA group keeps equal
+        quantities): the exits follow a new entry quantity (those not named are resized), an exit's
+        quantity changes only with every other open exit's, an OCO order's only with every other
+        order's; else an ``OrderValidationError`` naming the leg and field, before anything is sent.
+        One modification per leg, entry first, each recorded in the order log; the result is the
+        first leg's, with ``legs`` listing every modified leg. Questions under the policy."""
+        with self._order_lock:
+            return self._run(self._modify_group_op(client_order_id, changes, contract, confirm))
 
     def cancel_order(
         self, order_id: str | int, account_id: str | None = None, *, sec_type: str | None = None

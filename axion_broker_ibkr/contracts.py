@@ -23,13 +23,14 @@ Results are cached in memory, then in the optional
 :class:`~axion_broker_ibkr.journal.ContractCache`
 (the database); derivatives expire at their expiry (a front-month future at its roll cut-off).
 
-The lookups are I/O-free operations (:mod:`axion_broker_ibkr.core` style) driven by either client:
-:class:`ContractResolver` for :class:`IBKRClient`, :class:`AsyncContractResolver` for the async one.
+The lookups are I/O-free operations (:mod:`axion_broker_ibkr.core` style); the cache reads and
+writes around them are plain steps (:mod:`axion_broker_ibkr.steps`), all written once and run by
+either client's driver: :class:`ContractResolver` (one-line methods) for :class:`IBKRClient`,
+:class:`AsyncContractResolver` for the async one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,7 @@ from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .errors import AmbiguousContractError, ContractNotFoundError
 from .journal import ContractCache, MemoryContractCache
+from .steps import Steps, arun_steps, blocking, call, run_steps
 
 STOCK_BATCH = 100
 US_EXCHANGES = frozenset({"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "IEX", "NYSE ARCA", "PINK"})
@@ -613,12 +615,21 @@ def sec_type_for(asset_type: str) -> str:
 
 
 class _ResolverBase:
-    #: Whether the persistent cache (SQLite/PostgreSQL) is read and written inside the operation.
-    #: The async resolver reads and writes it in a worker thread around the operation instead, so
-    #: a cache lookup never blocks the event loop; the operation then sees the in-memory front only.
-    _persist_inline = True
+    """The resolver's rules, written once: :meth:`_resolve_steps` / :meth:`_stocks_steps` are plain
+    steps (:mod:`axion_broker_ibkr.steps`) run by either client's driver. The persistent cache
+    (SQLite/PostgreSQL) is read before the operation (for the keys the in-memory front does not
+    hold) and written after it, as :class:`~axion_broker_ibkr.steps.Blocking` steps: in a worker
+    thread under asyncio, so a cache lookup never blocks the event loop; the operation itself sees
+    the in-memory front only."""
 
-    def __init__(self, cache: ContractCache | None = None, *, today: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        client: IBKRClient | AsyncIBKRClient,
+        cache: ContractCache | None = None,
+        *,
+        today: dt.date | None = None,
+    ) -> None:
+        self.client = client
         self.memory = MemoryContractCache()
         self.cache = cache
         self._today = today
@@ -629,7 +640,7 @@ class _ResolverBase:
         self._rules_skipped: set[str] = set()
         #: Roll cut-offs of the front-month futures this resolver found (their cache expiry).
         self._rolls: dict[str, dt.date] = {}
-        #: Contracts resolved by the operation and not yet written to ``cache`` (async resolver).
+        #: Contracts resolved by the operation and not yet written to ``cache``.
         self._unsaved: list[tuple[str, m.IBKRContract, dt.datetime | None]] = []
 
     @property
@@ -637,12 +648,7 @@ class _ResolverBase:
         return self._today or dt.datetime.now(dt.UTC).date()
 
     def _cached(self, key: str) -> m.IBKRContract | None:
-        hit = self.memory.get(key)
-        if hit is None and self.cache is not None and self._persist_inline:
-            hit = self.cache.get(key)
-            if hit is not None:
-                self.memory.put(key, hit, expires_at(hit))
-        return hit
+        return self.memory.get(key)
 
     def _store(self, key: str, contract: m.IBKRContract, roll: dt.date | None = None) -> None:
         if roll is not None:
@@ -650,10 +656,7 @@ class _ResolverBase:
         when = expires_at(contract, roll=roll)
         self.memory.put(key, contract, when)
         if self.cache is not None:
-            if self._persist_inline:
-                self.cache.put(key, contract, when)
-            else:
-                self._unsaved.append((key, contract, when))
+            self._unsaved.append((key, contract, when))
 
     @staticmethod
     def _key(symbol: str, asset_type: str, details: Mapping[str, Any] | None) -> str:
@@ -723,15 +726,69 @@ class _ResolverBase:
                 out[sym] = contract
         return {sym: out[sym] for sym in clean}
 
+    def _resolve_steps(
+        self, symbol: str, asset_type: str, details: Mapping[str, Any] | None, rules: bool
+    ) -> Steps[m.IBKRContract]:
+        yield from self._warm([self._key(symbol, asset_type, details)])
+        try:
+            op = self._op(self.client.state, symbol, asset_type, details, rules)
+            contract: m.IBKRContract = yield call(self.client.run, op)
+        finally:
+            yield from self._save()
+        return contract
+
+    def _stocks_steps(
+        self, symbols: Sequence[str], details: Mapping[str, Any] | None
+    ) -> Steps[dict[str, m.IBKRContract]]:
+        yield from self._warm([self._key(s, "STK", details) for s in symbols])
+        try:
+            found: dict[str, m.IBKRContract] = yield call(
+                self.client.run, self._many_op(self.client.state, symbols, details)
+            )
+        finally:
+            yield from self._save()
+        return found
+
+    def _warm(self, keys: Sequence[str]) -> Steps[None]:
+        """Copy the persistent cache's entries for ``keys`` into the in-memory front."""
+        cache = self.cache
+        missing = [key for key in dict.fromkeys(keys) if self.memory.get(key) is None]
+        if cache is None or not missing:
+            return
+        hits = yield blocking(_read_cache, cache, missing)
+        for key, hit in hits:
+            if hit is not None:
+                self.memory.put(key, hit, expires_at(hit))
+
+    def _save(self) -> Steps[None]:
+        """Write what the operation resolved to the persistent cache."""
+        cache, unsaved = self.cache, self._unsaved
+        if cache is None or not unsaved:
+            return
+        self._unsaved = []
+        yield blocking(_write_cache, cache, unsaved)
+
+
+def _read_cache(cache: ContractCache, keys: Sequence[str]) -> list[tuple[str, m.IBKRContract | None]]:
+    return [(key, cache.get(key)) for key in keys]
+
+
+def _write_cache(
+    cache: ContractCache, entries: Sequence[tuple[str, m.IBKRContract, dt.datetime | None]]
+) -> None:
+    for key, contract, when in entries:
+        cache.put(key, contract, when)
+
 
 class ContractResolver(_ResolverBase):
-    """Resolver over a synchronous :class:`IBKRClient`."""
+    """Resolver over a synchronous :class:`IBKRClient` (the steps run in the calling thread)."""
+
+    client: IBKRClient
 
     def __init__(
         self, client: IBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
     ) -> None:
-        super().__init__(cache, today=today)
-        self.client = client
+        super().__init__(client, cache, today=today)
 
     def resolve(
         self,
@@ -742,27 +799,24 @@ class ContractResolver(_ResolverBase):
         rules: bool = True,
     ) -> m.IBKRContract:
         """The contract; with IBKR's rules for it unless ``rules=False`` (quotes, watchlists)."""
-        return self.client.run(self._op(self.client.state, symbol, asset_type, details, rules))
+        return run_steps(self._resolve_steps(symbol, asset_type, details, rules))
 
     def resolve_stocks(
         self, symbols: Sequence[str], details: Mapping[str, Any] | None = None
     ) -> dict[str, m.IBKRContract]:
         """Many US stocks at once: one request per 100 symbols cold, none warm."""
-        return self.client.run(self._many_op(self.client.state, symbols, details))
+        return run_steps(self._stocks_steps(symbols, details))
 
 
 class AsyncContractResolver(_ResolverBase):
-    """Resolver over an :class:`AsyncIBKRClient`. The persistent cache is read (before the
-    operation, for the keys the in-memory front does not hold) and written (after it) in a worker
-    thread: a SQLite lookup never blocks the event loop."""
+    """Resolver over an :class:`AsyncIBKRClient` (the cache reads and writes in a worker thread)."""
 
-    _persist_inline = False
+    client: AsyncIBKRClient
 
     def __init__(
         self, client: AsyncIBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
     ) -> None:
-        super().__init__(cache, today=today)
-        self.client = client
+        super().__init__(client, cache, today=today)
 
     async def resolve(
         self,
@@ -773,41 +827,10 @@ class AsyncContractResolver(_ResolverBase):
         rules: bool = True,
     ) -> m.IBKRContract:
         """The contract; with IBKR's rules for it unless ``rules=False`` (quotes, watchlists)."""
-        await self._warm([self._key(symbol, asset_type, details)])
-        try:
-            return await self.client.run(self._op(self.client.state, symbol, asset_type, details, rules))
-        finally:
-            await self._save()
+        return await arun_steps(self._resolve_steps(symbol, asset_type, details, rules))
 
     async def resolve_stocks(
         self, symbols: Sequence[str], details: Mapping[str, Any] | None = None
     ) -> dict[str, m.IBKRContract]:
-        await self._warm([self._key(s, "STK", details) for s in symbols])
-        try:
-            return await self.client.run(self._many_op(self.client.state, symbols, details))
-        finally:
-            await self._save()
-
-    async def _warm(self, keys: Sequence[str]) -> None:
-        """Copy the persistent cache's entries for ``keys`` into the in-memory front (in a thread)."""
-        cache = self.cache
-        missing = [key for key in dict.fromkeys(keys) if self.memory.get(key) is None]
-        if cache is None or not missing:
-            return
-        hits = await asyncio.to_thread(lambda: [(key, cache.get(key)) for key in missing])
-        for key, hit in hits:
-            if hit is not None:
-                self.memory.put(key, hit, expires_at(hit))
-
-    async def _save(self) -> None:
-        """Write what the operation resolved to the persistent cache (in a thread)."""
-        cache, unsaved = self.cache, self._unsaved
-        if cache is None or not unsaved:
-            return
-        self._unsaved = []
-
-        def write() -> None:
-            for key, contract, when in unsaved:
-                cache.put(key, contract, when)
-
-        await asyncio.to_thread(write)
+        """Many US stocks at once: one request per 100 symbols cold, none warm."""
+        return await arun_steps(self._stocks_steps(symbols, details))

@@ -36,6 +36,8 @@ def parse_number(value: Any) -> float | None:
     ``"C168.42"`` (close), ``"H168.42"`` (halted), ``"12.5%"``. Empty text and ``None`` are ``None``.
     Raises ``ValueError`` for text that is not a number.
     """
+    if value.__class__ is str and value.replace(".", "", 1).isdecimal():
+        return float(value)  # the usual plain text ("319.05", "3200"): what the rules below make of it
     if value is None or isinstance(value, bool):
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
@@ -521,6 +523,7 @@ def merge_quote(
     values: dict[str, Any],
     fields: dict[str, str],
     number: Callable[[int, str, Any], float | None] = _quote_number,
+    remembered: dict[str, float | None] | None = None,
 ) -> dict[str, str]:
     """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
     ``values`` (Quote attribute -> value) and ``fields`` (field id -> text) in place; returns the
@@ -529,42 +532,66 @@ def merge_quote(
     A field that is absent keeps its previous value (``smd`` frames are deltas); a missing value is
     ``None``, never zero; ``31`` says by its prefix whether the last price is a close (``C``) or the
     contract is halted (``H``); field 7762 (full-precision volume) wins over 87. ``number`` parses a
-    numeric field (``(conid, field id, value)``; a stream passes one that remembers texts). A bad
+    numeric field (``(conid, field id, value)``); ``remembered`` (a stream's) keeps the numbers of
+    the texts parsed before (prices and sizes repeat), up to ``QUOTE_NUMBERS_REMEMBERED``. A bad
     value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
+    updated: Any = None
+    numeric, texts, meta = QUOTE_NUMERIC_FIELDS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS  # precomputed tables
     for key, value in data.items():
-        if key in _META_KEYS or value is None:
+        if value is None:
             continue
-        text = value if value.__class__ is str else str(value)
-        fields[key] = changed[key] = text
-        attr = QUOTE_NUMERIC_FIELDS.get(key)
+        attr = numeric.get(key)
         if attr is not None:
-            values[attr] = number(conid, key, value)
+            if value.__class__ is str:
+                text = value
+                if remembered is None:
+                    values[attr] = number(conid, key, value)
+                else:
+                    found = remembered.get(value, remembered)  # the dict itself: not remembered
+                    if found is remembered:
+                        if len(remembered) >= QUOTE_NUMBERS_REMEMBERED:
+                            remembered.clear()
+                        found = remembered[value] = number(conid, key, value)
+                    values[attr] = found
+            else:
+                text = str(value)
+                values[attr] = number(conid, key, value)
+            changed[key] = text
             if key == "31":
                 prefix = text.strip()[:1]
                 values["last_is_close"] = prefix == "C"
                 values["halted"] = prefix == "H"
-        elif key in QUOTE_TEXT_FIELDS:
-            values[QUOTE_TEXT_FIELDS[key]] = text
-    if ("7762" in changed or "87" in changed) and "7762" in fields:
-        values["volume"] = number(conid, "7762", fields["7762"])  # 7762 wins over 87
-    conidex = data.get("conidEx", data.get("conidex"))
-    if conidex is not None:
-        values["conidex"] = str(conidex)
-    updated = data.get("_updated")
+            continue
+        attr = meta.get(key)
+        if attr is None:  # a field: kept as text, named when it is one of the text fields
+            text = value if value.__class__ is str else str(value)
+            changed[key] = text
+            attr = texts.get(key)
+            if attr is not None:
+                values[attr] = text
+        elif attr == "updated":
+            updated = value  # read after the fields, so that a field's error is the one named
+        elif attr and QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
+            values[attr] = value if value.__class__ is str else str(value)
+    fields.update(changed)
+    if ("7762" in changed or "87" in changed) and "7762" in fields:  # 7762 wins over 87
+        text = fields["7762"]
+        volume = remembered.get(text, remembered) if remembered is not None else remembered
+        values["volume"] = number(conid, "7762", text) if volume is remembered else volume
     if updated is not None:
         try:
-            values["updated"] = _parse_int(updated)
+            values["updated"] = updated if updated.__class__ is int else _parse_int(updated)
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
-    server_id = data.get("server_id", data.get("6119"))
-    if server_id is not None:
-        values["server_id"] = str(server_id)
-    try:  # US stock bid/ask sizes in shares (issue 16.4): from the merged texts, every merge
-        apply_size_lot(values, fields)
-    except ValueError as exc:
-        raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
+    # US stock bid/ask sizes in shares (issue 16.4), from the merged texts: again whenever a text
+    # it reads changed (the values of an earlier merge already hold the scaled sizes otherwise)
+    if "size_lot" not in values or not QUOTE_SIZE_LOT_KEYS.isdisjoint(changed):
+        try:
+            apply_size_lot(values, fields)
+        except ValueError as exc:
+            raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
     return changed
 
 
@@ -703,3 +730,152 @@ def register_sending_model(cls: type[T], renames: Mapping[str, str]) -> tuple[St
         return structure_fn(data, cls)
 
     return unstructure_fn, structure_one
+
+
+# --------------------------------------------------------------------------------------------
+# The order ticket, written and read back (the order log) here: nothing outside this module
+# spells its keys.
+
+_TICKET = CPAPI_ORDER_WIRE_NAMES
+_K_COID, _K_TYPE, _K_SIDE, _K_QTY = (
+    _TICKET[k] for k in ("client_order_id", "order_type", "side", "quantity")
+)
+_K_TIF, _K_RTH, _K_SECTYPE, _K_CONID = (_TICKET[k] for k in ("tif", "outside_rth", "sec_type", "conid"))
+_K_CONIDEX, _K_ACCOUNT, _K_EXCHANGE = (_TICKET[k] for k in ("conidex", "account_id", "listing_exchange"))
+_K_PRICE, _K_AUX, _K_TRAIL_AMT, _K_TRAIL_TYPE = (
+    _TICKET[k] for k in ("price", "aux_price", "trailing_amount", "trailing_type")
+)
+_K_MANUAL, _K_OPERATOR = _TICKET["manual_indicator"], _TICKET["ext_operator"]
+#: The order ticket's order type key (request codes ``LMT``, ``STP_LIMIT`` ...).
+WIRE_ORDER_TYPE = _K_TYPE
+#: CPAPI's order-type request codes against the words IBKR's order lists use for them.
+LISTED_ORDER_TYPES: dict[str, str] = {
+    "LMT": "LIMIT", "MKT": "MARKET", "STP": "STOP", "STP_LIMIT": "STOPLIMIT",
+}  # fmt: skip
+
+
+def order_ticket(
+    client_order_id: str,
+    order_type: str,
+    side: str,
+    quantity: float,
+    tif: str,
+    outside_rth: bool,
+    sec_type: str,
+    conid: int,
+    *,
+    conidex: str | None,
+    account_id: str | None,
+    listing_exchange: str | None,
+    price: float | None,
+    aux_price: float | None,
+    trailing_amount: float | None,
+    trailing_type: str | None,
+    futures: bool,
+    manual_indicator: bool | None,
+    ext_operator: str | None,
+) -> dict[str, Any]:
+    """The CPAPI order ticket (REFERENCE §4.1) for values the translator decided: keys in
+    ``CPAPIOrder`` field order, fields without a value not sent; a ticket with ``conidex`` (forex:
+    ``conid@exchange``) names its contract by it alone; a futures ticket always carries
+    ``manualIndicator`` and ``extOperator`` (CME Rule 536-B)."""
+    ticket: dict[str, Any] = {
+        _K_COID: client_order_id,
+        _K_TYPE: order_type,
+        _K_SIDE: side,
+        _K_QTY: quantity,
+        _K_TIF: tif,
+        _K_RTH: outside_rth,
+        _K_SECTYPE: f"{conid}:{sec_type}",
+    }
+    if conidex is not None:
+        ticket[_K_CONIDEX] = conidex
+    else:
+        ticket[_K_CONID] = conid
+    if account_id is not None:
+        ticket[_K_ACCOUNT] = account_id
+    if listing_exchange:
+        ticket[_K_EXCHANGE] = listing_exchange
+    if price is not None:
+        ticket[_K_PRICE] = price
+    if aux_price is not None:
+        ticket[_K_AUX] = aux_price
+    if trailing_type is not None:
+        if trailing_amount is not None:
+            ticket[_K_TRAIL_AMT] = trailing_amount
+        ticket[_K_TRAIL_TYPE] = trailing_type
+    if futures:
+        ticket[_K_MANUAL] = manual_indicator
+        ticket[_K_OPERATOR] = ext_operator
+    return ticket
+
+
+@attrs.define(frozen=True, kw_only=True)
+class TicketTerms:
+    """An order ticket's terms as the order log keeps them (read back by :func:`ticket_terms`)."""
+
+    client_order_id: str | None
+    #: The ticket's conid as sent (``conid``), else the conid part of ``conidex``; ``None`` without either.
+    conid: Any
+    side: str
+    order_type: str
+    quantity: float
+    price: Any = None
+    aux_price: Any = None
+    listing_exchange: Any = None
+    tif: Any = None
+    outside_rth: bool = False
+    account_id: Any = None
+    #: A cash-quantity ticket's amount (``cashQty``; the plugin sends none, a hand-built ticket may).
+    cash_quantity: Any = None
+
+
+def ticket_terms(ticket: Mapping[str, Any]) -> TicketTerms:
+    """Read an order ticket (a new order's, or a modification's body) back for the order log."""
+    conid = ticket.get(_K_CONID)
+    if conid is None:
+        conidex = ticket.get(_K_CONIDEX)
+        conid = None if conidex is None else str(conidex).split("@")[0]
+    coid = ticket.get(_K_COID)
+    return TicketTerms(
+        client_order_id=None if coid is None else str(coid),
+        conid=conid,
+        side=str(ticket.get(_K_SIDE) or ""),
+        order_type=str(ticket.get(_K_TYPE) or ""),
+        quantity=float(ticket.get(_K_QTY) or 0.0),
+        price=ticket.get(_K_PRICE),
+        aux_price=ticket.get(_K_AUX),
+        listing_exchange=ticket.get(_K_EXCHANGE),
+        tif=ticket.get(_K_TIF),
+        outside_rth=bool(ticket.get(_K_RTH)),
+        account_id=ticket.get(_K_ACCOUNT),
+        cash_quantity=ticket.get("cashQty"),
+    )
+
+
+def with_client_order_id(ticket: Mapping[str, Any], client_order_id: str) -> dict[str, Any]:
+    """The ticket under ``client_order_id`` (a copy)."""
+    return {**ticket, _K_COID: client_order_id}
+
+
+def without_client_order_id(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    """The ticket without its cOID (a modification's body: the cOID names the original order)."""
+    return {k: v for k, v in ticket.items() if k != _K_COID}
+
+
+# Constants added for the stream decoder (wire names spelled here only; issue 13 item 5)
+
+#: The field ids :func:`size_lot` / :func:`apply_size_lot` read: a merge re-scales only when one changed.
+QUOTE_SIZE_LOT_KEYS: frozenset[str] = frozenset({"6070", "7221", *(key for key, _ in LOT_SIZE_FIELDS)})
+#: Numeric quote field id -> the Quote attribute an error names (7762 is a second source of ``volume``).
+QUOTE_NUMBER_NAMES: dict[str, str] = _QUOTE_NUMBER_NAMES
+#: The frame keys that are not fields -> the Quote attribute they set ("" for none: conid, topic);
+#: the same keys as the merge's ``_META_KEYS``.
+QUOTE_META_ATTRS: dict[str, str] = {
+    "conid": "", "topic": "", "conidEx": "conidex", "conidex": "conidex", "_updated": "updated",
+    "server_id": "server_id", "6119": "server_id",
+}  # fmt: skip
+#: A meta key -> the spelling that wins when a frame carries both (even as null, as ``dict.get`` read it).
+QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id"}
+#: Distinct quote texts a stream's merge remembers the numbers of before it starts over.
+QUOTE_NUMBERS_REMEMBERED = 8192

@@ -32,13 +32,14 @@ from .errors import (
     GatewayError,
     GatewayUnavailableError,
     NotAuthenticatedError,
+    OrderRejectedError,
     RateLimitedError,
     SessionPreconditionError,
     WireFormatError,
 )
 from .errors import NotSentError as NotSentError  # re-exported (it lives in errors.py)
 from .errors import UntrustedCertificateError as UntrustedCertificateError  # re-exported
-from .journal import JournalEntry, Modification, ModificationRef
+from .journal import JournalEntry, Modification, ModificationRef, Settlement
 from .masking import mask_text
 from .orders.status import FILTER_CODES, IBKR_STATUSES, status_info
 
@@ -81,17 +82,17 @@ class RecordPending:
     entry: JournalEntry
 
 
-@define(frozen=True, kw_only=True)
+@define(frozen=True)
 class RecordResult:
+    """Settle order ``client_order_id``'s row with ``settlement`` (status, IBKR's status word, order
+    id, fills, message, transcript: :class:`~axion_broker_ibkr.journal.Settlement`)."""
+
     client_order_id: str
-    status: str
-    order_id: str | None = None
-    transcript: list[dict[str, Any]] | None = None
-    message: str | None = None
-    filled_quantity: float | None = None
-    avg_fill_price: float | None = None
-    #: IBKR's status word in the answer (``Submitted``, ``Filled``...), kept in ``ibkr_status``.
-    ibkr_status: str | None = None
+    settlement: Settlement
+
+    @property
+    def status(self) -> str:
+        return self.settlement.status
 
 
 @define(frozen=True, kw_only=True)
@@ -123,22 +124,38 @@ class RecordModification:
     modification: Modification
 
 
-@define(frozen=True, kw_only=True)
+@define(frozen=True)
 class SettleModification:
     """Settle a recorded modification: ``accepted`` (the order's row takes the new terms),
-    ``rejected`` / ``refused`` / ``not_sent`` (the row keeps its terms; ``message`` says why), or
+    ``rejected`` / ``refused`` / ``not_sent`` (the row keeps its terms; the message says why), or
     ``unknown_at_broker`` (the answer was lost; the row keeps its terms until the stream or a
-    status read says otherwise)."""
+    status read says otherwise). Only the settlement's status, IBKR status, message and transcript
+    apply to a modification record."""
 
     ref: ModificationRef
-    status: str
-    transcript: list[dict[str, Any]] | None = None
-    message: str | None = None
-    ibkr_status: str | None = None
+    settlement: Settlement
+
+    @property
+    def status(self) -> str:
+        return self.settlement.status
+
+
+@define(frozen=True, kw_only=True)
+class FindEntry:
+    """Look up the order-log row of cOID ``client_order_id`` (the legs of an order group, by their
+    derived ids): the client sends back the :class:`JournalEntry`, or ``None``."""
+
+    client_order_id: str
 
 
 JournalEffect = (
-    RecordPending | RecordResult | RecordModification | SettleModification | FindOrder | RecordOrderStatus
+    RecordPending
+    | RecordResult
+    | RecordModification
+    | SettleModification
+    | FindOrder
+    | FindEntry
+    | RecordOrderStatus
 )
 Effect = Request | Sleep | JournalEffect
 Op = Generator[Effect, Any, T]
@@ -223,11 +240,13 @@ def is_success(req: Request, resp: Response) -> bool:
     return 200 <= resp.status_code < 300 or resp.status_code in req.ok_statuses
 
 
-def _get(path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Request:
+def get(path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Request:
+    """A GET :class:`Request` (``None`` parameters left out, booleans as ``true``/``false``)."""
     return Request(method="GET", path=path, params=_params(params), **kw)
 
 
-def _post(path: str, body: Any = None, **kw: Any) -> Request:
+def post(path: str, body: Any = None, **kw: Any) -> Request:
+    """A POST :class:`Request`; ``idempotent=False`` for anything that may place or change an order."""
     # A POST must carry a body (else 411): send {} when there is nothing to say.
     return Request(method="POST", path=path, json={} if body is None else body, **kw)
 
@@ -243,7 +262,8 @@ def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     return out
 
 
-def _call(req: Request) -> Generator[Effect, Any, Any]:
+def call(req: Request) -> Generator[Effect, Any, Any]:
+    """Send ``req`` (one :class:`Request` effect) and return the answer's JSON data."""
     resp: Response = yield req
     return resp.data
 
@@ -468,11 +488,17 @@ def trades(state: SessionState, account_id: str | None, days: int | None = None)
     return convert.structure_list(data or [], m.Trade)
 
 
-def _order_id(order_id: str | int) -> str:
+def order_id_text(order_id: str | int) -> str:
+    """IBKR's numeric order id as text; anything else raises ``ValueError`` naming ``order_id``."""
     text = str(order_id).strip()
     if not re.fullmatch(r"-?\d+", text):
         raise ValueError(f"order_id: expected IBKR's numeric order id, got {order_id!r}")
     return text
+
+
+#: The core's own short spellings of the public request builders (used throughout this module,
+#: :mod:`.core_market` and :mod:`.core_secdef`).
+_get, _post, _call, _order_id = get, post, call, order_id_text
 
 
 def cancel_order(
@@ -498,8 +524,6 @@ def cancel_order(
     )
     data = yield from _call(req)
     if isinstance(data, Mapping) and data.get("error"):
-        from .errors import OrderRejectedError
-
         raise OrderRejectedError(f"cancel of order {oid} refused by IBKR: {mask_text(str(data['error']))}")
     return convert.structure(data, m.CancelAck)
 

@@ -15,13 +15,13 @@ from .core import (
     Response,
     SessionState,
     Sleep,
-    _call,
-    _get,
-    _post,
     ensure_accounts,
     error_for,
     error_text,
 )
+from .core import call as _call
+from .core import get as _get
+from .core import post as _post
 
 # --------------------------------------------------------------------------------------------
 # Market data

@@ -9,7 +9,10 @@ from typing import Any
 
 from . import convert
 from . import models as m
-from .core import Op, SessionState, _call, _get, _post, ensure_accounts
+from .core import Op, SessionState, ensure_accounts
+from .core import call as _call
+from .core import get as _get
+from .core import post as _post
 from .errors import (
     CompetingSessionError,
     ContractNotFoundError,

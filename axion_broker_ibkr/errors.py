@@ -316,3 +316,46 @@ def delivery_of(exc: BaseException) -> Delivery | None:
 
 class SubscriptionError(IBKRError, ValueError):
     """A streaming subscription request is invalid; the message names the offending argument."""
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator's own errors: raised and answered inside ``axion_broker_ibkr.sim`` (the gateway's
+# side of the wire, turned into the HTTP/WebSocket answers IBKR gives), never raised to a user of
+# the client, hence not :class:`IBKRError`. Importable from their simulator modules as before.
+
+
+class SimError(Exception):
+    """Base class of the errors the simulator answers with (an HTTP status and IBKR's message)."""
+
+
+class HistoryError(SimError):
+    """A market-data history request the simulated gateway refuses (``status``, ``message``)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+class TicketError(SimError):
+    """A ticket the gateway refuses: ``status`` 200 carries ``{"error": ...}`` (business rejection),
+    400/500 are malformed requests."""
+
+    def __init__(self, message: str, status: int = 200) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+class AdminError(SimError, ValueError):
+    """Bad input to the simulator's admin API; the message names the field."""
+
+
+class OAuthRefused(SimError):
+    """A request the simulator's OAuth layer refuses: ``status`` and the reason for IBKR's error body
+    (``sim.oauth.refusal_body``)."""
+
+    def __init__(self, reason: str, status: int = 401) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status

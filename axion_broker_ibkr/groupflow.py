@@ -19,17 +19,18 @@ every leg's id) and bracket / OTO children also in ``parent_client_order_id`` (t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
-from attrs import evolve
+from attrs import define, evolve
 
 from . import convert, core, orderflow
 from . import models as m
-from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError
-from .journal import JournalEntry
-from .masking import mask_account
-from .orders.groups import GroupLeg, OrderGroup
+from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError, OrderValidationError
+from .journal import JournalEntry, Settlement
+from .masking import mask_account, mask_text
+from .orders.groups import GroupLeg, OrderGroup, regroup
+from .orders.status import LOG_TERMINAL, host_order_status, status_info
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID
@@ -52,9 +53,13 @@ def group_record(group: OrderGroup, leg: GroupLeg) -> dict[str, Any]:
 
 
 def _entry(
-    group: OrderGroup, leg: GroupLeg, contract: Mapping[str, Any], ctx: orderflow.OrderContext
+    group: OrderGroup,
+    leg: GroupLeg,
+    contract: Mapping[str, Any],
+    ctx: orderflow.OrderContext,
+    linked: str | None = None,
 ) -> JournalEntry:
-    entry = orderflow.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx)
+    entry = orderflow.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx, linked)
     return evolve(
         entry,
         payload=dict(leg.payload),  # what is sent: children carry parentId, not a cOID
@@ -68,16 +73,12 @@ def _settle_all(
 ) -> core.Op[None]:
     for leg in legs:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=status,
-            transcript=[group_record(group, leg), *transcript],
-            message=message,
+            leg.client_order_id,
+            Settlement(status=status, transcript=[group_record(group, leg), *transcript], message=message),
         )
 
 
 def _leg_result(leg: GroupLeg, order_id: str | None, ibkr_status: str | None, filled: float) -> m.LegResult:
-    from .orders import host_order_status
-
     quantity = float(leg.payload.get("quantity") or 0.0)
     return m.LegResult(
         role=leg.role,
@@ -90,15 +91,13 @@ def _leg_result(leg: GroupLeg, order_id: str | None, ibkr_status: str | None, fi
 
 def _same_terms(leg: GroupLeg, order: m.Order) -> bool:
     """A live order that is this child: same conid, side and order type (request code or list word)."""
-    from .store.reconcile import _long_order_type
-
     payload = leg.payload
     kind = str(payload.get(_TYPE) or "").upper()
     listed = (order.order_type or order.orig_order_type or "").upper().replace(" ", "").replace("_", "")
     return (
         order.conid == payload.get("conid")
         and (order.side or "").upper()[:1] == str(payload.get("side") or "").upper()[:1]
-        and listed in {kind.replace("_", ""), _long_order_type(kind)}
+        and listed in {kind.replace("_", ""), convert.LISTED_ORDER_TYPES.get(kind, "")}
     )
 
 
@@ -136,12 +135,30 @@ def place_group(
     state: core.SessionState, group: OrderGroup, contract: Mapping[str, Any], ctx: orderflow.OrderContext
 ) -> core.Op[m.OrderResult]:
     """Journal every leg, send the group in one POST, answer its questions, settle every leg."""
-    head = group.legs[0]
+    result, _held = yield from place_group_held(state, group, contract, ctx)
+    return result
+
+
+def place_group_held(
+    state: core.SessionState,
+    group: OrderGroup,
+    contract: Mapping[str, Any],
+    ctx: orderflow.OrderContext,
+    *,
+    hold: bool = False,
+    linked: OrderGroup | None = None,
+) -> core.Op[tuple[m.OrderResult, HeldGroup | None]]:
+    """:func:`place_group`; with ``hold`` a question the policy does not answer yes is held for the
+    caller, as a single order's (``orderflow.place_order_held``): every leg's row is
+    ``awaiting_answer`` and the :class:`HeldGroup` comes back for :func:`answer_group`. ``linked``:
+    the first group when this is its ticket placed again after its question expired (each leg's row
+    links the first group's leg in the same position)."""
     yield from core.ensure_accounts(state)
     written: list[GroupLeg] = []
-    for leg in group.legs:
+    for index, leg in enumerate(group.legs):
+        first_leg = None if linked is None else linked.legs[index].client_order_id
         try:
-            yield core.RecordPending(_entry(group, leg, contract, ctx))
+            yield core.RecordPending(_entry(group, leg, contract, ctx, first_leg))
         except Exception as exc:
             yield from _settle_all(
                 group, written, "rejected", [],
@@ -150,14 +167,42 @@ def place_group(
             raise
         written.append(leg)
     transcript: list[dict[str, Any]] = orderflow.ignored_keys_record(ctx)
+    if linked is not None:
+        transcript.append(
+            {"linked_group_id": linked.group_id, "note": "placed again: the first group's question expired"}
+        )
     log.info(
         "placing %s group %s (%d orders) on %s [%s]",
         group.kind, group.group_id, len(group.legs), mask_account(ctx.account_id), ctx.mode,
     )  # fmt: skip
     path = f"/iserver/account/{ctx.account_id}/orders"
+    first = orderflow.first_post(path, {"orders": group.payloads()})
+    settled = yield from _settle_group(state, group, contract, ctx, transcript, first, hold=hold)
+    assert settled is not None  # only a continuation finds the question gone
+    return settled
+
+
+def _settle_group(
+    state: core.SessionState,
+    group: OrderGroup,
+    contract: Mapping[str, Any],
+    ctx: orderflow.OrderContext,
+    transcript: list[dict[str, Any]],
+    first: core.Op[Any],
+    *,
+    hold: bool,
+    rounds: int = 0,
+) -> core.Op[tuple[m.OrderResult, HeldGroup | None] | None]:
+    """Run ``first`` (the group's POST, or the yes to its held question) and the reply loop, and
+    settle every leg's row. ``None``: ``first`` found the question gone (nothing settled)."""
+    head = group.legs[0]
     try:
-        first = yield from orderflow._first_post(path, {"orders": group.payloads()})
-        acks = yield from orderflow.reply_loop(first, ctx, transcript, head.client_order_id)
+        reply = yield from first
+        if reply is orderflow._GONE:
+            return None
+        outcome = yield from orderflow._reply_loop(
+            reply, ctx, transcript, head.client_order_id, hold=hold, rounds=rounds
+        )
     except IBKRError as exc:
         # As orderflow: what the rows say is a function of ``exc.delivery`` alone (not_sent /
         # refused: no leg is at IBKR, a question not answered yes is ``declined``; ambiguous: look).
@@ -166,10 +211,20 @@ def place_group(
             raise
         delivery, status = settled
         if delivery == AMBIGUOUS:
-            return (yield from _lost_answer(state, group, ctx, transcript, exc))
+            return (yield from _lost_answer(state, group, ctx, transcript, exc)), None
         yield from _settle_all(group, group.legs, status, transcript, orderflow.failure_message(exc))
         raise
-    return (yield from _settle_acks(state, group, ctx, transcript, acks))
+    if isinstance(outcome, orderflow.Held):
+        pending = orderflow._pending_question(outcome.question, ctx)
+        transcript.append(orderflow._held_record(outcome.question, pending, ctx))
+        message = _held_message(group, pending)
+        yield from _settle_all(group, group.legs, orderflow.AWAITING_ANSWER, transcript, message)
+        held = HeldGroup(
+            group=group, contract=dict(contract), ctx=ctx, question=pending, transcript=transcript,
+            rounds=outcome.rounds,
+        )  # fmt: skip
+        return held.result(message), held
+    return (yield from _settle_acks(state, group, ctx, transcript, outcome)), None
 
 
 def _settle_acks(
@@ -181,8 +236,8 @@ def _settle_acks(
 ) -> core.Op[m.OrderResult]:
     head = group.legs[0]
     quantity = float(head.payload.get("quantity") or 0.0)
-    head_result = orderflow._ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
-    head_result = yield from orderflow._with_fills(state, head_result, quantity)
+    head_result = orderflow.ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
+    head_result = yield from orderflow.with_fills(state, head_result, quantity)
     found: dict[str, m.Order] = {}
     if len(acks) < len(group.legs):
         # [conflict] REFERENCE §4.2: one element per order, but some doc pages show a single object;
@@ -219,22 +274,26 @@ def _settle_acks(
                 status="pending", ibkr_status=None,
             )  # fmt: skip
             yield core.RecordResult(
-                client_order_id=leg.client_order_id,
-                status="submitted_unconfirmed",
-                transcript=[group_record(group, leg), *transcript],
-                message="IBKR's answer had no element for this order and it was not found; reconcile",
+                leg.client_order_id,
+                Settlement(
+                    status="submitted_unconfirmed",
+                    transcript=[group_record(group, leg), *transcript],
+                    message="IBKR's answer had no element for this order and it was not found; reconcile",
+                ),
             )
             legs.append(result)
             continue
         legs.append(result)
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=result.status,
-            order_id=result.order_id,
-            filled_quantity=filled,
-            avg_fill_price=price,
-            transcript=[group_record(group, leg), *transcript],
-            message=head_result.message or None if index == 0 else None,
+            leg.client_order_id,
+            Settlement(
+                status=result.status,
+                order_id=result.order_id,
+                filled_quantity=filled,
+                avg_fill_price=price,
+                transcript=[group_record(group, leg), *transcript],
+                message=head_result.message or None if index == 0 else None,
+            ),
         )
     return evolve(head_result, group_id=group.group_id, legs=tuple(legs))
 
@@ -247,33 +306,49 @@ def _lost_answer(
     exc: IBKRError,
 ) -> core.Op[m.OrderResult]:
     """The POST's answer was lost: find every leg at IBKR (by cOID, then parent and terms); send nothing."""
-    head = group.legs[0]
     log.warning(
         "group %s: ambiguous failure (%s); looking for its legs among live orders", group.group_id, exc
     )
     for leg in group.legs:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id, status="submitted_unconfirmed", message=str(exc)
+            leg.client_order_id, Settlement(status="submitted_unconfirmed", message=str(exc))
         )
     try:
         found = yield from _find_legs(state, group, ctx)
     except GatewayError as lookup_exc:
         log.warning("group %s: live-order lookup failed too: %s", group.group_id, lookup_exc)
         found = {}
+    return (yield from _settle_found(group, ctx, transcript, found, str(exc), cause=exc))
+
+
+def _settle_found(
+    group: OrderGroup,
+    ctx: orderflow.OrderContext,
+    transcript: list[dict[str, Any]],
+    found: Mapping[str, m.Order],
+    what: str,
+    *,
+    cause: BaseException | None = None,
+) -> core.Op[m.OrderResult]:
+    """Settle every leg from what live orders show (``found``: leg cOID -> live order) after IBKR's
+    answer was lost (``what``: why); a leg not found is ``unknown_at_broker``, never re-sent."""
+    head = group.legs[0]
     missing = [leg for leg in group.legs if leg.client_order_id not in found]
     for leg in missing:
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=orderflow.UNKNOWN_AT_BROKER,
-            transcript=[group_record(group, leg), *transcript],
-            message=f"group {group.group_id}: state unknown after '{exc}'; NOT re-sent, reconcile first",
+            leg.client_order_id,
+            Settlement(
+                status=orderflow.UNKNOWN_AT_BROKER,
+                transcript=[group_record(group, leg), *transcript],
+                message=f"group {group.group_id}: state unknown after '{what}'; NOT re-sent, reconcile first",
+            ),
         )
     if head.client_order_id not in found:
         raise OrderStateUnknownError(
-            f"order group {group.group_id}: state unknown after '{exc}'; nothing was re-sent, reconcile "
+            f"order group {group.group_id}: state unknown after '{what}'; nothing was re-sent, reconcile "
             "before retrying",
             client_order_id=head.client_order_id,
-        ) from exc
+        ) from cause
     legs: list[m.LegResult] = []
     for leg in group.legs:
         live = found.get(leg.client_order_id)
@@ -288,16 +363,501 @@ def _lost_answer(
         result = _leg_result(leg, order_id, live.status, live.filled_quantity or 0.0)
         legs.append(result)
         yield core.RecordResult(
-            client_order_id=leg.client_order_id,
-            status=result.status,
-            order_id=order_id,
-            filled_quantity=live.filled_quantity or None,
-            avg_fill_price=live.avg_price if live.filled_quantity else None,
-            transcript=[group_record(group, leg), *transcript],
-            message="the answer to the group was lost; found at IBKR",
+            leg.client_order_id,
+            Settlement(
+                status=result.status,
+                order_id=order_id,
+                filled_quantity=live.filled_quantity or None,
+                avg_fill_price=live.avg_price if live.filled_quantity else None,
+                transcript=[group_record(group, leg), *transcript],
+                message="the answer to the group was lost; found at IBKR",
+            ),
         )
-    head_result = orderflow._found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
+    head_result = orderflow.found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
     if missing:
         lost = ", ".join(x.client_order_id for x in missing)
         head_result = evolve(head_result, message=f"{head_result.message}; not found (reconcile): {lost}")
     return evolve(head_result, group_id=group.group_id, legs=tuple(legs))
+
+
+# -- a group's IBKR question held for the caller (``hold_questions=True``) ------------------------
+
+
+@define(kw_only=True)
+class HeldGroup:
+    """A group whose IBKR question is held for the caller: what :func:`answer_group` needs to
+    continue the group's reply loop (IBKR's questions are about the whole request, REFERENCE §4.3),
+    or to place the same group again under new ids once the question expired. Kept by the client
+    under the parent's cOID (an OCO's: its first order's), as ``orderflow.HeldOrder``; never
+    persisted (every leg's row keeps the question)."""
+
+    group: OrderGroup
+    contract: dict[str, Any]
+    ctx: orderflow.OrderContext
+    question: m.PendingQuestion
+    transcript: list[dict[str, Any]]
+    rounds: int
+    #: Always ``None`` (nothing is at IBKR while the question is held); the desk keys by the cOID.
+    order_id: str | None = None
+
+    @property
+    def client_order_id(self) -> str:
+        return self.group.legs[0].client_order_id
+
+    def result(self, message: str, *, status: str = "pending") -> m.OrderResult:
+        """The group's result while (or once) its question is held / declined: no leg at IBKR."""
+        return m.OrderResult(
+            order_id=None,
+            client_order_id=self.client_order_id,
+            status=status,
+            ibkr_status=None,
+            mode=self.ctx.mode,
+            account_id=self.ctx.account_id,
+            transcript=list(self.transcript),
+            message=message,
+            question=self.question if status == "pending" else None,
+            group_id=self.group.group_id,
+            legs=tuple(
+                m.LegResult(role=leg.role, client_order_id=leg.client_order_id, order_id=None, status=status)
+                for leg in self.group.legs
+            ),
+        )
+
+
+def _held_message(group: OrderGroup, pending: m.PendingQuestion) -> str:
+    text = " / ".join(pending.messages) or "(no text)"
+    head = group.legs[0].client_order_id
+    return (
+        f"IBKR asks {', '.join(pending.message_ids) or 'a question'} before {group.kind} group "
+        f"{group.group_id} ({len(group.legs)} orders) is placed: {text!r}. Nothing is at IBKR yet; "
+        f"answer with answer_question({head!r}, yes) within {orderflow.REPLY_WINDOW_S:.0f} s (later, a "
+        "yes places the group again under new cOIDs)."
+    )
+
+
+def _answered(held: HeldGroup, yes: bool, **extra: Any) -> list[dict[str, Any]]:
+    """The transcript with the held question's record answered (by the caller): orderflow's step,
+    which reads only the attributes a :class:`HeldGroup` shares with a ``HeldOrder`` (transcript,
+    ctx, question)."""
+    return orderflow._answered(cast("orderflow.HeldOrder", held), yes, **extra)
+
+
+def answer_group(
+    state: core.SessionState, held: HeldGroup, yes: bool, *, new_group_id: Callable[[], str]
+) -> core.Op[tuple[m.OrderResult, HeldGroup | None]]:
+    """Answer a group's held question, as ``orderflow.answer`` for one order: ``yes`` continues the
+    group's reply loop (same cOIDs, same rows: every leg written ``submitted_unconfirmed`` first);
+    no declines every leg (rows ``declined``, question kept). After the reply window (or when IBKR
+    says the question is gone and no leg is at IBKR) a yes places the same group again under
+    ``new_group_id()`` (every leg's id re-derived), each new row linking the first group's leg; the
+    first group's rows become ``declined`` ("question expired")."""
+    group, pending = held.group, held.question
+    expired = held.ctx.clock() >= pending.expires_at
+    text = " / ".join(pending.messages) or "(no text)"
+    if not yes:
+        transcript = _answered(held, False, expired=expired)
+        if not expired:
+            yield from orderflow._discard(pending.reply_id)
+        message = f"declined by the caller: IBKR asked {', '.join(pending.message_ids)}: {text!r}"
+        yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, message)
+        declined = HeldGroup(
+            group=group, contract=held.contract, ctx=held.ctx, question=pending, transcript=transcript,
+            rounds=held.rounds,
+        )  # fmt: skip
+        # The host's word for "not placed" is ``rejected`` (as for a single order's no).
+        return declined.result(mask_text(message), status="rejected"), None
+    ctx = evolve(held.ctx, confirm=held.ctx.confirm | frozenset(pending.message_ids))
+    transcript = _answered(held, True, expired=expired)
+    if not expired:
+        # Write-ahead: the yes may place the group; until IBKR answers, every row says so.
+        yield from _settle_all(
+            group, group.legs, "submitted_unconfirmed", transcript, "answering IBKR's question yes"
+        )
+        settled = yield from _settle_group(
+            state, group, held.contract, ctx, transcript, orderflow._continue(pending.reply_id, transcript),
+            hold=True, rounds=held.rounds,
+        )  # fmt: skip
+        if settled is not None:
+            return settled
+        # IBKR says the question is gone inside the window: before placing the group again, make
+        # sure none of its legs is at IBKR after all (never twice).
+        try:
+            found = yield from _find_legs(state, group, ctx)
+        except GatewayError as exc:
+            message = (
+                f"group {group.group_id}: IBKR's question is gone and live orders could not be read "
+                f"('{exc}'); the group was NOT sent again, reconcile before retrying"
+            )
+            yield from _settle_all(group, group.legs, orderflow.UNKNOWN_AT_BROKER, transcript, message)
+            raise OrderStateUnknownError(message, client_order_id=held.client_order_id) from exc
+        if found:
+            what = "IBKR's question was gone before the yes"
+            return (yield from _settle_found(group, ctx, transcript, found, what)), None
+    if expired:
+        window = f"{orderflow.REPLY_WINDOW_S:.0f} s"
+        reason = f"question expired: IBKR's reply window ({window}) was over before the yes"
+    else:
+        reason = "question expired at IBKR before the yes (its reply id is gone or was invalidated)"
+    yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, reason)
+    again = regroup(group, new_group_id())
+    log.info("group %s: question expired; placing it again as %s", group.group_id, again.group_id)
+    return (yield from place_group_held(state, again, held.contract, ctx, hold=True, linked=group))
+
+
+# -- modifying a leg of a group: quantities kept consistent ----------------------------------------
+
+#: Roles whose quantity follows the entry's (a bracket's exits: one OCA group of equal quantities).
+EXIT_ROLES = frozenset({"take_profit", "stop_loss"})
+
+
+@define(frozen=True, kw_only=True)
+class LoggedLeg:
+    """One leg of a logged group: its role and field (from its row's group record), its ids, its
+    current terms (the row's payload: the wire body as last accepted) and its order-log status."""
+
+    role: str
+    field: str
+    client_order_id: str
+    order_id: str | None
+    quantity: float
+    payload: dict[str, Any]
+    status: str
+
+    @property
+    def open(self) -> bool:
+        return self.status not in LOG_TERMINAL
+
+
+def group_record_of(entry: JournalEntry | None) -> dict[str, Any] | None:
+    """The group record of a logged order (``{"id", "kind", "role", "field", "legs"}``), or ``None``
+    for an order that is not a leg of a group."""
+    if entry is None:
+        return None
+    for record in entry.transcript or ():
+        group = record.get("group") if isinstance(record, Mapping) else None
+        if isinstance(group, Mapping) and isinstance(group.get("legs"), list):
+            return dict(group)
+    return None
+
+
+def logged_leg(entry: JournalEntry) -> LoggedLeg | None:
+    record = group_record_of(entry)
+    if record is None:
+        return None
+    return LoggedLeg(
+        role=str(record.get("role") or ""),
+        field=str(record.get("field") or record.get("role") or ""),
+        client_order_id=entry.client_order_id,
+        order_id=entry.order_id,
+        quantity=float(entry.quantity),
+        payload=dict(entry.payload),
+        status=entry.status,
+    )
+
+
+def group_legs(
+    *, order_id: str | None = None, client_order_id: str | None = None
+) -> core.Op[tuple[dict[str, Any], list[LoggedLeg]] | None]:
+    """The group record and every logged leg of the group that order ``order_id`` (IBKR's id) or
+    ``client_order_id`` (any leg's cOID) belongs to; ``None`` when the order log has no group for it
+    (no journal, not logged, or a single order)."""
+    entry: JournalEntry | None
+    if client_order_id is not None:
+        entry = yield core.FindEntry(client_order_id=client_order_id)
+    else:
+        entry = yield core.FindOrder(order_id=str(order_id))
+    record = group_record_of(entry if isinstance(entry, JournalEntry) else None)
+    if record is None:
+        return None
+    legs: list[LoggedLeg] = []
+    for coid in record["legs"]:
+        row = yield core.FindEntry(client_order_id=str(coid))
+        leg = logged_leg(row) if isinstance(row, JournalEntry) else None
+        if leg is not None:
+            legs.append(leg)
+    return record, legs
+
+
+def _quantity_word(order: Mapping[str, Any] | None) -> str:
+    if order is not None and order.get("quantity") is not None and order.get("qty") is None:
+        return "quantity"
+    return "qty"
+
+
+def check_quantities(
+    kind: str,
+    legs: Sequence[LoggedLeg],
+    changes: Mapping[str, Mapping[str, Any]],
+    orders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> float | None:
+    """Refuse a modification that would leave the group's quantities inconsistent; pure.
+
+    ``changes``: leg cOID -> the new CPAPI body of that leg (translated); ``orders``: leg cOID -> the
+    caller's host dict (to name the field as the caller wrote it). Returns the entry's new quantity
+    when the entry's quantity changes (its exits are then resized to it), else ``None``.
+
+    Rules (IBKR keeps an OCA group's quantities equal: a bracket's exits are one, an OCO is one):
+    an exit changed with the entry must take the entry's new quantity; an exit's quantity changed
+    without the entry's needs every other open exit changed to the same quantity, and may not
+    exceed the entry's; an OCO order's quantity changes only with every other open order's. A
+    refusal is an :class:`OrderValidationError` naming the leg and field (``stop_loss.qty``)."""
+    by_coid = {leg.client_order_id: leg for leg in legs}
+    for coid in changes:
+        if coid not in by_coid:
+            raise OrderValidationError("client_order_id", f"{coid!r} is not a leg of this group")
+    orders = orders or {}
+
+    def new_qty(leg: LoggedLeg) -> float:
+        return float(changes[leg.client_order_id].get("quantity") or 0.0)
+
+    def changed(leg: LoggedLeg) -> bool:
+        return leg.client_order_id in changes and new_qty(leg) != leg.quantity
+
+    def where(leg: LoggedLeg) -> str:
+        return f"{leg.field}.{_quantity_word(orders.get(leg.client_order_id))}"
+
+    def lagging(leg: LoggedLeg, members: Sequence[LoggedLeg]) -> LoggedLeg | None:
+        """An open member of ``leg``'s OCA group that does not change to ``leg``'s new quantity."""
+        for other in members:
+            if other is leg or not other.open:
+                continue
+            if other.client_order_id not in changes or new_qty(other) != new_qty(leg):
+                return other
+        return None
+
+    entry = next((leg for leg in legs if leg.role == "entry"), None)
+    if kind == "oco":
+        for leg in (x for x in legs if changed(x)):
+            other = lagging(leg, legs)
+            if other is not None:
+                raise OrderValidationError(
+                    where(leg),
+                    f"changing one OCO order's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) "
+                    f"would leave the group's quantities unequal ({other.field} keeps "
+                    f"{other.quantity:g}); IBKR keeps an OCA group's quantities equal: change every "
+                    "open order of the group to the same quantity (client.modify_group)",
+                )
+        return None
+    exits = [leg for leg in legs if leg.role in EXIT_ROLES]
+    if entry is not None and changed(entry):
+        target = new_qty(entry)
+        for leg in exits:
+            if leg.client_order_id in changes and new_qty(leg) != target:
+                raise OrderValidationError(
+                    where(leg),
+                    f"must equal the entry's new quantity {target:g} (a bracket's exits follow its "
+                    f"entry), got {new_qty(leg):g}",
+                )
+        return target
+    for leg in (x for x in exits if changed(x)):
+        if entry is not None and new_qty(leg) > entry.quantity:
+            raise OrderValidationError(
+                where(leg),
+                f"{new_qty(leg):g} exceeds the entry's quantity {entry.quantity:g} (an exit closes at "
+                "most what the entry opens)",
+            )
+        other = lagging(leg, exits)
+        if other is not None:
+            raise OrderValidationError(
+                where(leg),
+                f"changing one exit's quantity alone ({leg.quantity:g} -> {new_qty(leg):g}) would "
+                f"leave the bracket's exits unequal ({other.field} keeps {other.quantity:g}); IBKR "
+                f"keeps an OCA exit group's quantities equal: change {other.field} to the same "
+                "quantity too (client.modify_group), or change the entry's quantity (its exits follow)",
+            )
+    return None
+
+
+@define(frozen=True, kw_only=True)
+class GroupModify:
+    """What is left of a group modification whose first leg's question is held for the caller:
+    the other changed legs and the exits to resize, done by :func:`finish_modify` once the held
+    question is answered yes and IBKR accepted the first leg's modification."""
+
+    group_id: str
+    legs: tuple[LoggedLeg, ...]
+    changes: dict[str, dict[str, Any]]
+    resize_to: float | None
+    ctx: orderflow.OrderContext
+    contract: dict[str, Any]
+
+
+def modify_group(
+    state: core.SessionState,
+    group_id: str,
+    kind: str,
+    legs: Sequence[LoggedLeg],
+    changes: Mapping[str, Mapping[str, Any]],
+    ctx: orderflow.OrderContext,
+    *,
+    contract: Mapping[str, Any],
+    hold: bool = False,
+    orders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> core.Op[tuple[m.OrderResult, orderflow.HeldOrder | None, GroupModify | None]]:
+    """Modify legs of one group (``changes``: leg cOID -> new CPAPI body), entry first, each leg's
+    modification recorded in the order log as a single order's (``orderflow.modify_order_held``).
+    When the entry's quantity changes, its open exits are resized to it afterwards (their other
+    terms kept). Returns (the first changed leg's result with every modified leg; the first leg's
+    held question, if ``hold`` and IBKR asked one; then what is left for :func:`finish_modify`).
+
+    Whether IBKR resizes a bracket's exits itself when the entry's quantity is modified is not
+    documented for the Client Portal API (TWS adjusts attached orders). Tolerant of both readings:
+    after the entry's modification the exits are read from live orders; an exit IBKR already shows
+    at the new size is not sent again (its row records the resize as IBKR's), any other is modified.
+    ``orders``: leg cOID -> the caller's host dict (a refusal names the field as the caller wrote it)."""
+    resize_to = check_quantities(kind, legs, changes, orders)
+    ordered = [leg for leg in legs if leg.client_order_id in changes]
+    if not ordered:
+        raise OrderValidationError("client_order_id", f"no leg of group {group_id} is changed")
+    for leg in ordered:
+        if leg.order_id is None:
+            raise OrderValidationError(
+                leg.field, f"leg {leg.client_order_id} has no IBKR order id yet (reconcile first)"
+            )
+    first = ordered[0]
+    assert first.order_id is not None
+    result, held = yield from orderflow.modify_order_held(
+        state, first.order_id, changes[first.client_order_id], ctx, contract=contract,
+        coid=first.client_order_id, hold=hold,
+    )  # fmt: skip
+    rest = GroupModify(
+        group_id=group_id, legs=tuple(legs),
+        changes={k: dict(v) for k, v in changes.items() if k != first.client_order_id},
+        resize_to=resize_to, ctx=ctx, contract=dict(contract),
+    )  # fmt: skip
+    if held is not None:
+        return _group_modified(group_id, [(first, result)]), held, rest
+    done = yield from finish_modify(state, rest, [(first, result)])
+    return done, None, None
+
+
+def finish_modify(
+    state: core.SessionState,
+    rest: GroupModify,
+    results: Sequence[tuple[LoggedLeg, m.OrderResult]] = (),
+) -> core.Op[m.OrderResult]:
+    """The other changed legs (questions under the policy), then the exits resized to the entry's
+    new quantity (:func:`resize_exits`); the result lists every modified leg."""
+    done = list(results)
+    if done and done[0][1].status == "rejected":
+        return _group_modified(rest.group_id, done)  # the first leg was not modified: nothing follows
+    for leg in rest.legs:
+        if leg.client_order_id not in rest.changes or leg.order_id is None:
+            continue
+        try:
+            result, _held = yield from orderflow.modify_order_held(
+                state, leg.order_id, rest.changes[leg.client_order_id], rest.ctx, contract=rest.contract,
+                coid=leg.client_order_id,
+            )  # fmt: skip
+        except IBKRError as exc:
+            log.warning("group %s: leg %s not modified: %s", rest.group_id, leg.client_order_id, exc)
+            result = _not_modified(leg, rest.ctx, exc)
+        done.append((leg, result))
+    if rest.resize_to is not None:
+        exits = [
+            leg
+            for leg in rest.legs
+            if leg.role in EXIT_ROLES and leg.open and leg.client_order_id not in rest.changes
+            and all(leg is not x for x, _ in done)
+        ]  # fmt: skip
+        if exits:
+            entry = next((x for x in rest.legs if x.role == "entry"), None)
+            resized = yield from resize_exits(
+                state, exits, rest.resize_to, rest.ctx, contract=rest.contract, entry=entry
+            )
+            done.extend(resized)
+    if not done:
+        raise OrderValidationError("client_order_id", f"no leg of group {rest.group_id} is changed")
+    return _group_modified(rest.group_id, done)
+
+
+def _not_modified(leg: LoggedLeg, ctx: orderflow.OrderContext, exc: BaseException) -> m.OrderResult:
+    return m.OrderResult(
+        order_id=leg.order_id, client_order_id=leg.client_order_id, status="rejected",
+        mode=ctx.mode, account_id=ctx.account_id, message=mask_text(str(exc)),
+    )  # fmt: skip
+
+
+def _group_modified(group_id: str, results: Sequence[tuple[LoggedLeg, m.OrderResult]]) -> m.OrderResult:
+    head = results[0][1]
+    legs = tuple(
+        m.LegResult(
+            role=leg.role,
+            client_order_id=leg.client_order_id,
+            order_id=result.order_id or leg.order_id,
+            status=result.status,
+            ibkr_status=result.ibkr_status,
+        )
+        for leg, result in results
+    )
+    failed = [f"{leg.client_order_id} ({r.message})" for leg, r in results if r.status == "rejected"]
+    message = head.message
+    if failed:
+        message = (
+            f"{message}; NOT modified: {', '.join(failed)} -- the group's quantities are unequal until "
+            "these are modified again"
+        ).lstrip("; ")
+    return evolve(head, group_id=group_id, legs=legs, message=message)
+
+
+def resize_exits(
+    state: core.SessionState,
+    exits: Sequence[LoggedLeg],
+    quantity: float,
+    ctx: orderflow.OrderContext,
+    *,
+    contract: Mapping[str, Any],
+    entry: LoggedLeg | None = None,
+) -> core.Op[list[tuple[LoggedLeg, m.OrderResult]]]:
+    """Give each open exit ``quantity`` (every other term as last accepted), one modification each,
+    recorded in the order log. An exit that live orders already show at ``quantity`` (IBKR resized
+    it with its parent) is recorded as such and not sent; a failure is reported, not raised (the
+    entry is modified already: the result says which exit still needs it).
+
+    [unconfirmed] How IBKR sizes a bracket's exits while the entry is partly filled: the simulator
+    keeps them at the entry's size (they cover what it has filled); the other reading sizes them to
+    the entry's fills. An exit that live orders show at exactly the ``entry``'s filled quantity,
+    below ``quantity``, is taken to be IBKR sizing it to the fills and is left to IBKR (not sent)."""
+    try:
+        live = yield from core.live_orders(state, ctx.account_id)
+    except GatewayError as exc:
+        log.info("resizing exits: live orders could not be read (%s); sending every resize", exc)
+        live = []
+    by_id = {str(o.order_id): o for o in live if o.order_id is not None}
+    entry_live = by_id.get(str(entry.order_id)) if entry is not None else None
+    fills = float(entry_live.filled_quantity or 0.0) if entry_live is not None else 0.0
+    out: list[tuple[LoggedLeg, m.OrderResult]] = []
+    for leg in exits:
+        body = {k: v for k, v in leg.payload.items() if k != _COID} | {"quantity": quantity}
+        shown = by_id.get(str(leg.order_id))
+        if shown is not None and not status_info(shown.status).live:
+            continue  # filled or cancelled meanwhile: nothing to resize
+        size = None if shown is None or shown.total_size is None else float(shown.total_size)
+        if shown is not None and 0.0 < fills < quantity and size == fills:
+            log.info(
+                "group exit %s: IBKR sizes it to the entry's fills (%g); left to IBKR",
+                leg.client_order_id,
+                fills,
+            )
+            out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))
+            continue
+        assert leg.order_id is not None
+        if shown is not None and shown.total_size is not None and float(shown.total_size) == quantity:
+            mod = orderflow.modification(leg.order_id, leg.client_order_id, body, contract, ctx)
+            ref = yield core.RecordModification(mod)
+            if ref is not None:
+                note = "resized by IBKR with its parent (live orders show the new size); not sent"
+                yield core.SettleModification(
+                    ref, Settlement(status="accepted", transcript=[], message=note, ibkr_status=shown.status)
+                )
+            out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))
+            continue
+        try:
+            result, _held = yield from orderflow.modify_order_held(
+                state, leg.order_id, body, ctx, contract=contract, coid=leg.client_order_id
+            )
+        except IBKRError as exc:
+            log.warning("group exit %s not resized: %s", leg.client_order_id, exc)
+            result = _not_modified(leg, ctx, exc)
+        out.append((leg, result))
+    return out

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from attrs import define, evolve, field
 
+from .convert import with_client_order_id
 from .errors import JournalProtocolError, ModificationMismatchError
 from .models import IBKRContract
-from .orders.status import LOG_AWAITING_ANSWER, LOG_TERMINAL
+from .orders.status import LOG_AWAITING_ANSWER, LOG_TERMINAL, host_order_status, status_info
 
 #: Order-log statuses of a row whose order may not have reached the broker (reconciliation settles
 #: them). ``awaiting_answer``: a question held for the caller; reconciliation declines it once its
@@ -30,16 +31,12 @@ TERMINAL: frozenset[str] = LOG_TERMINAL
 def canonical_ibkr_status(ibkr_status: str) -> str:
     """IBKR's status word as the log keeps it: the vocabulary's canonical spelling
     (``Canceled`` -> ``Cancelled``), the text as given when unknown; at most 32 characters."""
-    from .orders.status import status_info
-
     info = status_info(ibkr_status)
     return (info.ibkr if info.known else ibkr_status.strip())[:32]
 
 
 def log_status_for(ibkr_status: str, filled: float, total: float) -> str:
     """The order-log status IBKR's status word gives an order with ``filled`` of ``total`` done."""
-    from .orders import host_order_status
-
     return host_order_status(ibkr_status, filled, total)
 
 
@@ -98,6 +95,23 @@ class JournalEntry:
     message: str | None = None
     #: IBKR's own status word, canonical spelling (``status_info(...).ibkr``); ``None`` until IBKR said one.
     ibkr_status: str | None = None
+
+
+@define(frozen=True, kw_only=True)
+class Settlement:
+    """What settles an order-log row or a modification record: the one spelling of the settle
+    fields on the order path (the flow yields it in ``RecordResult`` / ``SettleModification``; the
+    client hands it to :meth:`OrderJournal.record_result` / ``settle_modification``). ``None``
+    leaves the row's value as it is."""
+
+    status: str
+    order_id: str | None = None
+    #: IBKR's status word in the answer (``Submitted``, ``Filled``...), kept in ``ibkr_status``.
+    ibkr_status: str | None = None
+    filled_quantity: float | None = None
+    avg_fill_price: float | None = None
+    message: str | None = None
+    transcript: list[dict[str, Any]] | None = None
 
 
 @define(frozen=True, kw_only=True)
@@ -424,7 +438,7 @@ class MemoryJournal:
                     aux_price=record.aux_price,
                     order_type=record.order_type or old.order_type,
                     tif=record.tif or old.tif,
-                    payload={**copy.deepcopy(record.payload), "cOID": coid},
+                    payload=with_client_order_id(copy.deepcopy(record.payload), coid),
                 )
 
     def modifications(

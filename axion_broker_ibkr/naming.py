@@ -163,3 +163,11 @@ def describe_row(sec_type: str | None, symbol: str | None, text: str | None = No
     if kind != "OPT" and kind != "FOP":
         data.pop("strike", None)
     return describe_contract(data)
+
+
+def bond_description(issuer: str, coupon: float | None, maturity: str | None) -> str | None:
+    """A bond's description form, ``IBM 3.3 05/15/29`` (issuer, coupon, maturity ``YYYYMMDD`` as
+    MM/DD/YY), or ``None`` without a maturity: the form IBKR's bond search and the order log use."""
+    if not maturity or len(maturity) != 8:
+        return None
+    return f"{issuer} {coupon or 0:g} {maturity[4:6]}/{maturity[6:8]}/{maturity[2:4]}"

@@ -1,4 +1,5 @@
-"""The order flow, I/O-free: journal -> POST -> question/reply loop -> result (part of the core).
+"""The order flow, I/O-free: journal -> POST -> question/reply loop -> fills -> settle (part of the
+core). :mod:`.orderpath` runs the steps before it (account, checks, intent, payload) and calls it.
 
 * The journal entry is written (``RecordPending``) *before* the POST; if that raises, nothing is
   sent.
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from attrs import define, evolve, field
+from attrs import asdict, define, evolve, field
 
 from . import convert, core
 from . import models as m
@@ -39,10 +40,10 @@ from .errors import (
     QuestionRefusedError,
     delivery_of,
 )
-from .journal import JournalEntry, Modification, ModificationRef
+from .journal import JournalEntry, Modification, ModificationRef, Settlement
 from .masking import mask_account, mask_text
 from .naming import describe_contract
-from .orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED
+from .orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED, host_order_status
 
 log = logging.getLogger(__name__)
 
@@ -122,27 +123,44 @@ def journal_entry(
     ctx: OrderContext,
     linked: str | None = None,
 ) -> JournalEntry:
-    conid = payload.get("conid")
-    if conid is None:
-        conid = str(payload.get("conidex", contract.get("conid", "0"))).split("@")[0]
+    """The write-ahead row of an order: its ticket read back through the wire layer."""
+    terms = convert.ticket_terms(payload)
+    if terms.client_order_id is None:
+        raise KeyError("the order ticket carries no client order id (cOID)")
+    conid = terms.conid if terms.conid is not None else contract.get("conid", "0")
     return JournalEntry(
-        client_order_id=str(payload["cOID"]),
+        client_order_id=terms.client_order_id,
         account_id=ctx.account_id,
         mode=ctx.mode,
         conid=int(conid),
         symbol=log_symbol(contract),
         sec_type=str(contract.get("sec_type") or ""),
-        side=str(payload.get("side") or ""),
-        order_type=str(payload.get("orderType") or ""),
-        quantity=float(payload.get("quantity") or 0.0),
-        price=payload.get("price"),
-        aux_price=payload.get("auxPrice"),
-        exchange=payload.get("listingExchange") or contract.get("exchange"),
+        side=terms.side,
+        order_type=terms.order_type,
+        quantity=terms.quantity,
+        price=terms.price,
+        aux_price=terms.aux_price,
+        exchange=terms.listing_exchange or contract.get("exchange"),
         currency=contract.get("currency"),
-        tif=payload.get("tif"),
+        tif=terms.tif,
         payload=dict(payload),
         transcript=ignored_keys_record(ctx),
         linked_client_order_id=linked,
+    )
+
+
+def result_settlement(
+    result: m.OrderResult, transcript: list[dict[str, Any]], *, fills: bool = True
+) -> Settlement:
+    """How an order's result settles its row (``fills``: with its fill quantity and price)."""
+    return Settlement(
+        status=result.status,
+        order_id=result.order_id,
+        ibkr_status=result.ibkr_status,
+        filled_quantity=(result.fill_qty or None) if fills else None,
+        avg_fill_price=result.fill_price if fills else None,
+        message=result.message or None,
+        transcript=transcript,
     )
 
 
@@ -239,8 +257,8 @@ def _reply_loop(
                 mask_text(reason), message_ids=ids, transcript=transcript, client_order_id=coid
             )
         transcript.append(_question_record(question, True, True, ctx))
-        data = yield from core._call(
-            core._post(f"/iserver/reply/{question.id}", {"confirmed": True}, idempotent=False)
+        data = yield from core.call(
+            core.post(f"/iserver/reply/{question.id}", {"confirmed": True}, idempotent=False)
         )
         reply = convert.parse_order_reply(data)
 
@@ -248,7 +266,7 @@ def _reply_loop(
 def _discard(reply_id: str) -> core.Op[None]:
     """Answer "no" so IBKR drops the pending order; a failure here changes nothing for the caller."""
     try:
-        yield core._post(f"/iserver/reply/{reply_id}", {"confirmed": False}, idempotent=False)
+        yield core.post(f"/iserver/reply/{reply_id}", {"confirmed": False}, idempotent=False)
     except GatewayError as exc:
         log.info("declining question %s failed (%s); the order was not placed", reply_id, exc)
 
@@ -261,11 +279,9 @@ def find_by_coid(state: core.SessionState, account_id: str, coid: str) -> core.O
     return None
 
 
-def _ack_result(
+def ack_result(
     acks: Sequence[m.OrderAck], coid: str, ctx: OrderContext, qty: float, transcript: list[dict[str, Any]]
 ) -> m.OrderResult:
-    from .orders import host_order_status
-
     ack = acks[0]
     ibkr_status = ack.order_status
     # "Filled" in an acknowledgement means complete; the fill price is read afterwards.
@@ -283,12 +299,8 @@ def _ack_result(
     )
 
 
-def _with_fills(state: core.SessionState, result: m.OrderResult, qty: float) -> core.Op[m.OrderResult]:
+def with_fills(state: core.SessionState, result: m.OrderResult, qty: float) -> core.Op[m.OrderResult]:
     """An order that filled at once: read its fill quantity and average price (best effort)."""
-    from attrs import evolve
-
-    from .orders import host_order_status
-
     if result.order_id is None or result.fill_qty <= 0:
         return result
     try:
@@ -305,11 +317,9 @@ def _with_fills(state: core.SessionState, result: m.OrderResult, qty: float) -> 
     )
 
 
-def _found_result(
+def found_result(
     order: m.Order, coid: str, ctx: OrderContext, transcript: list[dict[str, Any]]
 ) -> m.OrderResult:
-    from .orders import host_order_status
-
     filled = order.filled_quantity or 0.0
     total = order.total_size or filled
     return m.OrderResult(
@@ -373,8 +383,8 @@ def _held_message(coid: str, pending: m.PendingQuestion) -> str:
     )
 
 
-def _first_post(path: str, body: Any) -> core.Op[m.OrderReply]:
-    data = yield from core._call(core._post(path, body, idempotent=False))
+def first_post(path: str, body: Any) -> core.Op[m.OrderReply]:
+    data = yield from core.call(core.post(path, body, idempotent=False))
     return convert.parse_order_reply(data)
 
 
@@ -395,8 +405,8 @@ def _reply_gone(exc: GatewayError) -> bool:
 def _continue(reply_id: str, transcript: list[dict[str, Any]]) -> core.Op[Any]:
     """Answer yes to a held question: IBKR's next reply, or ``_GONE``."""
     try:
-        data = yield from core._call(
-            core._post(f"/iserver/reply/{reply_id}", {"confirmed": True}, idempotent=False)
+        data = yield from core.call(
+            core.post(f"/iserver/reply/{reply_id}", {"confirmed": True}, idempotent=False)
         )
     except GatewayError as exc:
         if not _reply_gone(exc):
@@ -463,8 +473,8 @@ def place_order_held(
     caller: the row is ``awaiting_answer`` and the result (``pending``, ``question`` set) comes with
     the :class:`HeldOrder` that :func:`answer` continues. ``linked``: the first order's cOID when
     this is its ticket placed again after its question expired."""
-    coid = str(payload["cOID"])
     entry = journal_entry(payload, contract, ctx, linked)
+    coid = entry.client_order_id
     yield from core.ensure_accounts(state)
     yield core.RecordPending(entry)  # raises -> nothing is sent
     transcript: list[dict[str, Any]] = ignored_keys_record(ctx)
@@ -477,7 +487,7 @@ def place_order_held(
         entry.side, entry.order_type, entry.symbol, entry.quantity, coid,
         mask_account(ctx.account_id), ctx.mode,
     )  # fmt: skip
-    first = _first_post(f"/iserver/account/{ctx.account_id}/orders", {"orders": [dict(payload)]})
+    first = first_post(f"/iserver/account/{ctx.account_id}/orders", {"orders": [dict(payload)]})
     settled = yield from _settle_place(
         state, coid, ctx, transcript, entry.quantity, first, hold=hold, payload=payload, contract=contract
     )
@@ -516,12 +526,12 @@ def _settle_place(
             # not_sent / refused: not at IBKR. A question not answered yes is ``declined`` (the
             # transcript keeps the question's ids and text), never ``rejected``.
             yield core.RecordResult(
-                client_order_id=coid, status=status, transcript=transcript, message=failure_message(exc)
+                coid, Settlement(status=status, transcript=transcript, message=failure_message(exc))
             )
             raise
         # Ambiguous: the order may or may not be at IBKR. Look for its cOID before deciding.
         log.warning("order %s: ambiguous failure (%s); looking for its cOID among live orders", coid, exc)
-        yield core.RecordResult(client_order_id=coid, status=status, message=str(exc))
+        yield core.RecordResult(coid, Settlement(status=status, message=str(exc)))
         try:
             found = yield from find_by_coid(state, ctx.account_id, coid)
         except GatewayError as lookup_exc:
@@ -532,43 +542,27 @@ def _settle_place(
                 f"order {coid}: state unknown after '{exc}'; it was NOT re-sent, reconcile before retrying"
             )
             yield core.RecordResult(
-                client_order_id=coid, status=UNKNOWN_AT_BROKER, transcript=transcript, message=message
+                coid, Settlement(status=UNKNOWN_AT_BROKER, transcript=transcript, message=message)
             )
             raise OrderStateUnknownError(message, client_order_id=coid) from exc
-        result = _found_result(found, coid, ctx, transcript)
-        yield core.RecordResult(
-            client_order_id=coid,
-            status=result.status,
-            order_id=result.order_id,
-            transcript=transcript,
-            message=result.message,
-            ibkr_status=result.ibkr_status,
-        )
+        result = found_result(found, coid, ctx, transcript)
+        yield core.RecordResult(coid, result_settlement(result, transcript, fills=False))
         return result, None
     if isinstance(outcome, Held):
         pending = _pending_question(outcome.question, ctx)
         transcript.append(_held_record(outcome.question, pending, ctx))
         message = _held_message(coid, pending)
         yield core.RecordResult(
-            client_order_id=coid, status=AWAITING_ANSWER, transcript=transcript, message=message
+            coid, Settlement(status=AWAITING_ANSWER, transcript=transcript, message=message)
         )
         held = HeldOrder(
             kind="place", client_order_id=coid, question=pending, ctx=ctx, payload=dict(payload),
             contract=dict(contract), transcript=transcript, rounds=outcome.rounds, quantity=quantity,
         )  # fmt: skip
         return _held_result(held, message), held
-    result = _ack_result(outcome, coid, ctx, quantity, transcript)
-    result = yield from _with_fills(state, result, quantity)
-    yield core.RecordResult(
-        client_order_id=coid,
-        status=result.status,
-        order_id=result.order_id,
-        filled_quantity=result.fill_qty or None,
-        avg_fill_price=result.fill_price,
-        transcript=transcript,
-        message=result.message or None,
-        ibkr_status=result.ibkr_status,
-    )
+    result = ack_result(outcome, coid, ctx, quantity, transcript)
+    result = yield from with_fills(state, result, quantity)
+    yield core.RecordResult(coid, result_settlement(result, transcript))
     return result, None
 
 
@@ -623,9 +617,13 @@ def answer(
         if held.kind == "place":
             # Write-ahead: the yes may place the order; until IBKR answers, the row says so.
             yield core.RecordResult(
-                client_order_id=held.client_order_id, status="submitted_unconfirmed", transcript=transcript,
-                message="answering IBKR's question yes",
-            )  # fmt: skip
+                held.client_order_id,
+                Settlement(
+                    status="submitted_unconfirmed",
+                    transcript=transcript,
+                    message="answering IBKR's question yes",
+                ),
+            )
             settled = yield from _settle_place(
                 state, held.client_order_id, ctx, transcript, held.quantity,
                 _continue(pending.reply_id, transcript), hold=True, payload=held.payload,
@@ -649,16 +647,15 @@ def answer(
                     f"read ('{exc}'); the ticket was NOT sent again, reconcile before retrying"
                 )
                 yield core.RecordResult(
-                    client_order_id=held.client_order_id, status=UNKNOWN_AT_BROKER, transcript=transcript,
-                    message=message,
-                )  # fmt: skip
+                    held.client_order_id,
+                    Settlement(status=UNKNOWN_AT_BROKER, transcript=transcript, message=message),
+                )
                 raise OrderStateUnknownError(message, client_order_id=held.client_order_id) from exc
             if found is not None:
-                result = _found_result(found, held.client_order_id, ctx, transcript)
+                result = found_result(found, held.client_order_id, ctx, transcript)
                 yield core.RecordResult(
-                    client_order_id=held.client_order_id, status=result.status, order_id=result.order_id,
-                    transcript=transcript, message=result.message, ibkr_status=result.ibkr_status,
-                )  # fmt: skip
+                    held.client_order_id, result_settlement(result, transcript, fills=False)
+                )
                 return result, None
     # Expired (or gone at IBKR): the first order is over; the same ticket goes again, answering yes
     # to the question the caller has just accepted.
@@ -668,21 +665,20 @@ def answer(
         reason = "question expired at IBKR before the yes (its reply id is gone or was invalidated)"
     if held.kind == "place":
         yield core.RecordResult(
-            client_order_id=held.client_order_id, status=DECLINED, transcript=transcript, message=reason
+            held.client_order_id, Settlement(status=DECLINED, transcript=transcript, message=reason)
         )
-        payload = {**held.payload, "cOID": new_coid()}
-        log.info(
-            "order %s: question expired; placing the ticket again as %s",
-            held.client_order_id,
-            payload["cOID"],
-        )
+        again = new_coid()
+        payload = convert.with_client_order_id(held.payload, again)
+        log.info("order %s: question expired; placing the ticket again as %s", held.client_order_id, again)
         return (
             yield from place_order_held(
                 state, payload, held.contract, ctx, hold=True, linked=held.client_order_id
             )
         )
     if held.ref is not None:
-        yield core.SettleModification(ref=held.ref, status="refused", transcript=transcript, message=reason)
+        yield core.SettleModification(
+            held.ref, Settlement(status="refused", transcript=transcript, message=reason)
+        )
     assert held.order_id is not None
     return (
         yield from modify_order_held(
@@ -696,10 +692,12 @@ def _settle_declined(
 ) -> core.Op[m.OrderResult]:
     if held.kind == "place":
         yield core.RecordResult(
-            client_order_id=held.client_order_id, status=DECLINED, transcript=transcript, message=message
+            held.client_order_id, Settlement(status=DECLINED, transcript=transcript, message=message)
         )
     elif held.ref is not None:
-        yield core.SettleModification(ref=held.ref, status="refused", transcript=transcript, message=message)
+        yield core.SettleModification(
+            held.ref, Settlement(status="refused", transcript=transcript, message=message)
+        )
     # The host's word for "not placed" is ``rejected`` (as for a refused question); the log's is
     # ``declined`` and the message says it was the caller's no.
     return m.OrderResult(
@@ -722,21 +720,20 @@ def modification(
     ctx: OrderContext,
 ) -> Modification:
     """The order-log view of a modification (new terms; ``body`` is what is sent)."""
-    conid = body.get("conid")
-    if conid is None:
-        conid = str(body.get("conidex", contract.get("conid") or "")).split("@")[0] or None
+    terms = convert.ticket_terms(body)
+    conid = terms.conid if terms.conid is not None else (contract.get("conid") or None)
     return Modification(
         order_id=order_id,
         client_order_id=coid,
         account_id=ctx.account_id,
         mode=ctx.mode,
         conid=None if conid is None else int(conid),
-        side=str(body.get("side") or ""),
-        order_type=str(body.get("orderType") or ""),
-        quantity=float(body.get("quantity") or 0.0),
-        price=body.get("price"),
-        aux_price=body.get("auxPrice"),
-        tif=body.get("tif"),
+        side=terms.side,
+        order_type=terms.order_type,
+        quantity=terms.quantity,
+        price=terms.price,
+        aux_price=terms.aux_price,
+        tif=terms.tif,
         payload=dict(body),
     )
 
@@ -775,8 +772,8 @@ def modify_order_held(
     """:func:`modify_order`; with ``hold`` a question is held for the caller: the modification's
     record is ``awaiting_answer`` (the order itself keeps working at IBKR with its old terms, so
     its row keeps its status) and :func:`answer` continues it."""
-    oid = core._order_id(order_id)
-    body = {k: v for k, v in payload.items() if k != "cOID"}  # cOID identifies the original order
+    oid = core.order_id_text(order_id)
+    body = convert.without_client_order_id(payload)  # the cOID identifies the original order
     yield from core.ensure_accounts(state)
     mod = modification(oid, coid, body, contract or {}, ctx)
     ref: ModificationRef | None = yield core.RecordModification(mod)  # raises -> nothing is sent
@@ -792,7 +789,7 @@ def modify_order_held(
         payload=dict(payload), contract=dict(contract or {}), transcript=[], rounds=0, quantity=mod.quantity,
         order_id=oid, ref=ref, named_coid=coid,
     )  # fmt: skip
-    first = _first_post(f"/iserver/account/{ctx.account_id}/order/{oid}", body)
+    first = first_post(f"/iserver/account/{ctx.account_id}/order/{oid}", body)
     settled = yield from _settle_modify(state, held, ctx, held.transcript, first, hold=hold)
     assert settled is not None
     return settled
@@ -813,7 +810,8 @@ def _settle_modify(
     def settle(status: str, message: str | None = None, ibkr_status: str | None = None) -> core.Op[None]:
         if ref is not None:
             yield core.SettleModification(
-                ref=ref, status=status, transcript=transcript, message=message, ibkr_status=ibkr_status
+                ref,
+                Settlement(status=status, transcript=transcript, message=message, ibkr_status=ibkr_status),
             )
 
     try:
@@ -842,7 +840,7 @@ def _settle_modify(
         yield from settle(AWAITING_ANSWER, message)
         kept = evolve(held, question=pending, ctx=ctx, transcript=transcript, rounds=outcome.rounds)
         return _held_result(kept, message), kept
-    result = _ack_result(outcome, order_coid, ctx, held.quantity, transcript)
+    result = ack_result(outcome, order_coid, ctx, held.quantity, transcript)
     if result.order_id is None:
         result = m.OrderResult(**{**_fields(result), "order_id": oid})
     yield from settle("accepted", result.message or None, result.ibkr_status)
@@ -850,15 +848,13 @@ def _settle_modify(
 
 
 def _fields(result: m.OrderResult) -> dict[str, Any]:
-    from attrs import asdict
-
     return asdict(result, recurse=False)
 
 
 def whatif(state: core.SessionState, payload: Mapping[str, Any], ctx: OrderContext) -> core.Op[m.WhatIf]:
     yield from core.ensure_accounts(state)
-    req = core._post(
+    req = core.post(
         f"/iserver/account/{ctx.account_id}/orders/whatif", {"orders": [dict(payload)]}, idempotent=False
     )
-    data = yield from core._call(req)
+    data = yield from core.call(req)
     return convert.structure(data, m.WhatIf)

@@ -5,9 +5,11 @@ The pure part (:func:`bracket_order`, :func:`risk_reward`, :func:`confirm_legs`)
 Streamlit part (:func:`render`) follows the single ticket's rules (``tab_trading``): "Review bracket…"
 translates the whole group with the client's own translation (``client.order_group``: the account, the
 contract's rules, the tick grid) and parks it under a fresh cOID; only "Confirm and send
-bracket" sends it, popping the parked group first so a double click cannot send it twice. A group's IBKR
-questions are answered under the question policy (``auto_confirm``) for every leg at once; one the policy
-does not answer yes declines the whole group (nothing is placed) and the page says which.
+bracket" sends it, popping the parked group first so a double click cannot send it twice. It sends with
+``hold_questions=True``: IBKR's question about the group (one request, so one question for every leg)
+that the policy (``auto_confirm``) does not answer yes is held, every leg's row ``awaiting_answer``, and
+the Trading tab's question box (:mod:`.question_box`, kind ``group``) shows it with this ticket; its Yes
+continues the group (``answer_question(parent cOID, True)``), its No declines every leg.
 
 Wiring: ``tab_trading.render`` shows :func:`render` for the chosen contract below the single ticket (in
 the expander "Bracket order (entry + take-profit + stop-loss)"); it uses its own ``bracket_*`` widget and
@@ -26,6 +28,7 @@ from .. import convert
 from ..masking import mask_account
 from ..models import IBKRContract, LegResult, Order, OrderResult
 from ..orders.groups import OrderGroup
+from . import question_box
 from .vm_trading import format_price, quantity_unit
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
@@ -33,7 +36,7 @@ _COID = convert.WIRE_CLIENT_ORDER_ID
 _TYPE = convert.CPAPI_ORDER_WIRE_NAMES["order_type"]
 
 PENDING = "bracket_pending"
-LAST_RESULT = "bracket_last_result"
+LAST_RESULT = question_box.GROUP_RESULT  # the question box sets it too, after a held group's yes
 LAST_ERROR = "bracket_last_error"
 ENTRY_TYPES: tuple[str, ...] = ("limit", "stop", "market")
 ROLE_LABELS = {"entry": "Entry", "take_profit": "Take-profit", "stop_loss": "Stop-loss", "then": "Then"}
@@ -178,6 +181,16 @@ def _leg_row(leg: LegResult) -> dict[str, Any]:
     }
 
 
+def modified_text(result: OrderResult) -> str:
+    """The page's note after a modification: IBKR's word for it and, for a leg of a group whose
+    quantity changed, every leg modified with it (an entry's exits follow its new quantity)."""
+    text = f"Modify sent: {result.ibkr_status or result.status}"
+    if result.group_id and len(result.legs) > 1:
+        legs = ", ".join(f"{leg.client_order_id} {leg.ibkr_status or leg.status}" for leg in result.legs)
+        text += f" · group {result.group_id} kept consistent: {legs}"
+    return text
+
+
 def grouped_live_order_rows(
     orders: Iterable[Order], names: Mapping[int, str] | None = None
 ) -> list[dict[str, Any]]:
@@ -305,10 +318,19 @@ def render(session: Any, contract: IBKRContract) -> None:
                 st.session_state.pop(PENDING, None)  # first: a second click finds nothing to send
                 try:
                     with st.spinner("Sending…"):
-                        result = session.client.place_order(parked["order"], parked["contract"])
-                    st.session_state[LAST_RESULT] = result
+                        result = session.client.place_order(
+                            parked["order"], parked["contract"], hold_questions=True
+                        )
                     st.session_state.pop(LAST_ERROR, None)
-                    _await_legs(session, result)
+                    if result.question is not None:
+                        # IBKR asks about the group: held for the trader (nothing at IBKR yet, every
+                        # leg ``awaiting_answer``); the Trading tab's question box answers it.
+                        st.session_state[question_box.QUESTION] = question_box.park(
+                            parked, result, kind="group"
+                        )
+                    else:
+                        st.session_state[LAST_RESULT] = result
+                        _await_legs(session, result)
                 except (IBKRError, ValueError) as exc:
                     st.session_state[LAST_ERROR] = explain(exc)
                 finally:

@@ -22,29 +22,21 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 from attrs import define, evolve, field
 
-from ..adapter import MEMORY_DATABASE, StoreUnavailableError, open_order_store
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
-from ..errors import IBKRError
 from ..gateway import IBKRGateway
-from ..journal import (
-    ContractCache,
-    JournalEntry,
-    MemoryContractCache,
-    MemoryJournal,
-    Modification,
-    ModificationRef,
-    OrderJournal,
-)
+from ..journal import MemoryContractCache
 from ..masking import mask_text
 from ..orders import TranslateOptions
 from ..pacing import Pacer
+from ..session import OrderLog as OrderLog  # re-exported: the page's order log is the session's
+from ..session import follow_order_stream, open_sync_session
+from ..session import open_order_log as session_open_order_log
 from .launcher import FALLBACK_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..store import Store
     from ..streaming import SyncStreaming
 
 log = logging.getLogger(__name__)
@@ -54,76 +46,11 @@ log = logging.getLogger(__name__)
 PACER_SCALE_ENV = "AXION_DASHBOARD_IBKR_PACER_SCALE"
 
 
-class _UnopenedJournal:
-    """The order log of a page whose database could not be opened: refuses every write, so the
-    client never sends an order (``record_pending`` comes before the POST) on any path of the page."""
-
-    def __init__(self, error: StoreUnavailableError) -> None:
-        self.error = error
-
-    def record_pending(self, entry: JournalEntry) -> None:
-        raise self.error
-
-    def record_result(self, client_order_id: str, **changes: Any) -> None:
-        raise self.error
-
-    def record_modification(self, modification: Modification) -> ModificationRef:
-        raise self.error
-
-    def settle_modification(self, ref: ModificationRef, **changes: Any) -> None:
-        raise self.error
-
-    def get(self, client_order_id: str) -> JournalEntry | None:
-        return None
-
-    def unsettled(self) -> list[JournalEntry]:
-        return []
-
-
-@define(frozen=True, kw_only=True)
-class OrderLog:
-    """Where the page logs each order before it leaves: the plugin's database (``store``), or memory
-    when ``database_url="memory"`` asks for it. ``error``: why the database could not be opened;
-    then no order can be sent from the page (the adapter refuses in the same case)."""
-
-    journal: OrderJournal
-    cache: ContractCache
-    store: Store | None = None
-    error: str | None = None
-
-    @property
-    def can_send(self) -> bool:
-        return self.error is None
-
-    @property
-    def in_memory(self) -> bool:
-        return self.store is None and self.error is None
-
-    def entries(self, limit: int) -> list[JournalEntry]:
-        """The newest logged orders, from the database or the in-memory log (none without a log)."""
-        if self.store is not None:
-            return self.store.journal.entries(limit=limit)
-        if isinstance(self.journal, MemoryJournal):
-            return self.journal.entries(limit=limit)
-        return []
-
-    def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
-
-
 def open_order_log(config: IBKRConfig) -> OrderLog:
-    """The page's :class:`OrderLog` (the adapter's rules: database, else an error, never a silent
-    in-memory log; ``database_url="memory"`` is the explicit opt-out)."""
-    if config.database_url == MEMORY_DATABASE:
-        log.warning("dashboard with database_url=%r: the order log is kept in memory only", MEMORY_DATABASE)
-        return OrderLog(journal=MemoryJournal(), cache=MemoryContractCache())
-    try:
-        store = open_order_store(config.database_url)
-    except StoreUnavailableError as exc:
-        log.error("%s", exc)
-        return OrderLog(journal=_UnopenedJournal(exc), cache=MemoryContractCache(), error=str(exc))
-    return OrderLog(journal=store.journal, cache=store.cache, store=store)
+    """The page's :class:`~axion_broker_ibkr.session.OrderLog` (the session lifecycle's rules:
+    database, else a log that refuses every order and says why, never a silent in-memory log;
+    ``database_url="memory"`` is the explicit opt-out)."""
+    return session_open_order_log(config, cache=MemoryContractCache(), who="dashboard")
 
 
 @define(kw_only=True, eq=False)
@@ -170,10 +97,7 @@ class DashboardSession:
                 stream.start(connect_timeout=10.0)
                 stream.subscribe_orders()
                 self._streaming = stream
-                if self.order_log.store is not None:
-                    from ..store.follow import follow_stream
-
-                    self._unfollow = follow_stream(self.order_log.store.journal, stream)
+                self._unfollow = follow_order_stream(self.order_log, stream)
             except Exception as exc:  # the page shows REST snapshots instead and says why
                 self.streaming_error = mask_text(f"{type(exc).__name__}: {exc}")
                 log.warning("streaming unavailable: %s", self.streaming_error)
@@ -229,37 +153,16 @@ def open_session(env: Mapping[str, str] | None = None) -> DashboardSession:
         pacer = Pacer(
             config.max_requests_per_minute, scale=float(scale), rate_limit_backoff=config.rate_limit_backoff
         )
+    # The session lifecycle: the order log, the start-up sequence (resolves auto mode, opens the
+    # session), the tickle keep-alive, then the rows a crash left pending are settled. A gateway
+    # that is not logged in is reported by the status and the Gateway tab, not raised.
     order_log = open_order_log(config)
-    client = IBKRClient(config, pacer=pacer, journal=order_log.journal, cache=order_log.cache)
-    try:
-        gateway = IBKRGateway(client)
-        # Start-up sequence (resolves auto mode, opens the session) and the tickle keep-alive; a
-        # gateway that is not logged in is reported by the status and the Gateway tab, not raised.
-        status = gateway.start(keepalive=True)
-    except Exception:
-        client.close()
-        order_log.close()
-        raise
-    if not status.healthy:
-        log.warning("IBKR gateway not healthy at start: %s", mask_text(status.message or status.fail))
-    elif order_log.store is not None:
-        _reconcile(order_log.store, client)
+    opened = open_sync_session(config, pacer=pacer, order_log=order_log, keepalive=True)
+    client = opened.client
     fallback = env.get(FALLBACK_ENV) == "1" or client.is_fallback
     return DashboardSession(
-        config=config, client=client, fallback=fallback, gateway=gateway, order_log=order_log
+        config=config, client=client, fallback=fallback, gateway=opened.gateway, order_log=order_log
     )
-
-
-def _reconcile(store: Store, client: IBKRClient) -> None:
-    """Settle the rows a crash left pending (as the adapter does on ``connect()``); never re-sends.
-    A failure leaves them pending and the page usable."""
-    try:
-        decisions = store.reconcile(client)
-    except (IBKRError, OSError) as exc:
-        log.warning("order-log reconciliation failed (rows stay pending): %s", mask_text(str(exc)))
-    else:
-        if decisions:
-            log.info("reconciled %d order-log row(s) left pending", len(decisions))
 
 
 #: Sessions the cache has handed out, so that :func:`reset_sessions` can stop their keep-alive and

@@ -28,13 +28,16 @@ from ..orders.status import status_label
 QUESTION = "trade_question"
 #: Session-state key of the last answer's note (what became of the order), shown once.
 ANSWERED = "trade_question_answered"
+#: Session-state key of the last placed group's result (the bracket ticket shows its legs).
+GROUP_RESULT = "bracket_last_result"
 
 
 def park(parked: Mapping[str, Any], result: OrderResult, *, kind: str = "order") -> dict[str, Any]:
     """What the page keeps while IBKR's question about ``parked`` (the ticket as confirmed: order,
     contract, summary, lines) is open: the ticket itself, and the held question of ``result``.
-    ``kind``: ``order`` or ``modify`` (a modification's question; the key is then the order's cOID,
-    or its order id when the order log does not know it)."""
+    ``kind``: ``order``, ``modify`` (a modification's question; the key is then the order's cOID,
+    or its order id when the order log does not know it) or ``group`` (a bracket's question: IBKR
+    asks about the whole request; the key is the parent's cOID, which ``answer_question`` takes)."""
     question = result.question
     if question is None:
         raise ValueError("result: no question is held for this order")
@@ -47,6 +50,7 @@ def park(parked: Mapping[str, Any], result: OrderResult, *, kind: str = "order")
         "ids": tuple(question.message_ids),
         "messages": tuple(question.messages),
         "expires_at": question.expires_at,
+        "legs": tuple(leg.client_order_id for leg in result.legs),
     }
 
 
@@ -78,10 +82,25 @@ def view(q: Mapping[str, Any], now: float | None = None) -> QuestionView:
     ids = ", ".join(q.get("ids") or ()) or "question"
     text = " ".join(" ".join(str(m) for m in q.get("messages") or ()).split()) or "(no text)"
     contract = _contract_text(q.get("contract"))
-    what = "the modification of" if q.get("kind") == "modify" else "this order:"
+    kind = q.get("kind")
+    what = {"modify": "the modification of", "group": "this group:"}.get(str(kind), "this order:")
     summary = str(q.get("summary") or "")
     coid = str(q.get("client_order_id") or "")
-    if expired:
+    legs = tuple(q.get("legs") or ())
+    if kind == "group" and expired:
+        caption = (
+            f"IBKR's reply window is over. Yes places the same {len(legs)} orders again under new client "
+            f"order ids (their log rows link {', '.join(legs) or coid}); No drops the group."
+        )
+        yes_label = "Yes, place the group again"
+    elif kind == "group":
+        caption = (
+            f"Nothing is at IBKR yet. Yes sends the {len(legs)} orders of group {coid} (one request, one "
+            f"order-log row each: {', '.join(legs)}); No declines every one. {left:.0f} s left to answer "
+            "for the same group."
+        )
+        yes_label = "Yes, send the group"
+    elif expired:
         caption = (
             f"IBKR's reply window is over. Yes places the same ticket again under a new client order id "
             f"(its log row links {coid}); No drops it."
@@ -111,6 +130,20 @@ def outcome(q: Mapping[str, Any], result: OrderResult, yes: bool) -> tuple[str, 
     first = str(q.get("client_order_id") or "")
     if result.question is not None:
         return "question", f"IBKR asks another question about order {result.client_order_id}."
+    if q.get("kind") == "group":
+        if not yes:
+            return "info", (
+                f"Declined: group {first} was not placed (every leg's order-log row: "
+                f"{status_label('declined')})."
+            )
+        status = status_label(result.ibkr_status) or status_label(result.status)
+        legs = ", ".join(f"{leg.client_order_id} #{leg.order_id}" for leg in result.legs)
+        again = (
+            f" — placed again as {result.group_id} (the question had expired; linked to {first})"
+            if result.group_id and result.group_id != first
+            else ""
+        )
+        return "success", f"Group {result.group_id}: {status} ({legs}){again}"
     if not yes:
         return "info", f"Declined: order {first} was not placed (order log: {status_label('declined')})."
     status = status_label(result.ibkr_status) or status_label(result.status)
@@ -166,6 +199,9 @@ def render(
             elif level == "info":
                 st.session_state[ANSWERED] = text
             else:
+                if q.get("kind") == "group":
+                    st.session_state[GROUP_RESULT] = result  # the bracket ticket lists its legs
+                    st.session_state[ANSWERED] = text
                 on_result(result)
         st.rerun()
     return True

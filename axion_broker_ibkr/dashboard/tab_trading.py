@@ -444,7 +444,7 @@ def _modify_confirmation(session: DashboardSession, oid: Any) -> None:
                 if result.question is not None:  # answered in the question box, for this modification
                     st.session_state[QUESTION] = question_box.park(parked, result, kind="modify")
                 else:
-                    st.toast(f"Modify sent: {result.ibkr_status or result.status}")
+                    st.toast(bracket_ticket.modified_text(result))  # a group's legs listed too
                     _await_modify(session, oid, parked["payload"])
             finally:
                 invalidate("orders:")

@@ -11,6 +11,7 @@ from typing import Any
 
 from attrs import define, field
 
+from ..convert import WIRE_CLIENT_ORDER_ID, ticket_terms
 from ..journal import JournalEntry
 from ..masking import mask_account, mask_text
 from ..models import (
@@ -363,7 +364,7 @@ def live_order_rows(orders: Iterable[Order], names: Mapping[int, str] | None = N
             "Price": o.price,
             "Avg fill": o.avg_price,
             "Status": status_label(o.status),  # one spelling with the order log (orders.status)
-            "cOID": o.client_order_id or "",
+            WIRE_CLIENT_ORDER_ID: o.client_order_id or "",
             "Account": mask_account(o.account or o.acct),
         }
         for o in ordered
@@ -387,7 +388,7 @@ def fill_rows(trades: Iterable[Trade], names: Mapping[int, str] | None = None) -
             "Commission": t.commission,
             "Net amount": t.net_amount,
             "Exchange": t.exchange or "",
-            "cOID": t.client_order_id or "",
+            WIRE_CLIENT_ORDER_ID: t.client_order_id or "",
             "Account": mask_account(t.account or t.account_code),
         }
         for t in ordered
@@ -532,7 +533,7 @@ def order_log_rows(entries: Iterable[JournalEntry], names: Mapping[int, str] | N
     names = names or {}
     return [
         {
-            "cOID": e.client_order_id,
+            WIRE_CLIENT_ORDER_ID: e.client_order_id,
             "Symbol": names.get(e.conid) or describe_row(e.sec_type, e.symbol, currency=e.currency),
             "Type": e.sec_type,
             "Side": e.side,
@@ -674,14 +675,15 @@ def confirm_ticket(
     """The confirm box, computed from the translated ``payload`` the client will send (prices after
     tick rounding, the rounding shown when it moved a price): a headline and one line per term."""
     sec_type = contract.sec_type
-    quantity = float(payload.get("quantity", payload.get("cashQty", 0)) or 0)
+    terms = ticket_terms(payload)  # the ticket read back through the wire layer
+    quantity = terms.quantity or float(terms.cash_quantity or 0)
     base = contract.symbol.split(".", 1)[0] if "." in contract.symbol else contract.symbol
     unit = quantity_unit(sec_type, quantity, base if sec_type == "CASH" else None)
-    side = str(payload.get("side", order.get("side", ""))).upper()
+    side = str(terms.side or order.get("side", "")).upper()
     host_type = str(order.get("order_type", "")).upper().replace("_", " ")
-    wire_type = str(payload.get("orderType", ""))
+    wire_type = terms.order_type
     kind = host_type if wire_type in ("", host_type) else f"{host_type} ({wire_type})"
-    tif = str(payload.get("tif", order.get("time_in_force", ""))).upper()
+    tif = str(terms.tif if terms.tif is not None else order.get("time_in_force", "")).upper()
     name = describe_contract(contract)
     lines = [
         f"Side: {side}",
@@ -690,17 +692,17 @@ def confirm_ticket(
         f"Order type: {kind}",
     ]
     needs_limit, needs_stop = ORDER_TYPES.get(str(order.get("order_type", "")), (False, False))
-    if needs_limit or "price" in payload:
-        lines.append(_price_line("Limit price", order.get("limit_price"), payload.get("price")))
-    if needs_stop or "auxPrice" in payload:
-        lines.append(_price_line("Stop price", order.get("stop_price"), payload.get("auxPrice")))
+    if needs_limit or terms.price is not None:
+        lines.append(_price_line("Limit price", order.get("limit_price"), terms.price))
+    if needs_stop or terms.aux_price is not None:
+        lines.append(_price_line("Stop price", order.get("stop_price"), terms.aux_price))
     lines.append(f"Time in force: {tif}")
-    lines.append(f"Outside regular hours: {'yes' if payload.get('outsideRTH') else 'no'}")
-    lines.append(f"Account: {mask_account(payload.get('acctId')) or '—'}")
+    lines.append(f"Outside regular hours: {'yes' if terms.outside_rth else 'no'}")
+    lines.append(f"Account: {mask_account(terms.account_id) or '—'}")
     head = [side, _quantity_text(quantity, unit), name, host_type]
-    if payload.get("price") is not None:
-        head.append(format_price(float(payload["price"])))
-    if payload.get("auxPrice") is not None:
-        head.append(f"stop {format_price(float(payload['auxPrice']))}")
+    if terms.price is not None:
+        head.append(format_price(float(terms.price)))
+    if terms.aux_price is not None:
+        head.append(f"stop {format_price(float(terms.aux_price))}")
     head.append(tif)
     return " ".join(h for h in head if h), lines

@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..convert import order_ticket
 from ..errors import UnsupportedAssetError
 from . import fields as f
 from .model import TranslateOptions
@@ -413,41 +414,26 @@ def write_payload(checked: Checked, contract: Mapping[str, Any], options: Transl
             if stop <= 0.0 or asked < lowest:
                 f.fail("stop_price", f"{asked!r} is below one tick of the contract ({first_tick(grid):g})")
 
-    payload: dict[str, Any] = {
-        "cOID": coid,
-        "orderType": wire_type,
-        "side": wire_side,
-        "quantity": quantity,
-        "tif": wire_tif,
-        "outsideRTH": extended,
-        "secType": f"{conid}:{sec_type}",
-    }
-    if sec_type == "CASH":
-        payload["conidex"] = f"{conid}@{FX_EXCHANGE}"
-    else:
-        payload["conid"] = conid
-    account = account or options.account_id
-    if account is not None:
-        payload["acctId"] = account
-    if sec_type != "CASH":
-        exchange = contract.get("exchange")
-        if isinstance(exchange, str) and exchange:
-            payload["listingExchange"] = exchange
+    price = aux_price = trail_type = None
     if needs_limit:  # price = the limit, auxPrice = the stop trigger
-        if limit is not None:
-            payload["price"] = limit
-        if stop is not None:
-            payload["auxPrice"] = stop
+        price, aux_price = limit, stop
     elif stop is not None:  # price = the stop trigger
-        payload["price"] = stop
+        price = stop
     if trailing:
         if trail_percent is not None:
-            payload["trailingAmt"], payload["trailingType"] = trail_percent, "%"
+            trail_amount, trail_type = trail_percent, "%"
         else:
-            if trail_amount is not None:
-                payload["trailingAmt"] = trail_amount
-            payload["trailingType"] = "amt"
-    if sec_type == "FUT":
-        payload["manualIndicator"] = options.manual_orders
-        payload["extOperator"] = options.futures_operator
-    return payload
+            trail_type = "amt"
+    cash = sec_type == "CASH"
+    exchange = None if cash else contract.get("exchange")
+    futures = sec_type == "FUT"
+    return order_ticket(
+        coid, wire_type, wire_side, quantity, wire_tif, extended, sec_type, conid,
+        conidex=f"{conid}@{FX_EXCHANGE}" if cash else None,
+        account_id=account or options.account_id,
+        listing_exchange=exchange if isinstance(exchange, str) else None,
+        price=price, aux_price=aux_price, trailing_amount=trail_amount, trailing_type=trail_type,
+        futures=futures,
+        manual_indicator=options.manual_orders if futures else None,
+        ext_operator=options.futures_operator if futures else None,
+    )  # fmt: skip

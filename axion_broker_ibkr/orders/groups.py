@@ -58,7 +58,7 @@ from .rules import MAX_CLIENT_ORDER_ID, SIDES
 _COID = convert.WIRE_CLIENT_ORDER_ID
 _TYPE = convert.CPAPI_ORDER_WIRE_NAMES["order_type"]
 
-__all__ = ["GROUP_KEYS", "GroupLeg", "OrderGroup", "is_group", "translate_group"]
+__all__ = ["GROUP_KEYS", "GroupLeg", "OrderGroup", "is_group", "regroup", "translate_group"]
 
 #: The keys that make a host order dict a group (also in :data:`.fields.GROUP_ORDER_KEYS`).
 GROUP_KEYS = f.GROUP_ORDER_KEYS
@@ -389,6 +389,30 @@ def _oco(order: Mapping[str, Any], contract: Mapping[str, Any], options: Transla
     if len(set(ids)) != len(ids):
         f.fail("oco", "its orders' client_order_id values must differ")
     return OrderGroup(kind="oco", group_id=group_id, legs=tuple(legs))
+
+
+def regroup(group: OrderGroup, group_id: str) -> OrderGroup:
+    """The same group under a new id (the same ticket placed again after IBKR's question expired):
+    every leg's id re-derived from ``group_id`` with its own suffix (``.tp``, ``.o2`` ...; an OCO
+    order that had an id of its own gets ``.o<n>``), the wire ``cOID`` / ``parentId`` rewritten; the
+    terms are untouched (they were validated when the group was translated)."""
+    coid = _group_id(group_id, "client_order_id")
+    legs: list[GroupLeg] = []
+    for index, leg in enumerate(group.legs):
+        old = leg.client_order_id
+        if old == group.group_id and index == 0 and group.kind != "oco":
+            new = coid
+        elif old.startswith(f"{group.group_id}."):
+            new = coid + old[len(group.group_id) :]
+        else:
+            new = f"{coid}.o{index + 1}"
+        payload = dict(leg.payload)
+        if _COID in payload:
+            payload[_COID] = new
+        if payload.get("parentId") is not None:
+            payload["parentId"] = coid
+        legs.append(GroupLeg(role=leg.role, field=leg.field, client_order_id=new, payload=payload))
+    return OrderGroup(kind=group.kind, group_id=coid, legs=tuple(legs))
 
 
 def translate_group(

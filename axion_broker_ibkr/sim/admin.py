@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import AdminError
 from .accounts import Position
 from .http import Api
 from .state import SOR_MODES
@@ -31,10 +32,6 @@ def admin(name: str) -> Callable[[AdminHandler], AdminHandler]:
         return fn
 
     return register
-
-
-class AdminError(ValueError):
-    """Bad admin input; the message names the field."""
 
 
 def _number(data: dict[str, Any], key: str, default: float | None = None) -> float:
@@ -277,7 +274,13 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
         if not isinstance(notify, bool):
             raise AdminError(f"order_notifications: {notify!r} is not true/false")
         state.order_notifications = notify
+    if "children_follow_parent" in data:
+        follow = data["children_follow_parent"]
+        if not isinstance(follow, bool):
+            raise AdminError(f"children_follow_parent: {follow!r} is not true/false")
+        state.engine.children_follow_parent = follow
     return {
+        "children_follow_parent": state.engine.children_follow_parent,
         "sor_mode": state.sor_mode,
         "order_notifications": state.order_notifications,
         "positions_page_size": state.faults.positions_page_size,

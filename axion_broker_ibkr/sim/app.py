@@ -16,11 +16,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from ..errors import OAuthRefused
 from . import routes_contracts, routes_marketdata, routes_orders, routes_portfolio, routes_session
 from .admin import admin_routes
 from .clock import SimClock
 from .http import API_PREFIX, Api, not_found, routes, signed_urls
-from .oauth import LST_PATH, OAuthRefused
+from .oauth import LST_PATH, refusal_body
 from .state import SimState
 from .ws import websocket_endpoint
 
@@ -68,7 +69,7 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
                 request.method, signed_urls(request), request.headers.get("authorization"), request.url.query
             )
         except OAuthRefused as refused:
-            return JSONResponse(refused.body(), status_code=refused.status)
+            return JSONResponse(refusal_body(refused), status_code=refused.status)
         return JSONResponse(answer)
 
     all_routes: list[BaseRoute] = [

@@ -8,6 +8,7 @@ import random
 import re
 from typing import Any
 
+from ..errors import HistoryError
 from .market import Market, decimals_for
 from .universe import Instrument
 
@@ -50,13 +51,6 @@ STEP_RULES: list[tuple[int, str, str]] = [
 ]
 MAX_BARS = 1000
 _PERIOD_RE = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
-
-
-class HistoryError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(message)
 
 
 def parse_period(period: str) -> int:

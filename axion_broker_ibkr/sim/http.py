@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .oauth import OAuthRefused
+from ..errors import OAuthRefused
+from .oauth import refusal_body
 from .state import SimState
 
 API_PREFIX = "/v1/api"
@@ -140,7 +141,7 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                     request.url.query,
                 )
             except OAuthRefused as refused:
-                return JSONResponse(refused.body(), status_code=refused.status)
+                return JSONResponse(refusal_body(refused), status_code=refused.status)
         if state.faults.latency_ms:
             with contextlib.suppress(TimeoutError):  # a stopping server does not wait out the latency
                 await asyncio.wait_for(api.stopping.wait(), state.faults.latency_ms / 1000)

@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OAuthRefused
 from ..oauth import base_string, int_to_java_bytes, parse_authorization_header, unquote_signature
 from .clock import SimClock
 
@@ -91,19 +91,12 @@ def check_credentials_dir(directory: Path) -> None:
         )
 
 
-class OAuthRefused(Exception):
-    """A request the OAuth layer refuses: ``status`` and IBKR's error body."""
-
-    def __init__(self, reason: str, status: int = 401) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": f"id: {secrets.randbelow(90000) + 10000}, error: {self.reason}",
-            "statusCode": self.status,
-        }
+def refusal_body(refused: OAuthRefused) -> dict[str, Any]:
+    """IBKR's error body for a request the OAuth layer refuses."""
+    return {
+        "error": f"id: {secrets.randbelow(90000) + 10000}, error: {refused.reason}",
+        "statusCode": refused.status,
+    }
 
 
 def _private_pem(key: rsa.RSAPrivateKey) -> bytes:

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import TicketError
 from .accounts import Account
 from .clock import SimClock
 from .market import Market, round_to_tick
 from .session import Session
-from .tickets import Ticket, TicketError, check_price_reject, parse_ticket, questions_for
+from .tickets import Ticket, check_price_reject, parse_ticket, questions_for
 from .universe import Instrument
 
 OPEN_STATUSES = {"PreSubmitted", "Submitted", "PendingCancel"}
@@ -119,6 +120,11 @@ class OrderEngine:
         self.coids: dict[str, float] = {}
         self.pending: dict[str, PendingReply] = {}
         self.listeners: list[Callable[[str, Any], None]] = []
+        #: Modifying a bracket parent's quantity resizes its open children to it (TWS adjusts attached
+        #: orders so; [unconfirmed] for the Client Portal API, whose docs say nothing). ``False``
+        #: (admin ``config(children_follow_parent=False)``): the children keep theirs and the client
+        #: resizes them with one modification each. The client is tolerant of both.
+        self.children_follow_parent = True
         self._ids = itertools.count(1_800_000_001)
         self._exec_ids = itertools.count(1)
 
@@ -292,9 +298,15 @@ class OrderEngine:
         order = self.orders[order_id]
         if not order.is_open:
             return Reply({"error": f"Order {order_id} cannot be modified: it is {order.status}"})
+        resized = ticket.quantity != order.ticket.quantity
         order.ticket = ticket
         order.trail_stop = None
         self._emit("order", order)
+        if resized and self.children_follow_parent:
+            for child in self.children(order):
+                if child.is_open and not child.cancel_requested:
+                    child.ticket.quantity = max(child.filled, ticket.quantity)
+                    self._emit("order", child)
         if order.parent_id is None or self.orders[order.parent_id].status == "Filled":
             self._match(order)
         return Reply([{"order_id": str(order_id), "order_status": order.status, "encrypt_message": "1"}])

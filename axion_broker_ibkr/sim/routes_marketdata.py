@@ -8,8 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..errors import HistoryError
 from .fields import render_fields
-from .history import HistoryError, build_history
+from .history import build_history
 from .http import Api, Endpoint, body_dict, error, query_bool, reply
 
 MAX_CONIDS = 100

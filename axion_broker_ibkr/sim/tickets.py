@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import TicketError
 from .market import Market, fmt_price
 from .universe import Instrument, Universe
 
@@ -32,16 +33,6 @@ QUESTION_TEXT = {
     "o403": "This order will most likely trigger and fill immediately.\n"
     "Are you sure you want to submit this order?",
 }
-
-
-class TicketError(Exception):
-    """A ticket the gateway refuses: ``status`` 200 carries ``{"error": ...}`` (business rejection),
-    400/500 are malformed requests."""
-
-    def __init__(self, message: str, status: int = 200) -> None:
-        self.message = message
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass

@@ -19,9 +19,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from ..errors import HistoryError
 from .accounts import ledger, pnl_row, summary
 from .fields import render_fields
-from .history import HistoryError, build_history
+from .history import build_history
 from .http import Api
 from .market import fmt_price, fmt_size
 from .state import USER_NAME

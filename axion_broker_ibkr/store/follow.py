@@ -5,9 +5,11 @@
     ...
     stop()
 
-Database writes are blocking, so by default each event is applied in a worker thread
-(``asyncio.to_thread``) and the stream's event loop never waits on a disk flush. Out-of-order
-application is harmless: a filled quantity never decreases and a terminal status is never undone.
+Database writes are blocking, so by default each event is applied in a worker thread and the
+stream's event loop never waits on a disk flush. One worker per follow, so events are applied in
+the order the stream delivered them: a filled quantity never decreases and a terminal status is
+never undone anyway, but IBKR's status word (``ibkr_status``) would move back (``Submitted`` then a
+late-applied ``PreSubmitted``) if two writes raced.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from .journal import SqlOrderJournal
@@ -34,9 +37,11 @@ def follow_stream(
     """Apply every order and trade event of ``stream`` to ``journal``; returns a function that stops."""
     from ..streaming.events import StreamChannel
 
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibkr-order-log") if offload else None
+
     def run(fn: Callable[[Any], bool], arg: Any) -> Awaitable[bool] | bool:
-        if offload:
-            return asyncio.to_thread(fn, arg)
+        if writer is not None:
+            return asyncio.wrap_future(writer.submit(fn, arg))
         return fn(arg)
 
     def on_order(event: Any) -> Awaitable[bool] | bool:
@@ -50,5 +55,7 @@ def follow_stream(
     def stop() -> None:
         for remove in removers:
             remove()
+        if writer is not None:
+            writer.shutdown(wait=False)  # writes already queued still run, in order
 
     return stop

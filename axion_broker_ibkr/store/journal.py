@@ -398,6 +398,12 @@ class SqlOrderJournal:
                 row.filled_quantity = max(float(row.filled_quantity or 0.0), order.filled_quantity)
             if order.avg_price is not None and order.avg_price > 0:
                 row.avg_fill_price = order.avg_price
+            if order.total_size and _group_leg(row) and float(order.total_size) != float(row.quantity):
+                # A leg of an order group is resized by IBKR: an OCA sibling's fill reduces the others,
+                # a partial fill of the entry may size its exits ([unconfirmed] which: the exits keep
+                # the entry's size and cover its fills, or take the filled size); the row follows
+                # IBKR's size either way (its status stays IBKR's word, never inferred from sizes).
+                row.quantity = float(order.total_size)
             if order.status:
                 row.ibkr_status = st.ibkr_word(order.status)
                 total = order.total_size or float(row.quantity)
@@ -496,6 +502,14 @@ class SqlOrderJournal:
                 .with_for_update()
             )
         return None
+
+
+def _group_leg(row: IbkrOrderLog) -> bool:
+    """Whether a logged order is a leg of an order group (its transcript's group record)."""
+    if row.parent_client_order_id:
+        return True
+    records = row.transcript or []
+    return any(isinstance(r, dict) and isinstance(r.get("group"), dict) for r in records)
 
 
 def _trade_time(trade: Trade) -> dt.datetime | None:

@@ -3,8 +3,9 @@ and move on rows still working (``open``, ``pending``, ``partially_filled``) tha
 or executions say were cancelled, filled or rejected meanwhile (an unmatched working row is left).
 
 :func:`reconcile` is pure: given the unsettled entries and what the gateway reports (live orders,
-recent executions) it decides each row's status and records *why* (the evidence). The thin
-:func:`reconcile_with_client` fetches those lists through a client and writes the decisions.
+recent executions) it decides each row's status and records *why* (the evidence). The steps of
+:func:`reconcile_steps` fetch those lists through either client and write the decisions
+(:func:`reconcile_with_client` / :func:`reconcile_with_async_client` run them).
 
 Matching is by cOID (IBKR's ``order_ref``), else by IBKR order id when the reply had already given
 one. Bracket children carry no cOID at IBKR (REFERENCE §3: "do not set on bracket children"), so a
@@ -23,7 +24,6 @@ and a later reconciliation settles it once the window is over.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -34,6 +34,7 @@ from attrs import asdict, define, evolve, field
 from ..journal import JournalEntry
 from ..masking import mask_account
 from ..models import Order, Trade
+from ..steps import Steps, arun_steps, blocking, call, run_steps
 from . import status as st
 
 log = logging.getLogger(__name__)
@@ -420,43 +421,44 @@ def _log_round(account: str, entries: int, live: int, fills: int) -> None:
     )
 
 
-async def reconcile_with_async_client(
-    journal: SettlingJournal, client: AsyncOrderSource, *, recheck_unknown: bool = True
-) -> list[Decision]:
-    """:func:`reconcile_with_client` for :class:`~axion_broker_ibkr.client.AsyncIBKRClient`; the
-    database work runs in a worker thread, off the event loop."""
-    pending = await asyncio.to_thread(journal.unsettled, include_unknown=recheck_unknown)
-    pending += await asyncio.to_thread(_working, journal)
+def reconcile_steps(
+    journal: SettlingJournal, client: OrderSource | AsyncOrderSource, *, recheck_unknown: bool = True
+) -> Steps[list[Decision]]:
+    """Start-up reconciliation as plain steps (:mod:`axion_broker_ibkr.steps`), written once for
+    both clients: fetch live orders and the last 7 days of executions per account, settle every
+    unsettled row of the client's mode (and, with ``recheck_unknown``, look again for
+    ``unknown_at_broker`` rows), and return the decisions (``awaiting_answer`` rows: see the module
+    docstring). Rows of another mode are left alone: a simulator's answer says nothing about a real
+    gateway's orders, and the reverse. The database work is :class:`~axion_broker_ibkr.steps.Blocking`
+    (a worker thread under asyncio)."""
+    pending = yield blocking(_pending, journal, recheck_unknown)
     entries = [e for e in pending if e.mode == client.mode]
     decisions: list[Decision] = []
     for account in sorted({e.account_id for e in entries}):
         mine = [e for e in entries if e.account_id == account]
-        live = await client.live_orders(account_id=account)
-        fills = await client.trades(days=TRADE_DAYS, account_id=account)
+        live = yield call(client.live_orders, account_id=account)
+        fills = yield call(client.trades, days=TRADE_DAYS, account_id=account)
         _log_round(account, len(mine), len(live), len(fills))
         round_decisions = reconcile(mine, live, fills)
-        await asyncio.to_thread(_settle_all, journal, round_decisions)
+        yield blocking(_settle_all, journal, round_decisions)
         decisions.extend(round_decisions)
     return decisions
+
+
+def _pending(journal: SettlingJournal, recheck_unknown: bool) -> list[JournalEntry]:
+    return journal.unsettled(include_unknown=recheck_unknown) + _working(journal)
+
+
+async def reconcile_with_async_client(
+    journal: SettlingJournal, client: AsyncOrderSource, *, recheck_unknown: bool = True
+) -> list[Decision]:
+    """:func:`reconcile_steps` through :class:`~axion_broker_ibkr.client.AsyncIBKRClient` (the
+    database work in a worker thread, off the event loop)."""
+    return await arun_steps(reconcile_steps(journal, client, recheck_unknown=recheck_unknown))
 
 
 def reconcile_with_client(
     journal: SettlingJournal, client: OrderSource, *, recheck_unknown: bool = True
 ) -> list[Decision]:
-    """Fetch live orders and the last 7 days of executions per account, settle every unsettled row
-    of the client's mode (and, with ``recheck_unknown``, look again for ``unknown_at_broker`` rows),
-    and return the decisions (``awaiting_answer`` rows: see the module docstring). Rows of another
-    mode are left alone: a simulator's answer says
-    nothing about a real gateway's orders, and the reverse."""
-    pending = journal.unsettled(include_unknown=recheck_unknown) + _working(journal)
-    entries = [e for e in pending if e.mode == client.mode]
-    decisions: list[Decision] = []
-    for account in sorted({e.account_id for e in entries}):
-        mine = [e for e in entries if e.account_id == account]
-        live = client.live_orders(account_id=account)
-        fills = client.trades(days=TRADE_DAYS, account_id=account)
-        _log_round(account, len(mine), len(live), len(fills))
-        round_decisions = reconcile(mine, live, fills)
-        _settle_all(journal, round_decisions)
-        decisions.extend(round_decisions)
-    return decisions
+    """:func:`reconcile_steps` through :class:`~axion_broker_ibkr.client.IBKRClient`."""
+    return run_steps(reconcile_steps(journal, client, recheck_unknown=recheck_unknown))

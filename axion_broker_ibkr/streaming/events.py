@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from attrs import define, field
+from attrs.exceptions import FrozenInstanceError
 
 from .. import convert
 from .. import models as m
@@ -28,19 +29,99 @@ class StreamChannel(enum.Enum):
     SYSTEM = "system"  # system, sts, act, ntf, blt + connection state
 
 
-@define(frozen=True, kw_only=True, slots=True)
-class QuoteEvent:
-    """One ``smd`` frame: ``changed`` holds the field ids (-> raw text) this frame carried."""
+_set = object.__setattr__
 
-    channel: StreamChannel = field(default=StreamChannel.QUOTE, init=False)
+
+class QuoteEvent:
+    """One ``smd`` frame: ``changed`` holds the field ids (-> raw text) this frame carried.
+
+    ``quote`` is the merged :class:`Quote` after this frame. The stream's quote book passes the
+    merged ``values`` (Quote attribute -> value, numbers already parsed) and ``fields`` (every field
+    id -> text) instead of a built quote: the frozen ``Quote`` object is made once, on first access,
+    so a consumer that drops or skips quote events never pays for it. Immutable, like the other
+    events.
+    """
+
+    __slots__ = ("_quote", "changed", "conid", "fields", "values")
+    channel: ClassVar[StreamChannel] = StreamChannel.QUOTE
     conid: int
-    quote: m.Quote
     changed: Mapping[str, str]
+    #: the merged Quote attribute values and field texts the quote is built from (not to be changed)
+    values: dict[str, Any] | None
+    fields: dict[str, str] | None
+    _quote: m.Quote | None
+
+    def __init__(
+        self,
+        *,
+        conid: int,
+        changed: Mapping[str, str],
+        quote: m.Quote | None = None,
+        values: dict[str, Any] | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> None:
+        if quote is None and (values is None or fields is None):
+            raise TypeError("QuoteEvent needs the merged quote, or its values and fields")
+        _set(self, "conid", conid)
+        _set(self, "changed", changed)
+        _set(self, "_quote", quote)
+        _set(self, "values", values)
+        _set(self, "fields", fields)
+
+    @property
+    def quote(self) -> m.Quote:
+        """The merged :class:`Quote` after this frame."""
+        quote: m.Quote | None = self._quote
+        if quote is None:
+            quote = m.Quote(conid=self.conid, fields=self.fields, **self.values)  # type: ignore[arg-type]
+            _set(self, "_quote", quote)
+        return quote
 
     @property
     def delta(self) -> m.Quote:
         """A :class:`Quote` built from this frame's fields only (everything else ``None``)."""
         return convert.quote_from_wire({"conid": self.conid, **self.changed})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, QuoteEvent)
+        return (self.conid, self.changed, self.quote) == (other.conid, other.changed, other.quote)
+
+    __hash__ = None  # type: ignore[assignment]  # ``changed`` is a mapping, as with the attrs events
+
+    def __repr__(self) -> str:
+        return (
+            f"QuoteEvent(channel={self.channel!r}, conid={self.conid!r}, quote={self.quote!r}, "
+            f"changed={self.changed!r})"
+        )
+
+
+_new = object.__new__
+_SLOTS = QuoteEvent.__dict__
+_set_conid, _set_changed, _set_quote, _set_values, _set_fields = (
+    _SLOTS[name].__set__ for name in ("conid", "changed", "_quote", "values", "fields")
+)
+
+
+def merged_quote_event(
+    conid: int, changed: Mapping[str, str], values: dict[str, Any], fields: dict[str, str]
+) -> QuoteEvent:
+    """``QuoteEvent(conid=..., changed=..., values=..., fields=...)`` as the quote book makes one per
+    frame: the same object, without the keyword call and the frozen class's guarded assignments."""
+    event: QuoteEvent = _new(QuoteEvent)
+    _set_conid(event, conid)
+    _set_changed(event, changed)
+    _set_quote(event, None)
+    _set_values(event, values)
+    _set_fields(event, fields)
+    return event
 
 
 @define(frozen=True, kw_only=True, slots=True)

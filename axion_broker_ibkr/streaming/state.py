@@ -14,8 +14,7 @@ import attrs
 
 from .. import convert
 from .. import models as m
-from ..errors import WireFormatError
-from .events import OrderEvent
+from .events import OrderEvent, QuoteEvent, merged_quote_event
 
 
 def _wire(obj: Any) -> dict[str, Any]:
@@ -24,76 +23,49 @@ def _wire(obj: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-_MISS = object()
-_NUMBER_CACHE = 8192  # distinct quote texts remembered before the cache starts over
-_QUOTE_META = frozenset({"conid", "conidEx", "conidex", "_updated", "server_id", "topic", "6119"})
-
-
-def _number(conid: int, key: str, value: Any) -> float | None:
-    try:
-        return convert.parse_number(value)
-    except ValueError as exc:
-        attr = _NUMERIC.get(key, key)
-        raise WireFormatError(f"Quote {conid}: field {key} ({attr}): {exc}") from exc
-
-
 class QuoteBook:
-    """``conid`` -> merged :class:`Quote`.
+    """``conid`` -> merged :class:`Quote`, by :func:`convert.merge_quote` (the snapshot's rule too).
 
-    The first frame of a conid goes through :func:`convert.quote_from_wire`; later deltas take a
-    fast path that applies the same rules (the same field tables and number parser) to the
-    attribute values kept per conid, so one frame costs one ``Quote`` construction; parsed numbers
-    are remembered by their text (prices and sizes repeat). A test checks that both paths agree
-    on random frame sequences.
+    Each frame merges into copies of the conid's last values (so a bad value merges nothing); the
+    result is the frame's :class:`QuoteEvent`, which builds its ``Quote`` on first use, and the book
+    keeps the last one per conid. Parsed numbers are remembered by their text (prices and sizes
+    repeat). A test checks that the book and :func:`convert.quote_from_wire` agree on random frame
+    sequences.
     """
 
     def __init__(self) -> None:
-        self._quotes: dict[int, m.Quote] = {}
-        self._values: dict[int, dict[str, Any]] = {}
-        self._numbers: dict[str, object] = {}
+        self._last: dict[int, QuoteEvent] = {}
+        self._numbers: dict[str, float | None] = {}  # quote text -> its number
+
+    def merge(self, conid: int, data: Mapping[str, Any]) -> QuoteEvent:
+        """Merge one ``smd`` frame (or snapshot row); returns its event (merged quote, the field
+        ids -> text it changed). On a bad value nothing is merged (``WireFormatError`` names the
+        conid and field)."""
+        last = self._last.get(conid)
+        if last is None:
+            values: dict[str, Any] = {}
+            fields: dict[str, str] = {}
+        else:
+            values = last.values.copy()  # type: ignore[union-attr]  # set on every event the book makes
+            fields = last.fields.copy()  # type: ignore[union-attr]
+        changed = convert.merge_quote(conid, data, values, fields, remembered=self._numbers)
+        event = self._last[conid] = merged_quote_event(conid, changed, values, fields)
+        return event
 
     def apply(self, conid: int, data: Mapping[str, Any]) -> tuple[m.Quote, dict[str, str]]:
-        """Merge one ``smd`` frame by :func:`convert.merge_quote` (the snapshot's rule too); returns
-        the merged quote and the field ids (-> text) it changed.
-
-        On a bad value nothing is merged (``WireFormatError`` names the conid and field).
-        """
-        stored = self._values.get(conid)
-        values = {} if stored is None else dict(stored)
-        fields: dict[str, str] = dict(values.pop("fields", {}))
-        changed = convert.merge_quote(conid, data, values, fields, self._number)
-        quote = m.Quote(conid=conid, fields=fields, **values)
-        values["fields"] = fields
-        self._values[conid] = values
-        self._quotes[conid] = quote
-        return quote, changed
-
-    def _number(self, conid: int, key: str, value: Any) -> float | None:
-        return self._parse(conid, key, value) if value.__class__ is str else _number(conid, key, value)
-
-    def _parse(self, conid: int, key: str, text: str) -> float | None:
-        """:func:`convert.parse_number` of a quote text, remembered: prices and sizes repeat a lot."""
-        number = self._numbers.get(text, _MISS)
-        if number is _MISS:
-            number = _number(conid, key, text)
-            if len(self._numbers) >= _NUMBER_CACHE:
-                self._numbers.clear()
-            self._numbers[text] = number
-        return cast("float | None", number)
+        """:meth:`merge`, returning the merged :class:`Quote` and the field ids (-> text) it changed."""
+        event = self.merge(conid, data)
+        return event.quote, cast("dict[str, str]", event.changed)
 
     def get(self, conid: int) -> m.Quote | None:
-        return self._quotes.get(conid)
+        last = self._last.get(conid)
+        return None if last is None else last.quote
 
     def snapshot(self) -> dict[int, m.Quote]:
-        return dict(self._quotes)
+        return {conid: last.quote for conid, last in self._last.items()}
 
     def __len__(self) -> int:
-        return len(self._quotes)
-
-
-_NUMERIC = convert.QUOTE_NUMERIC_FIELDS
-_TEXT = convert.QUOTE_TEXT_FIELDS
-_QUOTE_ATTRS = tuple(a.name for a in attrs.fields(m.Quote) if a.name not in {"conid", "fields"})
+        return len(self._last)
 
 
 class OrderBook:

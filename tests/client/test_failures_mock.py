@@ -13,6 +13,7 @@ from axion_broker_ibkr.errors import (
     NotAuthenticatedError,
     RateLimitedError,
 )
+from axion_broker_ibkr.pacing import Pacer
 from tests.client.conftest import Router, call, make_client, reply
 from tests.conftest import load_fixture
 
@@ -71,6 +72,16 @@ async def test_429_stops_this_clients_traffic_instead_of_retrying(kind: str, rou
         await call(client.contract_info(265598))
     assert len(router.calls) == 1  # nothing else left the client
     assert client.pacer.blocked_for > 0
+
+
+async def test_429_retry_after_reaches_the_pacer_through_the_driver(kind: str, router: Router) -> None:
+    # requestpolicy decides "tell the pacer Retry-After seconds"; the driver does it.
+    router.on("GET", "/trsrv/stocks", reply(429, {"error": "Too many requests"}, **{"Retry-After": "30"}))
+    client = make_client(kind, router, pacer=Pacer(600, rate_limit_backoff=600.0))
+    with pytest.raises(RateLimitedError):
+        await call(client.stocks(["AAPL"]))
+    assert 25.0 < client.pacer.blocked_for <= 30.0  # IBKR's 30 s, not the 600 s default back-off
+    assert len(router.calls) == 1
 
 
 async def test_lost_brokerage_session_is_reopened_and_the_read_repeated(kind: str, router: Router) -> None:

@@ -4,14 +4,14 @@ a refused question declining every leg, and a lost answer that sends nothing twi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
-from axion_broker_ibkr.errors import OrderValidationError, QuestionRefusedError
+from axion_broker_ibkr.errors import QuestionRefusedError
 from axion_broker_ibkr.models import IBKRContract
 from axion_broker_ibkr.pacing import Pacer
 from axion_broker_ibkr.store import open_store
@@ -49,6 +49,21 @@ def _client(kind: str, sim: Any, journal: Any, **config: Any) -> IBKRClient | As
     client = cls(cfg, pacer=Pacer(600, scale=SIM_SCALE), journal=journal, retry=no_wait_retry())
     client.state.poll_interval = 0.05
     return client
+
+
+@pytest.fixture
+async def group_client(kind: str, group_sim: Any, store: Any) -> AsyncIterator[Callable[..., Any]]:
+    """Clients of ``kind`` on the group simulator and this test's order log, closed at the end:
+    ``group_client(auto_confirm=[...], ...)`` (config keys as :func:`_client`)."""
+    made: list[Any] = []
+
+    def make(**config: Any) -> Any:
+        made.append(_client(kind, group_sim, store.journal, **config))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await call(client.close())
 
 
 async def _entry_price(client: Any, contract: IBKRContract) -> float:
@@ -168,9 +183,7 @@ async def test_a_refused_question_declines_every_leg_and_places_nothing(
             "declined"
         ] * 3
         assert group_sim.admin.state()["orders"] == []
-        with pytest.raises(OrderValidationError, match="hold_questions"):
-            await call(client.place_order({**order, "client_order_id": "h-1"}, contract, hold_questions=True))
-        assert journal.get("h-1") is None
+        # (with hold_questions the question is held for the caller: test_group_questions_sim.py)
     finally:
         await call(client.close())
 
@@ -237,3 +250,47 @@ async def test_an_oto_sends_its_order_once_the_entry_fills(kind: str, group_sim:
         assert book[result.legs[1].order_id] == "Submitted"  # working now that the entry filled
     finally:
         await call(client.close())
+
+
+async def test_a_lost_answer_mid_group_leaves_no_duplicate_and_a_settled_log_after_restart(
+    kind: str, group_sim: Any, tmp_path: Path
+) -> None:
+    """The group's answer is lost and live orders cannot be read either: nothing is re-sent, every
+    leg is ``unknown_at_broker``; after a restart, reconciliation settles every leg from IBKR's live
+    orders (children through their parent) and the group is complete, with three orders at IBKR."""
+    from axion_broker_ibkr.errors import OrderStateUnknownError
+
+    url = f"sqlite:///{tmp_path / 'restart.sqlite'}"
+    first = open_store(url)
+    client = _client(kind, group_sim, first.journal, auto_confirm=ALL, request_timeout=1.0)
+    coid = f"rs-{kind}"
+    coids = [coid, f"{coid}.tp", f"{coid}.sl"]
+    try:
+        contract = await _contract(client, kind, "STK")
+        _pin(group_sim, contract)
+        await call(client.live_orders())  # the pre-flight
+        group_sim.admin.timeout_next_order()
+        group_sim.admin.fail(status=503, count=50, path_prefix="/iserver/account/orders")
+        with pytest.raises(OrderStateUnknownError, match="nothing was re-sent"):
+            await call(client.place_order(_bracket(contract, AAPL_PRICE * 0.98, 1, coid), contract))
+        assert [getattr(first.journal.get(c), "status", None) for c in coids] == ["unknown_at_broker"] * 3
+    finally:
+        group_sim.admin.fail(status=503, count=0)
+        await call(client.close())
+        first.close()  # the process ends here
+
+    again = open_store(url)
+    restarted = IBKRClient(sim_config(group_sim), pacer=Pacer(600, scale=SIM_SCALE), retry=no_wait_retry())
+    try:
+        decisions = {d.client_order_id: d for d in again.reconcile(restarted)}
+        assert set(decisions) == set(coids)
+        assert all(d.status == "open" and d.order_id for d in decisions.values())
+        assert {d.evidence["group"]["state"] for d in decisions.values()} == {"complete"}
+        rows = [r for r in (again.journal.get(c) for c in coids) if r is not None]
+        assert [r.status for r in rows] == ["open"] * 3
+        assert {r.order_id for r in rows} == {str(o["orderId"]) for o in group_sim.admin.state()["orders"]}
+        assert len(group_sim.admin.state()["orders"]) == 3  # exactly once, before and after the restart
+        assert again.reconcile(restarted) == []  # settled: nothing left to decide
+    finally:
+        restarted.close()
+        again.close()

@@ -192,3 +192,94 @@ def test_a_bracket_from_the_trading_tab_is_logged_as_one_group_and_listed_togeth
     _no_errors(at)
     sim_orders = {str(o["orderId"]): o for o in page.admin.state()["orders"]}
     assert {sim_orders[i]["status"] for i in ids} == {"Cancelled"}
+
+
+def test_a_held_group_question_is_answered_in_the_question_box(bracket_page: Any) -> None:
+    """A bracket far from the market: IBKR asks o163 about the request; the page holds it (every leg
+    ``awaiting_answer``, nothing at IBKR), the question box shows it for the group, and its Yes places
+    the same three orders under the same ids."""
+    from axion_broker_ibkr.store import open_store
+
+    from .test_page import AAPL_CONID, _app, _frame, _no_errors
+
+    page = bracket_page
+    page.admin.set_price(AAPL_CONID, 190.0)
+    before = len(page.admin.state()["orders"])
+    at = _app("Trading")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    at.button(key="trade_search").click().run()
+    at.button(key="trade_use").click().run()
+    at.number_input(key="bracket_qty").set_value(1.0)
+    at.number_input(key="bracket_entry").set_value(170.0)  # 10 % under the market: o163
+    at.number_input(key="bracket_tp").set_value(180.0)
+    at.number_input(key="bracket_sl").set_value(165.0)
+    at.button(key="bracket_review").click().run()
+    _no_errors(at)
+    at.button(key="bracket_confirm").click().run()
+    _no_errors(at)
+    box = "\n".join(str(w.value) for w in at.warning)
+    assert "IBKR asks (o163) about this group:" in box and "Bracket: BUY 1 AAPL, 3 orders" in box
+    caption = "\n".join(str(c.value) for c in at.caption)
+    assert "Yes sends the 3 orders of group" in caption
+    assert len(page.admin.state()["orders"]) == before  # nothing at IBKR while the question is open
+    yes = next(b for b in at.button if b.key == "trade_question_yes")
+    store = open_store()
+    try:
+        held = store.journal.entries(statuses=["awaiting_answer"])
+        assert len(held) == 3 and len({r.transcript[0]["group"]["id"] for r in held}) == 1
+        coids = sorted(r.client_order_id for r in held)
+    finally:
+        store.close()
+    yes.click().run()
+    _no_errors(at)
+    assert len(page.admin.state()["orders"]) == before + 3
+    legs = _frame(at, "Leg")
+    assert sorted(str(x) for x in legs["Log id"]) == coids  # the same ids: one row each
+    store = open_store()
+    try:
+        assert [getattr(store.journal.get(c), "status", None) for c in coids] == ["open"] * 3
+    finally:
+        store.close()
+
+
+def test_a_new_entry_quantity_from_the_modify_panel_resizes_the_exits(bracket_page: Any) -> None:
+    """The Trading tab's modify panel on a bracket's entry: the client modifies the entry and resizes
+    its take-profit and stop-loss to the new quantity; the page says which legs it modified."""
+    from .test_page import AAPL_CONID
+
+    page = bracket_page
+    page.admin.set_price(AAPL_CONID, 190.0)
+    page.admin.config(children_follow_parent=False)  # the client resizes the exits itself
+    try:
+        _modify_the_entry(page)
+    finally:
+        page.admin.config(children_follow_parent=True)  # the simulator is shared by the module
+
+
+def _modify_the_entry(page: Any) -> None:
+    from .test_page import _app, _frame, _no_errors
+
+    at = _app("Trading")
+    at.text_input(key="trade_symbol").set_value("AAPL").run()
+    at.button(key="trade_search").click().run()
+    at.button(key="trade_use").click().run()
+    at.number_input(key="bracket_qty").set_value(2.0)
+    at.number_input(key="bracket_entry").set_value(188.0)
+    at.number_input(key="bracket_tp").set_value(193.0)
+    at.number_input(key="bracket_sl").set_value(185.0)
+    at.button(key="bracket_review").click().run()
+    at.button(key="bracket_confirm").click().run()
+    _no_errors(at)
+    legs = _frame(at, "Leg")
+    ids = [str(i) for i in legs["Order id"]]
+    oid = int(ids[0])
+    at.selectbox(key="orders_pick").set_value(oid).run()
+    at.number_input(key=f"orders_qty_{oid}").set_value(3.0)
+    at.button(key=f"orders_modify_{oid}").click().run()
+    _no_errors(at)
+    at.button(key="orders_modify_confirm").click().run()
+    _no_errors(at)
+    book = {str(o["orderId"]): o for o in page.admin.state()["orders"]}
+    assert [float(book[i]["totalSize"]) for i in ids] == [3.0, 3.0, 3.0]
+    toast = " ".join(str(t.value) for t in at.toast)
+    assert "kept consistent" in toast and ".tp" in toast and ".sl" in toast

@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import attrs
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from axion_broker_ibkr.dashboard import question_box
-from axion_broker_ibkr.models import IBKRContract, OrderResult, PendingQuestion
+from axion_broker_ibkr.models import IBKRContract, LegResult, OrderResult, PendingQuestion
 from axion_broker_ibkr.naming import describe_contract
 
 from .conftest import APP_TIMEOUT
@@ -75,6 +76,38 @@ def test_outcome_texts() -> None:
         "info", "Declined: order c-1 was not placed (order log: Declined)."
     )  # fmt: skip
     assert question_box.outcome(q, _held("c-1"), True)[0] == "question"
+
+
+def _legs(group: str, order_ids: tuple[str | None, ...] = (None, None, None)) -> tuple[LegResult, ...]:
+    roles = (("entry", group), ("take_profit", f"{group}.tp"), ("stop_loss", f"{group}.sl"))
+    return tuple(
+        LegResult(role=role, client_order_id=coid, order_id=oid, status="open" if oid else "pending")
+        for (role, coid), oid in zip(roles, order_ids, strict=True)
+    )
+
+
+def test_a_groups_question_is_shown_and_answered_for_the_whole_group() -> None:
+    held = attrs.evolve(_held("G-1"), group_id="G-1", legs=_legs("G-1"))
+    q = question_box.park({**PARKED, "summary": "Bracket: BUY 1 AAPL, 3 orders"}, held, kind="group")
+    assert q["client_order_id"] == "G-1" and q["legs"] == ("G-1", "G-1.tp", "G-1.sl")
+    box = question_box.view(q)
+    assert "about this group: Bracket: BUY 1 AAPL, 3 orders" in box.headline
+    assert "3 orders of group G-1" in box.caption and "G-1.tp" in box.caption
+    assert box.yes_label == "Yes, send the group"
+    late = question_box.view({**q, "expires_at": time.time() - 1})
+    assert late.expired and "new client order ids" in late.caption and "G-1.sl" in late.caption
+    done = OrderResult(order_id="9", client_order_id="G-1", status="open", ibkr_status="Submitted",
+                       mode="sim", account_id="DU1", group_id="G-1",
+                       legs=_legs("G-1", ("9", "10", "11")))  # fmt: skip
+    level, text = question_box.outcome(q, done, True)
+    assert level == "success" and text.startswith("Group G-1: Submitted (G-1 #9, G-1.tp #10")
+    again = attrs.evolve(done, client_order_id="G-2", group_id="G-2", legs=_legs("G-2", ("12", "13", "14")))
+    assert (
+        "placed again as G-2 (the question had expired; linked to G-1)"
+        in question_box.outcome(q, again, True)[1]
+    )
+    no = question_box.outcome(q, attrs.evolve(done, status="rejected", legs=()), False)
+    assert no == ("info", "Declined: group G-1 was not placed (every leg's order-log row: Declined).")
 
 
 def test_park_refuses_a_result_without_a_question() -> None:

@@ -125,3 +125,21 @@ def test_a_group_with_a_bad_leg_creates_nothing(fsim: SimServer, api: httpx.Clie
     orphan = [_leg("SELL", "LMT", 210.0, parentId="nobody")]
     assert "error" in api.post(f"/iserver/account/{ACCT}/orders", json={"orders": orphan}).json()
     assert len(fsim.admin.state()["orders"]) == before
+
+
+def test_modifying_the_parents_quantity_resizes_its_children_unless_switched_off(
+    fsim: SimServer, api: httpx.Client
+) -> None:
+    _setup(fsim, api)
+    parent, tp, sl = _post(api, _bracket("br-8"))
+    entry = _leg("BUY", "LMT", 199.0, 12)
+    assert "order_id" in api.post(f"/iserver/account/{ACCT}/order/{parent}", json=entry).json()[0]
+    rows = {o["orderId"]: o for o in live_orders(api)}
+    assert [rows[i]["totalSize"] for i in (parent, tp, sl)] == [12.0, 12.0, 12.0]  # as TWS does
+    assert rows[tp]["parentId"] == parent  # still attached
+    assert fsim.admin.config(children_follow_parent=False)["children_follow_parent"] is False
+    api.post(f"/iserver/account/{ACCT}/order/{parent}", json=_leg("BUY", "LMT", 199.0, 8))
+    rows = {o["orderId"]: o for o in live_orders(api)}
+    assert [rows[i]["totalSize"] for i in (parent, tp, sl)] == [8.0, 12.0, 12.0]  # left to the client
+    one = api.post(f"/iserver/account/{ACCT}/order/{sl}", json=_leg("SELL", "STP", 190.0, 8)).json()
+    assert "order_id" in one[0]  # a child modified alone is accepted (the client keeps them equal)
