@@ -157,17 +157,18 @@ def render(session: DashboardSession) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    labels = _resolve_watchlist(session, items)
+    with live.action("Resolving the watchlist…"):  # names any pacing wait of the first resolution
+        labels = _resolve_watchlist(session, items)
     c1, c2 = st.columns([1, 4])
     auto = c1.toggle("Auto refresh", value=True, key="md_auto")
     c2.button("Refresh", key="md_refresh", icon=":material/refresh:")
 
     @st.fragment(run_every=REFRESH_SECONDS if auto else None)
-    def live() -> None:
+    def live_quotes() -> None:
         try:
             _quotes(session, labels)
         except IBKRError as exc:
             st.error(explain(exc))
 
-    live()
+    live_quotes()
     _history(session, labels)
