@@ -211,31 +211,30 @@ def own_log_page(dash_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     reset_sessions()
 
 
+def _pick(at: Any, symbol: str) -> Any:
+    """Search ``symbol`` on the Trading tab and use its first candidate."""
+    at.text_input(key="trade_symbol").set_value(symbol).run()
+    at.button(key="trade_search").click().run()
+    return at.button(key="trade_use").click().run()
+
+
 def test_a_brackets_banner_goes_when_another_contract_is_picked(own_log_page: Any) -> None:
     page = own_log_page
     page.admin.set_price(AAPL_CONID, 190.0)
-    at = _app("Trading")
-    at.text_input(key="trade_symbol").set_value("AAPL").run()
-    at.button(key="trade_search").click().run()
-    at.button(key="trade_use").click().run()
-    at.number_input(key="bracket_qty").set_value(1.0)
-    at.number_input(key="bracket_entry").set_value(188.0)
-    at.number_input(key="bracket_tp").set_value(193.0)
-    at.number_input(key="bracket_sl").set_value(185.0)
-    at.button(key="bracket_review").click().run()
-    at.button(key="bracket_confirm").click().run()
+    at = _pick(_app("Trading"), "AAPL")
+    legs = {"bracket_qty": 1.0, "bracket_entry": 188.0, "bracket_tp": 193.0, "bracket_sl": 185.0}
+    for key, value in legs.items():
+        at.number_input(key=key).set_value(value)
+    for button in ("bracket_review", "bracket_confirm"):
+        at.button(key=button).click().run()
     _no_errors(at)
     banner = [s.value for s in at.success if "placed" in str(s.value)]
     assert banner and str(banner[0]).startswith("Bracket ")
-    at.text_input(key="trade_symbol").set_value("MSFT").run()
-    at.button(key="trade_search").click().run()
-    at.button(key="trade_use").click().run()
+    _pick(at, "MSFT")
     _no_errors(at)
     assert "MSFT (STK" in _texts(at)
     assert not [s.value for s in at.success if "placed" in str(s.value)]  # AAPL's bracket is not MSFT's
-    at.text_input(key="trade_symbol").set_value("AAPL").run()  # and it does not come back
-    at.button(key="trade_search").click().run()
-    at.button(key="trade_use").click().run()
+    _pick(at, "AAPL")  # and it does not come back
     assert not [s.value for s in at.success if "placed" in str(s.value)]
     from .seed import _client
 
