@@ -538,12 +538,12 @@ def merge_quote(
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
     updated: Any = None
-    numeric, texts, meta = QUOTE_NUMERIC_FIELDS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS  # precomputed tables
+    keys, texts, meta, other = _QUOTE_MERGE_KEYS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS, _OTHER_KEY
     for key, value in data.items():
-        if value is None:
+        attr: Any = keys.get(key, other)
+        if attr is None:  # conid, topic: not the quote's to set
             continue
-        attr = numeric.get(key)
-        if attr is not None:
+        if attr is not other:  # a numeric field
             if value.__class__ is str:
                 text = value
                 if remembered is None:
@@ -555,6 +555,8 @@ def merge_quote(
                             remembered.clear()
                         found = remembered[value] = number(conid, key, value)
                     values[attr] = found
+            elif value is None:
+                continue
             else:
                 text = str(value)
                 values[attr] = number(conid, key, value)
@@ -563,6 +565,8 @@ def merge_quote(
                 prefix = text.strip()[:1]
                 values["last_is_close"] = prefix == "C"
                 values["halted"] = prefix == "H"
+            continue
+        if value is None:
             continue
         attr = meta.get(key)
         if attr is None:  # a field: kept as text, named when it is one of the text fields
@@ -573,7 +577,7 @@ def merge_quote(
                 values[attr] = text
         elif attr == "updated":
             updated = value  # read after the fields, so that a field's error is the one named
-        elif attr and QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
+        elif QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
             values[attr] = value if value.__class__ is str else str(value)
     fields.update(changed)
     if ("7762" in changed or "87" in changed) and "7762" in fields:  # 7762 wins over 87
@@ -587,11 +591,18 @@ def merge_quote(
             raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
     # US stock bid/ask sizes in shares (issue 16.4), from the merged texts: again whenever a text
     # it reads changed (the values of an earlier merge already hold the scaled sizes otherwise)
-    if "size_lot" not in values or not QUOTE_SIZE_LOT_KEYS.isdisjoint(changed):
+    if "size_lot" not in values or "6070" in changed or "7221" in changed:
         try:
             apply_size_lot(values, fields)
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: size field: {exc}") from exc
+    else:  # the lot is known and stays: scale the sizes this frame parsed (the others are scaled)
+        lot = values["size_lot"]
+        if lot is not None and lot != 1.0:
+            for key, attr in LOT_SIZE_FIELDS:
+                if key in changed:
+                    size = values[attr]
+                    values[attr] = None if size is None else size * lot
     return changed
 
 
@@ -879,3 +890,9 @@ QUOTE_META_ATTRS: dict[str, str] = {
 QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id"}
 #: Distinct quote texts a stream's merge remembers the numbers of before it starts over.
 QUOTE_NUMBERS_REMEMBERED = 8192
+#: merge_quote's first look-up: a numeric field id -> its attribute, a meta key that sets nothing
+#: (conid, topic) -> None; any other key is not in it
+_QUOTE_MERGE_KEYS: dict[str, str | None] = {
+    **QUOTE_NUMERIC_FIELDS, **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr}
+}
+_OTHER_KEY = object()

@@ -30,11 +30,22 @@ from .state import OrderBook, PnLBook, QuoteBook, TradeLog
 log = logging.getLogger(__name__)
 
 
+try:  # a package dependency; the stdlib below reads the same frames when it is missing
+    import orjson
+except ImportError:  # pragma: no cover - exercised by tests through _loads_stdlib
+    orjson = None  # type: ignore[assignment]
+
 #: the C scanner json.loads runs, without its two Python layers
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
+#: orjson reads an integer outside [-2**63, 2**64) as a float (the stdlib keeps the int): a float
+#: this large sends the frame to the stdlib, so both readers give the same values
+_BIG = float(2**63)
+#: value types that cannot hold such a float
+_SCALARS = frozenset({str, int, bool, type(None)})
 
-def _loads(text: str | bytes) -> Any:
+
+def _loads_stdlib(text: str | bytes) -> Any:
     """:func:`json.loads` (the same strict JSON), quicker for the usual frame: one whole JSON text."""
     if text.__class__ is str:
         try:
@@ -45,6 +56,40 @@ def _loads(text: str | bytes) -> Any:
             if end == len(text):
                 return data
     return json.loads(text)  # bytes, trailing text, or an error with its message
+
+
+def _has_big_float(data: Any) -> bool:
+    """Whether a parsed value holds a float of magnitude >= 2**63 (maybe an integer orjson rounded)."""
+    for value in data.values() if data.__class__ is dict else data:
+        cls = value.__class__
+        if cls is float:
+            if not -_BIG < value < _BIG:
+                return True
+        elif (cls is dict or cls is list) and _has_big_float(value):
+            return True
+    return False
+
+
+def _loads_orjson(text: str | bytes) -> Any:
+    """:func:`json.loads`'s result by ``orjson`` (about 3x quicker). What orjson refuses and the
+    stdlib reads (``NaN``, ``Infinity``, ``1e400``, lone surrogates, UTF-16 bytes) and what it reads
+    differently (integers beyond 64 bits) goes to the stdlib, which also raises the error of a bad
+    frame, with its message: the same values and errors either way."""
+    try:
+        data = orjson.loads(text)
+    except ValueError:  # orjson.JSONDecodeError is a json.JSONDecodeError
+        return json.loads(text)
+    cls = data.__class__
+    if cls is dict:  # the usual frame: an object of texts and integers, told in one C pass
+        if not _SCALARS.issuperset(map(type, data.values())) and _has_big_float(data):
+            return json.loads(text)
+    elif (cls is list and _has_big_float(data)) or (cls is float and not -_BIG < data < _BIG):
+        return json.loads(text)
+    return data
+
+
+#: the frame reader: orjson when installed, else the stdlib
+_loads: Callable[[str | bytes], Any] = _loads_stdlib if orjson is None else _loads_orjson
 
 
 def _int(value: Any) -> int:
