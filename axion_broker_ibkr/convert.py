@@ -893,6 +893,7 @@ QUOTE_NUMBERS_REMEMBERED = 8192
 #: merge_quote's first look-up: a numeric field id -> its attribute, a meta key that sets nothing
 #: (conid, topic) -> None; any other key is not in it
 _QUOTE_MERGE_KEYS: dict[str, str | None] = {
-    **QUOTE_NUMERIC_FIELDS, **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr}
+    **QUOTE_NUMERIC_FIELDS,
+    **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr},
 }
 _OTHER_KEY = object()

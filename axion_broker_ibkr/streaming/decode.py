@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 try:  # a package dependency; the stdlib below reads the same frames when it is missing
     import orjson
-except ImportError:  # pragma: no cover - exercised by tests through _loads_stdlib
+except ImportError:  # tests/streaming/test_decode_fast.py runs the decoder without it
     orjson = None  # type: ignore[assignment]
 
 #: the C scanner json.loads runs, without its two Python layers
@@ -185,11 +185,14 @@ class FrameDecoder:
             return self._topicless(data)
         self.last_topic = topic
         prefix = topic[:3]
-        handler = self._handlers.get(prefix)
-        if handler is None or (prefix == "sys" and topic != "system"):
-            self.unknown_topics[topic.partition("+")[0]] += 1
-            log.info("unknown websocket topic %r ignored", mask_text(topic))
-            return []
+        if prefix == "smd":  # the usual frame, a quote delta: no look-up
+            handler = self._smd
+        else:
+            handler = self._handlers.get(prefix)  # type: ignore[assignment]
+            if handler is None or (prefix == "sys" and topic != "system"):
+                self.unknown_topics[topic.partition("+")[0]] += 1
+                log.info("unknown websocket topic %r ignored", mask_text(topic))
+                return []
         try:
             return handler(topic, data)
         except (WireFormatError, ValueError, TypeError, KeyError) as exc:
