@@ -60,7 +60,10 @@ def _loads_stdlib(text: str | bytes) -> Any:
 
 def _has_big_float(data: Any) -> bool:
     """Whether a parsed value holds a float of magnitude >= 2**63 (maybe an integer orjson rounded)."""
-    for value in data.values() if data.__class__ is dict else data:
+    values = data.values() if data.__class__ is dict else data
+    if _SCALARS.issuperset(map(type, values)):  # the usual object or list: told in one C pass
+        return False
+    for value in values:
         cls = value.__class__
         if cls is float:
             if not -_BIG < value < _BIG:
