@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 import threading
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, Required, TypedDict, Unpack
 
 from attrs import define, evolve, field
 
@@ -114,6 +114,50 @@ class Settlement:
     transcript: list[dict[str, Any]] | None = None
 
 
+class _SettleKeywords(TypedDict, total=False):
+    status: Required[str]
+    order_id: str | None
+    ibkr_status: str | None
+    filled_quantity: float | None
+    avg_fill_price: float | None
+
+
+class SettleFields(_SettleKeywords, total=False):
+    """The keywords of :meth:`OrderJournal.record_result`: the fields of :class:`Settlement`."""
+
+    message: str | None
+    transcript: list[dict[str, Any]] | None
+
+
+class ReconcileFields(_SettleKeywords, total=False):
+    """The keywords of a reconciliation decision (``SqlOrderJournal.settle``): the evidence it
+    kept and the settle fields reconciliation may set."""
+
+    evidence: Required[dict[str, Any]]
+
+
+def settled_fields(status_now: str, filled_now: float, settlement: Settlement) -> dict[str, Any]:
+    """The :class:`JournalEntry` fields ``settlement`` changes on an entry now ``status_now`` with
+    ``filled_now`` done (every journal settles through this): the status by :func:`next_status`, a
+    filled quantity that never decreases, IBKR's status word in its canonical spelling; a ``None``
+    field leaves the entry's value as it is."""
+    s = settlement
+    changes: dict[str, Any] = {"status": next_status(status_now, s.status)}
+    if s.ibkr_status is not None:
+        changes["ibkr_status"] = canonical_ibkr_status(s.ibkr_status)
+    if s.order_id is not None:
+        changes["order_id"] = str(s.order_id)
+    if s.transcript is not None:
+        changes["transcript"] = list(s.transcript)
+    if s.message is not None:
+        changes["message"] = s.message
+    if s.filled_quantity is not None:
+        changes["filled_quantity"] = max(float(filled_now), float(s.filled_quantity))
+    if s.avg_fill_price is not None:
+        changes["avg_fill_price"] = s.avg_fill_price
+    return changes
+
+
 @define(frozen=True, kw_only=True)
 class Modification:
     """A modification of a live order, as the order log sees it before the POST leaves.
@@ -203,18 +247,9 @@ class OrderJournal(Protocol):
 
     def record_pending(self, entry: JournalEntry) -> None: ...
 
-    def record_result(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        order_id: str | None = None,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None: ...
+    def record_result(self, client_order_id: str, **fields: Unpack[SettleFields]) -> None:
+        """Settle the entry after the reply (the keywords: :class:`SettleFields`)."""
+        ...
 
     # Optional (the client uses them when present; a journal without them still works, but a
     # cancel then leaves the row to the stream and start-up reconciliation):
@@ -288,33 +323,10 @@ class MemoryJournal:
                 raise ValueError(f"cOID {entry.client_order_id!r} is already in the order log")
             self._entries[entry.client_order_id] = entry
 
-    def record_result(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        order_id: str | None = None,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def record_result(self, client_order_id: str, **fields: Unpack[SettleFields]) -> None:
         with self._lock:
             old = self._entries[client_order_id]
-            changes: dict[str, Any] = {"status": next_status(old.status, status)}
-            if ibkr_status is not None:
-                changes["ibkr_status"] = canonical_ibkr_status(ibkr_status)
-            if order_id is not None:
-                changes["order_id"] = order_id
-            if transcript is not None:
-                changes["transcript"] = list(transcript)
-            if message is not None:
-                changes["message"] = message
-            if filled_quantity is not None:
-                changes["filled_quantity"] = max(old.filled_quantity, filled_quantity)
-            if avg_fill_price is not None:
-                changes["avg_fill_price"] = avg_fill_price
+            changes = settled_fields(old.status, old.filled_quantity, Settlement(**fields))
             self._entries[client_order_id] = evolve(old, **changes)
 
     def get(self, client_order_id: str) -> JournalEntry | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,9 +28,13 @@ from ..journal import (
     JournalEntry,
     Modification,
     ModificationRef,
+    ReconcileFields,
+    SettleFields,
+    Settlement,
     check_modification_fits,
     check_settled_status,
     next_status,
+    settled_fields,
 )
 from ..masking import mask_account
 from ..models import Order, Trade
@@ -147,37 +151,16 @@ class SqlOrderJournal:
             entry.mode,
         )
 
-    def record_result(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        order_id: str | None = None,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def record_result(self, client_order_id: str, **fields: Unpack[SettleFields]) -> None:
         """Settle the row after the reply (or an ambiguous failure). The transcript replaces the
         stored one; a filled quantity never decreases; a terminal status is not moved back;
         ``ibkr_status`` (IBKR's word in the answer) is kept in its canonical spelling."""
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
-            row.status = next_status(row.status, status)
-            if ibkr_status is not None:
-                row.ibkr_status = st.ibkr_word(ibkr_status)
-            if order_id is not None:
-                row.order_id = str(order_id)
-            if transcript is not None:
-                row.transcript = list(transcript)
-            if message is not None:
-                row.rejection_reason = message
-            if filled_quantity is not None:
-                row.filled_quantity = max(float(row.filled_quantity or 0.0), float(filled_quantity))
-            if avg_fill_price is not None:
-                row.avg_fill_price = avg_fill_price
-        log.info("order log: %s -> %s (order id %s)", client_order_id, status, order_id)
+            _apply(row, Settlement(**fields))
+        log.info(
+            "order log: %s -> %s (order id %s)", client_order_id, fields["status"], fields.get("order_id")
+        )
 
     def get(self, client_order_id: str) -> JournalEntry | None:
         with self._sessions() as session:
@@ -348,38 +331,24 @@ class SqlOrderJournal:
         with self._sessions() as session:
             return self._row(session, client_order_id).evidence
 
-    def settle(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        evidence: dict[str, Any],
-        order_id: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle(self, client_order_id: str, **fields: Unpack[ReconcileFields]) -> None:
         """Record a reconciliation decision with its evidence (only if the row is still unsettled
         or working, so a stream event that settled it meanwhile is not overwritten)."""
+        settlement = Settlement(
+            status=fields["status"], order_id=fields.get("order_id"), ibkr_status=fields.get("ibkr_status"),
+            filled_quantity=fields.get("filled_quantity"), avg_fill_price=fields.get("avg_fill_price"),
+        )  # fmt: skip
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
-            if row.status in st.WORKING:
-                # A working row moves on (never back out of a terminal status a stream event wrote).
-                status = next_status(row.status, status)
-            elif row.status not in st.UNSETTLED and row.status != st.UNKNOWN_AT_BROKER:
+            if row.status not in st.WORKING | st.UNSETTLED | {st.UNKNOWN_AT_BROKER}:
                 log.info("order log: %s already %s; reconciliation leaves it", client_order_id, row.status)
                 return
-            row.status = status
-            row.evidence = evidence
+            # A working row moves on (never back out of a terminal status a stream event wrote);
+            # an unsettled one takes the decision's status.
+            _apply(row, settlement)
+            row.evidence = fields["evidence"]
             row.reconciled_at = utcnow()
-            if order_id is not None:
-                row.order_id = str(order_id)
-            if filled_quantity is not None:
-                row.filled_quantity = max(float(row.filled_quantity or 0.0), filled_quantity)
-            if avg_fill_price is not None:
-                row.avg_fill_price = avg_fill_price
-            if ibkr_status is not None:
-                row.ibkr_status = st.ibkr_word(ibkr_status)
+            status = row.status
         log.info("order log: %s reconciled -> %s", client_order_id, status)
 
     def apply_order(self, order: Order) -> bool:
@@ -502,6 +471,17 @@ class SqlOrderJournal:
                 .with_for_update()
             )
         return None
+
+
+#: The row's column for a :class:`JournalEntry` field where the two names differ.
+_COLUMNS: dict[str, str] = {"message": "rejection_reason"}
+
+
+def _apply(row: IbkrOrderLog, settlement: Settlement) -> None:
+    """Settle ``row`` as every journal does (:func:`~axion_broker_ibkr.journal.settled_fields`)."""
+    changes = settled_fields(row.status, float(row.filled_quantity or 0.0), settlement)
+    for name, value in changes.items():
+        setattr(row, _COLUMNS.get(name, name), value)
 
 
 def _group_leg(row: IbkrOrderLog) -> bool:

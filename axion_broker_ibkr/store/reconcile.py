@@ -27,11 +27,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from attrs import asdict, define, evolve, field
 
-from ..journal import JournalEntry
+from ..journal import JournalEntry, ReconcileFields
 from ..masking import mask_account
 from ..models import Order, Trade
 from ..steps import Steps, arun_steps, blocking, call, run_steps
@@ -375,17 +375,7 @@ class SettlingJournal(Protocol):
 
     def unsettled(self, *, include_unknown: bool = False) -> list[JournalEntry]: ...
 
-    def settle(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        evidence: dict[str, Any],
-        order_id: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None: ...
+    def settle(self, client_order_id: str, **fields: Unpack[ReconcileFields]) -> None: ...
 
 
 class AsyncOrderSource(Protocol):
