@@ -240,6 +240,94 @@ def check_settled_status(status: str) -> None:
         raise ValueError(f"status: not a settled modification status: {status!r}")
 
 
+class ModificationSettleFields(TypedDict, total=False):
+    """The keywords of :meth:`OrderJournal.settle_modification`."""
+
+    status: Required[str]
+    transcript: list[dict[str, Any]] | None
+    message: str | None
+    ibkr_status: str | None
+
+
+def modification_fields(modification: Modification, logged: JournalEntry | None) -> dict[str, Any]:
+    """The fields of the ``pending_submit`` record of ``modification`` (a :class:`ModificationRecord`
+    or the SQL journal's row) for the logged order it is for (``None``: not in the log), after
+    :func:`check_modification_fits` (raises when it is aimed at another order)."""
+    mod = modification
+    if logged is not None:
+        check_modification_fits(
+            mod, client_order_id=logged.client_order_id, order_id=logged.order_id, conid=logged.conid,
+            side=logged.side,
+        )  # fmt: skip
+    return {
+        "client_order_id": None if logged is None else logged.client_order_id,
+        "order_id": mod.order_id,
+        "account_id": mod.account_id,
+        "mode": mod.mode,
+        "status": MODIFICATION_PENDING,
+        "order_type": mod.order_type,
+        "quantity": mod.quantity,
+        "price": mod.price,
+        "aux_price": mod.aux_price,
+        "tif": mod.tif,
+        "previous": None if logged is None else _terms(logged),
+        "payload": copy.deepcopy(mod.payload),
+        "transcript": [],
+    }
+
+
+def settled_modification_fields(fields: ModificationSettleFields) -> dict[str, Any]:
+    """The record fields settling a modification changes (:func:`check_settled_status` first):
+    its status, and the transcript, message and IBKR's status word (canonical) when given."""
+    status = fields["status"]
+    check_settled_status(status)
+    changes: dict[str, Any] = {"status": status}
+    if (transcript := fields.get("transcript")) is not None:
+        changes["transcript"] = list(transcript)
+    if (message := fields.get("message")) is not None:
+        changes["message"] = message
+    if (ibkr_status := fields.get("ibkr_status")) is not None:
+        changes["ibkr_status"] = canonical_ibkr_status(ibkr_status)
+    return changes
+
+
+class _ModificationTerms(Protocol):
+    @property
+    def quantity(self) -> float: ...
+    @property
+    def price(self) -> float | None: ...
+    @property
+    def aux_price(self) -> float | None: ...
+    @property
+    def order_type(self) -> str | None: ...
+    @property
+    def tif(self) -> str | None: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class _LoggedTerms(Protocol):
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def order_type(self) -> str: ...
+    @property
+    def tif(self) -> str | None: ...
+
+
+def accepted_terms(record: _ModificationTerms, logged: _LoggedTerms) -> dict[str, Any]:
+    """The terms an accepted modification gives the order's entry or row: the record's, the
+    payload under the order's own cOID; its cOID, side and contract stay."""
+    return {
+        "quantity": record.quantity,
+        "price": record.price,
+        "aux_price": record.aux_price,
+        "order_type": record.order_type or logged.order_type,
+        "tif": record.tif or logged.tif,
+        "payload": with_client_order_id(copy.deepcopy(record.payload), logged.client_order_id),
+    }
+
+
 class OrderJournal(Protocol):
     """Write-ahead order log. ``record_pending`` must be durable (committed) when it returns:
     the client calls it *before* the order POST leaves, and never sends an order whose entry
@@ -271,15 +359,7 @@ class OrderJournal(Protocol):
         in the log is still recorded (the ref's ``client_order_id`` is ``None``)."""
         ...
 
-    def settle_modification(
-        self,
-        ref: ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle_modification(self, ref: ModificationRef, **fields: Unpack[ModificationSettleFields]) -> None:
         """Settle a recorded modification (:data:`MODIFICATION_STATUSES`, not pending;
         ``ValueError`` otherwise, ``KeyError`` for an unknown ref). ``accepted`` gives the order's
         entry the new terms (its cOID, side and contract stay); any other status leaves them."""
@@ -389,69 +469,27 @@ class MemoryJournal:
         mod = modification
         with self._lock:
             logged = self._match(mod.client_order_id, mod.order_id)
-            if logged is not None:
-                check_modification_fits(
-                    mod,
-                    client_order_id=logged.client_order_id,
-                    order_id=logged.order_id,
-                    conid=logged.conid,
-                    side=logged.side,
-                )
+            fields = modification_fields(mod, logged)
             record = ModificationRecord(
-                id=len(self._modifications) + 1,
-                client_order_id=None if logged is None else logged.client_order_id,
-                order_id=mod.order_id,
-                account_id=mod.account_id,
-                mode=mod.mode,
-                status=MODIFICATION_PENDING,
-                order_type=mod.order_type,
-                quantity=mod.quantity,
-                price=mod.price,
-                aux_price=mod.aux_price,
-                tif=mod.tif,
-                previous=None if logged is None else _terms(logged),
-                payload=copy.deepcopy(mod.payload),
-                transcript=[],
-                created_at=dt.datetime.now(dt.UTC),
+                id=len(self._modifications) + 1, created_at=dt.datetime.now(dt.UTC), **fields
             )
             self._modifications[record.id] = record
         return ModificationRef(record.id, record.client_order_id)
 
-    def settle_modification(
-        self,
-        ref: ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle_modification(self, ref: ModificationRef, **fields: Unpack[ModificationSettleFields]) -> None:
         """As :meth:`OrderJournal.settle_modification` (and the SQL journal) do."""
-        check_settled_status(status)
+        changes = settled_modification_fields(fields)
         with self._lock:
             record = self._modifications.get(ref.id)
             if record is None:
                 raise KeyError(f"modification #{ref.id} is not in the order log")
-            changes: dict[str, Any] = {"status": status, "settled_at": dt.datetime.now(dt.UTC)}
-            if transcript is not None:
-                changes["transcript"] = list(transcript)
-            if message is not None:
-                changes["message"] = message
-            if ibkr_status is not None:
-                changes["ibkr_status"] = ibkr_status[:32]
-            record = self._modifications[ref.id] = evolve(record, **changes)
+            record = self._modifications[ref.id] = evolve(
+                record, settled_at=dt.datetime.now(dt.UTC), **changes
+            )
             coid = record.client_order_id
-            if status == MODIFICATION_ACCEPTED and coid is not None:
+            if record.status == MODIFICATION_ACCEPTED and coid is not None:
                 old = self._entries[coid]
-                self._entries[coid] = evolve(
-                    old,
-                    quantity=record.quantity,
-                    price=record.price,
-                    aux_price=record.aux_price,
-                    order_type=record.order_type or old.order_type,
-                    tif=record.tif or old.tif,
-                    payload=with_client_order_id(copy.deepcopy(record.payload), coid),
-                )
+                self._entries[coid] = evolve(old, **accepted_terms(record, old))
 
     def modifications(
         self, client_order_id: str | None = None, *, order_id: str | None = None

@@ -17,24 +17,24 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..convert import WIRE_CLIENT_ORDER_ID
 from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
 from ..errors import UnknownOrderError as UnknownOrderError  # re-exported
 from ..journal import (
     MODIFICATION_ACCEPTED,
-    MODIFICATION_PENDING,
     JournalEntry,
     Modification,
     ModificationRef,
+    ModificationSettleFields,
     ReconcileFields,
     SettleFields,
     Settlement,
-    check_modification_fits,
-    check_settled_status,
+    accepted_terms,
+    modification_fields,
     next_status,
     settled_fields,
+    settled_modification_fields,
 )
 from ..masking import mask_account
 from ..models import Order, Trade
@@ -45,18 +45,6 @@ log = logging.getLogger(__name__)
 
 
 # DuplicateOrderError and UnknownOrderError live in errors.py (imported above; re-exported here).
-
-
-def _terms(row: IbkrOrderLog) -> dict[str, Any]:
-    """The terms of a logged order a modification may change (kept as ``previous``)."""
-    return {
-        "quantity": float(row.quantity),
-        "price": row.price,
-        "aux_price": row.aux_price,
-        "order_type": row.order_type,
-        "tif": row.tif,
-        "payload": dict(row.payload or {}),
-    }
 
 
 def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
@@ -231,26 +219,8 @@ class SqlOrderJournal:
         mod = modification
         with self._sessions.begin() as session:
             row = self._match(session, mod.client_order_id, mod.order_id)
-            if row is not None:
-                check_modification_fits(
-                    mod, client_order_id=row.client_order_id, order_id=row.order_id, conid=int(row.conid),
-                    side=row.side,
-                )  # fmt: skip
-            record = IbkrOrderModification(
-                client_order_id=None if row is None else row.client_order_id,
-                order_id=mod.order_id,
-                account_id=mod.account_id,
-                mode=mod.mode,
-                status=MODIFICATION_PENDING,
-                order_type=mod.order_type,
-                quantity=mod.quantity,
-                price=mod.price,
-                aux_price=mod.aux_price,
-                tif=mod.tif,
-                previous=None if row is None else _terms(row),
-                payload=dict(mod.payload),
-                transcript=[],
-            )
+            logged = None if row is None else entry_from_row(row)
+            record = IbkrOrderModification(**modification_fields(mod, logged))
             session.add(record)
             session.flush()
             ref = ModificationRef(record.id, record.client_order_id)
@@ -261,41 +231,24 @@ class SqlOrderJournal:
         )  # fmt: skip
         return ref
 
-    def settle_modification(
-        self,
-        ref: ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle_modification(self, ref: ModificationRef, **fields: Unpack[ModificationSettleFields]) -> None:
         """Settle a recorded modification. ``accepted`` gives the order's row the new terms (its
         cOID, side and contract stay); any other status leaves the row's terms as they were."""
-        check_settled_status(status)
+        changes = settled_modification_fields(fields)
         with self._sessions.begin() as session:
             record = session.get(IbkrOrderModification, ref.id, with_for_update=True)
             if record is None:
                 raise KeyError(f"modification #{ref.id} is not in the order log")
-            record.status = status
+            for name, value in changes.items():
+                setattr(record, name, value)
             record.settled_at = utcnow()
-            if transcript is not None:
-                record.transcript = list(transcript)
-            if message is not None:
-                record.message = message
-            if ibkr_status is not None:
-                record.ibkr_status = st.ibkr_word(ibkr_status)
-            if status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
+            if record.status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
                 row = self._row(session, record.client_order_id, for_update=True)
-                row.quantity = record.quantity
-                row.price = record.price
-                row.aux_price = record.aux_price
-                row.order_type = record.order_type or row.order_type
-                row.tif = record.tif or row.tif
-                # The accepted terms under the original order's cOID (the wire key from convert).
-                row.payload = {**record.payload, WIRE_CLIENT_ORDER_ID: row.client_order_id}
-                if ibkr_status is not None:
-                    row.ibkr_status = st.ibkr_word(ibkr_status)
+                for name, value in accepted_terms(record, row).items():
+                    setattr(row, name, value)
+                if "ibkr_status" in changes:
+                    row.ibkr_status = changes["ibkr_status"]
+            status = record.status
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
 
     # -- Beyond the protocol --------------------------------------------------------------------
