@@ -240,6 +240,14 @@ def check_settled_status(status: str) -> None:
         raise ValueError(f"status: not a settled modification status: {status!r}")
 
 
+class OrderStatusFields(TypedDict, total=False):
+    """The keywords of ``record_order_status`` (IBKR's status read of one order)."""
+
+    filled_quantity: float | None
+    total_size: float | None
+    avg_fill_price: float | None
+
+
 class ModificationSettleFields(TypedDict, total=False):
     """The keywords of :meth:`OrderJournal.settle_modification`."""
 
@@ -342,8 +350,8 @@ class OrderJournal(Protocol):
     # Optional (the client uses them when present; a journal without them still works, but a
     # cancel then leaves the row to the stream and start-up reconciliation):
     #   find_order(order_id: str) -> JournalEntry | None   (the newest row with that IBKR order id)
-    #   record_order_status(order_id, ibkr_status, *, filled_quantity=None, total_size=None,
-    #                       avg_fill_price=None) -> bool  (IBKR's status read of that order)
+    #   record_order_status(order_id, ibkr_status, **OrderStatusFields) -> bool  (IBKR's status
+    #                       read of that order)
 
     def get(self, client_order_id: str) -> JournalEntry | None: ...
 
@@ -419,21 +427,17 @@ class MemoryJournal:
             return self._match(None, str(order_id))
 
     def record_order_status(
-        self,
-        order_id: str,
-        ibkr_status: str,
-        *,
-        filled_quantity: float | None = None,
-        total_size: float | None = None,
-        avg_fill_price: float | None = None,
+        self, order_id: str, ibkr_status: str, **fields: Unpack[OrderStatusFields]
     ) -> bool:
         """Apply IBKR's status of order ``order_id`` to its entry; whether one was found."""
         with self._lock:
             old = self._match(None, str(order_id))
             if old is None:
                 return False
+            filled_quantity = fields.get("filled_quantity")
+            avg_fill_price = fields.get("avg_fill_price")
             filled = max(old.filled_quantity, filled_quantity or 0.0)
-            proposed = log_status_for(ibkr_status, filled, total_size or old.quantity)
+            proposed = log_status_for(ibkr_status, filled, fields.get("total_size") or old.quantity)
             changes: dict[str, Any] = {
                 "status": next_status(old.status, proposed),
                 "ibkr_status": canonical_ibkr_status(ibkr_status),

@@ -27,6 +27,7 @@ from ..journal import (
     Modification,
     ModificationRef,
     ModificationSettleFields,
+    OrderStatusFields,
     ReconcileFields,
     SettleFields,
     Settlement,
@@ -167,22 +168,16 @@ class SqlOrderJournal:
             return None if row is None else entry_from_row(row)
 
     def record_order_status(
-        self,
-        order_id: str,
-        ibkr_status: str,
-        *,
-        filled_quantity: float | None = None,
-        total_size: float | None = None,
-        avg_fill_price: float | None = None,
+        self, order_id: str, ibkr_status: str, **fields: Unpack[OrderStatusFields]
     ) -> bool:
         """Apply IBKR's status of order ``order_id`` (a status read after a cancel) as a live-order
         row would be (:meth:`apply_order`); whether a logged order was updated."""
         order = Order(
             order_id=int(order_id),
             status=ibkr_status,
-            filled_quantity=filled_quantity,
-            total_size=total_size,
-            avg_price=avg_fill_price,
+            filled_quantity=fields.get("filled_quantity"),
+            total_size=fields.get("total_size"),
+            avg_price=fields.get("avg_fill_price"),
         )
         return self.apply_order(order)
 
