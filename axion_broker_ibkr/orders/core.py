@@ -187,6 +187,16 @@ def _word_list(value: Any, field: str) -> list[str]:
     return [str(v) for v in value]
 
 
+def _lower_words(value: Any, field: str) -> set[str]:
+    return {w.lower() for w in _word_list(value, field)}
+
+
+def _check_listed(word: str, listed: set[str], field: str, message: str) -> None:
+    """Fail ``field`` with ``message`` unless ``word`` is one of the contract's ``listed`` words."""
+    if word not in listed:
+        f.fail(field, message)
+
+
 def check_contract_rules(
     contract: Mapping[str, Any],
     order_type: str,
@@ -206,22 +216,20 @@ def check_contract_rules(
     word = order_type
     listed = contract.get("order_types")
     if listed:
-        types = {w.lower() for w in _word_list(listed, "contract.order_types")}
-        if word not in types:
-            f.fail(
-                "order_type",
-                f"{word} is not an order type of this contract (IBKR's contract rules list "
-                f"{', '.join(sorted(types))})",
-            )
+        types = _lower_words(listed, "contract.order_types")
+        _check_listed(
+            word, types, "order_type",
+            f"{word} is not an order type of this contract "
+            f"(IBKR's contract rules list {', '.join(sorted(types))})",
+        )  # fmt: skip
     outside = contract.get("order_types_outside")
     if extended and outside is not None:
-        allowed = {w.lower() for w in _word_list(outside, "contract.order_types_outside")}
-        if word not in allowed:
-            f.fail(
-                "extended_hours",
-                f"IBKR's contract rules let this contract fill outside regular hours only for "
-                f"{', '.join(sorted(allowed)) or 'no order type'}, not {word}",
-            )
+        allowed = _lower_words(outside, "contract.order_types_outside")
+        _check_listed(
+            word, allowed, "extended_hours",
+            "IBKR's contract rules let this contract fill outside regular hours only for "
+            f"{', '.join(sorted(allowed)) or 'no order type'}, not {word}",
+        )  # fmt: skip
     tifs = contract.get("tif_types")
     if tifs:
         entries = dict(_tif_entry(e) for e in _word_list(tifs, "contract.tif_types"))
