@@ -41,6 +41,7 @@ from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .errors import AmbiguousContractError, ContractNotFoundError
 from .journal import ContractCache, MemoryContractCache
+from .naming import bond_description
 from .steps import Steps, arun_steps, blocking, call, run_steps
 
 STOCK_BATCH = 100
@@ -589,15 +590,8 @@ def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -
         issuer=issuer.name,
         description=" ".join(x for x in (info.desc1, info.desc2) if x) or f"{issuer.name} bond",
         # The description form, which the translate hook accepts back as the order's symbol too.
-        local_symbol=_bond_description(search_symbol, coupon, info.maturity_date),
+        local_symbol=bond_description(search_symbol, coupon, info.maturity_date),
     )
-
-
-def _bond_description(issuer: str, coupon: float | None, maturity: str | None) -> str | None:
-    """``IBM 3.3 05/15/29`` (issuer, coupon, maturity MM/DD/YY) or ``None`` without a maturity."""
-    if not maturity or len(maturity) != 8:
-        return None
-    return f"{issuer} {coupon or 0:g} {maturity[4:6]}/{maturity[6:8]}/{maturity[2:4]}"
 
 
 # --------------------------------------------------------------------------------------------
