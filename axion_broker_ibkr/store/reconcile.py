@@ -31,6 +31,7 @@ from typing import Any, Protocol, Unpack
 
 from attrs import asdict, define, evolve, field
 
+from ..convert import LISTED_ORDER_TYPES
 from ..journal import JournalEntry, ReconcileFields
 from ..masking import mask_account
 from ..models import Order, Trade
@@ -335,7 +336,7 @@ def _children_of(
         for o in live_orders
         if (o.side or "").upper()[:1] == entry.side.upper()[:1]
         and (o.order_type or o.orig_order_type or "").upper().replace(" ", "")
-        in {entry.order_type.upper(), _long_order_type(entry.order_type)}
+        in {entry.order_type.upper(), LISTED_ORDER_TYPES.get(entry.order_type.upper(), "")}
     ]
     linked = [o for o in alike if o.parent_id is not None and str(o.parent_id) == parent_order_id]
     if linked or not parent_order_id.isdigit():
@@ -350,13 +351,6 @@ def _children_of(
         and o.conid == entry.conid
         and (o.order_id or 0) > int(parent_order_id)
     ][:1]
-
-
-def _long_order_type(order_type: str) -> str:
-    """CPAPI's request codes (LMT, STP ...) against the words in order lists (LIMIT, STOP ...)."""
-    return {"LMT": "LIMIT", "MKT": "MARKET", "STP": "STOP", "STP_LIMIT": "STOPLIMIT"}.get(
-        order_type.upper(), ""
-    )
 
 
 class OrderSource(Protocol):
