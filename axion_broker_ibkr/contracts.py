@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import core, core_secdef
 from . import models as m
@@ -607,7 +607,11 @@ def sec_type_for(asset_type: str) -> str:
     return asset_type_to_sec_type(asset_type)
 
 
-class _ResolverBase:
+#: The client a resolver drives (its subclass says which).
+_Client = TypeVar("_Client", IBKRClient, AsyncIBKRClient)
+
+
+class _ResolverBase(Generic[_Client]):
     """The resolver's rules, written once: :meth:`_resolve_steps` / :meth:`_stocks_steps` are plain
     steps (:mod:`axion_broker_ibkr.steps`) run by either client's driver. The persistent cache
     (SQLite/PostgreSQL) is read before the operation (for the keys the in-memory front does not
@@ -617,12 +621,12 @@ class _ResolverBase:
 
     def __init__(
         self,
-        client: IBKRClient | AsyncIBKRClient,
+        client: _Client,
         cache: ContractCache | None = None,
         *,
         today: dt.date | None = None,
     ) -> None:
-        self.client = client
+        self.client: _Client = client
         self.memory = MemoryContractCache()
         self.cache = cache
         self._today = today
@@ -773,15 +777,8 @@ def _write_cache(
         cache.put(key, contract, when)
 
 
-class ContractResolver(_ResolverBase):
+class ContractResolver(_ResolverBase[IBKRClient]):
     """Resolver over a synchronous :class:`IBKRClient` (the steps run in the calling thread)."""
-
-    client: IBKRClient
-
-    def __init__(
-        self, client: IBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
-    ) -> None:
-        super().__init__(client, cache, today=today)
 
     def resolve(
         self,
@@ -801,15 +798,8 @@ class ContractResolver(_ResolverBase):
         return run_steps(self._stocks_steps(symbols, details))
 
 
-class AsyncContractResolver(_ResolverBase):
+class AsyncContractResolver(_ResolverBase[AsyncIBKRClient]):
     """Resolver over an :class:`AsyncIBKRClient` (the cache reads and writes in a worker thread)."""
-
-    client: AsyncIBKRClient
-
-    def __init__(
-        self, client: AsyncIBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
-    ) -> None:
-        super().__init__(client, cache, today=today)
 
     async def resolve(
         self,
