@@ -266,15 +266,13 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
         f.fail("order", f"expected an order dict, got {type(order).__name__}")
     if not f.KNOWN_ORDER_KEYS.issuperset(order):
         f.check_order_keys(order)  # refuses group keys and likely typos; the rest is never read
-    # contract_identity(contract), inline (this is the hot path)
-    if type(contract) is not dict and not f.is_mapping(contract):
-        f.fail("contract", f"expected a contract dict, got {type(contract).__name__}")
-    conid = contract.get("conid")
-    if type(conid) is not int or conid <= 0:
-        conid = f.conid(conid, "contract.conid")
-    sec_type = contract.get("sec_type")
-    if type(sec_type) is not str or sec_type not in SEC_TYPES:
-        _, sec_type = contract_identity(contract)  # raises the contract.sec_type error
+    # contract_identity(contract): a well-formed dict passes inline (this is the hot path); anything
+    # else takes the checks (and their errors) there.
+    conid = sec_type = None
+    if type(contract) is dict:
+        conid, sec_type = contract.get("conid"), contract.get("sec_type")
+    if type(conid) is not int or conid <= 0 or type(sec_type) is not str or sec_type not in SEC_TYPES:
+        conid, sec_type = contract_identity(contract)
     get = order.get
     asset_type = get("asset_type")
     if asset_type is not None and (
