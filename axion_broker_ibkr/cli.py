@@ -35,7 +35,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from .errors import ConfigError
-        from .sim.oauth import check_credentials_dir
+        from .sim.api.oauth import check_credentials_dir
 
         if not args.force:  # checked again where the set is written; refused here in one line
             try:

@@ -588,6 +588,7 @@ def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -
         maturity=info.maturity_date,
         coupon=coupon,
         issuer=issuer.name,
+        cusip=(info.cusip or "").strip() or None,
         description=" ".join(x for x in (info.desc1, info.desc2) if x) or f"{issuer.name} bond",
         # The description form, which the translate hook accepts back as the order's symbol too.
         local_symbol=bond_description(search_symbol, coupon, info.maturity_date),

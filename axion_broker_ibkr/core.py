@@ -186,7 +186,7 @@ class SessionState:
 # Status -> exception (one function, used by both clients)
 
 
-#: A real gateway's answer for a path it does not serve (404, text/html; see sim/http.py).
+#: A real gateway's answer for a path it does not serve (404, text/html; see sim/api/http.py).
 _HTML_TAG = re.compile(r"<[^>]+>")
 
 

@@ -175,6 +175,7 @@ def order_contract(state: SessionState, conid: int) -> Op[m.IBKRContract]:
         underlying_conid=int(und) if und and int(und) > 0 else None,
         maturity=info.maturity_date if sec_type == "BOND" else None,
         issuer=info.underlying_issuer if sec_type == "BOND" else None,
+        cusip=_text_or_none(info.cusip) if sec_type == "BOND" else None,
     )
     return (yield from with_contract_rules(state, contract))
 

@@ -353,7 +353,7 @@ class AdminError(SimError, ValueError):
 
 class OAuthRefused(SimError):
     """A request the simulator's OAuth layer refuses: ``status`` and the reason for IBKR's error body
-    (``sim.oauth.refusal_body``)."""
+    (``sim.api.oauth.refusal_body``)."""
 
     def __init__(self, reason: str, status: int = 401) -> None:
         super().__init__(reason)

@@ -83,9 +83,13 @@ def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
             name = f"{symbol} {_MONTHS[int(expiry[4:6]) - 1]} {expiry[:4]}"
         return f"{name} ({local})" if local and local != symbol else name
     if sec_type == "BOND":
+        # By its ticker, as IBKR names bonds ("IBM 3.3 05/15/29"): the same on every surface,
+        # whether the contract carries the issuer's long name, IBKR's issuer id (e1400789) or none.
         issuer = str(data.get("issuer") or "").strip()
-        if not issuer or _ISSUER_ID.fullmatch(issuer):  # IBKR's issuer id (e1400789) is no name
-            issuer = symbol.split()[0] if symbol else issuer
+        if symbol:
+            issuer = symbol.split()[0]
+        elif _ISSUER_ID.fullmatch(issuer):
+            issuer = ""
         text = str(data.get("description") or "").strip().upper()
         bond = _BOND_RE.search(text) if text else None
         if bond and data.get("coupon") in (None, ""):  # IBKR's "IBM 3.3 05/15/29" gives the coupon
@@ -97,7 +101,7 @@ def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
         if maturity:
             parts.append(maturity)
         cusip = str(data.get("cusip") or "").strip()
-        if not cusip and local and local != issuer:
+        if not cusip and _SECURITY_ID.fullmatch(local.upper()):  # a CUSIP / ISIN as the local symbol
             cusip = local
         name = " ".join(p for p in parts if p)
         return f"{name} ({cusip})" if cusip else name
@@ -112,6 +116,9 @@ def describe_contract(contract: IBKRContract | Mapping[str, Any]) -> str:
 
 _MON = {m.upper(): i for i, m in enumerate(_MONTHS, start=1)}
 _ISSUER_ID = re.compile(r"e\d+")
+#: A CUSIP (9 characters) or an ISIN (2-letter country, 9 characters, check digit); one digit at
+#: least. The resolver's local symbol of a bond is its description (``IBM 3.3 05/15/29``): no id.
+_SECURITY_ID = re.compile(r"(?=[A-Z0-9]*\d)(?:[A-Z0-9]{9}|[A-Z]{2}[A-Z0-9]{9}\d)")
 # IBKR's description texts (``description2`` of live orders, ``contractDesc`` of positions):
 # ``JAN 05 '24 195 Put``, ``DEC 18 '26``, ``T 4 1/4 11/15/34`` / ``IBM 3.3 05/15/29``.
 _DAY_RE = re.compile(r"\b([A-Z]{3}) (\d{1,2}) '(\d{2})\b")

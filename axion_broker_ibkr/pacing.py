@@ -18,18 +18,28 @@ IBKR's penalty box).
 wait (capped exponential back-off with jitter). Order POSTs are never retried by it.
 
 ``scale`` (tests only) multiplies every allowance, like the simulator's ``rate_scale``.
+
+Why and how long a request waits is told to whoever asked for it: inside :func:`watch_waits`
+(the page's spinner), :meth:`Pacer.reserve` and :meth:`Pacer.try_acquire` call the callback with
+a :class:`Wait` (IBKR's per-endpoint interval or concurrency cap, or this client's own global
+budget) in the calling thread, before the client sleeps. :meth:`Pacer.headroom` says how many
+requests the global budget lets go at once now, so a page's background refresh can leave the
+budget's burst to the trader's own actions.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
+import math
 import os
 import random
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from attrs import define, field
@@ -63,6 +73,45 @@ def _rule(
     name: str, pattern: str, methods: str, *, interval: float = 0.0, concurrent: int | None = None
 ) -> EndpointRule:
     return EndpointRule(name, re.compile(pattern), frozenset(methods.split(",")), interval, concurrent)
+
+
+@define(frozen=True)
+class Wait:
+    """One request held back before it leaves: ``seconds`` (0 for a concurrency cap: until a slot
+    frees), ``rule`` (the endpoint rule's name, or ``"budget"`` for this client's own global cap),
+    ``ibkr`` (the wait is IBKR's own pacing, not this client's cap) and ``text`` in plain words."""
+
+    seconds: float
+    rule: str
+    ibkr: bool
+    text: str
+
+
+#: Below this a wait is not worth telling anyone.
+NOTICEABLE_WAIT = 0.05
+_WAIT_LISTENERS: ContextVar[tuple[Callable[[Wait], None], ...]] = ContextVar("ibkr_pacing_waits", default=())
+
+
+@contextlib.contextmanager
+def watch_waits(callback: Callable[[Wait], None]) -> Iterator[None]:
+    """Call ``callback(wait)`` for every noticeable pacing wait of the requests made inside the
+    block by this thread / task (before the client sleeps it)."""
+    token = _WAIT_LISTENERS.set((*_WAIT_LISTENERS.get(), callback))
+    try:
+        yield
+    finally:
+        _WAIT_LISTENERS.reset(token)
+
+
+def _tell(wait: Wait) -> None:
+    for callback in _WAIT_LISTENERS.get():
+        callback(wait)
+
+
+def _path_of(rule: EndpointRule) -> str:
+    """A rule's pattern as a path a person reads (``/iserver/account/orders``)."""
+    text = re.sub(r"\(([^()|]*/)\)\?", r"\1", rule.pattern.pattern)  # (account/)? -> account/
+    return re.sub(r"\([^()]*\)\?", "", text).replace(".*", "*")
 
 
 #: REFERENCE §7. Paths are relative to the API base (``/v1/api``).
@@ -115,6 +164,7 @@ class Pacer:
 
         self.scale = scale
         self.rules = rules
+        self.max_requests_per_minute = max_requests_per_minute
         self._store: PacingStore = store if store is not None else MemoryStore()
         self._fixed_clock = clock
         self._clock = clock if clock is not None else self._store.clock
@@ -181,14 +231,16 @@ class Pacer:
         interval = self._intervals.get(rule.name, 0.0) if rule is not None else 0.0
         name = rule.name if rule is not None else ""
 
-        def book(state: PacingState) -> tuple[float, float]:
+        def book(state: PacingState) -> tuple[float, float, bool]:
             now = self._clock()
             self._fresh(state, now)
             if now < state.blocked_until:
-                return -1.0, state.blocked_until - now
-            return self._book(state, now, name, interval) - now, 0.0
+                return -1.0, state.blocked_until - now, False
+            endpoint_at = state.next_at.get(name, 0.0) if interval > 0 else 0.0
+            send_at = self._book(state, now, name, interval)
+            return send_at - now, 0.0, endpoint_at > now and endpoint_at >= send_at - 1e-6
 
-        delay, blocked = self._store.update(book)
+        delay, blocked, by_endpoint = self._store.update(book)
         if delay < 0:
             raise RateLimitedError(
                 f"backing off after HTTP 429 for another {blocked:.1f} s "
@@ -199,7 +251,37 @@ class Pacer:
             )
         with self._sent_lock:
             self.sent += 1
+        if delay >= NOTICEABLE_WAIT and _WAIT_LISTENERS.get():
+            _tell(self._wait(rule if by_endpoint else None, path, delay))
         return delay
+
+    def _wait(self, rule: EndpointRule | None, path: str, delay: float) -> Wait:
+        if rule is not None:
+            every = f"{rule.min_interval:g} s"
+            text = f"waiting for IBKR's pacing: {path} allows 1 request per {every}; {delay:.1f} s"
+            return Wait(delay, rule.name, True, text)
+        text = (
+            f"waiting for this client's own request budget (max_requests_per_minute="
+            f"{self.max_requests_per_minute}; IBKR's limit is {MAX_PER_SECOND:g}/s); {delay:.1f} s"
+        )
+        return Wait(delay, "budget", False, text)
+
+    def headroom(self) -> int:
+        """How many requests the global budget lets go without waiting now (0 .. :attr:`burst`;
+        read only, nothing is booked). Slots held by endpoint-delayed requests that fall inside
+        the burst window count as taken."""
+        state = self._store.read()
+        now = self._clock()
+        if now < state.blocked_until:
+            return 0
+        tat = state.tat
+        for h in state.held:  # (sorted) held slots already sent count into the sweep, as in _book
+            if h <= now:
+                tat = max(tat, h) + self._interval
+        tat = max(tat, now)
+        free = math.floor((now - tat + self._tolerance) / self._interval + 1e-9) + 1
+        free -= sum(1 for h in state.held if now <= h < now + self._tolerance + self._interval)
+        return max(0, min(self.burst, free))
 
     def _book(self, state: PacingState, now: float, name: str, interval: float) -> float:
         """Book one send time in ``state`` and return it.
@@ -275,7 +357,12 @@ class Pacer:
             state.leases[name] = live
             return token
 
-        return self._store.update(take)
+        got = self._store.update(take)
+        if got is None and _WAIT_LISTENERS.get():
+            rule = next((r for r in self.rules if r.name == name), None)
+            where = _path_of(rule) if rule is not None else name
+            _tell(Wait(0.0, name, True, f"waiting for IBKR's pacing: {where} allows {limit} concurrent"))
+        return got
 
     def release(self, name: str, token: str) -> None:
         """Give back a slot taken with :meth:`try_acquire`."""

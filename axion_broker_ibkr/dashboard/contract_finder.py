@@ -15,12 +15,14 @@ import streamlit as st
 
 from ..errors import IBKRError
 from ..models import IBKRContract, SecdefInfo
-from . import vm_trading
+from . import live, vm_trading
 from .factory import DashboardSession
 from .state import cached
 from .tables import table
 
 PICKED = "trade_contract"
+#: Seconds a search's candidates are reused for the same symbol and security type.
+SEARCH_TTL = 300.0
 _RESULTS = "trade_results"
 
 
@@ -28,7 +30,8 @@ def complete_contract(
     session: DashboardSession, conid: int, sec_type: str, symbol: str, **known: Any
 ) -> IBKRContract:
     """A contract from a search hit, with currency / exchange / multiplier from contract info."""
-    info = session.client.contract_info(conid)
+    # A conid's definition does not change during a session: picked again, it costs no request.
+    info = cached(f"contract_info:{conid}", partial(session.client.contract_info, conid), 3600.0)
     values: dict[str, Any] = {
         "conid": conid,
         "sec_type": sec_type,
@@ -107,7 +110,9 @@ def _bond_choices(session: DashboardSession, symbol: str) -> list[tuple[str, Cal
                     exchange=info.exchange or "SMART",
                     currency=info.currency or "USD",
                     maturity=info.maturity_date,
+                    coupon=vm_trading.coupon_of(info.coupon),
                     issuer=issuer.name,
+                    cusip=(info.cusip or "").strip() or None,
                     description=" ".join(x for x in (info.desc1, info.desc2) if x) or (issuer.name or symbol),
                 )
                 label = f"{issuer.name or issuer.id} · {contract.description} · conid {info.conid}"
@@ -201,8 +206,12 @@ def render(session: DashboardSession) -> IBKRContract | None:
         if symbol:
             _option_chain(session, symbol)
     elif c3.button("Search", key="trade_search", icon=":material/search:") and symbol:
-        with st.spinner(f"Searching {symbol}…"):
-            st.session_state[_RESULTS] = (sec_type, symbol, _SEARCHERS[sec_type](session, symbol))
+        with live.action(f"Searching {symbol}…"):
+            # The candidates of a symbol do not change within minutes: searching again costs nothing.
+            found = cached(
+                f"search:{sec_type}:{symbol}", partial(_SEARCHERS[sec_type], session, symbol), SEARCH_TTL
+            )
+            st.session_state[_RESULTS] = (sec_type, symbol, found)
     results = st.session_state.get(_RESULTS)
     if sec_type != "OPT" and results and results[0] == sec_type:
         choices: list[tuple[str, Callable[[], IBKRContract]]] = results[2]

@@ -3,18 +3,28 @@ objects (``IBKRStreaming.orders`` / ``.trades`` / ``.pnl`` / ``.quote``), REST s
 stream cannot run. Nothing here changes the stream; it subscribes a channel once and reads.
 
 A REST fallback call that IBKR's pacing holds back runs under a spinner that names the wait
-("IBKR allows one live-orders request per 5 s; 3 s left"), read from the client's pacer rule.
+("IBKR allows one live-orders request per 5 s; 3 s left"), read from the client's pacer rule; a
+trader's action runs under :func:`action` (its spinner, and a second one naming any pacing wait
+of its requests, as the pacer tells it).
+
+Priority: the page's background refreshes (positions following the P&L stream, snapshots until a
+quote's first stream frame) go through :func:`refresh`, which reuses what the page has while the
+client's global budget has no more than :data:`TRADER_RESERVE` requests of burst left, so a
+trader's preview, send or search never queues behind them. IBKR's per-endpoint limits and the
+budget shared with other processes are untouched: every request still books its slot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 import streamlit as st
 
 from ..models import Order, PnLRow, Quote, Trade
+from ..pacing import Wait, watch_waits
 from ..streaming import StreamChannel
 from . import vm_trading
 from .state import cached, is_fresh, wait_left
@@ -37,6 +47,45 @@ _ENDPOINTS = {
     "orders:trades": ("trades", "/iserver/account/trades"),
     "acct:pnl": ("P&L", "/iserver/account/pnl/partitioned"),
 }
+
+
+#: Requests of the global budget's burst a background refresh leaves to the trader's actions
+#: (a preview is about three: contract rules, what-if, the account).
+TRADER_RESERVE = 4
+
+
+def spare(session: DashboardSession) -> bool:
+    """Whether a background refresh may spend the budget now: more than :data:`TRADER_RESERVE`
+    requests of burst left (with a burst smaller than that: one free slot, and none held)."""
+    pacer = session.client.pacer
+    keep = min(TRADER_RESERVE, pacer.burst - 1)
+    return pacer.headroom() > keep
+
+
+def refresh(
+    session: DashboardSession, name: str, loader: Callable[[], T], ttl: float, patience: float = 30.0
+) -> T:
+    """``cached(name, loader, ttl)`` for a background refresh: once ``name`` was fetched, a stale
+    value is kept (not re-read), at most ``patience`` seconds past ``ttl``, while the budget is
+    not :func:`spare`. The first read always happens."""
+    if not is_fresh(name, ttl) and is_fresh(name, ttl + patience) and not spare(session):
+        ttl += patience
+    return cached(name, loader, ttl)
+
+
+@contextlib.contextmanager
+def action(text: str) -> Iterator[None]:
+    """``st.spinner(text)`` around a trader's action; when one of its requests waits for pacing,
+    a second spinner names that wait (``waiting for IBKR's pacing: /iserver/marketdata/history
+    allows 5 concurrent``) until the next wait or the end of the action."""
+    with st.spinner(text), contextlib.ExitStack() as shown:
+
+        def told(wait: Wait) -> None:
+            shown.close()  # the wait before this one is over
+            shown.enter_context(st.spinner(wait.text))
+
+        with watch_waits(told):
+            yield
 
 
 def stream_of(session: DashboardSession) -> IBKRStreaming | None:
@@ -118,7 +167,7 @@ def quote(session: DashboardSession, conid: int) -> tuple[Quote | None, str]:
         got = stream.quote(conid)
         if got is not None and got.has_data:
             return got, "stream"
-    snap = cached(f"quote:{conid}", lambda: session.client.snapshot([conid]), 2.0)
+    snap = refresh(session, f"quote:{conid}", lambda: session.client.snapshot([conid]), 2.0)
     return (snap[0] if snap else None), "snapshot"
 
 

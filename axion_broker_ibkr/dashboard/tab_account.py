@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
+from ..errors import IBKRError
+from ..models import Position
 from . import live, vm_account
 from .factory import DashboardSession
 from .state import cached, invalidate
@@ -25,9 +29,12 @@ def _positions(session: DashboardSession) -> None:
     signature = tuple(sorted((k, r.dpl, r.upl) for k, r in pnl.items())) if pnl else None
     moved = signature is not None and signature != st.session_state.get(PNL_SEEN)
     st.session_state[PNL_SEEN] = signature
-    positions = cached("acct:positions", session.client.positions, FOLLOW_TTL if moved else TTL)
+    # A background refresh: it leaves the budget's burst to the trader's actions (live.refresh).
+    ttl = FOLLOW_TTL if moved else TTL
+    positions = live.refresh(session, "acct:positions", session.client.positions, ttl)
+    cusips = _bond_cusips(session, positions)
     st.subheader("Positions", anchor=False)
-    rows = vm_account.position_rows(positions)
+    rows = vm_account.position_rows(positions, cusips)
     if rows:
         table(rows, "acct_positions")
         table(vm_account.asset_class_totals(positions), "acct_asset_totals")
@@ -35,19 +42,38 @@ def _positions(session: DashboardSession) -> None:
         st.info("No positions.")
 
     st.subheader("Unrealized P&L by position", anchor=False)
-    chart = vm_account.pnl_chart_rows(positions)
+    chart = vm_account.pnl_chart_rows(positions, cusips)
     if chart:
         st.bar_chart(pd.DataFrame(chart), x="Position", y="P&L", color="Asset", horizontal=True)
     else:
         st.caption("No P&L figures yet.")
 
 
+def _bond_cusips(session: DashboardSession, positions: list[Position]) -> dict[int, str]:
+    """conid -> CUSIP of the bond positions, from IBKR's contract info (read once per conid and
+    kept, under the same name as the contract search's); a failed read leaves the name without it."""
+    out: dict[int, str] = {}
+    for pos in positions:
+        if pos.conid is None or (pos.asset_class or "").upper() != "BOND":
+            continue
+        conid = int(pos.conid)
+        try:
+            info = cached(f"contract_info:{conid}", partial(session.client.contract_info, conid), 3600.0)
+        except IBKRError:
+            continue
+        if info.cusip:
+            out[conid] = info.cusip
+    return out
+
+
 def render(session: DashboardSession) -> None:
     client = session.client
     if st.button("Refresh account", key="acct_refresh", icon=":material/refresh:"):
         invalidate("acct:")
-    summary = cached("acct:summary", client.account_summary, TTL)
-    ledger = cached("acct:ledger", client.ledger, TTL)
+    # Refreshes: the last figures are kept (at most 30 s more) while the trader's actions need the
+    # request budget; "Refresh account" reads them again at once.
+    summary = live.refresh(session, "acct:summary", client.account_summary, TTL)
+    ledger = live.refresh(session, "acct:ledger", client.ledger, TTL)
     base = ledger["BASE"].currency if "BASE" in ledger and ledger["BASE"].currency != "BASE" else None
     metrics = vm_account.headline_metrics(summary, base_currency=base)
 

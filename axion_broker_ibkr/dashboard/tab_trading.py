@@ -10,14 +10,16 @@ for the trader (``hold_questions``) and shown with the ticket it belongs to in t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from ..errors import IBKRError, QuestionRefusedError
+from ..masking import mask_text
 from ..models import IBKRContract, OrderResult
 from ..naming import describe_contract
 from ..orders import new_client_order_id, translate_order
@@ -27,6 +29,8 @@ from .factory import DashboardSession
 from .state import cached, invalidate
 from .tables import table
 
+log = logging.getLogger(__name__)
+
 PENDING = "trade_pending"
 QUESTION = question_box.QUESTION
 LAST_RESULT = "trade_last_result"
@@ -34,19 +38,39 @@ LAST_ERROR = "trade_last_error"
 MODIFY_PENDING = "orders_modify_pending"
 CANCELLING = "orders_cancelling"
 LIVE_SEEN = "orders_live_seen"
+#: The conid of the contract the bracket banner shown belongs to.
+BRACKET_OWNER = "bracket_banner_conid"
 TICKET_QUOTE_EVERY = 1.0
+#: Cancel requests run here, beside the page (the order log's status read-back included).
+_CANCELS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ibkr-page-cancel")
 
 
-def _ticket_inputs(contract: IBKRContract) -> dict[str, Any]:
+def _order_types(session: DashboardSession, contract: IBKRContract) -> list[str]:
+    """The order types the ticket offers for ``contract``: as IBKR's contract rules list them (read
+    once per conid and kept; the buy side's, as IBKR's ticket does), the plugin's table without them."""
+    listed: tuple[str, ...] | list[str] | None = contract.order_types
+    if not listed and contract.conid > 0:
+        try:
+            rules = cached(
+                f"rules:{contract.conid}", partial(session.client.contract_rules, contract.conid), 3600.0
+            )
+        except IBKRError:
+            rules = None
+        listed = rules.order_types if rules is not None else None
+    return vm_trading.order_types_for(contract.sec_type, listed)
+
+
+def _ticket_inputs(session: DashboardSession, contract: IBKRContract) -> dict[str, Any]:
     c1, c2, c3, c4 = st.columns(4)
     side = c1.radio("Side", vm_trading.SIDES, format_func=str.upper, key="trade_side", horizontal=True)
     qty = c2.number_input("Quantity", min_value=0.0, value=1.0, step=1.0, key="trade_qty")
-    order_type = c3.selectbox("Order type", list(vm_trading.ORDER_TYPES), key="trade_type")
+    order_type = c3.selectbox("Order type", _order_types(session, contract), key="trade_type")
     tif = c4.selectbox("Time in force", vm_trading.TIFS, format_func=str.upper, key="trade_tif")
     needs_limit, needs_stop = vm_trading.ORDER_TYPES[order_type or "limit"]
     limit = stop = None
     if needs_limit:
-        limit = st.number_input("Limit price", min_value=0.0, value=None, format="%.4f", key="trade_limit")
+        label = vm_trading.price_label(order_type or "limit")
+        limit = st.number_input(label, min_value=0.0, value=None, format="%.4f", key="trade_limit")
     if needs_stop:
         stop = st.number_input("Stop price", min_value=0.0, value=None, format="%.4f", key="trade_stop")
     return {
@@ -60,7 +84,8 @@ def _ticket_inputs(contract: IBKRContract) -> dict[str, Any]:
 
 
 def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRContract) -> None:
-    whatif = session.client.whatif(order, contract)
+    with live.action(f"Asking IBKR for a what-if of {describe_contract(contract)}…"):
+        whatif = session.client.whatif(order, contract)
     if whatif.error:
         st.error(f"IBKR: {whatif.error}")
     head = vm_trading.whatif_headline(whatif)
@@ -130,7 +155,7 @@ def _confirmation(session: DashboardSession) -> None:
             disabled=not can_send,
         ):
             st.session_state.pop(PENDING, None)  # first: a second click finds nothing to send
-            with st.spinner("Sending…"):
+            with live.action("Sending…"):
                 _send(session, parked)
             st.rerun()
         if c2.button("Discard", key="trade_abort"):
@@ -158,7 +183,7 @@ def _ticket_quote(session: DashboardSession, contract: IBKRContract) -> None:
 def _ticket(session: DashboardSession, contract: IBKRContract) -> None:
     st.markdown(f"**Contract:** {vm_trading.contract_label(contract)}")
     st.fragment(run_every=TICKET_QUOTE_EVERY)(_ticket_quote)(session, contract)
-    inputs = _ticket_inputs(contract)
+    inputs = _ticket_inputs(session, contract)
     c1, c2 = st.columns(2)
     preview = c1.button("Preview (what-if)", key="trade_preview", icon=":material/preview:")
     review = c2.button(
@@ -313,28 +338,40 @@ def _cancel(session: DashboardSession, order: Any, notice: Any) -> None:
     oid = order.order_id
     names = _contract_names(session, [(order.conid, order.sec_type)])
     asked = {"order_id": oid, "name": vm_trading.order_name(order, names)}
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibkr-page-cancel") as pool:
-        sent = pool.submit(session.client.cancel_order, oid, sec_type=order.sec_type)
+    sent = _CANCELS.submit(session.client.cancel_order, oid, sec_type=order.sec_type)
+    sent.add_done_callback(partial(_cancel_finished, oid))
 
-        def settled(latest: Any) -> bool:
-            failed = sent.done() and sent.exception() is not None
-            return failed or latest is None or not vm_trading.is_live(latest)
+    def settled(latest: Any) -> bool:
+        failed = sent.done() and sent.exception() is not None
+        return failed or latest is None or not vm_trading.is_live(latest)
 
-        with st.spinner(f"Cancelling order {oid}; waiting for IBKR to confirm…"):
-            # The stream's Cancelled is drawn the moment it comes (into the notice slot above,
-            # before the tab is drawn again); a slow one shows PendingCancel after the redraw, and
-            # the live table follows the stream to Cancelled.
-            latest = live.await_order(session, int(oid), settled, timeout=1.5)
-            if latest is not None and not vm_trading.is_live(latest):
-                _draw_cancel_notice(notice, asked, latest)
-            ack = sent.result()  # IBKR's refusal is raised here, to the panel's error box
+    with st.spinner(f"Cancelling order {oid}; waiting for IBKR to confirm…"):
+        # The stream's Cancelled is drawn the moment it comes (into the notice slot above,
+        # before the tab is drawn again); a slow one shows PendingCancel after the redraw, and
+        # the live table follows the stream to Cancelled.
+        latest = live.await_order(session, int(oid), settled, timeout=1.5)
+        confirmed = latest is not None and not vm_trading.is_live(latest) and not sent.done()
+        if latest is not None and not vm_trading.is_live(latest):
+            _draw_cancel_notice(notice, asked, latest)
+        # The stream saying the order ended is IBKR's answer: the client's read-back of the
+        # status for the order log (paced, a second or more) finishes beside the next page run.
+        # Otherwise IBKR's refusal is raised here, to the panel's error box.
+        msg = "sent" if confirmed else (sent.result().msg or "sent")
     invalidate("orders:")
     last = st.session_state.get(LAST_RESULT)
     if last is not None and str(last.order_id) == str(oid):
         st.session_state.pop(LAST_RESULT, None)  # no green "Submitted" left over a cancelled order
     st.session_state[CANCELLING] = asked
-    st.toast(f"Cancel requested: {ack.msg or 'sent'}")
+    st.toast(f"Cancel requested: {msg}")
     st.rerun()
+
+
+def _cancel_finished(oid: Any, done: Future[Any]) -> None:
+    """A cancel whose answer the page did not wait for (the stream had confirmed it): a failure
+    of its status read-back is logged (masked), not lost."""
+    exc = done.exception()
+    if exc is not None:
+        log.warning("cancel of order %s: %s", oid, mask_text(explain(exc)))
 
 
 def _order_actions(session: DashboardSession, order: Any, notice: Any) -> None:
@@ -533,9 +570,25 @@ def _result_banner(session: DashboardSession, last: OrderResult) -> None:
         st.success(text)
 
 
+def _bracket_banner_owner(contract: IBKRContract) -> None:
+    """The bracket's result (or error) banner belongs to the contract it was sent for, like a
+    single order's: it is first drawn with that contract, and goes when the trader picks another."""
+    shown = st.session_state.get(bracket_ticket.LAST_RESULT) or st.session_state.get(
+        bracket_ticket.LAST_ERROR
+    )
+    if not shown:
+        st.session_state.pop(BRACKET_OWNER, None)
+        return
+    owner = st.session_state.setdefault(BRACKET_OWNER, contract.conid)
+    if owner != contract.conid:
+        for key in (bracket_ticket.LAST_RESULT, bracket_ticket.LAST_ERROR, BRACKET_OWNER):
+            st.session_state.pop(key, None)
+
+
 def _bracket(session: DashboardSession, contract: IBKRContract) -> None:
     """The bracket ticket for the picked contract, below the single ticket; open while a bracket is
     parked for confirmation or its result / error is shown."""
+    _bracket_banner_owner(contract)
     keys = (bracket_ticket.PENDING, bracket_ticket.LAST_RESULT, bracket_ticket.LAST_ERROR)
     busy = any(st.session_state.get(k) for k in keys)
     with st.expander("Bracket order (entry + take-profit + stop-loss)", expanded=busy):

@@ -115,8 +115,10 @@ def cash_rows(ledger: Mapping[str, LedgerEntry]) -> list[Row]:
     return rows
 
 
-def _position_symbol(pos: Position) -> str:
-    """The contract in full: ``AAPL 2026-12-04 190 C``, ``ES Dec 2026``, ``IBM 3.3% 2029-05-15``."""
+def _position_symbol(pos: Position, cusips: Mapping[int, str] | None = None) -> str:
+    """The contract in full: ``AAPL 2026-12-04 190 C``, ``ES Dec 2026``, ``IBM 3.3% 2029-05-15
+    (459200JZ5)`` (``cusips``: conid -> a bond's CUSIP from IBKR's contract info; position rows
+    carry none)."""
     symbol = pos.ticker or (pos.contract_desc or "").split(" ")[0] or pos.name
     if not symbol:
         return str(pos.conid) if pos.conid is not None else "?"
@@ -129,6 +131,7 @@ def _position_symbol(pos: Position) -> str:
         strike=pos.strike,
         multiplier=pos.multiplier,
         currency=pos.currency,
+        cusip=(cusips or {}).get(pos.conid) if pos.conid is not None else None,
     )
 
 
@@ -142,13 +145,14 @@ def _position_description(pos: Position) -> str:
     return ""
 
 
-def position_rows(positions: Iterable[Position]) -> list[Row]:
-    """Positions across asset classes, biggest absolute market value first."""
+def position_rows(positions: Iterable[Position], cusips: Mapping[int, str] | None = None) -> list[Row]:
+    """Positions across asset classes, biggest absolute market value first (``cusips``: conid ->
+    CUSIP of the bonds, for their names)."""
     rows: list[Row] = []
     for pos in positions:
         rows.append(
             {
-                "Symbol": _position_symbol(pos),
+                "Symbol": _position_symbol(pos, cusips),
                 "Description": _position_description(pos),
                 "Asset": asset_class_label(pos.asset_class),
                 "Quantity": pos.position,
@@ -182,13 +186,17 @@ def asset_class_totals(positions: Iterable[Position]) -> list[Row]:
     return sorted(totals.values(), key=lambda r: (r["Asset"], r["Currency"]))
 
 
-def pnl_chart_rows(positions: Iterable[Position]) -> list[Row]:
+def pnl_chart_rows(positions: Iterable[Position], cusips: Mapping[int, str] | None = None) -> list[Row]:
     """Unrealized P&L per position for the bar chart (positions without a P&L figure are left out)."""
     with_pnl = sorted(
         (p for p in positions if p.unrealized_pnl is not None), key=lambda p: p.unrealized_pnl or 0.0
     )
     rows = [
-        {"Position": _position_symbol(p), "Asset": asset_class_label(p.asset_class), "P&L": p.unrealized_pnl}
+        {
+            "Position": _position_symbol(p, cusips),
+            "Asset": asset_class_label(p.asset_class),
+            "P&L": p.unrealized_pnl,
+        }
         for p in with_pnl
     ]
     return rows

@@ -59,6 +59,8 @@ def health_state(status: GatewayStatus) -> tuple[str, str]:
     """(level, sentence) for the Gateway tab's headline, in the order a trader must act on it."""
     if status.message.startswith(UNTRUSTED):  # reachable, but its certificate is not trusted: say the pin
         return "error", status.message
+    if status.mode == "oauth" and not (status.reachable and status.sso_session):
+        return "error", _oauth_trouble(status)
     if not status.reachable:
         return "error", f"The gateway at {status.url} does not answer. Start it (or `axion-ibkr sim`)."
     if not status.sso_session:
@@ -70,6 +72,22 @@ def health_state(status: GatewayStatus) -> tuple[str, str]:
     if not status.authenticated:
         return "warning", "The brokerage session is not open. Press Re-authenticate."
     return "success", "Connected and authenticated."
+
+
+def _oauth_trouble(status: GatewayStatus) -> str:
+    """OAuth mode has no gateway to start and no browser login: what is wrong with the session."""
+    said = f": {status.message}" if status.message else ""
+    if not status.reachable:
+        return f"IBKR's Web API at {status.url} does not answer{said}. Check the network and oauth_base_url."
+    expires = status.oauth_token_expires_at
+    if expires is not None and expires <= dt.datetime.now(dt.UTC).timestamp():
+        when = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"The OAuth live session token expired at {when} and no new one was obtained{said}."
+    return (
+        f"The OAuth session is not open: IBKR did not accept the live session token{said}. Check the "
+        "OAuth credentials (consumer key, access token and secret, signing and encryption keys); "
+        "OAuth mode has no browser login."
+    )
 
 
 def question_policy(auto_confirm: tuple[str, ...], suppressed: tuple[str, ...]) -> tuple[str, str]:

@@ -13,7 +13,8 @@ try:  # the client's history rule moved from core to core_market; accept either 
     from ..core_market import validate_history
 except ImportError:  # pragma: no cover
     from ..core import validate_history  # type: ignore[attr-defined, no-redef, unused-ignore]
-from ..models import History, Quote
+from ..models import History, IBKRContract, Quote
+from ..naming import describe_contract
 
 Row = dict[str, Any]
 
@@ -55,6 +56,13 @@ class WatchItem:
 
 
 DEFAULT_WATCHLIST = "AAPL, MSFT, EUR.USD, ES:FUT"
+
+
+def watch_label(item: WatchItem, contract: IBKRContract) -> str:
+    """A resolved watchlist entry named in full: ``ES Dec 2026 (ESZ6)`` for ``ES:FUT``, the bond
+    with its CUSIP; the entry's own label when the contract gives no more (a symbol alone)."""
+    name = describe_contract(contract)
+    return name if name and name != str(contract.conid) else item.label
 
 
 def _dated(entry: str) -> WatchItem | None:

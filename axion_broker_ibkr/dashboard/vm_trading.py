@@ -26,6 +26,7 @@ from ..models import (
     WhatIfChange,
 )
 from ..naming import describe_contract, describe_row
+from ..orders.rules import ORDER_TYPES_BY_SEC_TYPE
 from ..orders.status import status_info, status_label
 
 Row = dict[str, Any]
@@ -46,6 +47,8 @@ ORDER_TYPES: dict[str, tuple[bool, bool]] = {
     "market": (False, False),
     "stop": (False, True),
     "stop_limit": (True, True),
+    # IBKR's Midprice order (US stocks, when the contract's rules list it): the limit price is its cap.
+    "midprice": (True, False),
 }
 SIDES: tuple[str, ...] = ("buy", "sell")
 TIFS: tuple[str, ...] = ("day", "gtc", "ioc")
@@ -82,6 +85,28 @@ class OrderTicket:
     option_type: str | None = None
     strike: float | None = None
     expiration: str | None = None
+
+
+def order_types_for(sec_type: str, ibkr_types: Iterable[str] | None = None) -> list[str]:
+    """The ticket's order types for a contract: those of :data:`ORDER_TYPES` the plugin takes for
+    ``sec_type`` and, when IBKR's contract rules were read (``ibkr_types``: ``limit``,
+    ``midprice``, ...), that IBKR lists too; the ticket's order otherwise."""
+    allowed = ORDER_TYPES_BY_SEC_TYPE.get(sec_type.upper(), frozenset(ORDER_TYPES))
+    listed = {t.lower() for t in ibkr_types} if ibkr_types else None
+    return [t for t in ORDER_TYPES if t in allowed and (listed is None or t in listed)] or ["limit"]
+
+
+def price_label(order_type: str) -> str:
+    """The ticket's label of the limit price: a Midprice order's is its price cap."""
+    return "Price cap (midprice)" if order_type == "midprice" else "Limit price"
+
+
+def coupon_of(text: str | float | None) -> float | None:
+    """A bond's coupon from IBKR's ``coupon`` text (``"3.3"``), ``None`` when it is not a number."""
+    try:
+        return float(text) if text not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def search_candidates(results: Iterable[SecdefSearchResult]) -> list[Candidate]:

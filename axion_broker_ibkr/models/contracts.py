@@ -64,6 +64,7 @@ class IBKRContract:
     maturity: str | None = None  # bonds, YYYYMMDD
     coupon: float | None = None
     issuer: str | None = None
+    cusip: str | None = None  # bonds: IBKR's ``cusip`` (an ISIN for non-US bonds), when it answers one
     tick_size: float | None = None
     # The contract's own rules (``/iserver/contract/rules``), when IBKR answered them: the price
     # grid of a buy (and of a sell when IBKR answers another one), the size increment, the order

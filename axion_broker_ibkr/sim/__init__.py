@@ -9,7 +9,7 @@ with SimServer(port=0, seed=0) as sim:
 
 from __future__ import annotations
 
-from .admin import SimAdmin
-from .server import SimServer, serve
+from .api.admin import SimAdmin
+from .api.server import SimServer, serve
 
 __all__ = ["SimAdmin", "SimServer", "serve"]

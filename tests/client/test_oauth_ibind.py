@@ -145,7 +145,7 @@ def test_our_primitives_agree_with_ibinds() -> None:
     from ibind.oauth import oauth1a as ib
 
     from axion_broker_ibkr import oauth as ours
-    from axion_broker_ibkr.sim.oauth import RFC3526_PRIME_2048
+    from axion_broker_ibkr.sim.api.oauth import RFC3526_PRIME_2048
 
     params = {
         "oauth_consumer_key": "TESTCONS",

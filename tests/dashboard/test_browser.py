@@ -104,7 +104,7 @@ class Dashboard:
 
     def admin(self) -> Any:
         from axion_broker_ibkr.clientbase import pinned_context
-        from axion_broker_ibkr.sim.admin import SimAdmin
+        from axion_broker_ibkr.sim.api.admin import SimAdmin
 
         port = int(self.sim_url.rsplit(":", 1)[1])
         ctx = pinned_context("127.0.0.1", port, self.sim_pin.split(":", 1)[1], 5.0)

@@ -7,6 +7,7 @@ quotes, and the Gateway tab after the session was dropped through the simulator'
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -192,10 +193,13 @@ def test_market_tab_shows_forex_and_futures_quotes_and_candles(page: Any) -> Non
     _no_errors(at)
     quotes = _frame(at, "Spread")
     by_name = {row["Instrument"]: row for _, row in quotes.iterrows()}
-    assert set(by_name) == {"AAPL", "MSFT", "EUR.USD (CASH)", "ES (FUT)"}
-    assert 0.5 < by_name["EUR.USD (CASH)"]["Last"] < 2.0
-    assert by_name["ES (FUT)"]["Last"] > 1000
-    at.selectbox(key="md_hist_symbol").set_value("ES (FUT)")
+    # Each entry named in full once resolved: the front-month future by its month and local symbol.
+    (es,) = [name for name in by_name if name.startswith("ES ")]
+    assert re.fullmatch(r"ES [A-Z][a-z]{2} \d{4} \(ES[FGHJKMNQUVXZ]\d\)", es), es
+    assert set(by_name) == {"AAPL", "MSFT", "EUR.USD", es}
+    assert 0.5 < by_name["EUR.USD"]["Last"] < 2.0
+    assert by_name[es]["Last"] > 1000
+    at.selectbox(key="md_hist_symbol").set_value(es)
     at.selectbox(key="md_period").set_value("1m").run()
     at.button(key="md_hist_load").click().run()
     _no_errors(at)
@@ -416,7 +420,7 @@ def test_account_tab_names_positions_in_full_with_a_description(page_on_fresh_si
     names = {symbol for symbol, _ in by_asset.values()}
     assert any(n.startswith("ES ") and n[3:6] in {"Mar", "Jun", "Sep", "Dec"} for n in names), names
     assert any(n.startswith("AAPL 20") and n.endswith(" C") for n in names), names  # AAPL yyyy-mm-dd K C
-    assert "IBM 3.3% 2029-05-15" in names
+    assert "IBM 3.3% 2029-05-15 (459200JZ5)" in names  # the CUSIP from IBKR's contract info
     for symbol, description in by_asset.values():
         assert description != symbol  # a description, not the symbol twice
 

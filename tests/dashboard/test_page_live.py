@@ -4,6 +4,7 @@ what-if, contracts named in full in live orders, and the Account tab following t
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -73,7 +74,11 @@ def test_watchlist_quotes_an_option_a_future_and_a_bond(page: Any) -> None:
     _no_errors(at)
     assert not [w.value for w in at.warning if "SIMULATOR" not in w.value]  # each entry resolved
     quotes = _frame(at, "Spread")
-    assert list(quotes["Instrument"]) == ["AAPL", option, future, bond]
+    # Named in full once resolved: the future with its local symbol, the bond with its CUSIP.
+    names = list(quotes["Instrument"])
+    assert names[:2] == ["AAPL", option]
+    assert re.fullmatch(re.escape(future) + r" \(ES[FGHJKMNQUVXZ]\d\)", names[2]), names[2]
+    assert names[3] == f"{bond} (459200JZ5)"
     deadline = time.monotonic() + 10
     while (quotes["Last"] == "—").any() and time.monotonic() < deadline:  # "—": no data yet
         time.sleep(0.5)
@@ -92,7 +97,7 @@ def test_modify_previews_a_whatif_and_live_orders_name_contracts_in_full(page: A
     at = _app("Trading")
     _no_errors(at)
     orders = _frame(at, "Remaining")
-    assert "IBM 3.3% 2029-05-15" in set(orders["Symbol"])
+    assert "IBM 3.3% 2029-05-15 (459200JZ5)" in set(orders["Symbol"])  # with the bond's CUSIP
     at.selectbox(key="orders_pick").set_value(bond_id).run()
     at.number_input(key=f"orders_price_{bond_id}").set_value(97.4)
     at.button(key=f"orders_modify_{bond_id}").click().run()

@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from axion_broker_ibkr.sim import SimServer
-from axion_broker_ibkr.sim.routes_portfolio import SECDEF_ROW_KEYS
+from axion_broker_ibkr.sim.api.routes_portfolio import SECDEF_ROW_KEYS
 from tests.conftest import load_fixture
 
 from .conftest import AAPL, ACCT, IBM, client_for, order_id_of, place

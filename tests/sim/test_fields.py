@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from axion_broker_ibkr.sim.fields import FIELDS
-from axion_broker_ibkr.sim.market import Quote
-from axion_broker_ibkr.sim.universe import Instrument, Universe
+from axion_broker_ibkr.sim.api.fields import FIELDS
+from axion_broker_ibkr.sim.engine.market import Quote
+from axion_broker_ibkr.sim.engine.universe import Instrument, Universe
 
 
 def _quote(last: float, bid: float, ask: float) -> Quote:

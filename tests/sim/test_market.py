@@ -394,7 +394,7 @@ def test_expired_options_leave_the_chain_and_name_search_resets_it(
 
 
 def _instrument(sec_type: str) -> Any:
-    from axion_broker_ibkr.sim.universe import Instrument
+    from axion_broker_ibkr.sim.engine.universe import Instrument
 
     return Instrument(1, "X", sec_type, "USD", "SMART", "NASDAQ", "X", 10.0)
 
@@ -419,14 +419,14 @@ def _instrument(sec_type: str) -> Any:
 def test_history_sessions_leave_out_weekends_where_the_market_is_closed(
     sec_type: str, when: str, bar_s: int, open_: bool
 ) -> None:
-    from axion_broker_ibkr.sim.history import trades_at
+    from axion_broker_ibkr.sim.engine.history import trades_at
 
     start = dt.datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC).timestamp()
     assert trades_at(_instrument(sec_type), start, bar_s) is open_
 
 
 def test_history_window_on_a_weekend_answers_the_last_session() -> None:
-    from axion_broker_ibkr.sim.history import _session_starts
+    from axion_broker_ibkr.sim.engine.history import _session_starts
 
     sunday = int(dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC).timestamp()) // 3600 * 3600
     starts = _session_starts(_instrument("STK"), sunday, 3600, 24)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from axion_broker_ibkr.sim import SimServer
-from axion_broker_ibkr.sim.server import listening_socket
+from axion_broker_ibkr.sim.api.server import listening_socket
 
 from .conftest import AAPL, ACCT, client_for
 

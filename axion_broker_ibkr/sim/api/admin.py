@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import AdminError
-from .accounts import Position
+from ...errors import AdminError
+from ..engine.accounts import Position
 from .http import Api
 from .state import SOR_MODES
 from .ws_frames import blt_frame, ntf_frame
@@ -42,6 +42,22 @@ def _number(data: dict[str, Any], key: str, default: float | None = None) -> flo
         return float(value)
     except (TypeError, ValueError) as exc:
         raise AdminError(f"{key}: {value!r} is not a number") from exc
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    """A whole number of at least 1 (a page size, a number of strikes)."""
+    value = int(_number(data, key))
+    if value < 1:
+        raise AdminError(f"{key}: must be at least 1")
+    return value
+
+
+def _flag(data: dict[str, Any], key: str, default: bool = False) -> bool:
+    """A JSON true/false, nothing else (no 0/1, no strings)."""
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise AdminError(f"{key}: {value!r} is not true/false")
+    return value
 
 
 @admin("login")
@@ -123,9 +139,7 @@ async def _close_ws(api: Api, data: dict[str, Any]) -> Any:
 @admin("websockets")
 async def _websockets(api: Api, data: dict[str, Any]) -> Any:
     """``{"up": false}``: open sockets close and new upgrades are refused (REST keeps answering)."""
-    up = data.get("up", True)
-    if not isinstance(up, bool):
-        raise AdminError(f"up: {up!r} is not true/false")
+    up = _flag(data, "up", True)
     api.state.faults.websockets = up
     if not up:
         api.state.emit("close_websockets", None)
@@ -228,15 +242,9 @@ async def _tick(api: Api, data: dict[str, Any]) -> Any:
 async def _config(api: Api, data: dict[str, Any]) -> Any:
     state = api.state
     if "positions_page_size" in data:
-        size = int(_number(data, "positions_page_size"))
-        if size < 1:
-            raise AdminError("positions_page_size: must be at least 1")
-        state.faults.positions_page_size = size
+        state.faults.positions_page_size = _count(data, "positions_page_size")
     if "positions_secdefs_cached" in data:
-        cached = data["positions_secdefs_cached"]
-        if not isinstance(cached, bool):
-            raise AdminError(f"positions_secdefs_cached: {cached!r} is not true/false")
-        state.faults.positions_secdefs_cached = cached
+        state.faults.positions_secdefs_cached = _flag(data, "positions_secdefs_cached")
     if "history_delay_ms" in data:
         state.faults.history_delay_s = max(0.0, _number(data, "history_delay_ms") / 1000)
     if "unsubscribe_unknown_status" in data:
@@ -255,10 +263,7 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
                 raise AdminError(f"{key}: must not be negative")
             state.pacer.penalty_seconds = seconds
     if "penalty_strikes" in data:
-        strikes = int(_number(data, "penalty_strikes"))
-        if strikes < 1:
-            raise AdminError("penalty_strikes: must be at least 1")
-        state.pacer.penalty_strikes = strikes
+        state.pacer.penalty_strikes = _count(data, "penalty_strikes")
     if "smd_ttl_s" in data:
         ttl = _number(data, "smd_ttl_s")
         if ttl <= 0:
@@ -270,15 +275,9 @@ async def _config(api: Api, data: dict[str, Any]) -> Any:
             raise AdminError(f"sor_mode: {mode!r} is not one of {list(SOR_MODES)}")
         state.sor_mode = mode
     if "order_notifications" in data:
-        notify = data["order_notifications"]
-        if not isinstance(notify, bool):
-            raise AdminError(f"order_notifications: {notify!r} is not true/false")
-        state.order_notifications = notify
+        state.order_notifications = _flag(data, "order_notifications")
     if "children_follow_parent" in data:
-        follow = data["children_follow_parent"]
-        if not isinstance(follow, bool):
-            raise AdminError(f"children_follow_parent: {follow!r} is not true/false")
-        state.engine.children_follow_parent = follow
+        state.engine.children_follow_parent = _flag(data, "children_follow_parent")
     return {
         "children_follow_parent": state.engine.children_follow_parent,
         "sor_mode": state.sor_mode,

@@ -8,15 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..resets import ResetSchedule, Window
-from .accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position, ledger
-from .clock import SimClock
-from .market import Market
+from ...resets import ResetSchedule, Window
+from ..engine.accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position
+from ..engine.clock import SimClock
+from ..engine.market import Market
+from ..engine.orders import OrderEngine
+from ..engine.session import SMD_EXPIRY_S, Session
+from ..engine.universe import Universe
+from .account_views import ledger
 from .oauth import SimOAuth
-from .orders import OrderEngine
 from .pacing import Pacer
-from .session import SMD_EXPIRY_S, Session
-from .universe import Universe
 from .wire import live_order, trade
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .accounts import SUMMARY_SECTIONS, brokerage_section, brokerage_summary, ledger, pnl_row, summary
+from .account_views import SUMMARY_SECTIONS, brokerage_section, brokerage_summary, ledger, pnl_row, summary
 from .contracts import trsrv_secdef
 from .http import Api, Endpoint, error, not_found, reply
 from .wire import position_row

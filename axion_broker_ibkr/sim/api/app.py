@@ -16,10 +16,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from ..errors import OAuthRefused
+from ...errors import OAuthRefused
+from ..engine.clock import SimClock
 from . import routes_contracts, routes_marketdata, routes_orders, routes_portfolio, routes_session
 from .admin import admin_routes
-from .clock import SimClock
 from .http import API_PREFIX, Api, not_found, routes, signed_urls
 from .oauth import LST_PATH, refusal_body
 from .state import SimState
@@ -95,7 +95,7 @@ def build_app(state: SimState, heartbeat_interval: float = 10.0) -> tuple[Starle
                 await task
 
     async def unknown_route(request: Request, exc: Exception) -> Response:
-        return not_found()  # a real gateway's answer for a path it does not serve (sim/http.py)
+        return not_found()  # a real gateway's answer for a path it does not serve (sim/api/http.py)
 
     app = Starlette(
         routes=all_routes,

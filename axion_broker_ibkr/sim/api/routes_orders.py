@@ -10,9 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..engine.orders import Reply
 from .http import Api, Endpoint, body_dict, error, query_bool, reply
-from .orders import Reply
 from .wire import live_order, order_status, trade
+from .wire import whatif as whatif_reply
 
 #: Lower-case filter codes of /iserver/account/orders (REFERENCE §4.8) -> status.
 FILTER_CODES = {
@@ -95,7 +96,7 @@ async def suppress_reset(api: Api, request: Request, body: Any) -> Response:
 
 async def whatif(api: Api, request: Request, body: Any) -> Response:
     acct = _path_account(api, request)
-    return acct if isinstance(acct, Response) else _send(api.state.engine.whatif(acct, body))
+    return acct if isinstance(acct, Response) else _send(whatif_reply(api.state.engine, acct, body))
 
 
 def _path_order(api: Api, request: Request) -> tuple[str, int] | Response:

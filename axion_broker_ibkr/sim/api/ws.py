@@ -19,12 +19,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..errors import HistoryError
-from .accounts import ledger, pnl_row, summary
+from ...errors import HistoryError
+from ..engine.history import build_history
+from ..engine.market import fmt_price, fmt_size
+from .account_views import ledger, pnl_row, summary
 from .fields import render_fields
-from .history import build_history
 from .http import Api
-from .market import fmt_price, fmt_size
 from .state import USER_NAME
 from .wire import live_order, order_description, trade
 from .ws_frames import (

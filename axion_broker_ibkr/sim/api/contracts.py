@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .market import Market, fmt_price
-from .universe import MONTHS, US_OPTION_EXCHANGES, Instrument, Universe, month_code, stable_conid
+from ..engine.market import Market, fmt_price
+from ..engine.universe import MONTHS, US_OPTION_EXCHANGES, Instrument, Universe, month_code, stable_conid
 
 __all__ = ["month_code"]
 

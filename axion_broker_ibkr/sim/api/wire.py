@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from .accounts import Position, ledger, margin, position_value
-from .market import Market, fmt_price
-from .orders import COMMISSION
-from .universe import Instrument
+from ...errors import TicketError
+from ..engine.accounts import Position, margin, position_value
+from ..engine.market import Market, fmt_price
+from ..engine.orders import COMMISSION, Reply
+from ..engine.tickets import check_price_reject
+from ..engine.universe import Instrument
+from .account_views import ledger
 
 if TYPE_CHECKING:
-    from .orders import Execution, Order, OrderEngine
-    from .tickets import Ticket
+    from ..engine.orders import Execution, Order, OrderEngine
+    from ..engine.tickets import Ticket
 
 ORIG_TYPE = {
     "LMT": "LIMIT",
@@ -262,6 +265,16 @@ def position_row(
 
 def _money(value: float) -> str:
     return f"{value:,.0f}"
+
+
+def whatif(engine: OrderEngine, account_path: str, body: Any) -> Reply:
+    """``POST /iserver/account/{acct}/orders/whatif``: the first ticket's preview, or the ticket's error."""
+    try:
+        ticket = engine.parse(body, account_path)[0]
+        check_price_reject(ticket, engine.market)
+    except TicketError as exc:
+        return Reply({"error": exc.message}, exc.status)
+    return Reply(whatif_payload(engine, ticket))
 
 
 def whatif_payload(engine: OrderEngine, ticket: Ticket) -> dict[str, Any]:

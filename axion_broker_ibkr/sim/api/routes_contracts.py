@@ -7,9 +7,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..engine.universe import Instrument
 from . import contracts as c
 from .http import Api, Endpoint, body_dict, error, reply
-from .universe import Instrument
 
 MAX_TRSRV_CONIDS = 200
 

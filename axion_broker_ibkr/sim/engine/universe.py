@@ -384,6 +384,8 @@ def _parse_date(text: str) -> dt.date:
 
 def load_raw() -> dict[str, Any]:
     """The JSON package data."""
-    text = resources.files("axion_broker_ibkr.sim").joinpath("data/instruments.json").read_text("utf-8")
+    text = (
+        resources.files("axion_broker_ibkr.sim.engine").joinpath("data/instruments.json").read_text("utf-8")
+    )
     data: dict[str, Any] = json.loads(text)
     return data

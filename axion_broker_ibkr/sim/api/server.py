@@ -18,8 +18,8 @@ from typing import Any
 
 import uvicorn
 
-from ..errors import ConfigError
-from ..resets import ResetSchedule
+from ...errors import ConfigError
+from ...resets import ResetSchedule
 from .admin import SimAdmin
 from .app import build_app
 from .http import Api
@@ -131,7 +131,7 @@ class SimServer:
         maintenance on the simulated clock (``None``, the default: no scheduled outages; the
         standalone ``axion-ibkr sim`` turns them on).
 
-        ``oauth=True``: the simulator plays api.ibkr.com with OAuth 1.0a (``sim/oauth.py``): at start
+        ``oauth=True``: the simulator plays api.ibkr.com with OAuth 1.0a (``sim/api/oauth.py``): at start
         it writes a first-party credential set into ``oauth_dir`` (default: a directory of its own,
         removed at stop) as ``oauth.json`` + two private keys + ``ca.pem`` (``oauth_credentials``
         names the JSON; a set in ``oauth_dir`` the simulator did not write is refused with a

@@ -8,9 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import HistoryError
+from ...errors import HistoryError
+from ..engine.history import build_history
 from .fields import render_fields
-from .history import build_history
 from .http import Api, Endpoint, body_dict, error, query_bool, reply
 
 MAX_CONIDS = 100

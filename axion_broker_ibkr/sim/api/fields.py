@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .market import Quote, fmt_price, fmt_size, fmt_volume
-from .universe import Instrument
+from ..engine.market import Quote, fmt_price, fmt_size, fmt_volume
+from ..engine.universe import Instrument
 
 Render = Callable[[Instrument, Quote], str | None]
 

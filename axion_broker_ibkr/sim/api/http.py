@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import OAuthRefused
+from ...errors import OAuthRefused
 from .oauth import refusal_body
 from .state import SimState
 
@@ -132,7 +132,7 @@ def wrap(api: Api, ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         if request.method in {"POST", "PUT"} and _missing_length(request):
             return Response(status_code=411)  # REFERENCE §0: a POST must carry a body / Content-Length
         if state.oauth is not None:
-            # api.ibkr.com: nothing is answered without a valid OAuth signature (sim/oauth.py).
+            # api.ibkr.com: nothing is answered without a valid OAuth signature (sim/api/oauth.py).
             try:
                 state.oauth.check(
                     request.method,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TicketError
+from ...errors import TicketError
 from .accounts import Account
 from .clock import SimClock
 from .market import Market, round_to_tick
@@ -357,19 +357,6 @@ class OrderEngine:
 
     def children(self, order: Order) -> list[Order]:
         return [o for o in self.orders.values() if o.parent_id == order.order_id]
-
-    # -- what-if -------------------------------------------------------------------------------------
-
-    def whatif(self, account_path: str, body: Any) -> Reply:
-        try:
-            tickets = self.parse(body, account_path)
-            ticket = tickets[0]
-            check_price_reject(ticket, self.market)
-        except TicketError as exc:
-            return Reply({"error": exc.message}, exc.status)
-        from .wire import whatif_payload  # wire imports this module (COMMISSION): not at the top
-
-        return Reply(whatif_payload(self, ticket))
 
     # -- matching --------------------------------------------------------------------------------------
 

@@ -40,9 +40,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..errors import ConfigError, OAuthRefused
-from ..oauth import base_string, int_to_java_bytes, parse_authorization_header, unquote_signature
-from .clock import SimClock
+from ...errors import ConfigError, OAuthRefused
+from ...oauth import base_string, int_to_java_bytes, parse_authorization_header, unquote_signature
+from ..engine.clock import SimClock
 
 #: RFC 3526 group 14 (2048-bit MODP), generator 2: a real Diffie-Hellman prime without the minutes
 #: ``openssl dhparam 2048`` takes (IBKR accepts any 2048-bit prime the user uploads).

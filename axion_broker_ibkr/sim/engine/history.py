@@ -8,7 +8,7 @@ import random
 import re
 from typing import Any
 
-from ..errors import HistoryError
+from ...errors import HistoryError
 from .market import Market, decimals_for
 from .universe import Instrument
 
