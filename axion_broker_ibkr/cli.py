@@ -350,6 +350,15 @@ def _quote_type(symbol: str) -> str:
     return "forex" if re.match(_FOREX_RE, symbol.strip()) else "stock"
 
 
+def _gateway_args(command: argparse.ArgumentParser, modes: tuple[str, ...]) -> None:
+    """``--mode``, ``--host``, ``--port``: the client a command connects (default: the configured one)."""
+    command.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
+    command.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
+    command.add_argument(
+        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
+    )
+
+
 def _add_client_commands(sub: Any) -> None:
     modes = ("auto", "gateway", "sim", "oauth")
     dash = sub.add_parser(
@@ -369,11 +378,7 @@ def _add_client_commands(sub: Any) -> None:
     dash.set_defaults(func=_cmd_dashboard)
 
     status = sub.add_parser("status", help="gateway health: connected, authenticated, competing, account")
-    status.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
-    status.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
-    status.add_argument(
-        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
-    )
+    _gateway_args(status, modes)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_cmd_status)
 
@@ -398,11 +403,7 @@ def _add_client_commands(sub: Any) -> None:
     resolve.add_argument("--maturity", help="bonds: maturity YYYYMMDD or YYYYMM")
     resolve.add_argument("--coupon", type=float, help="bonds: coupon in percent, e.g. 4.25")
     resolve.add_argument("--issuer", help="bonds: issuer id (e1400789) or part of its name")
-    resolve.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
-    resolve.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
-    resolve.add_argument(
-        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
-    )
+    _gateway_args(resolve, modes)
     resolve.set_defaults(func=_cmd_resolve)
 
     quote = sub.add_parser("quote", help="snapshot quotes for one or more symbols")
@@ -412,11 +413,7 @@ def _add_client_commands(sub: Any) -> None:
         default=None,
         help="asset type of every SYMBOL (default: forex for XXX.YYY such as EUR.USD, else stock)",
     )
-    quote.add_argument("--mode", choices=modes, default=None, help="override AXION_IBKR_MODE")
-    quote.add_argument("--host", default=None, help="gateway host (overrides AXION_IBKR_GATEWAY_HOST)")
-    quote.add_argument(
-        "--port", type=_port, default=None, help="gateway port (overrides AXION_IBKR_GATEWAY_PORT)"
-    )
+    _gateway_args(quote, modes)
     quote.add_argument("--json", action="store_true", help="print JSON")
     quote.set_defaults(func=_cmd_quote)
 

@@ -34,13 +34,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import core, core_secdef
 from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
 from .errors import AmbiguousContractError, ContractNotFoundError
 from .journal import ContractCache, MemoryContractCache
+from .naming import bond_description
 from .steps import Steps, arun_steps, blocking, call, run_steps
 
 STOCK_BATCH = 100
@@ -590,15 +591,8 @@ def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -
         cusip=(info.cusip or "").strip() or None,
         description=" ".join(x for x in (info.desc1, info.desc2) if x) or f"{issuer.name} bond",
         # The description form, which the translate hook accepts back as the order's symbol too.
-        local_symbol=_bond_description(search_symbol, coupon, info.maturity_date),
+        local_symbol=bond_description(search_symbol, coupon, info.maturity_date),
     )
-
-
-def _bond_description(issuer: str, coupon: float | None, maturity: str | None) -> str | None:
-    """``IBM 3.3 05/15/29`` (issuer, coupon, maturity MM/DD/YY) or ``None`` without a maturity."""
-    if not maturity or len(maturity) != 8:
-        return None
-    return f"{issuer} {coupon or 0:g} {maturity[4:6]}/{maturity[6:8]}/{maturity[2:4]}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,7 +608,11 @@ def sec_type_for(asset_type: str) -> str:
     return asset_type_to_sec_type(asset_type)
 
 
-class _ResolverBase:
+#: The client a resolver drives (its subclass says which).
+_Client = TypeVar("_Client", IBKRClient, AsyncIBKRClient)
+
+
+class _ResolverBase(Generic[_Client]):
     """The resolver's rules, written once: :meth:`_resolve_steps` / :meth:`_stocks_steps` are plain
     steps (:mod:`axion_broker_ibkr.steps`) run by either client's driver. The persistent cache
     (SQLite/PostgreSQL) is read before the operation (for the keys the in-memory front does not
@@ -624,12 +622,12 @@ class _ResolverBase:
 
     def __init__(
         self,
-        client: IBKRClient | AsyncIBKRClient,
+        client: _Client,
         cache: ContractCache | None = None,
         *,
         today: dt.date | None = None,
     ) -> None:
-        self.client = client
+        self.client: _Client = client
         self.memory = MemoryContractCache()
         self.cache = cache
         self._today = today
@@ -780,15 +778,8 @@ def _write_cache(
         cache.put(key, contract, when)
 
 
-class ContractResolver(_ResolverBase):
+class ContractResolver(_ResolverBase[IBKRClient]):
     """Resolver over a synchronous :class:`IBKRClient` (the steps run in the calling thread)."""
-
-    client: IBKRClient
-
-    def __init__(
-        self, client: IBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
-    ) -> None:
-        super().__init__(client, cache, today=today)
 
     def resolve(
         self,
@@ -808,15 +799,8 @@ class ContractResolver(_ResolverBase):
         return run_steps(self._stocks_steps(symbols, details))
 
 
-class AsyncContractResolver(_ResolverBase):
+class AsyncContractResolver(_ResolverBase[AsyncIBKRClient]):
     """Resolver over an :class:`AsyncIBKRClient` (the cache reads and writes in a worker thread)."""
-
-    client: AsyncIBKRClient
-
-    def __init__(
-        self, client: AsyncIBKRClient, cache: ContractCache | None = None, *, today: dt.date | None = None
-    ) -> None:
-        super().__init__(client, cache, today=today)
 
     async def resolve(
         self,

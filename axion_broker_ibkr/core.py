@@ -82,17 +82,24 @@ class RecordPending:
     entry: JournalEntry
 
 
-@define(frozen=True)
-class RecordResult:
-    """Settle order ``client_order_id``'s row with ``settlement`` (status, IBKR's status word, order
-    id, fills, message, transcript: :class:`~axion_broker_ibkr.journal.Settlement`)."""
+class _Settles:
+    """``status``: the settlement's (:class:`RecordResult` and :class:`SettleModification`)."""
 
-    client_order_id: str
+    __slots__ = ()
     settlement: Settlement
 
     @property
     def status(self) -> str:
         return self.settlement.status
+
+
+@define(frozen=True)
+class RecordResult(_Settles):
+    """Settle order ``client_order_id``'s row with ``settlement`` (status, IBKR's status word, order
+    id, fills, message, transcript: :class:`~axion_broker_ibkr.journal.Settlement`)."""
+
+    client_order_id: str
+    settlement: Settlement
 
 
 @define(frozen=True, kw_only=True)
@@ -125,7 +132,7 @@ class RecordModification:
 
 
 @define(frozen=True)
-class SettleModification:
+class SettleModification(_Settles):
     """Settle a recorded modification: ``accepted`` (the order's row takes the new terms),
     ``rejected`` / ``refused`` / ``not_sent`` (the row keeps its terms; the message says why), or
     ``unknown_at_broker`` (the answer was lost; the row keeps its terms until the stream or a
@@ -134,10 +141,6 @@ class SettleModification:
 
     ref: ModificationRef
     settlement: Settlement
-
-    @property
-    def status(self) -> str:
-        return self.settlement.status
 
 
 @define(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 import threading
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, Required, TypedDict, Unpack
 
 from attrs import define, evolve, field
 
@@ -114,6 +114,50 @@ class Settlement:
     transcript: list[dict[str, Any]] | None = None
 
 
+class _SettleKeywords(TypedDict, total=False):
+    status: Required[str]
+    order_id: str | None
+    ibkr_status: str | None
+    filled_quantity: float | None
+    avg_fill_price: float | None
+
+
+class SettleFields(_SettleKeywords, total=False):
+    """The keywords of :meth:`OrderJournal.record_result`: the fields of :class:`Settlement`."""
+
+    message: str | None
+    transcript: list[dict[str, Any]] | None
+
+
+class ReconcileFields(_SettleKeywords, total=False):
+    """The keywords of a reconciliation decision (``SqlOrderJournal.settle``): the evidence it
+    kept and the settle fields reconciliation may set."""
+
+    evidence: Required[dict[str, Any]]
+
+
+def settled_fields(status_now: str, filled_now: float, settlement: Settlement) -> dict[str, Any]:
+    """The :class:`JournalEntry` fields ``settlement`` changes on an entry now ``status_now`` with
+    ``filled_now`` done (every journal settles through this): the status by :func:`next_status`, a
+    filled quantity that never decreases, IBKR's status word in its canonical spelling; a ``None``
+    field leaves the entry's value as it is."""
+    s = settlement
+    changes: dict[str, Any] = {"status": next_status(status_now, s.status)}
+    if s.ibkr_status is not None:
+        changes["ibkr_status"] = canonical_ibkr_status(s.ibkr_status)
+    if s.order_id is not None:
+        changes["order_id"] = str(s.order_id)
+    if s.transcript is not None:
+        changes["transcript"] = list(s.transcript)
+    if s.message is not None:
+        changes["message"] = s.message
+    if s.filled_quantity is not None:
+        changes["filled_quantity"] = max(float(filled_now), float(s.filled_quantity))
+    if s.avg_fill_price is not None:
+        changes["avg_fill_price"] = s.avg_fill_price
+    return changes
+
+
 @define(frozen=True, kw_only=True)
 class Modification:
     """A modification of a live order, as the order log sees it before the POST leaves.
@@ -196,6 +240,102 @@ def check_settled_status(status: str) -> None:
         raise ValueError(f"status: not a settled modification status: {status!r}")
 
 
+class OrderStatusFields(TypedDict, total=False):
+    """The keywords of ``record_order_status`` (IBKR's status read of one order)."""
+
+    filled_quantity: float | None
+    total_size: float | None
+    avg_fill_price: float | None
+
+
+class ModificationSettleFields(TypedDict, total=False):
+    """The keywords of :meth:`OrderJournal.settle_modification`."""
+
+    status: Required[str]
+    transcript: list[dict[str, Any]] | None
+    message: str | None
+    ibkr_status: str | None
+
+
+def modification_fields(modification: Modification, logged: JournalEntry | None) -> dict[str, Any]:
+    """The fields of the ``pending_submit`` record of ``modification`` (a :class:`ModificationRecord`
+    or the SQL journal's row) for the logged order it is for (``None``: not in the log), after
+    :func:`check_modification_fits` (raises when it is aimed at another order)."""
+    mod = modification
+    if logged is not None:
+        check_modification_fits(
+            mod, client_order_id=logged.client_order_id, order_id=logged.order_id, conid=logged.conid,
+            side=logged.side,
+        )  # fmt: skip
+    return {
+        "client_order_id": None if logged is None else logged.client_order_id,
+        "order_id": mod.order_id,
+        "account_id": mod.account_id,
+        "mode": mod.mode,
+        "status": MODIFICATION_PENDING,
+        "order_type": mod.order_type,
+        "quantity": mod.quantity,
+        "price": mod.price,
+        "aux_price": mod.aux_price,
+        "tif": mod.tif,
+        "previous": None if logged is None else _terms(logged),
+        "payload": copy.deepcopy(mod.payload),
+        "transcript": [],
+    }
+
+
+def settled_modification_fields(fields: ModificationSettleFields) -> dict[str, Any]:
+    """The record fields settling a modification changes (:func:`check_settled_status` first):
+    its status, and the transcript, message and IBKR's status word (canonical) when given."""
+    status = fields["status"]
+    check_settled_status(status)
+    changes: dict[str, Any] = {"status": status}
+    if (transcript := fields.get("transcript")) is not None:
+        changes["transcript"] = list(transcript)
+    if (message := fields.get("message")) is not None:
+        changes["message"] = message
+    if (ibkr_status := fields.get("ibkr_status")) is not None:
+        changes["ibkr_status"] = canonical_ibkr_status(ibkr_status)
+    return changes
+
+
+class _ModificationTerms(Protocol):
+    @property
+    def quantity(self) -> float: ...
+    @property
+    def price(self) -> float | None: ...
+    @property
+    def aux_price(self) -> float | None: ...
+    @property
+    def order_type(self) -> str | None: ...
+    @property
+    def tif(self) -> str | None: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class _LoggedTerms(Protocol):
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def order_type(self) -> str: ...
+    @property
+    def tif(self) -> str | None: ...
+
+
+def accepted_terms(record: _ModificationTerms, logged: _LoggedTerms) -> dict[str, Any]:
+    """The terms an accepted modification gives the order's entry or row: the record's, the
+    payload under the order's own cOID; its cOID, side and contract stay."""
+    return {
+        "quantity": record.quantity,
+        "price": record.price,
+        "aux_price": record.aux_price,
+        "order_type": record.order_type or logged.order_type,
+        "tif": record.tif or logged.tif,
+        "payload": with_client_order_id(copy.deepcopy(record.payload), logged.client_order_id),
+    }
+
+
 class OrderJournal(Protocol):
     """Write-ahead order log. ``record_pending`` must be durable (committed) when it returns:
     the client calls it *before* the order POST leaves, and never sends an order whose entry
@@ -203,24 +343,15 @@ class OrderJournal(Protocol):
 
     def record_pending(self, entry: JournalEntry) -> None: ...
 
-    def record_result(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        order_id: str | None = None,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None: ...
+    def record_result(self, client_order_id: str, **fields: Unpack[SettleFields]) -> None:
+        """Settle the entry after the reply (the keywords: :class:`SettleFields`)."""
+        ...
 
     # Optional (the client uses them when present; a journal without them still works, but a
     # cancel then leaves the row to the stream and start-up reconciliation):
     #   find_order(order_id: str) -> JournalEntry | None   (the newest row with that IBKR order id)
-    #   record_order_status(order_id, ibkr_status, *, filled_quantity=None, total_size=None,
-    #                       avg_fill_price=None) -> bool  (IBKR's status read of that order)
+    #   record_order_status(order_id, ibkr_status, **OrderStatusFields) -> bool  (IBKR's status
+    #                       read of that order)
 
     def get(self, client_order_id: str) -> JournalEntry | None: ...
 
@@ -236,15 +367,7 @@ class OrderJournal(Protocol):
         in the log is still recorded (the ref's ``client_order_id`` is ``None``)."""
         ...
 
-    def settle_modification(
-        self,
-        ref: ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle_modification(self, ref: ModificationRef, **fields: Unpack[ModificationSettleFields]) -> None:
         """Settle a recorded modification (:data:`MODIFICATION_STATUSES`, not pending;
         ``ValueError`` otherwise, ``KeyError`` for an unknown ref). ``accepted`` gives the order's
         entry the new terms (its cOID, side and contract stay); any other status leaves them."""
@@ -288,33 +411,10 @@ class MemoryJournal:
                 raise ValueError(f"cOID {entry.client_order_id!r} is already in the order log")
             self._entries[entry.client_order_id] = entry
 
-    def record_result(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        order_id: str | None = None,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def record_result(self, client_order_id: str, **fields: Unpack[SettleFields]) -> None:
         with self._lock:
             old = self._entries[client_order_id]
-            changes: dict[str, Any] = {"status": next_status(old.status, status)}
-            if ibkr_status is not None:
-                changes["ibkr_status"] = canonical_ibkr_status(ibkr_status)
-            if order_id is not None:
-                changes["order_id"] = order_id
-            if transcript is not None:
-                changes["transcript"] = list(transcript)
-            if message is not None:
-                changes["message"] = message
-            if filled_quantity is not None:
-                changes["filled_quantity"] = max(old.filled_quantity, filled_quantity)
-            if avg_fill_price is not None:
-                changes["avg_fill_price"] = avg_fill_price
+            changes = settled_fields(old.status, old.filled_quantity, Settlement(**fields))
             self._entries[client_order_id] = evolve(old, **changes)
 
     def get(self, client_order_id: str) -> JournalEntry | None:
@@ -327,21 +427,17 @@ class MemoryJournal:
             return self._match(None, str(order_id))
 
     def record_order_status(
-        self,
-        order_id: str,
-        ibkr_status: str,
-        *,
-        filled_quantity: float | None = None,
-        total_size: float | None = None,
-        avg_fill_price: float | None = None,
+        self, order_id: str, ibkr_status: str, **fields: Unpack[OrderStatusFields]
     ) -> bool:
         """Apply IBKR's status of order ``order_id`` to its entry; whether one was found."""
         with self._lock:
             old = self._match(None, str(order_id))
             if old is None:
                 return False
+            filled_quantity = fields.get("filled_quantity")
+            avg_fill_price = fields.get("avg_fill_price")
             filled = max(old.filled_quantity, filled_quantity or 0.0)
-            proposed = log_status_for(ibkr_status, filled, total_size or old.quantity)
+            proposed = log_status_for(ibkr_status, filled, fields.get("total_size") or old.quantity)
             changes: dict[str, Any] = {
                 "status": next_status(old.status, proposed),
                 "ibkr_status": canonical_ibkr_status(ibkr_status),
@@ -377,69 +473,27 @@ class MemoryJournal:
         mod = modification
         with self._lock:
             logged = self._match(mod.client_order_id, mod.order_id)
-            if logged is not None:
-                check_modification_fits(
-                    mod,
-                    client_order_id=logged.client_order_id,
-                    order_id=logged.order_id,
-                    conid=logged.conid,
-                    side=logged.side,
-                )
+            fields = modification_fields(mod, logged)
             record = ModificationRecord(
-                id=len(self._modifications) + 1,
-                client_order_id=None if logged is None else logged.client_order_id,
-                order_id=mod.order_id,
-                account_id=mod.account_id,
-                mode=mod.mode,
-                status=MODIFICATION_PENDING,
-                order_type=mod.order_type,
-                quantity=mod.quantity,
-                price=mod.price,
-                aux_price=mod.aux_price,
-                tif=mod.tif,
-                previous=None if logged is None else _terms(logged),
-                payload=copy.deepcopy(mod.payload),
-                transcript=[],
-                created_at=dt.datetime.now(dt.UTC),
+                id=len(self._modifications) + 1, created_at=dt.datetime.now(dt.UTC), **fields
             )
             self._modifications[record.id] = record
         return ModificationRef(record.id, record.client_order_id)
 
-    def settle_modification(
-        self,
-        ref: ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle_modification(self, ref: ModificationRef, **fields: Unpack[ModificationSettleFields]) -> None:
         """As :meth:`OrderJournal.settle_modification` (and the SQL journal) do."""
-        check_settled_status(status)
+        changes = settled_modification_fields(fields)
         with self._lock:
             record = self._modifications.get(ref.id)
             if record is None:
                 raise KeyError(f"modification #{ref.id} is not in the order log")
-            changes: dict[str, Any] = {"status": status, "settled_at": dt.datetime.now(dt.UTC)}
-            if transcript is not None:
-                changes["transcript"] = list(transcript)
-            if message is not None:
-                changes["message"] = message
-            if ibkr_status is not None:
-                changes["ibkr_status"] = ibkr_status[:32]
-            record = self._modifications[ref.id] = evolve(record, **changes)
+            record = self._modifications[ref.id] = evolve(
+                record, settled_at=dt.datetime.now(dt.UTC), **changes
+            )
             coid = record.client_order_id
-            if status == MODIFICATION_ACCEPTED and coid is not None:
+            if record.status == MODIFICATION_ACCEPTED and coid is not None:
                 old = self._entries[coid]
-                self._entries[coid] = evolve(
-                    old,
-                    quantity=record.quantity,
-                    price=record.price,
-                    aux_price=record.aux_price,
-                    order_type=record.order_type or old.order_type,
-                    tif=record.tif or old.tif,
-                    payload=with_client_order_id(copy.deepcopy(record.payload), coid),
-                )
+                self._entries[coid] = evolve(old, **accepted_terms(record, old))
 
     def modifications(
         self, client_order_id: str | None = None, *, order_id: str | None = None

@@ -566,17 +566,22 @@ def _settle_place(
     return result, None
 
 
-def _held_result(held: HeldOrder, message: str) -> m.OrderResult:
+def _held_result(
+    held: HeldOrder, message: str, *, status: str = "pending", transcript: list[dict[str, Any]] | None = None
+) -> m.OrderResult:
+    """The result of a held order: ``pending`` with its question (the caller answers it), or
+    ``status`` without one (``rejected``: declined) with that ``transcript``."""
+    pending = status == "pending"
     return m.OrderResult(
         order_id=held.order_id,
         client_order_id=held.client_order_id,
-        status="pending",
+        status=status,
         ibkr_status=None,
         mode=held.ctx.mode,
         account_id=held.ctx.account_id,
-        transcript=list(held.transcript),
+        transcript=list(held.transcript) if transcript is None else transcript,
         message=message,
-        question=held.question,
+        question=held.question if pending else None,
     )
 
 
@@ -700,16 +705,7 @@ def _settle_declined(
         )
     # The host's word for "not placed" is ``rejected`` (as for a refused question); the log's is
     # ``declined`` and the message says it was the caller's no.
-    return m.OrderResult(
-        order_id=held.order_id,
-        client_order_id=held.client_order_id,
-        status="rejected",
-        ibkr_status=None,
-        mode=held.ctx.mode,
-        account_id=held.ctx.account_id,
-        transcript=transcript,
-        message=mask_text(message),
-    )
+    return _held_result(held, mask_text(message), status="rejected", transcript=transcript)
 
 
 def modification(

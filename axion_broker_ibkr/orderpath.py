@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from attrs import define, evolve, field
+from attrs import asdict, define, evolve, field
 
 from . import convert, core
 from . import models as m
@@ -616,18 +616,12 @@ def record(journal: OrderJournal | None, effect: core.JournalEffect) -> Modifica
     if isinstance(effect, core.RecordPending):
         journal.record_pending(effect.entry)
     elif isinstance(effect, core.RecordResult):
-        s = effect.settlement
-        journal.record_result(
-            effect.client_order_id,
-            status=s.status,
-            order_id=s.order_id,
-            transcript=s.transcript,
-            message=s.message,
-            filled_quantity=s.filled_quantity,
-            avg_fill_price=s.avg_fill_price,
-            # Only when IBKR said one: a journal written before this argument still works.
-            **({} if s.ibkr_status is None else {"ibkr_status": status_info(s.ibkr_status).ibkr}),
-        )
+        fields = asdict(effect.settlement, recurse=False)
+        if fields["ibkr_status"] is None:
+            del fields["ibkr_status"]  # only when IBKR said one: a journal written before it still works
+        else:
+            fields["ibkr_status"] = status_info(fields["ibkr_status"]).ibkr
+        journal.record_result(effect.client_order_id, **fields)
     elif isinstance(effect, core.FindEntry):
         entry = journal.get(effect.client_order_id)
         return entry if isinstance(entry, JournalEntry) else None

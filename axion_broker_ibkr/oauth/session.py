@@ -208,6 +208,17 @@ def _problem(response: httpx.Response, healed: set[str]) -> str | None:
     return None
 
 
+def _heal(s: OAuthSession, response: httpx.Response, healed: set[str]) -> str | None:
+    """After an answer (read): what to heal before the resend (:func:`_problem`, then kept in
+    ``healed`` and logged), ``None`` to pass the answer on."""
+    s.observe(response)
+    problem = _problem(response, healed)
+    if problem is not None:
+        healed.add(problem)
+        log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
+    return problem
+
+
 def _timestamp_problem(response: httpx.Response) -> bool:
     return response.status_code == 401 and "timestamp" in _error_text(response).lower()
 
@@ -241,13 +252,10 @@ class OAuthAuth(httpx.Auth):
             s.sign(request)
             response = yield request
             response.read()
-            s.observe(response)
-            problem = _problem(response, healed)
-            if problem is None:
+            heal = _heal(s, response, healed)
+            if heal is None:
                 return
-            healed.add(problem)
-            force = problem == "token"
-            log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
+            force = heal == "token"
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         s = self.session
@@ -268,13 +276,10 @@ class OAuthAuth(httpx.Auth):
             s.sign(request)
             response = yield request
             await response.aread()
-            s.observe(response)
-            problem = _problem(response, healed)
-            if problem is None:
+            heal = _heal(s, response, healed)
+            if heal is None:
                 return
-            healed.add(problem)
-            force = problem == "token"
-            log.warning("OAuth: %s -> %s, then a resend", _error_text(response), _HEALS[problem])
+            force = heal == "token"
 
 
 def _token_steps(s: OAuthSession) -> Generator[httpx.Request, httpx.Response, None]:

@@ -187,6 +187,16 @@ def _word_list(value: Any, field: str) -> list[str]:
     return [str(v) for v in value]
 
 
+def _lower_words(value: Any, field: str) -> set[str]:
+    return {w.lower() for w in _word_list(value, field)}
+
+
+def _check_listed(word: str, listed: set[str], field: str, message: str) -> None:
+    """Fail ``field`` with ``message`` unless ``word`` is one of the contract's ``listed`` words."""
+    if word not in listed:
+        f.fail(field, message)
+
+
 def check_contract_rules(
     contract: Mapping[str, Any],
     order_type: str,
@@ -206,22 +216,20 @@ def check_contract_rules(
     word = order_type
     listed = contract.get("order_types")
     if listed:
-        types = {w.lower() for w in _word_list(listed, "contract.order_types")}
-        if word not in types:
-            f.fail(
-                "order_type",
-                f"{word} is not an order type of this contract (IBKR's contract rules list "
-                f"{', '.join(sorted(types))})",
-            )
+        types = _lower_words(listed, "contract.order_types")
+        _check_listed(
+            word, types, "order_type",
+            f"{word} is not an order type of this contract "
+            f"(IBKR's contract rules list {', '.join(sorted(types))})",
+        )  # fmt: skip
     outside = contract.get("order_types_outside")
     if extended and outside is not None:
-        allowed = {w.lower() for w in _word_list(outside, "contract.order_types_outside")}
-        if word not in allowed:
-            f.fail(
-                "extended_hours",
-                f"IBKR's contract rules let this contract fill outside regular hours only for "
-                f"{', '.join(sorted(allowed)) or 'no order type'}, not {word}",
-            )
+        allowed = _lower_words(outside, "contract.order_types_outside")
+        _check_listed(
+            word, allowed, "extended_hours",
+            "IBKR's contract rules let this contract fill outside regular hours only for "
+            f"{', '.join(sorted(allowed)) or 'no order type'}, not {word}",
+        )  # fmt: skip
     tifs = contract.get("tif_types")
     if tifs:
         entries = dict(_tif_entry(e) for e in _word_list(tifs, "contract.tif_types"))
@@ -258,15 +266,13 @@ def check_host(order: Mapping[str, Any], contract: Mapping[str, Any]) -> Checked
         f.fail("order", f"expected an order dict, got {type(order).__name__}")
     if not f.KNOWN_ORDER_KEYS.issuperset(order):
         f.check_order_keys(order)  # refuses group keys and likely typos; the rest is never read
-    # contract_identity(contract), inline (this is the hot path)
-    if type(contract) is not dict and not f.is_mapping(contract):
-        f.fail("contract", f"expected a contract dict, got {type(contract).__name__}")
-    conid = contract.get("conid")
-    if type(conid) is not int or conid <= 0:
-        conid = f.conid(conid, "contract.conid")
-    sec_type = contract.get("sec_type")
-    if type(sec_type) is not str or sec_type not in SEC_TYPES:
-        _, sec_type = contract_identity(contract)  # raises the contract.sec_type error
+    # contract_identity(contract): a well-formed dict passes inline (this is the hot path); anything
+    # else takes the checks (and their errors) there.
+    conid = sec_type = None
+    if type(contract) is dict:
+        conid, sec_type = contract.get("conid"), contract.get("sec_type")
+    if type(conid) is not int or conid <= 0 or type(sec_type) is not str or sec_type not in SEC_TYPES:
+        conid, sec_type = contract_identity(contract)
     get = order.get
     asset_type = get("asset_type")
     if asset_type is not None and (

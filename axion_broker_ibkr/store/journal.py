@@ -11,26 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..convert import WIRE_CLIENT_ORDER_ID
 from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
 from ..errors import UnknownOrderError as UnknownOrderError  # re-exported
 from ..journal import (
     MODIFICATION_ACCEPTED,
-    MODIFICATION_PENDING,
     JournalEntry,
     Modification,
     ModificationRef,
-    check_modification_fits,
-    check_settled_status,
+    ModificationSettleFields,
+    OrderStatusFields,
+    ReconcileFields,
+    SettleFields,
+    Settlement,
+    accepted_terms,
+    modification_fields,
     next_status,
+    settled_fields,
+    settled_modification_fields,
 )
 from ..masking import mask_account
 from ..models import Order, Trade
@@ -41,18 +46,6 @@ log = logging.getLogger(__name__)
 
 
 # DuplicateOrderError and UnknownOrderError live in errors.py (imported above; re-exported here).
-
-
-def _terms(row: IbkrOrderLog) -> dict[str, Any]:
-    """The terms of a logged order a modification may change (kept as ``previous``)."""
-    return {
-        "quantity": float(row.quantity),
-        "price": row.price,
-        "aux_price": row.aux_price,
-        "order_type": row.order_type,
-        "tif": row.tif,
-        "payload": dict(row.payload or {}),
-    }
 
 
 def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
@@ -147,37 +140,16 @@ class SqlOrderJournal:
             entry.mode,
         )
 
-    def record_result(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        order_id: str | None = None,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def record_result(self, client_order_id: str, **fields: Unpack[SettleFields]) -> None:
         """Settle the row after the reply (or an ambiguous failure). The transcript replaces the
         stored one; a filled quantity never decreases; a terminal status is not moved back;
         ``ibkr_status`` (IBKR's word in the answer) is kept in its canonical spelling."""
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
-            row.status = next_status(row.status, status)
-            if ibkr_status is not None:
-                row.ibkr_status = st.ibkr_word(ibkr_status)
-            if order_id is not None:
-                row.order_id = str(order_id)
-            if transcript is not None:
-                row.transcript = list(transcript)
-            if message is not None:
-                row.rejection_reason = message
-            if filled_quantity is not None:
-                row.filled_quantity = max(float(row.filled_quantity or 0.0), float(filled_quantity))
-            if avg_fill_price is not None:
-                row.avg_fill_price = avg_fill_price
-        log.info("order log: %s -> %s (order id %s)", client_order_id, status, order_id)
+            _apply(row, Settlement(**fields))
+        log.info(
+            "order log: %s -> %s (order id %s)", client_order_id, fields["status"], fields.get("order_id")
+        )
 
     def get(self, client_order_id: str) -> JournalEntry | None:
         with self._sessions() as session:
@@ -196,22 +168,16 @@ class SqlOrderJournal:
             return None if row is None else entry_from_row(row)
 
     def record_order_status(
-        self,
-        order_id: str,
-        ibkr_status: str,
-        *,
-        filled_quantity: float | None = None,
-        total_size: float | None = None,
-        avg_fill_price: float | None = None,
+        self, order_id: str, ibkr_status: str, **fields: Unpack[OrderStatusFields]
     ) -> bool:
         """Apply IBKR's status of order ``order_id`` (a status read after a cancel) as a live-order
         row would be (:meth:`apply_order`); whether a logged order was updated."""
         order = Order(
             order_id=int(order_id),
             status=ibkr_status,
-            filled_quantity=filled_quantity,
-            total_size=total_size,
-            avg_price=avg_fill_price,
+            filled_quantity=fields.get("filled_quantity"),
+            total_size=fields.get("total_size"),
+            avg_price=fields.get("avg_fill_price"),
         )
         return self.apply_order(order)
 
@@ -248,26 +214,8 @@ class SqlOrderJournal:
         mod = modification
         with self._sessions.begin() as session:
             row = self._match(session, mod.client_order_id, mod.order_id)
-            if row is not None:
-                check_modification_fits(
-                    mod, client_order_id=row.client_order_id, order_id=row.order_id, conid=int(row.conid),
-                    side=row.side,
-                )  # fmt: skip
-            record = IbkrOrderModification(
-                client_order_id=None if row is None else row.client_order_id,
-                order_id=mod.order_id,
-                account_id=mod.account_id,
-                mode=mod.mode,
-                status=MODIFICATION_PENDING,
-                order_type=mod.order_type,
-                quantity=mod.quantity,
-                price=mod.price,
-                aux_price=mod.aux_price,
-                tif=mod.tif,
-                previous=None if row is None else _terms(row),
-                payload=dict(mod.payload),
-                transcript=[],
-            )
+            logged = None if row is None else entry_from_row(row)
+            record = IbkrOrderModification(**modification_fields(mod, logged))
             session.add(record)
             session.flush()
             ref = ModificationRef(record.id, record.client_order_id)
@@ -278,41 +226,24 @@ class SqlOrderJournal:
         )  # fmt: skip
         return ref
 
-    def settle_modification(
-        self,
-        ref: ModificationRef,
-        *,
-        status: str,
-        transcript: list[dict[str, Any]] | None = None,
-        message: str | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle_modification(self, ref: ModificationRef, **fields: Unpack[ModificationSettleFields]) -> None:
         """Settle a recorded modification. ``accepted`` gives the order's row the new terms (its
         cOID, side and contract stay); any other status leaves the row's terms as they were."""
-        check_settled_status(status)
+        changes = settled_modification_fields(fields)
         with self._sessions.begin() as session:
             record = session.get(IbkrOrderModification, ref.id, with_for_update=True)
             if record is None:
                 raise KeyError(f"modification #{ref.id} is not in the order log")
-            record.status = status
+            for name, value in changes.items():
+                setattr(record, name, value)
             record.settled_at = utcnow()
-            if transcript is not None:
-                record.transcript = list(transcript)
-            if message is not None:
-                record.message = message
-            if ibkr_status is not None:
-                record.ibkr_status = st.ibkr_word(ibkr_status)
-            if status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
+            if record.status == MODIFICATION_ACCEPTED and record.client_order_id is not None:
                 row = self._row(session, record.client_order_id, for_update=True)
-                row.quantity = record.quantity
-                row.price = record.price
-                row.aux_price = record.aux_price
-                row.order_type = record.order_type or row.order_type
-                row.tif = record.tif or row.tif
-                # The accepted terms under the original order's cOID (the wire key from convert).
-                row.payload = {**record.payload, WIRE_CLIENT_ORDER_ID: row.client_order_id}
-                if ibkr_status is not None:
-                    row.ibkr_status = st.ibkr_word(ibkr_status)
+                for name, value in accepted_terms(record, row).items():
+                    setattr(row, name, value)
+                if "ibkr_status" in changes:
+                    row.ibkr_status = changes["ibkr_status"]
+            status = record.status
         log.info("order log: modification #%d of order %s -> %s", ref.id, record.order_id, status)
 
     # -- Beyond the protocol --------------------------------------------------------------------
@@ -348,38 +279,24 @@ class SqlOrderJournal:
         with self._sessions() as session:
             return self._row(session, client_order_id).evidence
 
-    def settle(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        evidence: dict[str, Any],
-        order_id: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None:
+    def settle(self, client_order_id: str, **fields: Unpack[ReconcileFields]) -> None:
         """Record a reconciliation decision with its evidence (only if the row is still unsettled
         or working, so a stream event that settled it meanwhile is not overwritten)."""
+        settlement = Settlement(
+            status=fields["status"], order_id=fields.get("order_id"), ibkr_status=fields.get("ibkr_status"),
+            filled_quantity=fields.get("filled_quantity"), avg_fill_price=fields.get("avg_fill_price"),
+        )  # fmt: skip
         with self._sessions.begin() as session:
             row = self._row(session, client_order_id, for_update=True)
-            if row.status in st.WORKING:
-                # A working row moves on (never back out of a terminal status a stream event wrote).
-                status = next_status(row.status, status)
-            elif row.status not in st.UNSETTLED and row.status != st.UNKNOWN_AT_BROKER:
+            if row.status not in st.WORKING | st.UNSETTLED | {st.UNKNOWN_AT_BROKER}:
                 log.info("order log: %s already %s; reconciliation leaves it", client_order_id, row.status)
                 return
-            row.status = status
-            row.evidence = evidence
+            # A working row moves on (never back out of a terminal status a stream event wrote);
+            # an unsettled one takes the decision's status.
+            _apply(row, settlement)
+            row.evidence = fields["evidence"]
             row.reconciled_at = utcnow()
-            if order_id is not None:
-                row.order_id = str(order_id)
-            if filled_quantity is not None:
-                row.filled_quantity = max(float(row.filled_quantity or 0.0), filled_quantity)
-            if avg_fill_price is not None:
-                row.avg_fill_price = avg_fill_price
-            if ibkr_status is not None:
-                row.ibkr_status = st.ibkr_word(ibkr_status)
+            status = row.status
         log.info("order log: %s reconciled -> %s", client_order_id, status)
 
     def apply_order(self, order: Order) -> bool:
@@ -502,6 +419,17 @@ class SqlOrderJournal:
                 .with_for_update()
             )
         return None
+
+
+#: The row's column for a :class:`JournalEntry` field where the two names differ.
+_COLUMNS: dict[str, str] = {"message": "rejection_reason"}
+
+
+def _apply(row: IbkrOrderLog, settlement: Settlement) -> None:
+    """Settle ``row`` as every journal does (:func:`~axion_broker_ibkr.journal.settled_fields`)."""
+    changes = settled_fields(row.status, float(row.filled_quantity or 0.0), settlement)
+    for name, value in changes.items():
+        setattr(row, _COLUMNS.get(name, name), value)
 
 
 def _group_leg(row: IbkrOrderLog) -> bool:

@@ -27,11 +27,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from attrs import asdict, define, evolve, field
 
-from ..journal import JournalEntry
+from ..convert import LISTED_ORDER_TYPES
+from ..journal import JournalEntry, ReconcileFields
 from ..masking import mask_account
 from ..models import Order, Trade
 from ..steps import Steps, arun_steps, blocking, call, run_steps
@@ -335,7 +336,7 @@ def _children_of(
         for o in live_orders
         if (o.side or "").upper()[:1] == entry.side.upper()[:1]
         and (o.order_type or o.orig_order_type or "").upper().replace(" ", "")
-        in {entry.order_type.upper(), _long_order_type(entry.order_type)}
+        in {entry.order_type.upper(), LISTED_ORDER_TYPES.get(entry.order_type.upper(), "")}
     ]
     linked = [o for o in alike if o.parent_id is not None and str(o.parent_id) == parent_order_id]
     if linked or not parent_order_id.isdigit():
@@ -350,13 +351,6 @@ def _children_of(
         and o.conid == entry.conid
         and (o.order_id or 0) > int(parent_order_id)
     ][:1]
-
-
-def _long_order_type(order_type: str) -> str:
-    """CPAPI's request codes (LMT, STP ...) against the words in order lists (LIMIT, STOP ...)."""
-    return {"LMT": "LIMIT", "MKT": "MARKET", "STP": "STOP", "STP_LIMIT": "STOPLIMIT"}.get(
-        order_type.upper(), ""
-    )
 
 
 class OrderSource(Protocol):
@@ -375,17 +369,7 @@ class SettlingJournal(Protocol):
 
     def unsettled(self, *, include_unknown: bool = False) -> list[JournalEntry]: ...
 
-    def settle(
-        self,
-        client_order_id: str,
-        *,
-        status: str,
-        evidence: dict[str, Any],
-        order_id: str | None = None,
-        filled_quantity: float | None = None,
-        avg_fill_price: float | None = None,
-        ibkr_status: str | None = None,
-    ) -> None: ...
+    def settle(self, client_order_id: str, **fields: Unpack[ReconcileFields]) -> None: ...
 
 
 class AsyncOrderSource(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
 from ..journal import UNSETTLED as UNSETTLED
+from ..journal import canonical_ibkr_status
 from ..orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED, status_info
 
 PENDING_SUBMIT = "pending_submit"
@@ -41,9 +42,7 @@ def log_status_from_ibkr(ibkr_status: str | None) -> str | None:
     return info.log if info.known else None
 
 
-def ibkr_word(ibkr_status: str) -> str:
-    """IBKR's status word as the ``ibkr_status`` column keeps it: IBKR's canonical spelling from
-    the vocabulary (``Canceled``/``cancelled`` -> ``Cancelled``, ``Pre Submitted`` -> ``PreSubmitted``),
-    the text as given when the word is unknown; at most 32 characters (the column's width)."""
-    info = status_info(ibkr_status)
-    return (info.ibkr if info.known else ibkr_status.strip())[:32]
+#: IBKR's status word as the ``ibkr_status`` column keeps it: IBKR's canonical spelling from the
+#: vocabulary (``Canceled``/``cancelled`` -> ``Cancelled``, ``Pre Submitted`` -> ``PreSubmitted``), the
+#: text as given when the word is unknown; at most 32 characters (the column's width).
+ibkr_word = canonical_ibkr_status
