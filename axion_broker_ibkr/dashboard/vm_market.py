@@ -9,10 +9,7 @@ from typing import Any
 
 from attrs import define
 
-try:  # the client's history rule moved from core to core_market; accept either while it settles
-    from ..core_market import validate_history
-except ImportError:  # pragma: no cover
-    from ..core import validate_history  # type: ignore[attr-defined, no-redef, unused-ignore]
+from ..core_market import validate_history
 from ..models import History, IBKRContract, Quote
 from ..naming import describe_contract
 
