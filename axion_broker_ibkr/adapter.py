@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import models as m
 from .client import AsyncIBKRClient
 from .config import IBKRConfig
-from .contracts import AsyncContractResolver
+from .drivers.pacing import Pacer
 from .errors import (
     GatewayError,
     IBKRError,
@@ -36,12 +36,8 @@ from .errors import (
 )
 from .errors import StoreUnavailableError as StoreUnavailableError  # re-exported
 from .gateway import AsyncIBKRGateway
-from .journal import ContractCache, OrderJournal
-from .masking import mask_text
-from .models.orders import host_number
-from .pacing import Pacer
-from .session import MEMORY_DATABASE as MEMORY_DATABASE  # re-exported
-from .session import (
+from .lifecycle import MEMORY_DATABASE as MEMORY_DATABASE  # re-exported
+from .lifecycle import (
     OrderLog,
     astart_session,
     attach,
@@ -50,7 +46,11 @@ from .session import (
     start_order_stream,
     unhealthy_reason,
 )
-from .session import open_order_store as open_order_store  # re-exported
+from .lifecycle import open_order_store as open_order_store  # re-exported
+from .masking import mask_text
+from .models.orders import host_number
+from .ops.journal import ContractCache, OrderJournal
+from .resolver import AsyncContractResolver
 
 if TYPE_CHECKING:
     from .store import Store
@@ -150,7 +150,7 @@ def _amount(summary: Mapping[str, m.SummaryValue], key: str) -> float | None:
 
 
 class IBKRAdapter:
-    """Connected on demand: :meth:`connect` runs the session lifecycle (:mod:`axion_broker_ibkr.session`):
+    """Connected on demand: :meth:`connect` runs the session lifecycle (:mod:`axion_broker_ibkr.lifecycle`):
     opens the order log, runs the gateway start-up sequence and the keep-alive, reconciles what a
     crash left pending, and follows the order stream when one can be had.
 

@@ -27,7 +27,7 @@ def _listen_port(text: str) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from .resets import ResetSchedule
+    from .ops.resets import ResetSchedule
     from .sim import serve
 
     extra: dict[str, Any] = {}
@@ -131,12 +131,12 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    """The command's session (:func:`~axion_broker_ibkr.session.open_sync_session`), read-only and
+    """The command's session (:func:`~axion_broker_ibkr.lifecycle.open_sync_session`), read-only and
     one-shot: no order log is opened and no start-up sequence runs (the commands place no order)."""
     import os
 
     from .config import IBKRConfig
-    from .session import open_sync_session
+    from .lifecycle import open_sync_session
 
     env = dict(os.environ)
     if getattr(args, "mode", None):
@@ -211,8 +211,8 @@ def _cmd_trust(args: argparse.Namespace) -> int:
     import os
 
     from .config import IBKRConfig
+    from .drivers.tls import fetch_certificate, fingerprint_of, trust_gateway
     from .errors import IBKRError
-    from .tls import fetch_certificate, fingerprint_of, trust_gateway
 
     try:
         config = IBKRConfig.from_env(dict(os.environ))

@@ -3,7 +3,7 @@
 Both clients execute the effects the core's operations yield (pacing, HTTP with keep-alive,
 retries of idempotent requests, automatic re-opening of a dropped brokerage session, sleeping,
 journal writes); request building, parsing, the snapshot pre-flight and the order question loop
-live in :mod:`axion_broker_ibkr.core` / :mod:`axion_broker_ibkr.orderflow`, once. What the two
+live in :mod:`axion_broker_ibkr.ops.iserver` / :mod:`axion_broker_ibkr.ops.orderflow`, once. What the two
 drivers share beyond that (TLS, modes, decisions, order preparation) is in :mod:`.clientbase`;
 the drivers themselves are :mod:`.client_sync` and :mod:`.client_async`. This module is the
 public import path, and re-exports the models.
@@ -14,10 +14,10 @@ public import path, and re-exports the models.
 
 from __future__ import annotations
 
-from .client_async import AsyncIBKRClient
-from .client_sync import IBKRClient
 from .config import IBKRConfig
-from .convert import DEFAULT_QUOTE_FIELDS
+from .drivers.client_async import AsyncIBKRClient
+from .drivers.client_sync import IBKRClient
+from .drivers.pacing import Pacer, RetryPolicy
 from .models import (
     Account,
     AccountParent,
@@ -63,7 +63,7 @@ from .models import (
     WhatIfAmount,
     WhatIfChange,
 )
-from .pacing import Pacer, RetryPolicy
+from .wire.convert import DEFAULT_QUOTE_FIELDS
 
 __all__ = [  # the drivers, their configuration and the models (the seed named them all here)
     "DEFAULT_QUOTE_FIELDS",

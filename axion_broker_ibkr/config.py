@@ -317,15 +317,15 @@ class IBKRConfig:
     #: Snapshot: how long to keep asking for conids that came back without data.
     snapshot_timeout: float = field(default=5.0, validator=_check_range(0.0, 60.0))
     database_url: str | None = None
-    #: One pacing budget per gateway shared by every process (:mod:`axion_broker_ibkr.pacing`).
+    #: One pacing budget per gateway shared by every process (:mod:`axion_broker_ibkr.drivers.pacing`).
     pacing_store: str = field(default="auto", validator=_check_choice(PACING_STORES))
     #: ``file`` store: the directory of its state files (default: the user data directory).
     pacing_dir: str | None = None
     #: The time zone of the gateway's server region: IBKR's daily reset (about 01:00 local) and
-    #: Saturday maintenance are in it (:mod:`axion_broker_ibkr.resets`).
+    #: Saturday maintenance are in it (:mod:`axion_broker_ibkr.ops.resets`).
     reset_timezone: str = field(default="America/New_York", validator=_check_timezone)
     #: Orders are held from this many minutes before a reset until the session is back (0: never;
-    #: ``None``: :data:`axion_broker_ibkr.resets.DEFAULT_HOLD_MINUTES`).
+    #: ``None``: :data:`axion_broker_ibkr.ops.resets.DEFAULT_HOLD_MINUTES`).
     reset_hold_minutes: float | None = field(default=None, validator=_check_hold_minutes)
     #: ``oauth`` mode: IBKR's Web API (``AXION_IBKR_OAUTH_BASE_URL``); ``ssl_verify`` applies to it.
     oauth_base_url: str = field(default=DEFAULT_OAUTH_BASE_URL, validator=_check_oauth_url)

@@ -14,7 +14,7 @@ Errors on the order path say whether the order (or modification) left, in ``deli
 * ``"ambiguous"``: it may or may not be at IBKR (timeout, connection lost after sending, 5xx);
   the order flow looks for its cOID and never re-sends it blindly.
 
-The order flow (:mod:`axion_broker_ibkr.orderflow`) decides on that value alone, so the order of
+The order flow (:mod:`axion_broker_ibkr.ops.orderflow`) decides on that value alone, so the order of
 ``except`` clauses cannot change what the order log says. At the top of the gateway errors the
 hierarchy splits, as openai-python splits connection errors from status errors: a
 :class:`GatewayConnectionError` is "no usable answer" (:class:`NotSentError` and
@@ -268,7 +268,7 @@ class ModificationMismatchError(IBKRError, ValueError):
 
 class JournalProtocolError(IBKRError, TypeError):
     """An object given as the order journal lacks methods of the
-    :class:`~axion_broker_ibkr.journal.OrderJournal` protocol (``missing`` names them): the client
+    :class:`~axion_broker_ibkr.ops.journal.OrderJournal` protocol (``missing`` names them): the client
     refuses it rather than send an order or a modification it could not log first."""
 
     def __init__(self, journal: object, missing: Sequence[str]) -> None:

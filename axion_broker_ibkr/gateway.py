@@ -18,9 +18,9 @@ state both gateways share) driven by either client. ``AsyncIBKRGateway`` is writ
 from __future__ import annotations
 
 from . import models as m
-from .gateway_async import AsyncIBKRGateway
-from .gateway_sync import IBKRGateway
-from .gatewaybase import KeepaliveResult, keepalive_op
+from .drivers.gateway_async import AsyncIBKRGateway
+from .drivers.gateway_base import KeepaliveResult, keepalive_op
+from .drivers.gateway_sync import IBKRGateway
 
 __all__ = ["AsyncIBKRGateway", "GatewayStatus", "IBKRGateway", "KeepaliveResult", "keepalive_op"]
 GatewayStatus = m.GatewayStatus

@@ -60,9 +60,9 @@ def _worker(
 ) -> None:
     from axion_broker_ibkr.client import IBKRClient
     from axion_broker_ibkr.config import IBKRConfig
+    from axion_broker_ibkr.drivers.pacing import Pacer
+    from axion_broker_ibkr.drivers.pacing_stores import open_pacing_store
     from axion_broker_ibkr.errors import RateLimitedError
-    from axion_broker_ibkr.pacing import Pacer
-    from axion_broker_ibkr.pacing_stores import open_pacing_store
 
     config = IBKRConfig(
         mode="sim", sim_url=url, ssl_verify=pin, max_requests_per_minute=600, pacing_store=store,
@@ -155,8 +155,8 @@ def run(store: str, procs: int, calls: int, scale: float) -> dict[str, float]:
 def booking_cost(store: str, n: int = 20000) -> float:
     """Median µs per :meth:`Pacer.reserve` with ``store`` (no contention; nothing is sent)."""
     from axion_broker_ibkr.config import IBKRConfig
-    from axion_broker_ibkr.pacing import Pacer
-    from axion_broker_ibkr.pacing_stores import open_pacing_store
+    from axion_broker_ibkr.drivers.pacing import Pacer
+    from axion_broker_ibkr.drivers.pacing_stores import open_pacing_store
 
     with tempfile.TemporaryDirectory(prefix="axion-ibkr-pacing-") as tmp:
         config = IBKRConfig(pacing_store=store, pacing_dir=tmp)

@@ -31,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from axion_broker_ibkr.pacing import IBKR_ENDPOINT_RULES  # noqa: E402
+from axion_broker_ibkr.drivers.pacing import IBKR_ENDPOINT_RULES  # noqa: E402
 
 UI_TIMEOUT = 60_000  # ms
 STARTUP_TIMEOUT = 120.0
@@ -100,8 +100,9 @@ class Dashboard:
         else:
             self.stop()
             raise SystemExit(f"dashboard not ready:\n{self.stderr_path.read_text()}")
-        from axion_broker_ibkr.clientbase import pinned_context
         from axion_broker_ibkr.sim.admin import SimAdmin
+
+        from axion_broker_ibkr.drivers.client_base import pinned_context
 
         assert found is not None
         self.sim_url = found.group(1)

@@ -85,7 +85,7 @@ def bench_rest(calls: int, rounds: int) -> list[tuple[str, float, float]]:
 
     from axion_broker_ibkr.client import IBKRClient
     from axion_broker_ibkr.config import IBKRConfig
-    from axion_broker_ibkr.pacing import Pacer
+    from axion_broker_ibkr.drivers.pacing import Pacer
     from axion_broker_ibkr.sim import SimServer
 
     rows: list[tuple[str, float, float]] = []
@@ -141,7 +141,7 @@ def ibind_quotes() -> Callable[[str], Any]:
     from ibind.events import MarketData  # type: ignore[import-untyped]
     from ibind.ibkr_ws.ibkr_router import IbkrRouter  # type: ignore[import-untyped]
 
-    from axion_broker_ibkr import convert
+    from axion_broker_ibkr.wire import convert
 
     numeric = frozenset(snapshot_by_id[key] for key in convert.QUOTE_NUMBER_NAMES if key in snapshot_by_id)
     route = IbkrRouter(log_raw_messages=False).route

@@ -29,7 +29,7 @@ import httpx
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.pacing import Pacer
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.sim import SimServer
 
 SCALE = 1_000_000.0

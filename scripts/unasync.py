@@ -9,13 +9,13 @@ The async module is the one source. Its sync twin is produced by plain substitut
 3. ``TOKENS`` (regexes on word boundaries: ``async def`` -> ``def``, ``await `` -> nothing,
    ``AsyncIBKRClient`` -> ``IBKRClient``, ``asyncio.sleep`` -> ``time.sleep``, ...);
 4. anything still async (``async``, ``await``, ``asyncio``, ``Async...``) is an error naming the
-   line: add a token to the table, or a paired primitive to ``axion_broker_ibkr/primitives.py``;
+   line: add a token to the table, or a paired primitive to ``axion_broker_ibkr/drivers/primitives.py``;
 5. a header saying the file is generated is prepended, and the text goes through ``ruff check
    --select I,F401 --fix`` (import order; imports only the async side used) and ``ruff format``
    (the project's pyproject settings).
 
 Where the drivers really differ (threads vs the event loop), the difference lives in paired
-primitives (``axion_broker_ibkr/primitives.py``), never in the generated file.
+primitives (``axion_broker_ibkr/drivers/primitives.py``), never in the generated file.
 
 Usage::
 
@@ -76,8 +76,8 @@ class Pair:
 
 PAIRS: list[Pair] = [
     Pair(
-        "axion_broker_ibkr/client_async.py",
-        "axion_broker_ibkr/client_sync.py",
+        "axion_broker_ibkr/drivers/client_async.py",
+        "axion_broker_ibkr/drivers/client_sync.py",
         exact=[
             (
                 '"""``AsyncIBKRClient``: the asyncio driver of the I/O-free core (same method names, '
@@ -95,8 +95,8 @@ PAIRS: list[Pair] = [
         ],
     ),
     Pair(
-        "axion_broker_ibkr/gateway_async.py",
-        "axion_broker_ibkr/gateway_sync.py",
+        "axion_broker_ibkr/drivers/gateway_async.py",
+        "axion_broker_ibkr/drivers/gateway_sync.py",
         exact=[
             (
                 '"""``AsyncIBKRGateway``: health and keep-alive for an :class:`AsyncIBKRClient` (an asyncio '

@@ -89,7 +89,7 @@ def user_config_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 def pacing_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's clients share a pacing budget (the default ``file`` store) of their own, in a
     directory of the test's (subprocesses inherit it through ``AXION_IBKR_PACING_DIR``)."""
-    from axion_broker_ibkr import pacing_stores
+    from axion_broker_ibkr.drivers import pacing_stores
 
     path = tmp_path_factory.mktemp("pacing")
     monkeypatch.setenv("AXION_IBKR_PACING_DIR", str(path))
@@ -103,7 +103,7 @@ def pacing_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
 def no_reset_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Orders are not held around IBKR's 01:00 reset unless a test asks (``reset_hold_minutes``):
     the suite must not depend on the hour it runs at."""
-    from axion_broker_ibkr import resets
+    from axion_broker_ibkr.ops import resets
 
     monkeypatch.setattr(resets, "DEFAULT_HOLD_MINUTES", 0.0)
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from attrs import define
 
-from .. import convert
 from ..masking import mask_account
 from ..models import IBKRContract, LegResult, Order, OrderResult
 from ..orders.groups import OrderGroup
+from ..wire import convert
 from . import question_box
 from .vm_trading import format_price, quantity_unit
 
@@ -286,7 +286,7 @@ def render(session: Any, contract: IBKRContract) -> None:
     from ..errors import IBKRError
     from ..orders import new_client_order_id
     from .errors_text import explain
-    from .state import invalidate
+    from .page_cache import invalidate
     from .tables import table
 
     inputs = _inputs()

@@ -17,7 +17,7 @@ from ..errors import IBKRError
 from ..models import IBKRContract, SecdefInfo
 from . import live, vm_trading
 from .factory import DashboardSession
-from .state import cached
+from .page_cache import cached
 from .tables import table
 
 PICKED = "trade_contract"

@@ -24,14 +24,14 @@ from attrs import define, evolve, field
 
 from ..client import IBKRClient
 from ..config import ENV_PREFIX, IBKRConfig
+from ..drivers.pacing import Pacer
 from ..gateway import IBKRGateway
-from ..journal import MemoryContractCache
+from ..lifecycle import OrderLog as OrderLog  # re-exported: the page's order log is the session's
+from ..lifecycle import follow_order_stream, open_sync_session
+from ..lifecycle import open_order_log as session_open_order_log
 from ..masking import mask_text
 from ..orders import TranslateOptions
-from ..pacing import Pacer
-from ..session import OrderLog as OrderLog  # re-exported: the page's order log is the session's
-from ..session import follow_order_stream, open_sync_session
-from ..session import open_order_log as session_open_order_log
+from ..store.memory import MemoryContractCache
 from .launcher import FALLBACK_ENV
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ PACER_SCALE_ENV = "AXION_DASHBOARD_IBKR_PACER_SCALE"
 
 
 def open_order_log(config: IBKRConfig) -> OrderLog:
-    """The page's :class:`~axion_broker_ibkr.session.OrderLog` (the session lifecycle's rules:
+    """The page's :class:`~axion_broker_ibkr.lifecycle.OrderLog` (the session lifecycle's rules:
     database, else a log that refuses every order and says why, never a silent in-memory log;
     ``database_url="memory"`` is the explicit opt-out)."""
     return session_open_order_log(config, cache=MemoryContractCache(), who="dashboard")

@@ -22,7 +22,7 @@ from typing import Any
 from attrs import define
 
 from ..config import IBKRConfig
-from ..probe import gateway_listening
+from ..drivers.probe import gateway_listening
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class LaunchPlan:
 def gateway_answers(config: IBKRConfig) -> bool:
     """True when something accepts TCP connections at the configured gateway address.
 
-    The one ``auto`` rule (:mod:`axion_broker_ibkr.probe`, also used by the clients): anything
+    The one ``auto`` rule (:mod:`axion_broker_ibkr.drivers.probe`, also used by the clients): anything
     that accepts a connection is the gateway, trusted or not, logged in or not; the page then says
     "certificate not trusted" or "log in at <URL>" rather than falling back to the simulator.
     """

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import streamlit as st
 
+from ..drivers.pacing import Wait, watch_waits
 from ..models import Order, PnLRow, Quote, Trade
-from ..pacing import Wait, watch_waits
 from ..streaming import StreamChannel
 from . import vm_trading
-from .state import cached, is_fresh, wait_left
+from .page_cache import cached, is_fresh, wait_left
 
 if TYPE_CHECKING:
     from ..streaming import IBKRStreaming

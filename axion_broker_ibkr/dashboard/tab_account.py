@@ -11,7 +11,7 @@ from ..errors import IBKRError
 from ..models import Position
 from . import live, vm_account
 from .factory import DashboardSession
-from .state import cached, invalidate
+from .page_cache import cached, invalidate
 from .tables import table
 
 #: Portfolio endpoints are paced by IBKR; the tab reuses what it fetched for this long.

@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from .. import tls
 from ..config import IBKRConfig
+from ..drivers import tls
 from ..errors import ConfigError, GatewayError
 from ..models import GatewayStatus
 from ..userconfig import save_user_setting, user_config_path, user_settings
@@ -99,7 +99,7 @@ def _show_outcome() -> None:
 
 def trust(session: DashboardSession, shown: str | None) -> tuple[str, str]:
     """Trust the configured gateway's certificate, as ``axion-ibkr trust`` does
-    (:func:`~axion_broker_ibkr.tls.trust_gateway` saves its pin in the user config file), but only
+    (:func:`~axion_broker_ibkr.drivers.tls.trust_gateway` saves its pin in the user config file), but only
     when it still presents the certificate whose fingerprint the trader was shown. Then the
     page's sessions are re-opened so that the next run connects with the pin."""
     host, port = session.config.gateway_host, session.config.gateway_port

@@ -7,14 +7,14 @@ from functools import partial
 
 import streamlit as st
 
-from ..contracts import ContractResolver
 from ..errors import IBKRError
 from ..models import IBKRContract, Quote
+from ..resolver import ContractResolver
 from . import live, vm_market
 from .charts import candle_chart
 from .errors_text import explain
 from .factory import DashboardSession
-from .state import cached, is_fresh
+from .page_cache import cached, is_fresh
 from .tables import table
 
 REFRESH_SECONDS = 2.0

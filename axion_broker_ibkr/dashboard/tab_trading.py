@@ -26,7 +26,7 @@ from ..orders import new_client_order_id, translate_order
 from . import bracket_ticket, contract_finder, live, question_box, vm_trading
 from .errors_text import explain
 from .factory import DashboardSession
-from .state import cached, invalidate
+from .page_cache import cached, invalidate
 from .tables import table
 
 log = logging.getLogger(__name__)

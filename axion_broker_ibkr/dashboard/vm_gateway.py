@@ -9,9 +9,9 @@ from typing import Any
 
 from attrs import define
 
+from ..drivers.tls import UNTRUSTED
 from ..masking import is_paper_account, mask_account, mask_text
 from ..models import GatewayStatus
-from ..tls import UNTRUSTED
 
 Row = dict[str, Any]
 

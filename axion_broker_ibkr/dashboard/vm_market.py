@@ -9,9 +9,9 @@ from typing import Any
 
 from attrs import define
 
-from ..core_market import validate_history
 from ..models import History, IBKRContract, Quote
 from ..naming import describe_contract
+from ..ops.marketdata import validate_history
 
 Row = dict[str, Any]
 

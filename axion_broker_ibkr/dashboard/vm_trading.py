@@ -11,8 +11,6 @@ from typing import Any
 
 from attrs import define, field
 
-from ..convert import WIRE_CLIENT_ORDER_ID, ticket_terms
-from ..journal import JournalEntry
 from ..masking import mask_account, mask_text
 from ..models import (
     FutureContract,
@@ -26,8 +24,10 @@ from ..models import (
     WhatIfChange,
 )
 from ..naming import describe_contract, describe_row
+from ..ops.journal import JournalEntry
 from ..orders.rules import ORDER_TYPES_BY_SEC_TYPE
 from ..orders.status import status_info, status_label
+from ..wire.convert import WIRE_CLIENT_ORDER_ID, ticket_terms
 
 Row = dict[str, Any]
 

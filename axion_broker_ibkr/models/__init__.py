@@ -1,7 +1,7 @@
 """Typed models of the Client Portal Web API, with Python names.
 
 The models know nothing of IBKR's wire names (camelCase, snake_case, ``cOID``, ``conidex`` ...):
-those live in the rename tables of :mod:`axion_broker_ibkr.convert`, which is the only place that
+those live in the rename tables of :mod:`axion_broker_ibkr.wire.convert`, which is the only place that
 turns JSON into these classes and back. Every received field is optional: a field IBKR did not
 send is ``None``, never ``0``. Numbers that IBKR sends as display strings (``"1,300"``,
 ``"C168.42"``, ``"1.2M"``) are parsed by the converter.

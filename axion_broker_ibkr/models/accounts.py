@@ -205,7 +205,7 @@ class BrokerageSummary:
 #: ``GET /iserver/account/{acct}/summary/{section}``: segment (``total``, ``securities``,
 #: ``commodities``, ``Crypto at Paxos``; for ``market_value`` a currency or ``Total (in USD)``) ->
 #: IBKR's label -> IBKR's display text (``"1,112,961 USD"``, ``"Unlimited"``), kept as sent; read a
-#: money text with :func:`axion_broker_ibkr.convert.summary_amount`.
+#: money text with :func:`axion_broker_ibkr.wire.convert.summary_amount`.
 SummarySection = dict[str, dict[str, str]]
 
 

@@ -47,12 +47,12 @@ from typing import Any
 
 from attrs import define
 
-from .. import convert
 from ..errors import OrderValidationError
+from ..wire import convert
 from . import fields as f
-from .core import check_host, new_client_order_id, write_payload
 from .model import TranslateOptions, options_from_env
 from .rules import MAX_CLIENT_ORDER_ID, SIDES
+from .writer import check_host, new_client_order_id, write_payload
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID

@@ -1,7 +1,7 @@
 """Order models with Python names: the validated intent, the CPAPI order, the translation options.
 
 Wire names (``cOID``, ``outsideRTH``, ``auxPrice`` ...) live in
-:data:`axion_broker_ibkr.convert.CPAPI_ORDER_WIRE_NAMES`, not here.
+:data:`axion_broker_ibkr.wire.convert.CPAPI_ORDER_WIRE_NAMES`, not here.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ IBKR_STATUSES: tuple[str, ...] = tuple(i.ibkr for i in _TABLE)
 FILTER_CODES: frozenset[str] = frozenset(i.filter for i in _TABLE if i.filter is not None)
 
 #: Order-log statuses of an order that no longer works at the broker: no later event moves a row out
-#: of one (the journals' settlement rule, :func:`axion_broker_ibkr.journal.next_status`).
+#: of one (the journals' settlement rule, :func:`axion_broker_ibkr.ops.journal.next_status`).
 #: ``declined`` is the plugin's own: IBKR asked a question (``o163`` ...) that was not answered yes,
 #: so the order was never placed (IBKR did not refuse it; it is not ``rejected``).
 LOG_DECLINED = "declined"

@@ -18,13 +18,13 @@ from typing import Any
 
 import cattrs
 
-from .. import convert
 from ..errors import OrderValidationError
+from ..wire import convert
 from . import fields as f
-from .core import asset_type_to_sec_type, check_host, contract_identity, new_client_order_id, write_payload
 from .model import CPAPIOrder, OrderIntent, TranslateOptions, options_from_env
 from .plan import PLANS
 from .rules import FX_EXCHANGE, ORDER_TYPES, SIDES, WIRE_TIFS
+from .writer import asset_type_to_sec_type, check_host, contract_identity, new_client_order_id, write_payload
 
 __all__ = [
     "asset_type_to_sec_type",

@@ -27,10 +27,10 @@ from sqlalchemy.engine import URL
 from .cache import SqlContractCache
 from .connections import ConnectionRecorder, connection_key
 from .engine import display_url, make_engine, resolve_database_url
-from .journal import DuplicateOrderError, ModificationMismatchError, SqlOrderJournal, UnknownOrderError
 from .migrate import downgrade, ensure_schema, upgrade
 from .models import Base
 from .reconcile import Decision, OrderSource, reconcile, reconcile_with_async_client, reconcile_with_client
+from .sql_journal import DuplicateOrderError, ModificationMismatchError, SqlOrderJournal, UnknownOrderError
 
 __all__ = [
     "Base",

@@ -76,7 +76,7 @@ def effective_expiry(contract: IBKRContract, expires_at: dt.datetime | None) -> 
 
 
 class SqlContractCache:
-    """A :class:`~axion_broker_ibkr.journal.ContractCache` on SQLAlchemy. Keys are opaque strings
+    """A :class:`~axion_broker_ibkr.ops.journal.ContractCache` on SQLAlchemy. Keys are opaque strings
     built by the resolver; expired rows are not served (and are removed on the next ``put``)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from .journal import SqlOrderJournal
+from .sql_journal import SqlOrderJournal
 
 log = logging.getLogger(__name__)
 

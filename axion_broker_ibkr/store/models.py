@@ -6,7 +6,7 @@ Column types, chosen once for SQLite and PostgreSQL alike:
   decimal value exactly as written (sums in the host's reports do not drift by binary rounding),
   eight decimals cover every IBKR price increment (forex quotes to 5, crypto to 8) and fractional
   share quantities; 16 integer digits cover any net liquidation. The Python side stays ``float``
-  because :class:`~axion_broker_ibkr.journal.JournalEntry` and the wire models are ``float``.
+  because :class:`~axion_broker_ibkr.ops.journal.JournalEntry` and the wire models are ``float``.
 * **Timestamps** are :class:`UTCDateTime`: ``timestamp with time zone`` on PostgreSQL; SQLite keeps
   no zone, so values are normalised to UTC on the way in and come back timezone-aware.
 * **Payloads and transcripts** are :class:`sqlalchemy.JSON` (``json`` on PostgreSQL, text on SQLite).
@@ -285,7 +285,7 @@ class IbkrContractCache(Base):
 
 class IbkrPacing(Base):
     """One gateway's shared pacing budget (``pacing_store = "postgres"``; ibkr_0006): the
-    :class:`~axion_broker_ibkr.pacing_stores.PacingState` as JSON text, epoch-second times."""
+    :class:`~axion_broker_ibkr.drivers.pacing_stores.PacingState` as JSON text, epoch-second times."""
 
     __tablename__ = "ibkr_pacing"
 

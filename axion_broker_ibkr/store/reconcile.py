@@ -31,12 +31,12 @@ from typing import Any, Protocol, Unpack
 
 from attrs import asdict, define, evolve, field
 
-from ..convert import LISTED_ORDER_TYPES
-from ..journal import JournalEntry, ReconcileFields
+from ..drivers.steps import Steps, arun_steps, blocking, call, run_steps
 from ..masking import mask_account
 from ..models import Order, Trade
-from ..steps import Steps, arun_steps, blocking, call, run_steps
-from . import status as st
+from ..ops.journal import JournalEntry, ReconcileFields
+from ..wire.convert import LISTED_ORDER_TYPES
+from . import row_status as st
 
 log = logging.getLogger(__name__)
 
@@ -408,12 +408,12 @@ def _log_round(account: str, entries: int, live: int, fills: int) -> None:
 def reconcile_steps(
     journal: SettlingJournal, client: OrderSource | AsyncOrderSource, *, recheck_unknown: bool = True
 ) -> Steps[list[Decision]]:
-    """Start-up reconciliation as plain steps (:mod:`axion_broker_ibkr.steps`), written once for
+    """Start-up reconciliation as plain steps (:mod:`axion_broker_ibkr.drivers.steps`), written once for
     both clients: fetch live orders and the last 7 days of executions per account, settle every
     unsettled row of the client's mode (and, with ``recheck_unknown``, look again for
     ``unknown_at_broker`` rows), and return the decisions (``awaiting_answer`` rows: see the module
     docstring). Rows of another mode are left alone: a simulator's answer says nothing about a real
-    gateway's orders, and the reverse. The database work is :class:`~axion_broker_ibkr.steps.Blocking`
+    gateway's orders, and the reverse. The database work is :class:`~axion_broker_ibkr.drivers.steps.Blocking`
     (a worker thread under asyncio)."""
     pending = yield blocking(_pending, journal, recheck_unknown)
     entries = [e for e in pending if e.mode == client.mode]

@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .. import convert
 from .. import models as m
 from ..errors import WireFormatError
 from ..masking import mask_text
+from ..wire import convert
+from .books import OrderBook, PnLBook, QuoteBook, TradeLog
 from .events import (
     DepthEvent,
     DepthRow,
@@ -25,7 +26,6 @@ from .events import (
     SystemEvent,
     TradeEvent,
 )
-from .state import OrderBook, PnLBook, QuoteBook, TradeLog
 
 log = logging.getLogger(__name__)
 

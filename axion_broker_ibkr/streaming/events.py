@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 from attrs import define, field
 from attrs.exceptions import FrozenInstanceError
 
-from .. import convert
 from .. import models as m
+from ..wire import convert
 
 
 class StreamChannel(enum.Enum):

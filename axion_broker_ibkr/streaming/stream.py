@@ -35,12 +35,12 @@ from typing import Any, cast
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from .. import convert
 from .. import models as m
 from ..config import takes_over_competing
 from ..errors import CompetingSessionError, NotAuthenticatedError
 from ..masking import mask_account, mask_text, mask_token
 from ..orders.status import status_info
+from ..wire import convert
 from .consumers import Callback, Dispatcher, EventStream
 from .decode import FrameDecoder
 from .events import PnLEvent, QuoteEvent, StreamChannel, StreamEvent, SystemEvent, TradeEvent

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from attrs import define, field
 
-from ..convert import DEFAULT_QUOTE_FIELDS
 from ..errors import SubscriptionError
+from ..wire.convert import DEFAULT_QUOTE_FIELDS
 from .events import StreamChannel
 
 __all__ = ["Registry", "Subscription", "SubscriptionError", "quote_subscription"]

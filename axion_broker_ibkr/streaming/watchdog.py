@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from attrs import define
 
 from .. import models as m
-from ..convert import WIRE_ORDER_ID
+from ..wire.convert import WIRE_ORDER_ID
 from .events import StreamChannel
 
 #: The channels the watchdog looks after, in the order ``health()`` lists them.

@@ -14,7 +14,7 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.pacing import Pacer, RetryPolicy
+from axion_broker_ibkr.drivers.pacing import Pacer, RetryPolicy
 from tests.conftest import load_fixture
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -150,7 +150,7 @@ def sim_config(sim: Any, **config: Any) -> IBKRConfig:
 
 
 def sim_client(kind: str, sim: Any, **config: Any) -> IBKRClient | AsyncIBKRClient:
-    from axion_broker_ibkr.journal import MemoryJournal
+    from axion_broker_ibkr.store.memory import MemoryJournal
 
     cls = IBKRClient if kind == "sync" else AsyncIBKRClient
     client = cls(

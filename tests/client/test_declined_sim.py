@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr.errors import QuestionRefusedError
-from axion_broker_ibkr.journal import TERMINAL, next_status
-from axion_broker_ibkr.store.status import DECLINED
+from axion_broker_ibkr.ops.journal import TERMINAL, next_status
+from axion_broker_ibkr.store.row_status import DECLINED
 from tests.client.conftest import AAPL_STOCK as STOCK
 from tests.client.conftest import aapl_limit, call, sim_client
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.errors import (
     BrokerageSessionError,
     CompetingSessionError,
@@ -13,7 +14,6 @@ from axion_broker_ibkr.errors import (
     NotAuthenticatedError,
     RateLimitedError,
 )
-from axion_broker_ibkr.pacing import Pacer
 from tests.client.conftest import Router, call, make_client, reply
 from tests.conftest import load_fixture
 
@@ -141,21 +141,21 @@ async def test_session_that_cannot_be_reopened_says_why(kind: str, router: Route
     router.on("POST", "/iserver/auth/ssodh/init", {"authenticated": False, "connected": False})
     client = make_client(kind, router)
     client.state.poll_interval = 0.0
-    from axion_broker_ibkr import core
+    from axion_broker_ibkr.ops import iserver
 
-    gen = core.wait_authenticated(attempts=2, interval=0.0)
+    gen = iserver.wait_authenticated(attempts=2, interval=0.0)
     status = await call(client.run(gen))
     assert status.authenticated is False
     with pytest.raises(BrokerageSessionError, match="Session expired"):
         await call(
-            client.run(core.open_session(client.state, take_over=False, suppress=(), load_portfolio=False))
+            client.run(iserver.open_session(client.state, take_over=False, suppress=(), load_portfolio=False))
         )
 
 
 async def test_connection_refused_is_reported_as_not_sent(kind: str, router: Router) -> None:
     router.on("GET", "/trsrv/stocks", httpx.ConnectError("refused"))
     client = make_client(kind, router)
-    from axion_broker_ibkr.core import NotSentError
+    from axion_broker_ibkr.errors import NotSentError
 
     with pytest.raises(NotSentError, match="could not reach"):
         await call(client.stocks(["AAPL"]))

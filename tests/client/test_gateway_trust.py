@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr import clientbase
 from axion_broker_ibkr.cli import main
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
+from axion_broker_ibkr.drivers import client_base
+from axion_broker_ibkr.drivers.tls import trust_gateway
 from axion_broker_ibkr.errors import ConfigError
 from axion_broker_ibkr.gateway import IBKRGateway
-from axion_broker_ibkr.tls import trust_gateway
 from axion_broker_ibkr.userconfig import gateway_pin
 from tests.client.conftest import SIM_SCALE
 
@@ -57,7 +57,7 @@ def no_embedded_sim(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse() -> Any:
         raise AssertionError("the embedded simulator was started instead of using the gateway")
 
-    monkeypatch.setattr(clientbase, "embedded_sim", refuse)
+    monkeypatch.setattr(client_base, "embedded_sim", refuse)
 
 
 def _port(sim: Any) -> int:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.errors import QuestionRefusedError
 from axion_broker_ibkr.models import IBKRContract
-from axion_broker_ibkr.pacing import Pacer
 from axion_broker_ibkr.store import open_store
 from tests.client.conftest import SIM_SCALE, call, no_wait_retry, sim_config
 from tests.client.test_modify_every_type import _contract

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver
 from axion_broker_ibkr.errors import OrderValidationError
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.resolver import AsyncContractResolver, ContractResolver
 from tests.client.conftest import call, running_sim, sim_client
 
 

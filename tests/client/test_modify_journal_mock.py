@@ -20,9 +20,10 @@ from axion_broker_ibkr.errors import (
     NotSentError,
     OrderRejectedError,
 )
-from axion_broker_ibkr.journal import JournalEntry, MemoryJournal, Modification, ModificationRef, OrderJournal
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.ops.journal import JournalEntry, Modification, ModificationRef, OrderJournal
 from axion_broker_ibkr.store import Store, open_store
+from axion_broker_ibkr.store.memory import MemoryJournal
 from axion_broker_ibkr.store.models import IbkrOrderModification
 from tests.client.conftest import Router, call, fast_pacer, no_wait_retry
 from tests.conftest import load_fixture

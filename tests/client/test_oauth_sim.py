@@ -19,12 +19,12 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.errors import ConfigError, OAuthError, QuestionRefusedError
 from axion_broker_ibkr.gateway import AsyncIBKRGateway, IBKRGateway
-from axion_broker_ibkr.journal import MemoryJournal
-from axion_broker_ibkr.oauth.session import REFRESH_MARGIN_S
-from axion_broker_ibkr.pacing import Pacer
+from axion_broker_ibkr.oauth.auth import REFRESH_MARGIN_S
 from axion_broker_ibkr.sim import SimServer
+from axion_broker_ibkr.store.memory import MemoryJournal
 from tests.client.conftest import SIM_SCALE, call, no_wait_retry
 
 AAPL = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}

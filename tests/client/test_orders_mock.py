@@ -16,8 +16,9 @@ from axion_broker_ibkr.errors import (
     OrderValidationError,
     QuestionRefusedError,
 )
-from axion_broker_ibkr.journal import JournalEntry, MemoryJournal
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.ops.journal import JournalEntry
+from axion_broker_ibkr.store.memory import MemoryJournal
 from tests.client.conftest import Router, call, make_client, reply
 from tests.conftest import load_fixture
 

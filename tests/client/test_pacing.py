@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from axion_broker_ibkr.drivers.pacing import SAFETY, Pacer, RetryPolicy
 from axion_broker_ibkr.errors import RateLimitedError
-from axion_broker_ibkr.pacing import SAFETY, Pacer, RetryPolicy
 
 
 class FakeClock:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr.errors import OrderValidationError, QuestionRefusedError
-from axion_broker_ibkr.journal import MemoryJournal
 from axion_broker_ibkr.models import PendingQuestion
-from axion_broker_ibkr.orderflow import REPLY_WINDOW_S
-from axion_broker_ibkr.store.status import AWAITING_ANSWER, DECLINED
+from axion_broker_ibkr.ops.orderflow import REPLY_WINDOW_S
+from axion_broker_ibkr.store.memory import MemoryJournal
+from axion_broker_ibkr.store.row_status import AWAITING_ANSWER, DECLINED
 from tests.client.conftest import call, sim_client
 
 STOCK = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL", "currency": "USD"}
@@ -197,7 +197,7 @@ async def test_answer_question_refuses_what_it_does_not_hold(kind: str, fast_sim
 
 async def test_a_forex_row_names_the_pair(kind: str, fast_sim: Any) -> None:
     """The order log's symbol of a forex order is the pair (``EUR.USD``), not the base currency."""
-    from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver
+    from axion_broker_ibkr.resolver import AsyncContractResolver, ContractResolver
 
     client: Any = sim_client(kind, fast_sim)
     try:
@@ -226,7 +226,7 @@ async def test_a_forex_row_names_the_pair(kind: str, fast_sim: Any) -> None:
     ],
 )
 def test_log_symbol(contract: dict[str, Any], expected: str) -> None:
-    from axion_broker_ibkr.orderflow import log_symbol
+    from axion_broker_ibkr.ops.orderflow import log_symbol
 
     assert log_symbol(contract) == expected
 

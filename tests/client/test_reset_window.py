@@ -13,9 +13,9 @@ from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
 from axion_broker_ibkr.errors import ConfigError, ResetWindowError
 from axion_broker_ibkr.gateway import IBKRGateway
-from axion_broker_ibkr.journal import MemoryJournal
-from axion_broker_ibkr.resets import ResetSchedule
+from axion_broker_ibkr.ops.resets import ResetSchedule
 from axion_broker_ibkr.sim import SimServer
+from axion_broker_ibkr.store.memory import MemoryJournal
 
 ZONE = "America/New_York"
 STOCK = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}

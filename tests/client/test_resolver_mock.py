@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver, expires_at, month_code
 from axion_broker_ibkr.errors import AmbiguousContractError, ContractNotFoundError, UnsupportedAssetError
-from axion_broker_ibkr.journal import MemoryContractCache
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.resolver import AsyncContractResolver, ContractResolver, expires_at, month_code
+from axion_broker_ibkr.store.memory import MemoryContractCache
 from tests.client.conftest import Router, make_client, reply
 from tests.conftest import load_fixture
 

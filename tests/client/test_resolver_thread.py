@@ -8,9 +8,9 @@ import datetime as dt
 import threading
 
 from axion_broker_ibkr.client import AsyncIBKRClient
-from axion_broker_ibkr.contracts import AsyncContractResolver
-from axion_broker_ibkr.journal import MemoryContractCache
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.resolver import AsyncContractResolver
+from axion_broker_ibkr.store.memory import MemoryContractCache
 from tests.client.conftest import Router, make_client
 
 

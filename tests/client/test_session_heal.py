@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from axion_broker_ibkr import core
 from axion_broker_ibkr.errors import SessionPreconditionError
+from axion_broker_ibkr.ops import effects
 from tests.client.conftest import call, sim_client
 
 AAPL = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}
@@ -51,9 +51,9 @@ async def test_an_order_after_a_relogin_is_placed_once(kind: str, fault_sim: Any
 
 
 def test_precondition_answers_are_classified() -> None:
-    req = core.Request(method="GET", path="/portfolio/DU1/summary")
+    req = effects.Request(method="GET", path="/portfolio/DU1/summary")
     for text in ("Please query /accounts first", "Please query /portfolio/accounts first"):
-        error = core.error_for(req, core.Response(400, {"error": text}, ""), login_url="https://x/")
+        error = effects.error_for(req, effects.Response(400, {"error": text}, ""), login_url="https://x/")
         assert isinstance(error, SessionPreconditionError)
 
 
@@ -61,7 +61,7 @@ async def test_a_derivative_search_heals_after_ibkr_dropped_the_brokerage_sessio
     kind: str, fault_sim: Any
 ) -> None:
     # QA: after a timed-out brokerage session (as after IBKR's nightly reset) the first call of a
-    # futures/option/bond lookup is /iserver/accounts (core.ensure_accounts), one of the start-up
+    # futures/option/bond lookup is /iserver/accounts (iserver.ensure_accounts), one of the start-up
     # sequence's own paths; its "no bridge" answer must re-open the session, not reach the trader.
     client = sim_client(kind, fault_sim)
     try:

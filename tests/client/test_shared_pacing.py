@@ -18,9 +18,8 @@ import pytest
 
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.errors import ConfigError, RateLimitedError
-from axion_broker_ibkr.pacing import SAFETY, Pacer
-from axion_broker_ibkr.pacing_stores import (
+from axion_broker_ibkr.drivers.pacing import SAFETY, Pacer
+from axion_broker_ibkr.drivers.pacing_stores import (
     FileStore,
     MemoryStore,
     PacingState,
@@ -29,6 +28,7 @@ from axion_broker_ibkr.pacing_stores import (
     open_pacing_store,
     state_file,
 )
+from axion_broker_ibkr.errors import ConfigError, RateLimitedError
 from axion_broker_ibkr.sim import SimServer
 from tests.conftest import ROOT
 
@@ -212,9 +212,9 @@ def test_the_sql_store_shares_a_row_per_gateway(tmp_path: Path) -> None:
 def _worker(url: str, pin: str, store: str, pacing_dir: str, calls: int, go: Any, out: Any) -> None:
     from axion_broker_ibkr.client import IBKRClient
     from axion_broker_ibkr.config import IBKRConfig
+    from axion_broker_ibkr.drivers.pacing import Pacer
+    from axion_broker_ibkr.drivers.pacing_stores import open_pacing_store
     from axion_broker_ibkr.errors import RateLimitedError
-    from axion_broker_ibkr.pacing import Pacer
-    from axion_broker_ibkr.pacing_stores import open_pacing_store
 
     config = IBKRConfig(
         mode="sim", sim_url=url, ssl_verify=pin, max_requests_per_minute=600, pacing_store=store,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.contracts import AsyncContractResolver, ContractResolver
 from axion_broker_ibkr.errors import QuestionRefusedError
+from axion_broker_ibkr.resolver import AsyncContractResolver, ContractResolver
 from tests.client.conftest import call, sim_client
 
 BUY = {

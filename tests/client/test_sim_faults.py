@@ -9,16 +9,16 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.core import NotSentError
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.errors import (
     CompetingSessionError,
     GatewayError,
     ModeError,
     NotAuthenticatedError,
+    NotSentError,
     RateLimitedError,
 )
 from axion_broker_ibkr.gateway import AsyncIBKRGateway, IBKRGateway
-from axion_broker_ibkr.pacing import Pacer
 from tests.client.conftest import SIM_SCALE, call, sim_client, sim_config
 
 AAPL = {"conid": 265598, "sec_type": "STK", "symbol": "AAPL"}
@@ -259,7 +259,7 @@ async def test_auto_mode_fallback_refuses_an_account_named_in_the_order(kind: st
     """No account configured: the guard must still read the account the order names."""
     import socket
 
-    from axion_broker_ibkr.journal import MemoryJournal
+    from axion_broker_ibkr.store.memory import MemoryJournal
 
     with socket.socket() as sock:  # a port nothing listens on: auto falls back to the simulator
         sock.bind(("127.0.0.1", 0))

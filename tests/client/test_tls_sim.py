@@ -12,7 +12,7 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient, IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.core import UntrustedCertificateError
+from axion_broker_ibkr.errors import UntrustedCertificateError
 from axion_broker_ibkr.gateway import AsyncIBKRGateway, IBKRGateway
 from tests.client.conftest import SIM_SCALE, call
 

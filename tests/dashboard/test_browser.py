@@ -103,7 +103,7 @@ class Dashboard:
         raise AssertionError(f"dashboard not ready in {STARTUP_TIMEOUT}s:\n{self.stderr_path.read_text()}")
 
     def admin(self) -> Any:
-        from axion_broker_ibkr.clientbase import pinned_context
+        from axion_broker_ibkr.drivers.client_base import pinned_context
         from axion_broker_ibkr.sim.api.admin import SimAdmin
 
         port = int(self.sim_url.rsplit(":", 1)[1])

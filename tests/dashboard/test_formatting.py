@@ -173,7 +173,7 @@ def _paced_script() -> None:
     import streamlit as st
 
     from axion_broker_ibkr.dashboard import live
-    from axion_broker_ibkr.pacing import Pacer
+    from axion_broker_ibkr.drivers.pacing import Pacer
 
     class Client:
         pacer = Pacer()

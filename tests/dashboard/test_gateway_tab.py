@@ -133,14 +133,14 @@ def unpinned_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     starting the embedded simulator instead fails the test."""
     import os
 
-    from axion_broker_ibkr import clientbase
     from axion_broker_ibkr.dashboard.factory import reset_sessions
+    from axion_broker_ibkr.drivers import client_base
     from axion_broker_ibkr.sim import SimServer
 
     def refuse() -> Any:
         raise AssertionError("the embedded simulator was started instead of using the gateway")
 
-    monkeypatch.setattr(clientbase, "embedded_sim", refuse)
+    monkeypatch.setattr(client_base, "embedded_sim", refuse)
     server = SimServer(port=0, seed=41)
     server.start()
     for name in list(os.environ):

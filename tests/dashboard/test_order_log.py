@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from axion_broker_ibkr.journal import JournalEntry
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.ops.journal import JournalEntry
 
 from .conftest import APP_TIMEOUT, page_env
 

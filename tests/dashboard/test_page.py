@@ -254,7 +254,7 @@ def test_market_tab_says_when_it_falls_back_to_snapshots(
 async def test_trading_tab_modifies_an_option_order(page: Any) -> None:
     """Issue 10 item 5: the page's modify builds the ticket from the order's own contract (strike,
     right, expiry from IBKR's definition of its conid), so an option order is modified."""
-    from axion_broker_ibkr.contracts import AsyncContractResolver
+    from axion_broker_ibkr.resolver import AsyncContractResolver
     from tests.client.conftest import sim_client
 
     client: Any = sim_client("async", page)

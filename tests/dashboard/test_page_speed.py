@@ -13,8 +13,8 @@ import pytest
 
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.dashboard import live, vm_gateway, vm_market, vm_trading
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.naming import describe_contract
-from axion_broker_ibkr.pacing import Pacer
 
 from .conftest import RATE_SCALE, _point_page_at
 from .test_page import AAPL_CONID, _aapl_ticket, _app, _no_errors, _texts
@@ -65,7 +65,7 @@ def _refresh_script() -> None:
     import streamlit as st
 
     from axion_broker_ibkr.dashboard import live
-    from axion_broker_ibkr.pacing import Pacer
+    from axion_broker_ibkr.drivers.pacing import Pacer
 
     clock = st.session_state.setdefault("clock", [1000.0])
     pacer = st.session_state.setdefault("pacer", Pacer(50, clock=lambda: clock[0]))

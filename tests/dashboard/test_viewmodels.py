@@ -7,9 +7,10 @@ import datetime as dt
 
 import pytest
 
-from axion_broker_ibkr import convert, errors
+from axion_broker_ibkr import errors
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.dashboard import errors_text, vm_account, vm_gateway, vm_market, vm_trading
+from axion_broker_ibkr.wire import convert
 from tests.conftest import load_fixture
 
 
@@ -506,7 +507,7 @@ def test_contract_label(contract: m.IBKRContract, label: str) -> None:
 
 
 def test_order_log_rows_mask_account_and_text() -> None:
-    from axion_broker_ibkr.journal import JournalEntry
+    from axion_broker_ibkr.ops.journal import JournalEntry
 
     entry = JournalEntry(
         client_order_id="c1", account_id="DU1234567", mode="sim", conid=1, symbol="AAPL", sec_type="STK",

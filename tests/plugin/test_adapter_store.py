@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.journal import JournalEntry
+from axion_broker_ibkr.ops.journal import JournalEntry
 from tests.host.multi_broker import MultiBroker
 
 from .test_adapter_via_host import host_config
@@ -102,7 +102,7 @@ async def test_connect_settles_rows_a_crash_left_pending(fresh_sim: Any, tmp_pat
     from what the gateway reports at the next ``connect()``; a row the broker never saw ends
     ``unknown_at_broker``. Nothing is re-sent."""
     from axion_broker_ibkr.client import AsyncIBKRClient, IBKRConfig
-    from axion_broker_ibkr.contracts import AsyncContractResolver
+    from axion_broker_ibkr.resolver import AsyncContractResolver
     from axion_broker_ibkr.store import open_store
 
     db = tmp_path / "crash.sqlite"

@@ -181,7 +181,7 @@ async def test_reconnect_settles_open_rows_ibkr_cancelled(fresh_sim: Any, tmp_pa
 
 
 def test_reconcile_moves_working_rows_on_only_with_evidence(fresh_sim: Any, tmp_path: Path) -> None:
-    from axion_broker_ibkr.journal import JournalEntry
+    from axion_broker_ibkr.ops.journal import JournalEntry
 
     store = open_store(f"sqlite:///{tmp_path / 'unit.sqlite'}")
     try:

@@ -1,4 +1,4 @@
-"""The one session lifecycle (axion_broker_ibkr.session) on the user's paths: the adapter through
+"""The one session lifecycle (axion_broker_ibkr.lifecycle) on the user's paths: the adapter through
 the reference host follows the order stream after ``connect()`` (a fill the venue confirms later
 reaches the order log without a reconciliation); the log's refusal is the same rule for the
 adapter and the page; the page and the CLI open their sessions through it."""
@@ -13,8 +13,9 @@ import pytest
 
 from axion_broker_ibkr.config import IBKRConfig
 from axion_broker_ibkr.errors import StoreUnavailableError
-from axion_broker_ibkr.journal import JournalEntry, MemoryJournal
-from axion_broker_ibkr.session import MEMORY_DATABASE, open_order_log, open_sync_session
+from axion_broker_ibkr.lifecycle import MEMORY_DATABASE, open_order_log, open_sync_session
+from axion_broker_ibkr.ops.journal import JournalEntry
+from axion_broker_ibkr.store.memory import MemoryJournal
 from tests.host.multi_broker import MultiBroker
 
 pytestmark = pytest.mark.timeout(120)

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from axion_broker_ibkr import convert
 from axion_broker_ibkr.sim import SimServer
-from axion_broker_ibkr.streaming.state import QuoteBook
+from axion_broker_ibkr.streaming.books import QuoteBook
+from axion_broker_ibkr.wire import convert
 from tests.client.conftest import SIM_SCALE, call, kind, sim_client
 from tests.sim.conftest import AAPL, ACCT, EURUSD, client_for, trust
 
@@ -300,13 +300,13 @@ async def test_the_clients_positions_in_both_forms(kind: str, fsim: SimServer) -
 
 
 async def test_the_client_names_a_path_the_gateway_does_not_serve(kind: str, fsim: SimServer) -> None:
-    from axion_broker_ibkr import core
     from axion_broker_ibkr.errors import GatewayError
+    from axion_broker_ibkr.ops import iserver
 
     client = sim_client(kind, fsim)
     try:
         with pytest.raises(GatewayError) as info:
-            await call(client.run(core._call(core._get("/iserver/no/such/path"))))
+            await call(client.run(iserver._call(iserver._get("/iserver/no/such/path"))))
         assert info.value.status_code == 404
         assert "does not serve this path (Resource not found)" in str(info.value)
     finally:

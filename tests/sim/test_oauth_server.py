@@ -19,8 +19,8 @@ import pytest
 import websockets
 
 from axion_broker_ibkr.oauth import make_timestamp, sign_request
+from axion_broker_ibkr.oauth.auth import OAuthSession
 from axion_broker_ibkr.oauth.credentials import load_credentials_file
-from axion_broker_ibkr.oauth.session import OAuthSession
 from axion_broker_ibkr.sim import SimServer
 
 from .conftest import trust

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from axion_broker_ibkr.journal import MemoryJournal
 from axion_broker_ibkr.store import SqlOrderJournal, Store, make_engine, open_store
+from axion_broker_ibkr.store.memory import MemoryJournal
 from tests.conftest import skip_or_fail
 
 PG_ENV = "AXION_TEST_PG_URL"

@@ -18,8 +18,8 @@ from typing import Any
 
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.journal import JournalEntry, Modification, ModificationRef
-from axion_broker_ibkr.pacing import Pacer
+from axion_broker_ibkr.drivers.pacing import Pacer
+from axion_broker_ibkr.ops.journal import JournalEntry, Modification, ModificationRef
 from axion_broker_ibkr.store import SqlOrderJournal, open_store
 
 log = logging.getLogger("crash_child")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from axion_broker_ibkr.journal import JournalEntry
 from axion_broker_ibkr.models import Order, Trade
+from axion_broker_ibkr.ops.journal import JournalEntry
 
 
 def entry(coid: str = "c-1", **overrides: Any) -> JournalEntry:

@@ -119,7 +119,7 @@ def test_effective_expiry_refuses_naive_datetimes() -> None:
 
 
 def test_the_sql_cache_is_a_contract_cache(store: Store) -> None:
-    from axion_broker_ibkr.journal import ContractCache
+    from axion_broker_ibkr.ops.journal import ContractCache
 
     cache: ContractCache = store.cache  # checked by mypy; exercised below
     cache.put("k", AAPL, None)

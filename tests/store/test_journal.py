@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from axion_broker_ibkr.errors import IBKRError
-from axion_broker_ibkr.journal import Modification, ModificationRef
+from axion_broker_ibkr.ops.journal import Modification, ModificationRef
 from axion_broker_ibkr.store import (
     DuplicateOrderError,
     ModificationMismatchError,

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr import errors, store
-from axion_broker_ibkr.journal import MemoryJournal, Modification, ModificationRef, OrderJournal
+from axion_broker_ibkr.ops.journal import Modification, ModificationRef, OrderJournal
 from axion_broker_ibkr.store import SqlOrderJournal
+from axion_broker_ibkr.store.memory import MemoryJournal
 
 from .helpers import entry
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from axion_broker_ibkr.journal import MemoryJournal, next_status
+from axion_broker_ibkr.ops.journal import next_status
 from axion_broker_ibkr.store import SqlOrderJournal
+from axion_broker_ibkr.store.memory import MemoryJournal
 
 from .helpers import entry
 

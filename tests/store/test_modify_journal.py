@@ -10,8 +10,8 @@ import pytest
 
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.errors import GatewayUnavailableError, OrderRejectedError, QuestionRefusedError
-from axion_broker_ibkr.pacing import Pacer
 from axion_broker_ibkr.store import ModificationMismatchError, Store
 
 from .crash_child import ACCOUNT, CONTRACT, ORDER, RATE_SCALE, make_client

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Engine
 
 from axion_broker_ibkr.config import IBKRConfig
+from axion_broker_ibkr.drivers.pacing import SAFETY, Pacer
+from axion_broker_ibkr.drivers.pacing_stores import SqlPacingStore, gateway_key, open_pacing_store
 from axion_broker_ibkr.errors import RateLimitedError
-from axion_broker_ibkr.pacing import SAFETY, Pacer
-from axion_broker_ibkr.pacing_stores import SqlPacingStore, gateway_key, open_pacing_store
 from axion_broker_ibkr.store import make_engine, open_store
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from axion_broker_ibkr.journal import UNSETTLED, JournalEntry
 from axion_broker_ibkr.models import Order
+from axion_broker_ibkr.ops.journal import UNSETTLED, JournalEntry
 from axion_broker_ibkr.store import migrate
-from axion_broker_ibkr.store import status as st
-from axion_broker_ibkr.store.journal import SqlOrderJournal
+from axion_broker_ibkr.store import row_status as st
 from axion_broker_ibkr.store.reconcile import NOT_ANSWERED, question_expires_at, reconcile
+from axion_broker_ibkr.store.sql_journal import SqlOrderJournal
 
 
 def _entry(coid: str, *, status: str = st.AWAITING_ANSWER, expires_at: float | None = 1000.0,

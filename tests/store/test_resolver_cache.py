@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.config import IBKRConfig
-from axion_broker_ibkr.contracts import ContractResolver
 from axion_broker_ibkr.models import IBKRContract
+from axion_broker_ibkr.resolver import ContractResolver
 from axion_broker_ibkr.store import open_store
 from axion_broker_ibkr.store.cache import contract_expiry
 from axion_broker_ibkr.store.models import IbkrContractCache
@@ -30,7 +30,7 @@ WANTED = [("AAPL", "stock"), ("ES", "futures")]
 
 COLD = """
 import json, sys
-from axion_broker_ibkr.contracts import ContractResolver
+from axion_broker_ibkr.resolver import ContractResolver
 from axion_broker_ibkr.store import open_store
 from tests.store.crash_child import make_client
 db_url, sim_url, cert = sys.argv[1:4]

@@ -15,8 +15,8 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from axion_broker_ibkr import convert
 from axion_broker_ibkr import models as m
+from axion_broker_ibkr.wire import convert
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from axion_broker_ibkr import convert
 from axion_broker_ibkr.errors import WireFormatError
 from axion_broker_ibkr.streaming import (
     DepthEvent,
@@ -21,7 +20,8 @@ from axion_broker_ibkr.streaming import (
     SystemEvent,
     TradeEvent,
 )
-from axion_broker_ibkr.streaming.state import QuoteBook
+from axion_broker_ibkr.streaming.books import QuoteBook
+from axion_broker_ibkr.wire import convert
 from tests.conftest import load_fixture
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from attrs.exceptions import FrozenInstanceError
 
-from axion_broker_ibkr import convert
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.streaming import FrameDecoder, QuoteEvent, decode
 from axion_broker_ibkr.streaming.decode import _loads, _loads_orjson, _loads_stdlib
+from axion_broker_ibkr.wire import convert
 
 #: both frame readers: orjson's (the package's dependency) and the stdlib's (when orjson is missing)
 READERS = [pytest.param(_loads_stdlib, id="stdlib"), pytest.param(_loads_orjson, id="orjson")]

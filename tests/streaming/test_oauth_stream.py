@@ -11,8 +11,8 @@ import pytest
 
 from axion_broker_ibkr.client import AsyncIBKRClient
 from axion_broker_ibkr.config import IBKRConfig
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.models import IBKRContract
-from axion_broker_ibkr.pacing import Pacer
 from axion_broker_ibkr.sim import SimServer
 from axion_broker_ibkr.streaming import IBKRStreaming, QuoteEvent, StreamChannel, TradeEvent
 

@@ -29,8 +29,8 @@ pytestmark = pytest.mark.timeout(60)
 
 from axion_broker_ibkr.client import AsyncIBKRClient  # noqa: E402
 from axion_broker_ibkr.config import IBKRConfig  # noqa: E402
+from axion_broker_ibkr.drivers.pacing import Pacer  # noqa: E402
 from axion_broker_ibkr.models import IBKRContract  # noqa: E402
-from axion_broker_ibkr.pacing import Pacer  # noqa: E402
 from axion_broker_ibkr.sim import SimServer  # noqa: E402
 
 from .waiting import until  # noqa: E402

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(60)
 
 from axion_broker_ibkr.client import AsyncIBKRClient  # noqa: E402
 from axion_broker_ibkr.config import IBKRConfig  # noqa: E402
-from axion_broker_ibkr.pacing import Pacer  # noqa: E402
+from axion_broker_ibkr.drivers.pacing import Pacer  # noqa: E402
 from axion_broker_ibkr.sim import SimServer  # noqa: E402
 
 from .test_sim import AAPL, FAST, SCALE, admin, fresh_quote, limit_buy  # noqa: E402

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from axion_broker_ibkr import models as m
-from axion_broker_ibkr.pacing import Pacer
+from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.streaming import IBKRStreaming, StreamChannel, SyncStreaming, SystemEvent
 from axion_broker_ibkr.streaming.watchdog import (
     TopicWatch,

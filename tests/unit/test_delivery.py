@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr import core, errors, orderflow
+from axion_broker_ibkr import errors
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.errors import (
     DELIVERIES,
@@ -26,7 +26,9 @@ from axion_broker_ibkr.errors import (
     UntrustedCertificateError,
     delivery_of,
 )
-from axion_broker_ibkr.journal import ModificationRef
+from axion_broker_ibkr.ops import effects as fx
+from axion_broker_ibkr.ops import orderflow
+from axion_broker_ibkr.ops.journal import ModificationRef
 
 ACCOUNT = "DU1234567"
 PAYLOAD = {"cOID": "AX-1", "conid": 265598, "side": "BUY", "orderType": "LMT", "quantity": 5, "price": 1.0}
@@ -34,12 +36,12 @@ CONTRACT = {"conid": 265598, "symbol": "AAPL", "sec_type": "STK"}
 CTX = orderflow.OrderContext(account_id=ACCOUNT, mode="paper", auto_confirm=frozenset(), max_rounds=5)
 
 
-def _state() -> core.SessionState:
-    return core.SessionState(accounts=m.IServerAccounts(accounts=[ACCOUNT], selected_account=ACCOUNT))
+def _state() -> fx.SessionState:
+    return fx.SessionState(accounts=m.IServerAccounts(accounts=[ACCOUNT], selected_account=ACCOUNT))
 
 
 def _drive(
-    op: core.Op[Any], on_post: Callable[[core.Request], Any], live: Any = ()
+    op: fx.Op[Any], on_post: Callable[[fx.Request], Any], live: Any = ()
 ) -> tuple[list[Any], list[str], Any]:
     """Run an operation: order/modify POSTs go to ``on_post`` (an exception is thrown into the
     flow), live-order lookups answer ``live``. Returns (journal effects, request paths, outcome)."""
@@ -55,23 +57,23 @@ def _drive(
         except Exception as exc:  # the flow's own raise
             return effects, paths, exc
         value, error = None, None
-        if isinstance(effect, core.Request):
+        if isinstance(effect, fx.Request):
             paths.append(effect.path)
             if effect.method == "POST" and "/order" in effect.path:
                 try:
-                    value = core.Response(200, on_post(effect))
+                    value = fx.Response(200, on_post(effect))
                 except Exception as exc:
                     error = exc
             else:
-                value = core.Response(200, live if live else [])
+                value = fx.Response(200, live if live else [])
         else:
             effects.append(effect)
-            if isinstance(effect, core.RecordModification):
+            if isinstance(effect, fx.RecordModification):
                 value = ModificationRef(id=1, client_order_id="AX-1")
 
 
-def _raiser(exc: BaseException) -> Callable[[core.Request], Any]:
-    def post(_req: core.Request) -> Any:
+def _raiser(exc: BaseException) -> Callable[[fx.Request], Any]:
+    def post(_req: fx.Request) -> Any:
         raise exc
 
     return post
@@ -79,7 +81,7 @@ def _raiser(exc: BaseException) -> Callable[[core.Request], Any]:
 
 def _place(exc: BaseException) -> tuple[list[str], list[str], Any]:
     effects, paths, outcome = _drive(orderflow.place_order(_state(), PAYLOAD, CONTRACT, CTX), _raiser(exc))
-    statuses = [e.status for e in effects if isinstance(e, core.RecordResult)]
+    statuses = [e.status for e in effects if isinstance(e, fx.RecordResult)]
     return statuses, paths, outcome
 
 
@@ -87,7 +89,7 @@ def _modify(exc: BaseException) -> tuple[list[str], Any]:
     effects, _paths, outcome = _drive(
         orderflow.modify_order(_state(), "1234567890", PAYLOAD, CTX, coid="AX-1"), _raiser(exc)
     )
-    return [e.status for e in effects if isinstance(e, core.SettleModification)], outcome
+    return [e.status for e in effects if isinstance(e, fx.SettleModification)], outcome
 
 
 # ---------------------------------------------------------------------------------------- hierarchy
@@ -189,5 +191,5 @@ def test_an_ambiguous_failure_found_by_its_coid_is_reported_placed() -> None:
         live={"orders": found},
     )
     assert isinstance(result, m.OrderResult) and result.order_id == "77"
-    statuses = [e.status for e in effects if isinstance(e, core.RecordResult)]
+    statuses = [e.status for e in effects if isinstance(e, fx.RecordResult)]
     assert statuses == ["submitted_unconfirmed", result.status] and result.status != "rejected"

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from axion_broker_ibkr.errors import OrderValidationError
-from axion_broker_ibkr.groupflow import LoggedLeg, check_quantities
+from axion_broker_ibkr.ops.groupflow import LoggedLeg, check_quantities
 from axion_broker_ibkr.orders.groups import regroup, translate_group
 from tests.unit.order_cases import AAPL, OPTIONS
 from tests.unit.test_order_groups import bracket

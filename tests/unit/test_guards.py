@@ -8,8 +8,8 @@ import bisect
 
 import pytest
 
-from axion_broker_ibkr.orderflow import OrderContext
-from axion_broker_ibkr.pacing import MAX_PER_SECOND, Pacer
+from axion_broker_ibkr.drivers.pacing import MAX_PER_SECOND, Pacer
+from axion_broker_ibkr.ops.orderflow import OrderContext
 
 
 def ctx(*, auto: tuple[str, ...] = (), confirm: tuple[str, ...] = ()) -> OrderContext:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.journal import JournalEntry, MemoryJournal
+from axion_broker_ibkr.ops.journal import JournalEntry
+from axion_broker_ibkr.store.memory import MemoryJournal
 from tests.store.helpers import entry
 
 

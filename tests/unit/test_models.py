@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from axion_broker_ibkr import convert as c
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.errors import WireFormatError
+from axion_broker_ibkr.wire import convert as c
 from tests.conftest import FIXTURES, load_fixture
 
 

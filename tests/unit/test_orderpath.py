@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr import convert, core, orderflow, orderpath
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.errors import LiveTradingNotAllowedError, ModeError, OrderValidationError
-from axion_broker_ibkr.journal import MemoryJournal, Settlement
+from axion_broker_ibkr.ops import effects as fx
+from axion_broker_ibkr.ops import orderflow, orderpath
+from axion_broker_ibkr.ops.journal import Settlement
 from axion_broker_ibkr.orders import translate_order
+from axion_broker_ibkr.store.memory import MemoryJournal
+from axion_broker_ibkr.wire import convert
 
 PAPER, LIVE = "DU1234567", "U7654321"
 AAPL = {"conid": 265598, "symbol": "AAPL", "sec_type": "STK", "exchange": "NASDAQ", "rules_source": "test"}
@@ -30,13 +33,11 @@ def settings(**kw: Any) -> orderpath.OrderSettings:
 def desk(
     make: Callable[[], orderpath.OrderSettings], accounts: tuple[str, ...] = (PAPER,)
 ) -> orderpath.OrderDesk:
-    state = core.SessionState(
-        accounts=m.IServerAccounts(accounts=list(accounts), selected_account=accounts[0])
-    )
+    state = fx.SessionState(accounts=m.IServerAccounts(accounts=list(accounts), selected_account=accounts[0]))
     return orderpath.OrderDesk(state=state, settings=make)
 
 
-def drive(op: core.Op[Any], answer: Callable[[core.Request], Any] = lambda _r: []) -> tuple[list[Any], Any]:
+def drive(op: fx.Op[Any], answer: Callable[[fx.Request], Any] = lambda _r: []) -> tuple[list[Any], Any]:
     """Run an operation; every effect it yields is kept, requests are answered by ``answer``."""
     effects: list[Any] = []
     value: Any = None
@@ -48,7 +49,7 @@ def drive(op: core.Op[Any], answer: Callable[[core.Request], Any] = lambda _r: [
         except Exception as exc:
             return effects, exc
         effects.append(effect)
-        value = core.Response(200, answer(effect)) if isinstance(effect, core.Request) else None
+        value = fx.Response(200, answer(effect)) if isinstance(effect, fx.Request) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_place_and_modify_refuse_before_any_request_or_log_write(
     ):
         effects, outcome = drive(op)
         assert isinstance(outcome, error)
-        assert not [e for e in effects if not isinstance(e, core.Request) or e.method != "GET"]
+        assert not [e for e in effects if not isinstance(e, fx.Request) or e.method != "GET"]
 
 
 def test_the_settings_are_read_after_the_account_so_a_resolved_fallback_is_seen() -> None:
@@ -127,15 +128,15 @@ def test_the_settings_are_read_after_the_account_so_a_resolved_fallback_is_seen(
             return settings(fallback=True, configured_account=PAPER)
         return settings(mode="auto", configured_account=PAPER)
 
-    d = orderpath.OrderDesk(state=core.SessionState(), settings=make)
+    d = orderpath.OrderDesk(state=fx.SessionState(), settings=make)
 
-    def answer(req: core.Request) -> Any:
+    def answer(req: fx.Request) -> Any:
         resolved["done"] = True
         return {"accounts": [PAPER], "selectedAccount": PAPER}
 
     effects, outcome = drive(orderpath.place(d, {**ORDER, "account_id": None}, AAPL), answer)
     assert isinstance(outcome, ModeError)
-    assert all(isinstance(e, core.Request) and "/orders" not in e.path for e in effects)
+    assert all(isinstance(e, fx.Request) and "/orders" not in e.path for e in effects)
 
 
 def test_an_invalid_group_is_refused_before_anything_is_sent_even_when_questions_are_held() -> None:
@@ -186,7 +187,7 @@ def test_one_settlement_settles_the_row() -> None:
     journal = MemoryJournal()
     ticket = translate_order({**ORDER, "client_order_id": "AX-1"}, AAPL)
     ctx = orderpath.order_context(settings(), ORDER, PAPER)
-    orderpath.record(journal, core.RecordPending(orderflow.journal_entry(ticket, AAPL, ctx)))
+    orderpath.record(journal, fx.RecordPending(orderflow.journal_entry(ticket, AAPL, ctx)))
     result = m.OrderResult(
         order_id="42", client_order_id="AX-1", status="filled", ibkr_status="Filled", fill_qty=5.0,
         fill_price=190.0, mode="sim", account_id=PAPER,
@@ -196,18 +197,19 @@ def test_one_settlement_settles_the_row() -> None:
         status="filled", order_id="42", ibkr_status="Filled", filled_quantity=5.0, avg_fill_price=190.0,
         transcript=[{"note": "t"}],
     )  # fmt: skip
-    orderpath.record(journal, core.RecordResult("AX-1", settlement))
+    orderpath.record(journal, fx.RecordResult("AX-1", settlement))
     row = journal.get("AX-1")
     assert row is not None
     assert (row.status, row.order_id, row.ibkr_status, row.filled_quantity, row.avg_fill_price) == (
         "filled", "42", "Filled", 5.0, 190.0,
     )  # fmt: skip
     assert orderflow.result_settlement(result, [], fills=False).filled_quantity is None
-    assert orderpath.record(None, core.RecordResult("AX-1", settlement)) is None  # no log: nothing
+    assert orderpath.record(None, fx.RecordResult("AX-1", settlement)) is None  # no log: nothing
 
 
 ORDER_PATH_MODULES = (
-    "orderpath", "orderflow", "orders/core", "journal", "clientbase", "dashboard/vm_trading",
+    "ops/orderpath", "ops/orderflow", "ops/groupflow", "orders/writer", "ops/journal", "drivers/client_base",
+    "dashboard/vm_trading",
 )  # fmt: skip
 
 
@@ -215,7 +217,7 @@ ORDER_PATH_MODULES = (
 def test_the_order_path_spells_no_ticket_key(module: str) -> None:
     # The ticket's wire names that are not also plain words (conid, side, quantity, tif, price).
     names = {w for w in convert.CPAPI_ORDER_WIRE_NAMES.values() if not w.islower()} | {"cashQty"}
-    source = (Path(orderpath.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
+    source = (Path(orderpath.__file__).parents[1] / f"{module}.py").read_text(encoding="utf-8")
     spelled = {
         node.value
         for node in ast.walk(ast.parse(source))

@@ -7,7 +7,6 @@ from typing import Any
 import attrs
 import pytest
 
-from axion_broker_ibkr.convert import unstructure
 from axion_broker_ibkr.errors import ConfigError, OrderValidationError
 from axion_broker_ibkr.orders import (
     CPAPIOrder,
@@ -18,6 +17,7 @@ from axion_broker_ibkr.orders import (
     payload_from_intent,
     translate_order,
 )
+from axion_broker_ibkr.wire.convert import unstructure
 from tests.unit.order_cases import AAPL, AAPL_PUT, ES_FUT, EURUSD, OPTIONS, order
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from axion_broker_ibkr.convert import unstructure
 from axion_broker_ibkr.orders import (
     TranslateOptions,
     intent_from_host,
@@ -27,6 +26,7 @@ from axion_broker_ibkr.orders import (
     translate_order,
 )
 from axion_broker_ibkr.orders.prices import round_to_grid
+from axion_broker_ibkr.wire.convert import unstructure
 from tests.unit.test_orders_properties import SETTINGS, invalid_cases, valid_cases
 
 Outcome = tuple[Any, ...]

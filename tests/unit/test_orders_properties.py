@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from axion_broker_ibkr.convert import unstructure
 from axion_broker_ibkr.errors import OrderValidationError
 from axion_broker_ibkr.orders import (
     TranslateOptions,
@@ -25,6 +24,7 @@ from axion_broker_ibkr.orders import (
     payload_from_intent,
     translate_order,
 )
+from axion_broker_ibkr.wire.convert import unstructure
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -3,7 +3,7 @@ global budget's burst is free now (the page's background refreshes leave it to t
 
 from __future__ import annotations
 
-from axion_broker_ibkr.pacing import Pacer, Wait, watch_waits
+from axion_broker_ibkr.drivers.pacing import Pacer, Wait, watch_waits
 
 
 class Clock:

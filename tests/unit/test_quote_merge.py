@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr import convert
 from axion_broker_ibkr.errors import WireFormatError
-from axion_broker_ibkr.streaming.state import QuoteBook
+from axion_broker_ibkr.streaming.books import QuoteBook
+from axion_broker_ibkr.wire import convert
 
 
 def test_merge_applies_a_delta_in_place_and_says_what_it_carried() -> None:

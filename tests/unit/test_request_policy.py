@@ -1,4 +1,4 @@
-"""The request loop as an I/O-free operation (:mod:`axion_broker_ibkr.requestpolicy`), driven with
+"""The request loop as an I/O-free operation (:mod:`axion_broker_ibkr.ops.requestpolicy`), driven with
 plain values: no sockets, no httpx responses, no clock."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from axion_broker_ibkr import core
-from axion_broker_ibkr import requestpolicy as rp
-from axion_broker_ibkr.clientbase import answer_of, failure_of
+from axion_broker_ibkr.drivers.client_base import answer_of, failure_of
+from axion_broker_ibkr.drivers.pacing import RetryPolicy
 from axion_broker_ibkr.errors import (
     BrokerageSessionError,
     GatewayUnavailableError,
@@ -25,11 +24,12 @@ from axion_broker_ibkr.errors import (
     SessionPreconditionError,
     delivery_of,
 )
-from axion_broker_ibkr.pacing import RetryPolicy
+from axion_broker_ibkr.ops import effects
+from axion_broker_ibkr.ops import requestpolicy as rp
 
-GET = core.Request(method="GET", path="/portfolio/U1234567/positions/0")
-ORDER = core.Request(method="POST", path="/iserver/account/DU1234567/orders", json={}, idempotent=False)
-ACCOUNTS = core.Request(method="GET", path="/iserver/accounts")
+GET = effects.Request(method="GET", path="/portfolio/U1234567/positions/0")
+ORDER = effects.Request(method="POST", path="/iserver/account/DU1234567/orders", json={}, idempotent=False)
+ACCOUNTS = effects.Request(method="GET", path="/iserver/accounts")
 NO_BRIDGE = {"error": "Bad Request: no bridge", "statusCode": 400}
 RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, jitter=lambda: 0.0)
 POLICY = rp.Policy(retry=RETRY, login_url="https://localhost:5000/", base_url="https://localhost:5000/v1/api")
@@ -50,8 +50,8 @@ def read_timeout() -> rp.TransportFailure:
 
 
 def drive(
-    req: core.Request, outcomes: Sequence[rp.Outcome], policy: rp.Policy = POLICY
-) -> tuple[list[rp.Step], core.Response | Exception]:
+    req: effects.Request, outcomes: Sequence[rp.Outcome], policy: rp.Policy = POLICY
+) -> tuple[list[rp.Step], effects.Response | Exception]:
     """Run one request's flow: every :class:`Send` gets the next outcome. Returns the steps it
     yielded and its response, or the exception it raised."""
     flow = rp.request_flow(req, policy)
@@ -83,13 +83,13 @@ def kinds(steps: Sequence[rp.Step]) -> list[str]:
 def test_a_success_is_returned_after_one_send() -> None:
     steps, result = drive(GET, [answer(200, [{"conid": 265598}])])
     assert kinds(steps) == ["Send#1"]
-    assert result == core.Response(200, [{"conid": 265598}], "")
+    assert result == effects.Response(200, [{"conid": 265598}], "")
 
 
 def test_an_ok_status_of_the_request_is_handed_back_not_raised() -> None:
-    req = core.Request(method="GET", path="/iserver/marketdata/history", ok_statuses=frozenset({404}))
+    req = effects.Request(method="GET", path="/iserver/marketdata/history", ok_statuses=frozenset({404}))
     _, result = drive(req, [answer(404, {"error": "no data"})])
-    assert isinstance(result, core.Response) and result.status_code == 404
+    assert isinstance(result, effects.Response) and result.status_code == 404
 
 
 # ---------------------------------------------------------------------------------------- 429
@@ -154,7 +154,7 @@ def test_no_bridge_reauthenticates_once_then_the_error() -> None:
 def test_no_bridge_then_success_after_the_reauthentication() -> None:
     steps, result = drive(GET, [answer(400, NO_BRIDGE), answer(200, {"ok": True})])
     assert kinds(steps) == ["Send#1", "Reauthenticate", "Send#2"]
-    assert result == core.Response(200, {"ok": True}, "")
+    assert result == effects.Response(200, {"ok": True}, "")
 
 
 def test_an_order_is_not_resent_after_no_bridge_but_is_after_a_precondition_refusal() -> None:
@@ -163,7 +163,7 @@ def test_an_order_is_not_resent_after_no_bridge_but_is_after_a_precondition_refu
     first = answer(400, {"error": "Please query /accounts first"})
     steps, result = drive(ORDER, [first, answer(200, [{"order_id": "1"}])])
     assert kinds(steps) == ["Send#1", "Reauthenticate", "Send#2"]
-    assert isinstance(result, core.Response)
+    assert isinstance(result, effects.Response)
     steps, result = drive(ORDER, [first, first])
     assert kinds(steps) == ["Send#1", "Reauthenticate", "Send#2"]
     assert isinstance(result, SessionPreconditionError)
@@ -175,7 +175,7 @@ def test_the_start_up_sequences_own_account_read_does_not_reauthenticate() -> No
     rebuilding = rp.Policy(retry=RETRY, rebuilding_session=True)
     steps, result = drive(ACCOUNTS, [answer(400, NO_BRIDGE)], rebuilding)
     assert kinds(steps) == ["Send#1"] and isinstance(result, BrokerageSessionError)
-    init = core.Request(method="POST", path="/iserver/auth/ssodh/init", json={})
+    init = effects.Request(method="POST", path="/iserver/auth/ssodh/init", json={})
     steps, result = drive(init, [answer(400, NO_BRIDGE)])
     assert kinds(steps) == ["Send#1"] and isinstance(result, BrokerageSessionError)
 
@@ -213,8 +213,8 @@ def test_every_not_sent_kind_says_not_sent(kind: str) -> None:
 def test_an_idempotent_read_is_retried_after_a_transport_failure() -> None:
     steps, result = drive(GET, [refused(), read_timeout(), answer(200, [])])
     assert kinds(steps) == ["Send#1", "Sleep", "Send#2", "Sleep", "Send#3"]
-    assert [s.seconds for s in steps if isinstance(s, core.Sleep)] == [0.5, 1.0]  # RETRY, no jitter
-    assert result == core.Response(200, [], "")
+    assert [s.seconds for s in steps if isinstance(s, effects.Sleep)] == [0.5, 1.0]  # RETRY, no jitter
+    assert result == effects.Response(200, [], "")
 
 
 def test_an_untrusted_certificate_is_never_retried() -> None:
@@ -234,7 +234,7 @@ def test_a_transport_failure_kind_is_checked() -> None:
 def test_5xx_is_retried_for_an_idempotent_request() -> None:
     steps, result = drive(GET, [answer(503, None), answer(200, {"a": 1})])
     assert kinds(steps) == ["Send#1", "Sleep", "Send#2"]
-    assert result == core.Response(200, {"a": 1}, "")
+    assert result == effects.Response(200, {"a": 1}, "")
 
 
 def test_5xx_on_an_order_post_is_raised_at_once_as_ambiguous() -> None:
@@ -274,13 +274,15 @@ def test_the_servers_clock_and_the_sessions_state_are_read_from_plain_values() -
     assert rp.server_offset(answer(200, None, {"date": date}, at=at)) == 10.5
     assert rp.server_offset(answer(200, None, {"date": "garbage"})) is None
     assert rp.server_offset(answer(200, None)) is None
-    tickle = core.Request(method="POST", path="/tickle", json={})
+    tickle = effects.Request(method="POST", path="/tickle", json={})
     authed = {"iserver": {"authStatus": {"authenticated": True, "competing": False}}}
-    assert rp.says_authenticated(tickle, core.Response(200, authed))
-    assert not rp.says_authenticated(tickle, core.Response(200, {"iserver": {}}))
-    status = core.Request(method="POST", path="/iserver/auth/status", json={})
-    assert not rp.says_authenticated(status, core.Response(200, {"authenticated": True, "competing": True}))
-    assert not rp.says_authenticated(GET, core.Response(200, {"authenticated": True}))
+    assert rp.says_authenticated(tickle, effects.Response(200, authed))
+    assert not rp.says_authenticated(tickle, effects.Response(200, {"iserver": {}}))
+    status = effects.Request(method="POST", path="/iserver/auth/status", json={})
+    assert not rp.says_authenticated(
+        status, effects.Response(200, {"authenticated": True, "competing": True})
+    )
+    assert not rp.says_authenticated(GET, effects.Response(200, {"authenticated": True}))
 
 
 # ---------------------------------------------------------------------------------------- the boundary
@@ -332,4 +334,4 @@ def test_the_driver_boundary_makes_an_answer_of_an_httpx_response() -> None:
     assert got.data == {"error": "slow down"} and got.text == "" and got.received_at > 0
     page = answer_of(httpx.Response(404, text="<html>Resource not found</html>"))
     assert page.data is None and page.text.startswith("<html>")
-    assert answer_of(httpx.Response(200)).response == core.Response(200, None, "")
+    assert answer_of(httpx.Response(200)).response == effects.Response(200, None, "")

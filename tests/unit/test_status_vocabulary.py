@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from axion_broker_ibkr import core
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.dashboard import vm_trading
-from axion_broker_ibkr.journal import TERMINAL, next_status
+from axion_broker_ibkr.ops import iserver
+from axion_broker_ibkr.ops.journal import TERMINAL, next_status
 from axion_broker_ibkr.orders.status import (
     FILTER_CODES,
     HOST_STATUSES,
@@ -16,7 +16,7 @@ from axion_broker_ibkr.orders.status import (
     host_order_status,
     status_info,
 )
-from axion_broker_ibkr.store.status import WORKING, log_status_from_ibkr
+from axion_broker_ibkr.store.row_status import WORKING, log_status_from_ibkr
 
 # IBKR spelling, host, log, live, cancellable, modifiable, filter
 EXPECTED = [
@@ -72,15 +72,15 @@ def test_the_users_read_the_table() -> None:
         # host map, order-log map, filter codes, the page's cancel/modify and the settlement rule agree
         assert host_order_status(ibkr, 10 if info.host == "filled" else 0, 10) == info.host
         assert log_status_from_ibkr(ibkr) == info.log
-        assert core.status_code_of(ibkr) == info.filter
+        assert iserver.status_code_of(ibkr) == info.filter
         if info.filter is not None:
-            assert core.normalize_filters([ibkr]) == {info.filter}
+            assert iserver.normalize_filters([ibkr]) == {info.filter}
         order = m.Order(status=ibkr)
         assert vm_trading.is_cancellable(order) is info.cancellable
         assert vm_trading.is_modifiable(order) is info.modifiable
         assert (info.log in TERMINAL) is (not info.live)
         assert (info.log in WORKING) is info.live
-    assert set(core.ORDER_FILTERS.values()) == FILTER_CODES
+    assert set(iserver.ORDER_FILTERS.values()) == FILTER_CODES
 
 
 def test_inactive_is_not_offered_for_cancel_and_pending_cancel_not_twice() -> None:
@@ -90,12 +90,12 @@ def test_inactive_is_not_offered_for_cancel_and_pending_cancel_not_twice() -> No
 
 
 def test_filters_accept_codes_and_spellings_and_refuse_the_rest() -> None:
-    assert core.normalize_filters("Submitted,pre_submitted, Pending Submit,canceled") == {
+    assert iserver.normalize_filters("Submitted,pre_submitted, Pending Submit,canceled") == {
         "submitted", "pre_submitted", "pending_submit", "cancelled"}  # fmt: skip
     with pytest.raises(ValueError, match="filters"):
-        core.normalize_filters(["ApiPending"])  # IBKR has no filter code for it
+        iserver.normalize_filters(["ApiPending"])  # IBKR has no filter code for it
     with pytest.raises(ValueError, match="filters"):
-        core.normalize_filters(["bogus"])
+        iserver.normalize_filters(["bogus"])
 
 
 def test_the_settlement_rule_never_reopens_a_terminal_row() -> None:

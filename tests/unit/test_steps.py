@@ -1,4 +1,4 @@
-"""Plain steps (axion_broker_ibkr.steps): one procedure, run by the sync and the async driver alike."""
+"""Plain steps (axion_broker_ibkr.drivers.steps): one procedure, run by the sync and the async driver."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from axion_broker_ibkr.steps import Steps, arun_steps, blocking, call, run_steps
+from axion_broker_ibkr.drivers.steps import Steps, arun_steps, blocking, call, run_steps
 
 
 class _Source:

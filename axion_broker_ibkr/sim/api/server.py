@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from ...errors import ConfigError
-from ...resets import ResetSchedule
+from ...ops.resets import ResetSchedule
 from .admin import SimAdmin
 from .app import build_app
 from .http import Api

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...resets import ResetSchedule, Window
+from ...ops.resets import ResetSchedule, Window
 from ..engine.accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position
 from ..engine.clock import SimClock
 from ..engine.market import Market

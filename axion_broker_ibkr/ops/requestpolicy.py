@@ -27,8 +27,7 @@ from typing import Any, Final, Literal, Protocol, get_args
 
 from attrs import define, field
 
-from . import core
-from .errors import (
+from ..errors import (
     BrokerageSessionError,
     GatewayConnectionError,
     GatewayError,
@@ -37,7 +36,8 @@ from .errors import (
     OAuthError,
     SessionPreconditionError,
 )
-from .masking import mask_text
+from ..masking import mask_text
+from . import effects
 
 #: Requests that (re)build the session: never trigger an automatic re-authentication themselves.
 SESSION_PATHS = frozenset(
@@ -45,7 +45,7 @@ SESSION_PATHS = frozenset(
      "/iserver/accounts", "/portfolio/accounts", "/iserver/questions/suppress", "/logout"}
 )  # fmt: skip
 #: The start-up sequence's account reads. They are also the FIRST call of most operations
-#: (``core.ensure_accounts`` before a secdef search, an order, a snapshot), so after IBKR dropped the
+#: (``iserver.ensure_accounts`` before a secdef search, an order, a snapshot), so after IBKR dropped the
 #: brokerage session (the nightly reset, a timeout) a "no bridge" answer to one of them re-opens the
 #: session, except while the start-up sequence itself is running (it would re-enter itself).
 ACCOUNT_SESSION_PATHS = frozenset({"/iserver/accounts", "/portfolio/accounts"})
@@ -81,9 +81,9 @@ class Answer:
     received_at: float = 0.0
 
     @property
-    def response(self) -> core.Response:
+    def response(self) -> effects.Response:
         """What the operations receive."""
-        return core.Response(self.status_code, self.data, self.text)
+        return effects.Response(self.status_code, self.data, self.text)
 
 
 @define(frozen=True, kw_only=True)
@@ -119,7 +119,7 @@ class Send:
     """Pace, lease and send ``request`` (attempt ``attempt``, 1 for the first); send back the
     :data:`Outcome`. The pacer may refuse before sending (its 429 back-off): that error propagates."""
 
-    request: core.Request
+    request: effects.Request
     attempt: int
 
 
@@ -128,7 +128,7 @@ class Penalize:
     """An HTTP 429 came back: tell the pacer, which blocks the gateway's traffic for
     ``retry_after`` seconds when IBKR said so, else for its own (doubling) back-off."""
 
-    request: core.Request
+    request: effects.Request
     retry_after: float | None
 
 
@@ -145,8 +145,8 @@ class Untrusted:
     failure: TransportFailure
 
 
-Step = Send | core.Sleep | Penalize | Reauthenticate | Untrusted
-Flow = Generator[Step, Any, core.Response]
+Step = Send | effects.Sleep | Penalize | Reauthenticate | Untrusted
+Flow = Generator[Step, Any, effects.Response]
 
 # --------------------------------------------------------------------------------------------
 # Decisions
@@ -214,7 +214,7 @@ def server_offset(answer: Answer) -> float | None:
         return None
 
 
-def says_authenticated(req: core.Request, resp: core.Response) -> bool:
+def says_authenticated(req: effects.Request, resp: effects.Response) -> bool:
     """Whether the answer to a session read says the brokerage session is authenticated (and not
     competing)."""
     if req.path not in AUTH_PATHS or not isinstance(resp.data, Mapping):
@@ -225,7 +225,7 @@ def says_authenticated(req: core.Request, resp: core.Response) -> bool:
     return isinstance(data, Mapping) and data.get("authenticated") is True and not data.get("competing")
 
 
-def status_error(req: core.Request, resp: core.Response, policy: Policy) -> GatewayError:
+def status_error(req: effects.Request, resp: effects.Response, policy: Policy) -> GatewayError:
     """The exception for a non-success answer (an OAuth-signed request's 401 is IBKR refusing the
     signature, not a missing browser login)."""
     if resp.status_code == 401 and policy.oauth:
@@ -234,10 +234,12 @@ def status_error(req: core.Request, resp: core.Response, policy: Policy) -> Gate
         return OAuthError(
             f"IBKR refused the OAuth-signed request {req.method} {mask_text(req.path)}: {said}", status=401
         )
-    return core.error_for(req, resp, login_url=policy.login_url)
+    return effects.error_for(req, resp, login_url=policy.login_url)
 
 
-def transport_error(req: core.Request, failure: TransportFailure, policy: Policy) -> GatewayConnectionError:
+def transport_error(
+    req: effects.Request, failure: TransportFailure, policy: Policy
+) -> GatewayConnectionError:
     """The exception for a request that got no answer: :class:`NotSentError` when it never left
     (``delivery="not_sent"``), else :class:`GatewayUnavailableError` (``"ambiguous"``)."""
     path = mask_text(req.path)
@@ -255,7 +257,7 @@ def transport_error(req: core.Request, failure: TransportFailure, policy: Policy
 
 
 def decide(
-    req: core.Request, outcome: Outcome, attempt: int, policy: Policy, *, reauthed: bool = False
+    req: effects.Request, outcome: Outcome, attempt: int, policy: Policy, *, reauthed: bool = False
 ) -> Decision:
     """The retry rule: a pure function of the request, the attempt's outcome, the attempt number
     (1 for the first) and whether this request already re-authenticated once (a retry's delay
@@ -267,7 +269,7 @@ def decide(
             return Decision("retry", policy.retry.delay(attempt))
         return Decision("raise", error=transport_error(req, outcome, policy))
     resp = outcome.response
-    if core.is_success(req, resp):
+    if effects.is_success(req, resp):
         return Decision("return")
     error = status_error(req, resp, policy)
     if isinstance(error, OAuthError):
@@ -292,7 +294,7 @@ def decide(
     return Decision("raise", error=error)
 
 
-def request_flow(req: core.Request, policy: Policy) -> Flow:
+def request_flow(req: effects.Request, policy: Policy) -> Flow:
     """One request from first attempt to its :class:`~.core.Response` (or its exception): yields
     the steps the driver executes, receives each :class:`Send`'s outcome."""
     attempt, reauthed = 0, False
@@ -306,7 +308,7 @@ def request_flow(req: core.Request, policy: Policy) -> Flow:
         if decision.penalize:
             yield Penalize(req, decision.retry_after)
         if decision.action == "retry":
-            yield core.Sleep(decision.delay)
+            yield effects.Sleep(decision.delay)
         elif decision.action == "reauth":
             reauthed = True
             yield Reauthenticate()

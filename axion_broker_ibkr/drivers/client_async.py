@@ -11,12 +11,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import core, core_market, core_secdef
-from . import requestpolicy as rp
-from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, failure_of
-from .config import IBKRConfig
-from .convert import DEFAULT_QUOTE_FIELDS
-from .models import (
+from ..config import IBKRConfig
+from ..models import (
     Account,
     AuthStatus,
     BondFilter,
@@ -46,7 +42,11 @@ from .models import (
     Trade,
     WhatIf,
 )
-from .orders.groups import OrderGroup
+from ..ops import effects, iserver, marketdata, secdef
+from ..ops import requestpolicy as rp
+from ..orders.groups import OrderGroup
+from ..wire.convert import DEFAULT_QUOTE_FIELDS
+from .client_base import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, failure_of
 from .primitives import AsyncSemaphores, arun_blocking
 
 T = TypeVar("T")
@@ -86,7 +86,7 @@ class AsyncIBKRClient(ClientBase):
             return self._choose_after_probe(False)
         return self._choose_after_probe(True)
 
-    async def _lease(self, req: core.Request) -> tuple[str, str] | None:
+    async def _lease(self, req: effects.Request) -> tuple[str, str] | None:
         """A concurrency slot shared with every process pacing this gateway (waits for one)."""
         cap = self._concurrency(req)
         if cap is None:
@@ -98,13 +98,13 @@ class AsyncIBKRClient(ClientBase):
                 return name, token
             await asyncio.sleep(LEASE_POLL_S)
 
-    async def _send(self, req: core.Request) -> core.Response:
+    async def _send(self, req: effects.Request) -> effects.Response:
         """One request through :func:`~.requestpolicy.request_flow` (retries, 429, one
         re-authentication): this driver only executes its steps."""
         await self._client()  # the mode is resolved first: the policy names the endpoint
         return await self._run(rp.request_flow(req, self._policy()))
 
-    async def _attempt(self, req: core.Request) -> rp.Outcome:
+    async def _attempt(self, req: effects.Request) -> rp.Outcome:
         """Pace, lease and send once; httpx's answer or error becomes a plain value here."""
         http = self._http if self._http is not None else await self._client()
         delay = self.pacer.reserve(req.method, req.path)
@@ -145,12 +145,12 @@ class AsyncIBKRClient(ClientBase):
             except Exception as exc:  # thrown back into the operation, which may handle it
                 error = exc
 
-    async def _execute(self, effect: core.Effect | rp.Step) -> Any:
-        if isinstance(effect, core.Request):
+    async def _execute(self, effect: effects.Effect | rp.Step) -> Any:
+        if isinstance(effect, effects.Request):
             return await self._send(effect)
         if isinstance(effect, rp.Send):
             return await self._attempt(effect.request)
-        if isinstance(effect, core.Sleep):
+        if isinstance(effect, effects.Sleep):
             await asyncio.sleep(effect.seconds)
             return None
         if isinstance(effect, rp.Penalize):
@@ -181,7 +181,7 @@ class AsyncIBKRClient(ClientBase):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def connect(self) -> core.StartupResult:
+    async def connect(self) -> iserver.StartupResult:
         """Resolve the mode and run IBKR's start-up sequence (REFERENCE §1.7), ending with the
         first tickle (``StartupResult.tickle``)."""
         return await self._run(self._session_op(tickle_after=True))
@@ -189,56 +189,60 @@ class AsyncIBKRClient(ClientBase):
     # ----------------------------------------------------------------------------- session
 
     async def auth_status(self) -> AuthStatus:
-        return await self._run(core.auth_status())
+        return await self._run(iserver.auth_status())
 
     async def tickle(self) -> Tickle:
-        return await self._run(core.tickle())
+        return await self._run(iserver.tickle())
 
     async def init_session(self, compete: bool = True) -> AuthStatus:
-        return await self._run(core.init_session(self.state, compete=compete))
+        return await self._run(iserver.init_session(self.state, compete=compete))
 
     async def reauthenticate(self) -> None:
         await self._reauth()
 
     async def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
         ids = self.config.suppress_questions if ids is None else ids
-        return await self._run(core.suppress_questions(ids))
+        return await self._run(iserver.suppress_questions(ids))
 
     # ---------------------------------------------------------------------------- accounts
 
     async def accounts(self) -> IServerAccounts:
-        return await self._run(core.accounts(self.state))
+        return await self._run(iserver.accounts(self.state))
 
     async def portfolio_accounts(self) -> list[Account]:
-        return await self._run(core.portfolio_accounts(self.state))
+        return await self._run(iserver.portfolio_accounts(self.state))
 
     async def switch_account(self, account_id: str) -> bool:
-        return await self._run(core.switch_account(self.state, account_id))
+        return await self._run(iserver.switch_account(self.state, account_id))
 
     async def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]:
-        return await self._run(self._with_account(account_id, lambda a: core.account_summary(self.state, a)))
+        return await self._run(
+            self._with_account(account_id, lambda a: iserver.account_summary(self.state, a))
+        )
 
     async def brokerage_summary(self, account_id: str | None = None) -> BrokerageSummary:
         """``/iserver/account/{acct}/summary``: the brokerage side's account figures."""
         return await self._run(
-            self._with_account(account_id, lambda a: core.brokerage_summary(self.state, a))
+            self._with_account(account_id, lambda a: iserver.brokerage_summary(self.state, a))
         )
 
     async def brokerage_summary_section(self, section: str, account_id: str | None = None) -> SummarySection:
         """``/iserver/account/{acct}/summary/{section}``: ``available_funds``, ``balances``,
         ``margins`` or ``market_value`` (segment -> label -> IBKR's text)."""
         return await self._run(
-            self._with_account(account_id, lambda a: core.brokerage_summary_section(self.state, a, section))
+            self._with_account(
+                account_id, lambda a: iserver.brokerage_summary_section(self.state, a, section)
+            )
         )
 
     async def ledger(self, account_id: str | None = None) -> dict[str, LedgerEntry]:
-        return await self._run(self._with_account(account_id, lambda a: core.ledger(self.state, a)))
+        return await self._run(self._with_account(account_id, lambda a: iserver.ledger(self.state, a)))
 
     async def positions(self, account_id: str | None = None) -> list[Position]:
-        return await self._run(self._with_account(account_id, lambda a: core.positions(self.state, a)))
+        return await self._run(self._with_account(account_id, lambda a: iserver.positions(self.state, a)))
 
     async def pnl(self) -> dict[str, PnLRow]:
-        return await self._run(core.pnl(self.state))
+        return await self._run(iserver.pnl(self.state))
 
     # ------------------------------------------------------------------------------ orders
 
@@ -249,16 +253,16 @@ class AsyncIBKRClient(ClientBase):
         *,
         force: bool = False,
     ) -> list[Order]:
-        wanted = core.normalize_filters(filters)  # refuse bad filters before any request
+        wanted = iserver.normalize_filters(filters)  # refuse bad filters before any request
         return await self._run(
-            self._with_account(account_id, lambda a: core.live_orders(self.state, a, wanted, force=force))
+            self._with_account(account_id, lambda a: iserver.live_orders(self.state, a, wanted, force=force))
         )
 
     async def order_status(self, order_id: str | int) -> OrderStatus:
-        return await self._run(core.order_status(self.state, order_id))
+        return await self._run(iserver.order_status(self.state, order_id))
 
     async def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
-        return await self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
+        return await self._run(self._with_account(account_id, lambda a: iserver.trades(self.state, a, days)))
 
     async def place_order(
         self,
@@ -358,58 +362,58 @@ class AsyncIBKRClient(ClientBase):
         wait: float | None = None,
     ) -> list[Quote]:
         budget = self.config.snapshot_timeout if wait is None else wait
-        return await self._run(core_market.snapshot(self.state, conids, fields, wait=budget))
+        return await self._run(marketdata.snapshot(self.state, conids, fields, wait=budget))
 
     async def history(self, conid: int | str, bar: str = "1d", period: str = "1m", **kwargs: Any) -> History:
-        return await self._run(core_market.history(self.state, conid, bar=bar, period=period, **kwargs))
+        return await self._run(marketdata.history(self.state, conid, bar=bar, period=period, **kwargs))
 
     async def unsubscribe(self, conid: int | str) -> bool:
-        return await self._run(core_market.unsubscribe(conid))
+        return await self._run(marketdata.unsubscribe(conid))
 
     async def unsubscribe_all(self) -> bool:
-        return await self._run(core_market.unsubscribe_all())
+        return await self._run(marketdata.unsubscribe_all())
 
     # ----------------------------------------------------------------------------- contracts
 
     async def search(
         self, symbol: str, sec_type: str = "STK", *, name: bool = False
     ) -> list[SecdefSearchResult]:
-        return await self._run(core_secdef.search(self.state, symbol, sec_type, name=name))
+        return await self._run(secdef.search(self.state, symbol, sec_type, name=name))
 
     async def contract_info(self, conid: int) -> ContractInfo:
-        return await self._run(core_secdef.contract_info(self.state, conid))
+        return await self._run(secdef.contract_info(self.state, conid))
 
     async def order_contract(self, conid: int) -> IBKRContract:
         """The full contract of ``conid`` from IBKR's own definitions (for an order on it)."""
-        return await self._run(core_secdef.order_contract(self.state, conid))
+        return await self._run(secdef.order_contract(self.state, conid))
 
     async def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
-        return await self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
+        return await self._run(secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
 
     async def stocks(self, symbols: Sequence[str]) -> dict[str, list[StockInstrument]]:
-        return await self._run(core_secdef.stocks(symbols))
+        return await self._run(secdef.stocks(symbols))
 
     async def futures(
         self, symbols: Sequence[str], exchange: str | None = None
     ) -> dict[str, list[FutureContract]]:
-        return await self._run(core_secdef.futures(symbols, exchange))
+        return await self._run(secdef.futures(symbols, exchange))
 
     async def currency_pairs(self, currency: str) -> list[CurrencyPair]:
-        return await self._run(core_secdef.currency_pairs(currency))
+        return await self._run(secdef.currency_pairs(currency))
 
     async def strikes(
         self, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None
     ) -> Strikes:
-        return await self._run(core_secdef.strikes(self.state, conid, month, sec_type, exchange))
+        return await self._run(secdef.strikes(self.state, conid, month, sec_type, exchange))
 
     async def secdef_info(
         self, conid: int | None = None, sec_type: str = "OPT", **kwargs: Any
     ) -> list[SecdefInfo]:
-        return await self._run(core_secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
+        return await self._run(secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
 
     async def bond_filters(self, issuer_id: str) -> list[BondFilter]:
-        return await self._run(core_secdef.bond_filters(self.state, issuer_id))
+        return await self._run(secdef.bond_filters(self.state, issuer_id))
 
-    async def run(self, op: core.Op[T]) -> T:
+    async def run(self, op: effects.Op[T]) -> T:
         """Drive any core operation (e.g. the resolver's) through this client."""
         return await self._run(op)

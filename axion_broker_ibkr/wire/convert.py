@@ -19,8 +19,8 @@ import cattrs
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from . import models as m
-from .errors import WireFormatError
+from .. import models as m
+from ..errors import WireFormatError
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ gives "log in at <URL>", a closed brokerage session is opened; none of these fal
 simulator's own ``X-Axion-Simulator`` header plays no part here: a simulator listening on the
 gateway's port is treated exactly as a gateway (that is how tests play a "real gateway").
 
-Used by both clients (:meth:`~axion_broker_ibkr.clientbase.ClientBase._choose_after_probe`) and by
+Used by both clients (:meth:`~axion_broker_ibkr.drivers.client_base.ClientBase._choose_after_probe`) and by
 the dashboard launcher; ``axion-ibkr status`` goes through the client.
 """
 

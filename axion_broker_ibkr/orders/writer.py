@@ -24,8 +24,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..convert import order_ticket
 from ..errors import UnsupportedAssetError
+from ..wire.convert import order_ticket
 from . import fields as f
 from .model import TranslateOptions
 from .plan import PLANS, Plan, check_order_type, explain_refusal

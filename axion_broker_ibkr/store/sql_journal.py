@@ -21,7 +21,9 @@ from ..errors import DuplicateOrderError as DuplicateOrderError  # re-exported
 from ..errors import IBKRError
 from ..errors import ModificationMismatchError as ModificationMismatchError  # re-exported
 from ..errors import UnknownOrderError as UnknownOrderError  # re-exported
-from ..journal import (
+from ..masking import mask_account
+from ..models import Order, Trade
+from ..ops.journal import (
     MODIFICATION_ACCEPTED,
     JournalEntry,
     Modification,
@@ -37,9 +39,7 @@ from ..journal import (
     settled_fields,
     settled_modification_fields,
 )
-from ..masking import mask_account
-from ..models import Order, Trade
-from . import status as st
+from . import row_status as st
 from .models import IbkrOrderFill, IbkrOrderLog, IbkrOrderModification, utcnow
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def entry_from_row(row: IbkrOrderLog) -> JournalEntry:
 
 
 class SqlOrderJournal:
-    """An :class:`~axion_broker_ibkr.journal.OrderJournal` on SQLAlchemy (SQLite or PostgreSQL).
+    """An :class:`~axion_broker_ibkr.ops.journal.OrderJournal` on SQLAlchemy (SQLite or PostgreSQL).
 
     Every method runs in its own short transaction, so it is safe from several threads and
     processes (uniqueness is enforced by the database, not by a lock in this process).
@@ -426,7 +426,7 @@ _COLUMNS: dict[str, str] = {"message": "rejection_reason"}
 
 
 def _apply(row: IbkrOrderLog, settlement: Settlement) -> None:
-    """Settle ``row`` as every journal does (:func:`~axion_broker_ibkr.journal.settled_fields`)."""
+    """Settle ``row`` as every journal does (:func:`~axion_broker_ibkr.ops.journal.settled_fields`)."""
     changes = settled_fields(row.status, float(row.filled_quantity or 0.0), settlement)
     for name, value in changes.items():
         setattr(row, _COLUMNS.get(name, name), value)

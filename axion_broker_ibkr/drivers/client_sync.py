@@ -1,4 +1,4 @@
-# GENERATED FILE, do not edit: made from axion_broker_ibkr/client_async.py by scripts/unasync.py.
+# GENERATED FILE, do not edit: made from axion_broker_ibkr/drivers/client_async.py by scripts/unasync.py.
 # Edit client_async.py, then run `python scripts/unasync.py` (`--check` verifies; the test suite runs it).
 """``IBKRClient``: the synchronous driver of the I/O-free core (threads, ``time.sleep``).
 
@@ -13,12 +13,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import core, core_market, core_secdef
-from . import requestpolicy as rp
-from .clientbase import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, failure_of
-from .config import IBKRConfig
-from .convert import DEFAULT_QUOTE_FIELDS
-from .models import (
+from ..config import IBKRConfig
+from ..models import (
     Account,
     AuthStatus,
     BondFilter,
@@ -48,7 +44,11 @@ from .models import (
     Trade,
     WhatIf,
 )
-from .orders.groups import OrderGroup
+from ..ops import effects, iserver, marketdata, secdef
+from ..ops import requestpolicy as rp
+from ..orders.groups import OrderGroup
+from ..wire.convert import DEFAULT_QUOTE_FIELDS
+from .client_base import LEASE_POLL_S, ClientBase, ContractLike, Endpoint, failure_of
 from .primitives import Semaphores, run_blocking
 
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class IBKRClient(ClientBase):
             return self._choose_after_probe(False)
         return self._choose_after_probe(True)
 
-    def _lease(self, req: core.Request) -> tuple[str, str] | None:
+    def _lease(self, req: effects.Request) -> tuple[str, str] | None:
         """A concurrency slot shared with every process pacing this gateway (waits for one)."""
         cap = self._concurrency(req)
         if cap is None:
@@ -101,13 +101,13 @@ class IBKRClient(ClientBase):
                 return name, token
             time.sleep(LEASE_POLL_S)
 
-    def _send(self, req: core.Request) -> core.Response:
+    def _send(self, req: effects.Request) -> effects.Response:
         """One request through :func:`~.requestpolicy.request_flow` (retries, 429, one
         re-authentication): this driver only executes its steps."""
         self._client()  # the mode is resolved first: the policy names the endpoint
         return self._run(rp.request_flow(req, self._policy()))
 
-    def _attempt(self, req: core.Request) -> rp.Outcome:
+    def _attempt(self, req: effects.Request) -> rp.Outcome:
         """Pace, lease and send once; httpx's answer or error becomes a plain value here."""
         http = self._http if self._http is not None else self._client()
         delay = self.pacer.reserve(req.method, req.path)
@@ -148,12 +148,12 @@ class IBKRClient(ClientBase):
             except Exception as exc:  # thrown back into the operation, which may handle it
                 error = exc
 
-    def _execute(self, effect: core.Effect | rp.Step) -> Any:
-        if isinstance(effect, core.Request):
+    def _execute(self, effect: effects.Effect | rp.Step) -> Any:
+        if isinstance(effect, effects.Request):
             return self._send(effect)
         if isinstance(effect, rp.Send):
             return self._attempt(effect.request)
-        if isinstance(effect, core.Sleep):
+        if isinstance(effect, effects.Sleep):
             time.sleep(effect.seconds)
             return None
         if isinstance(effect, rp.Penalize):
@@ -178,7 +178,7 @@ class IBKRClient(ClientBase):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def connect(self) -> core.StartupResult:
+    def connect(self) -> iserver.StartupResult:
         """Resolve the mode and run IBKR's start-up sequence (REFERENCE §1.7), ending with the
         first tickle (``StartupResult.tickle``)."""
         return self._run(self._session_op(tickle_after=True))
@@ -186,54 +186,56 @@ class IBKRClient(ClientBase):
     # ----------------------------------------------------------------------------- session
 
     def auth_status(self) -> AuthStatus:
-        return self._run(core.auth_status())
+        return self._run(iserver.auth_status())
 
     def tickle(self) -> Tickle:
-        return self._run(core.tickle())
+        return self._run(iserver.tickle())
 
     def init_session(self, compete: bool = True) -> AuthStatus:
-        return self._run(core.init_session(self.state, compete=compete))
+        return self._run(iserver.init_session(self.state, compete=compete))
 
     def reauthenticate(self) -> None:
         self._reauth()
 
     def suppress_questions(self, ids: Sequence[str] | None = None) -> bool:
         ids = self.config.suppress_questions if ids is None else ids
-        return self._run(core.suppress_questions(ids))
+        return self._run(iserver.suppress_questions(ids))
 
     # ---------------------------------------------------------------------------- accounts
 
     def accounts(self) -> IServerAccounts:
-        return self._run(core.accounts(self.state))
+        return self._run(iserver.accounts(self.state))
 
     def portfolio_accounts(self) -> list[Account]:
-        return self._run(core.portfolio_accounts(self.state))
+        return self._run(iserver.portfolio_accounts(self.state))
 
     def switch_account(self, account_id: str) -> bool:
-        return self._run(core.switch_account(self.state, account_id))
+        return self._run(iserver.switch_account(self.state, account_id))
 
     def account_summary(self, account_id: str | None = None) -> dict[str, SummaryValue]:
-        return self._run(self._with_account(account_id, lambda a: core.account_summary(self.state, a)))
+        return self._run(self._with_account(account_id, lambda a: iserver.account_summary(self.state, a)))
 
     def brokerage_summary(self, account_id: str | None = None) -> BrokerageSummary:
         """``/iserver/account/{acct}/summary``: the brokerage side's account figures."""
-        return self._run(self._with_account(account_id, lambda a: core.brokerage_summary(self.state, a)))
+        return self._run(self._with_account(account_id, lambda a: iserver.brokerage_summary(self.state, a)))
 
     def brokerage_summary_section(self, section: str, account_id: str | None = None) -> SummarySection:
         """``/iserver/account/{acct}/summary/{section}``: ``available_funds``, ``balances``,
         ``margins`` or ``market_value`` (segment -> label -> IBKR's text)."""
         return self._run(
-            self._with_account(account_id, lambda a: core.brokerage_summary_section(self.state, a, section))
+            self._with_account(
+                account_id, lambda a: iserver.brokerage_summary_section(self.state, a, section)
+            )
         )
 
     def ledger(self, account_id: str | None = None) -> dict[str, LedgerEntry]:
-        return self._run(self._with_account(account_id, lambda a: core.ledger(self.state, a)))
+        return self._run(self._with_account(account_id, lambda a: iserver.ledger(self.state, a)))
 
     def positions(self, account_id: str | None = None) -> list[Position]:
-        return self._run(self._with_account(account_id, lambda a: core.positions(self.state, a)))
+        return self._run(self._with_account(account_id, lambda a: iserver.positions(self.state, a)))
 
     def pnl(self) -> dict[str, PnLRow]:
-        return self._run(core.pnl(self.state))
+        return self._run(iserver.pnl(self.state))
 
     # ------------------------------------------------------------------------------ orders
 
@@ -244,16 +246,16 @@ class IBKRClient(ClientBase):
         *,
         force: bool = False,
     ) -> list[Order]:
-        wanted = core.normalize_filters(filters)  # refuse bad filters before any request
+        wanted = iserver.normalize_filters(filters)  # refuse bad filters before any request
         return self._run(
-            self._with_account(account_id, lambda a: core.live_orders(self.state, a, wanted, force=force))
+            self._with_account(account_id, lambda a: iserver.live_orders(self.state, a, wanted, force=force))
         )
 
     def order_status(self, order_id: str | int) -> OrderStatus:
-        return self._run(core.order_status(self.state, order_id))
+        return self._run(iserver.order_status(self.state, order_id))
 
     def trades(self, days: int | None = None, account_id: str | None = None) -> list[Trade]:
-        return self._run(self._with_account(account_id, lambda a: core.trades(self.state, a, days)))
+        return self._run(self._with_account(account_id, lambda a: iserver.trades(self.state, a, days)))
 
     def place_order(
         self,
@@ -353,50 +355,50 @@ class IBKRClient(ClientBase):
         wait: float | None = None,
     ) -> list[Quote]:
         budget = self.config.snapshot_timeout if wait is None else wait
-        return self._run(core_market.snapshot(self.state, conids, fields, wait=budget))
+        return self._run(marketdata.snapshot(self.state, conids, fields, wait=budget))
 
     def history(self, conid: int | str, bar: str = "1d", period: str = "1m", **kwargs: Any) -> History:
-        return self._run(core_market.history(self.state, conid, bar=bar, period=period, **kwargs))
+        return self._run(marketdata.history(self.state, conid, bar=bar, period=period, **kwargs))
 
     def unsubscribe(self, conid: int | str) -> bool:
-        return self._run(core_market.unsubscribe(conid))
+        return self._run(marketdata.unsubscribe(conid))
 
     def unsubscribe_all(self) -> bool:
-        return self._run(core_market.unsubscribe_all())
+        return self._run(marketdata.unsubscribe_all())
 
     # ----------------------------------------------------------------------------- contracts
 
     def search(self, symbol: str, sec_type: str = "STK", *, name: bool = False) -> list[SecdefSearchResult]:
-        return self._run(core_secdef.search(self.state, symbol, sec_type, name=name))
+        return self._run(secdef.search(self.state, symbol, sec_type, name=name))
 
     def contract_info(self, conid: int) -> ContractInfo:
-        return self._run(core_secdef.contract_info(self.state, conid))
+        return self._run(secdef.contract_info(self.state, conid))
 
     def order_contract(self, conid: int) -> IBKRContract:
         """The full contract of ``conid`` from IBKR's own definitions (for an order on it)."""
-        return self._run(core_secdef.order_contract(self.state, conid))
+        return self._run(secdef.order_contract(self.state, conid))
 
     def contract_rules(self, conid: int, is_buy: bool = True, **kwargs: Any) -> ContractRules:
-        return self._run(core_secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
+        return self._run(secdef.contract_rules(self.state, conid, is_buy=is_buy, **kwargs))
 
     def stocks(self, symbols: Sequence[str]) -> dict[str, list[StockInstrument]]:
-        return self._run(core_secdef.stocks(symbols))
+        return self._run(secdef.stocks(symbols))
 
     def futures(self, symbols: Sequence[str], exchange: str | None = None) -> dict[str, list[FutureContract]]:
-        return self._run(core_secdef.futures(symbols, exchange))
+        return self._run(secdef.futures(symbols, exchange))
 
     def currency_pairs(self, currency: str) -> list[CurrencyPair]:
-        return self._run(core_secdef.currency_pairs(currency))
+        return self._run(secdef.currency_pairs(currency))
 
     def strikes(self, conid: int, month: str, sec_type: str = "OPT", exchange: str | None = None) -> Strikes:
-        return self._run(core_secdef.strikes(self.state, conid, month, sec_type, exchange))
+        return self._run(secdef.strikes(self.state, conid, month, sec_type, exchange))
 
     def secdef_info(self, conid: int | None = None, sec_type: str = "OPT", **kwargs: Any) -> list[SecdefInfo]:
-        return self._run(core_secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
+        return self._run(secdef.secdef_info(self.state, conid=conid, sec_type=sec_type, **kwargs))
 
     def bond_filters(self, issuer_id: str) -> list[BondFilter]:
-        return self._run(core_secdef.bond_filters(self.state, issuer_id))
+        return self._run(secdef.bond_filters(self.state, issuer_id))
 
-    def run(self, op: core.Op[T]) -> T:
+    def run(self, op: effects.Op[T]) -> T:
         """Drive any core operation (e.g. the resolver's) through this client."""
         return self._run(op)

@@ -1,4 +1,4 @@
-"""Where a :class:`~axion_broker_ibkr.pacing.Pacer` keeps its budget: one per gateway.
+"""Where a :class:`~axion_broker_ibkr.drivers.pacing.Pacer` keeps its budget: one per gateway.
 
 IBKR limits a gateway (10 requests/s, the per-endpoint table, the 429 penalty box), not a
 process. A host that runs its page, its executor and its jobs as separate processes, or a trader
@@ -39,12 +39,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from attrs import define, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from .config import IBKRConfig
+    from ..config import IBKRConfig
 
 try:
     import fcntl
@@ -245,7 +245,7 @@ class SqlPacingStore:
         from sqlalchemy import insert, select, update
         from sqlalchemy.exc import IntegrityError
 
-        from .store.models import IbkrPacing
+        from ..store.models import IbkrPacing
 
         self.engine = engine
         self.gateway = gateway
@@ -340,7 +340,7 @@ def open_pacing_store(config: IBKRConfig, host: str, port: int) -> PacingStore:
 
 
 def _postgres_store(config: IBKRConfig, host: str, port: int) -> SqlPacingStore:
-    from .store.engine import display_url, make_engine, resolve_database_url
+    from ..store.engine import display_url, make_engine, resolve_database_url
 
     url = resolve_database_url({"database_url": config.database_url} if config.database_url else None)
     if url.get_backend_name() != "postgresql":

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import core
-from . import models as m
-from .client import AsyncIBKRClient
-from .errors import GatewayError
-from .gatewaybase import GatewayBase, keepalive_op
+from .. import models as m
+from ..client import AsyncIBKRClient
+from ..errors import GatewayError
+from ..ops import iserver
+from .gateway_base import GatewayBase, keepalive_op
 from .primitives import AsyncRepeater, arun_blocking
 
 log = logging.getLogger("axion_broker_ibkr.gateway")  # the public module's name
@@ -76,7 +76,7 @@ class AsyncIBKRGateway(GatewayBase):
         """Take the brokerage session from another platform (it gets logged out there)."""
         try:
             suppress = self.client.config.auto_confirm
-            op = core.open_session(self.client.state, take_over=True, suppress=suppress)
+            op = iserver.open_session(self.client.state, take_over=True, suppress=suppress)
             await self.client.run(op)
             self.client._note_reauth()
         except GatewayError as exc:

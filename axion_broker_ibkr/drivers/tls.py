@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING
 
 from attrs import define
 
-from .config import is_loopback
-from .core import UntrustedCertificateError
-from .errors import GatewayUnavailableError
+from ..config import is_loopback
+from ..errors import GatewayUnavailableError, UntrustedCertificateError
 
 if TYPE_CHECKING:
-    from .config import IBKRConfig
+    from ..config import IBKRConfig
 
 log = logging.getLogger("axion_broker_ibkr.client")
 
@@ -179,8 +178,8 @@ def trust_gateway(host: str, port: int, timeout: float = 5.0) -> str:
     it presents now and save its pin for that host:port in the user config file
     (:func:`~axion_broker_ibkr.userconfig.save_gateway_pin`). Returns the fingerprint
     (``sha256:<hex>``). A pin is only accepted for a loopback gateway."""
-    from .errors import ConfigError
-    from .userconfig import save_gateway_pin
+    from ..errors import ConfigError
+    from ..userconfig import save_gateway_pin
 
     if not is_loopback(host):
         raise ConfigError(

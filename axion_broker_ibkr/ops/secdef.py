@@ -1,5 +1,5 @@
 """Contract-lookup operations of the I/O-free core (secdef search, strikes, info, rules,
-``/trsrv`` stocks and futures, currency pairs, bond filters). See :mod:`axion_broker_ibkr.core`."""
+``/trsrv`` stocks and futures, currency pairs, bond filters). See :mod:`axion_broker_ibkr.ops.iserver`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import convert
-from . import models as m
-from .core import Op, SessionState, ensure_accounts
-from .core import call as _call
-from .core import get as _get
-from .core import post as _post
-from .errors import (
+from .. import models as m
+from ..errors import (
     CompetingSessionError,
     ContractNotFoundError,
     GatewayConnectionError,
@@ -22,6 +17,12 @@ from .errors import (
     RateLimitedError,
     WireFormatError,
 )
+from ..wire import convert
+from .effects import Op, SessionState
+from .effects import call as _call
+from .effects import get as _get
+from .effects import post as _post
+from .iserver import ensure_accounts
 
 # --------------------------------------------------------------------------------------------
 # Contracts

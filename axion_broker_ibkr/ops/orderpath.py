@@ -29,11 +29,8 @@ from typing import Any
 
 from attrs import asdict, define, evolve, field
 
-from . import convert, core
-from . import models as m
-from .core_secdef import order_contract as secdef_order_contract
-from .core_secdef import rules_or_none
-from .errors import (
+from .. import models as m
+from ..errors import (
     ConfigError,
     GatewayError,
     LiveTradingNotAllowedError,
@@ -41,6 +38,15 @@ from .errors import (
     OrderRejectedError,
     OrderValidationError,
 )
+from ..masking import is_paper_account, mask_account, mask_text
+from ..models.contracts import RULE_KEYS
+from ..naming import bond_description
+from ..orders import TranslateOptions, new_client_order_id, translate_order
+from ..orders.fields import check_order_keys
+from ..orders.groups import GROUP_KEYS, OrderGroup, is_group, translate_group
+from ..orders.status import status_info
+from ..wire import convert
+from . import effects, iserver
 from .groupflow import (
     GroupModify,
     HeldGroup,
@@ -51,9 +57,6 @@ from .groupflow import (
     place_group_held,
 )
 from .journal import JournalEntry, ModificationRef, OrderJournal
-from .masking import is_paper_account, mask_account, mask_text
-from .models.contracts import RULE_KEYS
-from .naming import bond_description
 from .orderflow import (
     HeldOrder,
     OrderContext,
@@ -64,10 +67,8 @@ from .orderflow import (
     place_order_held,
     whatif,
 )
-from .orders import TranslateOptions, new_client_order_id, translate_order
-from .orders.fields import check_order_keys
-from .orders.groups import GROUP_KEYS, OrderGroup, is_group, translate_group
-from .orders.status import status_info
+from .secdef import order_contract as secdef_order_contract
+from .secdef import rules_or_none
 
 log = logging.getLogger(__name__)
 ContractLike = m.IBKRContract | Mapping[str, Any]
@@ -116,7 +117,7 @@ class OrderDesk:
     rules fetched for contracts traded without them, and how to read its settings (called when an
     order is checked, after the account is known: the first request has resolved ``auto`` by then)."""
 
-    state: core.SessionState
+    state: effects.SessionState
     settings: Callable[[], OrderSettings]
     held: dict[str, HeldOrder | HeldGroup] = field(factory=dict)
     #: A group modification's other legs, waiting for the answer to its first leg's question.
@@ -147,11 +148,11 @@ def default_account(configured: str | None, accounts: m.IServerAccounts | None) 
     return accounts.selected_account or (accounts.accounts[0] if accounts.accounts else None)
 
 
-def account(state: core.SessionState, configured: str | None, given: str | None) -> core.Op[str]:
+def account(state: effects.SessionState, configured: str | None, given: str | None) -> effects.Op[str]:
     """``given``, else the default account once IBKR's accounts are read."""
     if given:
         return given
-    yield from core.ensure_accounts(state)
+    yield from iserver.ensure_accounts(state)
     found = default_account(configured, state.accounts)
     if not found:
         raise GatewayError("the gateway reports no account; log in with a trading user")
@@ -203,7 +204,9 @@ def order_context(
 # 3. Intent and payload: the contract's rules, the translation (raises before anything is sent)
 
 
-def with_rules(desk: OrderDesk, order: Mapping[str, Any], cdict: dict[str, Any]) -> core.Op[dict[str, Any]]:
+def with_rules(
+    desk: OrderDesk, order: Mapping[str, Any], cdict: dict[str, Any]
+) -> effects.Op[dict[str, Any]]:
     """The contract dict with IBKR's rules for the order's side: as resolved (the resolver fetches
     them with the contract), else fetched once per conid and side and kept on the desk. When IBKR
     gives none, ``rules_source`` stays ``None`` and the static table decides."""
@@ -252,7 +255,7 @@ def translate(
 
 def prepare(
     desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
-) -> core.Op[tuple[OrderContext, dict[str, Any], dict[str, Any]]]:
+) -> effects.Op[tuple[OrderContext, dict[str, Any], dict[str, Any]]]:
     """What every order operation starts with: the account, the checks, the contract's rules and
     the translation -> (context, contract mapping, CPAPI payload). Raises before anything is sent."""
     settings = desk.settings()
@@ -266,7 +269,7 @@ def prepare(
 
 def prepare_group(
     desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str] = ()
-) -> core.Op[tuple[OrderContext, dict[str, Any], OrderGroup]]:
+) -> effects.Op[tuple[OrderContext, dict[str, Any], OrderGroup]]:
     """:func:`prepare` for a bracket / OCO / OTO -> (context, contract mapping, :class:`OrderGroup`)."""
     members = order.get("oco")
     head: Mapping[str, Any] = order
@@ -292,14 +295,14 @@ def prepare_group(
     return ctx, cdict, translate_group(plain, cdict, settings.translate_options(acct))
 
 
-def payload(desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike) -> core.Op[dict[str, Any]]:
+def payload(desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[dict[str, Any]]:
     """The CPAPI payload :func:`place` would send for ``order`` (nothing is sent): what a
     confirmation shows."""
     _ctx, _cdict, ticket = yield from prepare(desk, order, contract)
     return ticket
 
 
-def group(desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike) -> core.Op[OrderGroup]:
+def group(desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[OrderGroup]:
     """The group :func:`place` would send for a group dict (nothing is sent)."""
     _ctx, _cdict, found = yield from prepare_group(desk, order, contract)
     return found
@@ -317,8 +320,8 @@ def place(
     confirm: Iterable[str] = (),
     hold: bool = False,
     *,
-    guard: core.Op[None] | None = None,
-) -> core.Op[m.OrderResult]:
+    guard: effects.Op[None] | None = None,
+) -> effects.Op[m.OrderResult]:
     """Place one order or an order group. ``guard``: the client's reset-window guard, run first."""
     if guard is not None:
         yield from guard
@@ -332,7 +335,7 @@ def place(
 
 def place_group_order(
     desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike, confirm: Iterable[str], hold: bool
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     """A bracket / OCO / OTO (:mod:`.orders.groups`): every leg validated, then one POST
     (:mod:`.groupflow`). Raises before anything is sent, as :func:`prepare`. With ``hold`` IBKR's
     question about the group is held like a single order's, under the parent's cOID
@@ -351,8 +354,8 @@ def modify(
     confirm: Iterable[str] = (),
     hold: bool = False,
     *,
-    guard: core.Op[None] | None = None,
-) -> core.Op[m.OrderResult]:
+    guard: effects.Op[None] | None = None,
+) -> effects.Op[m.OrderResult]:
     """Modify live order ``order_id`` to ``order``'s terms (its own contract when none is given)."""
     named = _text(order.get("client_order_id"))  # the original order's cOID, if the caller knows it
     if guard is not None:
@@ -378,7 +381,7 @@ def modify_group_leg(
     ctx: OrderContext,
     cdict: dict[str, Any],
     hold: bool,
-) -> core.Op[m.OrderResult | None]:
+) -> effects.Op[m.OrderResult | None]:
     """A modification of a logged order-group leg that changes its quantity goes through
     :func:`.groupflow.modify_group` (an entry's exits follow it; one exit alone is refused naming
     the leg and field); ``None`` for anything else (one order, as any)."""
@@ -406,8 +409,8 @@ def modify_group_order(
     contract: ContractLike | None,
     confirm: Iterable[str] = (),
     *,
-    guard: core.Op[None] | None = None,
-) -> core.Op[m.OrderResult]:
+    guard: effects.Op[None] | None = None,
+) -> effects.Op[m.OrderResult]:
     """``modify_group``: every changed leg (by field or cOID) translated first (nothing is sent
     before all pass), the group's quantities checked, then one modification per leg, entry first."""
     if guard is not None:
@@ -452,7 +455,7 @@ def modify_group_order(
     return say_rules(result, cdict)
 
 
-def answer_held(desk: OrderDesk, client_order_id: str, yes: bool) -> core.Op[m.OrderResult]:
+def answer_held(desk: OrderDesk, client_order_id: str, yes: bool) -> effects.Op[m.OrderResult]:
     """``answer_question``: the held order is taken first (a second answer finds nothing)."""
     if not isinstance(yes, bool):
         raise OrderValidationError("yes", f"expected True or False, got {yes!r}")
@@ -463,7 +466,7 @@ def answer_held(desk: OrderDesk, client_order_id: str, yes: bool) -> core.Op[m.O
             f"no IBKR question is held for order {client_order_id!r} (already answered, never asked, "
             "or asked in another process: the order log says what became of it)",
         )
-    yield from core.ensure_accounts(desk.state)
+    yield from iserver.ensure_accounts(desk.state)
     if isinstance(held, HeldGroup):
         group_result, regrouped = yield from answer_group(
             desk.state, held, yes, new_group_id=new_client_order_id
@@ -483,21 +486,21 @@ def answer_held(desk: OrderDesk, client_order_id: str, yes: bool) -> core.Op[m.O
     return say_rules(result, held.contract)
 
 
-def whatif_order(desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
+def whatif_order(desk: OrderDesk, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[m.WhatIf]:
     """IBKR's what-if preview of ``order`` (checked and translated as for :func:`place`)."""
     ctx, _, ticket = yield from prepare(desk, order, contract)
     return (yield from whatif(desk.state, ticket, ctx))
 
 
 def order_contract(
-    state: core.SessionState, order_id: str | int, order: Mapping[str, Any]
-) -> core.Op[m.IBKRContract]:
+    state: effects.SessionState, order_id: str | int, order: Mapping[str, Any]
+) -> effects.Op[m.IBKRContract]:
     """The contract of a live order from its own terms: the order's conid (the order dict's
     ``conid``, else IBKR's status of ``order_id``), then IBKR's definition of that conid
     (strike, right, expiry, multiplier: never the page's or the caller's guess)."""
     raw = order.get("conid")
     if raw is None:
-        status = yield from core.order_status(state, order_id)
+        status = yield from iserver.order_status(state, order_id)
         raw = status.conid
     try:
         conid = int(raw) if raw is not None and not isinstance(raw, bool) else 0
@@ -510,7 +513,7 @@ def order_contract(
         # IBKR's definition names a bond by its ticker (``T``); the plugin resolved and logged
         # it by the description form (``US-T 4.25 11/15/34``). The order's own logged symbol
         # is the one the caller was shown, so the order's contract answers to it.
-        logged = yield core.FindOrder(order_id=str(order_id))
+        logged = yield effects.FindOrder(order_id=str(order_id))
         if isinstance(logged, JournalEntry) and logged.conid == conid and logged.symbol:
             contract = evolve(contract, local_symbol=logged.symbol)
         else:  # not in this log: the description form of IBKR's own name (``T 4.25 11/15/34``)
@@ -531,7 +534,7 @@ CANCEL_CONFIRM_WAIT_S = 0.5
 
 def cancel(
     desk: OrderDesk, order_id: str | int, account_id: str | None, sec_type: str | None
-) -> core.Op[m.CancelAck]:
+) -> effects.Op[m.CancelAck]:
     """Cancel order ``order_id``. Without ``sec_type`` the order's own is used (its order-log
     row, else IBKR's status of it) so a futures cancel carries ``manualIndicator`` and
     ``extOperator``. After IBKR's acknowledgement the order's status is read once and written to
@@ -541,14 +544,14 @@ def cancel(
     acct = yield from account(desk.state, settings.configured_account, account_id)
     oid = str(order_id).strip()
     if sec_type is None:
-        logged = yield core.FindOrder(order_id=oid)
+        logged = yield effects.FindOrder(order_id=oid)
         if isinstance(logged, JournalEntry) and logged.sec_type:
             sec_type = logged.sec_type
     if sec_type is None:
         status = yield from status_or_none(desk.state, oid)
         sec_type = None if status is None else status.sec_type
     futures = sec_type is not None and sec_type.upper() in ("FUT", "FOP")
-    ack = yield from core.cancel_order(
+    ack = yield from iserver.cancel_order(
         desk.state,
         acct,
         order_id,
@@ -561,10 +564,10 @@ def cancel(
         for _ in range(CANCEL_CONFIRM_READS - 1):
             if after is None or not status_info(after.order_status).live:
                 break
-            yield core.Sleep(CANCEL_CONFIRM_WAIT_S)
+            yield effects.Sleep(CANCEL_CONFIRM_WAIT_S)
             after = (yield from status_or_none(desk.state, oid)) or after
         if after is not None and after.order_status:
-            yield core.RecordOrderStatus(
+            yield effects.RecordOrderStatus(
                 order_id=oid,
                 ibkr_status=after.order_status,
                 filled_quantity=after.cum_fill,
@@ -574,11 +577,11 @@ def cancel(
     return ack
 
 
-def status_or_none(state: core.SessionState, order_id: str) -> core.Op[m.OrderStatus | None]:
+def status_or_none(state: effects.SessionState, order_id: str) -> effects.Op[m.OrderStatus | None]:
     """IBKR's status of an order, ``None`` when it cannot be read (logged; nothing depends on it
     but the futures fields of a cancel and the order log, which the stream also keeps)."""
     try:
-        return (yield from core.order_status(state, order_id))
+        return (yield from iserver.order_status(state, order_id))
     except (GatewayError, OrderRejectedError) as exc:
         log.info("status of order %s could not be read: %s", order_id, mask_text(str(exc)))
         return None
@@ -608,28 +611,30 @@ def _text(value: Any) -> str | None:
 #    in a worker thread where they must)
 
 
-def record(journal: OrderJournal | None, effect: core.JournalEffect) -> ModificationRef | JournalEntry | None:
+def record(
+    journal: OrderJournal | None, effect: effects.JournalEffect
+) -> ModificationRef | JournalEntry | None:
     """Write one journal effect (a no-op without a journal). An exception propagates into the order
     flow, which then does not send the order or modification (the record comes first)."""
     if journal is None:
         return None
-    if isinstance(effect, core.RecordPending):
+    if isinstance(effect, effects.RecordPending):
         journal.record_pending(effect.entry)
-    elif isinstance(effect, core.RecordResult):
+    elif isinstance(effect, effects.RecordResult):
         fields = asdict(effect.settlement, recurse=False)
         if fields["ibkr_status"] is None:
             del fields["ibkr_status"]  # only when IBKR said one: a journal written before it still works
         else:
             fields["ibkr_status"] = status_info(fields["ibkr_status"]).ibkr
         journal.record_result(effect.client_order_id, **fields)
-    elif isinstance(effect, core.FindEntry):
+    elif isinstance(effect, effects.FindEntry):
         entry = journal.get(effect.client_order_id)
         return entry if isinstance(entry, JournalEntry) else None
-    elif isinstance(effect, core.FindOrder):
+    elif isinstance(effect, effects.FindOrder):
         find = getattr(journal, "find_order", None)
         found = find(effect.order_id) if callable(find) else None
         return found if isinstance(found, JournalEntry) else None
-    elif isinstance(effect, core.RecordOrderStatus):
+    elif isinstance(effect, effects.RecordOrderStatus):
         write = getattr(journal, "record_order_status", None)
         if callable(write):
             write(
@@ -639,7 +644,7 @@ def record(journal: OrderJournal | None, effect: core.JournalEffect) -> Modifica
                 total_size=effect.total_size,
                 avg_fill_price=effect.avg_fill_price,
             )
-    elif isinstance(effect, core.RecordModification):
+    elif isinstance(effect, effects.RecordModification):
         return journal.record_modification(effect.modification)
     else:
         s = effect.settlement

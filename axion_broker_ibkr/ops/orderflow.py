@@ -25,9 +25,8 @@ from typing import Any
 
 from attrs import asdict, define, evolve, field
 
-from . import convert, core
-from . import models as m
-from .errors import (
+from .. import models as m
+from ..errors import (
     AMBIGUOUS,
     NOT_SENT,
     REFUSED,
@@ -40,10 +39,12 @@ from .errors import (
     QuestionRefusedError,
     delivery_of,
 )
+from ..masking import mask_account, mask_text
+from ..naming import describe_contract
+from ..orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED, host_order_status
+from ..wire import convert
+from . import effects, iserver
 from .journal import JournalEntry, Modification, ModificationRef, Settlement
-from .masking import mask_account, mask_text
-from .naming import describe_contract
-from .orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED, host_order_status
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class Held:
 
 def reply_loop(
     first: m.OrderReply, ctx: OrderContext, transcript: list[dict[str, Any]], coid: str
-) -> core.Op[list[m.OrderAck]]:
+) -> effects.Op[list[m.OrderAck]]:
     """Answer questions until IBKR accepts (acks) or rejects; ``transcript`` is filled in place."""
     outcome = yield from _reply_loop(first, ctx, transcript, coid)
     assert not isinstance(outcome, Held)
@@ -216,7 +217,7 @@ def _reply_loop(
     *,
     hold: bool = False,
     rounds: int = 0,
-) -> core.Op[list[m.OrderAck] | Held]:
+) -> effects.Op[list[m.OrderAck] | Held]:
     """:func:`reply_loop`; with ``hold`` a question the policy does not answer yes is neither
     answered nor declined: the loop returns :class:`Held` (the caller answers it later)."""
     reply = first
@@ -257,22 +258,22 @@ def _reply_loop(
                 mask_text(reason), message_ids=ids, transcript=transcript, client_order_id=coid
             )
         transcript.append(_question_record(question, True, True, ctx))
-        data = yield from core.call(
-            core.post(f"/iserver/reply/{question.id}", {"confirmed": True}, idempotent=False)
+        data = yield from effects.call(
+            effects.post(f"/iserver/reply/{question.id}", {"confirmed": True}, idempotent=False)
         )
         reply = convert.parse_order_reply(data)
 
 
-def _discard(reply_id: str) -> core.Op[None]:
+def _discard(reply_id: str) -> effects.Op[None]:
     """Answer "no" so IBKR drops the pending order; a failure here changes nothing for the caller."""
     try:
-        yield core.post(f"/iserver/reply/{reply_id}", {"confirmed": False}, idempotent=False)
+        yield effects.post(f"/iserver/reply/{reply_id}", {"confirmed": False}, idempotent=False)
     except GatewayError as exc:
         log.info("declining question %s failed (%s); the order was not placed", reply_id, exc)
 
 
-def find_by_coid(state: core.SessionState, account_id: str, coid: str) -> core.Op[m.Order | None]:
-    orders = yield from core.live_orders(state, account_id)
+def find_by_coid(state: effects.SessionState, account_id: str, coid: str) -> effects.Op[m.Order | None]:
+    orders = yield from iserver.live_orders(state, account_id)
     for order in orders:
         if order.client_order_id == coid:
             return order
@@ -299,12 +300,12 @@ def ack_result(
     )
 
 
-def with_fills(state: core.SessionState, result: m.OrderResult, qty: float) -> core.Op[m.OrderResult]:
+def with_fills(state: effects.SessionState, result: m.OrderResult, qty: float) -> effects.Op[m.OrderResult]:
     """An order that filled at once: read its fill quantity and average price (best effort)."""
     if result.order_id is None or result.fill_qty <= 0:
         return result
     try:
-        status = yield from core.order_status(state, result.order_id)
+        status = yield from iserver.order_status(state, result.order_id)
     except GatewayError as exc:
         log.info("order %s filled; its fill price could not be read: %s", result.order_id, exc)
         return result
@@ -383,8 +384,8 @@ def _held_message(coid: str, pending: m.PendingQuestion) -> str:
     )
 
 
-def first_post(path: str, body: Any) -> core.Op[m.OrderReply]:
-    data = yield from core.call(core.post(path, body, idempotent=False))
+def first_post(path: str, body: Any) -> effects.Op[m.OrderReply]:
+    data = yield from effects.call(effects.post(path, body, idempotent=False))
     return convert.parse_order_reply(data)
 
 
@@ -402,11 +403,11 @@ def _reply_gone(exc: GatewayError) -> bool:
     return exc.status_code == 503 and ("invalidated" in text or "order reply timed out" in text)
 
 
-def _continue(reply_id: str, transcript: list[dict[str, Any]]) -> core.Op[Any]:
+def _continue(reply_id: str, transcript: list[dict[str, Any]]) -> effects.Op[Any]:
     """Answer yes to a held question: IBKR's next reply, or ``_GONE``."""
     try:
-        data = yield from core.call(
-            core.post(f"/iserver/reply/{reply_id}", {"confirmed": True}, idempotent=False)
+        data = yield from effects.call(
+            effects.post(f"/iserver/reply/{reply_id}", {"confirmed": True}, idempotent=False)
         )
     except GatewayError as exc:
         if not _reply_gone(exc):
@@ -453,30 +454,30 @@ def failure_message(exc: BaseException) -> str:
 
 
 def place_order(
-    state: core.SessionState, payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: OrderContext
-) -> core.Op[m.OrderResult]:
+    state: effects.SessionState, payload: Mapping[str, Any], contract: Mapping[str, Any], ctx: OrderContext
+) -> effects.Op[m.OrderResult]:
     """Journal, send and settle one (already translated) order."""
     result, _held = yield from place_order_held(state, payload, contract, ctx)
     return result
 
 
 def place_order_held(
-    state: core.SessionState,
+    state: effects.SessionState,
     payload: Mapping[str, Any],
     contract: Mapping[str, Any],
     ctx: OrderContext,
     *,
     hold: bool = False,
     linked: str | None = None,
-) -> core.Op[tuple[m.OrderResult, HeldOrder | None]]:
+) -> effects.Op[tuple[m.OrderResult, HeldOrder | None]]:
     """:func:`place_order`; with ``hold`` a question the policy does not answer yes is held for the
     caller: the row is ``awaiting_answer`` and the result (``pending``, ``question`` set) comes with
     the :class:`HeldOrder` that :func:`answer` continues. ``linked``: the first order's cOID when
     this is its ticket placed again after its question expired."""
     entry = journal_entry(payload, contract, ctx, linked)
     coid = entry.client_order_id
-    yield from core.ensure_accounts(state)
-    yield core.RecordPending(entry)  # raises -> nothing is sent
+    yield from iserver.ensure_accounts(state)
+    yield effects.RecordPending(entry)  # raises -> nothing is sent
     transcript: list[dict[str, Any]] = ignored_keys_record(ctx)
     if linked:
         transcript.append(
@@ -496,18 +497,18 @@ def place_order_held(
 
 
 def _settle_place(
-    state: core.SessionState,
+    state: effects.SessionState,
     coid: str,
     ctx: OrderContext,
     transcript: list[dict[str, Any]],
     quantity: float,
-    first: core.Op[Any],
+    first: effects.Op[Any],
     *,
     hold: bool,
     payload: Mapping[str, Any],
     contract: Mapping[str, Any],
     rounds: int = 0,
-) -> core.Op[tuple[m.OrderResult, HeldOrder | None] | None]:
+) -> effects.Op[tuple[m.OrderResult, HeldOrder | None] | None]:
     """Run ``first`` (the order POST, or the yes to a held question) and the reply loop, and settle
     the order's row. ``None``: ``first`` found the question gone (nothing settled)."""
     try:
@@ -525,13 +526,13 @@ def _settle_place(
         if delivery != AMBIGUOUS:
             # not_sent / refused: not at IBKR. A question not answered yes is ``declined`` (the
             # transcript keeps the question's ids and text), never ``rejected``.
-            yield core.RecordResult(
+            yield effects.RecordResult(
                 coid, Settlement(status=status, transcript=transcript, message=failure_message(exc))
             )
             raise
         # Ambiguous: the order may or may not be at IBKR. Look for its cOID before deciding.
         log.warning("order %s: ambiguous failure (%s); looking for its cOID among live orders", coid, exc)
-        yield core.RecordResult(coid, Settlement(status=status, message=str(exc)))
+        yield effects.RecordResult(coid, Settlement(status=status, message=str(exc)))
         try:
             found = yield from find_by_coid(state, ctx.account_id, coid)
         except GatewayError as lookup_exc:
@@ -541,18 +542,18 @@ def _settle_place(
             message = (
                 f"order {coid}: state unknown after '{exc}'; it was NOT re-sent, reconcile before retrying"
             )
-            yield core.RecordResult(
+            yield effects.RecordResult(
                 coid, Settlement(status=UNKNOWN_AT_BROKER, transcript=transcript, message=message)
             )
             raise OrderStateUnknownError(message, client_order_id=coid) from exc
         result = found_result(found, coid, ctx, transcript)
-        yield core.RecordResult(coid, result_settlement(result, transcript, fills=False))
+        yield effects.RecordResult(coid, result_settlement(result, transcript, fills=False))
         return result, None
     if isinstance(outcome, Held):
         pending = _pending_question(outcome.question, ctx)
         transcript.append(_held_record(outcome.question, pending, ctx))
         message = _held_message(coid, pending)
-        yield core.RecordResult(
+        yield effects.RecordResult(
             coid, Settlement(status=AWAITING_ANSWER, transcript=transcript, message=message)
         )
         held = HeldOrder(
@@ -562,7 +563,7 @@ def _settle_place(
         return _held_result(held, message), held
     result = ack_result(outcome, coid, ctx, quantity, transcript)
     result = yield from with_fills(state, result, quantity)
-    yield core.RecordResult(coid, result_settlement(result, transcript))
+    yield effects.RecordResult(coid, result_settlement(result, transcript))
     return result, None
 
 
@@ -600,8 +601,8 @@ def _answered(held: HeldOrder, yes: bool, **extra: Any) -> list[dict[str, Any]]:
 
 
 def answer(
-    state: core.SessionState, held: HeldOrder, yes: bool, *, new_coid: Callable[[], str]
-) -> core.Op[tuple[m.OrderResult, HeldOrder | None]]:
+    state: effects.SessionState, held: HeldOrder, yes: bool, *, new_coid: Callable[[], str]
+) -> effects.Op[tuple[m.OrderResult, HeldOrder | None]]:
     """Answer a held question for the same order: ``yes`` continues its reply loop (same cOID, same
     row), no declines it (row ``declined``, question kept). After the reply window (or when IBKR
     says the question is gone) a yes sends the same ticket again: a new order under ``new_coid()``
@@ -621,7 +622,7 @@ def answer(
     if not expired:
         if held.kind == "place":
             # Write-ahead: the yes may place the order; until IBKR answers, the row says so.
-            yield core.RecordResult(
+            yield effects.RecordResult(
                 held.client_order_id,
                 Settlement(
                     status="submitted_unconfirmed",
@@ -651,14 +652,14 @@ def answer(
                     f"order {held.client_order_id}: IBKR's question is gone and live orders could not be "
                     f"read ('{exc}'); the ticket was NOT sent again, reconcile before retrying"
                 )
-                yield core.RecordResult(
+                yield effects.RecordResult(
                     held.client_order_id,
                     Settlement(status=UNKNOWN_AT_BROKER, transcript=transcript, message=message),
                 )
                 raise OrderStateUnknownError(message, client_order_id=held.client_order_id) from exc
             if found is not None:
                 result = found_result(found, held.client_order_id, ctx, transcript)
-                yield core.RecordResult(
+                yield effects.RecordResult(
                     held.client_order_id, result_settlement(result, transcript, fills=False)
                 )
                 return result, None
@@ -669,7 +670,7 @@ def answer(
     else:
         reason = "question expired at IBKR before the yes (its reply id is gone or was invalidated)"
     if held.kind == "place":
-        yield core.RecordResult(
+        yield effects.RecordResult(
             held.client_order_id, Settlement(status=DECLINED, transcript=transcript, message=reason)
         )
         again = new_coid()
@@ -681,7 +682,7 @@ def answer(
             )
         )
     if held.ref is not None:
-        yield core.SettleModification(
+        yield effects.SettleModification(
             held.ref, Settlement(status="refused", transcript=transcript, message=reason)
         )
     assert held.order_id is not None
@@ -694,13 +695,13 @@ def answer(
 
 def _settle_declined(
     held: HeldOrder, transcript: list[dict[str, Any]], message: str
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     if held.kind == "place":
-        yield core.RecordResult(
+        yield effects.RecordResult(
             held.client_order_id, Settlement(status=DECLINED, transcript=transcript, message=message)
         )
     elif held.ref is not None:
-        yield core.SettleModification(
+        yield effects.SettleModification(
             held.ref, Settlement(status="refused", transcript=transcript, message=message)
         )
     # The host's word for "not placed" is ``rejected`` (as for a refused question); the log's is
@@ -735,14 +736,14 @@ def modification(
 
 
 def modify_order(
-    state: core.SessionState,
+    state: effects.SessionState,
     order_id: str | int,
     payload: Mapping[str, Any],
     ctx: OrderContext,
     *,
     contract: Mapping[str, Any] | None = None,
     coid: str | None = None,
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     """Modify: one bare order object (no ``orders`` wrapper) repeating every field of the ticket.
 
     Journaled like a new order: the modification (new terms, body) is recorded before the POST
@@ -756,7 +757,7 @@ def modify_order(
 
 
 def modify_order_held(
-    state: core.SessionState,
+    state: effects.SessionState,
     order_id: str | int,
     payload: Mapping[str, Any],
     ctx: OrderContext,
@@ -764,15 +765,15 @@ def modify_order_held(
     contract: Mapping[str, Any] | None = None,
     coid: str | None = None,
     hold: bool = False,
-) -> core.Op[tuple[m.OrderResult, HeldOrder | None]]:
+) -> effects.Op[tuple[m.OrderResult, HeldOrder | None]]:
     """:func:`modify_order`; with ``hold`` a question is held for the caller: the modification's
     record is ``awaiting_answer`` (the order itself keeps working at IBKR with its old terms, so
     its row keeps its status) and :func:`answer` continues it."""
-    oid = core.order_id_text(order_id)
+    oid = iserver.order_id_text(order_id)
     body = convert.without_client_order_id(payload)  # the cOID identifies the original order
-    yield from core.ensure_accounts(state)
+    yield from iserver.ensure_accounts(state)
     mod = modification(oid, coid, body, contract or {}, ctx)
-    ref: ModificationRef | None = yield core.RecordModification(mod)  # raises -> nothing is sent
+    ref: ModificationRef | None = yield effects.RecordModification(mod)  # raises -> nothing is sent
     order_coid = coid or (ref.client_order_id if ref is not None else None) or ""
     log.info(
         "modifying order %s (cOID %s): %s %s x%s price %s on %s [%s]",
@@ -792,20 +793,20 @@ def modify_order_held(
 
 
 def _settle_modify(
-    state: core.SessionState,
+    state: effects.SessionState,
     held: HeldOrder,
     ctx: OrderContext,
     transcript: list[dict[str, Any]],
-    first: core.Op[Any],
+    first: effects.Op[Any],
     *,
     hold: bool = True,
     rounds: int = 0,
-) -> core.Op[tuple[m.OrderResult, HeldOrder | None] | None]:
+) -> effects.Op[tuple[m.OrderResult, HeldOrder | None] | None]:
     oid, ref, order_coid = held.order_id or "", held.ref, held.client_order_id
 
-    def settle(status: str, message: str | None = None, ibkr_status: str | None = None) -> core.Op[None]:
+    def settle(status: str, message: str | None = None, ibkr_status: str | None = None) -> effects.Op[None]:
         if ref is not None:
-            yield core.SettleModification(
+            yield effects.SettleModification(
                 ref,
                 Settlement(status=status, transcript=transcript, message=message, ibkr_status=ibkr_status),
             )
@@ -847,10 +848,12 @@ def _fields(result: m.OrderResult) -> dict[str, Any]:
     return asdict(result, recurse=False)
 
 
-def whatif(state: core.SessionState, payload: Mapping[str, Any], ctx: OrderContext) -> core.Op[m.WhatIf]:
-    yield from core.ensure_accounts(state)
-    req = core.post(
+def whatif(
+    state: effects.SessionState, payload: Mapping[str, Any], ctx: OrderContext
+) -> effects.Op[m.WhatIf]:
+    yield from iserver.ensure_accounts(state)
+    req = effects.post(
         f"/iserver/account/{ctx.account_id}/orders/whatif", {"orders": [dict(payload)]}, idempotent=False
     )
-    data = yield from core.call(req)
+    data = yield from effects.call(req)
     return convert.structure(data, m.WhatIf)

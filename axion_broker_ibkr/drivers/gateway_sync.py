@@ -1,4 +1,4 @@
-# GENERATED FILE, do not edit: made from axion_broker_ibkr/gateway_async.py by scripts/unasync.py.
+# GENERATED FILE, do not edit: made from axion_broker_ibkr/drivers/gateway_async.py by scripts/unasync.py.
 # Edit gateway_async.py, then run `python scripts/unasync.py` (`--check` verifies; the test suite runs it).
 """``IBKRGateway``: health and keep-alive for a synchronous :class:`IBKRClient` (a daemon thread).
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import core
-from . import models as m
-from .client import IBKRClient
-from .errors import GatewayError
-from .gatewaybase import GatewayBase, keepalive_op
+from .. import models as m
+from ..client import IBKRClient
+from ..errors import GatewayError
+from ..ops import iserver
+from .gateway_base import GatewayBase, keepalive_op
 from .primitives import Repeater, run_blocking
 
 log = logging.getLogger("axion_broker_ibkr.gateway")  # the public module's name
@@ -77,7 +77,7 @@ class IBKRGateway(GatewayBase):
         """Take the brokerage session from another platform (it gets logged out there)."""
         try:
             suppress = self.client.config.auto_confirm
-            op = core.open_session(self.client.state, take_over=True, suppress=suppress)
+            op = iserver.open_session(self.client.state, take_over=True, suppress=suppress)
             self.client.run(op)
             self.client._note_reauth()
         except GatewayError as exc:

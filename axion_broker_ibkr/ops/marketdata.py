@@ -1,5 +1,5 @@
 """Market-data operations of the I/O-free core: snapshot (pre-flight handled), history (IBKR's
-bar/period rules checked before sending), unsubscribe. See :mod:`axion_broker_ibkr.core`."""
+bar/period rules checked before sending), unsubscribe. See :mod:`axion_broker_ibkr.ops.iserver`."""
 
 from __future__ import annotations
 
@@ -8,20 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import evolve
 
-from . import convert
-from . import models as m
-from .core import (
-    Op,
-    Response,
-    SessionState,
-    Sleep,
-    ensure_accounts,
-    error_for,
-    error_text,
-)
-from .core import call as _call
-from .core import get as _get
-from .core import post as _post
+from .. import models as m
+from ..wire import convert
+from .effects import Op, Response, SessionState, Sleep, error_for, error_text
+from .effects import call as _call
+from .effects import get as _get
+from .effects import post as _post
+from .iserver import ensure_accounts
 
 # --------------------------------------------------------------------------------------------
 # Market data

@@ -12,8 +12,8 @@ from typing import Any, cast
 
 import attrs
 
-from .. import convert
 from .. import models as m
+from ..wire import convert
 from .events import OrderEvent, QuoteEvent, merged_quote_event
 
 

@@ -22,37 +22,28 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import core, orderpath, resets
-from . import models as m
-from . import requestpolicy as rp
-from .config import IBKRConfig, takes_over_competing
-from .errors import (
-    GatewayError,
-    ModeError,
-    ResetWindowError,
-)
-from .journal import ContractCache, JournalEntry, ModificationRef, OrderJournal, require_order_journal
-from .masking import mask_text
+from .. import models as m
+from ..config import IBKRConfig, takes_over_competing
+from ..errors import GatewayError, ModeError, ResetWindowError
+from ..masking import mask_text
+from ..ops import effects, iserver, orderpath, resets
+from ..ops import requestpolicy as rp
+from ..ops.journal import ContractCache, JournalEntry, ModificationRef, OrderJournal, require_order_journal
+from ..ops.requestpolicy import ACCOUNT_SESSION_PATHS as ACCOUNT_SESSION_PATHS  # re-exported
+from ..ops.requestpolicy import SESSION_PATHS as SESSION_PATHS  # re-exported
 from .pacing import Pacer, RetryPolicy
 from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
-from .requestpolicy import ACCOUNT_SESSION_PATHS as ACCOUNT_SESSION_PATHS  # re-exported
-from .requestpolicy import SESSION_PATHS as SESSION_PATHS  # re-exported
-from .tls import (
-    certificate_failure,
-    config_trust,
-    context_trusting,
-    untrusted_error,
-)
+from .tls import certificate_failure, config_trust, context_trusting, untrusted_error
 from .tls import config_ssl_context as config_ssl_context  # re-exported
 from .tls import fingerprint_of as fingerprint_of  # re-exported
 from .tls import pinned_context as pinned_context  # re-exported
 
 if TYPE_CHECKING:
-    from .oauth.session import OAuthSession
-    from .orders import TranslateOptions
-    from .orders.groups import OrderGroup
-    from .sim import SimServer
+    from ..oauth.auth import OAuthSession
+    from ..orders import TranslateOptions
+    from ..orders.groups import OrderGroup
+    from ..sim import SimServer
 
 log = logging.getLogger("axion_broker_ibkr.client")
 T = TypeVar("T")
@@ -161,7 +152,7 @@ def embedded_sim() -> SimServer:
     global _EMBEDDED
     with _SIM_LOCK:
         if _EMBEDDED is None:
-            from .sim import SimServer
+            from ..sim import SimServer
 
             server = SimServer(host="127.0.0.1", port=0)
             server.start()
@@ -214,7 +205,7 @@ class ClientBase:
         self.retry = retry if retry is not None else RetryPolicy(max_attempts=self.config.max_attempts)
         self.journal = journal
         self.cache = cache
-        self.state = core.SessionState()
+        self.state = effects.SessionState()
         self._transport = transport
         self._endpoint: Endpoint | None = None
         self._ssl: ssl.SSLContext | None = None
@@ -302,8 +293,8 @@ class ClientBase:
     def _oauth_endpoint(self, reason: str) -> Endpoint:
         """IBKR's Web API with OAuth 1.0a: the credentials are loaded (and checked) now; the live
         session token is obtained with the first request (:class:`~.oauth.session.OAuthAuth`)."""
-        from .oauth.credentials import credentials_from_config
-        from .oauth.session import OAuthSession
+        from ..oauth.auth import OAuthSession
+        from ..oauth.credentials import credentials_from_config
 
         url = self.config.oauth_base_url
         parts = urlsplit(url)
@@ -325,7 +316,7 @@ class ClientBase:
         return self._oauth.refreshes if self._oauth is not None else 0
 
     def _gateway_listening(self) -> bool:
-        """The ``auto`` probe (:mod:`axion_broker_ibkr.probe`): does anything accept a TCP
+        """The ``auto`` probe (:mod:`axion_broker_ibkr.drivers.probe`): does anything accept a TCP
         connection at the configured gateway address? Blocking."""
         cfg = self.config
         return gateway_listening(cfg.gateway_host, cfg.gateway_port, cfg.probe_timeout)
@@ -369,7 +360,7 @@ class ClientBase:
     @property
     def ws_url(self) -> str:
         if self._endpoint is not None and self._oauth is not None:
-            from .oauth.session import oauth_ws_url
+            from ..oauth.auth import oauth_ws_url
 
             return oauth_ws_url(self._endpoint.ws_url, self._oauth.credentials.access_token)
         return (
@@ -421,7 +412,7 @@ class ClientBase:
 
     # ----------------------------------------------------------------------------- decisions
 
-    def _concurrency(self, req: core.Request) -> tuple[str, int] | None:
+    def _concurrency(self, req: effects.Request) -> tuple[str, int] | None:
         """``(rule, cap)`` for an endpoint IBKR caps by concurrency (history), else ``None``."""
         return self.pacer.max_concurrent(req.method, req.path)
 
@@ -440,14 +431,14 @@ class ClientBase:
             rebuilding_session=self._rebuilding_session,
         )
 
-    def _answered(self, req: core.Request, raw: httpx.Response) -> rp.Answer:
+    def _answered(self, req: effects.Request, raw: httpx.Response) -> rp.Answer:
         """The driver boundary for an answer: the plain value, and the server facts it carries
         recorded (:meth:`_note_server`)."""
         answer = answer_of(raw)
         self._note_server(req, answer)
         return answer
 
-    def _note_server(self, req: core.Request, answer: rp.Answer) -> None:
+    def _note_server(self, req: effects.Request, answer: rp.Answer) -> None:
         """Keep the gateway's clock (its Date header: IBKR's resets are on the server's time) and
         when the brokerage session was last seen authenticated (the reset guard's "it is back")."""
         date = answer.headers.get("date")
@@ -483,14 +474,14 @@ class ClientBase:
         seen = self.session_seen_at
         return self._resets.hold(self.server_time(), hold_minutes=minutes, session_back_at=seen)
 
-    def _reset_guard_op(self) -> core.Op[None]:
+    def _reset_guard_op(self) -> effects.Op[None]:
         """Before an order or modification: hold it around IBKR's reset / maintenance windows
         (:class:`ResetWindowError`, nothing sent, nothing logged). Once a window is over, the
         start-up sequence is run again; if the session is back, the order goes out."""
         hold = self._reset_hold()
         if hold is not None and hold.over:
             try:
-                yield from core.auth_status()  # the Date header and the session's state, fresh
+                yield from iserver.auth_status()  # the Date header and the session's state, fresh
                 hold = self._reset_hold()
                 if hold is not None:
                     self.state.reset()
@@ -504,7 +495,7 @@ class ClientBase:
             raise ResetWindowError(hold.message, retry_at=hold.retry_at, window=hold.window.describe())
         return None
 
-    def _record(self, effect: core.JournalEffect) -> ModificationRef | JournalEntry | None:
+    def _record(self, effect: effects.JournalEffect) -> ModificationRef | JournalEntry | None:
         """Write one journal effect (blocking): :func:`.orderpath.record`."""
         return orderpath.record(self.journal, effect)
 
@@ -521,7 +512,7 @@ class ClientBase:
         else:
             kwargs["verify"] = self.ssl_context
         if self._oauth is not None:
-            from .oauth.session import OAuthAuth
+            from ..oauth.auth import OAuthAuth
 
             kwargs["auth"] = OAuthAuth(self._oauth)
         return kwargs
@@ -551,17 +542,17 @@ class ClientBase:
             logged=self.journal is not None, clock=lambda: self.clock(),
         )  # fmt: skip
 
-    def _account_op(self, account_id: str | None) -> core.Op[str]:
+    def _account_op(self, account_id: str | None) -> effects.Op[str]:
         return orderpath.account(self.state, self.config.account_id, account_id)
 
     def translate_options(self, account_id: str | None = None) -> TranslateOptions:
         """The options this client translates orders with (``account_id``: default :attr:`account_id`)."""
         return self._order_settings().translate_options(account_id or self.account_id)
 
-    def _payload_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[dict[str, Any]]:
+    def _payload_op(self, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[dict[str, Any]]:
         return orderpath.payload(self._desk, order, contract)
 
-    def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[OrderGroup]:
+    def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[OrderGroup]:
         return orderpath.group(self._desk, order, contract)
 
     def _place_op(
@@ -570,7 +561,7 @@ class ClientBase:
         contract: ContractLike,
         confirm: Iterable[str] = (),
         hold: bool = False,
-    ) -> core.Op[m.OrderResult]:
+    ) -> effects.Op[m.OrderResult]:
         return orderpath.place(self._desk, order, contract, confirm, hold, guard=self._reset_guard_op())
 
     def _modify_op(
@@ -580,7 +571,7 @@ class ClientBase:
         contract: ContractLike | None,
         confirm: Iterable[str] = (),
         hold: bool = False,
-    ) -> core.Op[m.OrderResult]:
+    ) -> effects.Op[m.OrderResult]:
         return orderpath.modify(
             self._desk, order_id, order, contract, confirm, hold, guard=self._reset_guard_op()
         )
@@ -591,7 +582,7 @@ class ClientBase:
         changes: Mapping[str, Mapping[str, Any]],
         contract: ContractLike | None,
         confirm: Iterable[str] = (),
-    ) -> core.Op[m.OrderResult]:
+    ) -> effects.Op[m.OrderResult]:
         guard = self._reset_guard_op()
         return orderpath.modify_group_order(
             self._desk, client_order_id, changes, contract, confirm, guard=guard
@@ -601,24 +592,24 @@ class ClientBase:
         """The question held for order ``client_order_id`` (``hold_questions=True``), if any."""
         return self._desk.held_question(client_order_id)
 
-    def _answer_op(self, client_order_id: str, yes: bool) -> core.Op[m.OrderResult]:
+    def _answer_op(self, client_order_id: str, yes: bool) -> effects.Op[m.OrderResult]:
         return orderpath.answer_held(self._desk, client_order_id, yes)
 
-    def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> core.Op[m.WhatIf]:
+    def _whatif_op(self, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[m.WhatIf]:
         return orderpath.whatif_order(self._desk, order, contract)
 
     def _cancel_op(
         self, order_id: str | int, account_id: str | None, sec_type: str | None
-    ) -> core.Op[m.CancelAck]:
+    ) -> effects.Op[m.CancelAck]:
         return orderpath.cancel(self._desk, order_id, account_id, sec_type)
 
-    def _session_op(self, *, tickle_after: bool = False) -> core.Op[core.StartupResult]:
+    def _session_op(self, *, tickle_after: bool = False) -> effects.Op[iserver.StartupResult]:
         """IBKR's start-up sequence; while it runs, its own account reads never re-authenticate
         (it waits out "no bridge" itself)."""
         self._rebuilding_session = True
         try:
             return (
-                yield from core.open_session(
+                yield from iserver.open_session(
                     self.state,
                     take_over=takes_over_competing(self.config),
                     # Session-wide suppression only when configured as such; auto_confirm answers per order.
@@ -629,6 +620,6 @@ class ClientBase:
         finally:
             self._rebuilding_session = False
 
-    def _with_account(self, account_id: str | None, make: Callable[[str], core.Op[T]]) -> core.Op[T]:
+    def _with_account(self, account_id: str | None, make: Callable[[str], effects.Op[T]]) -> effects.Op[T]:
         account = yield from self._account_op(account_id)
         return (yield from make(account))

@@ -3,7 +3,7 @@
 Some procedures are longer than one core operation: they read the database, run operations
 through the client, call the gateway monitor, then write the database again (contract resolution
 with its persistent cache, start-up reconciliation, the session lifecycle). Each is written once,
-as a generator that *yields* steps and *returns* its result, the shape of :mod:`axion_broker_ibkr.core`
+as a generator that *yields* steps and *returns* its result, the shape of :mod:`axion_broker_ibkr.ops.iserver`
 operations one level up:
 
 * :class:`Call` -- a client or gateway method (``client.run``, ``client.live_orders``,

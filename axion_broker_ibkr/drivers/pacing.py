@@ -1,7 +1,7 @@
 """Pacing and retry: small policy objects shared by every call of one client.
 
 The pacer's *state* (the booked slots, the 429 back-off) lives in a store
-(:mod:`axion_broker_ibkr.pacing_stores`): IBKR counts requests per gateway, not per process, so
+(:mod:`axion_broker_ibkr.drivers.pacing_stores`): IBKR counts requests per gateway, not per process, so
 by default (config ``pacing_store = "auto"``) every process on the machine that talks to the same
 gateway ``host:port`` books its slots in one small file-locked state file, and a 429 seen by one
 process backs off all of them.
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
-from .errors import RateLimitedError
+from ..errors import RateLimitedError
 
 if TYPE_CHECKING:
     from .pacing_stores import PacingState, PacingStore
@@ -137,9 +137,9 @@ class Pacer:
     ``reserve(method, path)`` books the next slot and returns how many seconds to wait before
     sending. ``scale`` multiplies every allowance (tests only; keep the default 1.0 otherwise).
 
-    ``store`` holds the budget (:mod:`axion_broker_ibkr.pacing_stores`): by default this process's
-    memory; a :class:`~axion_broker_ibkr.pacing_stores.FileStore` or
-    :class:`~axion_broker_ibkr.pacing_stores.SqlPacingStore` shares one budget, and one 429
+    ``store`` holds the budget (:mod:`axion_broker_ibkr.drivers.pacing_stores`): by default this process's
+    memory; a :class:`~axion_broker_ibkr.drivers.pacing_stores.FileStore` or
+    :class:`~axion_broker_ibkr.drivers.pacing_stores.SqlPacingStore` shares one budget, and one 429
     back-off, between every process that paces the same gateway (each books its slots there).
     ``clock`` defaults to the store's clock (a system-wide monotonic clock, wall time for a
     database shared between machines).

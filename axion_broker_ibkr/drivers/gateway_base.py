@@ -12,18 +12,18 @@ from typing import Any
 
 from attrs import define, evolve
 
-from . import core
-from . import models as m
-from .clientbase import ClientBase
-from .config import takes_over_competing
-from .core import UntrustedCertificateError
-from .errors import (
+from .. import models as m
+from ..config import takes_over_competing
+from ..errors import (
     BrokerageSessionError,
     CompetingSessionError,
     GatewayConnectionError,
     NotAuthenticatedError,
+    UntrustedCertificateError,
 )
-from .masking import mask_text
+from ..masking import mask_text
+from ..ops import effects, iserver
+from .client_base import ClientBase
 
 log = logging.getLogger("axion_broker_ibkr.gateway")  # the public module's name, as before
 
@@ -35,25 +35,25 @@ class KeepaliveResult:
 
 
 def keepalive_op(
-    state: core.SessionState, *, take_over: bool, suppress: tuple[str, ...]
-) -> core.Op[KeepaliveResult]:
+    state: effects.SessionState, *, take_over: bool, suppress: tuple[str, ...]
+) -> effects.Op[KeepaliveResult]:
     """One keep-alive round: tickle; re-open the brokerage session if it dropped (unless another
     platform holds it and the policy is ``wait``)."""
     auth: m.AuthStatus | None = None
     try:
-        tickle = yield from core.tickle()
+        tickle = yield from iserver.tickle()
         if tickle.iserver is not None:
             auth = tickle.iserver.auth_status
     except BrokerageSessionError:
         auth = None
     if auth is None:
-        auth = yield from core.auth_status()
+        auth = yield from iserver.auth_status()
     if auth.authenticated and not auth.competing:
         return KeepaliveResult(auth=auth)
     if auth.competing and not take_over:
         log.warning("another platform holds the brokerage session; competing_policy is 'wait'")
         return KeepaliveResult(auth=auth)
-    result = yield from core.open_session(state, take_over=take_over, suppress=suppress)
+    result = yield from iserver.open_session(state, take_over=take_over, suppress=suppress)
     return KeepaliveResult(auth=result.status, reauthenticated=True)
 
 

@@ -10,9 +10,9 @@ from the reply, the stream or reconciliation, in the host's words (``open``, ``p
 
 from __future__ import annotations
 
-from ..journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
-from ..journal import UNSETTLED as UNSETTLED
-from ..journal import canonical_ibkr_status
+from ..ops.journal import TERMINAL as TERMINAL  # the rule every journal shares lives with the protocol
+from ..ops.journal import UNSETTLED as UNSETTLED
+from ..ops.journal import canonical_ibkr_status
 from ..orders.status import LOG_AWAITING_ANSWER, LOG_DECLINED, status_info
 
 PENDING_SUBMIT = "pending_submit"

@@ -4,7 +4,7 @@
   cannot be written stops the group: nothing is sent, and the rows already written say so.
 * The whole ``orders`` array goes in one POST (REFERENCE §4.1: one order per request, except a
   bracket or an OCA group). IBKR's questions are about the request, so they are answered under
-  the order's one policy (:class:`~axion_broker_ibkr.orderflow.OrderContext`) for every leg: a
+  the order's one policy (:class:`~axion_broker_ibkr.ops.orderflow.OrderContext`) for every leg: a
   refused question declines every leg, a rejection rejects every leg.
 * The answer has one element per order (REFERENCE §4.2), matched to the legs by position.
 * After an ambiguous failure (timeout, connection lost, 5xx) nothing is re-sent: the legs are
@@ -24,13 +24,14 @@ from typing import Any, cast
 
 from attrs import define, evolve
 
-from . import convert, core, orderflow
-from . import models as m
-from .errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError, OrderValidationError
+from .. import models as m
+from ..errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError, OrderValidationError
+from ..masking import mask_account, mask_text
+from ..orders.groups import GroupLeg, OrderGroup, regroup
+from ..orders.status import LOG_TERMINAL, host_order_status, status_info
+from ..wire import convert
+from . import effects, iserver, orderflow
 from .journal import JournalEntry, Settlement
-from .masking import mask_account, mask_text
-from .orders.groups import GroupLeg, OrderGroup, regroup
-from .orders.status import LOG_TERMINAL, host_order_status, status_info
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
 _COID = convert.WIRE_CLIENT_ORDER_ID
@@ -70,9 +71,9 @@ def _entry(
 
 def _settle_all(
     group: OrderGroup, legs: Sequence[GroupLeg], status: str, transcript: list[dict[str, Any]], message: str
-) -> core.Op[None]:
+) -> effects.Op[None]:
     for leg in legs:
-        yield core.RecordResult(
+        yield effects.RecordResult(
             leg.client_order_id,
             Settlement(status=status, transcript=[group_record(group, leg), *transcript], message=message),
         )
@@ -102,10 +103,10 @@ def _same_terms(leg: GroupLeg, order: m.Order) -> bool:
 
 
 def _find_legs(
-    state: core.SessionState, group: OrderGroup, ctx: orderflow.OrderContext
-) -> core.Op[dict[str, m.Order]]:
+    state: effects.SessionState, group: OrderGroup, ctx: orderflow.OrderContext
+) -> effects.Op[dict[str, m.Order]]:
     """The group's legs among live orders (never re-sent): leg cOID -> live order."""
-    orders = yield from core.live_orders(state, ctx.account_id)
+    orders = yield from iserver.live_orders(state, ctx.account_id)
     by_ref = {o.client_order_id: o for o in orders if o.client_order_id}
     found: dict[str, m.Order] = {}
     for leg in group.legs:
@@ -132,33 +133,33 @@ def _find_legs(
 
 
 def place_group(
-    state: core.SessionState, group: OrderGroup, contract: Mapping[str, Any], ctx: orderflow.OrderContext
-) -> core.Op[m.OrderResult]:
+    state: effects.SessionState, group: OrderGroup, contract: Mapping[str, Any], ctx: orderflow.OrderContext
+) -> effects.Op[m.OrderResult]:
     """Journal every leg, send the group in one POST, answer its questions, settle every leg."""
     result, _held = yield from place_group_held(state, group, contract, ctx)
     return result
 
 
 def place_group_held(
-    state: core.SessionState,
+    state: effects.SessionState,
     group: OrderGroup,
     contract: Mapping[str, Any],
     ctx: orderflow.OrderContext,
     *,
     hold: bool = False,
     linked: OrderGroup | None = None,
-) -> core.Op[tuple[m.OrderResult, HeldGroup | None]]:
+) -> effects.Op[tuple[m.OrderResult, HeldGroup | None]]:
     """:func:`place_group`; with ``hold`` a question the policy does not answer yes is held for the
     caller, as a single order's (``orderflow.place_order_held``): every leg's row is
     ``awaiting_answer`` and the :class:`HeldGroup` comes back for :func:`answer_group`. ``linked``:
     the first group when this is its ticket placed again after its question expired (each leg's row
     links the first group's leg in the same position)."""
-    yield from core.ensure_accounts(state)
+    yield from iserver.ensure_accounts(state)
     written: list[GroupLeg] = []
     for index, leg in enumerate(group.legs):
         first_leg = None if linked is None else linked.legs[index].client_order_id
         try:
-            yield core.RecordPending(_entry(group, leg, contract, ctx, first_leg))
+            yield effects.RecordPending(_entry(group, leg, contract, ctx, first_leg))
         except Exception as exc:
             yield from _settle_all(
                 group, written, "rejected", [],
@@ -183,16 +184,16 @@ def place_group_held(
 
 
 def _settle_group(
-    state: core.SessionState,
+    state: effects.SessionState,
     group: OrderGroup,
     contract: Mapping[str, Any],
     ctx: orderflow.OrderContext,
     transcript: list[dict[str, Any]],
-    first: core.Op[Any],
+    first: effects.Op[Any],
     *,
     hold: bool,
     rounds: int = 0,
-) -> core.Op[tuple[m.OrderResult, HeldGroup | None] | None]:
+) -> effects.Op[tuple[m.OrderResult, HeldGroup | None] | None]:
     """Run ``first`` (the group's POST, or the yes to its held question) and the reply loop, and
     settle every leg's row. ``None``: ``first`` found the question gone (nothing settled)."""
     head = group.legs[0]
@@ -228,12 +229,12 @@ def _settle_group(
 
 
 def _settle_acks(
-    state: core.SessionState,
+    state: effects.SessionState,
     group: OrderGroup,
     ctx: orderflow.OrderContext,
     transcript: list[dict[str, Any]],
     acks: Sequence[m.OrderAck],
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     head = group.legs[0]
     quantity = float(head.payload.get("quantity") or 0.0)
     head_result = orderflow.ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
@@ -273,7 +274,7 @@ def _settle_acks(
                 role=leg.role, client_order_id=leg.client_order_id, order_id=None,
                 status="pending", ibkr_status=None,
             )  # fmt: skip
-            yield core.RecordResult(
+            yield effects.RecordResult(
                 leg.client_order_id,
                 Settlement(
                     status="submitted_unconfirmed",
@@ -284,7 +285,7 @@ def _settle_acks(
             legs.append(result)
             continue
         legs.append(result)
-        yield core.RecordResult(
+        yield effects.RecordResult(
             leg.client_order_id,
             Settlement(
                 status=result.status,
@@ -299,18 +300,18 @@ def _settle_acks(
 
 
 def _lost_answer(
-    state: core.SessionState,
+    state: effects.SessionState,
     group: OrderGroup,
     ctx: orderflow.OrderContext,
     transcript: list[dict[str, Any]],
     exc: IBKRError,
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     """The POST's answer was lost: find every leg at IBKR (by cOID, then parent and terms); send nothing."""
     log.warning(
         "group %s: ambiguous failure (%s); looking for its legs among live orders", group.group_id, exc
     )
     for leg in group.legs:
-        yield core.RecordResult(
+        yield effects.RecordResult(
             leg.client_order_id, Settlement(status="submitted_unconfirmed", message=str(exc))
         )
     try:
@@ -329,13 +330,13 @@ def _settle_found(
     what: str,
     *,
     cause: BaseException | None = None,
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     """Settle every leg from what live orders show (``found``: leg cOID -> live order) after IBKR's
     answer was lost (``what``: why); a leg not found is ``unknown_at_broker``, never re-sent."""
     head = group.legs[0]
     missing = [leg for leg in group.legs if leg.client_order_id not in found]
     for leg in missing:
-        yield core.RecordResult(
+        yield effects.RecordResult(
             leg.client_order_id,
             Settlement(
                 status=orderflow.UNKNOWN_AT_BROKER,
@@ -362,7 +363,7 @@ def _settle_found(
         order_id = None if live.order_id is None else str(live.order_id)
         result = _leg_result(leg, order_id, live.status, live.filled_quantity or 0.0)
         legs.append(result)
-        yield core.RecordResult(
+        yield effects.RecordResult(
             leg.client_order_id,
             Settlement(
                 status=result.status,
@@ -443,8 +444,8 @@ def _answered(held: HeldGroup, yes: bool, **extra: Any) -> list[dict[str, Any]]:
 
 
 def answer_group(
-    state: core.SessionState, held: HeldGroup, yes: bool, *, new_group_id: Callable[[], str]
-) -> core.Op[tuple[m.OrderResult, HeldGroup | None]]:
+    state: effects.SessionState, held: HeldGroup, yes: bool, *, new_group_id: Callable[[], str]
+) -> effects.Op[tuple[m.OrderResult, HeldGroup | None]]:
     """Answer a group's held question, as ``orderflow.answer`` for one order: ``yes`` continues the
     group's reply loop (same cOIDs, same rows: every leg written ``submitted_unconfirmed`` first);
     no declines every leg (rows ``declined``, question kept). After the reply window (or when IBKR
@@ -557,21 +558,21 @@ def logged_leg(entry: JournalEntry) -> LoggedLeg | None:
 
 def group_legs(
     *, order_id: str | None = None, client_order_id: str | None = None
-) -> core.Op[tuple[dict[str, Any], list[LoggedLeg]] | None]:
+) -> effects.Op[tuple[dict[str, Any], list[LoggedLeg]] | None]:
     """The group record and every logged leg of the group that order ``order_id`` (IBKR's id) or
     ``client_order_id`` (any leg's cOID) belongs to; ``None`` when the order log has no group for it
     (no journal, not logged, or a single order)."""
     entry: JournalEntry | None
     if client_order_id is not None:
-        entry = yield core.FindEntry(client_order_id=client_order_id)
+        entry = yield effects.FindEntry(client_order_id=client_order_id)
     else:
-        entry = yield core.FindOrder(order_id=str(order_id))
+        entry = yield effects.FindOrder(order_id=str(order_id))
     record = group_record_of(entry if isinstance(entry, JournalEntry) else None)
     if record is None:
         return None
     legs: list[LoggedLeg] = []
     for coid in record["legs"]:
-        row = yield core.FindEntry(client_order_id=str(coid))
+        row = yield effects.FindEntry(client_order_id=str(coid))
         leg = logged_leg(row) if isinstance(row, JournalEntry) else None
         if leg is not None:
             legs.append(leg)
@@ -683,7 +684,7 @@ class GroupModify:
 
 
 def modify_group(
-    state: core.SessionState,
+    state: effects.SessionState,
     group_id: str,
     kind: str,
     legs: Sequence[LoggedLeg],
@@ -693,7 +694,7 @@ def modify_group(
     contract: Mapping[str, Any],
     hold: bool = False,
     orders: Mapping[str, Mapping[str, Any]] | None = None,
-) -> core.Op[tuple[m.OrderResult, orderflow.HeldOrder | None, GroupModify | None]]:
+) -> effects.Op[tuple[m.OrderResult, orderflow.HeldOrder | None, GroupModify | None]]:
     """Modify legs of one group (``changes``: leg cOID -> new CPAPI body), entry first, each leg's
     modification recorded in the order log as a single order's (``orderflow.modify_order_held``).
     When the entry's quantity changes, its open exits are resized to it afterwards (their other
@@ -732,10 +733,10 @@ def modify_group(
 
 
 def finish_modify(
-    state: core.SessionState,
+    state: effects.SessionState,
     rest: GroupModify,
     results: Sequence[tuple[LoggedLeg, m.OrderResult]] = (),
-) -> core.Op[m.OrderResult]:
+) -> effects.Op[m.OrderResult]:
     """The other changed legs (questions under the policy), then the exits resized to the entry's
     new quantity (:func:`resize_exits`); the result lists every modified leg."""
     done = list(results)
@@ -801,14 +802,14 @@ def _group_modified(group_id: str, results: Sequence[tuple[LoggedLeg, m.OrderRes
 
 
 def resize_exits(
-    state: core.SessionState,
+    state: effects.SessionState,
     exits: Sequence[LoggedLeg],
     quantity: float,
     ctx: orderflow.OrderContext,
     *,
     contract: Mapping[str, Any],
     entry: LoggedLeg | None = None,
-) -> core.Op[list[tuple[LoggedLeg, m.OrderResult]]]:
+) -> effects.Op[list[tuple[LoggedLeg, m.OrderResult]]]:
     """Give each open exit ``quantity`` (every other term as last accepted), one modification each,
     recorded in the order log. An exit that live orders already show at ``quantity`` (IBKR resized
     it with its parent) is recorded as such and not sent; a failure is reported, not raised (the
@@ -819,7 +820,7 @@ def resize_exits(
     the entry's fills. An exit that live orders show at exactly the ``entry``'s filled quantity,
     below ``quantity``, is taken to be IBKR sizing it to the fills and is left to IBKR (not sent)."""
     try:
-        live = yield from core.live_orders(state, ctx.account_id)
+        live = yield from iserver.live_orders(state, ctx.account_id)
     except GatewayError as exc:
         log.info("resizing exits: live orders could not be read (%s); sending every resize", exc)
         live = []
@@ -844,10 +845,10 @@ def resize_exits(
         assert leg.order_id is not None
         if shown is not None and shown.total_size is not None and float(shown.total_size) == quantity:
             mod = orderflow.modification(leg.order_id, leg.client_order_id, body, contract, ctx)
-            ref = yield core.RecordModification(mod)
+            ref = yield effects.RecordModification(mod)
             if ref is not None:
                 note = "resized by IBKR with its parent (live orders show the new size); not sent"
-                yield core.SettleModification(
+                yield effects.SettleModification(
                     ref, Settlement(status="accepted", transcript=[], message=note, ibkr_status=shown.status)
                 )
             out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))

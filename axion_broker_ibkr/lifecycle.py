@@ -17,7 +17,7 @@
 4. **Follow the stream** (:func:`follow_order_stream`): the stream's order states and executions
    keep the order log current (:func:`start_order_stream` starts one for an async client).
 
-Steps 1-3 are one procedure, :func:`lifecycle_steps` (plain steps, :mod:`axion_broker_ibkr.steps`),
+Steps 1-3 are one procedure, :func:`lifecycle_steps` (plain steps, :mod:`axion_broker_ibkr.drivers.steps`),
 with a sync face :func:`start_session` and an async face :func:`astart_session`.
 """
 
@@ -31,17 +31,18 @@ from attrs import define, field
 
 from . import models as m
 from .config import IBKRConfig
+from .drivers.steps import Steps, arun_steps, blocking, call, run_steps
 from .errors import IBKRError, StoreUnavailableError
-from .journal import ContractCache, JournalEntry, MemoryJournal, OrderJournal
 from .masking import mask_account, mask_text
-from .steps import Steps, arun_steps, blocking, call, run_steps
+from .ops.journal import ContractCache, JournalEntry, OrderJournal
+from .store.memory import MemoryJournal
 
 if TYPE_CHECKING:
     from .client import AsyncIBKRClient, IBKRClient
-    from .contracts import AsyncContractResolver, ContractResolver
+    from .drivers.pacing import Pacer
     from .gateway import AsyncIBKRGateway, IBKRGateway
-    from .journal import Modification, ModificationRef
-    from .pacing import Pacer
+    from .ops.journal import Modification, ModificationRef
+    from .resolver import AsyncContractResolver, ContractResolver
     from .store import Store
     from .store.connections import ConnectionRecorder
     from .store.reconcile import Decision
@@ -353,8 +354,8 @@ def open_sync_session(
     quote) and no start-up sequence runs (it would spend IBKR's paced ``/portfolio/accounts``
     budget); such a client has no journal, so it is not for orders."""
     from .client import IBKRClient
-    from .contracts import ContractResolver
     from .gateway import IBKRGateway
+    from .resolver import ContractResolver
 
     if order_log is None and log_orders:
         order_log = open_order_log(config, who="IBKR session")

@@ -14,17 +14,17 @@ Nothing is guessed: no match raises :class:`~axion_broker_ibkr.errors.ContractNo
 raise :class:`~axion_broker_ibkr.errors.AmbiguousContractError`; both list the candidates.
 ``resolve`` also fetches the contract's own rules (``/iserver/contract/rules``, a buy's and a
 sell's: tick grid, size increment, order types, TIFs) and carries them on the contract
-(:func:`~axion_broker_ibkr.core_secdef.with_contract_rules`), but only then: ``resolve(...,
+(:func:`~axion_broker_ibkr.ops.secdef.with_contract_rules`), but only then: ``resolve(...,
 rules=False)`` (quotes, the watchlist: nothing there reads the rules) and the bulk
 ``resolve_stocks`` skip those two paced requests per contract, and the contract is cached without
 them; a later ``resolve`` by the same resolver fetches them once and caches them, and the clients
 fetch the rules of a contract that has none when an order on it is translated or previewed.
 Results are cached in memory, then in the optional
-:class:`~axion_broker_ibkr.journal.ContractCache`
+:class:`~axion_broker_ibkr.ops.journal.ContractCache`
 (the database); derivatives expire at their expiry (a front-month future at its roll cut-off).
 
-The lookups are I/O-free operations (:mod:`axion_broker_ibkr.core` style); the cache reads and
-writes around them are plain steps (:mod:`axion_broker_ibkr.steps`), all written once and run by
+The lookups are I/O-free operations (:mod:`axion_broker_ibkr.ops.iserver` style); the cache reads and
+writes around them are plain steps (:mod:`axion_broker_ibkr.drivers.steps`), all written once and run by
 either client's driver: :class:`ContractResolver` (one-line methods) for :class:`IBKRClient`,
 :class:`AsyncContractResolver` for the async one.
 """
@@ -36,13 +36,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from . import core, core_secdef
 from . import models as m
 from .client import AsyncIBKRClient, IBKRClient
+from .drivers.steps import Steps, arun_steps, blocking, call, run_steps
 from .errors import AmbiguousContractError, ContractNotFoundError
-from .journal import ContractCache, MemoryContractCache
 from .naming import bond_description
-from .steps import Steps, arun_steps, blocking, call, run_steps
+from .ops import effects, secdef
+from .ops.journal import ContractCache
+from .store.memory import MemoryContractCache
 
 STOCK_BATCH = 100
 US_EXCHANGES = frozenset({"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "IEX", "NYSE ARCA", "PINK"})
@@ -164,18 +165,18 @@ def _stock_pick(symbol: str, groups: list[m.StockInstrument], details: Mapping[s
 
 
 def stocks_op(
-    state: core.SessionState, symbols: Sequence[str], details: Mapping[str, Any]
-) -> core.Op[dict[str, m.IBKRContract]]:
+    state: effects.SessionState, symbols: Sequence[str], details: Mapping[str, Any]
+) -> effects.Op[dict[str, m.IBKRContract]]:
     """Resolve many stocks with one ``/trsrv/stocks`` request per 100 symbols."""
-    clean = list(dict.fromkeys(core_secdef.clean_symbol(s) for s in symbols))
+    clean = list(dict.fromkeys(secdef.clean_symbol(s) for s in symbols))
     out: dict[str, m.IBKRContract] = {}
     for start in range(0, len(clean), STOCK_BATCH):
         batch = clean[start : start + STOCK_BATCH]
-        found = yield from core_secdef.stocks(batch)
+        found = yield from secdef.stocks(batch)
         for symbol in batch:
             contract = _stock_pick(symbol, found.get(symbol, []), details)
             if not contract.currency:
-                info = yield from core_secdef.contract_info(state, contract.conid)
+                info = yield from secdef.contract_info(state, contract.conid)
                 if not info.currency:
                     raise ContractNotFoundError(
                         f"STK {symbol}: IBKR gave no currency for conid {contract.conid}"
@@ -220,26 +221,28 @@ def _require(details: Mapping[str, Any], *keys: str, what: str) -> None:
         raise ValueError(f"details: {what} needs {', '.join(missing)}")
 
 
-def option_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
+def option_op(
+    state: effects.SessionState, symbol: str, details: Mapping[str, Any]
+) -> effects.Op[m.IBKRContract]:
     _require(details, "expiry", "strike", "right", what="an option")
     expiry, strike, right = str(details["expiry"]), float(details["strike"]), str(details["right"])
     venue = details.get("exchange") if details.get("exchange") != "SMART" else None
-    results = yield from core_secdef.search(state, symbol, "STK")
+    results = yield from secdef.search(state, symbol, "STK")
     try:
         und = _underlying(symbol, results, "OPT", venue)
     except ContractNotFoundError:
         # Index options (SPX ...): the underlying is an index.
-        results = yield from core_secdef.search(state, symbol, "IND")
+        results = yield from secdef.search(state, symbol, "IND")
         und = _underlying(symbol, results, "OPT", venue)
     month = month_code(expiry)
-    strikes = yield from core_secdef.strikes(state, und, month, "OPT", "SMART")
+    strikes = yield from secdef.strikes(state, und, month, "OPT", "SMART")
     listed = strikes.call if right == "C" else strikes.put
     if listed and not any(abs(s - strike) < 1e-6 for s in listed):
         near = sorted(listed, key=lambda s: abs(s - strike))[:6]
         raise ContractNotFoundError(
             f"OPT {symbol} {month} {right}: strike {strike:g} is not listed; nearest: {sorted(near)}", near
         )
-    infos = yield from core_secdef.secdef_info(
+    infos = yield from secdef.secdef_info(
         state, conid=und, sec_type="OPT", month=month, strike=strike, right=right, exchange="SMART"
     )
     infos = [i for i in infos if i.conid is not None and (i.right or right) == right]
@@ -287,11 +290,11 @@ def _pair(symbol: str) -> tuple[str, str]:
     return text[:3], text[3:]
 
 
-def forex_op(symbol: str) -> core.Op[m.IBKRContract]:
+def forex_op(symbol: str) -> effects.Op[m.IBKRContract]:
     base, quote = _pair(symbol)
     tried: list[str] = []
     for first, second in ((base, quote), (quote, base)):
-        pairs = yield from core_secdef.currency_pairs(first)
+        pairs = yield from secdef.currency_pairs(first)
         wanted = f"{first}.{second}"
         tried.extend(p.symbol or "" for p in pairs)
         for pair in pairs:
@@ -333,9 +336,9 @@ def _front(contracts: list[m.FutureContract], today: dt.date) -> tuple[m.FutureC
 
 
 def future_op(
-    state: core.SessionState, symbol: str, details: Mapping[str, Any], today: dt.date
-) -> core.Op[tuple[m.IBKRContract, dt.date | None]]:
-    found = yield from core_secdef.futures(
+    state: effects.SessionState, symbol: str, details: Mapping[str, Any], today: dt.date
+) -> effects.Op[tuple[m.IBKRContract, dt.date | None]]:
+    found = yield from secdef.futures(
         [symbol], details.get("exchange") if details.get("exchange") != "SMART" else None
     )
     contracts = found.get(symbol, [])
@@ -361,7 +364,7 @@ def future_op(
             raise ContractNotFoundError(f"FUT {symbol}: IBKR lists no live contract", listed)
         chosen, roll = _front(contracts, today)
     assert chosen.conid is not None and chosen.expiration_date is not None
-    info = yield from core_secdef.contract_info(state, chosen.conid)
+    info = yield from secdef.contract_info(state, chosen.conid)
     expiry_text = chosen.expiration_date.strftime("%Y%m%d")
     contract = m.IBKRContract(
         conid=chosen.conid,
@@ -493,15 +496,13 @@ def _bond_filter_text(filters: list[m.BondFilter], details: Mapping[str, Any]) -
 
 
 def _bonds_of(
-    state: core.SessionState, issuer: m.Issuer, details: Mapping[str, Any]
-) -> core.Op[list[m.SecdefInfo]]:
+    state: effects.SessionState, issuer: m.Issuer, details: Mapping[str, Any]
+) -> effects.Op[list[m.SecdefInfo]]:
     """The bonds of one issuer that match the details (maturity to the day when given so,
     coupon as a number)."""
-    filters = yield from core_secdef.bond_filters(state, issuer.id)
+    filters = yield from secdef.bond_filters(state, issuer.id)
     text = _bond_filter_text(filters, details)
-    infos = yield from core_secdef.secdef_info(
-        state, sec_type="BOND", issuer_id=issuer.id, filters=text or None
-    )
+    infos = yield from secdef.secdef_info(state, sec_type="BOND", issuer_id=issuer.id, filters=text or None)
     maturity = str(details.get("maturity", ""))
     if len(maturity) == 8:
         infos = [i for i in infos if i.maturity_date == maturity]
@@ -527,9 +528,11 @@ def _matches_security_id(info: m.SecdefInfo, wanted: str) -> bool:
     return cusip == wanted or (len(wanted) == 12 and wanted[:2] in ("US", "CA") and cusip == wanted[2:11])
 
 
-def bond_op(state: core.SessionState, symbol: str, details: Mapping[str, Any]) -> core.Op[m.IBKRContract]:
+def bond_op(
+    state: effects.SessionState, symbol: str, details: Mapping[str, Any]
+) -> effects.Op[m.IBKRContract]:
     search_symbol, details = bond_terms(symbol, details)
-    results = yield from core_secdef.search(state, search_symbol, "BOND")
+    results = yield from secdef.search(state, search_symbol, "BOND")
     by_id = bool(_SECURITY_ID.fullmatch(search_symbol))
     if by_id and not any(r.issuers for r in results):
         # The reference documents /secdef/search by symbol or name only, never by CUSIP/ISIN; the
@@ -614,9 +617,9 @@ _Client = TypeVar("_Client", IBKRClient, AsyncIBKRClient)
 
 class _ResolverBase(Generic[_Client]):
     """The resolver's rules, written once: :meth:`_resolve_steps` / :meth:`_stocks_steps` are plain
-    steps (:mod:`axion_broker_ibkr.steps`) run by either client's driver. The persistent cache
+    steps (:mod:`axion_broker_ibkr.drivers.steps`) run by either client's driver. The persistent cache
     (SQLite/PostgreSQL) is read before the operation (for the keys the in-memory front does not
-    hold) and written after it, as :class:`~axion_broker_ibkr.steps.Blocking` steps: in a worker
+    hold) and written after it, as :class:`~axion_broker_ibkr.drivers.steps.Blocking` steps: in a worker
     thread under asyncio, so a cache lookup never blocks the event loop; the operation itself sees
     the in-memory front only."""
 
@@ -659,20 +662,20 @@ class _ResolverBase(Generic[_Client]):
     @staticmethod
     def _key(symbol: str, asset_type: str, details: Mapping[str, Any] | None) -> str:
         sec_type = sec_type_for(asset_type)
-        sym = symbol.strip().upper() if sec_type == "CASH" else core_secdef.clean_symbol(symbol)
+        sym = symbol.strip().upper() if sec_type == "CASH" else secdef.clean_symbol(symbol)
         return cache_key(sec_type, sym, _details(details))
 
     def _op(
         self,
-        state: core.SessionState,
+        state: effects.SessionState,
         symbol: str,
         asset_type: str,
         details: Mapping[str, Any] | None,
         rules: bool = True,
-    ) -> core.Op[m.IBKRContract]:
+    ) -> effects.Op[m.IBKRContract]:
         sec_type = sec_type_for(asset_type)
         d = _details(details)
-        sym = symbol.strip().upper() if sec_type == "CASH" else core_secdef.clean_symbol(symbol)
+        sym = symbol.strip().upper() if sec_type == "CASH" else secdef.clean_symbol(symbol)
         key = cache_key(sec_type, sym, d)
         hit = self._cached(key)
         if hit is not None and (not rules or key not in self._rules_skipped):
@@ -680,7 +683,7 @@ class _ResolverBase(Generic[_Client]):
         if hit is not None and (hit.sec_type != "FUT" or key in self._rolls):
             # Cached without its rules (a quote resolved it): fetch them now, keep its expiry (a
             # front month's roll cut-off is known only to the resolver that found it; else below).
-            contract = yield from core_secdef.with_contract_rules(state, hit)
+            contract = yield from secdef.with_contract_rules(state, hit)
             self._rules_skipped.discard(key)
             self._store(key, contract, self._rolls.get(key))
             return contract
@@ -696,7 +699,7 @@ class _ResolverBase(Generic[_Client]):
         else:
             contract = yield from bond_op(state, sym, d)
         if rules and contract.rules_source is None:
-            contract = yield from core_secdef.with_contract_rules(state, contract)
+            contract = yield from secdef.with_contract_rules(state, contract)
         elif contract.rules_source is None:
             self._rules_skipped.add(key)
         else:
@@ -705,10 +708,10 @@ class _ResolverBase(Generic[_Client]):
         return contract
 
     def _many_op(
-        self, state: core.SessionState, symbols: Sequence[str], details: Mapping[str, Any] | None
-    ) -> core.Op[dict[str, m.IBKRContract]]:
+        self, state: effects.SessionState, symbols: Sequence[str], details: Mapping[str, Any] | None
+    ) -> effects.Op[dict[str, m.IBKRContract]]:
         d = _details(details)
-        clean = list(dict.fromkeys(core_secdef.clean_symbol(s) for s in symbols))
+        clean = list(dict.fromkeys(secdef.clean_symbol(s) for s in symbols))
         out: dict[str, m.IBKRContract] = {}
         missing: list[str] = []
         for sym in clean:
