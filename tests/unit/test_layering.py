@@ -168,8 +168,6 @@ def test_one_module_per_name() -> None:
     for path in sorted(SRC.rglob("*.py")):
         if path.name == "__init__.py" or "migrations" in path.parts:
             continue
-        if "sim" in path.relative_to(SRC).parts:  # the simulator's renames land with its own branch
-            continue
         seen.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
     shared = {name: paths for name, paths in seen.items() if len(paths) > 1}
     assert not shared, shared

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.accounts import BASE_CURRENCY, Account, margin, position_value
-from ..engine.market import Market
+from ..engine.paper_accounts import BASE_CURRENCY, Account, margin, position_value
+from ..engine.paper_market import Market
 
 #: Ledger key that holds the market value of each security type.
 MARKET_VALUE_KEY = {

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .account_views import SUMMARY_SECTIONS, brokerage_section, brokerage_summary, ledger, pnl_row, summary
-from .contracts import trsrv_secdef
 from .http import Api, Endpoint, error, not_found, reply
+from .secdef_views import trsrv_secdef
 from .wire import position_row
 
 #: Keys a ``/portfolio/{acct}/positions/{page}`` row gains once the gateway has the security
@@ -75,7 +75,7 @@ async def account_summary(api: Api, request: Request, body: Any) -> Response:
 
 
 async def iserver_summary(api: Api, request: Request, body: Any) -> Response:
-    """``/iserver/account/{acct}/summary`` (brokerage side; shapes: see :mod:`.accounts`)."""
+    """``/iserver/account/{acct}/summary`` (brokerage side; shapes: see :mod:`.account_views`)."""
     acct = _account(api, request)
     if isinstance(acct, Response):
         return acct

@@ -21,12 +21,12 @@ import uvicorn
 from ...errors import ConfigError
 from ...ops.resets import ResetSchedule
 from .admin import SimAdmin
-from .app import build_app
+from .asgi import build_app
+from .certificate import generate_certificate
 from .http import Api
 from .oauth import DEFAULT_TOKEN_LIFETIME_S, SimOAuth
-from .pacing import IBKR_PENALTY_SECONDS
+from .pacing_gate import IBKR_PENALTY_SECONDS
 from .state import SOR_MODES, SimState
-from .tls import generate_certificate
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 20.0

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...ops.resets import ResetSchedule, Window
-from ..engine.accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position
+from ..engine.brokerage import SMD_EXPIRY_S, Session
 from ..engine.clock import SimClock
-from ..engine.market import Market
-from ..engine.orders import OrderEngine
-from ..engine.session import SMD_EXPIRY_S, Session
+from ..engine.order_engine import OrderEngine
+from ..engine.paper_accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position
+from ..engine.paper_market import Market
 from ..engine.universe import Universe
 from .account_views import ledger
 from .oauth import SimOAuth
-from .pacing import Pacer
+from .pacing_gate import Pacer
 from .wire import live_order, trade
 
 log = logging.getLogger(__name__)

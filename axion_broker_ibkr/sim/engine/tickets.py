@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import TicketError
-from .market import Market, fmt_price
+from .paper_market import Market, fmt_price
 from .universe import Instrument, Universe
 
 ORDER_TYPES = {"LMT", "MKT", "STP", "STOP_LIMIT", "MIDPRICE", "TRAIL", "TRAILLMT"}
@@ -132,7 +132,7 @@ def parse_ticket(universe: Universe, raw: Any, default_account: str, accounts: t
     if order_type not in ORDER_TYPES:
         raise TicketError(f"Bad Request: unsupported orderType {raw.get('orderType')!r}", 400)
     if order_type == "MIDPRICE" and inst.sec_type != "STK":
-        # The contract's rules do not list midprice (sim/api/contracts.py); the wording is the simulator's.
+        # The contract's rules do not list midprice (sim/api/secdef_views.py); the wording is the simulator's.
         raise TicketError(f"MIDPRICE orders are not supported for {inst.sec_type} contracts")
     tif = str(raw.get("tif") or "DAY").upper()
     if tif not in TIFS:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import TicketError
-from .accounts import Account
+from .brokerage import Session
 from .clock import SimClock
-from .market import Market, round_to_tick
-from .session import Session
+from .paper_accounts import Account
+from .paper_market import Market, round_to_tick
 from .tickets import Ticket, check_price_reject, parse_ticket, questions_for
 from .universe import Instrument
 
