@@ -100,6 +100,21 @@ class _Uvicorn(uvicorn.Server):
                     transport.abort()
 
 
+class _Url:
+    """A read-only address of the server, ``scheme://host:port`` and ``path``, for its host and port now."""
+
+    def __init__(self, scheme: str, path: str) -> None:
+        self.scheme = scheme
+        self.path = path
+
+    def __get__(self, server: SimServer, owner: type[SimServer] | None = None) -> str:
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        return f"{self.scheme}://{host}:{server.port}{self.path}"
+
+    def __set__(self, server: SimServer, value: str) -> None:
+        raise AttributeError("a SimServer's addresses follow its host and port")
+
+
 class SimServer:
     """The embedded Client Portal Gateway simulator (HTTPS + WSS)."""
 
@@ -263,22 +278,9 @@ class SimServer:
 
     # -- addresses ------------------------------------------------------------------------------
 
-    @property
-    def _netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def root_url(self) -> str:
-        return f"https://{self._netloc}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.root_url}/v1/api"
-
-    @property
-    def ws_url(self) -> str:
-        return f"wss://{self._netloc}/v1/api/ws"
+    root_url = _Url("https", "")
+    base_url = _Url("https", "/v1/api")
+    ws_url = _Url("wss", "/v1/api/ws")
 
     @property
     def admin(self) -> SimAdmin:
