@@ -71,7 +71,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "sim.server": ("sim.api.server",),
     "sim.session": ("sim.engine.brokerage",),
     "sim.state": ("sim.api.state",),
-    "sim.tickets": ("sim.engine.tickets",),
+    "sim.tickets": ("sim.engine.tickets", "sim.api.ticket_reader"),
     "sim.tls": ("sim.api.certificate",),
     "sim.universe": ("sim.engine.universe",),
     "sim.wire": ("sim.api.wire",),

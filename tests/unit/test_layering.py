@@ -10,7 +10,7 @@ Read from the source (``ast``), so an import inside a function counts as much as
   ``orderType``, ``orderId``) as a string, except the modules listed in ``WIRE_NAME_OFFENDERS``:
   a ratchet, so a new offender fails and a fixed one must be struck from the list;
 * the simulator's market engine (``sim/engine``) reaches neither its API layer (``sim/api``) nor an
-  HTTP/ASGI/WebSocket library.
+  HTTP/ASGI/WebSocket library, and spells no wire name.
 """
 
 from __future__ import annotations
@@ -243,6 +243,12 @@ def test_wire_names_are_spelled_only_in_the_wire_layer() -> None:
 
 def test_the_wire_layer_holds_the_names() -> None:
     assert _wire_names("wire.convert") >= {"cOID", "conidEx", "conidex", "orderType", "orderId"}
+
+
+def test_the_sim_engine_spells_no_wire_name() -> None:
+    # The simulator's side of the wire is its API layer (``sim.api.ticket_reader`` reads the tickets).
+    found = {m: sorted(_wire_names(m)) for m in _sim_modules("sim.engine") if _wire_names(m)}
+    assert not found, f"wire names in the sim engine (read them in sim.api): {found}"
 
 
 def test_nothing_inside_the_package_imports_a_0_1_path() -> None:
