@@ -38,13 +38,13 @@ from typing import Any
 
 import httpx
 import uvicorn
-from axion_broker_ibkr.sim.tls import generate_certificate
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from axion_broker_ibkr.sim import SimServer
+from axion_broker_ibkr.sim.api.certificate import generate_certificate
 
 ACCT = "DU1234567"
 AAPL = 265598

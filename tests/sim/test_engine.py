@@ -8,9 +8,9 @@ import pytest
 
 from axion_broker_ibkr.sim.api.account_views import ledger
 from axion_broker_ibkr.sim.api.state import SimState
-from axion_broker_ibkr.sim.engine.accounts import Account
 from axion_broker_ibkr.sim.engine.clock import SimClock
-from axion_broker_ibkr.sim.engine.market import Market, fmt_size, fmt_volume
+from axion_broker_ibkr.sim.engine.paper_accounts import Account
+from axion_broker_ibkr.sim.engine.paper_market import Market, fmt_size, fmt_volume
 from axion_broker_ibkr.sim.engine.universe import Universe, stable_conid
 
 TODAY = dt.date(2026, 11, 24)

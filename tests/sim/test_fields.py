@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from axion_broker_ibkr.sim.api.fields import FIELDS
-from axion_broker_ibkr.sim.engine.market import Quote
+from axion_broker_ibkr.sim.api.snapshot_fields import FIELDS
+from axion_broker_ibkr.sim.engine.paper_market import Quote
 from axion_broker_ibkr.sim.engine.universe import Instrument, Universe
 
 

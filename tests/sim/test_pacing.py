@@ -12,7 +12,7 @@ import pytest
 
 from axion_broker_ibkr.errors import ConfigError
 from axion_broker_ibkr.sim import SimServer
-from axion_broker_ibkr.sim.api.pacing import IBKR_PENALTY_SECONDS
+from axion_broker_ibkr.sim.api.pacing_gate import IBKR_PENALTY_SECONDS
 from tests.conftest import skip_or_fail
 
 from .conftest import AAPL, client_for, trust

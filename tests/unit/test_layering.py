@@ -8,7 +8,9 @@ Read from the source (``ast``), so an import inside a function counts as much as
   reach inside the package too;
 * nothing outside the wire layer spells a wire name (``cOID``, ``conidEx``, ``conidex``,
   ``orderType``, ``orderId``) as a string, except the modules listed in ``WIRE_NAME_OFFENDERS``:
-  a ratchet, so a new offender fails and a fixed one must be struck from the list.
+  a ratchet, so a new offender fails and a fixed one must be struck from the list;
+* the simulator's market engine (``sim/engine``) reaches neither its API layer (``sim/api``) nor an
+  HTTP/ASGI/WebSocket library, and spells no wire name.
 """
 
 from __future__ import annotations
@@ -168,11 +170,53 @@ def test_one_module_per_name() -> None:
     for path in sorted(SRC.rglob("*.py")):
         if path.name == "__init__.py" or "migrations" in path.parts:
             continue
-        if "sim" in path.relative_to(SRC).parts:  # the simulator's renames land with its own branch
-            continue
         seen.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
     shared = {name: paths for name, paths in seen.items() if len(paths) > 1}
     assert not shared, shared
+
+
+#: What the simulator's API layer speaks: HTTP servers, clients and frameworks, WebSocket, ASGI.
+WEB_LIBRARIES = frozenset(
+    {
+        "httpx",
+        "starlette",
+        "uvicorn",
+        "websockets",
+        "wsproto",
+        "h11",
+        "http",
+        "urllib",
+        "socket",
+        "ssl",
+        "asgiref",
+    }
+)
+
+
+def _sim_modules(folder: str) -> list[str]:
+    return sorted(
+        folder if path.name == "__init__.py" else f"{folder}.{path.stem}"
+        for path in SRC.joinpath(*folder.split(".")).glob("*.py")
+    )
+
+
+@pytest.mark.parametrize("module", _sim_modules("sim.engine"))
+def test_the_sim_engine_reaches_neither_the_api_layer_nor_a_web_library(module: str) -> None:
+    # Issue 13 item 7: the simulator is its market engine (``sim/engine``) and its HTTP/WebSocket
+    # API (``sim/api``) over it. Followed through every import the engine makes (the parent
+    # packages aside: ``sim/__init__`` is the front door to ``SimServer``), nothing reaches
+    # ``sim.api`` or an HTTP/ASGI/WebSocket library. ``test_sim_layers.py`` checks each step.
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(_imports(current)[1])
+    api = sorted(m for m in seen if m == "sim" or m == "sim.api" or m.startswith("sim.api."))
+    assert not api, f"{module} reaches {api}"
+    web = {m: sorted(_imports(m)[0] & WEB_LIBRARIES) for m in seen if _imports(m)[0] & WEB_LIBRARIES}
+    assert not web, f"{module} reaches {web}"
 
 
 def _wire_names(module: str) -> frozenset[str]:
@@ -199,6 +243,12 @@ def test_wire_names_are_spelled_only_in_the_wire_layer() -> None:
 
 def test_the_wire_layer_holds_the_names() -> None:
     assert _wire_names("wire.convert") >= {"cOID", "conidEx", "conidex", "orderType", "orderId"}
+
+
+def test_the_sim_engine_spells_no_wire_name() -> None:
+    # The simulator's side of the wire is its API layer (``sim.api.ticket_reader`` reads the tickets).
+    found = {m: sorted(_wire_names(m)) for m in _sim_modules("sim.engine") if _wire_names(m)}
+    assert not found, f"wire names in the sim engine (read them in sim.api): {found}"
 
 
 def test_nothing_inside_the_package_imports_a_0_1_path() -> None:

@@ -44,10 +44,13 @@ API_MODULES = _modules(API)
 
 
 def test_both_layers_are_there() -> None:
-    assert {"sim.engine.market", "sim.engine.orders", "sim.engine.accounts", "sim.engine.universe"} <= set(
-        ENGINE_MODULES
-    )
-    assert {"sim.api.app", "sim.api.ws", "sim.api.server", "sim.api.oauth", "sim.api.pacing"} <= set(
+    assert {
+        "sim.engine.paper_market",
+        "sim.engine.order_engine",
+        "sim.engine.paper_accounts",
+        "sim.engine.universe",
+    } <= set(ENGINE_MODULES)
+    assert {"sim.api.asgi", "sim.api.ws", "sim.api.server", "sim.api.oauth", "sim.api.pacing_gate"} <= set(
         API_MODULES
     )
     assert _path("sim.engine") is not None and _path("sim.api") is not None
@@ -73,10 +76,10 @@ def test_the_engine_imports_no_http_or_websocket_library(module: str) -> None:
 
 def test_the_api_layer_is_built_on_the_engine() -> None:
     used = {m for module in API_MODULES for m in _imports(module)[1] if m.startswith(ENGINE + ".")}
-    assert {"sim.engine.market", "sim.engine.orders", "sim.engine.accounts"} <= used
+    assert {"sim.engine.paper_market", "sim.engine.order_engine", "sim.engine.paper_accounts"} <= used
 
 
 def test_the_reader_sees_a_forbidden_import() -> None:
     # the API layer does import starlette: the same reader flags it there
-    assert "starlette" in _imports("sim.api.app")[0]
-    assert "sim.engine.orders" in _imports("sim.api.state")[1]
+    assert "starlette" in _imports("sim.api.asgi")[0]
+    assert "sim.engine.order_engine" in _imports("sim.api.state")[1]

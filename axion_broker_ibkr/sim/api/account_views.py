@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.accounts import BASE_CURRENCY, Account, margin, position_value
-from ..engine.market import Market
+from ..engine.paper_accounts import BASE_CURRENCY, Account, margin, position_value
+from ..engine.paper_market import Market
 
 #: Ledger key that holds the market value of each security type.
 MARKET_VALUE_KEY = {
@@ -342,42 +342,43 @@ SECTION_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 
+#: The summary sections' labels that show one of :func:`_figures`, in money, by figure.
+_SHOWN: dict[str, tuple[str, ...]] = {
+    "available": ("current_available", "Lk Ahd Avlbl Fnds", "overnight_available"),
+    "excess": ("current_excess", "Lk Ahd Excss Lqdty", "overnight_excess"),
+    "nlv": ("net_liquidation", "equity_with_loan", "Rg T Eqty Wth Ln Vl"),
+    "start": ("Prvs Dy Eqty Wth Ln Vl",),
+    "gross": ("sec_gross_pos_val",),
+    "cash": ("cash",),
+    "init": (
+        "RegT Margin", "current_initial", "projected_liquidity_inital_margin",
+        "projected_overnight_initial_margin",
+    ),
+    "maint": ("current_maint", "Prjctd Lk Ahd Mntnnc Mrgn", "Prjctd Ovrnght Mntnnc Mrgn"),
+}  # fmt: skip
+#: ... and those the simulator does not model (projections, uncertainty, interest, pending charges): 0.
+_NOT_MODELLED = (
+    "Prdctd Pst-xpry Excss", "Nt Lqdtn Uncrtnty", "MTD Interest", "Pndng Dbt Crd Chrgs",
+    "Prdctd Pst-xpry Mrgn @ Opn",
+)  # fmt: skip
+
+
 def brokerage_section(account: Account, market: Market, section: str) -> dict[str, dict[str, str]]:
     """``GET /iserver/account/{acct}/summary/{section}`` (one of :data:`SUMMARY_SECTIONS`)."""
     f = _figures(account, market)
     leverage = f"{f['gross'] / f['nlv']:.2f}" if f["nlv"] else "n/a"
     # Everything the simulator holds is a security: total = securities; commodities and crypto are 0.
-    values = {
-        "current_available": _money(f["available"]),
-        "current_excess": _money(f["excess"]),
-        "Prdctd Pst-xpry Excss": _money(0.0),
-        "SMA": _money(max(0.0, f["available"])),
-        "Lk Ahd Avlbl Fnds": _money(f["available"]),
-        "Lk Ahd Excss Lqdty": _money(f["excess"]),
-        "overnight_available": _money(f["available"]),
-        "overnight_excess": _money(f["excess"]),
-        "buying_power": _money(max(0.0, f["available"]) * 4),
-        "leverage": leverage,
-        "Lk Ahd Nxt Chng": "@ 16:00:00",
-        "day_trades_left": "Unlimited",
-        "net_liquidation": _money(f["nlv"]),
-        "Nt Lqdtn Uncrtnty": _money(0.0),
-        "equity_with_loan": _money(f["nlv"]),
-        "Prvs Dy Eqty Wth Ln Vl": _money(f["start"]),
-        "Rg T Eqty Wth Ln Vl": _money(f["nlv"]),
-        "sec_gross_pos_val": _money(f["gross"]),
-        "cash": _money(f["cash"]),
-        "MTD Interest": _money(0.0),
-        "Pndng Dbt Crd Chrgs": _money(0.0),
-        "RegT Margin": _money(f["init"]),
-        "current_initial": _money(f["init"]),
-        "Prdctd Pst-xpry Mrgn @ Opn": _money(0.0),
-        "current_maint": _money(f["maint"]),
-        "projected_liquidity_inital_margin": _money(f["init"]),
-        "Prjctd Lk Ahd Mntnnc Mrgn": _money(f["maint"]),
-        "projected_overnight_initial_margin": _money(f["init"]),
-        "Prjctd Ovrnght Mntnnc Mrgn": _money(f["maint"]),
-    }
+    values = {label: _money(f[figure]) for figure, labels in _SHOWN.items() for label in labels}
+    values.update(dict.fromkeys(_NOT_MODELLED, _money(0.0)))
+    values.update(
+        {
+            "SMA": _money(max(0.0, f["available"])),
+            "buying_power": _money(max(0.0, f["available"]) * 4),
+            "leverage": leverage,
+            "Lk Ahd Nxt Chng": "@ 16:00:00",
+            "day_trades_left": "Unlimited",
+        }
+    )
     out: dict[str, dict[str, str]] = {}
     layout = SECTION_LABELS.get(section)
     if layout is not None:

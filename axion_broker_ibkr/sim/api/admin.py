@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import AdminError
-from ..engine.accounts import Position
+from ..engine.paper_accounts import Position
 from .http import Api
 from .state import SOR_MODES
 from .ws_frames import blt_frame, ntf_frame

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..engine.universe import Instrument
-from . import contracts as c
+from . import secdef_views as c
 from .http import Api, Endpoint, body_dict, error, reply
 
 MAX_TRSRV_CONIDS = 200

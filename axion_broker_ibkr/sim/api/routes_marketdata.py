@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from ...errors import HistoryError
 from ..engine.history import build_history
-from .fields import render_fields
 from .http import Api, Endpoint, body_dict, error, query_bool, reply
+from .snapshot_fields import render_fields
 
 MAX_CONIDS = 100
 MAX_FIELDS = 50

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..engine.orders import Reply
+from ..engine.order_engine import Reply
 from .http import Api, Endpoint, body_dict, error, query_bool, reply
 from .wire import live_order, order_status, trade
 from .wire import whatif as whatif_reply

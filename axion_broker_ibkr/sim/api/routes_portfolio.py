@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .account_views import SUMMARY_SECTIONS, brokerage_section, brokerage_summary, ledger, pnl_row, summary
-from .contracts import trsrv_secdef
-from .http import Api, Endpoint, error, not_found, reply
+from .http import Api, Endpoint, Handler, error, not_found, reply
+from .secdef_views import trsrv_secdef
 from .wire import position_row
 
 #: Keys a ``/portfolio/{acct}/positions/{page}`` row gains once the gateway has the security
@@ -75,7 +75,7 @@ async def account_summary(api: Api, request: Request, body: Any) -> Response:
 
 
 async def iserver_summary(api: Api, request: Request, body: Any) -> Response:
-    """``/iserver/account/{acct}/summary`` (brokerage side; shapes: see :mod:`.accounts`)."""
+    """``/iserver/account/{acct}/summary`` (brokerage side; shapes: see :mod:`.account_views`)."""
     acct = _account(api, request)
     if isinstance(acct, Response):
         return acct
@@ -205,6 +205,11 @@ async def exchange_rate(api: Api, request: Request, body: Any) -> Response:
     return reply({"rate": rate})
 
 
+def _portfolio(path: str, handler: Handler, method: str = "GET") -> Endpoint:
+    """A ``/portfolio`` endpoint: the read-only (SSO) session, once ``/portfolio/accounts`` was called."""
+    return Endpoint((method,), path, handler, layer="sso", needs_portfolio=True)
+
+
 ENDPOINTS = [
     Endpoint(("GET",), "/iserver/account/{acct}/summary", iserver_summary, needs_accounts=True),
     Endpoint(
@@ -212,30 +217,14 @@ ENDPOINTS = [
     ),
     Endpoint(("GET",), "/portfolio/accounts", portfolio_accounts, layer="sso"),
     Endpoint(("GET",), "/portfolio/subaccounts", subaccounts, layer="sso"),
-    Endpoint(("GET",), "/portfolio/{acct}/meta", meta, layer="sso", needs_portfolio=True),
-    Endpoint(("GET",), "/portfolio/{acct}/summary", account_summary, layer="sso", needs_portfolio=True),
-    Endpoint(("GET",), "/portfolio/{acct}/ledger", account_ledger, layer="sso", needs_portfolio=True),
-    Endpoint(
-        ("GET",), "/portfolio/{acct}/positions/{page:int}", positions, layer="sso", needs_portfolio=True
-    ),
-    Endpoint(
-        ("GET",),
-        "/portfolio/{acct}/position/{conid:int}",
-        position_by_conid,
-        layer="sso",
-        needs_portfolio=True,
-    ),
-    Endpoint(
-        ("POST",), "/portfolio/{acct}/positions/invalidate", invalidate, layer="sso", needs_portfolio=True
-    ),
-    Endpoint(
-        ("GET",),
-        "/portfolio/positions/{conid:int}",
-        positions_all_accounts,
-        layer="sso",
-        needs_portfolio=True,
-    ),
-    Endpoint(("GET",), "/portfolio2/{acct}/positions", positions2, layer="sso", needs_portfolio=True),
+    _portfolio("/portfolio/{acct}/meta", meta),
+    _portfolio("/portfolio/{acct}/summary", account_summary),
+    _portfolio("/portfolio/{acct}/ledger", account_ledger),
+    _portfolio("/portfolio/{acct}/positions/{page:int}", positions),
+    _portfolio("/portfolio/{acct}/position/{conid:int}", position_by_conid),
+    _portfolio("/portfolio/{acct}/positions/invalidate", invalidate, method="POST"),
+    _portfolio("/portfolio/positions/{conid:int}", positions_all_accounts),
+    _portfolio("/portfolio2/{acct}/positions", positions2),
     Endpoint(("GET",), "/iserver/account/pnl/partitioned", pnl),
     Endpoint(("GET",), "/iserver/exchangerate", exchange_rate),
 ]

@@ -21,12 +21,12 @@ import uvicorn
 from ...errors import ConfigError
 from ...ops.resets import ResetSchedule
 from .admin import SimAdmin
-from .app import build_app
+from .asgi import build_app
+from .certificate import generate_certificate
 from .http import Api
 from .oauth import DEFAULT_TOKEN_LIFETIME_S, SimOAuth
-from .pacing import IBKR_PENALTY_SECONDS
+from .pacing_gate import IBKR_PENALTY_SECONDS
 from .state import SOR_MODES, SimState
-from .tls import generate_certificate
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 20.0
@@ -98,6 +98,21 @@ class _Uvicorn(uvicorn.Server):
                     and not transport.get_write_buffer_size()
                 ):
                     transport.abort()
+
+
+class _Url:
+    """A read-only address of the server, ``scheme://host:port`` and ``path``, for its host and port now."""
+
+    def __init__(self, scheme: str, path: str) -> None:
+        self.scheme = scheme
+        self.path = path
+
+    def __get__(self, server: SimServer, owner: type[SimServer] | None = None) -> str:
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        return f"{self.scheme}://{host}:{server.port}{self.path}"
+
+    def __set__(self, server: SimServer, value: str) -> None:
+        raise AttributeError("a SimServer's addresses follow its host and port")
 
 
 class SimServer:
@@ -263,22 +278,9 @@ class SimServer:
 
     # -- addresses ------------------------------------------------------------------------------
 
-    @property
-    def _netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def root_url(self) -> str:
-        return f"https://{self._netloc}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.root_url}/v1/api"
-
-    @property
-    def ws_url(self) -> str:
-        return f"wss://{self._netloc}/v1/api/ws"
+    root_url = _Url("https", "")
+    base_url = _Url("https", "/v1/api")
+    ws_url = _Url("wss", "/v1/api/ws")
 
     @property
     def admin(self) -> SimAdmin:

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...ops.resets import ResetSchedule, Window
-from ..engine.accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position
+from ..engine.brokerage import SMD_EXPIRY_S, Session
 from ..engine.clock import SimClock
-from ..engine.market import Market
-from ..engine.orders import OrderEngine
-from ..engine.session import SMD_EXPIRY_S, Session
+from ..engine.order_engine import OrderEngine
+from ..engine.paper_accounts import ACCOUNT_IDS, STARTING_CASH, STARTING_POSITIONS, Account, Position
+from ..engine.paper_market import Market
 from ..engine.universe import Universe
 from .account_views import ledger
 from .oauth import SimOAuth
-from .pacing import Pacer
+from .pacing_gate import Pacer
+from .ticket_reader import parse_ticket
 from .wire import live_order, trade
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class SimState:
             self.accounts[acct] = account
         for account in self.accounts.values():
             account.start_nlv = float(ledger(account, self.market, 0)["BASE"]["netliquidationvalue"])
-        self.engine = OrderEngine(self.market, self.accounts, self.session, self.clock)
+        self.engine = OrderEngine(self.market, self.accounts, self.session, self.clock, parse_ticket)
         self.engine.listeners.append(self.emit)
         self.faults = Faults()
         self.snapshot_counter = 0

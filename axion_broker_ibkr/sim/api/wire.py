@@ -6,15 +6,15 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from ...errors import TicketError
-from ..engine.accounts import Position, margin, position_value
-from ..engine.market import Market, fmt_price
-from ..engine.orders import COMMISSION, Reply
+from ..engine.order_engine import COMMISSION, Reply
+from ..engine.paper_accounts import Position, margin, position_value
+from ..engine.paper_market import Market, fmt_price
 from ..engine.tickets import check_price_reject
 from ..engine.universe import Instrument
 from .account_views import ledger
 
 if TYPE_CHECKING:
-    from ..engine.orders import Execution, Order, OrderEngine
+    from ..engine.order_engine import Execution, Order, OrderEngine
     from ..engine.tickets import Ticket
 
 ORIG_TYPE = {

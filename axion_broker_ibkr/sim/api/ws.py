@@ -21,10 +21,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ...errors import HistoryError
 from ..engine.history import build_history
-from ..engine.market import fmt_price, fmt_size
+from ..engine.paper_market import fmt_price, fmt_size
 from .account_views import ledger, pnl_row, summary
-from .fields import render_fields
 from .http import Api
+from .snapshot_fields import render_fields
 from .state import USER_NAME
 from .wire import live_order, order_description, trade
 from .ws_frames import (

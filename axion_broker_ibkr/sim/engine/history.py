@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ...errors import HistoryError
-from .market import Market, decimals_for
+from .paper_market import Market, decimals_for
 from .universe import Instrument
 
 BAR_SECONDS: dict[str, int] = {

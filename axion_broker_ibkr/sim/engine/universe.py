@@ -143,6 +143,18 @@ class Instrument:
         return self.symbol
 
 
+def _listed(record: dict[str, Any], sec_type: str, **terms: Any) -> Instrument:
+    """A stock or future of ``instruments.json``: its record's symbol, currency, name and price."""
+    return Instrument(
+        symbol=record["symbol"],
+        sec_type=sec_type,
+        currency=record["currency"],
+        name=record["name"],
+        price=record["price"],
+        **terms,
+    )
+
+
 class Universe:
     """Every instrument the simulator knows, generated for ``reference_date``."""
 
@@ -164,15 +176,12 @@ class Universe:
     def _build(self) -> None:
         for s in self.raw["stocks"]:
             self._add(
-                Instrument(
+                _listed(
+                    s,
+                    "STK",
                     conid=s["conid"],
-                    symbol=s["symbol"],
-                    sec_type="STK",
-                    currency=s["currency"],
                     exchange=s["exchange"],
                     listing_exchange=s["listing_exchange"],
-                    name=s["name"],
-                    price=s["price"],
                     industry=s["industry"],
                     category=s["category"],
                     stock_type=s["type"],
@@ -285,15 +294,12 @@ class Universe:
                     else expiry
                 )
                 self._add(
-                    Instrument(
+                    _listed(
+                        spec,
+                        "FUT",
                         conid=stable_conid("FUT", spec["symbol"], f"{year}{month:02d}", base=490_000_000),
-                        symbol=spec["symbol"],
-                        sec_type="FUT",
-                        currency=spec["currency"],
                         exchange=spec["exchange"],
                         listing_exchange=spec["exchange"],
-                        name=spec["name"],
-                        price=spec["price"],
                         tick=spec["tick"],
                         multiplier=float(spec["multiplier"]),
                         expiry=expiry,

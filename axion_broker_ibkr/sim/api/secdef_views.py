@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..engine.market import Market, fmt_price
+from ..engine.paper_market import Market, fmt_price
 from ..engine.universe import MONTHS, US_OPTION_EXCHANGES, Instrument, Universe, month_code, stable_conid
 
 __all__ = ["month_code"]

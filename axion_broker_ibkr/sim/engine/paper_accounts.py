@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .market import Market
+from .paper_market import Market
 from .universe import Instrument
 
 BASE_CURRENCY = "USD"

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import TicketError
-from .accounts import Account
+from .brokerage import Session
 from .clock import SimClock
-from .market import Market, round_to_tick
-from .session import Session
-from .tickets import Ticket, check_price_reject, parse_ticket, questions_for
+from .paper_accounts import Account
+from .paper_market import Market, round_to_tick
+from .tickets import Ticket, TicketReader, check_price_reject, questions_for
 from .universe import Instrument
 
 OPEN_STATUSES = {"PreSubmitted", "Submitted", "PendingCancel"}
@@ -109,9 +109,16 @@ class Reply:
 
 class OrderEngine:
     def __init__(
-        self, market: Market, accounts: dict[str, Account], session: Session, clock: SimClock
+        self,
+        market: Market,
+        accounts: dict[str, Account],
+        session: Session,
+        clock: SimClock,
+        read_ticket: TicketReader,
     ) -> None:
         self.market = market
+        #: One order of a request's JSON -> a ``Ticket`` (the API layer's reader of the gateway's fields).
+        self.read_ticket = read_ticket
         self.accounts = accounts
         self.session = session
         self.clock = clock
@@ -151,7 +158,7 @@ class OrderEngine:
         if not isinstance(orders, list) or not orders:
             raise TicketError('Bad Request: body must be {"orders": [ ... ]} with at least one order', 400)
         tickets = [
-            parse_ticket(self.market.universe, o, default_account, tuple(self.accounts)) for o in orders
+            self.read_ticket(self.market.universe, o, default_account, tuple(self.accounts)) for o in orders
         ]
         parents = {t.coid for t in tickets if t.coid}
         for t in tickets:
@@ -282,7 +289,7 @@ class OrderEngine:
         raw = {**order.ticket.raw, **body}
         raw.setdefault("acctId", order.account)
         try:
-            ticket = parse_ticket(self.market.universe, raw, account_path, tuple(self.accounts))
+            ticket = self.read_ticket(self.market.universe, raw, account_path, tuple(self.accounts))
             if ticket.inst.conid != order.inst.conid or ticket.side != order.ticket.side:
                 raise TicketError("Modify cannot change the contract or the side of an order")
             if ticket.quantity < order.filled:

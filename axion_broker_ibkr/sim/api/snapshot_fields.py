@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..engine.market import Quote, fmt_price, fmt_size, fmt_volume
+from ..engine.paper_market import Quote, fmt_price, fmt_size, fmt_volume
 from ..engine.universe import Instrument
 
 Render = Callable[[Instrument, Quote], str | None]

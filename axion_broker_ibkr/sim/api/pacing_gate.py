@@ -36,20 +36,24 @@ STRIKE_WINDOW_S = 60.0
 #: * ``/tickle`` 1/s: burst 2. ibind 0.2.2's WebSocket client calls ``/tickle`` twice within one
 #:   second on every connect, against the same real gateways.
 #: * everything else: burst 1 (no evidence of tolerated bursts; the documented count per window).
-ENDPOINT_LIMITS: tuple[tuple[str, str, int, float, int], ...] = (
-    ("GET", r"^/iserver/marketdata/snapshot$", 10, 1.0, 10),
-    ("GET", r"^/iserver/account/orders$", 1, 5.0, 2),
-    ("GET", r"^/iserver/account/trades$", 1, 5.0, 1),
-    ("GET", r"^/iserver/account/pnl/partitioned$", 1, 5.0, 1),
-    ("GET", r"^/portfolio/accounts$", 1, 5.0, 1),
-    ("GET", r"^/portfolio/subaccounts$", 1, 5.0, 1),
-    ("GET", r"^/iserver/scanner/params$", 1, 900.0, 1),
-    ("POST", r"^/iserver/scanner/run$", 1, 1.0, 1),
-    ("POST", r"^/pa/(performance|summary|transactions)$", 1, 900.0, 1),
-    ("*", r"^/fyi/", 1, 1.0, 1),
-    ("*", r"^/tickle$", 1, 1.0, 2),
-    ("GET", r"^/sso/validate$", 1, 60.0, 1),
-)
+#: (requests, window seconds, burst) -> the endpoints (method, path pattern) held to it, a bucket each.
+ENDPOINT_LIMITS: dict[tuple[int, float, int], tuple[tuple[str, str], ...]] = {
+    (10, 1.0, 10): (("GET", r"^/iserver/marketdata/snapshot$"),),
+    (1, 5.0, 2): (("GET", r"^/iserver/account/orders$"),),
+    (1, 5.0, 1): (
+        ("GET", r"^/iserver/account/trades$"),
+        ("GET", r"^/iserver/account/pnl/partitioned$"),
+        ("GET", r"^/portfolio/accounts$"),
+        ("GET", r"^/portfolio/subaccounts$"),
+    ),
+    (1, 900.0, 1): (
+        ("GET", r"^/iserver/scanner/params$"),
+        ("POST", r"^/pa/(performance|summary|transactions)$"),
+    ),
+    (1, 1.0, 1): (("POST", r"^/iserver/scanner/run$"), ("*", r"^/fyi/")),
+    (1, 1.0, 2): (("*", r"^/tickle$"),),
+    (1, 60.0, 1): (("GET", r"^/sso/validate$"),),
+}
 #: (requests, window seconds, burst) for the whole gateway.
 GLOBAL_LIMIT = (10, 1.0, 10)
 HISTORY_CONCURRENCY = 5
@@ -76,7 +80,9 @@ class Pacer:
     boxed_times: int = 0
 
     def __post_init__(self) -> None:
-        self._compiled = [(m, re.compile(p), n, w, b) for m, p, n, w, b in ENDPOINT_LIMITS]
+        self._compiled = [
+            (m, re.compile(p), n, w, b) for (n, w, b), held in ENDPOINT_LIMITS.items() for m, p in held
+        ]
 
     # kept for callers of the earlier name (admin ``penalty_box_s``)
     @property
