@@ -163,19 +163,6 @@ def _fail(command: str, exc: BaseException) -> int:
     return 2
 
 
-def _oauth_headline(status: Any) -> tuple[str, str] | None:
-    """The headline for OAuth mode, where there is no gateway to start and no browser to log in
-    with: the Gateway tab's sentences ("Log in through the browser", "Start it (or `axion-ibkr
-    sim`)") would send the trader the wrong way, so say what IBKR's Web API answered instead."""
-    if status.mode != "oauth" or status.healthy:
-        return None
-    if not status.reachable:
-        return "error", f"IBKR's Web API at {status.url} does not answer: {status.message}"
-    if not status.sso_session and status.message:
-        return "error", status.message  # e.g. the live session token was refused, and why
-    return None
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
@@ -199,7 +186,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({row[""]: row["Value"] for row in rows}, indent=2))
     else:
-        level, sentence = _oauth_headline(status) or health_state(status)
+        level, sentence = health_state(status, answer_first=True)
         print(f"{level.upper()}: {sentence}")
         for row in rows:
             print(f"  {row['']:<20} {row['Value']}")

@@ -10,6 +10,7 @@ for the trader (``hold_questions``) and shown with the ticket it belongs to in t
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,6 +44,8 @@ BRACKET_OWNER = "bracket_banner_conid"
 TICKET_QUOTE_EVERY = 1.0
 #: Cancel requests run here, beside the page (the order log's status read-back included).
 _CANCELS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ibkr-page-cancel")
+# Shut down when the server stops: no new cancel starts then, one already sent finishes.
+atexit.register(_CANCELS.shutdown)
 
 
 def _order_types(session: DashboardSession, contract: IBKRContract) -> list[str]:
@@ -86,6 +89,12 @@ def _ticket_inputs(session: DashboardSession, contract: IBKRContract) -> dict[st
 def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRContract) -> None:
     with live.action(f"Asking IBKR for a what-if of {describe_contract(contract)}…"):
         whatif = session.client.whatif(order, contract)
+    _whatif_panel(whatif, "trade_whatif_table", empty_table=True)
+
+
+def _whatif_panel(whatif: Any, key: str, *, empty_table: bool) -> None:
+    """IBKR's what-if: its error, the amount/commission/total headline, the rows (table ``key``;
+    with no rows drawn only if ``empty_table``) and its warning."""
     if whatif.error:
         st.error(f"IBKR: {whatif.error}")
     head = vm_trading.whatif_headline(whatif)
@@ -93,7 +102,9 @@ def _preview(session: DashboardSession, order: dict[str, Any], contract: IBKRCon
     c1.metric("Amount", head["amount"] or "—")
     c2.metric("Commission", head["commission"] or "—")
     c3.metric("Total", head["total"] or "—")
-    table(vm_trading.whatif_rows(whatif), "trade_whatif_table")
+    rows = vm_trading.whatif_rows(whatif)
+    if rows or empty_table:
+        table(rows, key)
     code, text = vm_trading.split_warning(whatif.warn)
     if text:
         st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
@@ -258,13 +269,14 @@ def _live_signature(orders: list[Any]) -> tuple[Any, ...]:
         if o.order_id is None:
             continue
         banner = str(o.order_id) == banner_id
-        if not (vm_trading.is_open(o) or banner):
+        is_open = vm_trading.is_open(o)
+        if not (is_open or banner):
             continue
         rows.append(
             (
                 int(o.order_id),
                 (o.status or "") if banner else "",
-                vm_trading.is_open(o),
+                is_open,
                 vm_trading.is_cancellable(o),
                 vm_trading.is_modifiable(o),
                 o.order_desc or "",
@@ -483,21 +495,8 @@ def _modify_whatif(whatif: Any, error: str | None) -> None:
     """The what-if of the modified terms (IBKR previews them as an order of those terms)."""
     if error:
         st.warning(f"What-if not available: {error}")
-    if whatif is None:
-        return
-    if whatif.error:
-        st.error(f"IBKR: {whatif.error}")
-    head = vm_trading.whatif_headline(whatif)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Amount", head["amount"] or "—")
-    c2.metric("Commission", head["commission"] or "—")
-    c3.metric("Total", head["total"] or "—")
-    rows = vm_trading.whatif_rows(whatif)
-    if rows:
-        table(rows, "orders_modify_whatif")
-    code, text = vm_trading.split_warning(whatif.warn)
-    if text:
-        st.warning(f"IBKR warning {code or ''}: {text}".replace("  ", " "))
+    if whatif is not None:
+        _whatif_panel(whatif, "orders_modify_whatif", empty_table=False)
 
 
 def _await_modify(session: DashboardSession, oid: Any, payload: dict[str, Any]) -> None:

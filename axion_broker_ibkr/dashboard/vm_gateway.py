@@ -55,12 +55,15 @@ def _ago(moment: dt.datetime | None, now: dt.datetime) -> str:
     return f"{seconds // 60} min ago"
 
 
-def health_state(status: GatewayStatus) -> tuple[str, str]:
-    """(level, sentence) for the Gateway tab's headline, in the order a trader must act on it."""
+def health_state(status: GatewayStatus, *, answer_first: bool = False) -> tuple[str, str]:
+    """(level, sentence) for the Gateway tab's headline, in the order a trader must act on it.
+
+    ``answer_first`` (the CLI's one-line headline): an OAuth session IBKR did not open is said in
+    IBKR's own answer, when there is one, rather than in the tab's explanation."""
     if status.message.startswith(UNTRUSTED):  # reachable, but its certificate is not trusted: say the pin
         return "error", status.message
     if status.mode == "oauth" and not (status.reachable and status.sso_session):
-        return "error", _oauth_trouble(status)
+        return "error", _oauth_trouble(status, answer_first)
     if not status.reachable:
         return "error", f"The gateway at {status.url} does not answer. Start it (or `axion-ibkr sim`)."
     if not status.sso_session:
@@ -74,11 +77,13 @@ def health_state(status: GatewayStatus) -> tuple[str, str]:
     return "success", "Connected and authenticated."
 
 
-def _oauth_trouble(status: GatewayStatus) -> str:
+def _oauth_trouble(status: GatewayStatus, answer_first: bool) -> str:
     """OAuth mode has no gateway to start and no browser login: what is wrong with the session."""
     said = f": {status.message}" if status.message else ""
     if not status.reachable:
         return f"IBKR's Web API at {status.url} does not answer{said}. Check the network and oauth_base_url."
+    if answer_first and status.message:
+        return status.message  # e.g. the live session token was refused, and why
     expires = status.oauth_token_expires_at
     if expires is not None and expires <= dt.datetime.now(dt.UTC).timestamp():
         when = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, Unpack
+from typing import Any, Protocol, TypeVar, Unpack
 
 from attrs import asdict, define, evolve, field
 
@@ -184,6 +184,23 @@ def _unanswered(entry: JournalEntry, now: float) -> Decision | None:
     )
 
 
+_OrderOrTrade = TypeVar("_OrderOrTrade", Order, Trade)
+
+
+def _by_ref_and_id(
+    items: Iterable[_OrderOrTrade],
+) -> tuple[dict[str, list[_OrderOrTrade]], dict[str, list[_OrderOrTrade]]]:
+    """Live orders (or executions) by the cOID IBKR shows (``order_ref``) and by IBKR order id."""
+    by_ref: dict[str, list[_OrderOrTrade]] = {}
+    by_id: dict[str, list[_OrderOrTrade]] = {}
+    for item in items:
+        if item.client_order_id:
+            by_ref.setdefault(item.client_order_id, []).append(item)
+        if item.order_id is not None:
+            by_id.setdefault(str(item.order_id), []).append(item)
+    return by_ref, by_id
+
+
 def reconcile(
     entries: Iterable[JournalEntry],
     live_orders: Sequence[Order],
@@ -195,20 +212,8 @@ def reconcile(
     (``now``: epoch seconds, for the reply window of ``awaiting_answer`` rows; see the module)."""
     entries = list(entries)
     clock = time.time() if now is None else now
-    orders_by_ref: dict[str, list[Order]] = {}
-    orders_by_id: dict[str, list[Order]] = {}
-    for o in live_orders:
-        if o.client_order_id:
-            orders_by_ref.setdefault(o.client_order_id, []).append(o)
-        if o.order_id is not None:
-            orders_by_id.setdefault(str(o.order_id), []).append(o)
-    trades_by_ref: dict[str, list[Trade]] = {}
-    trades_by_id: dict[str, list[Trade]] = {}
-    for t in trades:
-        if t.client_order_id:
-            trades_by_ref.setdefault(t.client_order_id, []).append(t)
-        if t.order_id is not None:
-            trades_by_id.setdefault(str(t.order_id), []).append(t)
+    orders_by_ref, orders_by_id = _by_ref_and_id(live_orders)
+    trades_by_ref, trades_by_id = _by_ref_and_id(trades)
 
     # Parents first, so that a child can follow its parent's IBKR order id.
     broker_ids: dict[str, str] = {e.client_order_id: e.order_id for e in entries if e.order_id}
