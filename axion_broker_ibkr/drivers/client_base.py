@@ -1,6 +1,7 @@
 """What the sync and async clients share besides the core: TLS, mode resolution, the driver
-boundary of the request loop, and one-line delegations to the order path (:mod:`.orderpath`:
-order preparation, the checks that protect money, the journal writes).
+boundary of the request loop, and one-line delegations to the order path (:mod:`..ops.orderpath`:
+order preparation, the checks that protect money, the journal writes; order groups in
+:mod:`..ops.groupflow`).
 
 Nothing here performs HTTP; the two drivers (:mod:`.client_sync`, :mod:`.client_async`, both
 re-exported by :mod:`axion_broker_ibkr.client`) do. The request loop's decisions (retry, the 429
@@ -26,11 +27,12 @@ from .. import models as m
 from ..config import IBKRConfig, takes_over_competing
 from ..errors import GatewayError, ModeError, ResetWindowError
 from ..masking import mask_text
-from ..ops import effects, iserver, orderpath, resets
+from ..ops import effects, groupflow, iserver, orderpath, resets
 from ..ops import requestpolicy as rp
 from ..ops.journal import ContractCache, JournalEntry, ModificationRef, OrderJournal, require_order_journal
 from ..ops.requestpolicy import ACCOUNT_SESSION_PATHS as ACCOUNT_SESSION_PATHS  # re-exported
 from ..ops.requestpolicy import SESSION_PATHS as SESSION_PATHS  # re-exported
+from ..orders.groups import is_group
 from .pacing import Pacer, RetryPolicy
 from .pacing_stores import MemoryStore, PacingStore, open_pacing_store
 from .probe import auto_reason, gateway_listening
@@ -553,7 +555,7 @@ class ClientBase:
         return orderpath.payload(self._desk, order, contract)
 
     def _group_op(self, order: Mapping[str, Any], contract: ContractLike) -> effects.Op[OrderGroup]:
-        return orderpath.group(self._desk, order, contract)
+        return groupflow.group(self._desk, order, contract)
 
     def _place_op(
         self,
@@ -562,6 +564,10 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> effects.Op[m.OrderResult]:
+        if is_group(order):
+            return groupflow.place_group_order(
+                self._desk, order, contract, confirm, hold, guard=self._reset_guard_op()
+            )
         return orderpath.place(self._desk, order, contract, confirm, hold, guard=self._reset_guard_op())
 
     def _modify_op(
@@ -572,7 +578,8 @@ class ClientBase:
         confirm: Iterable[str] = (),
         hold: bool = False,
     ) -> effects.Op[m.OrderResult]:
-        return orderpath.modify(
+        # A logged group leg's quantity change moves its group; anything else is one order's.
+        return groupflow.modify(
             self._desk, order_id, order, contract, confirm, hold, guard=self._reset_guard_op()
         )
 
@@ -584,7 +591,7 @@ class ClientBase:
         confirm: Iterable[str] = (),
     ) -> effects.Op[m.OrderResult]:
         guard = self._reset_guard_op()
-        return orderpath.modify_group_order(
+        return groupflow.modify_group_order(
             self._desk, client_order_id, changes, contract, confirm, guard=guard
         )
 

@@ -1,10 +1,10 @@
-"""The order flow of a group (bracket / OCO / OTO), I/O-free (part of the core, as ``orderflow``).
+"""The order flow of a group (bracket / OCO / OTO), I/O-free (part of the core, as ``orderpath``).
 
 * Every leg is written to the order log (``RecordPending``) before the one POST; a leg whose row
   cannot be written stops the group: nothing is sent, and the rows already written say so.
 * The whole ``orders`` array goes in one POST (REFERENCE §4.1: one order per request, except a
   bracket or an OCA group). IBKR's questions are about the request, so they are answered under
-  the order's one policy (:class:`~axion_broker_ibkr.ops.orderflow.OrderContext`) for every leg: a
+  the order's one policy (:class:`~axion_broker_ibkr.ops.orderpath.OrderContext`) for every leg: a
   refused question declines every leg, a rejection rejects every leg.
 * The answer has one element per order (REFERENCE §4.2), matched to the legs by position.
 * After an ambiguous failure (timeout, connection lost, 5xx) nothing is re-sent: the legs are
@@ -19,7 +19,7 @@ every leg's id) and bracket / OTO children also in ``parent_client_order_id`` (t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from attrs import define, evolve
@@ -27,10 +27,10 @@ from attrs import define, evolve
 from .. import models as m
 from ..errors import AMBIGUOUS, GatewayError, IBKRError, OrderStateUnknownError, OrderValidationError
 from ..masking import mask_account, mask_text
-from ..orders.groups import GroupLeg, OrderGroup, regroup
+from ..orders.groups import GROUP_KEYS, GroupLeg, OrderGroup, regroup, translate_group
 from ..orders.status import LOG_TERMINAL, host_order_status, status_info
 from ..wire import convert
-from . import effects, iserver, orderflow
+from . import effects, iserver, orderpath
 from .journal import JournalEntry, Settlement
 
 #: Wire names from the wire layer (convert): the client order id and order type keys.
@@ -57,10 +57,10 @@ def _entry(
     group: OrderGroup,
     leg: GroupLeg,
     contract: Mapping[str, Any],
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     linked: str | None = None,
 ) -> JournalEntry:
-    entry = orderflow.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx, linked)
+    entry = orderpath.journal_entry({**leg.payload, _COID: leg.client_order_id}, contract, ctx, linked)
     return evolve(
         entry,
         payload=dict(leg.payload),  # what is sent: children carry parentId, not a cOID
@@ -103,7 +103,7 @@ def _same_terms(leg: GroupLeg, order: m.Order) -> bool:
 
 
 def _find_legs(
-    state: effects.SessionState, group: OrderGroup, ctx: orderflow.OrderContext
+    state: effects.SessionState, group: OrderGroup, ctx: orderpath.OrderContext
 ) -> effects.Op[dict[str, m.Order]]:
     """The group's legs among live orders (never re-sent): leg cOID -> live order."""
     orders = yield from iserver.live_orders(state, ctx.account_id)
@@ -133,7 +133,7 @@ def _find_legs(
 
 
 def place_group(
-    state: effects.SessionState, group: OrderGroup, contract: Mapping[str, Any], ctx: orderflow.OrderContext
+    state: effects.SessionState, group: OrderGroup, contract: Mapping[str, Any], ctx: orderpath.OrderContext
 ) -> effects.Op[m.OrderResult]:
     """Journal every leg, send the group in one POST, answer its questions, settle every leg."""
     result, _held = yield from place_group_held(state, group, contract, ctx)
@@ -144,13 +144,13 @@ def place_group_held(
     state: effects.SessionState,
     group: OrderGroup,
     contract: Mapping[str, Any],
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     *,
     hold: bool = False,
     linked: OrderGroup | None = None,
 ) -> effects.Op[tuple[m.OrderResult, HeldGroup | None]]:
     """:func:`place_group`; with ``hold`` a question the policy does not answer yes is held for the
-    caller, as a single order's (``orderflow.place_order_held``): every leg's row is
+    caller, as a single order's (``orderpath.place_order_held``): every leg's row is
     ``awaiting_answer`` and the :class:`HeldGroup` comes back for :func:`answer_group`. ``linked``:
     the first group when this is its ticket placed again after its question expired (each leg's row
     links the first group's leg in the same position)."""
@@ -167,7 +167,7 @@ def place_group_held(
             )  # fmt: skip
             raise
         written.append(leg)
-    transcript: list[dict[str, Any]] = orderflow.ignored_keys_record(ctx)
+    transcript: list[dict[str, Any]] = orderpath.ignored_keys_record(ctx)
     if linked is not None:
         transcript.append(
             {"linked_group_id": linked.group_id, "note": "placed again: the first group's question expired"}
@@ -177,17 +177,17 @@ def place_group_held(
         group.kind, group.group_id, len(group.legs), mask_account(ctx.account_id), ctx.mode,
     )  # fmt: skip
     path = f"/iserver/account/{ctx.account_id}/orders"
-    first = orderflow.first_post(path, {"orders": group.payloads()})
-    settled = yield from _settle_group(state, group, contract, ctx, transcript, first, hold=hold)
-    assert settled is not None  # only a continuation finds the question gone
-    return settled
+    first = orderpath.first_post(path, {"orders": group.payloads()})
+    return orderpath.settled_once(
+        (yield from _settle_group(state, group, contract, ctx, transcript, first, hold=hold))
+    )
 
 
 def _settle_group(
     state: effects.SessionState,
     group: OrderGroup,
     contract: Mapping[str, Any],
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     transcript: list[dict[str, Any]],
     first: effects.Op[Any],
     *,
@@ -199,27 +199,27 @@ def _settle_group(
     head = group.legs[0]
     try:
         reply = yield from first
-        if reply is orderflow._GONE:
+        if reply is orderpath.GONE:
             return None
-        outcome = yield from orderflow._reply_loop(
+        outcome = yield from orderpath.reply_loop_or_hold(
             reply, ctx, transcript, head.client_order_id, hold=hold, rounds=rounds
         )
     except IBKRError as exc:
-        # As orderflow: what the rows say is a function of ``exc.delivery`` alone (not_sent /
+        # As orderpath: what the rows say is a function of ``exc.delivery`` alone (not_sent /
         # refused: no leg is at IBKR, a question not answered yes is ``declined``; ambiguous: look).
-        settled = orderflow.failure_status(exc, modification=False)
+        settled = orderpath.failure_status(exc, modification=False)
         if settled is None:
             raise
         delivery, status = settled
         if delivery == AMBIGUOUS:
             return (yield from _lost_answer(state, group, ctx, transcript, exc)), None
-        yield from _settle_all(group, group.legs, status, transcript, orderflow.failure_message(exc))
+        yield from _settle_all(group, group.legs, status, transcript, orderpath.failure_message(exc))
         raise
-    if isinstance(outcome, orderflow.Held):
-        pending = orderflow._pending_question(outcome.question, ctx)
-        transcript.append(orderflow._held_record(outcome.question, pending, ctx))
+    if isinstance(outcome, orderpath.Held):
+        pending = orderpath.pending_question(outcome.question, ctx)
+        transcript.append(orderpath.held_record(outcome.question, pending, ctx))
         message = _held_message(group, pending)
-        yield from _settle_all(group, group.legs, orderflow.AWAITING_ANSWER, transcript, message)
+        yield from _settle_all(group, group.legs, orderpath.AWAITING_ANSWER, transcript, message)
         held = HeldGroup(
             group=group, contract=dict(contract), ctx=ctx, question=pending, transcript=transcript,
             rounds=outcome.rounds,
@@ -231,14 +231,14 @@ def _settle_group(
 def _settle_acks(
     state: effects.SessionState,
     group: OrderGroup,
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     transcript: list[dict[str, Any]],
     acks: Sequence[m.OrderAck],
 ) -> effects.Op[m.OrderResult]:
     head = group.legs[0]
     quantity = float(head.payload.get("quantity") or 0.0)
-    head_result = orderflow.ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
-    head_result = yield from orderflow.with_fills(state, head_result, quantity)
+    head_result = orderpath.ack_result(acks[:1], head.client_order_id, ctx, quantity, transcript)
+    head_result = yield from orderpath.with_fills(state, head_result, quantity)
     found: dict[str, m.Order] = {}
     if len(acks) < len(group.legs):
         # [conflict] REFERENCE §4.2: one element per order, but some doc pages show a single object;
@@ -302,7 +302,7 @@ def _settle_acks(
 def _lost_answer(
     state: effects.SessionState,
     group: OrderGroup,
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     transcript: list[dict[str, Any]],
     exc: IBKRError,
 ) -> effects.Op[m.OrderResult]:
@@ -324,7 +324,7 @@ def _lost_answer(
 
 def _settle_found(
     group: OrderGroup,
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     transcript: list[dict[str, Any]],
     found: Mapping[str, m.Order],
     what: str,
@@ -339,7 +339,7 @@ def _settle_found(
         yield effects.RecordResult(
             leg.client_order_id,
             Settlement(
-                status=orderflow.UNKNOWN_AT_BROKER,
+                status=orderpath.UNKNOWN_AT_BROKER,
                 transcript=[group_record(group, leg), *transcript],
                 message=f"group {group.group_id}: state unknown after '{what}'; NOT re-sent, reconcile first",
             ),
@@ -374,7 +374,7 @@ def _settle_found(
                 message="the answer to the group was lost; found at IBKR",
             ),
         )
-    head_result = orderflow.found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
+    head_result = orderpath.found_result(found[head.client_order_id], head.client_order_id, ctx, transcript)
     if missing:
         lost = ", ".join(x.client_order_id for x in missing)
         head_result = evolve(head_result, message=f"{head_result.message}; not found (reconcile): {lost}")
@@ -389,12 +389,12 @@ class HeldGroup:
     """A group whose IBKR question is held for the caller: what :func:`answer_group` needs to
     continue the group's reply loop (IBKR's questions are about the whole request, REFERENCE §4.3),
     or to place the same group again under new ids once the question expired. Kept by the client
-    under the parent's cOID (an OCO's: its first order's), as ``orderflow.HeldOrder``; never
+    under the parent's cOID (an OCO's: its first order's), as ``orderpath.HeldOrder``; never
     persisted (every leg's row keeps the question)."""
 
     group: OrderGroup
     contract: dict[str, Any]
-    ctx: orderflow.OrderContext
+    ctx: orderpath.OrderContext
     question: m.PendingQuestion
     transcript: list[dict[str, Any]]
     rounds: int
@@ -404,6 +404,12 @@ class HeldGroup:
     @property
     def client_order_id(self) -> str:
         return self.group.legs[0].client_order_id
+
+    def resume(
+        self, state: effects.SessionState, yes: bool, new_id: Callable[[], str]
+    ) -> effects.Op[tuple[m.OrderResult, HeldGroup | None]]:
+        """:func:`answer_group` (a :class:`.orderpath.HeldQuestion`)."""
+        return answer_group(state, self, yes, new_group_id=new_id)
 
     def result(self, message: str, *, status: str = "pending") -> m.OrderResult:
         """The group's result while (or once) its question is held / declined: no leg at IBKR."""
@@ -431,22 +437,22 @@ def _held_message(group: OrderGroup, pending: m.PendingQuestion) -> str:
     return (
         f"IBKR asks {', '.join(pending.message_ids) or 'a question'} before {group.kind} group "
         f"{group.group_id} ({len(group.legs)} orders) is placed: {text!r}. Nothing is at IBKR yet; "
-        f"answer with answer_question({head!r}, yes) within {orderflow.REPLY_WINDOW_S:.0f} s (later, a "
+        f"answer with answer_question({head!r}, yes) within {orderpath.REPLY_WINDOW_S:.0f} s (later, a "
         "yes places the group again under new cOIDs)."
     )
 
 
 def _answered(held: HeldGroup, yes: bool, **extra: Any) -> list[dict[str, Any]]:
-    """The transcript with the held question's record answered (by the caller): orderflow's step,
+    """The transcript with the held question's record answered (by the caller): orderpath's step,
     which reads only the attributes a :class:`HeldGroup` shares with a ``HeldOrder`` (transcript,
     ctx, question)."""
-    return orderflow._answered(cast("orderflow.HeldOrder", held), yes, **extra)
+    return orderpath.answered(cast("orderpath.HeldOrder", held), yes, **extra)
 
 
 def answer_group(
     state: effects.SessionState, held: HeldGroup, yes: bool, *, new_group_id: Callable[[], str]
 ) -> effects.Op[tuple[m.OrderResult, HeldGroup | None]]:
-    """Answer a group's held question, as ``orderflow.answer`` for one order: ``yes`` continues the
+    """Answer a group's held question, as ``orderpath.answer`` for one order: ``yes`` continues the
     group's reply loop (same cOIDs, same rows: every leg written ``submitted_unconfirmed`` first);
     no declines every leg (rows ``declined``, question kept). After the reply window (or when IBKR
     says the question is gone and no leg is at IBKR) a yes places the same group again under
@@ -458,9 +464,9 @@ def answer_group(
     if not yes:
         transcript = _answered(held, False, expired=expired)
         if not expired:
-            yield from orderflow._discard(pending.reply_id)
+            yield from orderpath.discard(pending.reply_id)
         message = f"declined by the caller: IBKR asked {', '.join(pending.message_ids)}: {text!r}"
-        yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, message)
+        yield from _settle_all(group, group.legs, orderpath.DECLINED, transcript, message)
         declined = HeldGroup(
             group=group, contract=held.contract, ctx=held.ctx, question=pending, transcript=transcript,
             rounds=held.rounds,
@@ -475,8 +481,8 @@ def answer_group(
             group, group.legs, "submitted_unconfirmed", transcript, "answering IBKR's question yes"
         )
         settled = yield from _settle_group(
-            state, group, held.contract, ctx, transcript, orderflow._continue(pending.reply_id, transcript),
-            hold=True, rounds=held.rounds,
+            state, group, held.contract, ctx, transcript,
+            orderpath.continue_held(pending.reply_id, transcript), hold=True, rounds=held.rounds,
         )  # fmt: skip
         if settled is not None:
             return settled
@@ -489,17 +495,17 @@ def answer_group(
                 f"group {group.group_id}: IBKR's question is gone and live orders could not be read "
                 f"('{exc}'); the group was NOT sent again, reconcile before retrying"
             )
-            yield from _settle_all(group, group.legs, orderflow.UNKNOWN_AT_BROKER, transcript, message)
+            yield from _settle_all(group, group.legs, orderpath.UNKNOWN_AT_BROKER, transcript, message)
             raise OrderStateUnknownError(message, client_order_id=held.client_order_id) from exc
         if found:
             what = "IBKR's question was gone before the yes"
             return (yield from _settle_found(group, ctx, transcript, found, what)), None
     if expired:
-        window = f"{orderflow.REPLY_WINDOW_S:.0f} s"
+        window = f"{orderpath.REPLY_WINDOW_S:.0f} s"
         reason = f"question expired: IBKR's reply window ({window}) was over before the yes"
     else:
         reason = "question expired at IBKR before the yes (its reply id is gone or was invalidated)"
-    yield from _settle_all(group, group.legs, orderflow.DECLINED, transcript, reason)
+    yield from _settle_all(group, group.legs, orderpath.DECLINED, transcript, reason)
     again = regroup(group, new_group_id())
     log.info("group %s: question expired; placing it again as %s", group.group_id, again.group_id)
     return (yield from place_group_held(state, again, held.contract, ctx, hold=True, linked=group))
@@ -679,7 +685,7 @@ class GroupModify:
     legs: tuple[LoggedLeg, ...]
     changes: dict[str, dict[str, Any]]
     resize_to: float | None
-    ctx: orderflow.OrderContext
+    ctx: orderpath.OrderContext
     contract: dict[str, Any]
 
 
@@ -689,14 +695,14 @@ def modify_group(
     kind: str,
     legs: Sequence[LoggedLeg],
     changes: Mapping[str, Mapping[str, Any]],
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     *,
     contract: Mapping[str, Any],
     hold: bool = False,
     orders: Mapping[str, Mapping[str, Any]] | None = None,
-) -> effects.Op[tuple[m.OrderResult, orderflow.HeldOrder | None, GroupModify | None]]:
+) -> effects.Op[tuple[m.OrderResult, orderpath.HeldOrder | None, GroupModify | None]]:
     """Modify legs of one group (``changes``: leg cOID -> new CPAPI body), entry first, each leg's
-    modification recorded in the order log as a single order's (``orderflow.modify_order_held``).
+    modification recorded in the order log as a single order's (``orderpath.modify_order_held``).
     When the entry's quantity changes, its open exits are resized to it afterwards (their other
     terms kept). Returns (the first changed leg's result with every modified leg; the first leg's
     held question, if ``hold`` and IBKR asked one; then what is left for :func:`finish_modify`).
@@ -717,7 +723,7 @@ def modify_group(
             )
     first = ordered[0]
     assert first.order_id is not None
-    result, held = yield from orderflow.modify_order_held(
+    result, held = yield from orderpath.modify_order_held(
         state, first.order_id, changes[first.client_order_id], ctx, contract=contract,
         coid=first.client_order_id, hold=hold,
     )  # fmt: skip
@@ -746,7 +752,7 @@ def finish_modify(
         if leg.client_order_id not in rest.changes or leg.order_id is None:
             continue
         try:
-            result, _held = yield from orderflow.modify_order_held(
+            result, _held = yield from orderpath.modify_order_held(
                 state, leg.order_id, rest.changes[leg.client_order_id], rest.ctx, contract=rest.contract,
                 coid=leg.client_order_id,
             )  # fmt: skip
@@ -772,7 +778,45 @@ def finish_modify(
     return _group_modified(rest.group_id, done)
 
 
-def _not_modified(leg: LoggedLeg, ctx: orderflow.OrderContext, exc: BaseException) -> m.OrderResult:
+@define(kw_only=True)
+class HeldLegChange:
+    """A group modification held at its first leg's question (a :class:`.orderpath.HeldQuestion`):
+    the leg's held modification and what is left of the group (:class:`GroupModify`). A yes that
+    IBKR accepts finishes the group (:func:`finish_modify`); a further question is held again."""
+
+    held: orderpath.HeldOrder
+    rest: GroupModify
+
+    @property
+    def client_order_id(self) -> str:
+        return self.held.client_order_id
+
+    @property
+    def order_id(self) -> str | None:
+        return self.held.order_id
+
+    @property
+    def question(self) -> m.PendingQuestion:
+        return self.held.question
+
+    @property
+    def contract(self) -> dict[str, Any]:
+        return self.held.contract
+
+    def resume(
+        self, state: effects.SessionState, yes: bool, new_id: Callable[[], str]
+    ) -> effects.Op[tuple[m.OrderResult, HeldLegChange | None]]:
+        result, again = yield from orderpath.answer(state, self.held, yes, new_coid=new_id)
+        if again is not None:  # IBKR asked again: the rest of the group waits for that answer
+            return result, HeldLegChange(held=again, rest=self.rest)
+        if yes and result.status != "rejected":
+            first = [x for x in self.rest.legs if x.client_order_id == result.client_order_id]
+            done = yield from finish_modify(state, self.rest, [(first[0], result)] if first else [])
+            return done, None
+        return result, None
+
+
+def _not_modified(leg: LoggedLeg, ctx: orderpath.OrderContext, exc: BaseException) -> m.OrderResult:
     return m.OrderResult(
         order_id=leg.order_id, client_order_id=leg.client_order_id, status="rejected",
         mode=ctx.mode, account_id=ctx.account_id, message=mask_text(str(exc)),
@@ -805,7 +849,7 @@ def resize_exits(
     state: effects.SessionState,
     exits: Sequence[LoggedLeg],
     quantity: float,
-    ctx: orderflow.OrderContext,
+    ctx: orderpath.OrderContext,
     *,
     contract: Mapping[str, Any],
     entry: LoggedLeg | None = None,
@@ -840,21 +884,21 @@ def resize_exits(
                 leg.client_order_id,
                 fills,
             )
-            out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))
+            out.append((leg, orderpath.found_result(shown, leg.client_order_id, ctx, [])))
             continue
         assert leg.order_id is not None
         if shown is not None and shown.total_size is not None and float(shown.total_size) == quantity:
-            mod = orderflow.modification(leg.order_id, leg.client_order_id, body, contract, ctx)
+            mod = orderpath.modification(leg.order_id, leg.client_order_id, body, contract, ctx)
             ref = yield effects.RecordModification(mod)
             if ref is not None:
                 note = "resized by IBKR with its parent (live orders show the new size); not sent"
                 yield effects.SettleModification(
                     ref, Settlement(status="accepted", transcript=[], message=note, ibkr_status=shown.status)
                 )
-            out.append((leg, orderflow.found_result(shown, leg.client_order_id, ctx, [])))
+            out.append((leg, orderpath.found_result(shown, leg.client_order_id, ctx, [])))
             continue
         try:
-            result, _held = yield from orderflow.modify_order_held(
+            result, _held = yield from orderpath.modify_order_held(
                 state, leg.order_id, body, ctx, contract=contract, coid=leg.client_order_id
             )
         except IBKRError as exc:
@@ -862,3 +906,150 @@ def resize_exits(
             result = _not_modified(leg, ctx, exc)
         out.append((leg, result))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The group operations a client delegates to (steps 1-3 of :mod:`.orderpath`, then the flows above)
+
+
+def prepare_group(
+    desk: orderpath.OrderDesk,
+    order: Mapping[str, Any],
+    contract: orderpath.ContractLike,
+    confirm: Iterable[str] = (),
+) -> effects.Op[tuple[orderpath.OrderContext, dict[str, Any], OrderGroup]]:
+    """:func:`.orderpath.prepare` for a bracket / OCO / OTO -> (context, contract mapping,
+    :class:`OrderGroup`)."""
+    members = order.get("oco")
+    head: Mapping[str, Any] = order
+    if isinstance(members, Sequence) and members and isinstance(members[0], Mapping):
+        head = members[0]  # an OCO's account, mode and contract rules are its first order's
+    head = {k: v for k, v in head.items() if k not in GROUP_KEYS}
+    if order.get("mode") is not None:
+        head = {**head, "mode": order["mode"]}
+    # The entry's side's rules (IBKR answers per side): exits use the same contract's grid, and
+    # a resolved contract's ``sell_increment_rules`` when it carries them.
+    done = yield from orderpath.check(desk, head, contract, confirm)
+    plain = {k: v for k, v in order.items() if k != "mode"}
+    if isinstance(members, Sequence) and not isinstance(members, str):
+        plain["oco"] = [
+            {k: v for k, v in leg.items() if k != "mode"} if isinstance(leg, Mapping) else leg
+            for leg in members
+        ]
+    options = done.settings.translate_options(done.account_id)
+    return done.ctx, done.contract, translate_group(plain, done.contract, options)
+
+
+def group(
+    desk: orderpath.OrderDesk, order: Mapping[str, Any], contract: orderpath.ContractLike
+) -> effects.Op[OrderGroup]:
+    """The group :func:`place` would send for a group dict (nothing is sent)."""
+    _ctx, _cdict, found = yield from prepare_group(desk, order, contract)
+    return found
+
+
+def place_group_order(
+    desk: orderpath.OrderDesk,
+    order: Mapping[str, Any],
+    contract: orderpath.ContractLike,
+    confirm: Iterable[str] = (),
+    hold: bool = False,
+    *,
+    guard: effects.Op[None] | None = None,
+) -> effects.Op[m.OrderResult]:
+    """A bracket / OCO / OTO (:mod:`..orders.groups`): ``guard`` (the client's reset-window guard)
+    first, every leg validated, then one POST (:func:`place_group_held`). Raises before anything
+    is sent, as :func:`.orderpath.prepare`. With ``hold`` IBKR's question about the group is held
+    like a single order's, under the parent's cOID (``answer_question(parent cOID, yes)``
+    continues the group's reply loop)."""
+    if guard is not None:
+        yield from guard
+    ctx, cdict, found = yield from prepare_group(desk, order, contract, confirm)
+    result, held = yield from place_group_held(desk.state, found, cdict, ctx, hold=hold)
+    desk.keep(held)
+    return orderpath.say_rules(result, cdict)
+
+
+def modify(
+    desk: orderpath.OrderDesk,
+    order_id: str | int,
+    order: Mapping[str, Any],
+    contract: orderpath.ContractLike | None,
+    confirm: Iterable[str] = (),
+    hold: bool = False,
+    *,
+    guard: effects.Op[None] | None = None,
+) -> effects.Op[m.OrderResult]:
+    """:func:`.orderpath.modify`, except that a modification of a logged order-group leg that
+    changes its quantity goes through :func:`modify_group` (an entry's exits follow it; one exit
+    alone is refused naming the leg and field). Anything else is one order's modification."""
+    prepared = yield from orderpath.prepare_modify(desk, order_id, order, contract, confirm, guard=guard)
+    found = yield from group_legs(order_id=str(order_id).strip())
+    leg = None
+    if found is not None:
+        leg = next((x for x in found[1] if x.order_id == str(order_id).strip()), None)
+    if found is None or leg is None or float(prepared.ticket.get("quantity") or 0.0) == leg.quantity:
+        return (yield from orderpath.modify_prepared(desk, order_id, prepared, hold))  # price / terms only
+    record, legs = found
+    result, held, rest = yield from modify_group(
+        desk.state, str(record["id"]), str(record["kind"]), legs, {leg.client_order_id: prepared.ticket},
+        prepared.ctx, contract=prepared.contract, hold=hold, orders={leg.client_order_id: order},
+    )  # fmt: skip
+    if held is not None and rest is not None:
+        desk.keep(HeldLegChange(held=held, rest=rest))
+    else:
+        desk.keep(held)
+    return orderpath.say_rules(result, prepared.contract)
+
+
+def modify_group_order(
+    desk: orderpath.OrderDesk,
+    client_order_id: str,
+    changes: Mapping[str, Mapping[str, Any]],
+    contract: orderpath.ContractLike | None,
+    confirm: Iterable[str] = (),
+    *,
+    guard: effects.Op[None] | None = None,
+) -> effects.Op[m.OrderResult]:
+    """``modify_group``: every changed leg (by field or cOID) translated first (nothing is sent
+    before all pass), the group's quantities checked, then one modification per leg, entry first."""
+    if guard is not None:
+        yield from guard
+    found = yield from group_legs(client_order_id=str(client_order_id))
+    if found is None:
+        raise OrderValidationError(
+            "client_order_id", f"{client_order_id!r} is not a leg of an order group in the order log"
+        )
+    record, legs = found
+    by_key = {leg.field: leg for leg in legs} | {leg.client_order_id: leg for leg in legs}
+    if not changes:
+        raise OrderValidationError("changes", "no leg is changed")
+    tickets: dict[str, dict[str, Any]] = {}
+    named: dict[str, Mapping[str, Any]] = {}
+    ctx: orderpath.OrderContext | None = None
+    cdict: dict[str, Any] = {}
+    for key, leg_order in changes.items():
+        leg = by_key.get(str(key))
+        if leg is None:
+            names = ", ".join(sorted(by_key))
+            raise OrderValidationError(
+                f"changes[{key!r}]", f"not a leg of group {record['id']} (legs: {names})"
+            )
+        if leg.order_id is None:
+            raise OrderValidationError(leg.field, f"leg {leg.client_order_id} has no IBKR order id yet")
+        leg_contract = contract
+        if leg_contract is None:
+            leg_contract = yield from orderpath.order_contract(desk.state, leg.order_id, leg_order)
+        try:
+            leg_ctx, cdict, ticket = yield from orderpath.prepare(desk, leg_order, leg_contract, confirm)
+        except OrderValidationError as exc:
+            raise OrderValidationError(f"{leg.field}.{exc.field}", exc.reason) from exc
+        ctx = ctx or leg_ctx
+        tickets[leg.client_order_id] = ticket
+        named[leg.client_order_id] = leg_order
+    assert ctx is not None
+    result, _held, _rest = yield from modify_group(
+        desk.state, str(record["id"]), str(record["kind"]), legs, tickets, ctx, contract=cdict,
+        orders=named,
+    )  # fmt: skip
+    return orderpath.say_rules(result, cdict)

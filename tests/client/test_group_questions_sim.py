@@ -13,7 +13,7 @@ import pytest
 
 from axion_broker_ibkr.errors import OrderValidationError
 from axion_broker_ibkr.models import PendingQuestion
-from axion_broker_ibkr.ops.orderflow import REPLY_WINDOW_S
+from axion_broker_ibkr.ops.orderpath import REPLY_WINDOW_S
 from tests.client.conftest import call
 from tests.client.test_groups_sim import AAPL_PRICE, _bracket, _pin, group_client, group_sim, store
 from tests.client.test_modify_every_type import _contract

@@ -12,7 +12,7 @@ import pytest
 
 from axion_broker_ibkr.errors import OrderValidationError, QuestionRefusedError
 from axion_broker_ibkr.models import PendingQuestion
-from axion_broker_ibkr.ops.orderflow import REPLY_WINDOW_S
+from axion_broker_ibkr.ops.orderpath import REPLY_WINDOW_S
 from axion_broker_ibkr.store.memory import MemoryJournal
 from axion_broker_ibkr.store.row_status import AWAITING_ANSWER, DECLINED
 from tests.client.conftest import call, sim_client
@@ -226,7 +226,7 @@ async def test_a_forex_row_names_the_pair(kind: str, fast_sim: Any) -> None:
     ],
 )
 def test_log_symbol(contract: dict[str, Any], expected: str) -> None:
-    from axion_broker_ibkr.ops.orderflow import log_symbol
+    from axion_broker_ibkr.ops.orderpath import log_symbol
 
     assert log_symbol(contract) == expected
 

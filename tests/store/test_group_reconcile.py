@@ -12,7 +12,7 @@ import pytest
 from axion_broker_ibkr.client import IBKRClient
 from axion_broker_ibkr.drivers.pacing import Pacer
 from axion_broker_ibkr.ops.groupflow import _entry
-from axion_broker_ibkr.ops.orderflow import OrderContext
+from axion_broker_ibkr.ops.orderpath import OrderContext
 from axion_broker_ibkr.orders.groups import OrderGroup, translate_group
 from axion_broker_ibkr.store import Store
 from tests.client.conftest import SIM_SCALE, no_wait_retry, sim_config

@@ -27,13 +27,13 @@ from axion_broker_ibkr.errors import (
     delivery_of,
 )
 from axion_broker_ibkr.ops import effects as fx
-from axion_broker_ibkr.ops import orderflow
+from axion_broker_ibkr.ops import orderpath
 from axion_broker_ibkr.ops.journal import ModificationRef
 
 ACCOUNT = "DU1234567"
 PAYLOAD = {"cOID": "AX-1", "conid": 265598, "side": "BUY", "orderType": "LMT", "quantity": 5, "price": 1.0}
 CONTRACT = {"conid": 265598, "symbol": "AAPL", "sec_type": "STK"}
-CTX = orderflow.OrderContext(account_id=ACCOUNT, mode="paper", auto_confirm=frozenset(), max_rounds=5)
+CTX = orderpath.OrderContext(account_id=ACCOUNT, mode="paper", auto_confirm=frozenset(), max_rounds=5)
 
 
 def _state() -> fx.SessionState:
@@ -80,15 +80,17 @@ def _raiser(exc: BaseException) -> Callable[[fx.Request], Any]:
 
 
 def _place(exc: BaseException) -> tuple[list[str], list[str], Any]:
-    effects, paths, outcome = _drive(orderflow.place_order(_state(), PAYLOAD, CONTRACT, CTX), _raiser(exc))
+    effects, paths, outcome = _drive(orderpath.place_order(_state(), PAYLOAD, CONTRACT, CTX), _raiser(exc))
     statuses = [e.status for e in effects if isinstance(e, fx.RecordResult)]
     return statuses, paths, outcome
 
 
 def _modify(exc: BaseException) -> tuple[list[str], Any]:
     effects, _paths, outcome = _drive(
-        orderflow.modify_order(_state(), "1234567890", PAYLOAD, CTX, coid="AX-1"), _raiser(exc)
+        orderpath.modify_order_held(_state(), "1234567890", PAYLOAD, CTX, coid="AX-1"), _raiser(exc)
     )
+    if isinstance(outcome, tuple):  # (result, held): nothing is held without ``hold``
+        outcome = outcome[0]
     return [e.status for e in effects if isinstance(e, fx.SettleModification)], outcome
 
 
@@ -150,24 +152,24 @@ def test_the_order_log_status_is_a_function_of_delivery_not_of_the_class(cls: ty
     statuses, paths, outcome = _place(exc)
     looked_up = any(p == "/iserver/account/orders" for p in paths)
     if delivery == "ambiguous":
-        assert statuses == ["submitted_unconfirmed", orderflow.UNKNOWN_AT_BROKER]
+        assert statuses == ["submitted_unconfirmed", orderpath.UNKNOWN_AT_BROKER]
         assert looked_up and isinstance(outcome, OrderStateUnknownError)
     else:
         assert statuses == ["rejected"] and not looked_up and outcome is exc
     mod_statuses, mod_outcome = _modify(exc)
-    assert mod_statuses == [orderflow.MODIFY_FAILURE_STATUS[delivery]]  # type: ignore[index]
+    assert mod_statuses == [orderpath.MODIFY_FAILURE_STATUS[delivery]]  # type: ignore[index]
     assert mod_outcome is exc
 
 
 def test_a_question_not_answered_yes_is_declined_never_rejected() -> None:
     exc = QuestionRefusedError("o163 not allowed", message_ids=["o163"])
     statuses, _paths, outcome = _place(exc)
-    assert statuses == [orderflow.DECLINED] and outcome is exc
+    assert statuses == [orderpath.DECLINED] and outcome is exc
     assert _modify(exc) == (["refused"], exc)
 
 
 def test_failure_status_table() -> None:
-    fs = orderflow.failure_status
+    fs = orderpath.failure_status
     assert fs(NotSentError("x"), modification=False) == ("not_sent", "rejected")
     assert fs(NotSentError("x"), modification=True) == ("not_sent", "not_sent")
     assert fs(GatewayUnavailableError("x"), modification=False) == ("ambiguous", "submitted_unconfirmed")
@@ -186,7 +188,7 @@ def test_an_error_that_does_not_say_is_left_alone() -> None:
 def test_an_ambiguous_failure_found_by_its_coid_is_reported_placed() -> None:
     found = [{"orderId": 77, "order_ref": "AX-1", "status": "Submitted", "acct": ACCOUNT}]
     effects, _paths, result = _drive(
-        orderflow.place_order(_state(), PAYLOAD, CONTRACT, CTX),
+        orderpath.place_order(_state(), PAYLOAD, CONTRACT, CTX),
         _raiser(GatewayUnavailableError("no answer in time")),
         live={"orders": found},
     )

@@ -9,7 +9,7 @@ import bisect
 import pytest
 
 from axion_broker_ibkr.drivers.pacing import MAX_PER_SECOND, Pacer
-from axion_broker_ibkr.ops.orderflow import OrderContext
+from axion_broker_ibkr.ops.orderpath import OrderContext
 
 
 def ctx(*, auto: tuple[str, ...] = (), confirm: tuple[str, ...] = ()) -> OrderContext:

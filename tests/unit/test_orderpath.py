@@ -15,7 +15,7 @@ import pytest
 from axion_broker_ibkr import models as m
 from axion_broker_ibkr.errors import LiveTradingNotAllowedError, ModeError, OrderValidationError
 from axion_broker_ibkr.ops import effects as fx
-from axion_broker_ibkr.ops import orderflow, orderpath
+from axion_broker_ibkr.ops import groupflow, orderpath
 from axion_broker_ibkr.ops.journal import Settlement
 from axion_broker_ibkr.orders import translate_order
 from axion_broker_ibkr.store.memory import MemoryJournal
@@ -142,7 +142,7 @@ def test_the_settings_are_read_after_the_account_so_a_resolved_fallback_is_seen(
 def test_an_invalid_group_is_refused_before_anything_is_sent_even_when_questions_are_held() -> None:
     # Groups may hold IBKR's questions (issue 15); a leg on the wrong side is still refused first.
     bracket = {**ORDER, "take_profit": {"limit_price": 150.0}, "stop_loss": {"stop_price": 180.0}}
-    effects, outcome = drive(orderpath.place(desk(lambda: settings()), bracket, AAPL, hold=True))
+    effects, outcome = drive(groupflow.place_group_order(desk(lambda: settings()), bracket, AAPL, hold=True))
     assert isinstance(outcome, OrderValidationError) and "take_profit" in outcome.field
     assert effects == []
 
@@ -179,7 +179,7 @@ def test_a_forex_ticket_is_read_back_by_its_conidex() -> None:
     fx = {"conid": 12087792, "symbol": "EUR", "currency": "USD", "sec_type": "CASH", "rules_source": "test"}
     ticket = translate_order({"symbol": "EUR.USD", "side": "buy", "order_type": "market", "qty": 20000}, fx)
     assert convert.ticket_terms(ticket).conid == "12087792"
-    entry = orderflow.journal_entry(ticket, fx, orderpath.order_context(settings(), {}, PAPER))
+    entry = orderpath.journal_entry(ticket, fx, orderpath.order_context(settings(), {}, PAPER))
     assert (entry.conid, entry.symbol) == (12087792, "EUR.USD")
 
 
@@ -187,12 +187,12 @@ def test_one_settlement_settles_the_row() -> None:
     journal = MemoryJournal()
     ticket = translate_order({**ORDER, "client_order_id": "AX-1"}, AAPL)
     ctx = orderpath.order_context(settings(), ORDER, PAPER)
-    orderpath.record(journal, fx.RecordPending(orderflow.journal_entry(ticket, AAPL, ctx)))
+    orderpath.record(journal, fx.RecordPending(orderpath.journal_entry(ticket, AAPL, ctx)))
     result = m.OrderResult(
         order_id="42", client_order_id="AX-1", status="filled", ibkr_status="Filled", fill_qty=5.0,
         fill_price=190.0, mode="sim", account_id=PAPER,
     )  # fmt: skip
-    settlement = orderflow.result_settlement(result, [{"note": "t"}])
+    settlement = orderpath.result_settlement(result, [{"note": "t"}])
     assert settlement == Settlement(
         status="filled", order_id="42", ibkr_status="Filled", filled_quantity=5.0, avg_fill_price=190.0,
         transcript=[{"note": "t"}],
@@ -203,12 +203,12 @@ def test_one_settlement_settles_the_row() -> None:
     assert (row.status, row.order_id, row.ibkr_status, row.filled_quantity, row.avg_fill_price) == (
         "filled", "42", "Filled", 5.0, 190.0,
     )  # fmt: skip
-    assert orderflow.result_settlement(result, [], fills=False).filled_quantity is None
+    assert orderpath.result_settlement(result, [], fills=False).filled_quantity is None
     assert orderpath.record(None, fx.RecordResult("AX-1", settlement)) is None  # no log: nothing
 
 
 ORDER_PATH_MODULES = (
-    "ops/orderpath", "ops/orderflow", "ops/groupflow", "orders/writer", "ops/journal", "drivers/client_base",
+    "ops/orderpath", "ops/groupflow", "orders/writer", "ops/journal", "drivers/client_base",
     "dashboard/vm_trading",
 )  # fmt: skip
 
@@ -224,3 +224,50 @@ def test_the_order_path_spells_no_ticket_key(module: str) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
     }
     assert not spelled, f"{module} spells {sorted(spelled)}: read and write the ticket through convert"
+
+
+# --------------------------------------------------------------------------------------------
+# One module for one order; groups build on it, one way
+
+
+def _imports(module: str) -> tuple[set[str], list[int]]:
+    """The modules ``ops/<module>.py`` imports at the top, and the lines of any import inside a
+    function (a lazy import would hide the layering)."""
+    tree = ast.parse((Path(orderpath.__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+    top: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            top.add("." * node.level + (node.module or ""))
+            top.update("." * node.level + a.name for a in node.names if node.module is None)
+    nested = [
+        n.lineno
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+        for n in ast.walk(f)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+    ]
+    return top, nested
+
+
+def test_the_group_flow_builds_on_the_order_path_and_not_the_other_way() -> None:
+    path_imports, path_lazy = _imports("orderpath")
+    group_imports, group_lazy = _imports("groupflow")
+    assert not any(name.endswith("groupflow") for name in path_imports)
+    assert ".orderpath" in group_imports
+    assert path_lazy == [] and group_lazy == []
+    assert not (Path(orderpath.__file__).parent / "orderflow.py").exists()
+
+
+def test_the_order_path_refuses_a_group_which_the_group_flow_places() -> None:
+    bracket = {**ORDER, "take_profit": {"limit_price": 200.0}, "stop_loss": {"stop_price": 180.0}}
+    effects, outcome = drive(orderpath.place(desk(lambda: settings()), bracket, AAPL))
+    assert isinstance(outcome, OrderValidationError) and outcome.field == "order" and effects == []
+    effects, outcome = drive(groupflow.group(desk(lambda: settings()), bracket, AAPL))
+    assert [leg.role for leg in outcome.legs] == ["entry", "take_profit", "stop_loss"]
+
+
+def test_the_old_orderflow_path_still_imports() -> None:
+    from axion_broker_ibkr.ops import orderflow  # type: ignore[attr-defined]
+
+    assert orderflow.REPLY_WINDOW_S == orderpath.REPLY_WINDOW_S
+    assert orderflow.place_order_held is orderpath.place_order_held
