@@ -3,7 +3,7 @@
 Both clients execute the effects the core's operations yield (pacing, HTTP with keep-alive,
 retries of idempotent requests, automatic re-opening of a dropped brokerage session, sleeping,
 journal writes); request building, parsing, the snapshot pre-flight and the order question loop
-live in :mod:`axion_broker_ibkr.ops.iserver` / :mod:`axion_broker_ibkr.ops.orderflow`, once. What the two
+live in :mod:`axion_broker_ibkr.ops.iserver` / :mod:`axion_broker_ibkr.ops.orderpath`, once. What the two
 drivers share beyond that (TLS, modes, decisions, order preparation) is in :mod:`.clientbase`;
 the drivers themselves are :mod:`.client_sync` and :mod:`.client_async`. This module is the
 public import path, and re-exports the models.

@@ -14,7 +14,7 @@ Errors on the order path say whether the order (or modification) left, in ``deli
 * ``"ambiguous"``: it may or may not be at IBKR (timeout, connection lost after sending, 5xx);
   the order flow looks for its cOID and never re-sends it blindly.
 
-The order flow (:mod:`axion_broker_ibkr.ops.orderflow`) decides on that value alone, so the order of
+The order flow (:mod:`axion_broker_ibkr.ops.orderpath`) decides on that value alone, so the order of
 ``except`` clauses cannot change what the order log says. At the top of the gateway errors the
 hierarchy splits, as openai-python splits connection errors from status errors: a
 :class:`GatewayConnectionError` is "no usable answer" (:class:`NotSentError` and

@@ -208,7 +208,7 @@ class PendingQuestion:
     """An IBKR question held for the caller (``place_order(..., hold_questions=True)``): neither
     answered nor declined yet. ``reply_id`` is IBKR's ``/iserver/reply/{id}``; ``message_ids`` and
     ``messages`` are index-aligned (REFERENCE §4.3); ``asked_at``/``expires_at`` are epoch seconds
-    (the window in which the same order can still be answered, ``orderflow.REPLY_WINDOW_S``).
+    (the window in which the same order can still be answered, ``orderpath.REPLY_WINDOW_S``).
     Answer it with ``client.answer_question(client_order_id, yes)``."""
 
     reply_id: str

@@ -16,7 +16,7 @@ here: an order the broker does not know ends ``unknown_at_broker`` and waits for
 like the others first: a yes may have placed the order just before a crash. Unmatched, IBKR holds
 no order for them (a question comes before the order exists), so they are never
 ``unknown_at_broker``. The decision: a row whose reply window (the held question's
-``expires_at``, ``orderflow.REPLY_WINDOW_S``) is over is settled ``declined`` with "question not
+``expires_at``, ``orderpath.REPLY_WINDOW_S``) is over is settled ``declined`` with "question not
 answered before restart"; a row still inside its window is left as it is, because the process
 that asked may be alive and about to answer it (the page and a host process share one order log),
 and a later reconciliation settles it once the window is over.

@@ -26,7 +26,7 @@ OPEN_STATUSES = {"PreSubmitted", "Submitted", "PendingCancel"}
 FINAL_STATUSES = {"Filled", "Cancelled", "Inactive"}
 COID_WINDOW_S = 24 * 3600
 #: A question left unanswered this long (sim seconds) expires; a late reply gets 400 "reply id not found".
-#: The client trusts the same window for a held question (``orderflow.REPLY_WINDOW_S``);
+#: The client trusts the same window for a held question (``orderpath.REPLY_WINDOW_S``);
 #: ``/sim/advance_clock`` moves past it.
 REPLY_TIMEOUT_S = 60.0
 COMMISSION = {  # security type -> (per unit, minimum, maximum as a share of trade value)
