@@ -198,11 +198,8 @@ def _settle_group(
     settle every leg's row. ``None``: ``first`` found the question gone (nothing settled)."""
     head = group.legs[0]
     try:
-        reply = yield from first
-        if reply is orderpath.GONE:
-            return None
-        outcome = yield from orderpath.reply_loop_or_hold(
-            reply, ctx, transcript, head.client_order_id, hold=hold, rounds=rounds
+        outcome = yield from orderpath.replies(
+            first, ctx, transcript, head.client_order_id, hold=hold, rounds=rounds
         )
     except IBKRError as exc:
         # As orderpath: what the rows say is a function of ``exc.delivery`` alone (not_sent /
@@ -215,9 +212,10 @@ def _settle_group(
             return (yield from _lost_answer(state, group, ctx, transcript, exc)), None
         yield from _settle_all(group, group.legs, status, transcript, orderpath.failure_message(exc))
         raise
+    if outcome is None:
+        return None  # the question was gone: nothing settled
     if isinstance(outcome, orderpath.Held):
-        pending = orderpath.pending_question(outcome.question, ctx)
-        transcript.append(orderpath.held_record(outcome.question, pending, ctx))
+        pending = orderpath.hold_question(outcome, ctx, transcript)
         message = _held_message(group, pending)
         yield from _settle_all(group, group.legs, orderpath.AWAITING_ANSWER, transcript, message)
         held = HeldGroup(

@@ -625,6 +625,30 @@ def continue_held(reply_id: str, transcript: list[dict[str, Any]]) -> effects.Op
     return convert.parse_order_reply(data)
 
 
+def replies(
+    first: effects.Op[Any],
+    ctx: OrderContext,
+    transcript: list[dict[str, Any]],
+    coid: str,
+    *,
+    hold: bool,
+    rounds: int = 0,
+) -> effects.Op[list[m.OrderAck] | Held | None]:
+    """Run ``first`` (the order POST, or the yes to a held question) and the reply loop: IBKR's
+    acknowledgements, a :class:`Held` question, or ``None`` when ``first`` found the question gone."""
+    reply = yield from first
+    if reply is GONE:
+        return None
+    return (yield from reply_loop_or_hold(reply, ctx, transcript, coid, hold=hold, rounds=rounds))
+
+
+def hold_question(outcome: Held, ctx: OrderContext, transcript: list[dict[str, Any]]) -> m.PendingQuestion:
+    """The question the loop stopped at, as held for the caller (its record added to ``transcript``)."""
+    pending = pending_question(outcome.question, ctx)
+    transcript.append(held_record(outcome.question, pending, ctx))
+    return pending
+
+
 # --------------------------------------------------------------------------------------------
 # 6. Fills and settle: the result of IBKR's answer, its fills, the row's settlement; after a
 #    failure, what the error's ``delivery`` says (an ambiguous one: the cOID looked up, never re-sent)
@@ -814,10 +838,7 @@ def _settle_place(
     """Run ``first`` (the order POST, or the yes to a held question) and the reply loop, and settle
     the order's row. ``None``: ``first`` found the question gone (nothing settled)."""
     try:
-        reply = yield from first
-        if reply is GONE:
-            return None
-        outcome = yield from reply_loop_or_hold(reply, ctx, transcript, coid, hold=hold, rounds=rounds)
+        outcome = yield from replies(first, ctx, transcript, coid, hold=hold, rounds=rounds)
     except IBKRError as exc:
         # One clause: what the row says is a function of ``exc.delivery`` (see failure_status), so
         # no ordering of ``except`` clauses can mark a never-sent order as possibly placed.
@@ -851,9 +872,10 @@ def _settle_place(
         result = found_result(found, coid, ctx, transcript)
         yield effects.RecordResult(coid, result_settlement(result, transcript, fills=False))
         return result, None
+    if outcome is None:
+        return None  # the question was gone: nothing settled
     if isinstance(outcome, Held):
-        pending = pending_question(outcome.question, ctx)
-        transcript.append(held_record(outcome.question, pending, ctx))
+        pending = hold_question(outcome, ctx, transcript)
         message = _held_message(coid, pending)
         yield effects.RecordResult(
             coid, Settlement(status=AWAITING_ANSWER, transcript=transcript, message=message)
@@ -1098,10 +1120,7 @@ def _settle_modify(
             )
 
     try:
-        reply = yield from first
-        if reply is GONE:
-            return None
-        outcome = yield from reply_loop_or_hold(reply, ctx, transcript, order_coid, hold=hold, rounds=rounds)
+        outcome = yield from replies(first, ctx, transcript, order_coid, hold=hold, rounds=rounds)
     except IBKRError as exc:
         settled = failure_status(exc, modification=True)  # a function of exc.delivery alone
         if settled is None:
@@ -1116,9 +1135,10 @@ def _settle_modify(
             )
         yield from settle(status, message)
         raise
+    if outcome is None:
+        return None  # the question was gone: nothing settled
     if isinstance(outcome, Held):
-        pending = pending_question(outcome.question, ctx)
-        transcript.append(held_record(outcome.question, pending, ctx))
+        pending = hold_question(outcome, ctx, transcript)
         message = _held_message(order_coid or f"id {oid}", pending)
         yield from settle(AWAITING_ANSWER, message)
         kept = evolve(held, question=pending, ctx=ctx, transcript=transcript, rounds=outcome.rounds)
