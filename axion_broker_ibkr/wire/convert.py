@@ -92,7 +92,7 @@ def _parse_bool(value: Any) -> bool:
 
 
 def _parse_str(value: Any) -> str:
-    if isinstance(value, str):
+    if value.__class__ is str or isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -296,6 +296,20 @@ ALIASES: dict[type[Any], dict[str, str]] = {
 }
 
 
+def _optional(read: Callable[[Any], T]) -> Callable[[Any, Any], T | None]:
+    """The structure hook of ``X | None`` for X's reader ``read``: ``None`` stays ``None``."""
+
+    def structure_optional(value: Any, _: Any) -> T | None:
+        return None if value is None else read(value)
+
+    return structure_optional
+
+
+def _optional_str(value: Any, _: Any) -> str | None:
+    """The structure hook of ``str | None`` (the usual model field): a text as it is."""
+    return value if value.__class__ is str else None if value is None else _parse_str(value)
+
+
 def _build_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(int, lambda v, _: _parse_int(v))
@@ -307,6 +321,11 @@ def _build_converter() -> cattrs.Converter:
     conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
     conv.register_unstructure_hook(dt.date, lambda d: int(d.strftime("%Y%m%d")))
     conv.register_structure_hook(Any, lambda v, _: v)
+    # ``X | None`` straight to X's reader (what cattrs' generic optional hook does, by a dispatch
+    # per value): the models are mostly optional fields, and a stream structures them per frame
+    for base, read in ((int, _parse_int), (bool, _parse_bool), (dt.date, _parse_date)):
+        conv.register_structure_hook(base | None, _optional(read))
+    conv.register_structure_hook(str | None, _optional_str)
     for cls, renames in RENAMES.items():
         overrides = {name: override(rename=wire) for name, wire in renames.items()}
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
