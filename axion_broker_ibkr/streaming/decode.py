@@ -188,7 +188,15 @@ class FrameDecoder:
             return self._topicless(data)
         self.last_topic = topic
         prefix = topic[:3]
-        if prefix == "smd":  # the usual frame, a quote delta: no look-up
+        if prefix == "smd":  # the usual frame, a quote delta: no look-up, merged here when its
+            conid = data.get("conid")  # conid is the usual integer (else by the handler)
+            if conid.__class__ is int:
+                try:
+                    event = self.quotes.merge(conid, data)
+                except (WireFormatError, ValueError, TypeError, KeyError) as exc:
+                    return self._bad(f"{topic.partition('+')[0]}: {exc}")
+                self._quotes += 1
+                return [event]
             handler = self._smd
         else:
             handler = self._handlers.get(prefix)  # type: ignore[assignment]

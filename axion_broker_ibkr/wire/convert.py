@@ -527,7 +527,8 @@ QUOTE_VALUE_ATTRS: tuple[str, ...] = (
 _QUOTE_NUMBER_NAMES = {**QUOTE_NUMERIC_FIELDS, "7762": "volume"}
 
 
-def _quote_number(conid: int, key: str, value: Any) -> float | None:
+def quote_number(conid: int, key: str, value: Any) -> float | None:
+    """A numeric quote field's number (:func:`merge_quote`'s parser); errors name the conid and field."""
     try:
         return parse_number(value)
     except ValueError as exc:
@@ -541,7 +542,7 @@ def merge_quote(
     data: Mapping[str, Any],
     values: dict[str, Any],
     fields: dict[str, str],
-    number: Callable[[int, str, Any], float | None] = _quote_number,
+    number: Callable[[int, str, Any], float | None] = quote_number,
     remembered: dict[str, float | None] | None = None,
 ) -> dict[str, str]:
     """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
@@ -556,11 +557,11 @@ def merge_quote(
     value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
-    updated: Any = None
+    updated: Any = data.get("_updated")  # read after the fields, so that a field's error is the one named
     keys, texts, meta, other = _QUOTE_MERGE_KEYS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS, _OTHER_KEY
     for key, value in data.items():
         attr: Any = keys.get(key, other)
-        if attr is None:  # conid, topic: not the quote's to set
+        if attr is None:  # conid, topic: not the quote's to set; _updated: read above
             continue
         if attr is not other:  # a numeric field
             if value.__class__ is str:
@@ -594,8 +595,6 @@ def merge_quote(
             attr = texts.get(key)
             if attr is not None:
                 values[attr] = text
-        elif attr == "updated":
-            updated = value  # read after the fields, so that a field's error is the one named
         elif QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
             values[attr] = value if value.__class__ is str else str(value)
     fields.update(changed)
@@ -910,9 +909,10 @@ QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id
 #: Distinct quote texts a stream's merge remembers the numbers of before it starts over.
 QUOTE_NUMBERS_REMEMBERED = 8192
 #: merge_quote's first look-up: a numeric field id -> its attribute, a meta key that sets nothing
-#: (conid, topic) -> None; any other key is not in it
+#: (conid, topic) and the one the merge reads before the others (_updated) -> None; any other key
+#: is not in it
 _QUOTE_MERGE_KEYS: dict[str, str | None] = {
     **QUOTE_NUMERIC_FIELDS,
-    **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr},
+    **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr or attr == "updated"},
 }
 _OTHER_KEY = object()
