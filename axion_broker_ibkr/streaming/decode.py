@@ -96,8 +96,8 @@ _loads: Callable[[str | bytes], Any] = _loads_stdlib if orjson is None else _loa
 
 
 def _int(value: Any) -> int:
-    """An int through the package converter (accepts ``"8314"`` as well as ``8314``)."""
-    return int(convert.converter.structure(value, int))
+    """An int by the package converter's rule (accepts ``"8314"`` as well as ``8314``)."""
+    return value if value.__class__ is int else convert.parse_int(value)
 
 
 def _target_int(topic: str) -> int | None:

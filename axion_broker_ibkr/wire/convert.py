@@ -65,7 +65,8 @@ def parse_number(value: Any) -> float | None:
     return float(text) * mult
 
 
-def _parse_int(value: Any) -> int:
+def parse_int(value: Any) -> int:
+    """An IBKR integer: JSON integer, ``"8314"``, ``"1,300"``, ``"5.0"``; raises ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
@@ -312,7 +313,7 @@ def _optional_str(value: Any, _: Any) -> str | None:
 
 def _build_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
-    conv.register_structure_hook(int, lambda v, _: _parse_int(v))
+    conv.register_structure_hook(int, lambda v, _: parse_int(v))
     conv.register_structure_hook(float, lambda v, _: _parse_float(v))
     # An optional number sent as "" (e.g. order status ``average_price`` before a fill) is unknown.
     conv.register_structure_hook(float | None, lambda v, _: parse_number(v))
@@ -323,7 +324,7 @@ def _build_converter() -> cattrs.Converter:
     conv.register_structure_hook(Any, lambda v, _: v)
     # ``X | None`` straight to X's reader (what cattrs' generic optional hook does, by a dispatch
     # per value): the models are mostly optional fields, and a stream structures them per frame
-    for base, read in ((int, _parse_int), (bool, _parse_bool), (dt.date, _parse_date)):
+    for base, read in ((int, parse_int), (bool, _parse_bool), (dt.date, _parse_date)):
         conv.register_structure_hook(base | None, _optional(read))
     conv.register_structure_hook(str | None, _optional_str)
     for cls, renames in RENAMES.items():
@@ -346,9 +347,11 @@ def structure(data: Any, cls: type[T]) -> T:
     if isinstance(data, Mapping):
         aliases = ALIASES.get(cls)
         if aliases:
-            data = dict(data)
+            copied = False  # copied when an alias applies (usually none does)
             for alt, canonical in aliases.items():
                 if alt in data and canonical not in data:
+                    if not copied:
+                        data, copied = dict(data), True
                     data[canonical] = data.pop(alt)
         data = _drop_nulls(data)
         if cls is m.AuthStatus:
@@ -604,7 +607,7 @@ def merge_quote(
         values["volume"] = number(conid, "7762", text) if volume is remembered else volume
     if updated is not None:
         try:
-            values["updated"] = updated if updated.__class__ is int else _parse_int(updated)
+            values["updated"] = updated if updated.__class__ is int else parse_int(updated)
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
     # US stock bid/ask sizes in shares (issue 16.4), from the merged texts: again whenever a text
@@ -631,7 +634,7 @@ def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Q
     if raw_conid is None:
         raise WireFormatError("Quote: field 'conid' is missing")
     try:
-        conid = _parse_int(raw_conid)
+        conid = parse_int(raw_conid)
     except ValueError as exc:
         raise WireFormatError(f"Quote: field 'conid': {exc}") from exc
     if base is None:
