@@ -297,18 +297,25 @@ ALIASES: dict[type[Any], dict[str, str]] = {
 }
 
 
-def _optional(read: Callable[[Any], T]) -> Callable[[Any, Any], T | None]:
-    """The structure hook of ``X | None`` for X's reader ``read``: ``None`` stays ``None``."""
+class _NoShortcut:
+    """A class no wire value has: :func:`_optional` without a shortcut."""
+
+
+def _optional(read: Callable[[Any], T], same: type[Any] = _NoShortcut) -> Callable[[Any, Any], T | None]:
+    """The structure hook of ``X | None`` for X's reader ``read``: ``None`` stays ``None``; a value
+    of class ``same`` (which ``read`` returns as it is: a text for ``str``) is returned without the call."""
 
     def structure_optional(value: Any, _: Any) -> T | None:
+        if value.__class__ is same:
+            return value  # type: ignore[no-any-return]
         return None if value is None else read(value)
 
     return structure_optional
 
 
-def _optional_str(value: Any, _: Any) -> str | None:
-    """The structure hook of ``str | None`` (the usual model field): a text as it is."""
-    return value if value.__class__ is str else None if value is None else _parse_str(value)
+def _optional_number(value: Any, _: Any) -> float | None:
+    """The structure hook of ``float | None``: :func:`parse_number`, a float (not NaN) as it is."""
+    return value if value.__class__ is float and value == value else parse_number(value)
 
 
 def _build_converter() -> cattrs.Converter:
@@ -316,7 +323,7 @@ def _build_converter() -> cattrs.Converter:
     conv.register_structure_hook(int, lambda v, _: parse_int(v))
     conv.register_structure_hook(float, lambda v, _: _parse_float(v))
     # An optional number sent as "" (e.g. order status ``average_price`` before a fill) is unknown.
-    conv.register_structure_hook(float | None, lambda v, _: parse_number(v))
+    conv.register_structure_hook(float | None, _optional_number)
     conv.register_structure_hook(bool, lambda v, _: _parse_bool(v))
     conv.register_structure_hook(str, lambda v, _: _parse_str(v))
     conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
@@ -324,9 +331,9 @@ def _build_converter() -> cattrs.Converter:
     conv.register_structure_hook(Any, lambda v, _: v)
     # ``X | None`` straight to X's reader (what cattrs' generic optional hook does, by a dispatch
     # per value): the models are mostly optional fields, and a stream structures them per frame
-    for base, read in ((int, parse_int), (bool, _parse_bool), (dt.date, _parse_date)):
-        conv.register_structure_hook(base | None, _optional(read))
-    conv.register_structure_hook(str | None, _optional_str)
+    for base, read, same in ((int, parse_int, int), (bool, _parse_bool, bool), (str, _parse_str, str)):
+        conv.register_structure_hook(base | None, _optional(read, same))
+    conv.register_structure_hook(dt.date | None, _optional(_parse_date))
     for cls, renames in RENAMES.items():
         overrides = {name: override(rename=wire) for name, wire in renames.items()}
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
