@@ -112,11 +112,8 @@ class _MergedQuoteEvent:
     def __init__(
         self, conid: int, changed: Mapping[str, str], values: dict[str, Any], fields: dict[str, str]
     ) -> None:
-        self.conid = conid
-        self.changed = changed
+        self.conid, self.changed, self.values, self.fields = conid, changed, values, fields
         self._quote = None
-        self.values = values
-        self.fields = fields
         self.__class__ = QuoteEvent  # type: ignore[assignment]
 
 
