@@ -771,14 +771,15 @@ class TicketTerms:
     side: str
     order_type: str
     quantity: float
-    price: Any = None
-    aux_price: Any = None
-    listing_exchange: Any = None
-    tif: Any = None
-    outside_rth: bool = False
-    account_id: Any = None
+    #: the ticket's values as sent (``None`` where it has none)
+    price: Any
+    aux_price: Any
+    listing_exchange: Any
+    tif: Any
+    outside_rth: bool
+    account_id: Any
     #: A cash-quantity ticket's amount (``cashQty``; the plugin sends none, a hand-built ticket may).
-    cash_quantity: Any = None
+    cash_quantity: Any
 
 
 def ticket_terms(ticket: Mapping[str, Any]) -> TicketTerms:
