@@ -1,6 +1,6 @@
 """Side by side with a peer: this client and ``ibind`` (a bench-only dependency) on the same calls.
 
-Run: ``python bench/peers.py [--calls 30] [--rounds 5] [--frame-rounds 5]``
+Run: ``python bench/peers.py [--calls 30] [--rounds 5] [--frame-rounds 5] [--repeat 7]``
 
 * REST: the same calls through :class:`IBKRClient` and through ``ibind.IbkrClient`` (both
   synchronous, both keeping one connection alive) against one simulator over HTTPS, with the
@@ -12,12 +12,12 @@ Run: ``python bench/peers.py [--calls 30] [--rounds 5] [--frame-rounds 5]``
   --record``; 89% ``smd`` quote deltas) through each client's decoder, no socket, frames/s in CPU
   time of this process (the decoders do no I/O; the wall clock counts other load on the machine)
   and the ratio to ibind doing the same work (goal: >= 2x). Each measurement makes a fresh decoder
-  per side and runs it ``--frame-rounds`` times over the frames (median of ``--repeat``). JSON:
-  ours reads frames with ``orjson`` (a package dependency; the stdlib when it is missing), ibind
-  with the stdlib ``json`` (what it ships with). The same runs over the ``smd`` frames alone are
-  printed too: there both sides do the same work, while on ``sor``/``str``/``sbd``/``spl`` frames
-  ours does more (typed models through the package converter, merged orders, deduplicated trades;
-  ibind passes its dicts on).
+  per side and runs it ``--frame-rounds`` times over the frames (median of ``--repeat``, 7: the
+  machine's other load varies). JSON: ours reads frames with ``orjson`` (a package dependency; the
+  stdlib when it is missing), ibind with the stdlib ``json`` (what it ships with). The same runs
+  over the ``smd`` frames alone are printed too: there both sides do the same work, while on
+  ``sor``/``str``/``sbd``/``spl`` frames ours does more (typed models through the package
+  converter, merged orders, deduplicated trades; ibind passes its dicts on).
   What each side does per frame:
 
   - ours ``FrameDecoder.feed``: JSON -> typed events; an ``smd`` delta is merged into the conid's
@@ -232,7 +232,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--frame-rounds", type=int, default=5, help="passes over the recorded frames")
-    parser.add_argument("--repeat", type=int, default=3, help="frame measurements (median reported)")
+    parser.add_argument("--repeat", type=int, default=7, help="frame measurements (median reported)")
     parser.add_argument("--frames-only", action="store_true", help="skip the REST comparison")
     args = parser.parse_args()
     logging.getLogger("uvicorn").setLevel(logging.WARNING)

@@ -48,7 +48,7 @@ class QuoteBook:
         else:
             values = last.values.copy()  # type: ignore[union-attr]  # set on every event the book makes
             fields = last.fields.copy()  # type: ignore[union-attr]
-        changed = convert.merge_quote(conid, data, values, fields, remembered=self._numbers)
+        changed = convert.merge_quote(conid, data, values, fields, convert.quote_number, self._numbers)
         event = self._last[conid] = merged_quote_event(conid, changed, values, fields)
         return event
 

@@ -96,8 +96,8 @@ _loads: Callable[[str | bytes], Any] = _loads_stdlib if orjson is None else _loa
 
 
 def _int(value: Any) -> int:
-    """An int through the package converter (accepts ``"8314"`` as well as ``8314``)."""
-    return int(convert.converter.structure(value, int))
+    """An int by the package converter's rule (accepts ``"8314"`` as well as ``8314``)."""
+    return value if value.__class__ is int else convert.parse_int(value)
 
 
 def _target_int(topic: str) -> int | None:
@@ -188,7 +188,15 @@ class FrameDecoder:
             return self._topicless(data)
         self.last_topic = topic
         prefix = topic[:3]
-        if prefix == "smd":  # the usual frame, a quote delta: no look-up
+        if prefix == "smd":  # the usual frame, a quote delta: no look-up, merged here when its
+            conid = data.get("conid")  # conid is the usual integer (else by the handler)
+            if conid.__class__ is int:
+                try:
+                    event = self.quotes.merge(conid, data)
+                except (WireFormatError, ValueError, TypeError, KeyError) as exc:
+                    return self._bad(f"{topic.partition('+')[0]}: {exc}")
+                self._quotes += 1
+                return [event]
             handler = self._smd
         else:
             handler = self._handlers.get(prefix)  # type: ignore[assignment]

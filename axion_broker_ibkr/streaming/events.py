@@ -8,7 +8,7 @@ after the first carry only the fields that changed (REFERENCE §9.15).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from attrs import define, field
@@ -103,25 +103,25 @@ class QuoteEvent:
         )
 
 
-_new = object.__new__
-_SLOTS = QuoteEvent.__dict__
-_set_conid, _set_changed, _set_quote, _set_values, _set_fields = (
-    _SLOTS[name].__set__ for name in ("conid", "changed", "_quote", "values", "fields")
-)
+class _MergedQuoteEvent:
+    """Builds a :class:`QuoteEvent` as plain slot assignments (quicker than the frozen class's
+    guarded ones), then makes it the frozen class: the two have the same slots."""
+
+    __slots__ = QuoteEvent.__slots__
+
+    def __init__(
+        self, conid: int, changed: Mapping[str, str], values: dict[str, Any], fields: dict[str, str]
+    ) -> None:
+        self.conid, self.changed, self.values, self.fields = conid, changed, values, fields
+        self._quote = None
+        self.__class__ = QuoteEvent  # type: ignore[assignment]
 
 
-def merged_quote_event(
-    conid: int, changed: Mapping[str, str], values: dict[str, Any], fields: dict[str, str]
-) -> QuoteEvent:
-    """``QuoteEvent(conid=..., changed=..., values=..., fields=...)`` as the quote book makes one per
-    frame: the same object, without the keyword call and the frozen class's guarded assignments."""
-    event: QuoteEvent = _new(QuoteEvent)
-    _set_conid(event, conid)
-    _set_changed(event, changed)
-    _set_quote(event, None)
-    _set_values(event, values)
-    _set_fields(event, fields)
-    return event
+#: ``merged_quote_event(conid, changed, values, fields)``: ``QuoteEvent(conid=..., changed=...,
+#: values=..., fields=...)`` as the quote book makes one per frame, the same object without the
+#: keyword call and the frozen class's guarded assignments
+merged_quote_event: Callable[[int, Mapping[str, str], dict[str, Any], dict[str, str]], QuoteEvent]
+merged_quote_event = _MergedQuoteEvent  # type: ignore[assignment]
 
 
 @define(frozen=True, kw_only=True, slots=True)

@@ -65,7 +65,8 @@ def parse_number(value: Any) -> float | None:
     return float(text) * mult
 
 
-def _parse_int(value: Any) -> int:
+def parse_int(value: Any) -> int:
+    """An IBKR integer: JSON integer, ``"8314"``, ``"1,300"``, ``"5.0"``; raises ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
@@ -92,7 +93,7 @@ def _parse_bool(value: Any) -> bool:
 
 
 def _parse_str(value: Any) -> str:
-    if isinstance(value, str):
+    if value.__class__ is str or isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -116,174 +117,86 @@ def _parse_float(value: Any) -> float:
 # --------------------------------------------------------------------------------------------
 # Rename tables: python name -> wire name (only where they differ)
 
+
+def camel_case(name: str) -> str:
+    """``server_name`` -> ``serverName``: the wire name of most renamed fields."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _renames(camel: str, **other: str) -> dict[str, str]:
+    """A model's renames: each field ``camel`` names (space-separated) -> :func:`camel_case` of it,
+    and the ``other`` field -> wire name pairs."""
+    return {**{name: camel_case(name) for name in camel.split()}, **other}
+
+
 RENAMES: dict[type[Any], dict[str, str]] = {
-    m.ServerInfo: {"server_name": "serverName", "server_version": "serverVersion"},
-    m.AuthStatus: {"mac": "MAC", "server_info": "serverInfo"},
-    m.TickleIServer: {"auth_status": "authStatus"},
-    m.Tickle: {"sso_expires": "ssoExpires", "user_id": "userId"},
-    m.AccountProps: {
-        "has_child_accounts": "hasChildAccounts",
-        "supports_cash_qty": "supportsCashQty",
-        "no_fx_conv": "noFXConv",
-        "is_prop": "isProp",
-        "supports_fractions": "supportsFractions",
-        "allow_customer_time": "allowCustomerTime",
-    },
-    m.IServerAccounts: {
-        "acct_props": "acctProps",
-        "allow_features": "allowFeatures",
-        "chart_periods": "chartPeriods",
-        "selected_account": "selectedAccount",
-        "server_info": "serverInfo",
-        "session_id": "sessionId",
-        "is_ft": "isFT",
-        "is_paper": "isPaper",
-    },
-    m.AccountParent: {
-        "account_id": "accountId",
-        "is_m_parent": "isMParent",
-        "is_m_child": "isMChild",
-        "is_multiplex": "isMultiplex",
-    },
-    m.Account: {
-        "account_id": "accountId",
-        "account_van": "accountVan",
-        "account_title": "accountTitle",
-        "display_name": "displayName",
-        "account_alias": "accountAlias",
-        "account_status": "accountStatus",
-        "trading_type": "tradingType",
-        "business_type": "businessType",
-        "ib_entity": "ibEntity",
-        "clearing_status": "clearingStatus",
-        "no_client_trading": "noClientTrading",
-        "track_virtual_fx_portfolio": "trackVirtualFXPortfolio",
-        "brokerage_access": "brokerageAccess",
-    },
-    m.SummaryValue: {"is_null": "isNull"},
-    m.CashBalance: {"settled_cash": "settledCash"},
-    m.BrokerageSummary: {
-        "account_type": "accountType",
-        "sma": "SMA",
-        "buying_power": "buyingPower",
-        "available_funds": "availableFunds",
-        "excess_liquidity": "excessLiquidity",
-        "net_liquidation_value": "netLiquidationValue",
-        "equity_with_loan_value": "equityWithLoanValue",
-        "reg_t_loan": "regTLoan",
-        "securities_gvp": "securitiesGVP",
-        "total_cash_value": "totalCashValue",
-        "accrued_interest": "accruedInterest",
-        "reg_t_margin": "regTMargin",
-        "initial_margin": "initialMargin",
-        "maintenance_margin": "maintenanceMargin",
-        "cash_balances": "cashBalances",
-    },
-    m.Position: {
-        "account_id": "acctId",
-        "contract_desc": "contractDesc",
-        "mkt_price": "mktPrice",
-        "mkt_value": "mktValue",
-        "avg_cost": "avgCost",
-        "avg_price": "avgPrice",
-        "realized_pnl": "realizedPnl",
-        "unrealized_pnl": "unrealizedPnl",
-        "put_or_call": "putOrCall",
-        "exercise_style": "exerciseStyle",
-        "con_exch_map": "conExchMap",
-        "asset_class": "assetClass",
-        "und_conid": "undConid",
-        "listing_exchange": "listingExchange",
-        "country_code": "countryCode",
-    },
-    m.PnLRow: {"row_type": "rowType"},
-    m.OrderQuestion: {"message_ids": "messageIds", "is_suppressed": "isSuppressed"},
-    m.Order: {
-        "order_id": "orderId",
-        "cash_ccy": "cashCcy",
-        "size_and_fills": "sizeAndFills",
-        "order_desc": "orderDesc",
-        "sec_type": "secType",
-        "listing_exchange": "listingExchange",
-        "remaining_quantity": "remainingQuantity",
-        "filled_quantity": "filledQuantity",
-        "total_size": "totalSize",
-        "total_cash_size": "totalCashSize",
-        "company_name": "companyName",
-        "orig_order_type": "origOrderType",
-        "order_type": "orderType",
-        "supports_tax_opt": "supportsTaxOpt",
-        "last_execution_time": "lastExecutionTime",
-        "last_execution_time_r": "lastExecutionTime_r",
-        "aux_price": "auxPrice",
-        "avg_price": "avgPrice",
-        "client_order_id": "order_ref",
-        "time_in_force": "timeInForce",
-        "outside_rth": "outsideRTH",
-        "parent_id": "parentId",
-        "bg_color": "bgColor",
-        "fg_color": "fgColor",
-    },
-    m.Trade: {
-        "client_order_id": "order_ref",
-        "account_code": "accountCode",
-        "conidex": "conidEx",
-    },
-    m.Quote: {"conidex": "conidEx"},
-    m.Candle: {"time": "t", "open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"},
-    m.History: {
-        "server_id": "serverId",
-        "price_factor": "priceFactor",
-        "start_time": "startTime",
-        "time_period": "timePeriod",
-        "bar_length": "barLength",
-        "md_availability": "mdAvailability",
-        "outside_rth": "outsideRth",
-        "mkt_data_delay": "mktDataDelay",
-        "bars": "data",
-    },
-    m.ContractInfo: {"conid": "con_id", "underlying_conid": "underlying_con_id", "rth": "r_t_h"},
-    m.IncrementRule: {"lower_edge": "lowerEdge"},
-    m.ContractRules: {
-        "order_types": "orderTypes",
-        "order_types_outside": "orderTypesOutside",
-        "tif_types": "tifTypes",
-        "cqt_types": "cqtTypes",
-        "fraq_types": "fraqTypes",
-        "ib_algo_types": "ibAlgoTypes",
-        "can_trade_acct_ids": "canTradeAcctIds",
-        "increment_rules": "incrementRules",
-        "increment_digits": "incrementDigits",
-        "increment_type": "incrementType",
-        "size_increment": "sizeIncrement",
-        "default_size": "defaultSize",
-        "cash_ccy": "cashCcy",
-        "limit_price": "limitPrice",
-        "stop_price": "stopprice",
-        "force_order_preview": "forceOrderPreview",
-        "algo_eligible": "algoEligible",
-        "overnight_eligible": "overnightEligible",
-        "negative_capable": "negativeCapable",
-    },
-    m.SearchSection: {"sec_type": "secType"},
-    m.SecdefSearchResult: {"company_header": "companyHeader", "company_name": "companyName"},
-    m.SecdefInfo: {
-        "sec_type": "secType",
-        "listing_exchange": "listingExchange",
-        "maturity_date": "maturityDate",
-        "trading_class": "tradingClass",
-        "valid_exchanges": "validExchanges",
-    },
-    m.StockContract: {"is_us": "isUS"},
-    m.StockInstrument: {"chinese_name": "chineseName", "asset_class": "assetClass"},
-    m.FutureContract: {
-        "underlying_conid": "underlyingConid",
-        "expiration_date": "expirationDate",
-        "short_futures_cut_off": "shortFuturesCutOff",
-        "long_futures_cut_off": "longFuturesCutOff",
-    },
-    m.CurrencyPair: {"ccy_pair": "ccyPair"},
-    m.BondFilter: {"display_text": "displayText", "column_id": "columnId"},
+    m.ServerInfo: _renames("server_name server_version"),
+    m.AuthStatus: _renames("server_info", mac="MAC"),
+    m.TickleIServer: _renames("auth_status"),
+    m.Tickle: _renames("sso_expires user_id"),
+    m.AccountProps: _renames(
+        "has_child_accounts supports_cash_qty is_prop supports_fractions allow_customer_time",
+        no_fx_conv="noFXConv",
+    ),
+    m.IServerAccounts: _renames(
+        "acct_props allow_features chart_periods selected_account server_info session_id is_paper",
+        is_ft="isFT",
+    ),
+    m.AccountParent: _renames("account_id is_m_parent is_m_child is_multiplex"),
+    m.Account: _renames(
+        "account_id account_van account_title display_name account_alias account_status trading_type "
+        "business_type ib_entity clearing_status no_client_trading brokerage_access",
+        track_virtual_fx_portfolio="trackVirtualFXPortfolio",
+    ),
+    m.SummaryValue: _renames("is_null"),
+    m.CashBalance: _renames("settled_cash"),
+    m.BrokerageSummary: _renames(
+        "account_type buying_power available_funds excess_liquidity net_liquidation_value "
+        "equity_with_loan_value reg_t_loan total_cash_value accrued_interest reg_t_margin initial_margin "
+        "maintenance_margin cash_balances",
+        sma="SMA",
+        securities_gvp="securitiesGVP",
+    ),
+    m.Position: _renames(
+        "contract_desc mkt_price mkt_value avg_cost avg_price realized_pnl unrealized_pnl put_or_call "
+        "exercise_style con_exch_map asset_class und_conid listing_exchange country_code",
+        account_id="acctId",
+    ),
+    m.PnLRow: _renames("row_type"),
+    m.OrderQuestion: _renames("message_ids is_suppressed"),
+    m.Order: _renames(
+        "order_id cash_ccy size_and_fills order_desc sec_type listing_exchange remaining_quantity "
+        "filled_quantity total_size total_cash_size company_name orig_order_type order_type "
+        "supports_tax_opt last_execution_time aux_price avg_price time_in_force parent_id bg_color "
+        "fg_color",
+        last_execution_time_r="lastExecutionTime_r",
+        client_order_id="order_ref",
+        outside_rth="outsideRTH",
+    ),
+    m.Trade: _renames("account_code", client_order_id="order_ref", conidex="conidEx"),
+    m.Quote: _renames("", conidex="conidEx"),
+    m.Candle: _renames("", time="t", open="o", high="h", low="l", close="c", volume="v"),
+    m.History: _renames(
+        "server_id price_factor start_time time_period bar_length md_availability outside_rth mkt_data_delay",
+        bars="data",
+    ),
+    m.ContractInfo: _renames("", conid="con_id", underlying_conid="underlying_con_id", rth="r_t_h"),
+    m.IncrementRule: _renames("lower_edge"),
+    m.ContractRules: _renames(
+        "order_types order_types_outside tif_types cqt_types fraq_types ib_algo_types can_trade_acct_ids "
+        "increment_rules increment_digits increment_type size_increment default_size cash_ccy limit_price "
+        "force_order_preview algo_eligible overnight_eligible negative_capable",
+        stop_price="stopprice",
+    ),
+    m.SearchSection: _renames("sec_type"),
+    m.SecdefSearchResult: _renames("company_header company_name"),
+    m.SecdefInfo: _renames("sec_type listing_exchange maturity_date trading_class valid_exchanges"),
+    m.StockContract: _renames("", is_us="isUS"),
+    m.StockInstrument: _renames("chinese_name asset_class"),
+    m.FutureContract: _renames("underlying_conid expiration_date short_futures_cut_off long_futures_cut_off"),
+    m.CurrencyPair: _renames("ccy_pair"),
+    m.BondFilter: _renames("display_text column_id"),
 }
 
 # Alternative spellings seen for the same field (reference §9.16): wire name -> canonical wire name.
@@ -296,17 +209,43 @@ ALIASES: dict[type[Any], dict[str, str]] = {
 }
 
 
+class _NoShortcut:
+    """A class no wire value has: :func:`_optional` without a shortcut."""
+
+
+def _optional(read: Callable[[Any], T], same: type[Any] = _NoShortcut) -> Callable[[Any, Any], T | None]:
+    """The structure hook of ``X | None`` for X's reader ``read``: ``None`` stays ``None``; a value
+    of class ``same`` (which ``read`` returns as it is: a text for ``str``) is returned without the call."""
+
+    def structure_optional(value: Any, _: Any) -> T | None:
+        if value.__class__ is same:
+            return value  # type: ignore[no-any-return]
+        return None if value is None else read(value)
+
+    return structure_optional
+
+
+def _optional_number(value: Any, _: Any) -> float | None:
+    """The structure hook of ``float | None``: :func:`parse_number`, a float (not NaN) as it is."""
+    return value if value.__class__ is float and value == value else parse_number(value)
+
+
 def _build_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
-    conv.register_structure_hook(int, lambda v, _: _parse_int(v))
+    conv.register_structure_hook(int, lambda v, _: parse_int(v))
     conv.register_structure_hook(float, lambda v, _: _parse_float(v))
     # An optional number sent as "" (e.g. order status ``average_price`` before a fill) is unknown.
-    conv.register_structure_hook(float | None, lambda v, _: parse_number(v))
+    conv.register_structure_hook(float | None, _optional_number)
     conv.register_structure_hook(bool, lambda v, _: _parse_bool(v))
     conv.register_structure_hook(str, lambda v, _: _parse_str(v))
     conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
     conv.register_unstructure_hook(dt.date, lambda d: int(d.strftime("%Y%m%d")))
     conv.register_structure_hook(Any, lambda v, _: v)
+    # ``X | None`` straight to X's reader (what cattrs' generic optional hook does, by a dispatch
+    # per value): the models are mostly optional fields, and a stream structures them per frame
+    for base, read, same in ((int, parse_int, int), (bool, _parse_bool, bool), (str, _parse_str, str)):
+        conv.register_structure_hook(base | None, _optional(read, same))
+    conv.register_structure_hook(dt.date | None, _optional(_parse_date))
     for cls, renames in RENAMES.items():
         overrides = {name: override(rename=wire) for name, wire in renames.items()}
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
@@ -327,9 +266,11 @@ def structure(data: Any, cls: type[T]) -> T:
     if isinstance(data, Mapping):
         aliases = ALIASES.get(cls)
         if aliases:
-            data = dict(data)
+            copied = False  # copied when an alias applies (usually none does)
             for alt, canonical in aliases.items():
                 if alt in data and canonical not in data:
+                    if not copied:
+                        data, copied = dict(data), True
                     data[canonical] = data.pop(alt)
         data = _drop_nulls(data)
         if cls is m.AuthStatus:
@@ -508,7 +449,8 @@ QUOTE_VALUE_ATTRS: tuple[str, ...] = (
 _QUOTE_NUMBER_NAMES = {**QUOTE_NUMERIC_FIELDS, "7762": "volume"}
 
 
-def _quote_number(conid: int, key: str, value: Any) -> float | None:
+def quote_number(conid: int, key: str, value: Any) -> float | None:
+    """A numeric quote field's number (:func:`merge_quote`'s parser); errors name the conid and field."""
     try:
         return parse_number(value)
     except ValueError as exc:
@@ -522,7 +464,7 @@ def merge_quote(
     data: Mapping[str, Any],
     values: dict[str, Any],
     fields: dict[str, str],
-    number: Callable[[int, str, Any], float | None] = _quote_number,
+    number: Callable[[int, str, Any], float | None] = quote_number,
     remembered: dict[str, float | None] | None = None,
 ) -> dict[str, str]:
     """The one quote-merge rule, for snapshot rows and ``smd`` frames alike: apply ``data`` onto
@@ -537,11 +479,11 @@ def merge_quote(
     value raises :class:`WireFormatError` naming the conid and field; the caller then keeps its own
     copies unchanged (merge into copies)."""
     changed: dict[str, str] = {}
-    updated: Any = None
+    updated: Any = data.get("_updated")  # read after the fields, so that a field's error is the one named
     keys, texts, meta, other = _QUOTE_MERGE_KEYS, QUOTE_TEXT_FIELDS, QUOTE_META_ATTRS, _OTHER_KEY
     for key, value in data.items():
         attr: Any = keys.get(key, other)
-        if attr is None:  # conid, topic: not the quote's to set
+        if attr is None:  # conid, topic: not the quote's to set; _updated: read above
             continue
         if attr is not other:  # a numeric field
             if value.__class__ is str:
@@ -575,8 +517,6 @@ def merge_quote(
             attr = texts.get(key)
             if attr is not None:
                 values[attr] = text
-        elif attr == "updated":
-            updated = value  # read after the fields, so that a field's error is the one named
         elif QUOTE_META_PREFERRED.get(key) not in data:  # conidEx over conidex, server_id over 6119
             values[attr] = value if value.__class__ is str else str(value)
     fields.update(changed)
@@ -586,7 +526,7 @@ def merge_quote(
         values["volume"] = number(conid, "7762", text) if volume is remembered else volume
     if updated is not None:
         try:
-            values["updated"] = updated if updated.__class__ is int else _parse_int(updated)
+            values["updated"] = updated if updated.__class__ is int else parse_int(updated)
         except ValueError as exc:
             raise WireFormatError(f"Quote {conid}: field '_updated': {exc}") from exc
     # US stock bid/ask sizes in shares (issue 16.4), from the merged texts: again whenever a text
@@ -613,7 +553,7 @@ def quote_from_wire(data: Mapping[str, Any], base: m.Quote | None = None) -> m.Q
     if raw_conid is None:
         raise WireFormatError("Quote: field 'conid' is missing")
     try:
-        conid = _parse_int(raw_conid)
+        conid = parse_int(raw_conid)
     except ValueError as exc:
         raise WireFormatError(f"Quote: field 'conid': {exc}") from exc
     if base is None:
@@ -831,14 +771,15 @@ class TicketTerms:
     side: str
     order_type: str
     quantity: float
-    price: Any = None
-    aux_price: Any = None
-    listing_exchange: Any = None
-    tif: Any = None
-    outside_rth: bool = False
-    account_id: Any = None
+    #: the ticket's values as sent (``None`` where it has none)
+    price: Any
+    aux_price: Any
+    listing_exchange: Any
+    tif: Any
+    outside_rth: bool
+    account_id: Any
     #: A cash-quantity ticket's amount (``cashQty``; the plugin sends none, a hand-built ticket may).
-    cash_quantity: Any = None
+    cash_quantity: Any
 
 
 def ticket_terms(ticket: Mapping[str, Any]) -> TicketTerms:
@@ -891,9 +832,10 @@ QUOTE_META_PREFERRED: dict[str, str] = {"conidex": "conidEx", "6119": "server_id
 #: Distinct quote texts a stream's merge remembers the numbers of before it starts over.
 QUOTE_NUMBERS_REMEMBERED = 8192
 #: merge_quote's first look-up: a numeric field id -> its attribute, a meta key that sets nothing
-#: (conid, topic) -> None; any other key is not in it
+#: (conid, topic) and the one the merge reads before the others (_updated) -> None; any other key
+#: is not in it
 _QUOTE_MERGE_KEYS: dict[str, str | None] = {
     **QUOTE_NUMERIC_FIELDS,
-    **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr},
+    **{key: None for key, attr in QUOTE_META_ATTRS.items() if not attr or attr == "updated"},
 }
 _OTHER_KEY = object()
