@@ -188,6 +188,7 @@ WEB_LIBRARIES = frozenset(
         "urllib",
         "socket",
         "ssl",
+        "email",
         "asgiref",
     }
 )

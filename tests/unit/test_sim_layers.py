@@ -10,35 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_layering import SRC, _imports, _path
+from tests.unit.test_layering import SRC, WEB_LIBRARIES, _imports, _path
+from tests.unit.test_layering import _sim_modules as _modules
 
 ENGINE = "sim.engine"
 API = "sim.api"
-#: HTTP and WebSocket libraries (servers, clients, frameworks), the JSON-over-HTTP stack of the API.
-WEB_LIBRARIES = frozenset(
-    {
-        "httpx",
-        "starlette",
-        "uvicorn",
-        "websockets",
-        "wsproto",
-        "h11",
-        "http",
-        "urllib",
-        "socket",
-        "ssl",
-        "email",
-    }
-)
-
-
-def _modules(package: str) -> list[str]:
-    folder = SRC.joinpath(*package.split("."))
-    return sorted(
-        package if path.name == "__init__.py" else f"{package}.{path.stem}" for path in folder.glob("*.py")
-    )
-
-
 ENGINE_MODULES = _modules(ENGINE)
 API_MODULES = _modules(API)
 
